@@ -1,0 +1,119 @@
+/**
+ * The one contract every secret-store provider implements.
+ *
+ * The engine owns the order of steps, the journal and the decision to roll back; a provider owns how to
+ * read, write, read back and undo its own store. Everything a provider returns that the engine journals
+ * (snapshots' versions, restore points) must be free of secret values: the journal is an audit trail that
+ * anyone with read access to the state directory may see.
+ */
+
+import { createHash } from "node:crypto";
+
+/** The Twilio credential as it lives in a store. Field names here are rotator's; each store maps them. */
+export type StoredCredential =
+  | { kind: "api-key"; accountSid: string; apiKeySid: string; apiKeySecret: string }
+  | { kind: "auth-token"; accountSid: string; authToken: string };
+
+export type CredentialKind = StoredCredential["kind"];
+
+/** What the engine knows about a store's current content without holding on to the secret. */
+export interface StoreSnapshot {
+  /**
+   * The credential the store holds now, or undefined if the store holds none (empty file, no secret, or
+   * the secret lacks the configured fields). Holds a secret: the engine keeps it in memory only.
+   */
+  credential: StoredCredential | undefined;
+  /**
+   * The store's own version marker of that content (AWS VersionId, Vault version number, Azure version id,
+   * a content hash for files), or undefined when the store does not exist yet. Never a secret.
+   */
+  version: string | undefined;
+}
+
+/** What a provider can do natively; the engine reads these instead of guessing. */
+export interface ProviderCapabilities {
+  /** The store can hold a new value next to the current one and switch later (AWS staging labels). */
+  nativeStaging: boolean;
+  /** Writes can be made conditional on the version read before (Vault CAS). */
+  checkAndSet: boolean;
+  /** The store keeps earlier versions that can be read back by id. */
+  versioned: boolean;
+}
+
+/**
+ * A JSON-serialisable, secret-free record of how to put a store back the way it was before a run wrote it.
+ * Journaled before the write starts, so that `resume` after a crash can undo a write it never saw finish.
+ * Examples: `{ versionId: "..." }` for AWS, `{ version: 7 }` for Vault, `{ backupPath: "..." }` for a file.
+ */
+export type RestorePoint = Readonly<Record<string, string | number | boolean | null>>;
+
+/** Context the engine passes to every mutating call. */
+export interface WriteContext {
+  /** The run's id; providers derive idempotency tokens (AWS ClientRequestToken) and tags from it. */
+  runId: string;
+}
+
+export interface ProviderPreflight {
+  /** The current content, as `read()` would return it. */
+  snapshot: StoreSnapshot;
+  /** Human-readable findings that do not stop the run (for `plan`), never containing a secret. */
+  notes: string[];
+}
+
+export interface StoreProvider {
+  /** The store's name from config (`stores[].name`). Used in every message. */
+  readonly name: string;
+  /** The provider type, equal to its folder name under providers/ and to `stores[].type` in config. */
+  readonly type: string;
+  readonly capabilities: ProviderCapabilities;
+  /** A short, secret-free description of where the secret lives, e.g. `file /etc/app/twilio.env`. */
+  describe(): string;
+
+  /**
+   * Check the store is reachable, readable and writable, without changing it, and return what it holds.
+   * Throws a StoreError (see ./errors.ts) describing what is wrong and how to fix it.
+   */
+  preflight(): Promise<ProviderPreflight>;
+
+  /** Read the current content. */
+  read(): Promise<StoreSnapshot>;
+
+  /**
+   * Record how to undo a write of this store, before anything is written (a backup, a version id). Must not
+   * change what readers of the store see. `expected` is the snapshot the run's preflight read: a provider
+   * with check-and-set uses its version to refuse a write if someone else changed the store in between.
+   */
+  prepare(expected: StoreSnapshot, ctx: WriteContext): Promise<RestorePoint>;
+
+  /**
+   * Make `next` the store's current value. Keeps every other field or line the store holds. Idempotent for
+   * the same run and value (a retry or a resume may call it again). Returns the new version marker.
+   */
+  write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined>;
+
+  /**
+   * Put the store back to what `restorePoint` recorded. Idempotent, and safe to call when `write` never ran
+   * or ran only partly (a crash). Must not overwrite a value written by someone other than this run: in that
+   * case throw a StoreError of kind "needs-operator".
+   */
+  rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void>;
+
+  /**
+   * The run finished for good (completed, or rolled back): drop anything `prepare` kept aside, such as a
+   * backup file holding the old secret. Idempotent.
+   */
+  release(restorePoint: RestorePoint, ctx: WriteContext): Promise<void>;
+
+  /** Free connections and timers. */
+  close?(): Promise<void>;
+}
+
+/** The id of the credential a stored value holds: the key SID for API keys, a token fingerprint otherwise. */
+export function credentialId(credential: StoredCredential): string {
+  return credential.kind === "api-key" ? credential.apiKeySid : tokenFingerprint(credential.authToken);
+}
+
+/** First 16 hex characters of the SHA-256 of an auth token: safe to show, enough to compare. */
+export function tokenFingerprint(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex").slice(0, 16);
+}

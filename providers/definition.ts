@@ -1,0 +1,34 @@
+/**
+ * What each provider folder exports: its config schema and a factory. The registry (./registry.ts) maps
+ * every provider type to its definition; the config schema is built from these, so a store entry in
+ * config and the provider that serves it can never disagree.
+ */
+import type { z } from "zod";
+import type { CredentialKind, StoreProvider } from "./contract.js";
+
+export interface ProviderEnvironment {
+  /** Which credential the run rotates; a provider maps fields accordingly. */
+  credentialKind: CredentialKind;
+  /** Directory of the config file: relative paths in a store entry are resolved against it. */
+  baseDir: string;
+  /** Environment to resolve `{ env: NAME }` references from (process.env in production, a map in tests). */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Every store entry's schema must be a strict Zod object with at least `name` and a literal `type`;
+ * `storeEntryBase` in ./schema-parts.ts provides them and the shared optional fields.
+ */
+export interface ProviderDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  readonly configSchema: Schema;
+  /** One-line summary shown by `rotator doctor` and in the JSON Schema's description. */
+  readonly summary: string;
+  create(config: z.infer<Schema>, environment: ProviderEnvironment): StoreProvider;
+}
+
+export function defineProvider<Schema extends z.ZodType>(
+  definition: ProviderDefinition<Schema>,
+): ProviderDefinition<Schema> {
+  return definition;
+}

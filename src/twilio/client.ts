@@ -1,0 +1,92 @@
+/**
+ * The official `twilio` client, pointed at Twilio or at a local emulator.
+ *
+ * The client has no base-URL setting, and overriding each domain's baseUrl breaks on absolute
+ * `next_page_url`s, so a custom RequestClient rewrites `https://<product>.twilio.com` to the configured
+ * origin instead. The same subclass turns every HTTP error into a TwilioApiError that also carries
+ * `Retry-After`, which the library's RestException drops and our retry policy needs.
+ */
+import twilio from "twilio";
+
+const { RequestClient, RestException } = twilio;
+
+type RequestOptions<TData> = import("twilio/lib/base/RequestClient.js").RequestOptions<TData>;
+type TwilioResponse<TData = unknown> = Awaited<ReturnType<twilio.RequestClient["request"]>> & { body: TData };
+
+/** A Twilio error response, with the fields the engine acts on. Never carries request credentials. */
+export class TwilioApiError extends RestException {
+  /** Milliseconds from the Retry-After header, when the server sent one. */
+  readonly retryAfterMs: number | undefined;
+  /** Method and path (no host, no query) of the failed request, for messages. */
+  readonly request: string;
+
+  constructor(response: TwilioResponse, request: string) {
+    super(response);
+    this.name = "TwilioApiError";
+    this.request = request;
+    this.retryAfterMs = parseRetryAfter(headerValue(response.headers, "retry-after"));
+    // RestException leaves `message` as Twilio's bare text ("Authenticate"); say which call failed too.
+    this.message = `${request} answered HTTP ${this.status}${this.code ? ` (Twilio error ${this.code})` : ""}: ${this.message}`;
+  }
+}
+
+export function isTwilioApiError(error: unknown): error is TwilioApiError {
+  return error instanceof TwilioApiError;
+}
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (headers === null || typeof headers !== "object") return undefined;
+  for (const [key, value] of Object.entries(headers as Record<string, unknown>)) {
+    if (key.toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  return undefined;
+}
+
+function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+const TWILIO_ORIGIN = /^https:\/\/[a-z0-9-]+(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
+
+class RotatorRequestClient extends RequestClient {
+  readonly #origin: string | undefined;
+
+  constructor(baseUrl: string | undefined, timeoutMs: number) {
+    // keepAlive off: rotator makes a handful of calls, and open sockets keep test processes alive.
+    super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
+    this.#origin = baseUrl?.replace(/\/+$/, "");
+  }
+
+  override async request<TData>(opts: RequestOptions<TData>): Promise<TwilioResponse<TData>> {
+    const uri = this.#origin === undefined ? opts.uri : opts.uri.replace(TWILIO_ORIGIN, this.#origin);
+    const response = (await super.request<TData>({ ...opts, uri })) as TwilioResponse<TData>;
+    if (response.statusCode >= 400) {
+      throw new TwilioApiError(response, `${opts.method.toUpperCase()} ${new URL(uri).pathname}`);
+    }
+    return response;
+  }
+}
+
+export type TwilioClient = twilio.Twilio;
+
+export interface TwilioClientOptions {
+  accountSid: string;
+  /** Basic-auth user: the account SID (auth token) or a key SID (API key). */
+  username: string;
+  /** The auth token or the key secret. */
+  password: string;
+  /** An emulator's origin, e.g. http://127.0.0.1:4010. Undefined means Twilio itself. */
+  baseUrl?: string | undefined;
+  timeoutMs?: number;
+}
+
+export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
+  return twilio(options.username, options.password, {
+    accountSid: options.accountSid,
+    httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000),
+  });
+}

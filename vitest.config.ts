@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: fast tests with no outside servers, and integration tests that talk to real local servers
+// (moto, OpenBao, Lowkey Vault, the Twilio emulator) started once by the integration globalSetup.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["src/**/*.test.ts", "providers/**/*.test.ts", "test/unit/**/*.test.ts", "test/emulator/**/*.test.ts"],
+          exclude: ["**/*.integration.test.ts", "node_modules/**", "dist/**"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["providers/**/*.integration.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          exclude: ["node_modules/**", "dist/**"],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
