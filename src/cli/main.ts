@@ -1,0 +1,180 @@
+/**
+ * The `rotator` command line. Progress goes to stderr; `--json` prints one result object on stdout; the
+ * exit code says how it ended (see EXIT CODES in --help and the README).
+ */
+import { Command, Option } from "commander";
+import { loadConfig } from "../config/load.js";
+import { buildContext, closeContext, type EngineContext } from "../engine/context.js";
+import { defaultStateDir } from "../engine/journal.js";
+import { plan } from "../engine/plan.js";
+import { streamReporter } from "../engine/reporter.js";
+import type { CommandResult } from "../engine/result.js";
+import { resume } from "../engine/resume.js";
+import { rotate } from "../engine/rotate.js";
+import { status } from "../engine/status.js";
+import { ExitCode, RotatorError } from "../errors.js";
+import { runTwilioEmulatorCommand } from "../emulator/cli.js";
+import { startSandbox, type Sandbox } from "../sandbox.js";
+import { redact } from "../util/mask.js";
+import { packageVersion } from "../util/package-root.js";
+import { printHuman } from "./render.js";
+
+const version = packageVersion();
+
+interface CommonOptions {
+  config: string;
+  stateDir?: string;
+  json?: boolean;
+  sandbox?: boolean;
+}
+
+const EXIT_CODES = `
+Exit codes:
+  0  completed (or nothing to do)
+  1  internal error (a bug: please report it with the journal)
+  2  bad input or preflight failure; nothing was changed
+  3  rolled back: every store holds what it held before, the new key is deleted
+  4  awaiting consumers: nothing revoked; \`rotator resume\` finishes once they converge
+  5  locked: another run holds this credential (or a stale lock needs \`rotator resume\`)
+  6  an unfinished run of this credential exists: run \`rotator resume\`
+  7  needs an operator: a rollback or revoke could not complete; the journal says what \`resume\` will do`;
+
+function withCommon(command: Command, options: { sandbox?: boolean } = {}): Command {
+  command
+    .option("-c, --config <path>", "config file (YAML or JSON)", "./rotator.yaml")
+    .option("--state-dir <dir>", "where journals and locks live (default: $XDG_STATE_HOME/rotator)")
+    .option("--json", "print one JSON result object on stdout");
+  if (options.sandbox) {
+    command.option("--sandbox", "run against a built-in Twilio emulator and two temporary dotenv files");
+  }
+  return command;
+}
+
+async function withContext(
+  options: CommonOptions,
+  action: (context: EngineContext, sandbox: Sandbox | undefined) => Promise<CommandResult>,
+): Promise<never> {
+  const reporter = streamReporter(process.stderr);
+  let sandbox: Sandbox | undefined;
+  let context: EngineContext | undefined;
+  let result: CommandResult;
+  try {
+    if (options.sandbox) {
+      sandbox = await startSandbox({ stateDir: options.stateDir });
+      reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
+    }
+    const loaded = await loadConfig(sandbox?.configPath ?? options.config, sandbox?.env ?? process.env);
+    context = buildContext(loaded, {
+      stateDir: sandbox?.stateDir ?? options.stateDir ?? defaultStateDir(),
+      reporter,
+      env: sandbox?.env ?? process.env,
+    });
+    result = await action(context, sandbox);
+  } catch (error) {
+    result = errorResult(error);
+  } finally {
+    if (context) await closeContext(context);
+  }
+  try {
+    if (sandbox && result.exitCode !== ExitCode.badInput) {
+      reporter.step("sandbox: checking the result independently of the engine");
+      for (const line of await sandbox.summary()) reporter.info(line);
+    }
+  } finally {
+    await sandbox?.close();
+  }
+  if (options.json) process.stdout.write(`${redact(JSON.stringify(result, null, 2))}\n`);
+  else printHuman(result);
+  process.exit(result.exitCode);
+}
+
+function errorResult(error: unknown): CommandResult {
+  const known = error instanceof RotatorError;
+  return {
+    command: "",
+    status: "failed",
+    exitCode: known ? error.exitCode : ExitCode.internal,
+    runId: null,
+    oldKey: null,
+    newKey: null,
+    stores: [],
+    warnings: [],
+    error: error instanceof Error ? error.message : String(error),
+    ...(known && error.hint !== undefined ? { hint: error.hint } : {}),
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command("rotator")
+    .description(
+      "Rotate Twilio API keys across every secret store, all-or-nothing, and revoke the old key only when nothing uses it.",
+    )
+    .version(version)
+    .addHelpText("after", EXIT_CODES)
+    .showHelpAfterError();
+
+  withCommon(program.command("plan").description("dry run: check everything and print the steps rotate would take; changes nothing"), {
+    sandbox: true,
+  })
+    .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
+    .action((options: CommonOptions & { emergency?: boolean }) =>
+      withContext(options, (context) => plan(context, { emergency: options.emergency ?? false })),
+    );
+
+  withCommon(program.command("rotate").description("rotate the credential now: create, write every store, verify, revoke"), {
+    sandbox: true,
+  })
+    .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
+    .option("--emergency", "rotate even if the current key is already dead (after a security reset)")
+    .action((options: CommonOptions & { ifDue?: boolean; emergency?: boolean }) =>
+      withContext(options, (context) =>
+        rotate(context, { ifDue: options.ifDue ?? false, emergency: options.emergency ?? false, version }),
+      ),
+    );
+
+  withCommon(program.command("resume").description("finish or roll back the interrupted run of this credential")).action(
+    (options: CommonOptions) => withContext(options, (context) => resume(context)),
+  );
+
+  withCommon(program.command("status").description("current key (masked), its age, and recent runs")).action(
+    (options: CommonOptions) => withContext(options, (context) => status(context)),
+  );
+
+  const emulator = program.command("emulator").description("local emulators for trying rotator and for tests");
+  emulator
+    .command("twilio")
+    .description("run the Twilio emulator; prints one JSON line {baseUrl, accountSid, authToken} once listening")
+    .addOption(new Option("--port <n>", "port (0 = any free port)").default(0).argParser(parsePort))
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--account-sid <sid>", "account SID to create (default: random)")
+    .option("--auth-token <token>", "its auth token (default: random)")
+    .action(async (options: { port: number; host: string; accountSid?: string; authToken?: string }) => {
+      try {
+        await runTwilioEmulatorCommand({
+          port: options.port,
+          host: options.host,
+          ...(options.accountSid === undefined ? {} : { accountSid: options.accountSid }),
+          ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
+        });
+      } catch (error) {
+        process.stderr.write(`rotator: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(ExitCode.badInput);
+      }
+    });
+  return program;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RotatorError(`--port must be a whole number from 0 to 65535, not "${value}"`, { exitCode: ExitCode.badInput });
+  }
+  return port;
+}
+
+await buildProgram()
+  .exitOverride((error) => {
+    // Commander's own usage errors are bad input too.
+    process.exit(error.exitCode === 0 ? 0 : ExitCode.badInput);
+  })
+  .parseAsync(process.argv);

@@ -1,0 +1,100 @@
+/**
+ * The config file's schema. Types are derived from it (never written twice), and config/rotator.schema.json
+ * is generated from it for editors. Every object is strict: an unknown key is an error naming its path,
+ * because a misspelt option silently ignored is how a rotation does something nobody asked for.
+ */
+import { z } from "zod";
+import { storeEntrySchema } from "../../providers/registry.js";
+import { envReference } from "../../providers/schema-parts.js";
+
+const accountSid = z
+  .string()
+  .regex(/^AC[0-9a-fA-F]{32}$/, "must be an account SID: AC followed by 32 hex digits (34 characters)");
+const keySid = z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be an API key SID: SK followed by 32 hex digits");
+
+const adminCredential = z
+  .union([
+    z.strictObject({ authToken: envReference }).describe("The account's Auth Token."),
+    z
+      .strictObject({ apiKeySid: keySid, apiKeySecret: envReference })
+      .describe("A Main API key (Standard keys may not manage keys)."),
+  ])
+  .describe("The credential rotator uses to create and delete keys: the Auth Token or a Main API key.");
+
+const twilioSection = z.strictObject({
+  accountSid: accountSid.describe("The account (or subaccount) whose credential is rotated."),
+  admin: adminCredential,
+  baseUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("Send Twilio API calls here instead of Twilio (an emulator). Default: Twilio."),
+});
+
+const credentialSection = z
+  .strictObject({
+    type: z.literal("api-key", { error: 'only "api-key" is supported in this version' }).describe("What is rotated."),
+    keyType: z.enum(["standard", "restricted"]).default("standard").describe("Kind of API key to create."),
+    policy: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('IAM policy for restricted keys, e.g. { allow: ["/twilio/messaging/messages/read"] }.'),
+    friendlyNamePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9 _.-]{1,30}$/, "use at most 30 letters, digits, spaces, '.', '_' or '-'")
+      .default("rotator")
+      .describe("New keys are named PREFIX-RUNID, which is how a crashed run's key is found again."),
+    maxAgeDays: z.number().int().min(1).max(3650).default(90).describe("Rotate when the key is older (--if-due)."),
+    verifyPath: z
+      .string()
+      .regex(/^\/[^\s?#]*(\?[^\s#]*)?$/, "must be an absolute path such as /2010-04-01/Accounts/{AccountSid}/Messages.json")
+      .default("/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1")
+      .describe("A GET the new key may call to prove it authenticates. {AccountSid} is filled in."),
+  })
+  .refine((c) => c.keyType !== "restricted" || c.policy !== undefined, {
+    message: "a restricted key needs a policy (credential.policy)",
+    path: ["policy"],
+  });
+
+const verifySection = z.strictObject({
+  newKeyTimeoutSeconds: z
+    .number()
+    .min(0)
+    .max(600)
+    .default(60)
+    .describe("How long a new key may take to start authenticating."),
+  revokeConfirmSeconds: z
+    .number()
+    .min(0)
+    .max(600)
+    .default(30)
+    .describe("How long to wait for Twilio to refuse the revoked key."),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1, { error: "must be 1 (the only config version so far)" }),
+    twilio: twilioSection,
+    credential: credentialSection,
+    stores: z
+      .array(storeEntrySchema)
+      .min(1, "list at least one store")
+      .describe("Written in this order, rolled back in reverse."),
+    verify: verifySection.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.stores.forEach((store, index) => {
+      const first = seen.get(store.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stores", index, "name"],
+          message: `duplicate store name "${store.name}" (also stores[${first}]); names must be unique`,
+        });
+      } else seen.set(store.name, index);
+    });
+  });
+
+export type RotatorConfig = z.infer<typeof configSchema>;
+export type StoreEntry = RotatorConfig["stores"][number];

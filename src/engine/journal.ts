@@ -1,0 +1,166 @@
+/**
+ * The run journal: one JSON-lines file per run, appended and fsynced before and after every step, so that
+ * after a crash `resume` knows exactly how far the run got. It is also the audit trail, which is why it
+ * holds identifiers (key SIDs, store versions, restore points) but never a secret value: every line passes
+ * through `redact` as a last line of defence.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, closeSync, writeSync, fsyncSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { homedir, hostname } from "node:os";
+import { join } from "node:path";
+import type { RestorePoint } from "../../providers/contract.js";
+import { redact } from "../util/mask.js";
+
+export type RunStatus = "completed" | "rolled-back" | "awaiting-consumers" | "failed";
+
+/** Every event a run records, in the order they can happen. */
+export type JournalEvent =
+  | {
+      event: "run-started";
+      command: string;
+      credentialKey: string;
+      accountSid: string;
+      credentialType: string;
+      keyType: string;
+      stores: Array<{ name: string; type: string; location: string }>;
+      pid: number;
+      host: string;
+      version: string;
+    }
+  | { event: "preflight-passed"; oldKeyId: string; storeVersions: Record<string, string | null> }
+  | { event: "issue-started"; friendlyName: string }
+  | { event: "key-issued"; newKeyId: string; createdAt: string }
+  | { event: "key-verified"; newKeyId: string; attempts: number; elapsedMs: number }
+  | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
+  | { event: "store-written"; store: string; version: string | null }
+  | { event: "stores-committed" }
+  | { event: "revoke-started"; oldKeyId: string }
+  | { event: "old-key-revoked"; oldKeyId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
+  | { event: "rollback-started"; reason: string }
+  | { event: "store-rolled-back"; store: string }
+  | { event: "store-rollback-failed"; store: string; error: string }
+  | { event: "key-discarded"; newKeyId: string; outcome: "deleted" | "absent" }
+  | { event: "stores-released" }
+  | { event: "resume-started"; pid: number; host: string }
+  | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
+
+export type JournalRecord = JournalEvent & { ts: string; seq: number; runId: string };
+
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
+  return join(base, "rotator");
+}
+
+/** Sortable, unique, and safe in a file name and a Twilio FriendlyName: 20261127T051000Z-3f9a1c. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+function runsDir(stateDir: string): string {
+  return join(stateDir, "runs");
+}
+
+export function ensureStateDir(stateDir: string): void {
+  // 0700: the journal names keys and stores; no one else needs to read it.
+  mkdirSync(runsDir(stateDir), { recursive: true, mode: 0o700 });
+}
+
+export class Journal {
+  readonly runId: string;
+  readonly path: string;
+  #seq: number;
+
+  private constructor(runId: string, path: string, seq: number) {
+    this.runId = runId;
+    this.path = path;
+    this.#seq = seq;
+  }
+
+  static create(stateDir: string, runId: string): Journal {
+    ensureStateDir(stateDir);
+    const path = join(runsDir(stateDir), `${runId}.jsonl`);
+    closeSync(openSync(path, "wx", 0o600));
+    return new Journal(runId, path, 0);
+  }
+
+  /** Reopen a run's journal to append to it (resume). */
+  static reopen(stateDir: string, runId: string): Journal {
+    const path = join(runsDir(stateDir), `${runId}.jsonl`);
+    const records = readJournal(path);
+    return new Journal(runId, path, records.at(-1)?.seq ?? 0);
+  }
+
+  append(event: JournalEvent): JournalRecord {
+    this.#seq += 1;
+    const record = { ts: new Date().toISOString(), seq: this.#seq, runId: this.runId, ...event } as JournalRecord;
+    const fd = openSync(this.path, "a", 0o600);
+    try {
+      writeSync(fd, `${redact(JSON.stringify(record))}\n`);
+      // The journal is only worth having if it survives the crash it exists for.
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return record;
+  }
+
+  records(): JournalRecord[] {
+    return readJournal(this.path);
+  }
+}
+
+export function readJournal(path: string): JournalRecord[] {
+  const text = readFileSync(path, "utf8");
+  const records: JournalRecord[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      records.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      // A torn last line from a crash mid-append: everything before it is intact and fsynced.
+      break;
+    }
+  }
+  return records;
+}
+
+export interface RunSummary {
+  runId: string;
+  path: string;
+  records: JournalRecord[];
+  started: Extract<JournalRecord, { event: "run-started" }> | undefined;
+  finished: Extract<JournalRecord, { event: "run-finished" }> | undefined;
+}
+
+/** All runs in the state directory, oldest first. */
+export function listRuns(stateDir: string): RunSummary[] {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir(stateDir)).filter((name) => name.endsWith(".jsonl"));
+  } catch {
+    return [];
+  }
+  return names.sort().map((name) => {
+    const path = join(runsDir(stateDir), name);
+    const records = readJournal(path);
+    const started = records.find((r) => r.event === "run-started") as RunSummary["started"];
+    const finishedAll = records.filter((r) => r.event === "run-finished") as Array<NonNullable<RunSummary["finished"]>>;
+    return { runId: name.replace(/\.jsonl$/, ""), path, records, started, finished: finishedAll.at(-1) };
+  });
+}
+
+/**
+ * A run that `resume` still has work for: it crashed (no outcome), is awaiting consumers, or failed half-way
+ * with a next step recorded (a rollback or a revoke to retry).
+ */
+export function isUnfinished(run: RunSummary): boolean {
+  if (run.finished === undefined) return run.started !== undefined;
+  return run.finished.status === "awaiting-consumers" || (run.finished.status === "failed" && run.finished.next !== undefined);
+}
+
+export function journalMode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+export const processIdentity = () => ({ pid: process.pid, host: hostname() });

@@ -1,0 +1,74 @@
+/**
+ * `rotator plan`: the dry run. It runs the same preflight as `rotate`, checks the same lock and unfinished
+ * runs, and lists the steps rotate would take with masked identifiers. It writes nothing: no journal, no
+ * lock, no store, no Twilio call that changes state.
+ */
+import { credentialId } from "../../providers/contract.js";
+import { ExitCode } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import { type EngineContext, credentialKey } from "./context.js";
+import { inspectLock } from "./lock.js";
+import { runPreflight } from "./preflight.js";
+import type { CommandResult } from "./result.js";
+import { unfinishedRunFor } from "./rotate.js";
+
+export interface PlanResult extends CommandResult {
+  steps: string[];
+  problems: string[];
+  notes: string[];
+  currentKeyAgeDays: number | null;
+}
+
+export async function plan(context: EngineContext, options: { emergency?: boolean } = {}): Promise<PlanResult> {
+  const { loaded, stores, stateDir } = context;
+  const { config } = loaded;
+  const key = credentialKey(context);
+  const problems: string[] = [];
+
+  const lock = inspectLock(stateDir, key);
+  if (lock.state === "held") problems.push(`another run holds the lock: run ${lock.owner.runId} (pid ${lock.owner.pid})`);
+  if (lock.state === "stale") problems.push("a stale lock is left by a dead run; `rotator resume` will take it over");
+  const unfinished = unfinishedRunFor(stateDir, key);
+  if (unfinished !== undefined) problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
+
+  const preflight = await runPreflight(context, options);
+  problems.push(...preflight.problems);
+
+  const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
+  const revocable = oldId !== undefined && preflight.currentInfo !== undefined;
+  const ageDays =
+    preflight.currentInfo === undefined
+      ? null
+      : Math.floor((Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000);
+  const keyKind = config.credential.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
+  const steps = [
+    `preflight: admin credential for ${maskSid(config.twilio.accountSid)}; stores ${stores.map((s) => s.name).join(", ")} readable and writable; they agree on ${maskSid(oldId)}${ageDays === null ? "" : ` (${ageDays} days old, rotates at ${config.credential.maxAgeDays})`}; take the lock`,
+    `create a ${keyKind} API key named "${config.credential.friendlyNamePrefix}-<run id>"`,
+    `check the new key authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", maskSid(config.twilio.accountSid))} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
+    ...preflight.stores.map(
+      (f, i) =>
+        `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${maskSid(f.snapshot?.credential === undefined ? undefined : credentialId(f.snapshot.credential))} -> new key, read back and compare`,
+    ),
+    "consumers: none configured",
+    revocable
+      ? `revoke the old key ${maskSid(oldId)} and confirm Twilio refuses it (20003)`
+      : "revoke: nothing to revoke (no current key in Twilio)",
+    "finish: journal the outcome, release the lock",
+    `on any failure before the revoke: restore ${[...stores].reverse().map((s) => s.name).join(", ")} (in that order) and delete the new key`,
+  ];
+  return {
+    command: "plan",
+    status: "planned",
+    exitCode: problems.length > 0 ? ExitCode.badInput : ExitCode.completed,
+    runId: null,
+    oldKey: oldId === undefined ? null : maskSid(oldId),
+    newKey: null,
+    stores: stores.map((s) => ({ name: s.name, type: s.type, outcome: "unchanged" as const })),
+    warnings: [],
+    steps,
+    problems,
+    notes: preflight.notes,
+    currentKeyAgeDays: ageDays,
+    ...(problems.length > 0 ? { error: `rotate would fail: ${problems.length} problem(s)` } : {}),
+  };
+}

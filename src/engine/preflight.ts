@@ -1,0 +1,113 @@
+/**
+ * Step 1 of the fixed order, shared by `plan` and `rotate` so that plan finds exactly the problems rotate
+ * would hit (promise 5). Nothing here changes anything.
+ */
+import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
+import { isStoreError } from "../../providers/errors.js";
+import { errorMessage, PreflightError } from "../errors.js";
+import type { CredentialInfo } from "../twilio/issuer.js";
+import { maskSid, registerSecret } from "../util/mask.js";
+import type { EngineContext } from "./context.js";
+
+export interface StoreFinding {
+  name: string;
+  type: string;
+  location: string;
+  snapshot: StoreSnapshot | undefined;
+  notes: string[];
+}
+
+export interface PreflightResult {
+  problems: string[];
+  notes: string[];
+  stores: StoreFinding[];
+  /** The credential every store agrees on (holds the old secret), or undefined when all are empty. */
+  current: StoredCredential | undefined;
+  /** Twilio's view of the current key, when it knows it. */
+  currentInfo: CredentialInfo | undefined;
+}
+
+function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export async function runPreflight(context: EngineContext, options: { emergency?: boolean } = {}): Promise<PreflightResult> {
+  const { issuer, stores, loaded } = context;
+  const problems: string[] = [];
+  const notes: string[] = [];
+
+  const [adminCheck, ...storeChecks] = await Promise.allSettled([
+    issuer.checkAdmin(),
+    ...stores.map((store) => store.preflight()),
+  ]);
+  const adminOk = adminCheck?.status === "fulfilled";
+  if (adminCheck?.status === "rejected") problems.push(describeFailure(adminCheck.reason));
+
+  const findings: StoreFinding[] = stores.map((store, index) => {
+    const check = storeChecks[index];
+    const base = { name: store.name, type: store.type, location: store.describe() };
+    if (check?.status === "fulfilled") {
+      registerSecret(secretOf(check.value.snapshot.credential));
+      return { ...base, snapshot: check.value.snapshot, notes: check.value.notes };
+    }
+    problems.push(describeFailure(check?.reason));
+    return { ...base, snapshot: undefined, notes: [] };
+  });
+
+  // Drift: every store that holds a credential must hold the same one, secret included (same key SID with
+  // another secret means one store was hand-edited wrong).
+  const holding = findings.filter((f) => f.snapshot?.credential !== undefined);
+  const first = holding[0]?.snapshot?.credential;
+  const drifted = first !== undefined && holding.some((f) => !sameCredential(f.snapshot!.credential!, first));
+  if (drifted) {
+    const lines = findings.map((f) => {
+      const held = f.snapshot?.credential;
+      if (f.snapshot === undefined) return `${f.name}: unreadable`;
+      if (held === undefined) return `${f.name}: empty`;
+      const sameIdOtherSecret = held.kind === first.kind && credentialId(held) === credentialId(first) && !sameCredential(held, first);
+      return `${f.name}: ${maskSid(credentialId(held))}${sameIdOtherSecret ? " (same key, different secret or account)" : ""}`;
+    });
+    problems.push(
+      `the stores disagree on the current key (drift), so rotator cannot know which one consumers use:\n      ${lines.join("\n      ")}\n    make every store hold the same key (the one your apps use), then run again`,
+    );
+  }
+  const current = drifted ? undefined : first;
+
+  if (current !== undefined && current.accountSid !== loaded.config.twilio.accountSid) {
+    problems.push(
+      `the stores hold a key of account ${maskSid(current.accountSid)}, but twilio.accountSid is ${maskSid(loaded.config.twilio.accountSid)}; point the config at the right account`,
+    );
+  }
+  const empty = findings.filter((f) => f.snapshot !== undefined && f.snapshot.credential === undefined);
+  if (current === undefined && !drifted && empty.length === findings.length) {
+    notes.push("no store holds a key yet: rotate will create one, write it everywhere, and revoke nothing");
+  } else if (current !== undefined && empty.length > 0) {
+    notes.push(`empty stores will receive the new key: ${empty.map((f) => f.name).join(", ")}`);
+  }
+
+  let currentInfo: CredentialInfo | undefined;
+  if (adminOk && current !== undefined && !drifted) {
+    try {
+      currentInfo = await issuer.describe(credentialId(current));
+      if (currentInfo === undefined) {
+        const message = `the stores hold key ${maskSid(credentialId(current))}, which Twilio does not know (deleted already?)`;
+        if (options.emergency) notes.push(`${message}; --emergency: rotating anyway, nothing to revoke`);
+        else problems.push(`${message}; consumers are already failing with 20003. Rotate with --emergency to replace it`);
+      }
+    } catch (error) {
+      problems.push(`could not look up the current key in Twilio: ${errorMessage(error)}`);
+    }
+  }
+  return { problems, notes, stores: findings, current, currentInfo };
+}
+
+function secretOf(credential: StoredCredential | undefined): string | undefined {
+  if (credential === undefined) return undefined;
+  return credential.kind === "api-key" ? credential.apiKeySecret : credential.authToken;
+}
+
+function describeFailure(reason: unknown): string {
+  if (isStoreError(reason)) return reason.message;
+  if (reason instanceof PreflightError) return reason.problems.join("\n  - ");
+  return errorMessage(reason);
+}

@@ -1,0 +1,153 @@
+/**
+ * `rotator rotate`: the fixed order from the top. Lock, preflight, issue, verify, write every store,
+ * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
+ */
+import { credentialId } from "../../providers/contract.js";
+import { ExitCode, PreflightError, RotatorError } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import { type EngineContext, credentialKey } from "./context.js";
+import { isUnfinished, Journal, listRuns, newRunId, processIdentity } from "./journal.js";
+import { CredentialLock } from "./lock.js";
+import { runPreflight } from "./preflight.js";
+import { type CommandResult, resultFromState } from "./result.js";
+import {
+  awaitConsumersStep,
+  describeStepError,
+  finishStep,
+  issueStep,
+  newRunState,
+  revokeStep,
+  rollbackStep,
+  type RunState,
+  verifyNewStep,
+  writeStoresStep,
+} from "./steps.js";
+
+export interface RotateOptions {
+  /** Only rotate when the current key is older than credential.maxAgeDays. */
+  ifDue?: boolean;
+  /** The current key may already be dead (security reset): rotate anyway. */
+  emergency?: boolean;
+  version?: string;
+}
+
+export function unfinishedRunFor(stateDir: string, key: string) {
+  return listRuns(stateDir)
+    .filter((run) => run.started?.credentialKey === key && isUnfinished(run))
+    .at(-1);
+}
+
+export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
+  const { reporter, stateDir, loaded } = context;
+  const key = credentialKey(context);
+  const runId = newRunId();
+  const lock = CredentialLock.acquire(stateDir, key, { runId, command: "rotate" });
+  try {
+    const unfinished = unfinishedRunFor(stateDir, key);
+    if (unfinished !== undefined) {
+      throw new RotatorError(`run ${unfinished.runId} for this credential is not finished`, {
+        exitCode: ExitCode.unfinishedRun,
+        hint: "run `rotator resume` to finish it (or `rotator status` to see where it stopped)",
+      });
+    }
+    reporter.step("preflight: admin credential, stores, drift");
+    const preflight = await runPreflight(context, options);
+    for (const note of preflight.notes) reporter.info(note);
+    if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
+
+    if (options.ifDue && preflight.currentInfo !== undefined) {
+      const ageDays = (Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000;
+      if (ageDays < loaded.config.credential.maxAgeDays) {
+        reporter.step(
+          `not due: ${maskSid(preflight.currentInfo.id)} is ${Math.floor(ageDays)} days old (rotates at ${loaded.config.credential.maxAgeDays})`,
+        );
+        return notDue(preflight.currentInfo.id);
+      }
+    }
+
+    const journal = Journal.create(stateDir, runId);
+    journal.append({
+      event: "run-started",
+      command: options.emergency ? "rotate --emergency" : "rotate",
+      credentialKey: key,
+      accountSid: loaded.config.twilio.accountSid,
+      credentialType: loaded.config.credential.type,
+      keyType: loaded.config.credential.keyType,
+      stores: context.stores.map((s) => ({ name: s.name, type: s.type, location: s.describe() })),
+      ...processIdentity(),
+      version: options.version ?? "unknown",
+    });
+    const state = newRunState(
+      context,
+      journal,
+      preflight.current,
+      preflight.stores.map((f) => f.snapshot),
+    );
+    // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
+    if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
+      state.oldKeyId = undefined;
+    }
+    journal.append({
+      event: "preflight-passed",
+      oldKeyId: preflight.current === undefined ? "" : credentialId(preflight.current),
+      storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
+    });
+    reporter.info(`run ${runId}, journal ${journal.path}`);
+    return await runFromIssue(state);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Steps 2-8; also where `resume` re-enters a run that crashed before the key existed. */
+async function runFromIssue(state: RunState): Promise<CommandResult> {
+  try {
+    await issueStep(state);
+  } catch (error) {
+    // The key may exist even though the call failed (lost response): rollback searches by name.
+    return resultFromState("rotate", state, await rollbackStep(state, `creating the key failed: ${describeStepError(error)}`));
+  }
+  return runFromVerify(state, "rotate");
+}
+
+export async function runFromVerify(state: RunState, command: string): Promise<CommandResult> {
+  try {
+    await verifyNewStep(state);
+    await writeStoresStep(state);
+  } catch (error) {
+    return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
+  }
+  return runFromConsumers(state, command);
+}
+
+export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
+  await awaitConsumersStep(state);
+  try {
+    await revokeStep(state);
+  } catch (error) {
+    // Every store holds the new key and every consumer uses it; only the old key lingers. Not a rollback
+    // case: resume retries the revoke.
+    const outcome = {
+      status: "failed" as const,
+      exitCode: ExitCode.needsOperator,
+      error: `revoking the old key failed: ${describeStepError(error)}`,
+      next: "run `rotator resume` to retry the revoke (every store already holds the new key)",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    return resultFromState(command, state, outcome);
+  }
+  return resultFromState(command, state, await finishStep(state));
+}
+
+function notDue(currentId: string): CommandResult {
+  return {
+    command: "rotate",
+    status: "not-due",
+    exitCode: ExitCode.completed,
+    runId: null,
+    oldKey: maskSid(currentId),
+    newKey: null,
+    stores: [],
+    warnings: [],
+  };
+}

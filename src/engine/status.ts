@@ -1,0 +1,59 @@
+/**
+ * `rotator status`: the current key (masked), its age from Twilio's date_created, whether it is due, and
+ * the recent runs of this credential from the journal. Read-only.
+ */
+import { credentialId } from "../../providers/contract.js";
+import { ExitCode } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import { type EngineContext, credentialKey } from "./context.js";
+import { isUnfinished, listRuns } from "./journal.js";
+import { inspectLock } from "./lock.js";
+import { runPreflight } from "./preflight.js";
+import type { CommandResult } from "./result.js";
+
+export interface StatusResult extends CommandResult {
+  currentKey: string | null;
+  createdAt: string | null;
+  ageDays: number | null;
+  due: boolean | null;
+  lock: "free" | "held" | "stale";
+  problems: string[];
+  runs: Array<{ runId: string; command: string; status: string; startedAt: string; finishedAt: string | null; next?: string }>;
+}
+
+export async function status(context: EngineContext, options: { limit?: number } = {}): Promise<StatusResult> {
+  const { config } = context.loaded;
+  const key = credentialKey(context);
+  const preflight = await runPreflight(context);
+  const currentId = preflight.current === undefined ? undefined : credentialId(preflight.current);
+  const created = preflight.currentInfo?.createdAt;
+  const ageDays = created === undefined ? null : Math.floor((Date.now() - created.getTime()) / 86_400_000);
+  const runs = listRuns(context.stateDir)
+    .filter((run) => run.started?.credentialKey === key)
+    .slice(-(options.limit ?? 10))
+    .map((run) => ({
+      runId: run.runId,
+      command: run.started?.command ?? "?",
+      status: run.finished?.status ?? (isUnfinished(run) ? "interrupted" : "unknown"),
+      startedAt: run.started?.ts ?? "",
+      finishedAt: run.finished?.ts ?? null,
+      ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
+    }));
+  return {
+    command: "status",
+    status: "completed",
+    exitCode: ExitCode.completed,
+    runId: null,
+    oldKey: null,
+    newKey: null,
+    stores: [],
+    warnings: preflight.notes,
+    currentKey: currentId === undefined ? null : maskSid(currentId),
+    createdAt: created?.toISOString() ?? null,
+    ageDays,
+    due: ageDays === null ? null : ageDays >= config.credential.maxAgeDays,
+    lock: inspectLock(context.stateDir, key).state,
+    problems: preflight.problems,
+    runs,
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * Steps 2-8 of the fixed order, and rollback. Each step journals before it acts and after it succeeds, so
+ * that a crash anywhere leaves a journal from which `resume` can tell what was done. `rotate` runs these
+ * from the top; `resume` rebuilds a RunState from the journal and re-enters them where the run stopped.
+ */
+import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
+import { credentialId } from "../../providers/contract.js";
+import { isStoreError } from "../../providers/errors.js";
+import { errorMessage, ExitCode } from "../errors.js";
+import { maskSid, registerSecret } from "../util/mask.js";
+import type { EngineContext } from "./context.js";
+import { failpoint } from "./failpoint.js";
+import type { Journal, RunStatus } from "./journal.js";
+
+export type StoreOutcome = "unchanged" | "written" | "rolled-back" | "rollback-failed";
+
+export interface StoreProgress {
+  provider: StoreProvider;
+  /** What preflight (or resume) read before writing: the version a check-and-set write expects. */
+  expected: StoreSnapshot | undefined;
+  restorePoint: RestorePoint | undefined;
+  written: boolean;
+  outcome: StoreOutcome;
+}
+
+export interface RunState {
+  context: EngineContext;
+  journal: Journal;
+  /** The key being replaced; undefined when the stores held none. */
+  oldKeyId: string | undefined;
+  /** The old credential with its secret, when still known (not after a crash past the writes). */
+  old: StoredCredential | undefined;
+  newKeyId: string | undefined;
+  /** The new credential with its secret: in memory only. */
+  issued: StoredCredential | undefined;
+  stores: StoreProgress[];
+  warnings: string[];
+}
+
+export interface RunOutcome {
+  status: RunStatus;
+  exitCode: number;
+  error?: string;
+  /** What `resume` will do next, when the run is not over. */
+  next?: string;
+}
+
+export function newRunState(
+  context: EngineContext,
+  journal: Journal,
+  old: StoredCredential | undefined,
+  snapshots: Array<StoreSnapshot | undefined>,
+): RunState {
+  return {
+    context,
+    journal,
+    oldKeyId: old === undefined ? undefined : credentialId(old),
+    old,
+    newKeyId: undefined,
+    issued: undefined,
+    stores: context.stores.map((provider, index) => ({
+      provider,
+      expected: snapshots[index],
+      restorePoint: undefined,
+      written: false,
+      outcome: "unchanged",
+    })),
+    warnings: [],
+  };
+}
+
+/** Step 2: create the new credential; journal its id, never its secret. */
+export async function issueStep(state: RunState): Promise<void> {
+  const { issuer, reporter } = state.context;
+  const friendlyName = issuer.friendlyNameFor(state.journal.runId);
+  reporter.step(`creating a new API key "${friendlyName}"`);
+  state.journal.append({ event: "issue-started", friendlyName });
+  const issued = await issuer.issue(state.journal.runId);
+  registerSecret(issued.credential.kind === "api-key" ? issued.credential.apiKeySecret : issued.credential.authToken);
+  state.newKeyId = issued.id;
+  state.issued = issued.credential;
+  state.journal.append({ event: "key-issued", newKeyId: issued.id, createdAt: issued.createdAt.toISOString() });
+  reporter.info(`created ${maskSid(issued.id)}`);
+  failpoint("after-issue", state.context.env);
+}
+
+/** Step 3: the new credential authenticates (bounded retry for propagation). */
+export async function verifyNewStep(state: RunState): Promise<void> {
+  const { issuer, reporter } = state.context;
+  reporter.step(`checking that ${maskSid(state.newKeyId)} authenticates`);
+  const outcome = await issuer.verifyAuthenticates(state.issued!);
+  state.journal.append({ event: "key-verified", newKeyId: state.newKeyId!, ...outcome });
+  reporter.info(`authenticated after ${outcome.attempts} attempt(s), ${outcome.elapsedMs} ms`);
+  failpoint("after-verify", state.context.env);
+}
+
+/** Step 4 for one store: record how to undo, write, read back and compare. */
+export async function writeStoreStep(state: RunState, progress: StoreProgress): Promise<void> {
+  const { provider } = progress;
+  const ctx = { runId: state.journal.runId };
+  if (progress.restorePoint === undefined) {
+    const expected = progress.expected ?? (await provider.read());
+    progress.restorePoint = await provider.prepare(expected, ctx);
+    state.journal.append({ event: "store-prepared", store: provider.name, restorePoint: progress.restorePoint });
+    failpoint(`after-prepare:${provider.name}`, state.context.env);
+  }
+  const version = await provider.write(state.issued!, progress.restorePoint, ctx);
+  const readBack = await provider.read();
+  if (readBack.credential === undefined || JSON.stringify(readBack.credential) !== JSON.stringify(state.issued)) {
+    throw new Error(`store "${provider.name}": read-back after the write does not return the new key`);
+  }
+  progress.written = true;
+  progress.outcome = "written";
+  state.journal.append({ event: "store-written", store: provider.name, version: version ?? readBack.version ?? null });
+  state.context.reporter.info(`${provider.name}: written and read back (${provider.describe()})`);
+  failpoint(`after-write:${provider.name}`, state.context.env);
+}
+
+/** Step 4: every store in config order. Throws on the first failure; the caller rolls back. */
+export async function writeStoresStep(state: RunState): Promise<void> {
+  state.context.reporter.step(`writing ${maskSid(state.newKeyId)} to ${state.stores.length} store(s), in order`);
+  for (const progress of state.stores) {
+    if (!progress.written) await writeStoreStep(state, progress);
+  }
+  state.journal.append({ event: "stores-committed" });
+  failpoint("after-commit", state.context.env);
+}
+
+/**
+ * Steps 5-6: consumers reload and are seen authenticating with the new key. Consumer probes are a later
+ * part of the engine; until a config can name consumers there is nobody to wait for.
+ */
+export async function awaitConsumersStep(_state: RunState): Promise<"converged"> {
+  return "converged";
+}
+
+/** Step 7: revoke the old key, then make sure Twilio refuses it. */
+export async function revokeStep(state: RunState): Promise<void> {
+  const { issuer, reporter } = state.context;
+  if (state.oldKeyId === undefined) {
+    reporter.step("no old key to revoke");
+    return;
+  }
+  reporter.step(`revoking the old key ${maskSid(state.oldKeyId)}`);
+  state.journal.append({ event: "revoke-started", oldKeyId: state.oldKeyId });
+  failpoint("after-revoke-started", state.context.env);
+  const outcome = await issuer.revoke(state.oldKeyId);
+  // With the old secret at hand, prove the revoke with a real call; after a crash only the lookup is left.
+  const refused =
+    state.old !== undefined ? await issuer.confirmRefused(state.old) : (await issuer.describe(state.oldKeyId)) === undefined;
+  state.journal.append({ event: "old-key-revoked", oldKeyId: state.oldKeyId, outcome, refusedWith20003: refused });
+  if (refused) reporter.info(`${maskSid(state.oldKeyId)} ${outcome === "deleted" ? "deleted" : "was already gone"}; Twilio now refuses it (20003)`);
+  else {
+    const warning = `${maskSid(state.oldKeyId)} was deleted but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`;
+    state.warnings.push(warning);
+    reporter.warn(warning);
+  }
+}
+
+/** Step 8: drop restore points (backups of the old secret), close the journal with the outcome. */
+export async function finishStep(state: RunState): Promise<RunOutcome> {
+  await releaseStores(state, state.stores);
+  const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
+  state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
+  state.context.reporter.step(`done: ${maskSid(state.newKeyId)} is in every store${state.oldKeyId ? `, ${maskSid(state.oldKeyId)} is revoked` : ""}`);
+  return outcome;
+}
+
+async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<void> {
+  const ctx = { runId: state.journal.runId };
+  for (const progress of stores) {
+    if (progress.restorePoint === undefined) continue;
+    try {
+      await progress.provider.release(progress.restorePoint, ctx);
+    } catch (error) {
+      // A leftover backup is untidy, not unsafe: it is mode 0600 next to the store it came from.
+      const warning = `${progress.provider.name}: could not remove the restore point: ${errorMessage(error)}`;
+      state.warnings.push(warning);
+      state.context.reporter.warn(warning);
+    }
+  }
+  state.journal.append({ event: "stores-released" });
+}
+
+/**
+ * Undo a run that has not revoked: every store that was prepared goes back to its restore point, in
+ * reverse order, then the new key is deleted. A store that cannot be rolled back does not stop the others.
+ */
+export async function rollbackStep(state: RunState, reason: string): Promise<RunOutcome> {
+  const { reporter, issuer } = state.context;
+  reporter.step(`rolling back: ${reason}`);
+  state.journal.append({ event: "rollback-started", reason });
+  failpoint("after-rollback-started", state.context.env);
+  const failed: string[] = [];
+  const rolledBack: StoreProgress[] = [];
+  for (const progress of [...state.stores].reverse()) {
+    if (progress.restorePoint === undefined) continue;
+    try {
+      await progress.provider.rollback(progress.restorePoint, {
+        runId: state.journal.runId,
+        newKeyId: state.newKeyId ?? "",
+      });
+      progress.outcome = "rolled-back";
+      progress.written = false;
+      rolledBack.push(progress);
+      state.journal.append({ event: "store-rolled-back", store: progress.provider.name });
+      reporter.info(`${progress.provider.name}: restored`);
+    } catch (error) {
+      progress.outcome = "rollback-failed";
+      failed.push(`${progress.provider.name}: ${errorMessage(error)}`);
+      state.journal.append({ event: "store-rollback-failed", store: progress.provider.name, error: errorMessage(error) });
+      reporter.warn(`${progress.provider.name}: rollback failed: ${errorMessage(error)}`);
+    }
+  }
+  if (failed.length > 0) {
+    // The new key stays: a store that could not be restored may hold it, and deleting it would break
+    // whoever reads that store. The old key is untouched, so consumers of the other stores are fine.
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error: `rollback failed for ${failed.join("; ")}`,
+      next: "fix the stores named above, then run `rotator resume` to finish the rollback",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    return outcome;
+  }
+  try {
+    for (const id of await keysToDiscard(state)) {
+      const outcome = await issuer.discard(id);
+      state.journal.append({ event: "key-discarded", newKeyId: id, outcome });
+      reporter.info(`deleted the new key ${maskSid(id)}`);
+    }
+  } catch (error) {
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error: `every store is back to its previous value, but deleting the new key failed: ${errorMessage(error)}`,
+      next: "run `rotator resume` to delete it (the old key is untouched and still valid)",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    return outcome;
+  }
+  await releaseStores(state, rolledBack);
+  const outcome: RunOutcome = { status: "rolled-back", exitCode: ExitCode.rolledBack, error: reason };
+  state.journal.append({ event: "run-finished", ...outcome });
+  reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldKeyId)} is untouched`);
+  return outcome;
+}
+
+/** The new key, plus any key this run created whose creation the journal never saw (crash mid-create). */
+async function keysToDiscard(state: RunState): Promise<string[]> {
+  const ids = new Set<string>();
+  if (state.newKeyId !== undefined) ids.add(state.newKeyId);
+  for (const id of await state.context.issuer.findCreatedBy(state.journal.runId)) ids.add(id);
+  return [...ids];
+}
+
+export function describeStepError(error: unknown): string {
+  if (isStoreError(error)) return error.message;
+  return errorMessage(error);
+}

@@ -1,0 +1,60 @@
+/**
+ * Errors that end a command, each with the exit code the CLI documents. Messages say what is wrong, where
+ * (config path, store name) and how to fix it, and never contain a secret value.
+ */
+
+export const ExitCode = {
+  completed: 0,
+  internal: 1,
+  badInput: 2,
+  rolledBack: 3,
+  awaitingConsumers: 4,
+  locked: 5,
+  unfinishedRun: 6,
+  needsOperator: 7,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class RotatorError extends Error {
+  override readonly name: string = "RotatorError";
+  readonly exitCode: ExitCodeValue;
+  /** What the user can do about it, shown on its own line. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { exitCode: ExitCodeValue; hint?: string; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options.exitCode;
+    this.hint = options.hint;
+  }
+}
+
+/** The config file or a value it references is wrong; nothing was changed. */
+export class ConfigError extends RotatorError {
+  override readonly name = "ConfigError";
+  /** One line per problem: `path.to.field: what is wrong`. */
+  readonly problems: string[];
+
+  constructor(file: string, problems: string[], hint?: string) {
+    super(`invalid config ${file}:\n  - ${problems.join("\n  - ")}`, {
+      exitCode: ExitCode.badInput,
+      ...(hint === undefined ? {} : { hint }),
+    });
+    this.problems = problems;
+  }
+}
+
+/** A check before any change failed (admin credential, store access, drift); nothing was changed. */
+export class PreflightError extends RotatorError {
+  override readonly name = "PreflightError";
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`preflight failed, nothing was changed:\n  - ${problems.join("\n  - ")}`, { exitCode: ExitCode.badInput });
+    this.problems = problems;
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

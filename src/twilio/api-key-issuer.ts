@@ -1,0 +1,210 @@
+/**
+ * API-key issuer: standard keys through the 2010 API (the same one the Console uses), restricted keys
+ * through IAM v1 (the only API that makes them). The admin credential is the Auth Token or a Main key,
+ * because a Standard key may not manage keys (Twilio answers 20003).
+ */
+import type { StoredCredential } from "../../providers/contract.js";
+import { PreflightError } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import { type AdminCredentialShape, diagnoseAdmin20003 } from "./diagnose.js";
+import { createTwilioClient, isTwilioApiError, type TwilioClient } from "./client.js";
+import type { CredentialInfo, IssuedCredential, Issuer, VerifyOutcome } from "./issuer.js";
+import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "./retry.js";
+
+export interface ApiKeyIssuerOptions {
+  admin: AdminCredentialShape;
+  baseUrl?: string | undefined;
+  keyType: "standard" | "restricted";
+  /** IAM v1 policy for restricted keys, e.g. `{ allow: ["/twilio/messaging/messages/read"] }`. */
+  policy?: unknown;
+  friendlyNamePrefix: string;
+  /** A GET path the new key may call to prove it authenticates; `{AccountSid}` is filled in. */
+  verifyPath: string;
+  /** How long a new key may take to start authenticating (Twilio does not document propagation). */
+  propagationTimeoutMs: number;
+  /** How long a deleted key may keep authenticating before we say so. */
+  revokeConfirmTimeoutMs: number;
+  retry?: RetryPolicy;
+  onRetry?: (what: string, error: Error, attempt: number) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const is20003 = (error: unknown) => isTwilioApiError(error) && error.status === 401;
+
+export class ApiKeyIssuer implements Issuer {
+  readonly kind = "api-key" as const;
+  readonly #options: ApiKeyIssuerOptions;
+  readonly #admin: TwilioClient;
+  readonly #accountSid: string;
+
+  constructor(options: ApiKeyIssuerOptions) {
+    this.#options = options;
+    this.#accountSid = options.admin.accountSid;
+    this.#admin = createTwilioClient({
+      accountSid: options.admin.accountSid,
+      username: options.admin.username,
+      password: options.admin.password,
+      baseUrl: options.baseUrl,
+    });
+  }
+
+  friendlyNameFor(runId: string): string {
+    return `${this.#options.friendlyNamePrefix}-${runId}`.slice(0, 64);
+  }
+
+  #retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return withTwilioRetry(operation, this.#options.retry ?? DEFAULT_RETRY_POLICY, (error, attempt) =>
+      this.#options.onRetry?.(what, error, attempt),
+    );
+  }
+
+  async checkAdmin(): Promise<void> {
+    try {
+      await this.#retry("fetch account", () => this.#admin.api.v2010.accounts(this.#accountSid).fetch());
+    } catch (error) {
+      if (is20003(error)) {
+        throw new PreflightError([
+          `the admin credential does not authenticate with Twilio (HTTP 401, error 20003). Likely causes:\n      * ${diagnoseAdmin20003(this.#options.admin).join("\n      * ")}`,
+        ]);
+      }
+      if (isTwilioApiError(error) && error.status === 404) {
+        throw new PreflightError([`twilio.accountSid: Twilio knows no account ${this.#accountSid} (HTTP 404)`]);
+      }
+      throw new PreflightError([`could not reach Twilio to check the admin credential: ${messageOf(error)}`]);
+    }
+  }
+
+  async describe(id: string): Promise<CredentialInfo | undefined> {
+    try {
+      const key =
+        this.#options.keyType === "restricted"
+          ? await this.#retry("fetch key", () => this.#admin.iam.v1.apiKey(id).fetch())
+          : await this.#retry("fetch key", () => this.#admin.api.v2010.accounts(this.#accountSid).keys(id).fetch());
+      return { id: key.sid, friendlyName: key.friendlyName, createdAt: key.dateCreated };
+    } catch (error) {
+      if (isTwilioApiError(error) && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async issue(runId: string): Promise<IssuedCredential> {
+    const friendlyName = this.friendlyNameFor(runId);
+    // Creating is not idempotent: a retry after a lost response can leave an extra key, which resume's
+    // orphan search (by friendly name) finds and deletes.
+    if (this.#options.keyType === "restricted") {
+      const key = await this.#retry("create key", () =>
+        this.#admin.iam.v1.newApiKey.create({
+          accountSid: this.#accountSid,
+          friendlyName,
+          keyType: "restricted",
+          policy: this.#options.policy as object,
+        }),
+      );
+      return this.#issued(key.sid, key.secret, key.dateCreated);
+    }
+    const key = await this.#retry("create key", () =>
+      this.#admin.api.v2010.accounts(this.#accountSid).newKeys.create({ friendlyName }),
+    );
+    return this.#issued(key.sid, key.secret, key.dateCreated);
+  }
+
+  #issued(sid: string, secret: string, createdAt: Date): IssuedCredential {
+    return {
+      id: sid,
+      credential: { kind: "api-key", accountSid: this.#accountSid, apiKeySid: sid, apiKeySecret: secret },
+      createdAt,
+    };
+  }
+
+  /** One authenticated GET with the given key; throws TwilioApiError on refusal. */
+  async #callAs(credential: StoredCredential): Promise<void> {
+    if (credential.kind !== "api-key") throw new Error("the api-key issuer was handed an auth token");
+    const client = createTwilioClient({
+      accountSid: credential.accountSid,
+      username: credential.apiKeySid,
+      password: credential.apiKeySecret,
+      baseUrl: this.#options.baseUrl,
+    });
+    const path = this.#options.verifyPath.replace("{AccountSid}", credential.accountSid);
+    await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
+  }
+
+  async verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
+    const started = Date.now();
+    const deadline = started + this.#options.propagationTimeoutMs;
+    let attempts = 0;
+    let wait = 250;
+    for (;;) {
+      attempts += 1;
+      try {
+        await this.#callAs(credential);
+        return { attempts, elapsedMs: Date.now() - started };
+      } catch (error) {
+        // 20003 right after creation is propagation; 429/5xx/network are passing faults. Anything else
+        // (403 from a restricted key's policy, 404 for a bad verifyPath) will not get better by waiting.
+        const transient = is20003(error) || isRetryableTwilioError(error);
+        if (!transient || Date.now() + wait > deadline) {
+          throw new Error(
+            `the new key ${credential.kind === "api-key" ? maskSid(credential.apiKeySid) : "(token)"} did not authenticate within ${Math.round(this.#options.propagationTimeoutMs / 1000)} s (${attempts} attempts): ${messageOf(error)}`,
+            { cause: error },
+          );
+        }
+        const retryAfter = isTwilioApiError(error) ? error.retryAfterMs : undefined;
+        await sleep(Math.max(wait, retryAfter ?? 0));
+        wait = Math.min(wait * 2, 5_000);
+      }
+    }
+  }
+
+  async findCreatedBy(runId: string): Promise<string[]> {
+    const friendlyName = this.friendlyNameFor(runId);
+    const keys =
+      this.#options.keyType === "restricted"
+        ? await this.#retry("list keys", () => this.#admin.iam.v1.getApiKeys.list({ accountSid: this.#accountSid }))
+        : await this.#retry("list keys", () => this.#admin.api.v2010.accounts(this.#accountSid).keys.list());
+    return keys.filter((key) => key.friendlyName === friendlyName).map((key) => key.sid);
+  }
+
+  async #delete(id: string): Promise<"deleted" | "absent"> {
+    try {
+      if (this.#options.keyType === "restricted") {
+        await this.#retry("delete key", () => this.#admin.iam.v1.apiKey(id).remove());
+      } else {
+        await this.#retry("delete key", () => this.#admin.api.v2010.accounts(this.#accountSid).keys(id).remove());
+      }
+      return "deleted";
+    } catch (error) {
+      if (isTwilioApiError(error) && error.status === 404) return "absent";
+      throw error;
+    }
+  }
+
+  discard(id: string): Promise<"deleted" | "absent"> {
+    return this.#delete(id);
+  }
+
+  revoke(id: string): Promise<"deleted" | "absent"> {
+    return this.#delete(id);
+  }
+
+  async confirmRefused(old: StoredCredential): Promise<boolean> {
+    const deadline = Date.now() + this.#options.revokeConfirmTimeoutMs;
+    let wait = 250;
+    for (;;) {
+      try {
+        await this.#callAs(old);
+      } catch (error) {
+        if (is20003(error)) return true;
+        if (!isRetryableTwilioError(error)) throw error;
+      }
+      if (Date.now() + wait > deadline) return false;
+      await sleep(wait);
+      wait = Math.min(wait * 2, 5_000);
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

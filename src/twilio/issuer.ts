@@ -1,0 +1,46 @@
+/**
+ * The issuer contract: everything the engine needs from Twilio for one credential type. The engine never
+ * talks to Twilio directly, so a second credential type (auth tokens) is a second implementation.
+ */
+import type { CredentialKind, StoredCredential } from "../../providers/contract.js";
+
+export interface IssuedCredential {
+  /** Key SID (or token fingerprint): journaled, shown masked. */
+  id: string;
+  /** Holds the secret: kept in memory and written to stores, nowhere else. */
+  credential: StoredCredential;
+  createdAt: Date;
+}
+
+export interface CredentialInfo {
+  id: string;
+  friendlyName: string;
+  createdAt: Date;
+}
+
+export interface VerifyOutcome {
+  attempts: number;
+  elapsedMs: number;
+}
+
+export interface Issuer {
+  readonly kind: CredentialKind;
+  /** The friendly name a run gives what it creates, so an orphan of a crashed run can be found again. */
+  friendlyNameFor(runId: string): string;
+  /** Throws a PreflightError with likely causes when the admin credential does not authenticate. */
+  checkAdmin(): Promise<void>;
+  /** Metadata of an existing credential, or undefined when Twilio does not know it. */
+  describe(id: string): Promise<CredentialInfo | undefined>;
+  /** Create the new credential. The secret is returned only here. */
+  issue(runId: string): Promise<IssuedCredential>;
+  /** Wait (bounded) until the credential authenticates; throws when it never does. */
+  verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome>;
+  /** Ids of credentials a run created, found by friendly name (for crash recovery). */
+  findCreatedBy(runId: string): Promise<string[]>;
+  /** Delete a credential this run created (rollback). Absent counts as done. */
+  discard(id: string): Promise<"deleted" | "absent">;
+  /** Revoke the old credential by id (resume may no longer have its secret). Absent counts as done. */
+  revoke(id: string): Promise<"deleted" | "absent">;
+  /** True once Twilio refuses the credential with 20003 (bounded wait). */
+  confirmRefused(old: StoredCredential): Promise<boolean>;
+}
