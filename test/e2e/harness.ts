@@ -1,0 +1,155 @@
+/**
+ * End-to-end harness: a real Twilio emulator (in this test process), real dotenv files in a temp dir, and
+ * the real `rotator` binary in a child process, so that kill -9 and concurrent runs are what they say.
+ * Every byte the CLI prints and every journal it writes is kept for the secret scan.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
+import { createTwilioClient, isTwilioApiError } from "../../src/twilio/client.js";
+import { packageRoot } from "../../src/util/package-root.js";
+
+export const root = packageRoot();
+const bin = join(root, "bin", "rotator.js");
+
+/** Build dist/ once if a developer runs vitest without `npm test` (which builds first). */
+export function ensureBuilt(): void {
+  if (!existsSync(join(root, "dist", "src", "cli", "main.js"))) {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  }
+}
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Everything printed by every CLI run in this test file. */
+export const transcript: string[] = [];
+
+export function runCli(args: string[], options: { env: Record<string, string | undefined>; cwd?: string }): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? root,
+      env: options.env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      transcript.push(stdout, stderr);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export interface Workspace {
+  dir: string;
+  configPath: string;
+  stateDir: string;
+  env: Record<string, string | undefined>;
+  seeded: { sid: string; secret: string };
+  storeFiles: string[];
+  /** Secrets this workspace created or learned, for the scan. */
+  secrets: string[];
+  writeConfig(extra?: string): Promise<void>;
+}
+
+export const ADMIN_VARIABLE = "TEST_TWILIO_AUTH_TOKEN";
+
+export function adminClient(emulator: TwilioEmulator) {
+  return createTwilioClient({
+    accountSid: emulator.accountSid,
+    username: emulator.accountSid,
+    password: emulator.authToken,
+    baseUrl: emulator.baseUrl,
+  });
+}
+
+export async function authenticates(emulator: TwilioEmulator, sid: string, secret: string): Promise<boolean> {
+  const client = createTwilioClient({ accountSid: emulator.accountSid, username: sid, password: secret, baseUrl: emulator.baseUrl });
+  try {
+    await client.api.v2010.accounts(emulator.accountSid).messages.list({ limit: 1 });
+    return true;
+  } catch (error) {
+    if (isTwilioApiError(error) && error.status === 401 && error.code === 20003) return false;
+    throw error;
+  }
+}
+
+export function envText(accountSid: string, sid: string, secret: string, app: string): string {
+  return `# ${app}\nAPP=${app}\nexport TWILIO_ACCOUNT_SID=${accountSid}\nTWILIO_API_KEY=${sid}\nTWILIO_API_SECRET="${secret}"\n# trailing comment\n`;
+}
+
+/** A temp dir with N dotenv stores holding a freshly created key, and a config naming them. */
+export async function makeWorkspace(emulator: TwilioEmulator, storeCount = 2): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), "rotator-e2e-"));
+  const key = await adminClient(emulator).api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "seed" });
+  const storeFiles: string[] = [];
+  for (let i = 1; i <= storeCount; i++) {
+    const file = join(dir, `app-${i}.env`);
+    await writeFile(file, envText(emulator.accountSid, key.sid, key.secret, `app-${i}`), { mode: 0o600 });
+    storeFiles.push(file);
+  }
+  const workspace: Workspace = {
+    dir,
+    configPath: join(dir, "rotator.yaml"),
+    stateDir: join(dir, "state"),
+    env: { ...process.env, [ADMIN_VARIABLE]: emulator.authToken, ROTATOR_FAILPOINT: undefined },
+    seeded: { sid: key.sid, secret: key.secret },
+    storeFiles,
+    secrets: [key.secret, emulator.authToken],
+    async writeConfig(extra = "") {
+      const stores = storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`).join("\n");
+      await writeFile(
+        workspace.configPath,
+        `version: 1\ntwilio:\n  accountSid: ${emulator.accountSid}\n  admin: { authToken: { env: ${ADMIN_VARIABLE} } }\n  baseUrl: ${emulator.baseUrl}\ncredential:\n  type: api-key\n  friendlyNamePrefix: e2e\nstores:\n${stores}\nverify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2 }\n${extra}`,
+      );
+    },
+  };
+  await workspace.writeConfig();
+  return workspace;
+}
+
+export const cliArgs = (ws: Workspace, command: string, ...rest: string[]) => [
+  command,
+  "--config",
+  ws.configPath,
+  "--state-dir",
+  ws.stateDir,
+  "--json",
+  ...rest,
+];
+
+/** The journals a workspace's runs wrote, concatenated, for assertions and the secret scan. */
+export async function journals(ws: Workspace): Promise<string> {
+  const runs = join(ws.stateDir, "runs");
+  if (!existsSync(runs)) return "";
+  const names = (await readdir(runs)).sort();
+  const texts = await Promise.all(names.map((name) => readFile(join(runs, name), "utf8")));
+  return texts.join("");
+}
+
+export async function readStoreKey(file: string): Promise<{ sid: string | undefined; secret: string | undefined }> {
+  const text = await readFile(file, "utf8");
+  const value = (name: string) => text.match(new RegExp(`^(?:export )?${name}=["']?([^"'\\n]*)["']?$`, "m"))?.[1];
+  return { sid: value("TWILIO_API_KEY"), secret: value("TWILIO_API_SECRET") };
+}
+
+export async function cleanup(ws: Workspace): Promise<void> {
+  await rm(ws.dir, { recursive: true, force: true });
+}
+
+export { startTwilioEmulator };

@@ -1,0 +1,38 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { configJsonSchema } from "../../src/config/json-schema.js";
+import { loadConfig } from "../../src/config/load.js";
+import { ConfigError } from "../../src/errors.js";
+import { packageRoot } from "../../src/util/package-root.js";
+
+const root = packageRoot();
+
+describe("config", () => {
+  it("the committed JSON Schema is the one generated from the Zod schema (run `npm run schema`)", async () => {
+    expect(await readFile(join(root, "config", "rotator.schema.json"), "utf8")).toBe(configJsonSchema());
+  });
+
+  it("the example config is valid once its environment variable is set", async () => {
+    const loaded = await loadConfig(join(root, "config", "examples", "rotator.example.yaml"), { TWILIO_AUTH_TOKEN: "x".repeat(32) });
+    expect(loaded.config.stores.map((s) => s.type)).toContain("dotenv-file");
+    expect(loaded.config.credential.maxAgeDays).toBe(90);
+  });
+
+  it("reports every problem at once, each with its path", async () => {
+    const { writeFile, mkdtemp } = await import("node:fs/promises");
+    const dir = await mkdtemp(join((await import("node:os")).tmpdir(), "rotator-config-"));
+    const file = join(dir, "c.yaml");
+    await writeFile(
+      file,
+      "version: 1\ntwilio: { accountSid: AC1, admin: { authToken: { env: T } }, extra: 1 }\ncredential: { type: api-key }\nstores: []\n",
+    );
+    const error = await loadConfig(file, { T: "x" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join("\n");
+    expect(problems).toContain("twilio.accountSid: must be an account SID");
+    expect(problems).toContain("twilio.extra: unknown key");
+    expect(problems).toContain("stores: list at least one store");
+    expect((error as ConfigError).exitCode).toBe(2);
+  });
+});
