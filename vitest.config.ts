@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["src/**/*.test.ts", "providers/**/*.test.ts", "test/unit/**/*.test.ts", "test/emulator/**/*.test.ts"],
+          include: [
+            "src/**/*.test.ts",
+            "providers/**/*.test.ts",
+            "test/unit/**/*.test.ts",
+            "test/emulator/**/*.test.ts",
+          ],
           exclude: ["**/*.integration.test.ts", "node_modules/**", "dist/**"],
           testTimeout: 20_000,
         },
@@ -20,6 +25,7 @@ export default defineConfig({
           exclude: ["node_modules/**", "dist/**"],
           testTimeout: 120_000,
           hookTimeout: 300_000,
+          globalSetup: ["test/harness/global-setup.ts"],
         },
       },
     ],
