@@ -25,8 +25,20 @@ export const DOTENV_FIELD_DEFAULTS: FieldNames = {
   authToken: "TWILIO_AUTH_TOKEN",
 };
 
-export function withFieldDefaults(defaults: FieldNames, overrides: Partial<FieldNames> | undefined): FieldNames {
-  return { ...defaults, ...(overrides ?? {}) };
+/**
+ * The defaults with the names a store entry overrides. Accepts what a Zod schema infers for optional fields
+ * (`name?: string | undefined`), and skips undefined so it never replaces a default with nothing.
+ */
+export function withFieldDefaults(
+  defaults: FieldNames,
+  overrides: { readonly [K in keyof FieldNames]?: string | undefined } | undefined,
+): FieldNames {
+  const names = { ...defaults };
+  for (const key of ["accountSid", "apiKeySid", "apiKeySecret", "authToken"] as const) {
+    const name = overrides?.[key];
+    if (name !== undefined) names[key] = name;
+  }
+  return names;
 }
 
 /** Flatten a credential to store fields (only the fields its kind uses). */

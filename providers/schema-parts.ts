@@ -1,9 +1,10 @@
 /** Zod pieces every store entry shares, and the `{ env: NAME }` reference used for anything secret. */
 import { z } from "zod";
 
+// Spelled out A-Za-z rather than an `i` flag: the generated JSON Schema keeps the pattern but drops flags.
 export const storeName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, "use letters, digits, '-' or '_' (at most 63 characters)")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, "use letters, digits, '-' or '_' (at most 63 characters)")
   .describe("A short name for this store, used in messages, the journal and --json output.");
 
 export const fieldNamesSchema = z

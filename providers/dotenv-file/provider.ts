@@ -1,0 +1,435 @@
+/**
+ * A dotenv file on this host. The credential's variables are rewritten in place (other lines kept byte for
+ * byte) by an atomic replace that keeps the file's mode and owner.
+ *
+ * Undo: `prepare` copies the file to a backup next to it (or in `backupDir`), mode 600, and the restore point
+ * records the backup's path and the content hash of the original. `rollback` puts the backup back only if the
+ * file holds exactly what this run wrote; anything else is someone else's change, which it leaves alone.
+ *
+ * Versions and the restore point's hash are the first 16 hex digits (64 bits) of the SHA-256 of the file's
+ * bytes. They are journaled, so they must not reveal the secret: 64 bits cannot single out one value of a
+ * secret that has 128 bits or more (Twilio API key secrets and auth tokens do), so no search can confirm a
+ * guess, and 64 bits are plenty to notice that a file changed.
+ */
+import { createHash } from "node:crypto";
+import type { Stats } from "node:fs";
+import { constants } from "node:fs";
+import { access, realpath, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { z } from "zod";
+import {
+  type CredentialKind,
+  credentialId,
+  type ProviderCapabilities,
+  type ProviderPreflight,
+  type RestorePoint,
+  type StoredCredential,
+  type StoreProvider,
+  type StoreSnapshot,
+  type WriteContext,
+} from "../contract.js";
+import type { ProviderEnvironment } from "../definition.js";
+import { StoreError, type StoreErrorKind } from "../errors.js";
+import {
+  credentialToFields,
+  DOTENV_FIELD_DEFAULTS,
+  type FieldNames,
+  fieldsToCredential,
+  withFieldDefaults,
+} from "../fields.js";
+import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
+import {
+  createFileOnce,
+  errorCode,
+  FileStepError,
+  readIfExists,
+  removeFile,
+  removeTempFiles,
+  replaceFile,
+} from "./files.js";
+import type { DotenvFileConfig } from "./schema.js";
+
+/** The restore point this provider journals. Paths and a content hash; never file content. */
+const restorePointSchema = z.object({
+  /** The configured file (absolute), to catch a config that now points elsewhere. */
+  path: z.string(),
+  backupPath: z.string(),
+  /** contentVersion() of the file when prepare copied it. */
+  hashBefore: z.string().regex(/^[0-9a-f]{16}$/),
+});
+type DotenvRestorePoint = z.infer<typeof restorePointSchema>;
+
+/** The located file: its real path (symlinks resolved) and its stat. */
+interface Located {
+  real: string;
+  stats: Stats;
+}
+
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+}
+
+export class DotenvFileProvider implements StoreProvider {
+  readonly type = "dotenv-file";
+  /**
+   * checkAndSet: prepare and write refuse a file whose content hash is not the one read before. The compare
+   * and the rename are two system calls, so a writer landing in between (microseconds) is not caught; dotenv
+   * files have no lock every editor honours.
+   */
+  readonly capabilities: ProviderCapabilities = { nativeStaging: false, checkAndSet: true, versioned: false };
+  readonly name: string;
+  /** The configured file, absolute. */
+  readonly path: string;
+  readonly #backupDir: string | undefined;
+  readonly #names: FieldNames;
+  readonly #kind: CredentialKind;
+
+  constructor(config: DotenvFileConfig, environment: ProviderEnvironment) {
+    this.name = config.name;
+    this.path = resolve(environment.baseDir, config.path);
+    this.#backupDir = config.backupDir === undefined ? undefined : resolve(environment.baseDir, config.backupDir);
+    this.#names = withFieldDefaults(DOTENV_FIELD_DEFAULTS, config.fields);
+    this.#kind = environment.credentialKind;
+  }
+
+  describe(): string {
+    return `dotenv file ${this.path}`;
+  }
+
+  async preflight(): Promise<ProviderPreflight> {
+    const { real, stats } = await this.#locate();
+    this.#refuseLooseMode(stats);
+    const directory = dirname(real);
+    await this.#checkAccess(real, constants.R_OK, `read file ${this.path}`);
+    // The file is replaced, not written, so its own write bit does not matter; but an immutable file (EPERM) or a
+    // read-only file system (EROFS) would refuse the rename, and as root that is all W_OK still checks.
+    await this.#checkAccess(real, constants.W_OK, `replace file ${this.path}`, ["EACCES"]);
+    this.#checkOwnerCanBeKept(stats);
+    await this.#checkAccess(directory, constants.W_OK | constants.X_OK, `create files in directory ${directory}`);
+    const backupDir = this.#backupDir ?? directory;
+    if (backupDir !== directory) {
+      await this.#checkAccess(
+        backupDir,
+        constants.W_OK | constants.X_OK,
+        `create the backup in directory ${backupDir}`,
+      );
+    }
+
+    const bytes = await this.#read(real);
+    const snapshot = this.#snapshotOf(bytes);
+    const notes: string[] = [];
+    if (real !== this.path) notes.push(`${this.path} is a symlink; rotator replaces the file it points to, ${real}.`);
+    const keys = new Set(this.#variables());
+    const counts = new Map<string, number>();
+    for (const entry of parseDotenv(bytes)) {
+      if (keys.has(entry.key)) counts.set(entry.key, (counts.get(entry.key) ?? 0) + 1);
+    }
+    for (const [key, count] of counts) {
+      if (count > 1)
+        notes.push(`${key} is assigned ${count} times in ${this.path}; rotator rewrites every assignment.`);
+    }
+    if (snapshot.credential === undefined) {
+      notes.push(`${this.path} holds no complete credential yet; the first write adds ${[...keys].join(", ")}.`);
+    }
+    return { snapshot, notes };
+  }
+
+  async read(): Promise<StoreSnapshot> {
+    const { real } = await this.#locate();
+    return this.#snapshotOf(await this.#read(real));
+  }
+
+  async prepare(expected: StoreSnapshot, ctx: WriteContext): Promise<RestorePoint> {
+    const { real, stats } = await this.#locate();
+    this.#refuseLooseMode(stats);
+    const bytes = await this.#read(real);
+    const version = contentVersion(bytes);
+    if (version !== expected.version) {
+      throw this.#error(
+        "needs-operator",
+        `file ${this.path} changed after rotator read it (version ${expected.version ?? "none"}, now ${version}); ` +
+          "someone else may be editing it. Run again once it is settled.",
+      );
+    }
+
+    const backupPath = join(this.#backupDir ?? dirname(real), `${tempPrefix(real, ctx)}.bak`);
+    let outcome: "created" | "exists";
+    try {
+      outcome = await createFileOnce(backupPath, bytes, tempPrefix(real, ctx));
+    } catch (error) {
+      throw this.#fileError(error, `back up file ${this.path} to ${backupPath}`);
+    }
+    if (outcome === "exists") {
+      // A retried prepare finds its own backup; anything else may hold an earlier secret: never overwrite it.
+      const existing = await this.#readOptional(backupPath);
+      if (existing === undefined || !existing.equals(bytes)) {
+        throw this.#error(
+          "needs-operator",
+          `a backup for run ${ctx.runId} already exists at ${backupPath} and differs from ${this.path}; ` +
+            "it may hold the credential from before an interrupted run. Keep it until you have checked which " +
+            "credential is live, then delete it and run again.",
+        );
+      }
+    }
+    const point: DotenvRestorePoint = { path: this.path, backupPath, hashBefore: version };
+    return point;
+  }
+
+  async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
+    if (next.kind !== this.#kind) {
+      throw this.#error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${this.#kind}.`);
+    }
+    const point = this.#restorePoint(restorePoint);
+    const { real, stats } = await this.#locate();
+    this.#refuseLooseMode(stats);
+    const bytes = await this.#read(real);
+    const updated = updateDotenv(bytes, credentialToFields(next, this.#names));
+    if (updated.equals(bytes)) return contentVersion(bytes); // already written (a retry, or a resume)
+
+    if (contentVersion(bytes) !== point.hashBefore) {
+      throw this.#error(
+        "needs-operator",
+        `file ${this.path} changed after rotator backed it up to ${point.backupPath}; someone else may be ` +
+          "editing it. Rotator did not write it.",
+      );
+    }
+    const backup = await this.#readOptional(point.backupPath);
+    if (backup === undefined || !backup.equals(bytes)) {
+      throw this.#error(
+        "fatal",
+        `the backup ${point.backupPath} of file ${this.path} is missing or changed, so a write could not be ` +
+          "undone; rotator did not write the file.",
+      );
+    }
+    try {
+      await replaceFile(real, updated, ownershipOf(stats), tempPrefix(real, ctx));
+    } catch (error) {
+      throw this.#fileError(error, `write file ${this.path}`);
+    }
+    return contentVersion(updated);
+  }
+
+  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+    const point = this.#restorePoint(restorePoint);
+    const real = await this.#realPathIfExists();
+    const current = real === undefined ? undefined : await this.#readOptional(real);
+    if (current !== undefined && contentVersion(current) === point.hashBefore) return; // never written, or undone
+
+    const handBack = `The content from before the run is in ${point.backupPath}; compare, and restore it by hand if it is right (cp -p ${shellQuote(point.backupPath)} ${shellQuote(this.path)}).`;
+    const backup = await this.#readOptional(point.backupPath);
+    if (backup === undefined || contentVersion(backup) !== point.hashBefore) {
+      throw this.#error(
+        "needs-operator",
+        `cannot roll back file ${this.path}: it changed since the run began and its backup ${point.backupPath} is ` +
+          "missing or changed. Check which credential the file should hold.",
+      );
+    }
+    if (real === undefined || current === undefined) {
+      throw this.#error("needs-operator", `file ${this.path} was removed after rotator wrote it. ${handBack}`);
+    }
+    // Ours only if it is exactly what write() makes from the backup with the credential it now holds.
+    const held = this.#credentialIn(current);
+    const ours =
+      held !== undefined &&
+      credentialId(held) === ctx.newKeyId &&
+      updateDotenv(backup, credentialToFields(held, this.#names)).equals(current);
+    if (!ours) {
+      throw this.#error(
+        "needs-operator",
+        `file ${this.path} was changed by someone else after rotator wrote it, so rotator left it alone. ${handBack}`,
+      );
+    }
+    let stats: Stats;
+    try {
+      stats = await stat(real);
+    } catch (error) {
+      throw this.#fileError(error, `read file ${this.path}`);
+    }
+    try {
+      await replaceFile(real, backup, ownershipOf(stats), tempPrefix(real, ctx));
+    } catch (error) {
+      throw this.#fileError(error, `restore file ${this.path} from ${point.backupPath}`);
+    }
+  }
+
+  async release(restorePoint: RestorePoint, ctx: WriteContext): Promise<void> {
+    const point = this.#restorePoint(restorePoint);
+    try {
+      await removeFile(point.backupPath);
+      // Temp files of this run survive only a crash mid-write; they may hold a secret.
+      const real = (await this.#realPathIfExists()) ?? this.path;
+      await removeTempFiles(dirname(real), tempPrefix(real, ctx));
+      await removeTempFiles(dirname(point.backupPath), tempPrefix(real, ctx));
+    } catch (error) {
+      throw this.#fileError(error, `delete the backup ${point.backupPath}`);
+    }
+  }
+
+  #snapshotOf(bytes: Uint8Array): StoreSnapshot {
+    return { credential: this.#credentialIn(bytes), version: contentVersion(bytes) };
+  }
+
+  #credentialIn(bytes: Uint8Array): StoredCredential | undefined {
+    return fieldsToCredential(this.#kind, Object.fromEntries(dotenvValues(bytes)), this.#names);
+  }
+
+  /** The variables this store's credential kind is stored under. */
+  #variables(): string[] {
+    const names = this.#names;
+    return this.#kind === "api-key"
+      ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
+      : [names.accountSid, names.authToken];
+  }
+
+  #restorePoint(restorePoint: RestorePoint): DotenvRestorePoint {
+    const parsed = restorePointSchema.safeParse(restorePoint);
+    if (!parsed.success) {
+      throw this.#error(
+        "fatal",
+        `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`,
+      );
+    }
+    if (parsed.data.path !== this.path) {
+      throw this.#error(
+        "fatal",
+        `the restore point is for file ${parsed.data.path}, but this store is now configured with ${this.path}; ` +
+          `the content from before the run is in ${parsed.data.backupPath}.`,
+      );
+    }
+    return parsed.data;
+  }
+
+  async #locate(): Promise<Located> {
+    let real: string;
+    let stats: Stats;
+    try {
+      real = await realpath(this.path);
+      stats = await stat(real);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") {
+        throw this.#error(
+          "fatal",
+          `file ${this.path} does not exist. Create it, readable by its owner only ` +
+            `(install -m 600 /dev/null ${shellQuote(this.path)}), or fix "path".`,
+          error,
+        );
+      }
+      throw this.#fileError(error, `find file ${this.path}`);
+    }
+    if (!stats.isFile())
+      throw this.#error("fatal", `${this.path} is not a regular file; "path" must name a dotenv file.`);
+    return { real, stats };
+  }
+
+  async #realPathIfExists(): Promise<string | undefined> {
+    try {
+      return await realpath(this.path);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return undefined;
+      throw this.#fileError(error, `find file ${this.path}`);
+    }
+  }
+
+  /** A file holding a secret must not be open to other users: they could read it, or plant their own. */
+  #refuseLooseMode(stats: Stats): void {
+    if ((stats.mode & 0o077) === 0) return;
+    const mode = `0${(stats.mode & 0o777).toString(8).padStart(3, "0")}`;
+    throw this.#error(
+      "fatal",
+      `file ${this.path} has mode ${mode}, so other users can read or change the credential. ` +
+        `Make it private to its owner: chmod 600 ${shellQuote(this.path)}`,
+    );
+  }
+
+  async #checkAccess(path: string, mode: number, what: string, ignore: readonly string[] = []): Promise<void> {
+    try {
+      await access(path, mode);
+    } catch (error) {
+      if (ignore.includes(errorCode(error) ?? "")) return;
+      throw this.#fileError(error, what);
+    }
+  }
+
+  /** The replacement must get the file's owner and group back, which only root can give to someone else. */
+  #checkOwnerCanBeKept(stats: Stats): void {
+    const uid = process.getuid?.();
+    if (uid === undefined || uid === 0) return;
+    const groups = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
+    if (stats.uid === uid && groups.has(stats.gid)) return;
+    throw this.#error(
+      "fatal",
+      `file ${this.path} belongs to uid ${stats.uid} and gid ${stats.gid}; running as uid ${uid}, rotator could ` +
+        "not give the rewritten file that owner. Run rotator as root or as the file's owner.",
+    );
+  }
+
+  async #read(real: string): Promise<Buffer> {
+    const bytes = await this.#readOptional(real);
+    if (bytes === undefined) throw this.#error("fatal", `file ${this.path} disappeared while rotator was reading it.`);
+    return bytes;
+  }
+
+  async #readOptional(path: string): Promise<Buffer | undefined> {
+    try {
+      return await readIfExists(path);
+    } catch (error) {
+      throw this.#fileError(error, `read ${path}`);
+    }
+  }
+
+  #error(kind: StoreErrorKind, message: string, cause?: unknown): StoreError {
+    return new StoreError(kind, this.name, message, cause === undefined ? undefined : { cause });
+  }
+
+  /** A failed file operation, said in the user's terms. fs errors carry paths and codes, never file content. */
+  #fileError(error: unknown, action: string): StoreError {
+    const step = error instanceof FileStepError ? error.step : undefined;
+    const code = errorCode(error instanceof FileStepError ? error.cause : error);
+    const [kind, hint] = explain(code, step);
+    return this.#error(kind, `cannot ${action}${code === undefined ? "" : ` (${code})`}${hint}`, error);
+  }
+}
+
+function explain(code: string | undefined, step: string | undefined): [StoreErrorKind, string] {
+  if (step === "chown") {
+    return ["fatal", ": cannot give the new file the original's owner; run rotator as root or as the file's owner."];
+  }
+  switch (code) {
+    case "EACCES":
+      return ["fatal", ": permission denied; run rotator as a user that can read and replace the file."];
+    case "EPERM":
+      return [
+        "fatal",
+        ": operation not permitted; is the file or its directory immutable (lsattr) or owned by another user?",
+      ];
+    case "ENOENT":
+      return ["fatal", ": no such file or directory."];
+    case "EROFS":
+      return ["fatal", ": the file system is read-only."];
+    case "ENOSPC":
+    case "EDQUOT":
+      return ["fatal", ": no space left on the device."];
+    case "EAGAIN":
+    case "EBUSY":
+    case "EINTR":
+    case "EMFILE":
+    case "ENFILE":
+      return ["retryable", "; trying again may work."];
+    default:
+      return ["fatal", "."];
+  }
+}
+
+function ownershipOf(stats: Stats): { mode: number; uid: number; gid: number } {
+  return { mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid };
+}
+
+/** Names of this run's backup and temp files: `.<file>.rotator-<runId>`, next to the file. */
+function tempPrefix(real: string, ctx: WriteContext): string {
+  const run = ctx.runId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+  return `.${basename(real)}.rotator-${run}`;
+}
+
+function shellQuote(path: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}

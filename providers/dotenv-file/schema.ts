@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { DOTENV_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { storeEntryBase } from "../schema-parts.js";
+
+const variableName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name: letters, digits and '_', not starting with a digit");
+
+/** Like the shared `fields`, but each name must be a variable name a dotenv file (and a shell) can hold. */
+const dotenvFieldNames = z
+  .strictObject({
+    accountSid: variableName.optional(),
+    apiKeySid: variableName.optional(),
+    apiKeySecret: variableName.optional(),
+    authToken: variableName.optional(),
+  })
+  .describe(
+    "Names of the variables the credential is stored under, if not TWILIO_ACCOUNT_SID, TWILIO_API_KEY, " +
+      "TWILIO_API_SECRET and TWILIO_AUTH_TOKEN.",
+  );
+
+export const dotenvFileConfigSchema = z
+  .strictObject({
+    ...storeEntryBase,
+    type: z.literal("dotenv-file"),
+    path: z
+      .string()
+      .min(1)
+      .describe(
+        "The dotenv file (KEY=value lines) holding the credential; a relative path is resolved against the " +
+          "config file's directory. It must exist and be readable by its owner only (mode 600).",
+      ),
+    fields: dotenvFieldNames.optional(),
+    backupDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Directory for the copy of the file kept while a rotation runs (mode 600, deleted when the run " +
+          "ends); default: the file's own directory. A relative path is resolved against the config file's directory.",
+      ),
+  })
+  .superRefine((entry, context) => {
+    const names = Object.values(withFieldDefaults(DOTENV_FIELD_DEFAULTS, entry.fields));
+    if (new Set(names).size !== names.length) {
+      context.addIssue({
+        code: "custom",
+        path: ["fields"],
+        message: `each field needs its own variable name (now: ${names.join(", ")})`,
+      });
+    }
+  })
+  .describe("A dotenv file on this host, rewritten in place; every other line is kept as it is.");
+
+export type DotenvFileConfig = z.infer<typeof dotenvFileConfigSchema>;

@@ -1,0 +1,54 @@
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { createStoreProvider, providers, storeEntrySchema } from "./registry.js";
+
+const providersDir = dirname(fileURLToPath(import.meta.url));
+
+describe("provider registry", () => {
+  it("lists exactly the provider folders (those with an index.ts)", async () => {
+    const entries = await readdir(providersDir, { withFileTypes: true });
+    const folders = entries
+      .filter((entry) => entry.isDirectory() && existsSync(join(providersDir, entry.name, "index.ts")))
+      .map((entry) => entry.name)
+      .sort();
+    expect(Object.keys(providers).sort()).toEqual(folders);
+  });
+
+  it("files each definition under its own type", () => {
+    for (const [key, definition] of Object.entries(providers)) {
+      expect(definition.type).toBe(key);
+      expect(definition.summary).not.toBe("");
+    }
+  });
+
+  it("each definition's config schema takes its own type and no other", () => {
+    for (const [key, definition] of Object.entries(providers)) {
+      const shape = definition.configSchema.shape;
+      expect(shape.type.def.values, key).toEqual([key]);
+      expect(definition.configSchema.safeParse({ name: "x", type: `${key}-other` }).success).toBe(false);
+    }
+  });
+
+  it("storeEntrySchema picks the provider's schema by type, and rejects unknown types and keys", () => {
+    expect(storeEntrySchema.parse({ name: "host", type: "dotenv-file", path: "app.env" })).toEqual({
+      name: "host",
+      type: "dotenv-file",
+      path: "app.env",
+    });
+    const unknownType = storeEntrySchema.safeParse({ name: "host", type: "ftp", path: "app.env" });
+    expect(unknownType.error?.issues[0]).toMatchObject({ code: "invalid_union", path: ["type"] });
+    const unknownKey = storeEntrySchema.safeParse({ name: "host", type: "dotenv-file", path: "app.env", region: "x" });
+    expect(unknownKey.error?.issues[0]).toMatchObject({ code: "unrecognized_keys", keys: ["region"] });
+  });
+
+  it("createStoreProvider builds the provider for an entry", () => {
+    const entry = storeEntrySchema.parse({ name: "host", type: "dotenv-file", path: "app.env" });
+    const provider = createStoreProvider(entry, { credentialKind: "api-key", baseDir: "/etc/app", env: {} });
+    expect(provider.type).toBe("dotenv-file");
+    expect(provider.name).toBe("host");
+    expect(provider.describe()).toBe("dotenv file /etc/app/app.env");
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * Every store provider rotator knows, by type. To add one: import its definition and add it to `providers`
+ * under its type. The config schema, the type union and `createStoreProvider` follow from this map, and
+ * registry.test.ts checks the map against the folders under providers/.
+ */
+import { z } from "zod";
+import type { StoreProvider } from "./contract.js";
+import type { ProviderDefinition, ProviderEnvironment } from "./definition.js";
+import { dotenvFile } from "./dotenv-file/index.js";
+
+/** Keyed by type; `registry()` makes the compiler check each key against its config schema's `type`. */
+export const providers = registry({
+  "dotenv-file": dotenvFile,
+});
+
+/** The closed union of provider types, `stores[].type` in config. */
+export type ProviderType = keyof typeof providers;
+
+const definitions: readonly (typeof providers)[ProviderType][] = Object.values(providers);
+
+/** A store entry in config: one of the providers' schemas, chosen by `type`. */
+export const storeEntrySchema = discriminatedByType(definitions.map((definition) => definition.configSchema));
+
+export type StoreEntry = z.infer<typeof storeEntrySchema>;
+
+/** The provider serving a store entry from config. */
+export function createStoreProvider(entry: StoreEntry, environment: ProviderEnvironment): StoreProvider {
+  const definition: ProviderDefinition = providers[entry.type];
+  // Parse again with the provider's own schema, so each provider is only ever handed the config it defines.
+  return definition.create(definition.configSchema.parse(entry), environment);
+}
+
+/**
+ * The map as given, if every entry's config schema has its key as `type` literal: a definition can never be
+ * filed under another provider's name.
+ */
+function registry<const Map extends { readonly [Type in keyof Map]: ProviderDefinition<z.ZodType<{ type: Type }>> }>(
+  map: Map,
+): Map {
+  return map;
+}
+
+function discriminatedByType<Schema extends z.core.$ZodTypeDiscriminable>(schemas: readonly Schema[]) {
+  const [first, ...rest] = schemas;
+  if (first === undefined) throw new Error("no store providers registered");
+  return z.discriminatedUnion("type", [first, ...rest]);
+}
