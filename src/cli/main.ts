@@ -10,6 +10,7 @@ import { plan } from "../engine/plan.js";
 import { streamReporter } from "../engine/reporter.js";
 import type { CommandResult } from "../engine/result.js";
 import { resume } from "../engine/resume.js";
+import { rollback } from "../engine/rollback.js";
 import { rotate } from "../engine/rotate.js";
 import { status } from "../engine/status.js";
 import { ExitCode, RotatorError } from "../errors.js";
@@ -135,6 +136,12 @@ export function buildProgram(): Command {
   withCommon(program.command("resume").description("finish or roll back the interrupted run of this credential")).action(
     (options: CommonOptions) => withContext(options, (context) => resume(context)),
   );
+
+  withCommon(
+    program
+      .command("rollback")
+      .description("undo the unfinished run of this credential (e.g. awaiting consumers): restore every store, delete the new key"),
+  ).action((options: CommonOptions) => withContext(options, (context) => rollback(context)));
 
   withCommon(program.command("status").description("current key (masked), its age, and recent runs")).action(
     (options: CommonOptions) => withContext(options, (context) => status(context)),

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
 import { envReference } from "../../providers/schema-parts.js";
+import { consumerEntrySchema } from "../consumers/schema.js";
 
 const accountSid = z
   .string()
@@ -68,6 +69,13 @@ const verifySection = z.strictObject({
     .max(600)
     .default(30)
     .describe("How long to wait for Twilio to refuse the revoked key."),
+  consumersTimeoutSeconds: z
+    .number()
+    .min(0)
+    .max(86_400)
+    .default(300)
+    .describe("How long consumers may take to report the new key before the run stops as awaiting consumers."),
+  consumersPollSeconds: z.number().min(0.1).max(300).default(2).describe("How often consumers are asked."),
 });
 
 export const configSchema = z
@@ -80,20 +88,26 @@ export const configSchema = z
       .array(storeEntrySchema)
       .min(1, "list at least one store")
       .describe("Written in this order, rolled back in reverse."),
+    consumers: z
+      .array(consumerEntrySchema)
+      .default([])
+      .describe("App instances that must be seen using the new key before the old one is revoked."),
     verify: verifySection.prefault({}),
   })
   .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.stores.forEach((store, index) => {
-      const first = seen.get(store.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["stores", index, "name"],
-          message: `duplicate store name "${store.name}" (also stores[${first}]); names must be unique`,
-        });
-      } else seen.set(store.name, index);
-    });
+    for (const list of ["stores", "consumers"] as const) {
+      const seen = new Map<string, number>();
+      config[list].forEach((entry, index) => {
+        const first = seen.get(entry.name);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [list, index, "name"],
+            message: `duplicate name "${entry.name}" (also ${list}[${first}]); names must be unique`,
+          });
+        } else seen.set(entry.name, index);
+      });
+    }
   });
 
 export type RotatorConfig = z.infer<typeof configSchema>;

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { StoreProvider } from "../../providers/contract.js";
 import { createStoreProvider } from "../../providers/registry.js";
 import type { Environment, LoadedConfig } from "../config/load.js";
+import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { ApiKeyIssuer } from "../twilio/api-key-issuer.js";
 import type { Issuer } from "../twilio/issuer.js";
 import type { Reporter } from "./reporter.js";
@@ -15,6 +16,8 @@ export interface EngineContext {
   issuer: Issuer;
   /** In config order: written in this order, rolled back in reverse. */
   stores: StoreProvider[];
+  /** App instances that must use the new key before the old one is revoked. */
+  consumers: ConsumerProbe[];
   stateDir: string;
   reporter: Reporter;
   env: Environment;
@@ -40,7 +43,8 @@ export function buildContext(
   const stores = config.stores.map((entry) =>
     createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
   );
-  return { loaded, issuer, stores, stateDir: options.stateDir, reporter: options.reporter, env };
+  const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
+  return { loaded, issuer, stores, consumers, stateDir: options.stateDir, reporter: options.reporter, env };
 }
 
 /**

@@ -34,6 +34,11 @@ export type JournalEvent =
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }
+  | {
+      event: "consumers-checked";
+      converged: boolean;
+      results: Array<{ name: string; state: string; detail: string; convergedAt: string | null; reloaded: string }>;
+    }
   | { event: "revoke-started"; oldKeyId: string }
   | { event: "old-key-revoked"; oldKeyId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
   | { event: "rollback-started"; reason: string }

@@ -49,7 +49,9 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
       (f, i) =>
         `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${maskSid(f.snapshot?.credential === undefined ? undefined : credentialId(f.snapshot.credential))} -> new key, read back and compare`,
     ),
-    "consumers: none configured",
+    preflight.consumers.length === 0
+      ? "consumers: none configured"
+      : `reload and wait for ${preflight.consumers.length} consumer(s) to use the new key (up to ${config.verify.consumersTimeoutSeconds} s): ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
     revocable
       ? `revoke the old key ${maskSid(oldId)} and confirm Twilio refuses it (20003)`
       : "revoke: nothing to revoke (no current key in Twilio)",
@@ -69,6 +71,13 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
     problems,
     notes: preflight.notes,
     currentKeyAgeDays: ageDays,
+    consumers: preflight.consumers.map((c) => ({
+      name: c.name,
+      type: c.type,
+      state: c.report.state,
+      detail: c.report.detail,
+      convergedAt: null,
+    })),
     ...(problems.length > 0 ? { error: `rotate would fail: ${problems.length} problem(s)` } : {}),
   };
 }

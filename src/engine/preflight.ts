@@ -5,6 +5,7 @@
 import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { errorMessage, PreflightError } from "../errors.js";
+import type { ProbeReport } from "../consumers/probe.js";
 import type { CredentialInfo } from "../twilio/issuer.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
@@ -25,6 +26,8 @@ export interface PreflightResult {
   current: StoredCredential | undefined;
   /** Twilio's view of the current key, when it knows it. */
   currentInfo: CredentialInfo | undefined;
+  /** What each consumer reports now (judged against the current key). */
+  consumers: Array<{ name: string; type: string; location: string; report: ProbeReport }>;
 }
 
 function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
@@ -98,7 +101,36 @@ export async function runPreflight(context: EngineContext, options: { emergency?
       problems.push(`could not look up the current key in Twilio: ${errorMessage(error)}`);
     }
   }
-  return { problems, notes, stores: findings, current, currentInfo };
+  const consumers = await checkConsumers(context, current, problems, notes);
+  return { problems, notes, stores: findings, current, currentInfo, consumers };
+}
+
+/**
+ * Each consumer must answer now: one that is down would only be found after the stores were written, and
+ * the run would stop as awaiting consumers for a reason known before it started.
+ */
+async function checkConsumers(
+  context: EngineContext,
+  current: StoredCredential | undefined,
+  problems: string[],
+  notes: string[],
+): Promise<PreflightResult["consumers"]> {
+  const expected = { kind: context.issuer.kind, id: current === undefined ? "" : credentialId(current) };
+  return Promise.all(
+    context.consumers.map(async (probe) => {
+      const report = await probe
+        .check(expected)
+        .catch((error: unknown): ProbeReport => ({ state: "unreachable", detail: errorMessage(error) }));
+      if (report.state === "unreachable" || report.state === "bad-response") {
+        problems.push(`consumer "${probe.name}" (${probe.describe()}) cannot be checked: ${report.detail}`);
+      } else if (current !== undefined && report.state === "other-credential" && probe.type === "http") {
+        notes.push(`consumer "${probe.name}" ${report.detail}, not the stores' ${maskSid(expected.id)}`);
+      } else if (report.state === "not-authenticated") {
+        notes.push(`consumer "${probe.name}": ${report.detail}`);
+      }
+      return { name: probe.name, type: probe.type, location: probe.describe(), report };
+    }),
+  );
 }
 
 function secretOf(credential: StoredCredential | undefined): string | undefined {

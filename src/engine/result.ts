@@ -14,6 +14,8 @@ export interface CommandResult {
   oldKey: string | null;
   newKey: string | null;
   stores: Array<{ name: string; type: string; outcome: StoreOutcome }>;
+  /** Per consumer: its last state and when it converged. Absent when none were checked. */
+  consumers?: Array<{ name: string; type: string; state: string; detail: string; convergedAt: string | null }>;
   warnings: string[];
   error?: string;
   hint?: string;
@@ -35,6 +37,17 @@ export function resultFromState(
     oldKey: state.oldKeyId === undefined ? null : maskSid(state.oldKeyId),
     newKey: state.newKeyId === undefined ? null : maskSid(state.newKeyId),
     stores: state.stores.map((s) => ({ name: s.provider.name, type: s.provider.type, outcome: s.outcome })),
+    ...(state.consumers.length === 0
+      ? {}
+      : {
+          consumers: state.consumers.map((c) => ({
+            name: c.name,
+            type: c.type,
+            state: c.report.state,
+            detail: c.report.detail,
+            convergedAt: c.convergedAt,
+          })),
+        }),
     warnings: state.warnings,
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),

@@ -58,7 +58,7 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
   }
 }
 
-function checkSameStores(context: EngineContext, started: Of<"run-started"> | undefined): void {
+export function checkSameStores(context: EngineContext, started: Of<"run-started"> | undefined): void {
   const then = (started?.stores ?? []).map((s) => `${s.name}:${s.type}`).join(", ");
   const now = context.stores.map((s) => `${s.name}:${s.type}`).join(", ");
   if (then !== now) {
@@ -69,7 +69,7 @@ function checkSameStores(context: EngineContext, started: Of<"run-started"> | un
   }
 }
 
-function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
+export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
   const oldKeyId = find(records, "preflight-passed")?.oldKeyId || undefined;
   const state = newRunState(context, journal, undefined, []);
   state.oldKeyId = oldKeyId;

@@ -121,7 +121,19 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
 }
 
 export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
-  await awaitConsumersStep(state);
+  const laggards = await awaitConsumersStep(state);
+  if (laggards.length > 0) {
+    // Promise 1: nothing is revoked while anyone may still use the old key.
+    const outcome = {
+      status: "awaiting-consumers" as const,
+      exitCode: ExitCode.awaitingConsumers,
+      error: `not every consumer uses the new key yet: ${laggards.join(", ")}; the old key was not revoked`,
+      next: "fix those consumers, then `rotator resume` re-checks them and revokes the old key; or `rotator rollback` restores every store and deletes the new key",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    state.context.reporter.warn(outcome.error);
+    return resultFromState(command, state, outcome);
+  }
   try {
     await revokeStep(state);
   } catch (error) {

@@ -6,6 +6,7 @@
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
+import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
 import { errorMessage, ExitCode } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
@@ -34,6 +35,8 @@ export interface RunState {
   /** The new credential with its secret: in memory only. */
   issued: StoredCredential | undefined;
   stores: StoreProgress[];
+  /** The last word from each consumer, once they were checked. */
+  consumers: ConsumerResult[];
   warnings: string[];
 }
 
@@ -65,6 +68,7 @@ export function newRunState(
       written: false,
       outcome: "unchanged",
     })),
+    consumers: [],
     warnings: [],
   };
 }
@@ -127,11 +131,41 @@ export async function writeStoresStep(state: RunState): Promise<void> {
 }
 
 /**
- * Steps 5-6: consumers reload and are seen authenticating with the new key. Consumer probes are a later
- * part of the engine; until a config can name consumers there is nobody to wait for.
+ * Steps 5-6: consumers with a reload hook are asked to re-read their store, then every consumer is polled
+ * until it reports the new key and authenticates. Returns the names still lagging at the deadline.
  */
-export async function awaitConsumersStep(_state: RunState): Promise<"converged"> {
-  return "converged";
+export async function awaitConsumersStep(state: RunState): Promise<string[]> {
+  const { consumers, reporter, loaded } = state.context;
+  if (consumers.length === 0) return [];
+  const verify = loaded.config.verify;
+  reporter.step(
+    `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newKeyId)} (up to ${verify.consumersTimeoutSeconds} s)`,
+  );
+  const { converged, results } = await awaitConsumers(
+    consumers,
+    { kind: state.context.issuer.kind, id: state.newKeyId! },
+    {
+      timeoutMs: verify.consumersTimeoutSeconds * 1000,
+      pollMs: verify.consumersPollSeconds * 1000,
+      onChange: (result) => reporter.info(`${result.name}: ${result.report.detail}`),
+    },
+  );
+  for (const result of results) {
+    if (result.reloaded === "failed") reporter.warn(`${result.name}: reload hook failed: ${result.reloadError}`);
+  }
+  state.consumers = results;
+  state.journal.append({
+    event: "consumers-checked",
+    converged,
+    results: results.map((r) => ({
+      name: r.name,
+      state: r.report.state,
+      detail: r.report.detail,
+      convergedAt: r.convergedAt,
+      reloaded: r.reloaded,
+    })),
+  });
+  return results.filter((r) => r.convergedAt === null).map((r) => r.name);
 }
 
 /** Step 7: revoke the old key, then make sure Twilio refuses it. */

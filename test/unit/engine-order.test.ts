@@ -122,6 +122,7 @@ function context(log: string[], fail: Failure[] = []): EngineContext {
     loaded: { config, file: "test.yaml", baseDir: "/", admin: { accountSid: ACCOUNT, username: ACCOUNT, password: "x", passwordSource: "env X" } },
     issuer,
     stores,
+    consumers: [],
     stateDir,
     reporter: silentReporter,
     env: {},

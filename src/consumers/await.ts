@@ -1,0 +1,90 @@
+/**
+ * Steps 5 and 6: reload consumers that have a hook, then poll every consumer in parallel until all of them
+ * report the new credential and authenticate, or the deadline passes. Polling a condition with a deadline,
+ * never a fixed sleep: a fast fleet finishes in one round, a slow one gets the whole budget.
+ */
+import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
+
+export interface ConsumerResult {
+  name: string;
+  type: string;
+  report: ProbeReport;
+  /** When it was first seen converged (ISO), if it was. */
+  convergedAt: string | null;
+  reloaded: "ok" | "failed" | "no-hook";
+  reloadError?: string;
+}
+
+export interface AwaitOptions {
+  timeoutMs: number;
+  pollMs: number;
+  /** Called whenever a consumer's state changes: the live per-consumer progress. */
+  onChange?: (result: ConsumerResult) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type ReloadOutcome = { ok: true } | { ok: false; error: string };
+
+export async function reloadAll(probes: ConsumerProbe[]): Promise<Map<string, ReloadOutcome>> {
+  const outcomes = new Map<string, ReloadOutcome>();
+  await Promise.all(
+    probes.map(async (probe) => {
+      if (probe.reload === undefined) return;
+      try {
+        await probe.reload();
+        outcomes.set(probe.name, { ok: true });
+      } catch (error) {
+        outcomes.set(probe.name, { ok: false, error: (error as Error).message });
+      }
+    }),
+  );
+  return outcomes;
+}
+
+export async function awaitConsumers(
+  probes: ConsumerProbe[],
+  expected: Expected,
+  options: AwaitOptions,
+): Promise<{ converged: boolean; results: ConsumerResult[] }> {
+  const reloads = await reloadAll(probes);
+  const results = new Map<string, ConsumerResult>(
+    probes.map((probe) => {
+      const reload = reloads.get(probe.name);
+      return [
+        probe.name,
+        {
+          name: probe.name,
+          type: probe.type,
+          report: { state: "unreachable", detail: "not checked yet" },
+          convergedAt: null,
+          reloaded: reload === undefined ? "no-hook" : reload.ok ? "ok" : "failed",
+          ...(reload === undefined || reload.ok ? {} : { reloadError: reload.error }),
+        },
+      ];
+    }),
+  );
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const pending = probes.filter((probe) => results.get(probe.name)?.convergedAt === null);
+    await Promise.all(
+      pending.map(async (probe) => {
+        const report = await probe.check(expected).catch(
+          (error: unknown): ProbeReport => ({ state: "unreachable", detail: (error as Error).message }),
+        );
+        const previous = results.get(probe.name)!;
+        const next: ConsumerResult = {
+          ...previous,
+          report,
+          convergedAt: report.state === "converged" ? new Date().toISOString() : null,
+        };
+        results.set(probe.name, next);
+        if (previous.report.state !== report.state || previous.report.detail !== report.detail) options.onChange?.(next);
+      }),
+    );
+    const all = probes.map((probe) => results.get(probe.name)!);
+    if (all.every((r) => r.convergedAt !== null)) return { converged: true, results: all };
+    if (Date.now() + options.pollMs > deadline) return { converged: false, results: all };
+    await sleep(options.pollMs);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The http probe: GET the consumer's status URL, which answers 200 with
+ * `{"keySid": "SK…", "authenticated": true}` (API keys) or `{"tokenFingerprint": "<16 hex>", "authenticated": true}`
+ * (auth tokens). An optional reload hook is POSTed first.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { maskSid } from "../util/mask.js";
+import { httpCall } from "./http-request.js";
+import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
+import type { HttpConsumerEntry } from "./schema.js";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function resolveHeaders(headers: HttpConsumerEntry["headers"], consumer: string, env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value === "string") out[name] = value;
+    else {
+      const resolved = env[value.env];
+      if (resolved === undefined || resolved === "") {
+        throw new Error(`consumer "${consumer}": header ${name} reads environment variable ${value.env}, which is not set`);
+      }
+      out[name] = resolved;
+    }
+  }
+  return out;
+}
+
+export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: string; env: Env }): ConsumerProbe {
+  const ca = entry.caFile === undefined ? undefined : readFileSync(resolve(options.baseDir, entry.caFile), "utf8");
+  const timeoutMs = entry.timeoutSeconds * 1000;
+  const headers = resolveHeaders(entry.headers, entry.name, options.env);
+  const reloadHeaders = entry.reload === undefined ? {} : resolveHeaders(entry.reload.headers, entry.name, options.env);
+  const where = (url: string) => {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  };
+
+  const probe: ConsumerProbe = {
+    name: entry.name,
+    type: "http",
+    describe: () => `GET ${where(entry.url)}`,
+    async check(expected: Expected): Promise<ProbeReport> {
+      let answer: Awaited<ReturnType<typeof httpCall>>;
+      try {
+        answer = await httpCall("GET", entry.url, { headers, timeoutMs, ca });
+      } catch (error) {
+        return { state: "unreachable", detail: `${where(entry.url)}: ${(error as Error).message}` };
+      }
+      if (answer.status !== 200) return { state: "unreachable", detail: `${where(entry.url)} answered HTTP ${answer.status}` };
+      let body: unknown;
+      try {
+        body = JSON.parse(answer.body);
+      } catch {
+        return { state: "bad-response", detail: `${where(entry.url)} did not answer JSON` };
+      }
+      return judge(body, expected);
+    },
+  };
+  if (entry.reload !== undefined) {
+    const reload = entry.reload;
+    probe.reload = async () => {
+      const answer = await httpCall("POST", reload.url, { headers: reloadHeaders, timeoutMs, ca });
+      if (answer.status < 200 || answer.status >= 300) {
+        throw new Error(`reload hook ${where(reload.url)} answered HTTP ${answer.status}`);
+      }
+    };
+  }
+  return probe;
+}
+
+/** Compare a status answer with what we expect. Exported for the consumer library's own tests. */
+export function judge(body: unknown, expected: Expected): ProbeReport {
+  if (body === null || typeof body !== "object") return { state: "bad-response", detail: "status is not a JSON object" };
+  const record = body as Record<string, unknown>;
+  const field = expected.kind === "api-key" ? "keySid" : "tokenFingerprint";
+  const reported = record[field];
+  if (typeof reported !== "string" || typeof record.authenticated !== "boolean") {
+    return { state: "bad-response", detail: `status lacks "${field}" (string) and "authenticated" (boolean)` };
+  }
+  const shown = maskSid(reported);
+  if (reported !== expected.id) return { state: "other-credential", reported: shown, detail: `uses ${shown}` };
+  if (!record.authenticated) {
+    return { state: "not-authenticated", reported: shown, detail: `uses ${shown}, but its last Twilio call failed to authenticate` };
+  }
+  return { state: "converged", reported: shown, detail: `uses ${shown} and authenticates` };
+}

@@ -1,0 +1,41 @@
+/**
+ * Config for consumers: the app instances that must be seen using the new key before the old one is
+ * revoked. The http probe is a contract apps in any language implement (see README, "Consumer contract").
+ */
+import { z } from "zod";
+import { envReference, storeName } from "../../providers/schema-parts.js";
+
+const headerValue = z.union([z.string(), envReference]).describe("A header value, or { env: NAME } for a secret one.");
+
+const httpTarget = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }).describe("The URL to call."),
+  headers: z.record(z.string(), headerValue).optional().describe("Extra request headers, e.g. Authorization."),
+});
+
+export const httpConsumerSchema = z.strictObject({
+  name: storeName.describe("A short name for this consumer, used in messages, the journal and --json output."),
+  type: z.literal("http"),
+  ...httpTarget.shape,
+  caFile: z.string().optional().describe("PEM file of the CA that signed the consumer's TLS certificate (https)."),
+  timeoutSeconds: z.number().positive().max(120).default(5).describe("Per request."),
+  reload: httpTarget
+    .optional()
+    .describe("POSTed once before polling; the app answers 2xx once it has re-read its store."),
+});
+
+export const commandConsumerSchema = z.strictObject({
+  name: storeName.describe("A short name for this consumer, used in messages, the journal and --json output."),
+  type: z.literal("command"),
+  command: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe("argv of a check run with ROTATOR_EXPECTED_KEY_SID set; exit 0 means it uses that key and authenticates."),
+  cwd: z.string().optional().describe("Working directory (relative to the config file)."),
+  timeoutSeconds: z.number().positive().max(600).default(30).describe("Per run of the command."),
+});
+
+export const consumerEntrySchema = z.discriminatedUnion("type", [httpConsumerSchema, commandConsumerSchema]);
+
+export type ConsumerEntry = z.infer<typeof consumerEntrySchema>;
+export type HttpConsumerEntry = z.infer<typeof httpConsumerSchema>;
+export type CommandConsumerEntry = z.infer<typeof commandConsumerSchema>;
