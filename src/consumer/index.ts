@@ -1,0 +1,204 @@
+/**
+ * `rotator/consumer`: what an app embeds to be rotation-safe.
+ *
+ * - Loads the Twilio credential from a store through the same providers rotator writes with, and caches it
+ *   for a TTL, so a rotation reaches the app within the TTL even without a reload hook.
+ * - When Twilio answers 20003, re-reads the store and retries the call once: the store already holds the
+ *   new key by the time the old one could be revoked.
+ * - Exposes the status handler the `http` consumer probe reads (`{"keySid", "authenticated"}`) and a reload
+ *   handler, and a startup check that fails with a clear message on 20003.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
+import { credentialId, tokenFingerprint } from "../../providers/contract.js";
+import { createStoreProvider, type StoreEntry } from "../../providers/registry.js";
+import { storeEntrySchema } from "../../providers/registry.js";
+import { createTwilioClient, isTwilioApiError, type TwilioClient } from "../twilio/client.js";
+
+export interface TwilioCredentialsOptions {
+  /** A store entry, exactly as under `stores:` in a rotator config. */
+  store: unknown;
+  /** What the store holds. Default: api-key. */
+  kind?: "api-key" | "auth-token";
+  /** How long a read of the store is trusted, in seconds. Default 60. */
+  ttlSeconds?: number;
+  /** Where `{ env }` references and relative paths resolve. Defaults: process.env, process.cwd(). */
+  env?: Readonly<Record<string, string | undefined>>;
+  baseDir?: string;
+  /** A Twilio emulator's origin (tests, sandbox). Default: Twilio. */
+  twilioBaseUrl?: string;
+}
+
+export class TwilioCredentialError extends Error {
+  override readonly name = "TwilioCredentialError";
+}
+
+export class TwilioCredentials {
+  readonly #provider: StoreProvider;
+  readonly #ttlMs: number;
+  readonly #baseUrl: string | undefined;
+  #cached: { credential: StoredCredential; readAt: number; client: TwilioClient } | undefined;
+  #reading: Promise<StoredCredential> | undefined;
+  /** Outcome of the last Twilio call made through `withClient` (true until one fails with 20003). */
+  #authenticated = true;
+
+  constructor(options: TwilioCredentialsOptions) {
+    const entry: StoreEntry = storeEntrySchema.parse(options.store);
+    this.#provider = createStoreProvider(entry, {
+      credentialKind: options.kind ?? "api-key",
+      baseDir: options.baseDir ?? process.cwd(),
+      env: options.env ?? process.env,
+    });
+    this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
+    this.#baseUrl = options.twilioBaseUrl;
+  }
+
+  /** The credential, from cache while it is fresh. */
+  async current(): Promise<StoredCredential> {
+    if (this.#cached !== undefined && Date.now() - this.#cached.readAt < this.#ttlMs) return this.#cached.credential;
+    return this.refresh();
+  }
+
+  /** Re-read the store now (concurrent callers share one read). */
+  refresh(): Promise<StoredCredential> {
+    this.#reading ??= this.#read().finally(() => {
+      this.#reading = undefined;
+    });
+    return this.#reading;
+  }
+
+  async #read(): Promise<StoredCredential> {
+    const { credential } = await this.#provider.read();
+    if (credential === undefined) {
+      throw new TwilioCredentialError(`store "${this.#provider.name}" (${this.#provider.describe()}) holds no Twilio credential`);
+    }
+    const previous = this.#cached;
+    const sameKey = previous !== undefined && JSON.stringify(previous.credential) === JSON.stringify(credential);
+    this.#cached = {
+      credential,
+      readAt: Date.now(),
+      client: sameKey ? previous.client : this.#clientFor(credential),
+    };
+    if (!sameKey) this.#authenticated = true;
+    return credential;
+  }
+
+  #clientFor(credential: StoredCredential): TwilioClient {
+    return credential.kind === "api-key"
+      ? createTwilioClient({
+          accountSid: credential.accountSid,
+          username: credential.apiKeySid,
+          password: credential.apiKeySecret,
+          baseUrl: this.#baseUrl,
+        })
+      : createTwilioClient({
+          accountSid: credential.accountSid,
+          username: credential.accountSid,
+          password: credential.authToken,
+          baseUrl: this.#baseUrl,
+        });
+  }
+
+  /** An official twilio client for the current credential. */
+  async client(): Promise<TwilioClient> {
+    await this.current();
+    return this.#cached!.client;
+  }
+
+  /**
+   * Run a Twilio call with the current client. On 20003 the store is re-read and, if it now holds another
+   * credential, the call is retried once with it.
+   */
+  async withClient<T>(call: (client: TwilioClient) => Promise<T>): Promise<T> {
+    const before = await this.current();
+    try {
+      const result = await call(this.#cached!.client);
+      this.#authenticated = true;
+      return result;
+    } catch (error) {
+      if (!(isTwilioApiError(error) && error.status === 401)) throw error;
+      const after = await this.refresh();
+      if (JSON.stringify(after) === JSON.stringify(before)) {
+        this.#authenticated = false;
+        throw error;
+      }
+      try {
+        const result = await call(this.#cached!.client);
+        this.#authenticated = true;
+        return result;
+      } catch (retryError) {
+        if (isTwilioApiError(retryError) && retryError.status === 401) this.#authenticated = false;
+        throw retryError;
+      }
+    }
+  }
+
+  /** What the `http` consumer probe reads. */
+  status(): { keySid?: string; tokenFingerprint?: string; authenticated: boolean } {
+    const credential = this.#cached?.credential;
+    if (credential === undefined) return { authenticated: false };
+    return credential.kind === "api-key"
+      ? { keySid: credential.apiKeySid, authenticated: this.#authenticated }
+      : { tokenFingerprint: tokenFingerprint(credential.authToken), authenticated: this.#authenticated };
+  }
+
+  /** A node:http / Express handler for the status URL (GET). */
+  statusHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    return (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(this.status()));
+    };
+  }
+
+  /** A node:http / Express handler for the reload hook (POST): re-reads the store, answers 204. */
+  reloadHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    return (_req, res) => {
+      this.refresh().then(
+        () => {
+          res.writeHead(204);
+          res.end();
+        },
+        (error: unknown) => {
+          res.writeHead(503, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: (error as Error).message }));
+        },
+      );
+    };
+  }
+
+  /** The id of the credential in use (key SID or token fingerprint), for logs. */
+  async currentId(): Promise<string> {
+    return credentialId(await this.current());
+  }
+
+  async close(): Promise<void> {
+    await this.#provider.close?.();
+  }
+}
+
+/**
+ * A startup check: one call to the cheapest endpoint the credential may call (the Messages list, which a
+ * Standard key may read). Fails with a clear message on 20003 instead of at the first real request.
+ */
+export async function verifyTwilioCredentials(
+  credentials: TwilioCredentials,
+  options: { path?: string } = {},
+): Promise<void> {
+  const credential = await credentials.current();
+  const path = (options.path ?? "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1").replace(
+    "{AccountSid}",
+    credential.accountSid,
+  );
+  try {
+    await credentials.withClient((client) => client.request({ method: "get", uri: `https://api.twilio.com${path}` }));
+  } catch (error) {
+    if (isTwilioApiError(error) && error.status === 401) {
+      const who = credential.kind === "api-key" ? `API key ${credential.apiKeySid.slice(0, 2)}…${credential.apiKeySid.slice(-4)}` : "the auth token";
+      throw new TwilioCredentialError(
+        `Twilio refused ${who} of account ${credential.accountSid} (HTTP 401, error 20003). Likely: the key was deleted or rotated and this store was not updated, the secret is truncated or has stray whitespace, or the key belongs to another account or region.`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
