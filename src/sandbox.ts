@@ -28,7 +28,7 @@ export interface Sandbox {
 const envFile = (app: string, sid: string, keySid: string, secret: string) =>
   [
     `# ${app}: Twilio credentials, rewritten by rotator (sandbox)`,
-    "APP_NAME=" + app,
+    `APP_NAME=${app}`,
     `TWILIO_ACCOUNT_SID=${sid}`,
     `TWILIO_API_KEY=${keySid}`,
     `TWILIO_API_SECRET=${secret}`,
@@ -49,7 +49,9 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
   const seeded = await admin.api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "sandbox-seed" });
   registerSecret(seeded.secret);
   for (const app of ["app-a", "app-b"]) {
-    await writeFile(join(dir, `${app}.env`), envFile(app, emulator.accountSid, seeded.sid, seeded.secret), { mode: 0o600 });
+    await writeFile(join(dir, `${app}.env`), envFile(app, emulator.accountSid, seeded.sid, seeded.secret), {
+      mode: 0o600,
+    });
   }
   const configPath = join(dir, "rotator.yaml");
   await writeFile(
@@ -92,16 +94,32 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     }
     const current = held[0]?.credential;
     if (current?.kind === "api-key" && current.apiKeySid !== seeded.sid) {
-      lines.push(`new key ${maskSid(current.apiKeySid)}: ${(await authenticates(current.apiKeySid, current.apiKeySecret)) ? "authenticates" : "DOES NOT authenticate"}`);
+      lines.push(
+        `new key ${maskSid(current.apiKeySid)}: ${(await authenticates(current.apiKeySid, current.apiKeySecret)) ? "authenticates" : "DOES NOT authenticate"}`,
+      );
     }
     const oldWorks = await authenticates(seeded.sid, seeded.secret);
-    lines.push(`old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`);
-    lines.push(`keys left in the account: ${emulator.keys().map((k) => maskSid(k.sid)).join(", ") || "none"}`);
+    lines.push(
+      `old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`,
+    );
+    lines.push(
+      `keys left in the account: ${
+        emulator
+          .keys()
+          .map((k) => maskSid(k.sid))
+          .join(", ") || "none"
+      }`,
+    );
     return lines;
   }
 
   async function authenticates(keySid: string, secret: string): Promise<boolean> {
-    const client = createTwilioClient({ accountSid: emulator.accountSid, username: keySid, password: secret, baseUrl: emulator.baseUrl });
+    const client = createTwilioClient({
+      accountSid: emulator.accountSid,
+      username: keySid,
+      password: secret,
+      baseUrl: emulator.baseUrl,
+    });
     try {
       await client.api.v2010.accounts(emulator.accountSid).messages.list({ limit: 1 });
       return true;

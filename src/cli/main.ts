@@ -4,6 +4,7 @@
  */
 import { Command, Option } from "commander";
 import { loadConfig } from "../config/load.js";
+import { runTwilioEmulatorCommand } from "../emulator/cli.js";
 import { buildContext, closeContext, type EngineContext } from "../engine/context.js";
 import { defaultStateDir } from "../engine/journal.js";
 import { plan } from "../engine/plan.js";
@@ -14,8 +15,7 @@ import { rollback } from "../engine/rollback.js";
 import { rotate } from "../engine/rotate.js";
 import { status } from "../engine/status.js";
 import { ExitCode, RotatorError } from "../errors.js";
-import { runTwilioEmulatorCommand } from "../emulator/cli.js";
-import { startSandbox, type Sandbox } from "../sandbox.js";
+import { type Sandbox, startSandbox } from "../sandbox.js";
 import { redact } from "../util/mask.js";
 import { packageVersion } from "../util/package-root.js";
 import { printHuman } from "./render.js";
@@ -114,17 +114,25 @@ export function buildProgram(): Command {
     .addHelpText("after", EXIT_CODES)
     .showHelpAfterError();
 
-  withCommon(program.command("plan").description("dry run: check everything and print the steps rotate would take; changes nothing"), {
-    sandbox: true,
-  })
+  withCommon(
+    program
+      .command("plan")
+      .description("dry run: check everything and print the steps rotate would take; changes nothing"),
+    {
+      sandbox: true,
+    },
+  )
     .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
     .action((options: CommonOptions & { emergency?: boolean }) =>
       withContext(options, (context) => plan(context, { emergency: options.emergency ?? false })),
     );
 
-  withCommon(program.command("rotate").description("rotate the credential now: create, write every store, verify, revoke"), {
-    sandbox: true,
-  })
+  withCommon(
+    program.command("rotate").description("rotate the credential now: create, write every store, verify, revoke"),
+    {
+      sandbox: true,
+    },
+  )
     .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
     .option("--emergency", "rotate even if the current key is already dead (after a security reset)")
     .action((options: CommonOptions & { ifDue?: boolean; emergency?: boolean }) =>
@@ -133,14 +141,16 @@ export function buildProgram(): Command {
       ),
     );
 
-  withCommon(program.command("resume").description("finish or roll back the interrupted run of this credential")).action(
-    (options: CommonOptions) => withContext(options, (context) => resume(context)),
-  );
+  withCommon(
+    program.command("resume").description("finish or roll back the interrupted run of this credential"),
+  ).action((options: CommonOptions) => withContext(options, (context) => resume(context)));
 
   withCommon(
     program
       .command("rollback")
-      .description("undo the unfinished run of this credential (e.g. awaiting consumers): restore every store, delete the new key"),
+      .description(
+        "undo the unfinished run of this credential (e.g. awaiting consumers): restore every store, delete the new key",
+      ),
   ).action((options: CommonOptions) => withContext(options, (context) => rollback(context)));
 
   withCommon(program.command("status").description("current key (masked), its age, and recent runs")).action(
@@ -174,7 +184,9 @@ export function buildProgram(): Command {
 function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new RotatorError(`--port must be a whole number from 0 to 65535, not "${value}"`, { exitCode: ExitCode.badInput });
+    throw new RotatorError(`--port must be a whole number from 0 to 65535, not "${value}"`, {
+      exitCode: ExitCode.badInput,
+    });
   }
   return port;
 }

@@ -17,12 +17,19 @@ function isStatus(result: CommandResult): result is StatusResult {
 }
 
 export function printHuman(result: CommandResult): void {
-  if (isPlan(result)) return printPlan(result);
-  if (isStatus(result)) return printStatus(result);
+  if (isPlan(result)) {
+    printPlan(result);
+    return;
+  }
+  if (isStatus(result)) {
+    printStatus(result);
+    return;
+  }
   const lines: string[] = [];
   if (result.runId) lines.push(`run ${result.runId}: ${result.status} (exit ${result.exitCode})`);
   else lines.push(`${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`);
-  if (result.oldKey || result.newKey) lines.push(`  old key ${result.oldKey ?? "(none)"}, new key ${result.newKey ?? "(none)"}`);
+  if (result.oldKey || result.newKey)
+    lines.push(`  old key ${result.oldKey ?? "(none)"}, new key ${result.newKey ?? "(none)"}`);
   for (const store of result.stores) lines.push(`  store ${store.name} (${store.type}): ${store.outcome}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   if (result.error) lines.push(`  ${result.error.replace(/\n/g, "\n  ")}`);
@@ -34,7 +41,7 @@ export function printHuman(result: CommandResult): void {
 
 function printPlan(result: PlanResult): void {
   const lines = ["rotator plan (dry run: nothing was changed)", ""];
-  result.steps.forEach((step, index) => lines.push(`${String(index + 1).padStart(2)}. ${step}`));
+  for (const [index, step] of result.steps.entries()) lines.push(`${String(index + 1).padStart(2)}. ${step}`);
   if (result.notes.length > 0) lines.push("", "notes:", ...result.notes.map((n) => `  - ${n}`));
   if (result.problems.length > 0) {
     lines.push("", "rotate would fail now:", ...result.problems.map((p) => `  - ${p}`));

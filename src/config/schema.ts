@@ -47,7 +47,10 @@ const credentialSection = z
     maxAgeDays: z.number().int().min(1).max(3650).default(90).describe("Rotate when the key is older (--if-due)."),
     verifyPath: z
       .string()
-      .regex(/^\/[^\s?#]*(\?[^\s#]*)?$/, "must be an absolute path such as /2010-04-01/Accounts/{AccountSid}/Messages.json")
+      .regex(
+        /^\/[^\s?#]*(\?[^\s#]*)?$/,
+        "must be an absolute path such as /2010-04-01/Accounts/{AccountSid}/Messages.json",
+      )
       .default("/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1")
       .describe("A GET the new key may call to prove it authenticates. {AccountSid} is filled in."),
   })

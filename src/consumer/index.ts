@@ -11,8 +11,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
 import { credentialId, tokenFingerprint } from "../../providers/contract.js";
-import { createStoreProvider, type StoreEntry } from "../../providers/registry.js";
-import { storeEntrySchema } from "../../providers/registry.js";
+import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
 import { createTwilioClient, isTwilioApiError, type TwilioClient } from "../twilio/client.js";
 
 export interface TwilioCredentialsOptions {
@@ -70,7 +69,9 @@ export class TwilioCredentials {
   async #read(): Promise<StoredCredential> {
     const { credential } = await this.#provider.read();
     if (credential === undefined) {
-      throw new TwilioCredentialError(`store "${this.#provider.name}" (${this.#provider.describe()}) holds no Twilio credential`);
+      throw new TwilioCredentialError(
+        `store "${this.#provider.name}" (${this.#provider.describe()}) holds no Twilio credential`,
+      );
     }
     const previous = this.#cached;
     const sameKey = previous !== undefined && JSON.stringify(previous.credential) === JSON.stringify(credential);
@@ -193,7 +194,10 @@ export async function verifyTwilioCredentials(
     await credentials.withClient((client) => client.request({ method: "get", uri: `https://api.twilio.com${path}` }));
   } catch (error) {
     if (isTwilioApiError(error) && error.status === 401) {
-      const who = credential.kind === "api-key" ? `API key ${credential.apiKeySid.slice(0, 2)}…${credential.apiKeySid.slice(-4)}` : "the auth token";
+      const who =
+        credential.kind === "api-key"
+          ? `API key ${credential.apiKeySid.slice(0, 2)}…${credential.apiKeySid.slice(-4)}`
+          : "the auth token";
       throw new TwilioCredentialError(
         `Twilio refused ${who} of account ${credential.accountSid} (HTTP 401, error 20003). Likely: the key was deleted or rotated and this store was not updated, the secret is truncated or has stray whitespace, or the key belongs to another account or region.`,
         { cause: error },

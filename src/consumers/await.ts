@@ -69,9 +69,9 @@ export async function awaitConsumers(
     const pending = probes.filter((probe) => results.get(probe.name)?.convergedAt === null);
     await Promise.all(
       pending.map(async (probe) => {
-        const report = await probe.check(expected).catch(
-          (error: unknown): ProbeReport => ({ state: "unreachable", detail: (error as Error).message }),
-        );
+        const report = await probe
+          .check(expected)
+          .catch((error: unknown): ProbeReport => ({ state: "unreachable", detail: (error as Error).message }));
         const previous = results.get(probe.name)!;
         const next: ConsumerResult = {
           ...previous,
@@ -79,7 +79,8 @@ export async function awaitConsumers(
           convergedAt: report.state === "converged" ? new Date().toISOString() : null,
         };
         results.set(probe.name, next);
-        if (previous.report.state !== report.state || previous.report.detail !== report.detail) options.onChange?.(next);
+        if (previous.report.state !== report.state || previous.report.detail !== report.detail)
+          options.onChange?.(next);
       }),
     );
     const all = probes.map((probe) => results.get(probe.name)!);

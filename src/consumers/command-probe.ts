@@ -41,7 +41,10 @@ export function createCommandProbe(
             } else if (error.killed) {
               done({ state: "unreachable", detail: `check did not finish within ${entry.timeoutSeconds} s` });
             } else {
-              done({ state: "other-credential", detail: `check failed (exit ${typeof code === "number" ? code : "?"})` });
+              done({
+                state: "other-credential",
+                detail: `check failed (exit ${typeof code === "number" ? code : "?"})`,
+              });
             }
           },
         );

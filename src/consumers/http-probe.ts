@@ -19,7 +19,9 @@ function resolveHeaders(headers: HttpConsumerEntry["headers"], consumer: string,
     else {
       const resolved = env[value.env];
       if (resolved === undefined || resolved === "") {
-        throw new Error(`consumer "${consumer}": header ${name} reads environment variable ${value.env}, which is not set`);
+        throw new Error(
+          `consumer "${consumer}": header ${name} reads environment variable ${value.env}, which is not set`,
+        );
       }
       out[name] = resolved;
     }
@@ -48,7 +50,8 @@ export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: st
       } catch (error) {
         return { state: "unreachable", detail: `${where(entry.url)}: ${(error as Error).message}` };
       }
-      if (answer.status !== 200) return { state: "unreachable", detail: `${where(entry.url)} answered HTTP ${answer.status}` };
+      if (answer.status !== 200)
+        return { state: "unreachable", detail: `${where(entry.url)} answered HTTP ${answer.status}` };
       let body: unknown;
       try {
         body = JSON.parse(answer.body);
@@ -72,7 +75,8 @@ export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: st
 
 /** Compare a status answer with what we expect. Exported for the consumer library's own tests. */
 export function judge(body: unknown, expected: Expected): ProbeReport {
-  if (body === null || typeof body !== "object") return { state: "bad-response", detail: "status is not a JSON object" };
+  if (body === null || typeof body !== "object")
+    return { state: "bad-response", detail: "status is not a JSON object" };
   const record = body as Record<string, unknown>;
   const field = expected.kind === "api-key" ? "keySid" : "tokenFingerprint";
   const reported = record[field];
@@ -82,7 +86,11 @@ export function judge(body: unknown, expected: Expected): ProbeReport {
   const shown = maskSid(reported);
   if (reported !== expected.id) return { state: "other-credential", reported: shown, detail: `uses ${shown}` };
   if (!record.authenticated) {
-    return { state: "not-authenticated", reported: shown, detail: `uses ${shown}, but its last Twilio call failed to authenticate` };
+    return {
+      state: "not-authenticated",
+      reported: shown,
+      detail: `uses ${shown}, but its last Twilio call failed to authenticate`,
+    };
   }
   return { state: "converged", reported: shown, detail: `uses ${shown} and authenticates` };
 }

@@ -22,7 +22,11 @@ export function httpCall(
       target,
       {
         method,
-        headers: { accept: "application/json", ...options.headers, ...(method === "POST" ? { "content-length": "0" } : {}) },
+        headers: {
+          accept: "application/json",
+          ...options.headers,
+          ...(method === "POST" ? { "content-length": "0" } : {}),
+        },
         timeout: options.timeoutMs,
         ...(options.ca === undefined ? {} : { ca: options.ca }),
         agent: false,

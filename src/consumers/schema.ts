@@ -29,7 +29,9 @@ export const commandConsumerSchema = z.strictObject({
   command: z
     .array(z.string().min(1))
     .min(1)
-    .describe("argv of a check run with ROTATOR_EXPECTED_KEY_SID set; exit 0 means it uses that key and authenticates."),
+    .describe(
+      "argv of a check run with ROTATOR_EXPECTED_KEY_SID set; exit 0 means it uses that key and authenticates.",
+    ),
   cwd: z.string().optional().describe("Working directory (relative to the config file)."),
   timeoutSeconds: z.number().positive().max(600).default(30).describe("Per run of the command."),
 });

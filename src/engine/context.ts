@@ -38,7 +38,8 @@ export function buildContext(
     verifyPath: config.credential.verifyPath,
     propagationTimeoutMs: config.verify.newKeyTimeoutSeconds * 1000,
     revokeConfirmTimeoutMs: config.verify.revokeConfirmSeconds * 1000,
-    onRetry: (what, error, attempt) => options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
+    onRetry: (what, error, attempt) =>
+      options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
   });
   const stores = config.stores.map((entry) =>
     createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),

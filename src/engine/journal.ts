@@ -5,7 +5,7 @@
  * through `redact` as a last line of defence.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, closeSync, writeSync, fsyncSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
@@ -52,13 +52,17 @@ export type JournalEvent =
 export type JournalRecord = JournalEvent & { ts: string; seq: number; runId: string };
 
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
+  const base =
+    env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
   return join(base, "rotator");
 }
 
 /** Sortable, unique, and safe in a file name and a Twilio FriendlyName: 20261127T051000Z-3f9a1c. */
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -161,7 +165,10 @@ export function listRuns(stateDir: string): RunSummary[] {
  */
 export function isUnfinished(run: RunSummary): boolean {
   if (run.finished === undefined) return run.started !== undefined;
-  return run.finished.status === "awaiting-consumers" || (run.finished.status === "failed" && run.finished.next !== undefined);
+  return (
+    run.finished.status === "awaiting-consumers" ||
+    (run.finished.status === "failed" && run.finished.next !== undefined)
+  );
 }
 
 export function journalMode(path: string): number {

@@ -40,7 +40,10 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-export type LockState = { state: "free" } | { state: "held"; owner: LockOwner } | { state: "stale"; owner: LockOwner | undefined };
+export type LockState =
+  | { state: "free" }
+  | { state: "held"; owner: LockOwner }
+  | { state: "stale"; owner: LockOwner | undefined };
 
 export function inspectLock(stateDir: string, credentialKey: string): LockState {
   const path = lockPath(stateDir, credentialKey);
@@ -108,7 +111,9 @@ export class CredentialLock {
 
 function lockError(state: Exclude<LockState, { state: "free" }>, path: string): RotatorError {
   const owner = state.owner;
-  const who = owner ? `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since})` : "an unreadable owner";
+  const who = owner
+    ? `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since})`
+    : "an unreadable owner";
   if (state.state === "held") {
     return new RotatorError(`another rotator run holds the lock for this credential: ${who}`, {
       exitCode: ExitCode.locked,

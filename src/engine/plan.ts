@@ -6,7 +6,7 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { type EngineContext, credentialKey } from "./context.js";
+import { credentialKey, type EngineContext } from "./context.js";
 import { inspectLock } from "./lock.js";
 import { runPreflight } from "./preflight.js";
 import type { CommandResult } from "./result.js";
@@ -26,7 +26,8 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
   const problems: string[] = [];
 
   const lock = inspectLock(stateDir, key);
-  if (lock.state === "held") problems.push(`another run holds the lock: run ${lock.owner.runId} (pid ${lock.owner.pid})`);
+  if (lock.state === "held")
+    problems.push(`another run holds the lock: run ${lock.owner.runId} (pid ${lock.owner.pid})`);
   if (lock.state === "stale") problems.push("a stale lock is left by a dead run; `rotator resume` will take it over");
   const unfinished = unfinishedRunFor(stateDir, key);
   if (unfinished !== undefined) problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
@@ -56,7 +57,10 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
       ? `revoke the old key ${maskSid(oldId)} and confirm Twilio refuses it (20003)`
       : "revoke: nothing to revoke (no current key in Twilio)",
     "finish: journal the outcome, release the lock",
-    `on any failure before the revoke: restore ${[...stores].reverse().map((s) => s.name).join(", ")} (in that order) and delete the new key`,
+    `on any failure before the revoke: restore ${[...stores]
+      .reverse()
+      .map((s) => s.name)
+      .join(", ")} (in that order) and delete the new key`,
   ];
   return {
     command: "plan",

@@ -4,8 +4,8 @@
  */
 import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
-import { errorMessage, PreflightError } from "../errors.js";
 import type { ProbeReport } from "../consumers/probe.js";
+import { errorMessage, PreflightError } from "../errors.js";
 import type { CredentialInfo } from "../twilio/issuer.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
@@ -34,7 +34,10 @@ function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export async function runPreflight(context: EngineContext, options: { emergency?: boolean } = {}): Promise<PreflightResult> {
+export async function runPreflight(
+  context: EngineContext,
+  options: { emergency?: boolean } = {},
+): Promise<PreflightResult> {
   const { issuer, stores, loaded } = context;
   const problems: string[] = [];
   const notes: string[] = [];
@@ -67,7 +70,8 @@ export async function runPreflight(context: EngineContext, options: { emergency?
       const held = f.snapshot?.credential;
       if (f.snapshot === undefined) return `${f.name}: unreadable`;
       if (held === undefined) return `${f.name}: empty`;
-      const sameIdOtherSecret = held.kind === first.kind && credentialId(held) === credentialId(first) && !sameCredential(held, first);
+      const sameIdOtherSecret =
+        held.kind === first.kind && credentialId(held) === credentialId(first) && !sameCredential(held, first);
       return `${f.name}: ${maskSid(credentialId(held))}${sameIdOtherSecret ? " (same key, different secret or account)" : ""}`;
     });
     problems.push(
@@ -95,7 +99,8 @@ export async function runPreflight(context: EngineContext, options: { emergency?
       if (currentInfo === undefined) {
         const message = `the stores hold key ${maskSid(credentialId(current))}, which Twilio does not know (deleted already?)`;
         if (options.emergency) notes.push(`${message}; --emergency: rotating anyway, nothing to revoke`);
-        else problems.push(`${message}; consumers are already failing with 20003. Rotate with --emergency to replace it`);
+        else
+          problems.push(`${message}; consumers are already failing with 20003. Rotate with --emergency to replace it`);
       }
     } catch (error) {
       problems.push(`could not look up the current key in Twilio: ${errorMessage(error)}`);

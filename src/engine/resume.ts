@@ -16,8 +16,8 @@ import { credentialKey, type EngineContext } from "./context.js";
 import { Journal, type JournalRecord, processIdentity } from "./journal.js";
 import { CredentialLock } from "./lock.js";
 import { type CommandResult, resultFromState } from "./result.js";
-import { unfinishedRunFor, runFromConsumers, runFromVerify } from "./rotate.js";
-import { describeStepError, newRunState, rollbackStep, type RunState } from "./steps.js";
+import { runFromConsumers, runFromVerify, unfinishedRunFor } from "./rotate.js";
+import { describeStepError, newRunState, type RunState, rollbackStep } from "./steps.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
 
@@ -94,7 +94,11 @@ async function continueRun(state: RunState, records: JournalRecord[]): Promise<C
     return runFromConsumers(state, "resume");
   }
   if (state.newKeyId === undefined) {
-    return resultFromState("resume", state, await rollbackStep(state, "the run stopped before the new key was recorded"));
+    return resultFromState(
+      "resume",
+      state,
+      await rollbackStep(state, "the run stopped before the new key was recorded"),
+    );
   }
 
   const recovered = await recoverNewCredential(state);
@@ -145,7 +149,11 @@ async function reconcileStores(state: RunState): Promise<void> {
     if (heldId === state.newKeyId) {
       progress.written = true;
       progress.outcome = "written";
-      state.journal.append({ event: "store-written", store: progress.provider.name, version: snapshot.version ?? null });
+      state.journal.append({
+        event: "store-written",
+        store: progress.provider.name,
+        version: snapshot.version ?? null,
+      });
       continue;
     }
     if (progress.restorePoint === undefined && heldId !== state.oldKeyId) {

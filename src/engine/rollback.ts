@@ -30,7 +30,12 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
       hint: "run `rotator resume` to finish it; every store already holds the new key",
     });
   }
-  const lock = CredentialLock.acquire(stateDir, key, { runId: run.runId, command: "rollback" }, { takeOverStale: true });
+  const lock = CredentialLock.acquire(
+    stateDir,
+    key,
+    { runId: run.runId, command: "rollback" },
+    { takeOverStale: true },
+  );
   try {
     checkSameStores(context, run.started);
     const journal = Journal.reopen(stateDir, run.runId);

@@ -5,7 +5,7 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode, PreflightError, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { type EngineContext, credentialKey } from "./context.js";
+import { credentialKey, type EngineContext } from "./context.js";
 import { isUnfinished, Journal, listRuns, newRunId, processIdentity } from "./journal.js";
 import { CredentialLock } from "./lock.js";
 import { runPreflight } from "./preflight.js";
@@ -16,9 +16,9 @@ import {
   finishStep,
   issueStep,
   newRunState,
+  type RunState,
   revokeStep,
   rollbackStep,
-  type RunState,
   verifyNewStep,
   writeStoresStep,
 } from "./steps.js";
@@ -105,7 +105,11 @@ async function runFromIssue(state: RunState): Promise<CommandResult> {
     await issueStep(state);
   } catch (error) {
     // The key may exist even though the call failed (lost response): rollback searches by name.
-    return resultFromState("rotate", state, await rollbackStep(state, `creating the key failed: ${describeStepError(error)}`));
+    return resultFromState(
+      "rotate",
+      state,
+      await rollbackStep(state, `creating the key failed: ${describeStepError(error)}`),
+    );
   }
   return runFromVerify(state, "rotate");
 }

@@ -5,7 +5,7 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { type EngineContext, credentialKey } from "./context.js";
+import { credentialKey, type EngineContext } from "./context.js";
 import { isUnfinished, listRuns } from "./journal.js";
 import { inspectLock } from "./lock.js";
 import { runPreflight } from "./preflight.js";
@@ -18,7 +18,14 @@ export interface StatusResult extends CommandResult {
   due: boolean | null;
   lock: "free" | "held" | "stale";
   problems: string[];
-  runs: Array<{ runId: string; command: string; status: string; startedAt: string; finishedAt: string | null; next?: string }>;
+  runs: Array<{
+    runId: string;
+    command: string;
+    status: string;
+    startedAt: string;
+    finishedAt: string | null;
+    next?: string;
+  }>;
 }
 
 export async function status(context: EngineContext, options: { limit?: number } = {}): Promise<StatusResult> {

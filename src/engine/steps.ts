@@ -7,7 +7,7 @@ import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } fro
 import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
-import { errorMessage, ExitCode } from "../errors.js";
+import { ExitCode, errorMessage } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
@@ -181,9 +181,14 @@ export async function revokeStep(state: RunState): Promise<void> {
   const outcome = await issuer.revoke(state.oldKeyId);
   // With the old secret at hand, prove the revoke with a real call; after a crash only the lookup is left.
   const refused =
-    state.old !== undefined ? await issuer.confirmRefused(state.old) : (await issuer.describe(state.oldKeyId)) === undefined;
+    state.old !== undefined
+      ? await issuer.confirmRefused(state.old)
+      : (await issuer.describe(state.oldKeyId)) === undefined;
   state.journal.append({ event: "old-key-revoked", oldKeyId: state.oldKeyId, outcome, refusedWith20003: refused });
-  if (refused) reporter.info(`${maskSid(state.oldKeyId)} ${outcome === "deleted" ? "deleted" : "was already gone"}; Twilio now refuses it (20003)`);
+  if (refused)
+    reporter.info(
+      `${maskSid(state.oldKeyId)} ${outcome === "deleted" ? "deleted" : "was already gone"}; Twilio now refuses it (20003)`,
+    );
   else {
     const warning = `${maskSid(state.oldKeyId)} was deleted but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`;
     state.warnings.push(warning);
@@ -196,7 +201,9 @@ export async function finishStep(state: RunState): Promise<RunOutcome> {
   await releaseStores(state, state.stores);
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
   state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
-  state.context.reporter.step(`done: ${maskSid(state.newKeyId)} is in every store${state.oldKeyId ? `, ${maskSid(state.oldKeyId)} is revoked` : ""}`);
+  state.context.reporter.step(
+    `done: ${maskSid(state.newKeyId)} is in every store${state.oldKeyId ? `, ${maskSid(state.oldKeyId)} is revoked` : ""}`,
+  );
   return outcome;
 }
 
@@ -242,7 +249,11 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     } catch (error) {
       progress.outcome = "rollback-failed";
       failed.push(`${progress.provider.name}: ${errorMessage(error)}`);
-      state.journal.append({ event: "store-rollback-failed", store: progress.provider.name, error: errorMessage(error) });
+      state.journal.append({
+        event: "store-rollback-failed",
+        store: progress.provider.name,
+        error: errorMessage(error),
+      });
       reporter.warn(`${progress.provider.name}: rollback failed: ${errorMessage(error)}`);
     }
   }

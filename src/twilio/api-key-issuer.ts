@@ -6,8 +6,8 @@
 import type { StoredCredential } from "../../providers/contract.js";
 import { PreflightError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { type AdminCredentialShape, diagnoseAdmin20003 } from "./diagnose.js";
 import { createTwilioClient, isTwilioApiError, type TwilioClient } from "./client.js";
+import { type AdminCredentialShape, diagnoseAdmin20003 } from "./diagnose.js";
 import type { CredentialInfo, IssuedCredential, Issuer, VerifyOutcome } from "./issuer.js";
 import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "./retry.js";
 

@@ -20,12 +20,15 @@ export interface AdminCredentialShape {
 
 function shapeProblems(label: string, value: string, pattern: RegExp, expected: string): string[] {
   const problems: string[] = [];
-  if (value !== value.trim()) problems.push(`${label} has leading or trailing whitespace (a stray newline from a file?)`);
+  if (value !== value.trim())
+    problems.push(`${label} has leading or trailing whitespace (a stray newline from a file?)`);
   if (/^["'].*["']$/.test(value.trim())) problems.push(`${label} is wrapped in quotes; remove them`);
   const core = value.trim().replace(/^["']|["']$/g, "");
   if (!pattern.test(core)) {
-    if (core.length < 34 && pattern !== HEX32) problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
-    else if (pattern === HEX32 && core.length !== 32) problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
+    if (core.length < 34 && pattern !== HEX32)
+      problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
+    else if (pattern === HEX32 && core.length !== 32)
+      problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
     else problems.push(`${label} does not look right: ${expected}`);
   }
   return problems;
@@ -34,13 +37,21 @@ function shapeProblems(label: string, value: string, pattern: RegExp, expected: 
 /** Likely causes of a 20003 for the admin credential, most specific first. */
 export function diagnoseAdmin20003(shape: AdminCredentialShape): string[] {
   const causes: string[] = [];
-  causes.push(...shapeProblems("twilio.accountSid", shape.accountSid, ACCOUNT_SID, "expected AC followed by 32 hex digits"));
+  causes.push(
+    ...shapeProblems("twilio.accountSid", shape.accountSid, ACCOUNT_SID, "expected AC followed by 32 hex digits"),
+  );
   const usingKey = shape.username !== shape.accountSid;
   if (usingKey) {
-    causes.push(...shapeProblems("twilio.admin.apiKeySid", shape.username, KEY_SID, "expected SK followed by 32 hex digits"));
-    causes.push(...shapeProblems(`the key secret (${shape.passwordSource})`, shape.password, HEX32, "expected 32 characters"));
+    causes.push(
+      ...shapeProblems("twilio.admin.apiKeySid", shape.username, KEY_SID, "expected SK followed by 32 hex digits"),
+    );
+    causes.push(
+      ...shapeProblems(`the key secret (${shape.passwordSource})`, shape.password, HEX32, "expected 32 characters"),
+    );
   } else {
-    causes.push(...shapeProblems(`the auth token (${shape.passwordSource})`, shape.password, HEX32, "expected 32 hex digits"));
+    causes.push(
+      ...shapeProblems(`the auth token (${shape.passwordSource})`, shape.password, HEX32, "expected 32 hex digits"),
+    );
   }
   if (causes.length === 0) {
     if (usingKey) {

@@ -35,7 +35,12 @@ afterAll(async () => {
   await emulator.close();
 });
 
-const cases: Array<{ name: string; edit: (config: string) => string; env?: Record<string, string | undefined>; expect: RegExp[] }> = [
+const cases: Array<{
+  name: string;
+  edit: (config: string) => string;
+  env?: Record<string, string | undefined>;
+  expect: RegExp[];
+}> = [
   {
     name: "an unknown key",
     edit: (c) => c.replace("  friendlyNamePrefix: e2e", "  friendlyNamePrefix: e2e\n  maxAgeDay: 30"),
@@ -55,11 +60,15 @@ const cases: Array<{ name: string; edit: (config: string) => string; env?: Recor
     name: "a missing environment variable",
     edit: (c) => c,
     env: { [ADMIN_VARIABLE]: undefined },
-    expect: [/twilio\.admin\.authToken\.env: environment variable TEST_TWILIO_AUTH_TOKEN is not set/, /export TEST_TWILIO_AUTH_TOKEN/],
+    expect: [
+      /twilio\.admin\.authToken\.env: environment variable TEST_TWILIO_AUTH_TOKEN is not set/,
+      /export TEST_TWILIO_AUTH_TOKEN/,
+    ],
   },
   {
     name: "wrong types",
-    edit: (c) => c.replace("newKeyTimeoutSeconds: 5", 'newKeyTimeoutSeconds: "five"').replace("version: 1", "version: 2"),
+    edit: (c) =>
+      c.replace("newKeyTimeoutSeconds: 5", 'newKeyTimeoutSeconds: "five"').replace("version: 1", "version: 2"),
     expect: [/verify\.newKeyTimeoutSeconds: .*number/i, /version: must be 1/],
   },
   {

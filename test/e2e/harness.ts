@@ -32,7 +32,10 @@ export interface CliRun {
 /** Everything printed by every CLI run in this test file. */
 export const transcript: string[] = [];
 
-export function runCli(args: string[], options: { env: Record<string, string | undefined>; cwd?: string }): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  options: { env: Record<string, string | undefined>; cwd?: string },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: options.cwd ?? root,
@@ -79,7 +82,12 @@ export function adminClient(emulator: TwilioEmulator) {
 }
 
 export async function authenticates(emulator: TwilioEmulator, sid: string, secret: string): Promise<boolean> {
-  const client = createTwilioClient({ accountSid: emulator.accountSid, username: sid, password: secret, baseUrl: emulator.baseUrl });
+  const client = createTwilioClient({
+    accountSid: emulator.accountSid,
+    username: sid,
+    password: secret,
+    baseUrl: emulator.baseUrl,
+  });
   try {
     await client.api.v2010.accounts(emulator.accountSid).messages.list({ limit: 1 });
     return true;
@@ -96,7 +104,9 @@ export function envText(accountSid: string, sid: string, secret: string, app: st
 /** A temp dir with N dotenv stores holding a freshly created key, and a config naming them. */
 export async function makeWorkspace(emulator: TwilioEmulator, storeCount = 2): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), "rotator-e2e-"));
-  const key = await adminClient(emulator).api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "seed" });
+  const key = await adminClient(emulator)
+    .api.v2010.accounts(emulator.accountSid)
+    .newKeys.create({ friendlyName: "seed" });
   const storeFiles: string[] = [];
   for (let i = 1; i <= storeCount; i++) {
     const file = join(dir, `app-${i}.env`);
@@ -112,7 +122,9 @@ export async function makeWorkspace(emulator: TwilioEmulator, storeCount = 2): P
     storeFiles,
     secrets: [key.secret, emulator.authToken],
     async writeConfig(extra = "") {
-      const stores = storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`).join("\n");
+      const stores = storeFiles
+        .map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`)
+        .join("\n");
       await writeFile(
         workspace.configPath,
         `version: 1\ntwilio:\n  accountSid: ${emulator.accountSid}\n  admin: { authToken: { env: ${ADMIN_VARIABLE} } }\n  baseUrl: ${emulator.baseUrl}\ncredential:\n  type: api-key\n  friendlyNamePrefix: e2e\nstores:\n${stores}\nverify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2 }\n${extra}`,

@@ -94,7 +94,10 @@ describe("rotate", () => {
     expect((await stat(ws.storeFiles[0]!)).mode & 0o777).toBe(0o600);
 
     const journal = await journals(ws);
-    const events = journal.trim().split("\n").map((line) => JSON.parse(line).event);
+    const events = journal
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).event);
     expect(events).toEqual([
       "run-started",
       "preflight-passed",
@@ -153,7 +156,13 @@ describe("rotate", () => {
 });
 
 describe("crash and resume", () => {
-  for (const point of ["after-issue", "after-write:app-1", "after-prepare:app-2", "after-commit", "after-revoke-started"]) {
+  for (const point of [
+    "after-issue",
+    "after-write:app-1",
+    "after-prepare:app-2",
+    "after-commit",
+    "after-revoke-started",
+  ]) {
     it(`kill -9 at ${point}, then resume: a consistent end state and no leftover key`, async () => {
       const ws = await workspace();
       const keysBefore = accountKeySids();
@@ -213,7 +222,9 @@ describe("plan", () => {
 
   it("reports drift between stores, like rotate would, and exits 2", async () => {
     const ws = await workspace();
-    const other = await adminClient(emulator).api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "other" });
+    const other = await adminClient(emulator)
+      .api.v2010.accounts(emulator.accountSid)
+      .newKeys.create({ friendlyName: "other" });
     ws.secrets.push(other.secret);
     const { writeFile } = await import("node:fs/promises");
     const { envText } = await import("./harness.js");

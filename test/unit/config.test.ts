@@ -14,7 +14,9 @@ describe("config", () => {
   });
 
   it("the example config is valid once its environment variable is set", async () => {
-    const loaded = await loadConfig(join(root, "config", "examples", "rotator.example.yaml"), { TWILIO_AUTH_TOKEN: "x".repeat(32) });
+    const loaded = await loadConfig(join(root, "config", "examples", "rotator.example.yaml"), {
+      TWILIO_AUTH_TOKEN: "x".repeat(32),
+    });
     expect(loaded.config.stores.map((s) => s.type)).toContain("dotenv-file");
     expect(loaded.config.credential.maxAgeDays).toBe(90);
   });

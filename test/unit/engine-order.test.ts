@@ -17,7 +17,12 @@ import { rotate } from "../../src/engine/rotate.js";
 import type { IssuedCredential, Issuer } from "../../src/twilio/issuer.js";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
-const OLD = { kind: "api-key", accountSid: ACCOUNT, apiKeySid: `SK${"0".repeat(32)}`, apiKeySecret: "old-secret-value-000" } as const satisfies StoredCredential;
+const OLD = {
+  kind: "api-key",
+  accountSid: ACCOUNT,
+  apiKeySid: `SK${"0".repeat(32)}`,
+  apiKeySecret: "old-secret-value-000",
+} as const satisfies StoredCredential;
 const NEW_SID = `SK${"1".repeat(32)}`;
 
 type Failure = "issue" | "verify" | "revoke" | `write:${string}` | `rollback:${string}`;
@@ -35,7 +40,11 @@ function fakes(log: string[], fail: Set<Failure>) {
     async issue(): Promise<IssuedCredential> {
       log.push("issue");
       if (fail.has("issue")) throw new Error("Twilio said no");
-      return { id: NEW_SID, credential: { kind: "api-key", accountSid: ACCOUNT, apiKeySid: NEW_SID, apiKeySecret: "new-secret-value-111" }, createdAt: new Date() };
+      return {
+        id: NEW_SID,
+        credential: { kind: "api-key", accountSid: ACCOUNT, apiKeySid: NEW_SID, apiKeySecret: "new-secret-value-111" },
+        createdAt: new Date(),
+      };
     },
     async verifyAuthenticates() {
       log.push("verify");
@@ -119,7 +128,12 @@ function context(log: string[], fail: Failure[] = []): EngineContext {
     "test.yaml",
   );
   return {
-    loaded: { config, file: "test.yaml", baseDir: "/", admin: { accountSid: ACCOUNT, username: ACCOUNT, password: "x", passwordSource: "env X" } },
+    loaded: {
+      config,
+      file: "test.yaml",
+      baseDir: "/",
+      admin: { accountSid: ACCOUNT, username: ACCOUNT, password: "x", passwordSource: "env X" },
+    },
     issuer,
     stores,
     consumers: [],

@@ -28,9 +28,9 @@ describe("diagnoseAdmin20003", () => {
     expect(causes).not.toContain("f".repeat(31));
   });
   it("flags a malformed account SID and a Standard-looking key", () => {
-    expect(diagnoseAdmin20003({ ...base, accountSid: "AC123", username: "AC123", password: "f".repeat(32) }).join("\n")).toContain(
-      "twilio.accountSid is 5 characters",
-    );
+    expect(
+      diagnoseAdmin20003({ ...base, accountSid: "AC123", username: "AC123", password: "f".repeat(32) }).join("\n"),
+    ).toContain("twilio.accountSid is 5 characters");
     const key = diagnoseAdmin20003({ ...base, username: `SK${"1".repeat(32)}`, password: "f".repeat(32) }).join("\n");
     expect(key).toContain("Standard key");
   });

@@ -1,0 +1,185 @@
+/**
+ * Fault injection for tests: throttling, server errors, latency, and keys that take a while to start
+ * authenticating (Twilio does not document how fast a new key propagates, so the engine must cope with
+ * either). Each fault matches requests by method and path and may stop after `times` firings; it counts
+ * how often it fired, so a test can assert that a retry happened.
+ */
+import { z } from "zod";
+import { serverError, type TwilioError, tooManyRequests } from "./errors.js";
+
+const match = {
+  /** Only requests with this method; any method when absent. */
+  method: z.enum(["GET", "POST", "DELETE"]).optional(),
+  /** Exact path or glob (`*` within one segment, `**` across segments); a RegExp in-process. Any path when absent. */
+  path: z.union([z.string().startsWith("/", "path must start with /"), z.instanceof(RegExp)]).optional(),
+  /** A regular expression tested against the path (for JSON callers, who cannot send a RegExp). */
+  pathRegex: z.string().optional(),
+  /** Stop after firing this many times. Unlimited when absent. */
+  times: z.int().positive().optional(),
+};
+
+export const faultSchema = z
+  .discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("rate-limit"), ...match, retryAfterSeconds: z.int().nonnegative().optional() }),
+    z.strictObject({
+      kind: z.literal("server-error"),
+      ...match,
+      status: z.union([z.literal(500), z.literal(502), z.literal(503)]),
+      code: z.int().positive().optional(),
+      message: z.string().min(1).optional(),
+    }),
+    z.strictObject({ kind: z.literal("latency"), ...match, latencyMs: z.int().min(0).max(120_000) }),
+    z.strictObject({ kind: z.literal("key-activation-delay"), ...match, delayMs: z.int().min(0).max(3_600_000) }),
+  ])
+  .refine((f) => f.path === undefined || f.pathRegex === undefined, "give path or pathRegex, not both")
+  .refine((f) => f.pathRegex === undefined || compiles(f.pathRegex), "pathRegex is not a valid regular expression");
+
+/** What a caller passes to `faults.add` (or POSTs as JSON to /__emulator/faults). */
+export type FaultInput = z.input<typeof faultSchema>;
+type FaultSpec = z.output<typeof faultSchema>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A fault as reported back: JSON-safe (a RegExp path shows as `pathRegex`), with its firing count. */
+export type FaultView = DistributiveOmit<FaultSpec, "path"> & {
+  id: string;
+  path?: string;
+  /** How many requests (or, for key-activation-delay, created keys) this fault has affected. */
+  fired: number;
+  /** Firings left, or null when unlimited. */
+  remaining: number | null;
+};
+
+export interface FaultController {
+  /** Validates and adds a fault; throws an Error naming the problem when the input is invalid. */
+  add(fault: FaultInput): FaultView;
+  list(): FaultView[];
+  get(id: string): FaultView | undefined;
+  remove(id: string): boolean;
+  clear(): void;
+}
+
+/** What the faults do to one request: wait first, then maybe answer with an error instead of the API. */
+export interface FaultEffects {
+  latencyMs: number;
+  error: TwilioError | undefined;
+}
+
+interface ActiveFault {
+  id: string;
+  spec: FaultSpec;
+  pattern: RegExp | undefined;
+  fired: number;
+}
+
+export class Faults implements FaultController {
+  readonly #faults: ActiveFault[] = [];
+  #nextId = 1;
+
+  add(input: FaultInput): FaultView {
+    const parsed = faultSchema.safeParse(input);
+    if (!parsed.success) throw new Error(`invalid fault: ${z.prettifyError(parsed.error)}`);
+    const spec = parsed.data;
+    const fault: ActiveFault = { id: `F${this.#nextId++}`, spec, pattern: pathPattern(spec), fired: 0 };
+    this.#faults.push(fault);
+    return view(fault);
+  }
+
+  list(): FaultView[] {
+    return this.#faults.map(view);
+  }
+
+  get(id: string): FaultView | undefined {
+    const fault = this.#faults.find((f) => f.id === id);
+    return fault && view(fault);
+  }
+
+  remove(id: string): boolean {
+    const index = this.#faults.findIndex((f) => f.id === id);
+    if (index >= 0) this.#faults.splice(index, 1);
+    return index >= 0;
+  }
+
+  clear(): void {
+    this.#faults.length = 0;
+  }
+
+  /**
+   * Latency faults add up; of the error faults, the first added that matches answers the request. Only
+   * faults that took effect count as fired.
+   */
+  onRequest(method: string, path: string): FaultEffects {
+    const effects: FaultEffects = { latencyMs: 0, error: undefined };
+    for (const fault of this.#matching(method, path)) {
+      const { spec } = fault;
+      if (spec.kind === "latency") {
+        effects.latencyMs += spec.latencyMs;
+      } else if (spec.kind === "rate-limit" && !effects.error) {
+        effects.error = tooManyRequests(spec.retryAfterSeconds);
+      } else if (spec.kind === "server-error" && !effects.error) {
+        effects.error = serverError(spec.status, spec.code, spec.message);
+      } else {
+        continue;
+      }
+      fault.fired++;
+    }
+    return effects;
+  }
+
+  /** The activation delay for a key being created by this request (first matching fault), in ms. */
+  keyActivationDelayMs(method: string, path: string): number {
+    for (const fault of this.#matching(method, path)) {
+      if (fault.spec.kind !== "key-activation-delay") continue;
+      fault.fired++;
+      return fault.spec.delayMs;
+    }
+    return 0;
+  }
+
+  #matching(method: string, path: string): ActiveFault[] {
+    return this.#faults.filter(
+      (f) =>
+        (f.spec.times === undefined || f.fired < f.spec.times) &&
+        (f.spec.method === undefined || f.spec.method === method) &&
+        (f.pattern === undefined || f.pattern.test(path)),
+    );
+  }
+}
+
+function view(fault: ActiveFault): FaultView {
+  const { path, ...rest } = fault.spec;
+  const shown: { path?: string; pathRegex?: string } = {};
+  if (typeof path === "string") shown.path = path;
+  if (path instanceof RegExp) shown.pathRegex = path.source;
+  return {
+    ...rest,
+    ...shown,
+    id: fault.id,
+    fired: fault.fired,
+    remaining: fault.spec.times === undefined ? null : fault.spec.times - fault.fired,
+  };
+}
+
+function pathPattern(spec: FaultSpec): RegExp | undefined {
+  if (spec.path instanceof RegExp) return new RegExp(spec.path.source, spec.path.flags.replace(/[gy]/g, ""));
+  if (spec.pathRegex !== undefined) return new RegExp(spec.pathRegex);
+  if (spec.path === undefined) return undefined;
+  return globToRegExp(spec.path);
+}
+
+/** `*` matches within one path segment, `**` across segments; everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
+  const source = glob
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`);
+}
+
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
