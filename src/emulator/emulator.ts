@@ -21,8 +21,10 @@ export interface TwilioEmulatorOptions {
   accountSid?: string;
   /** The main account's primary auth token; random (32 hex) by default. */
   authToken?: string;
-  /** Folder with Twilio's OpenAPI specs; default `../shared/twilio-oai` beside the project root. */
+  /** Folder with Twilio's OpenAPI specs; default: the copy in vendor/twilio-oai. */
   specDir?: string;
+  /** Called with every key secret and auth token the emulator creates (tests scan output for them). */
+  onSecretIssued?: (secret: string) => void;
 }
 
 export interface EmulatorKey {
@@ -67,6 +69,8 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   const specs = TwilioSpecs.load(options.specDir);
   const router = new Router(specs);
   const state = new EmulatorState({ accountSid, authToken });
+  state.onSecretIssued = options.onSecretIssued;
+  options.onSecretIssued?.(authToken);
   const faults = new Faults();
   const closing = new AbortController();
 

@@ -96,6 +96,13 @@ export class EmulatorState {
   readonly #keys = new Map<string, KeyRecord>();
   readonly #clock: () => number;
   #seq = 0;
+  /** Told every secret the emulator hands out, so tests can scan output for all of them. */
+  onSecretIssued: ((secret: string) => void) | undefined;
+
+  #issued(secret: string): string {
+    this.onSecretIssued?.(secret);
+    return secret;
+  }
 
   constructor(main: { accountSid: string; authToken: string }, clock: () => number = Date.now) {
     this.#clock = clock;
@@ -161,7 +168,7 @@ export class EmulatorState {
       ownerAccountSid: ownerSid,
       dateCreated: now,
       dateUpdated: now,
-      authToken: { value: newAuthToken(), dateCreated: now },
+      authToken: { value: this.#issued(newAuthToken()), dateCreated: now },
       secondaryAuthToken: undefined,
       seq: this.#seq++,
     };
@@ -195,7 +202,7 @@ export class EmulatorState {
   createKey(accountSid: string, spec: NewKey): { key: KeyRecord; secret: string } {
     this.#require(accountSid);
     const now = this.now();
-    const secret = newKeySecret();
+    const secret = this.#issued(newKeySecret());
     const key: KeyRecord = {
       sid: newSid("SK"),
       accountSid,
@@ -228,7 +235,7 @@ export class EmulatorState {
   /** Creates (or replaces) the secondary token; from now on both tokens authenticate. */
   createSecondaryToken(accountSid: string): TokenRecord {
     const account = this.#require(accountSid);
-    account.secondaryAuthToken = { value: newAuthToken(), dateCreated: this.now() };
+    account.secondaryAuthToken = { value: this.#issued(newAuthToken()), dateCreated: this.now() };
     return account.secondaryAuthToken;
   }
 

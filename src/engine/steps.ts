@@ -80,6 +80,8 @@ export async function issueStep(state: RunState): Promise<void> {
   reporter.step(`creating a new API key "${friendlyName}"`);
   state.journal.append({ event: "issue-started", friendlyName });
   const issued = await issuer.issue(state.journal.runId);
+  // The key exists in Twilio but the journal does not know its id yet: resume finds it by friendly name.
+  failpoint("after-create", state.context.env);
   registerSecret(issued.credential.kind === "api-key" ? issued.credential.apiKeySecret : issued.credential.authToken);
   state.newKeyId = issued.id;
   state.issued = issued.credential;

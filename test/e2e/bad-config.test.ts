@@ -20,16 +20,18 @@ import {
 let emulator: Awaited<ReturnType<typeof startTwilioEmulator>>;
 let ws: Workspace;
 let goodConfig: string;
+const issuedSecrets = new Set<string>();
 
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0 });
+  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
   ws = await makeWorkspace(emulator);
   goodConfig = await readFile(ws.configPath, "utf8");
 });
 
 afterAll(async () => {
-  const leaks = ws.secrets.filter((secret) => transcript.some((text) => text.includes(secret)));
+  const secrets = [...ws.secrets, ...issuedSecrets];
+  const leaks = secrets.filter((secret) => transcript.some((text) => text.includes(secret)));
   expect(leaks).toEqual([]);
   await cleanup(ws);
   await emulator.close();

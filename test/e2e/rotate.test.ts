@@ -4,8 +4,9 @@
  * runs, plan changing nothing, and no secret in any output or journal.
  */
 import { execFileSync } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readFile, rename, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   adminClient,
@@ -26,11 +27,21 @@ type Emulator = Awaited<ReturnType<typeof startTwilioEmulator>>;
 
 let emulator: Emulator;
 const workspaces: Workspace[] = [];
+/** Every key secret and token the emulator created during this file, including keys rolled back unseen. */
+const issuedSecrets = new Set<string>();
 
 async function workspace(stores = 2): Promise<Workspace> {
   const ws = await makeWorkspace(emulator, stores);
   workspaces.push(ws);
   return ws;
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Keys in the account other than ones a test seeded for itself and still expects. */
@@ -40,12 +51,12 @@ function accountKeySids(): string[] {
 
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0 });
+  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
 });
 
 afterAll(async () => {
   // The secret scan: every secret any workspace created or learned, against every byte printed and journaled.
-  const secrets = new Set<string>();
+  const secrets = new Set<string>(issuedSecrets);
   const texts = [...transcript];
   for (const ws of workspaces) {
     for (const s of ws.secrets) secrets.add(s);
@@ -65,6 +76,7 @@ afterAll(async () => {
 describe("rotate", () => {
   it("writes the new key to both stores, verifies it, revokes the old one and leaves no other key", async () => {
     const ws = await workspace();
+    const keysBefore = accountKeySids();
     const before = await readFile(ws.storeFiles[0]!, "utf8");
     const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.stderr).toContain("==> ");
@@ -84,7 +96,7 @@ describe("rotate", () => {
     expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
     expect(accountKeySids()).toContain(a!.sid);
     expect(accountKeySids()).not.toContain(ws.seeded.sid);
-    expect(emulator.keys().filter((k) => k.friendlyName.startsWith("e2e-"))).toHaveLength(1);
+    expect(accountKeySids().filter((sid) => !keysBefore.includes(sid))).toEqual([a!.sid]);
 
     // Everything but the three credential lines is kept, including `export`, comments and quotes style.
     const after = await readFile(ws.storeFiles[0]!, "utf8");
@@ -125,20 +137,30 @@ describe("rotate", () => {
     const ws = await workspace();
     const first = await readFile(ws.storeFiles[0]!);
     const keysBefore = accountKeySids().sort();
-    // Root ignores permission bits, so make the second store's directory immutable instead: any attempt
-    // to create the temp file for the atomic write fails with EPERM.
-    const { mkdir, rename, writeFile } = await import("node:fs/promises");
-    const lockedDir = `${ws.dir}/locked`;
+    // Root ignores permission bits, so the second store's directory is made immutable (chattr +i) instead:
+    // creating the temp file for the atomic write then fails with EPERM. It must break after preflight
+    // (which would catch it and change nothing), so key creation is slowed and the directory is locked
+    // while the run waits for Twilio.
+    const lockedDir = join(ws.dir, "locked");
     await mkdir(lockedDir, { mode: 0o700 });
-    const second = `${lockedDir}/app-2.env`;
+    const second = join(lockedDir, "app-2.env");
     await rename(ws.storeFiles[1]!, second);
     ws.storeFiles[1] = second;
     await ws.writeConfig();
     const secondBefore = await readFile(second);
-    execFileSync("chattr", ["+i", lockedDir]);
+    emulator.faults.add({
+      kind: "latency",
+      latencyMs: 1500,
+      method: "POST",
+      path: "/2010-04-01/Accounts/*/Keys.json",
+      times: 1,
+    });
     let run: Awaited<ReturnType<typeof runCli>>;
     try {
-      run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+      const running = runCli(cliArgs(ws, "rotate"), { env: ws.env });
+      await until(async () => (await journals(ws)).includes('"issue-started"'));
+      execFileSync("chattr", ["+i", lockedDir]);
+      run = await running;
     } finally {
       execFileSync("chattr", ["-i", lockedDir]);
     }
@@ -151,12 +173,73 @@ describe("rotate", () => {
     expect(await readFile(second)).toEqual(secondBefore);
     expect(accountKeySids().sort()).toEqual(keysBefore);
     expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
-    await writeFile(`${ws.dir}/.done`, "");
+    const events = (await journals(ws))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).event);
+    expect(events.slice(events.indexOf("key-verified"))).toEqual([
+      "key-verified",
+      "store-prepared",
+      "store-written",
+      "rollback-started",
+      "store-rolled-back",
+      "key-discarded",
+      "stores-released",
+      "run-finished",
+    ]);
+  });
+
+  it("two rotate runs at once on one config: one rotates, the other exits 5 naming the lock holder", async () => {
+    const ws = await workspace();
+    const keysBefore = accountKeySids();
+    emulator.faults.add({
+      kind: "latency",
+      latencyMs: 1500,
+      method: "POST",
+      path: "/2010-04-01/Accounts/*/Keys.json",
+      times: 1,
+    });
+    const first = runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    await until(async () => (await journals(ws)).includes('"issue-started"'));
+    const second = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(second.code, second.stderr).toBe(5);
+    const refused = JSON.parse(second.stdout);
+    expect(refused.error).toContain("another rotator run holds the lock");
+    expect(refused.error).toMatch(/run \d{8}T\d{6}Z-[0-9a-f]{6} \(rotate, pid \d+/);
+    const done = await first;
+    expect(done.code, done.stderr).toBe(0);
+    const [a] = await Promise.all(ws.storeFiles.map(readStoreKey));
+    ws.secrets.push(a!.secret!);
+    expect(accountKeySids().filter((sid) => !keysBefore.includes(sid))).toEqual([a!.sid]);
+    expect(accountKeySids()).not.toContain(ws.seeded.sid);
+  });
+
+  it("a store already unwritable at preflight stops the run before anything changes, exit 2", async () => {
+    const ws = await workspace();
+    const keysBefore = accountKeySids().sort();
+    const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
+    execFileSync("chattr", ["+i", ws.dir]);
+    let run: Awaited<ReturnType<typeof runCli>>;
+    try {
+      run = await runCli(
+        ["rotate", "--config", ws.configPath, "--state-dir", join(tmpdir(), `rotator-state-${Date.now()}`), "--json"],
+        {
+          env: ws.env,
+        },
+      );
+    } finally {
+      execFileSync("chattr", ["-i", ws.dir]);
+    }
+    expect(run.code, run.stderr).toBe(2);
+    expect(JSON.parse(run.stdout).error).toContain("app-1");
+    expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
+    expect(accountKeySids().sort()).toEqual(keysBefore);
   });
 });
 
 describe("crash and resume", () => {
   for (const point of [
+    "after-create",
     "after-issue",
     "after-write:app-1",
     "after-prepare:app-2",
@@ -193,7 +276,7 @@ describe("crash and resume", () => {
         expect(accountKeySids().sort()).toEqual([...keysBefore].sort());
       }
       // Where the secret was written at least once, resume finishes the rotation rather than undoing it.
-      if (point !== "after-issue") expect(result.status).toBe("completed");
+      if (!["after-create", "after-issue"].includes(point)) expect(result.status).toBe("completed");
       else expect(result.status).toBe("rolled-back");
 
       const again = await runCli(cliArgs(ws, "resume"), { env: ws.env });
