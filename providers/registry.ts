@@ -4,13 +4,17 @@
  * registry.test.ts checks the map against the folders under providers/.
  */
 import { z } from "zod";
+import { awsSecretsManager } from "./aws-secrets-manager/index.js";
 import type { StoreProvider } from "./contract.js";
 import type { ProviderDefinition, ProviderEnvironment } from "./definition.js";
 import { dotenvFile } from "./dotenv-file/index.js";
+import { vaultKv2 } from "./vault-kv2/index.js";
 
 /** Keyed by type; `registry()` makes the compiler check each key against its config schema's `type`. */
 export const providers = registry({
+  "aws-secrets-manager": awsSecretsManager,
   "dotenv-file": dotenvFile,
+  "vault-kv2": vaultKv2,
 });
 
 /** The closed union of provider types, `stores[].type` in config. */

@@ -1,0 +1,599 @@
+/**
+ * An AWS Secrets Manager secret whose value is a JSON object holding the credential's fields (and anything else
+ * the operator keeps there, which every write keeps).
+ *
+ * Write, in two phases with Secrets Manager's own staging labels:
+ *   1. PutSecretValue with the new JSON as a version labelled AWSPENDING only, so no reader sees it yet. Its
+ *      ClientRequestToken (which becomes its VersionId) is derived from the run id and the new key's id, so a
+ *      retry or a `resume` finds the same version instead of making a second one.
+ *   2. Read that version back by its VersionId and compare.
+ *   3. UpdateSecretVersionStage: move AWSCURRENT to it, naming the version AWSCURRENT must be moved from; the
+ *      service refuses if AWSCURRENT moved meanwhile, so this is an atomic compare-and-swap. AWSPREVIOUS follows
+ *      to the old version, as in AWS's own rotation. Then the AWSPENDING label is taken off again.
+ *
+ * Undo: AWSCURRENT goes back to the version from before the run (the restore point holds only version ids), and
+ * AWSPREVIOUS and AWSPENDING go back to where they were; the version this run wrote is left without labels,
+ * which Secrets Manager treats as deprecated history. Nothing is ever deleted.
+ *
+ * Reads always ask for VersionStage AWSCURRENT: moto (the local emulator) answers a read without a stage from
+ * a stale pointer after a label move (moto bug 1 in notes/emulators.md), and asking explicitly is right on AWS too.
+ */
+import {
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  type SecretsManagerClientConfig,
+  UpdateSecretVersionStageCommand,
+} from "@aws-sdk/client-secrets-manager";
+import pRetry from "p-retry";
+import { z } from "zod";
+import {
+  type CredentialKind,
+  credentialId,
+  type ProviderCapabilities,
+  type ProviderPreflight,
+  type RestorePoint,
+  type StoredCredential,
+  type StoreProvider,
+  type StoreSnapshot,
+  type WriteContext,
+} from "../contract.js";
+import type { ProviderEnvironment } from "../definition.js";
+import { StoreError, type StoreErrorKind } from "../errors.js";
+import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { classifyAwsError, safeCause, shellQuote } from "./errors.js";
+import type { AwsSecretsManagerConfig } from "./schema.js";
+import { regionOfArn } from "./schema.js";
+import { credentialOf, fieldNamesFor, parseSecretObject, type SecretObject, withCredential } from "./secret-json.js";
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  isRotatorVersion,
+  type Labels,
+  labelsOf,
+  versionIdFor,
+} from "./staging.js";
+
+/** Retries of one logical call, on top of the SDK's own (see SDK_MAX_ATTEMPTS). */
+export interface RetryPolicy {
+  retries: number;
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** No new try after this long, so requests that hang until their timeout cannot stretch a run for minutes. */
+  maxRetryTimeMs?: number;
+}
+
+/** Four tries with 0.2 to 2 s between them: enough for a throttle or a dropped connection, short for a run. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 3,
+  minTimeoutMs: 200,
+  maxTimeoutMs: 1_000,
+  maxRetryTimeMs: 30_000,
+};
+
+/**
+ * The SDK retries throttling, 5xx and network errors by itself; kept low so the two layers do not multiply:
+ * one call makes at most SDK_MAX_ATTEMPTS x (retries + 1) requests, 8 by default.
+ */
+export const SDK_MAX_ATTEMPTS = 2;
+
+export interface AwsProviderOptions {
+  /** A client to use instead of one built from config (tests). close() destroys it. */
+  client?: SecretsManagerClient;
+  retry?: RetryPolicy;
+}
+
+/** The restore point this provider journals: ids only, never a value. */
+const restorePointSchema = z.object({
+  /** The secret as DescribeSecret named it when prepare ran: catches a config now pointing elsewhere. */
+  secretArn: z.string().min(1),
+  /** The version AWSCURRENT was on: rollback moves AWSCURRENT back to it. */
+  previousVersionId: z.string().min(1),
+  /** Where AWSPREVIOUS was (the write moves it to previousVersionId). */
+  previousLabelVersionId: z.string().min(1).nullable(),
+  /** AWSPENDING sat on the current version (left by an earlier rotation); the write takes it over. */
+  pendingOnPrevious: z.boolean(),
+});
+type AwsRestorePoint = z.infer<typeof restorePointSchema>;
+
+/** The SDK client's settings. Credentials and region come from the SDK's default chain unless set here. */
+export function clientConfig(
+  config: AwsSecretsManagerConfig,
+  environment: ProviderEnvironment,
+): SecretsManagerClientConfig {
+  const { env } = environment;
+  const settings: SecretsManagerClientConfig = {
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    // Without these a dead connection can hang a run for minutes.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
+  };
+  const region = configuredRegion(config, environment);
+  if (region !== undefined) settings.region = region;
+  if (config.endpoint !== undefined) settings.endpoint = config.endpoint;
+  // The SDK's default chain reads these from process.env first. The engine hands providers its environment
+  // (process.env in production, a map in tests), so take them from there: the same variables, the same
+  // precedence, and no credential settings of our own in config. Without them, the chain goes on to
+  // profiles, SSO, web identity and instance or task roles as usual.
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (accessKeyId && secretAccessKey) {
+    const sessionToken = env.AWS_SESSION_TOKEN;
+    settings.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+  }
+  return settings;
+}
+
+/** The store's region, if known without asking the SDK: config, then the secret's ARN, then AWS_REGION. */
+function configuredRegion(config: AwsSecretsManagerConfig, environment: ProviderEnvironment): string | undefined {
+  return config.region ?? regionOfArn(config.secretId) ?? (environment.env.AWS_REGION || undefined);
+}
+
+export class AwsSecretsManagerProvider implements StoreProvider {
+  readonly type = "aws-secrets-manager";
+  /**
+   * checkAndSet: prepare and write compare AWSCURRENT's version with the one read before, and the switch itself
+   * names the version AWSCURRENT must be moved from, which Secrets Manager checks atomically. So a change by
+   * someone else at any moment before the switch is refused, never overwritten.
+   */
+  readonly capabilities: ProviderCapabilities = { nativeStaging: true, checkAndSet: true, versioned: true };
+  readonly name: string;
+  readonly secretId: string;
+  readonly #endpoint: string | undefined;
+  readonly #region: string | undefined;
+  readonly #client: SecretsManagerClient;
+  readonly #retry: RetryPolicy;
+  readonly #names: FieldNames;
+  readonly #kind: CredentialKind;
+
+  constructor(config: AwsSecretsManagerConfig, environment: ProviderEnvironment, options: AwsProviderOptions = {}) {
+    this.name = config.name;
+    this.secretId = config.secretId;
+    this.#endpoint = config.endpoint;
+    this.#region = configuredRegion(config, environment);
+    this.#client = options.client ?? new SecretsManagerClient(clientConfig(config, environment));
+    this.#retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
+    this.#kind = environment.credentialKind;
+  }
+
+  describe(): string {
+    const where = this.#region ?? "the AWS SDK's default region";
+    const endpoint = this.#endpoint ? `, endpoint ${this.#endpoint}` : "";
+    return `AWS Secrets Manager secret ${this.secretId} (${where}${endpoint})`;
+  }
+
+  async preflight(): Promise<ProviderPreflight> {
+    const secret = await this.#describeSecret();
+    const labels = this.#usableLabels(secret, undefined);
+    const snapshot = await this.read();
+    const region = await this.#resolvedRegion();
+    const notes: string[] = [];
+
+    const kms = secret.KmsKeyId ? ` and kms:GenerateDataKey on its KMS key ${secret.KmsKeyId}` : "";
+    notes.push(
+      `Secrets Manager has no dry run, so rotator cannot prove it may write secret ${this.secretId} without ` +
+        `writing it: the rotation needs secretsmanager:PutSecretValue and secretsmanager:UpdateSecretVersionStage ` +
+        `on it${kms}.`,
+    );
+    if (snapshot.credential === undefined) {
+      notes.push(
+        `secret ${this.secretId} holds no complete ${this.#kind} credential yet; the first write adds the fields ` +
+          `${fieldNamesFor(this.#kind, this.#names).join(", ")} and keeps the others.`,
+      );
+    }
+    if (labels.pending !== undefined && labels.pending === labels.current) {
+      notes.push(
+        `an ${AWSPENDING} label sits on the current version of secret ${this.secretId} (left by an earlier ` +
+          "rotation); the write takes it over, and a rollback puts it back.",
+      );
+    }
+    const replicas = (secret.ReplicationStatus ?? []).map((replica) => replica.Region).filter(Boolean);
+    if (replicas.length > 0) {
+      notes.push(
+        `secret ${this.secretId} is replicated to ${replicas.join(", ")}; Secrets Manager copies each new version ` +
+          `there by itself, and rotator reads and checks only ${region}.`,
+      );
+    }
+    return { snapshot, notes };
+  }
+
+  async read(): Promise<StoreSnapshot> {
+    const response = await this.#call(`read the ${AWSCURRENT} value`, async () => {
+      try {
+        return await this.#client.send(
+          new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: AWSCURRENT }),
+        );
+      } catch (error) {
+        if (awsCode(error) !== "ResourceNotFoundException") throw error;
+        // Not found is either no secret (DescribeSecret fails too, and says so) or a secret with no value yet.
+        await this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }));
+        return undefined;
+      }
+    });
+    if (response?.VersionId === undefined) return { credential: undefined, version: undefined };
+    const text = this.#textOf(response, response.VersionId);
+    return {
+      credential: credentialOf(this.#objectOf(text, response.VersionId), this.#kind, this.#names),
+      version: response.VersionId,
+    };
+  }
+
+  async prepare(expected: StoreSnapshot, _ctx: WriteContext): Promise<RestorePoint> {
+    const secret = await this.#describeSecret();
+    const labels = this.#usableLabels(secret, undefined);
+    if (labels.current !== expected.version) {
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} changed after rotator read it (${AWSCURRENT} was version ` +
+          `${expected.version ?? "none"}, now ${labels.current}); someone else may be rotating it. Run again once ` +
+          "it is settled.",
+      );
+    }
+    const point: AwsRestorePoint = {
+      secretArn: this.#arnOf(secret),
+      previousVersionId: labels.current,
+      previousLabelVersionId: labels.previous ?? null,
+      pendingOnPrevious: labels.pending === labels.current,
+    };
+    return point;
+  }
+
+  async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
+    if (next.kind !== this.#kind) {
+      throw this.#error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${this.#kind}.`);
+    }
+    const point = this.#restorePoint(restorePoint);
+    const ours = versionIdFor(ctx.runId, credentialId(next));
+    const secret = await this.#describeSecret();
+    this.#checkSameSecret(point, secret);
+    const labels = this.#usableLabels(secret, ours);
+
+    if (labels.current === ours) {
+      // Written before (a retry, or a resume): make sure it holds what this run meant, and finish tidying.
+      const held = credentialOf(this.#objectOf(await this.#getVersion(ours), ours), this.#kind, this.#names);
+      if (held === undefined || !sameCredential(held, next)) {
+        throw this.#error(
+          "needs-operator",
+          `version ${ours} of secret ${this.secretId}, which rotator made for this run, is ${AWSCURRENT} but holds ` +
+            "another credential; check which credential the secret should hold.",
+        );
+      }
+      if (labels.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
+      return ours;
+    }
+    if (labels.current !== point.previousVersionId) {
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} changed after rotator prepared it (${AWSCURRENT} was version ` +
+          `${point.previousVersionId}, now ${labels.current}); someone else may be rotating it. Rotator did not ` +
+          "write it.",
+      );
+    }
+
+    // Built on the version being replaced, read by id: versions never change, so this is exactly what it holds.
+    const base = this.#objectOf(await this.#getVersion(point.previousVersionId), point.previousVersionId);
+    const text = withCredential(base, next, this.#names);
+    await this.#stage(ours, text, Object.hasOwn(secret.VersionIdsToStages ?? {}, ours));
+    await this.#moveLabel(AWSCURRENT, point.previousVersionId, ours);
+    const after = labelsOf((await this.#describeSecret()).VersionIdsToStages);
+    if (after.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
+    return ours;
+  }
+
+  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+    const point = this.#restorePoint(restorePoint);
+    const ours = versionIdFor(ctx.runId, ctx.newKeyId);
+    const secret = await this.#describeSecret();
+    this.#checkSameSecret(point, secret);
+    let labels = this.#consistentLabels(secret);
+
+    if (labels.current === ours) {
+      await this.#moveLabel(AWSCURRENT, ours, point.previousVersionId);
+      labels = this.#consistentLabels(await this.#describeSecret());
+    } else if (labels.current !== point.previousVersionId) {
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} is now on version ${labels.current ?? "none"}, neither the one rotator wrote ` +
+          `(${ours}) nor the one from before the run (${point.previousVersionId}): someone else changed it, so ` +
+          "rotator left it alone. Check which credential it should hold; to go back to the one from before the run: " +
+          `aws secretsmanager update-secret-version-stage --secret-id ${shellQuote(this.secretId)} ` +
+          `--version-stage ${AWSCURRENT} --move-to-version-id ${point.previousVersionId} ` +
+          `--remove-from-version-id ${labels.current ?? "<current version>"}`,
+      );
+    }
+
+    // AWSCURRENT is back (or never left). Put back the labels that moved along with it, or with the staging.
+    if (labels.previous === ours) {
+      await this.#moveLabel(AWSPREVIOUS, ours, point.previousLabelVersionId ?? undefined);
+    }
+    const pendingHome = point.pendingOnPrevious ? point.previousVersionId : undefined;
+    if (labels.pending === ours) {
+      await this.#moveLabel(AWSPENDING, ours, pendingHome);
+    } else if (labels.pending === undefined && pendingHome !== undefined) {
+      await this.#moveLabel(AWSPENDING, undefined, pendingHome);
+    }
+  }
+
+  /**
+   * Nothing was kept aside: the old value stays in the secret's history (AWSPREVIOUS), as after any AWS rotation.
+   * Only an AWSPENDING label left on the new current version (a crash between the switch and the tidy-up, after
+   * which `resume` finds the store written and does not write again) is taken off.
+   */
+  async release(restorePoint: RestorePoint, _ctx: WriteContext): Promise<void> {
+    const point = this.#restorePoint(restorePoint);
+    const secret = await this.#describeSecret();
+    if (secret.ARN !== point.secretArn) return;
+    const { current, pending } = labelsOf(secret.VersionIdsToStages);
+    const leftOver =
+      current !== undefined && pending === current && current !== point.previousVersionId && isRotatorVersion(current);
+    if (leftOver) await this.#moveLabel(AWSPENDING, current, undefined);
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+  }
+
+  // ------------------------------------------------------------------------------------------- steps
+
+  /** PutSecretValue as AWSPENDING under our version id, then read it back and compare. */
+  async #stage(versionId: string, text: string, exists: boolean): Promise<void> {
+    if (!exists) {
+      await this.#call(`stage the new value as ${AWSPENDING}`, async () => {
+        try {
+          await this.#client.send(
+            new PutSecretValueCommand({
+              SecretId: this.secretId,
+              SecretString: text,
+              ClientRequestToken: versionId,
+              VersionStages: [AWSPENDING],
+            }),
+          );
+        } catch (error) {
+          // The version exists already (an earlier attempt whose labels are gone, so DescribeSecret did not list
+          // it): AWS refuses a token reused with another value. Whatever it holds is compared below.
+          if (awsCode(error) !== "ResourceExistsException") throw error;
+        }
+      });
+    }
+    // A version that exists is compared, never written again: moto overwrites an AWSPENDING version when its
+    // token is reused with another value (moto bug 3), where AWS refuses; comparing first behaves the same on both.
+    const staged = await this.#getVersion(versionId);
+    if (staged !== text) {
+      throw this.#error(
+        "needs-operator",
+        `version ${versionId} of secret ${this.secretId}, the one rotator makes for this run's new credential, ` +
+          "already exists with another value (a run interrupted before the secret changed under it?); rotator " +
+          "did not make it current. Check the secret's versions before running again.",
+      );
+    }
+  }
+
+  /**
+   * UpdateSecretVersionStage: move `stage` from version `from` to version `to` (either may be undefined: attach, or
+   * remove). Safe to repeat: after a failure it looks where the label is, so an attempt whose answer was lost is
+   * not mistaken for a refusal, and a label someone else moved is reported, not fought over.
+   */
+  async #moveLabel(stage: string, from: string | undefined, to: string | undefined): Promise<void> {
+    const action =
+      to === undefined
+        ? `remove ${stage} from version ${from}`
+        : `move ${stage} to version ${to}${from ? ` from ${from}` : ""}`;
+    await this.#call(action, async () => {
+      try {
+        await this.#client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: this.secretId,
+            VersionStage: stage,
+            ...(from === undefined ? {} : { RemoveFromVersionId: from }),
+            ...(to === undefined ? {} : { MoveToVersionId: to }),
+          }),
+        );
+      } catch (error) {
+        const { VersionIdsToStages } = await this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }));
+        const holder = holderOf(VersionIdsToStages, stage);
+        if (holder === to) return;
+        if (holder !== from) {
+          throw this.#error(
+            "needs-operator",
+            `${stage} of secret ${this.secretId} is on version ${holder ?? "none"}, not ${from ?? "none"}, while ` +
+              `rotator was moving it to ${to ?? "no version"}: someone else is changing the secret.`,
+            error,
+          );
+        }
+        throw error;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------- reads
+
+  async #describeSecret(): Promise<DescribeSecretCommandOutput> {
+    return this.#call("look up", () => this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId })));
+  }
+
+  async #getVersion(versionId: string): Promise<string> {
+    const response = await this.#call(`read version ${versionId}`, () =>
+      this.#client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionId: versionId })),
+    );
+    return this.#textOf(response, versionId);
+  }
+
+  #textOf(response: { SecretString?: string | undefined; SecretBinary?: Uint8Array | undefined }, versionId: string) {
+    if (response.SecretString !== undefined) return response.SecretString;
+    throw this.#error(
+      "fatal",
+      `version ${versionId} of secret ${this.secretId} holds binary data (SecretBinary); rotator stores the ` +
+        "credential as a JSON object in SecretString.",
+    );
+  }
+
+  #objectOf(text: string, versionId: string): SecretObject {
+    const object = parseSecretObject(text);
+    if (object !== undefined) return object;
+    // Never quote the text or the parser's message: both are the secret.
+    const fields = fieldNamesFor(this.#kind, this.#names).map((field) => `"${field}": "..."`);
+    throw this.#error(
+      "fatal",
+      `version ${versionId} of secret ${this.secretId} is not a JSON object, so rotator cannot keep what else it ` +
+        `holds. Store the credential as JSON, such as {${fields.join(", ")}}.`,
+    );
+  }
+
+  // ------------------------------------------------------------------------------------------- checks
+
+  /** The labels, refusing a secret rotator must not write: see each message. */
+  #usableLabels(secret: DescribeSecretCommandOutput, ours: string | undefined): Labels & { current: string } {
+    const region = this.#region ?? "its region";
+    if (secret.DeletedDate !== undefined) {
+      throw this.#error(
+        "fatal",
+        `secret ${this.secretId} is scheduled for deletion; restore it first: aws secretsmanager restore-secret ` +
+          `--secret-id ${shellQuote(this.secretId)}${this.#region ? ` --region ${this.#region}` : ""}`,
+      );
+    }
+    if (secret.RotationEnabled === true) {
+      const { ScheduleExpression: expression, AutomaticallyAfterDays: days } = secret.RotationRules ?? {};
+      const details = [
+        secret.RotationLambdaARN ? `Lambda ${secret.RotationLambdaARN}` : undefined,
+        expression ? `schedule ${expression}` : days ? `every ${days} days` : undefined,
+      ].filter((detail) => detail !== undefined);
+      const how = details.length > 0 ? ` (${details.join(", ")})` : "";
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} has AWS-managed rotation turned on${how}: ` +
+          "AWS's rotation and rotator would each replace the credential the other wrote, and revoke keys the other " +
+          "still relies on. To let rotator manage it, turn AWS rotation off: aws secretsmanager cancel-rotate-secret " +
+          `--secret-id ${shellQuote(this.secretId)}${this.#region ? ` --region ${this.#region}` : ""}; or leave ` +
+          "this secret to AWS rotation and remove it from rotator's stores.",
+      );
+    }
+    const labels = this.#consistentLabels(secret);
+    const { current, pending } = labels;
+    if (current === undefined) {
+      throw this.#error(
+        "fatal",
+        `secret ${this.secretId} in ${region} has no value yet, so there is no version to roll back to. Give it ` +
+          `one first: aws secretsmanager put-secret-value --secret-id ${shellQuote(this.secretId)} ` +
+          "--secret-string '{}'",
+      );
+    }
+    if (pending !== undefined && pending !== current && pending !== ours) {
+      const byRotator = isRotatorVersion(pending)
+        ? " It was staged by an interrupted rotator run: run `rotator resume` (or `rotator rollback`) for it first."
+        : " Another rotation may be in progress.";
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} has a version staged as ${AWSPENDING} (${pending}) that is not current.${byRotator} ` +
+          "If it is abandoned, remove the label: aws secretsmanager update-secret-version-stage " +
+          `--secret-id ${shellQuote(this.secretId)} --version-stage ${AWSPENDING} --remove-from-version-id ${pending}`,
+      );
+    }
+    return { ...labels, current };
+  }
+
+  #consistentLabels(secret: DescribeSecretCommandOutput): Labels {
+    const labels = labelsOf(secret.VersionIdsToStages);
+    if (labels.duplicated.length > 0) {
+      throw this.#error(
+        "needs-operator",
+        `secret ${this.secretId} has ${labels.duplicated.join(" and ")} on more than one version, which Secrets ` +
+          "Manager never does by itself; check its versions (aws secretsmanager describe-secret).",
+      );
+    }
+    return labels;
+  }
+
+  #checkSameSecret(point: AwsRestorePoint, secret: DescribeSecretCommandOutput): void {
+    const arn = this.#arnOf(secret);
+    if (arn === point.secretArn) return;
+    throw this.#error(
+      "needs-operator",
+      `the restore point is for secret ${point.secretArn}, but "${this.secretId}" is now ${arn} (recreated, or the ` +
+        "config changed); rotator did not touch it. Check which secret should hold the credential.",
+    );
+  }
+
+  #arnOf(secret: DescribeSecretCommandOutput): string {
+    if (secret.ARN) return secret.ARN;
+    throw this.#error("fatal", `DescribeSecret returned no ARN for secret ${this.secretId}.`);
+  }
+
+  #restorePoint(restorePoint: RestorePoint): AwsRestorePoint {
+    const parsed = restorePointSchema.safeParse(restorePoint);
+    if (parsed.success) return parsed.data;
+    throw this.#error("fatal", `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`);
+  }
+
+  // ------------------------------------------------------------------------------------------- errors
+
+  /**
+   * One logical call, retried (with backoff, a few times) while it fails in a passing way. Anything it throws is a
+   * StoreError: the SDK's errors are classified once, here.
+   */
+  async #call<T>(action: string, operation: () => Promise<T>): Promise<T> {
+    return pRetry(
+      async () => {
+        try {
+          return await operation();
+        } catch (error) {
+          throw error instanceof StoreError ? error : await this.#awsError(error, action);
+        }
+      },
+      {
+        retries: this.#retry.retries,
+        minTimeout: this.#retry.minTimeoutMs,
+        maxTimeout: this.#retry.maxTimeoutMs,
+        factor: 2,
+        randomize: true,
+        ...(this.#retry.maxRetryTimeMs === undefined ? {} : { maxRetryTime: this.#retry.maxRetryTimeMs }),
+        shouldRetry: ({ error }) => error instanceof StoreError && error.kind === "retryable",
+      },
+    );
+  }
+
+  async #awsError(error: unknown, action: string): Promise<StoreError> {
+    const region = await this.#resolvedRegion();
+    const failure = classifyAwsError(error, { secretId: this.secretId, region });
+    return this.#error(
+      failure.kind,
+      `cannot ${action} (secret ${this.secretId}, ${region}): ${failure.explanation}`,
+      safeCause(error),
+    );
+  }
+
+  async #resolvedRegion(): Promise<string> {
+    if (this.#region !== undefined) return this.#region;
+    try {
+      return await this.#client.config.region();
+    } catch {
+      return "no region configured";
+    }
+  }
+
+  #error(kind: StoreErrorKind, message: string, cause?: unknown): StoreError {
+    return new StoreError(kind, this.name, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The AWS error code of an SDK service exception (its `name`), else undefined. */
+function awsCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("$fault" in error)) return undefined;
+  return (error as { name?: string }).name;
+}
+
+function holderOf(versionIdsToStages: Record<string, string[]> | undefined, stage: string): string | undefined {
+  return Object.entries(versionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
+}
+
+function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
+  if (a.kind === "api-key" && b.kind === "api-key") {
+    return a.accountSid === b.accountSid && a.apiKeySid === b.apiKeySid && a.apiKeySecret === b.apiKeySecret;
+  }
+  if (a.kind === "auth-token" && b.kind === "auth-token") {
+    return a.accountSid === b.accountSid && a.authToken === b.authToken;
+  }
+  return false;
+}

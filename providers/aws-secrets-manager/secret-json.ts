@@ -1,0 +1,44 @@
+/**
+ * The secret's value: a JSON object holding the credential's fields next to whatever else the operator keeps
+ * there. Rotator only ever changes its own fields.
+ */
+import type { CredentialKind, StoredCredential } from "../contract.js";
+import { credentialToFields, type FieldNames, fieldsToCredential } from "../fields.js";
+
+export type SecretObject = Record<string, unknown>;
+
+/**
+ * The object a secret string holds; an empty (or blank) string counts as an empty object, since there is nothing
+ * in it to keep. Undefined if the text is not a JSON object. Never throws: a JSON parser's error message quotes
+ * the text it choked on, which here is a secret.
+ */
+export function parseSecretObject(text: string): SecretObject | undefined {
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as SecretObject) : undefined;
+}
+
+export function credentialOf(
+  object: SecretObject,
+  kind: CredentialKind,
+  names: FieldNames,
+): StoredCredential | undefined {
+  return fieldsToCredential(kind, object, names);
+}
+
+/** The secret string with the credential's fields set and every other field kept, in its place. */
+export function withCredential(object: SecretObject, credential: StoredCredential, names: FieldNames): string {
+  return JSON.stringify({ ...object, ...credentialToFields(credential, names) });
+}
+
+/** The field names a credential of this kind is stored under, for messages. */
+export function fieldNamesFor(kind: CredentialKind, names: FieldNames): string[] {
+  return kind === "api-key"
+    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
+    : [names.accountSid, names.authToken];
+}

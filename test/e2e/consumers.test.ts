@@ -1,0 +1,336 @@
+/**
+ * Promise 1 end to end: consumer processes built on `rotator/consumer`, reading the key from different
+ * stores (dotenv files, Vault on OpenBao, AWS Secrets Manager on moto), call the Twilio emulator without
+ * pause while the real CLI rotates. No call may ever get 20003, every consumer must report the new key
+ * before the revoke, and a consumer that never switches must stop the revoke.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { vaultClient } from "../harness/servers.js";
+import {
+  authenticates,
+  cleanup,
+  cliArgs,
+  ensureBuilt,
+  journals,
+  makeWorkspace,
+  readStoreKey,
+  root,
+  runCli,
+  startTwilioEmulator,
+  transcript,
+  type Workspace,
+} from "./harness.js";
+
+type Emulator = Awaited<ReturnType<typeof startTwilioEmulator>>;
+const VAULT_TOKEN_VARIABLE = "TEST_VAULT_TOKEN";
+
+let emulator: Emulator;
+const issuedSecrets = new Set<string>();
+const workspaces: Workspace[] = [];
+const consumers: Consumer[] = [];
+
+interface Stats {
+  calls: number;
+  ok: number;
+  unauthorized: number;
+  otherErrors: number;
+  keys: string[];
+}
+
+interface Consumer {
+  name: string;
+  url: string;
+  process: ChildProcess;
+  stats(): Promise<Stats>;
+  stop(): Promise<void>;
+}
+
+async function startConsumer(
+  name: string,
+  store: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  options: { ttlSeconds?: number; noReload?: boolean } = {},
+): Promise<Consumer> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/fixtures/consumer-app.ts")], {
+    cwd: root,
+    env: {
+      ...env,
+      CONSUMER_STORE: JSON.stringify(store),
+      TWILIO_BASE_URL: emulator.baseUrl,
+      TTL_SECONDS: String(options.ttlSeconds ?? 3600),
+      CALL_INTERVAL_MS: "40",
+      NO_RELOAD: options.noReload ? "1" : "0",
+    } as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const consumer: Consumer = {
+    name,
+    url,
+    process: child,
+    async stats() {
+      return (await (await fetch(`${url}/stats`)).json()) as Stats;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+      transcript.push(stderr);
+    },
+  };
+  consumers.push(consumer);
+  return consumer;
+}
+
+const httpConsumer = (c: Consumer, reload = true) =>
+  `  - { name: ${c.name}, type: http, url: "${c.url}/.well-known/twilio-credential"${reload ? `, reload: { url: "${c.url}/-/reload-credentials" }` : ""} }`;
+
+beforeAll(async () => {
+  ensureBuilt();
+  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+});
+
+afterAll(async () => {
+  await Promise.all(consumers.map((c) => c.stop()));
+  const texts = [...transcript];
+  for (const ws of workspaces) texts.push(await journals(ws));
+  const leaks = [...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)));
+  expect(issuedSecrets.size).toBeGreaterThan(3);
+  expect(leaks).toEqual([]);
+  await Promise.all(workspaces.map(cleanup));
+  await emulator.close();
+});
+
+/** A workspace whose stores are two dotenv files and a Vault secret, all holding the seeded key. */
+async function workspaceWithVault(): Promise<{
+  ws: Workspace;
+  vaultStore: Record<string, unknown>;
+  vaultPath: string;
+}> {
+  const ws = await makeWorkspace(emulator, 2);
+  workspaces.push(ws);
+  const servers = inject("servers");
+  const vaultPath = `e2e/consumers-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+  await vaultClient(servers).write(`secret/data/${vaultPath}`, {
+    data: { accountSid: emulator.accountSid, apiKeySid: ws.seeded.sid, apiKeySecret: ws.seeded.secret, region: "us1" },
+  });
+  ws.env[VAULT_TOKEN_VARIABLE] = servers.vault.token;
+  const vaultStore = {
+    name: "vault",
+    type: "vault-kv2",
+    address: servers.vault.address,
+    mount: "secret",
+    path: vaultPath,
+    auth: { method: "token", token: { env: VAULT_TOKEN_VARIABLE } },
+  };
+  return { ws, vaultStore, vaultPath };
+}
+
+function storesYaml(ws: Workspace, vaultStore: Record<string, unknown>): string {
+  return [
+    ...ws.storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
+    `  - ${JSON.stringify(vaultStore)}`,
+  ].join("\n");
+}
+
+async function writeConfig(
+  ws: Workspace,
+  stores: string,
+  consumerLines: string[],
+  timeoutSeconds: number,
+): Promise<void> {
+  await writeFile(
+    ws.configPath,
+    [
+      "version: 1",
+      "twilio:",
+      `  accountSid: ${emulator.accountSid}`,
+      "  admin: { authToken: { env: TEST_TWILIO_AUTH_TOKEN } }",
+      `  baseUrl: ${emulator.baseUrl}`,
+      "credential: { type: api-key, friendlyNamePrefix: e2e }",
+      "stores:",
+      stores,
+      "consumers:",
+      ...consumerLines,
+      `verify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2, consumersTimeoutSeconds: ${timeoutSeconds}, consumersPollSeconds: 0.2 }`,
+      "",
+    ].join("\n"),
+  );
+}
+
+const events = async (ws: Workspace) =>
+  (await journals(ws))
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { event: string; ts: string; [key: string]: unknown });
+
+describe("consumers", () => {
+  it("six consumers on three kinds of store see no 20003 during a rotation, and all switch before the revoke", async () => {
+    const { ws, vaultStore } = await workspaceWithVault();
+    const dotenv = (i: number) => ({ name: `app-${i}`, type: "dotenv-file", path: ws.storeFiles[i - 1] });
+    const fleet = await Promise.all([
+      startConsumer("web-1", dotenv(1), ws.env),
+      startConsumer("web-2", dotenv(1), ws.env),
+      startConsumer("worker-1", dotenv(2), ws.env),
+      startConsumer("worker-2", dotenv(2), ws.env, { ttlSeconds: 1, noReload: true }),
+      startConsumer("vault-1", vaultStore, ws.env),
+      startConsumer("vault-2", vaultStore, ws.env, { ttlSeconds: 1, noReload: true }),
+    ]);
+    await writeConfig(
+      ws,
+      storesYaml(ws, vaultStore),
+      fleet.map((c) => httpConsumer(c, !c.name.endsWith("-2") || c.name === "web-2")),
+      30,
+    );
+    // Every consumer is calling Twilio with the old key before the rotation starts.
+    for (const c of fleet) expect((await c.stats()).ok).toBeGreaterThan(0);
+
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe("completed");
+    expect(result.consumers.map((c: { state: string }) => c.state)).toEqual(Array(6).fill("converged"));
+
+    // Calls keep going with the new key after the revoke.
+    const after = await Promise.all(fleet.map((c) => c.stats()));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { sid: newSid, secret: newSecret } = await readStoreKey(ws.storeFiles[0]!);
+    for (const [i, c] of fleet.entries()) {
+      const stats = await c.stats();
+      expect(stats.unauthorized, `${c.name} got 20003`).toBe(0);
+      expect(stats.otherErrors, c.name).toBe(0);
+      expect(stats.ok, c.name).toBeGreaterThan(after[i]!.ok);
+      expect(stats.keys, c.name).toEqual([ws.seeded.sid, newSid]);
+    }
+    expect(await authenticates(emulator, newSid!, newSecret!)).toBe(true);
+    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+
+    // The journal shows every consumer converged before the revoke started.
+    const records = await events(ws);
+    const checked = records.find((r) => r.event === "consumers-checked") as unknown as {
+      converged: boolean;
+      results: Array<{ name: string; convergedAt: string }>;
+    };
+    const revoke = records.find((r) => r.event === "revoke-started")!;
+    expect(checked.converged).toBe(true);
+    expect(checked.results).toHaveLength(6);
+    const lastConverged = Math.max(...checked.results.map((r) => Date.parse(r.convergedAt)));
+    expect(lastConverged).toBeLessThanOrEqual(Date.parse(revoke.ts));
+    expect(records.findIndex((r) => r.event === "stores-committed")).toBeLessThan(
+      records.findIndex((r) => r.event === "consumers-checked"),
+    );
+    await Promise.all(fleet.map((c) => c.stop()));
+  });
+
+  it("a consumer that never picks up the new key stops the revoke (exit 4); once fixed, resume revokes", async () => {
+    const { ws, vaultStore } = await workspaceWithVault();
+    const good = await startConsumer("good", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
+    const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
+    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(good), httpConsumer(stuck, false)], 2);
+
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(4);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe("awaiting-consumers");
+    expect(result.error).toContain("stuck");
+    expect(result.error).not.toContain("good");
+    expect(result.next).toContain("rotator resume");
+    expect(result.consumers.find((c: { name: string }) => c.name === "stuck").state).toBe("other-credential");
+    expect(run.stderr).toContain("stuck");
+    // Nothing revoked: the stuck consumer's key still works, and it never saw a 20003.
+    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect((await stuck.stats()).unauthorized).toBe(0);
+
+    // Another rotate is refused until the run is resumed or rolled back.
+    const blocked = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(blocked.code).toBe(6);
+
+    // The operator fixes the consumer (here: restarts it, so it reads the store afresh).
+    await stuck.stop();
+    const fixed = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
+    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(good), httpConsumer(fixed, false)], 5);
+    const resumed = await runCli(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).status).toBe("completed");
+    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect((await fixed.stats()).unauthorized).toBe(0);
+    expect((await good.stats()).unauthorized).toBe(0);
+    await Promise.all([good.stop(), fixed.stop()]);
+  });
+
+  it("rollback of a run awaiting consumers restores every store and deletes the new key", async () => {
+    const { ws, vaultStore, vaultPath } = await workspaceWithVault();
+    const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
+    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(stuck, false)], 1);
+    const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
+    const keysBefore = emulator.keys().map((k) => k.sid);
+    const vault = vaultClient(inject("servers"));
+    const vaultBefore = (await vault.read(`secret/data/${vaultPath}`)).data.data;
+
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code).toBe(4);
+    const newKey = JSON.parse(run.stdout).newKey as string;
+
+    const rolledBack = await runCli(cliArgs(ws, "rollback"), { env: ws.env });
+    expect(rolledBack.code, rolledBack.stderr).toBe(3);
+    const result = JSON.parse(rolledBack.stdout);
+    expect(result.status).toBe("rolled-back");
+    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual([
+      "rolled-back",
+      "rolled-back",
+      "rolled-back",
+    ]);
+    expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
+    expect((await vault.read(`secret/data/${vaultPath}`)).data.data).toEqual(vaultBefore);
+    expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
+    expect(emulator.keys().some((k) => newKey.endsWith(k.sid.slice(-4)))).toBe(false);
+    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect((await stuck.stats()).unauthorized).toBe(0);
+
+    const again = await runCli(cliArgs(ws, "resume"), { env: ws.env });
+    expect(JSON.parse(again.stdout).status).toBe("nothing-to-resume");
+    await stuck.stop();
+  });
+
+  it("plan lists the consumers with their current state and changes nothing; a consumer that is down fails preflight", async () => {
+    const { ws, vaultStore } = await workspaceWithVault();
+    const up = await startConsumer("up", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
+    const down = await startConsumer("down", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
+    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(up), httpConsumer(down)], 5);
+    const snapshot = JSON.stringify(emulator.snapshot());
+    const planned = await runCli(cliArgs(ws, "plan"), { env: ws.env });
+    expect(planned.code, planned.stdout).toBe(0);
+    const plan = JSON.parse(planned.stdout);
+    expect(plan.consumers.map((c: { name: string; state: string }) => [c.name, c.state])).toEqual([
+      ["up", "converged"],
+      ["down", "converged"],
+    ]);
+    expect(plan.steps.join("\n")).toContain(
+      `up (GET ${up.url}/.well-known/twilio-credential, now: uses SK…${ws.seeded.sid.slice(-4)}`,
+    );
+
+    await down.stop();
+    const failed = await runCli(cliArgs(ws, "plan"), { env: ws.env });
+    expect(failed.code).toBe(2);
+    expect(JSON.parse(failed.stdout).problems.join("\n")).toMatch(/consumer "down" .* cannot be checked/);
+    const rotate = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(rotate.code).toBe(2);
+    expect(JSON.stringify(emulator.snapshot())).toBe(snapshot);
+    expect(await journals(ws)).toBe("");
+    await up.stop();
+  });
+});
