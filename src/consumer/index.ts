@@ -13,6 +13,7 @@ import type { StoredCredential, StoreProvider } from "../../providers/contract.j
 import { credentialId, tokenFingerprint } from "../../providers/contract.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
 import { createTwilioClient, isTwilioApiError, type TwilioClient } from "../twilio/client.js";
+import { sameCredential } from "../util/credentials.js";
 
 export interface TwilioCredentialsOptions {
   /** A store entry, exactly as under `stores:` in a rotator config. */
@@ -74,7 +75,7 @@ export class TwilioCredentials {
       );
     }
     const previous = this.#cached;
-    const sameKey = previous !== undefined && JSON.stringify(previous.credential) === JSON.stringify(credential);
+    const sameKey = previous !== undefined && sameCredential(previous.credential, credential);
     this.#cached = {
       credential,
       readAt: Date.now(),
@@ -119,7 +120,7 @@ export class TwilioCredentials {
     } catch (error) {
       if (!(isTwilioApiError(error) && error.status === 401)) throw error;
       const after = await this.refresh();
-      if (JSON.stringify(after) === JSON.stringify(before)) {
+      if (sameCredential(after, before)) {
         this.#authenticated = false;
         throw error;
       }

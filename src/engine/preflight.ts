@@ -7,6 +7,7 @@ import { isStoreError } from "../../providers/errors.js";
 import type { ProbeReport } from "../consumers/probe.js";
 import { errorMessage, PreflightError } from "../errors.js";
 import type { CredentialInfo } from "../twilio/issuer.js";
+import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 
@@ -28,10 +29,6 @@ export interface PreflightResult {
   currentInfo: CredentialInfo | undefined;
   /** What each consumer reports now (judged against the current key). */
   consumers: Array<{ name: string; type: string; location: string; report: ProbeReport }>;
-}
-
-function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export async function runPreflight(

@@ -8,6 +8,7 @@ import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
 import { ExitCode, errorMessage } from "../errors.js";
+import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
@@ -112,7 +113,7 @@ export async function writeStoreStep(state: RunState, progress: StoreProgress): 
   }
   const version = await provider.write(state.issued!, progress.restorePoint, ctx);
   const readBack = await provider.read();
-  if (readBack.credential === undefined || JSON.stringify(readBack.credential) !== JSON.stringify(state.issued)) {
+  if (!sameCredential(readBack.credential, state.issued)) {
     throw new Error(`store "${provider.name}": read-back after the write does not return the new key`);
   }
   progress.written = true;

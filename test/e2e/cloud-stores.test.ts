@@ -1,0 +1,271 @@
+/**
+ * Rotations across AWS Secrets Manager (moto), Vault KV v2 (OpenBao) and a dotenv file, through the real
+ * CLI, checked by reading each store through its own SDK rather than through rotator. Failures are real:
+ * the AWS endpoint goes away mid-run (a TCP proxy in front of moto stops listening, so moto keeps its state
+ * for the checks), Vault's token is revoked mid-run (a real 403), the dotenv directory becomes immutable.
+ *
+ * Azure Key Vault is not here: Lowkey Vault is not served by the Maven Central mirror this machine reaches.
+ */
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import type nodeVault from "node-vault";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { awsClient, type ServerEndpoints, vaultClient } from "../harness/servers.js";
+import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
+import {
+  authenticates,
+  cleanup,
+  cliArgs,
+  ensureBuilt,
+  journals,
+  makeWorkspace,
+  readStoreKey,
+  runCli,
+  startTwilioEmulator,
+  transcript,
+  type Workspace,
+} from "./harness.js";
+
+type Emulator = Awaited<ReturnType<typeof startTwilioEmulator>>;
+
+let emulator: Emulator;
+let servers: ServerEndpoints;
+let aws: SecretsManagerClient;
+let vault: nodeVault.client;
+let awsProxy: TcpProxy;
+const issuedSecrets = new Set<string>();
+const workspaces: Workspace[] = [];
+
+interface CloudWorkspace {
+  ws: Workspace;
+  secretId: string;
+  vaultPath: string;
+  vaultToken: string;
+  awsVersionBefore: string;
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  servers = inject("servers");
+  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  aws = awsClient(servers);
+  vault = vaultClient(servers);
+  awsProxy = await startTcpProxy(Number(new URL(servers.aws.endpoint).port));
+  await vault.addPolicy({
+    name: "rotator-e2e",
+    rules: [
+      'path "secret/data/e2e/*" { capabilities = ["create", "read", "update"] }',
+      'path "secret/metadata/e2e/*" { capabilities = ["read"] }',
+      'path "secret/delete/e2e/*" { capabilities = ["update"] }',
+    ].join("\n"),
+  });
+});
+
+afterAll(async () => {
+  const texts = [...transcript];
+  for (const ws of workspaces) texts.push(await journals(ws));
+  const leaks = [...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)));
+  expect(leaks).toEqual([]);
+  await Promise.all(workspaces.map(cleanup));
+  await awsProxy.close();
+  await emulator.close();
+  aws.destroy();
+});
+
+async function cloudWorkspace(): Promise<CloudWorkspace> {
+  const ws = await makeWorkspace(emulator, 1);
+  workspaces.push(ws);
+  const id = randomUUID().slice(0, 8);
+  const value = { accountSid: emulator.accountSid, apiKeySid: ws.seeded.sid, apiKeySecret: ws.seeded.secret, region: "us1" };
+  const secretId = `e2e/twilio-${id}`;
+  const created = await aws.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
+  const vaultPath = `e2e/twilio-${id}`;
+  await vault.write(`secret/data/${vaultPath}`, { data: value });
+  // A raw write: node-vault's tokenCreate() switches the client itself over to the token it creates.
+  const token = (await vault.write("auth/token/create", { policies: ["rotator-e2e"], ttl: "1h" })).auth.client_token as string;
+  Object.assign(ws.env, {
+    AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
+    TEST_VAULT_TOKEN: token,
+  });
+  const dotenv = ws.storeFiles[0]!;
+  await ws.writeConfig("");
+  const config = (await readFile(ws.configPath, "utf8")).replace(
+    /stores:\n[\s\S]*?\nverify:/,
+    [
+      "stores:",
+      `  - { name: aws, type: aws-secrets-manager, secretId: ${secretId}, region: ${servers.aws.region}, endpoint: "${awsProxy.url}" }`,
+      `  - { name: vault, type: vault-kv2, address: "${servers.vault.address}", mount: secret, path: ${vaultPath}, auth: { method: token, token: { env: TEST_VAULT_TOKEN } } }`,
+      `  - { name: dotenv, type: dotenv-file, path: ${dotenv} }`,
+      "verify:",
+    ].join("\n"),
+  );
+  const { writeFile } = await import("node:fs/promises");
+  await writeFile(ws.configPath, config);
+  return { ws, secretId, vaultPath, vaultToken: token, awsVersionBefore: created.VersionId! };
+}
+
+async function awsState(secretId: string) {
+  const value = await aws.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: "AWSCURRENT" }));
+  const described = await aws.send(new DescribeSecretCommand({ SecretId: secretId }));
+  const labelled = Object.fromEntries(
+    Object.entries(described.VersionIdsToStages ?? {}).filter(([, stages]) => stages.length > 0),
+  );
+  return { value: JSON.parse(value.SecretString!), currentVersion: value.VersionId, labels: labelled };
+}
+
+async function vaultState(path: string) {
+  const read = await vault.read(`secret/data/${path}`);
+  return { value: read.data.data as Record<string, string>, version: read.data.metadata.version as number };
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Start a rotation whose key creation takes 1.5 s, and do `act` while it waits (after preflight). */
+async function rotateWhile(cw: CloudWorkspace, act: () => Promise<void>) {
+  emulator.faults.add({ kind: "latency", latencyMs: 1500, method: "POST", path: "/2010-04-01/Accounts/*/Keys.json", times: 1 });
+  const running = runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
+  await until(async () => (await journals(cw.ws)).includes('"issue-started"'));
+  await act();
+  return running;
+}
+
+describe("AWS, Vault and dotenv together", () => {
+  it("a rotation leaves the same new key in every store (read through each store's own SDK)", async () => {
+    const cw = await cloudWorkspace();
+    const run = await runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).stores.map((s: { outcome: string }) => s.outcome)).toEqual(["written", "written", "written"]);
+
+    const awsNow = await awsState(cw.secretId);
+    const vaultNow = await vaultState(cw.vaultPath);
+    const dotenvNow = await readStoreKey(cw.ws.storeFiles[0]!);
+    expect(awsNow.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
+    expect(vaultNow.value).toEqual(awsNow.value);
+    expect(dotenvNow).toEqual({ sid: awsNow.value.apiKeySid, secret: awsNow.value.apiKeySecret });
+    expect(awsNow.value.region).toBe("us1");
+    expect(awsNow.labels[cw.awsVersionBefore]).toEqual(["AWSPREVIOUS"]);
+    expect(awsNow.labels[awsNow.currentVersion!]).toEqual(["AWSCURRENT"]);
+    expect(vaultNow.version).toBe(2);
+    expect(await authenticates(emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
+    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
+  });
+
+  const failures: Array<{ position: string; how: string; breakIt: (cw: CloudWorkspace) => Promise<() => Promise<void>> }> = [
+    {
+      position: "aws (1st)",
+      how: "its endpoint stops answering",
+      breakIt: async () => {
+        await awsProxy.cut();
+        return () => awsProxy.restore();
+      },
+    },
+    {
+      position: "vault (2nd)",
+      how: "its token is revoked (403)",
+      breakIt: async (cw) => {
+        await vault.write("auth/token/revoke", { token: cw.vaultToken });
+        return async () => {};
+      },
+    },
+    {
+      position: "dotenv (3rd)",
+      how: "its directory becomes immutable",
+      breakIt: async (cw) => {
+        const dir = dirname(cw.ws.storeFiles[0]!);
+        execFileSync("chattr", ["+i", dir]);
+        return async () => {
+          execFileSync("chattr", ["-i", dir]);
+        };
+      },
+    },
+  ];
+
+  for (const failure of failures) {
+    it(`store ${failure.position} fails mid-run (${failure.how}): every store is back as it was, the new key deleted, exit 3`, async () => {
+      const cw = await cloudWorkspace();
+      const awsBefore = await awsState(cw.secretId);
+      const vaultBefore = await vaultState(cw.vaultPath);
+      const dotenvBefore = await readFile(cw.ws.storeFiles[0]!);
+      const keysBefore = emulator.keys().map((k) => k.sid);
+      let repair: (() => Promise<void>) | undefined;
+      let run: Awaited<ReturnType<typeof runCli>>;
+      try {
+        run = await rotateWhile(cw, async () => {
+          repair = await failure.breakIt(cw);
+        });
+      } finally {
+        await repair?.();
+      }
+      expect(run.code, run.stderr).toBe(3);
+      const result = JSON.parse(run.stdout);
+      expect(result.status).toBe("rolled-back");
+      expect(result.error).toContain(failure.position.split(" ")[0]);
+
+      // AWS: the same value, AWSCURRENT back on the original version, labels exactly as before.
+      const awsAfter = await awsState(cw.secretId);
+      expect(awsAfter.value).toEqual(awsBefore.value);
+      expect(awsAfter.currentVersion).toBe(cw.awsVersionBefore);
+      expect(awsAfter.labels).toEqual(awsBefore.labels);
+      // Vault: the previous data is current again (KV v2 rolls back by writing it as a new version).
+      const vaultAfter = await vaultState(cw.vaultPath);
+      expect(vaultAfter.value).toEqual(vaultBefore.value);
+      expect([vaultBefore.version, vaultBefore.version + 2]).toContain(vaultAfter.version);
+      expect(await readFile(cw.ws.storeFiles[0]!)).toEqual(dotenvBefore);
+      expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
+      expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
+    });
+  }
+
+  it("kill -9 between the second and third store writes, then resume: every server ends consistent", async () => {
+    const cw = await cloudWorkspace();
+    const crashed = await runCli(cliArgs(cw.ws, "rotate"), { env: { ...cw.ws.env, ROTATOR_FAILPOINT: "after-write:vault" } });
+    expect(crashed.signal).toBe("SIGKILL");
+    const midway = await awsState(cw.secretId);
+    expect(midway.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
+    expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
+
+    const resumed = await runCli(cliArgs(cw.ws, "resume"), { env: cw.ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).status).toBe("completed");
+    const awsNow = await awsState(cw.secretId);
+    const vaultNow = await vaultState(cw.vaultPath);
+    expect(awsNow.value).toEqual(midway.value);
+    expect(vaultNow.value).toEqual(awsNow.value);
+    expect(await readStoreKey(cw.ws.storeFiles[0]!)).toEqual({ sid: awsNow.value.apiKeySid, secret: awsNow.value.apiKeySecret });
+    expect(await authenticates(emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
+    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
+    expect(emulator.keys().filter((k) => k.friendlyName.includes(JSON.parse(resumed.stdout).runId))).toHaveLength(1);
+  });
+
+  it("someone else writes the Vault secret during the run: rotator stops and rolls back, overwriting nothing", async () => {
+    const cw = await cloudWorkspace();
+    const awsBefore = await awsState(cw.secretId);
+    const theirs = { accountSid: emulator.accountSid, apiKeySid: `SK${"e".repeat(32)}`, apiKeySecret: "written-by-someone-else-0001", region: "eu1" };
+    const run = await rotateWhile(cw, async () => {
+      await vault.write(`secret/data/${cw.vaultPath}`, { data: theirs });
+    });
+    expect(run.code, run.stderr).toBe(3);
+    expect(JSON.parse(run.stdout).error).toMatch(/vault/);
+    expect((await vaultState(cw.vaultPath)).value).toEqual(theirs);
+    const awsAfter = await awsState(cw.secretId);
+    expect(awsAfter.value).toEqual(awsBefore.value);
+    expect(awsAfter.currentVersion).toBe(cw.awsVersionBefore);
+    expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
+    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
+  });
+});
