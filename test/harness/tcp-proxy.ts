@@ -4,7 +4,7 @@
  * same port again. Unlike stopping moto or OpenBao themselves, the server behind keeps its in-memory state,
  * so a test can check afterwards exactly what the store holds.
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface TcpProxy {
   port: number;
