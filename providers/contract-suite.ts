@@ -3,10 +3,22 @@
  * (a temp directory, a local server). The suite owns the cases; a harness owns how to make, inspect and break
  * one isolated store. Shaped after unstorage's `testDriver` and keyv's test-suite.
  *
- *     runProviderContract("dotenv-file", { create: async (initial, kind) => ({ provider, raw, ... }) });
+ *     runProviderContract("vault-kv2", { create: async (initial, kind) => ({ provider, raw, ... }) }, {
+ *       capabilities: { nativeStaging: false, checkAndSet: true, versioned: true },
+ *       interceptsWrites: true,
+ *     });
  *
- * Every restore point is passed through JSON before it is used, as the journal would, and every error, version
- * and restore point is scanned for the secrets the test made up.
+ * Which cases apply is decided when the tests are declared, from what the options say, never at run time: a
+ * case that does not apply to a provider is not declared at all, and every declared case runs and asserts.
+ * One case checks that a fresh provider declares exactly the capabilities the suite was told, so the options
+ * cannot claim less (and leave cases out) or more than the provider does. What a harness must offer follows
+ * from the options in the types: `versionCount` for a versioned store, `beforeStoreWrite` when
+ * `interceptsWrites` is set.
+ *
+ * Every restore point is passed through JSON before it is used, as the journal would, and every error (with
+ * everything it holds: its cause chain, an SDK's request and response objects, hidden properties), version,
+ * note and restore point is scanned for the secrets the test made up and the harness's own (tokens, keys).
+ * Every provider a test makes is closed when the test ends.
  *
  * Test-only: it imports vitest, and tsconfig.build.json keeps it out of the build.
  */
@@ -14,11 +26,12 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { inspect, promisify } from "node:util";
 import { describe, expect, it, onTestFinished } from "vitest";
 import {
   type CredentialKind,
   credentialId,
+  type ProviderCapabilities,
   type RestorePoint,
   type StoredCredential,
   type StoreProvider,
@@ -31,7 +44,14 @@ export interface ContractStore {
   provider: StoreProvider;
   /** Another provider for the same store, built from the same config, as `rotator resume` would after a crash. */
   reopen(): StoreProvider;
-  /** The store's content read without the provider, in a form `toEqual` compares exactly (bytes for a file). */
+  /**
+   * What readers of the store see now, read without the provider, in a form `toEqual` compares exactly. "Undone"
+   * and "unchanged" in this suite mean equal `raw()`, so it holds exactly what a rollback promises to restore:
+   * - a file: its bytes;
+   * - a versioned store: the value readers get, and the labels or stages the provider promises to put back (AWS:
+   *   which versions hold AWSCURRENT, AWSPREVIOUS and AWSPENDING). Not the history: a rollback may add a version
+   *   (Vault writes the old data back as a new one), which readers do not see. `versionCount` covers history.
+   */
   raw(): Promise<unknown>;
   /**
    * Everything the store holds besides the credential's fields (other keys, other lines, comments), in a form
@@ -40,41 +60,132 @@ export interface ContractStore {
   others(): Promise<unknown>;
   /** Someone else (an operator, another tool) puts this credential in the store. */
   externalWrite(credential: StoredCredential): Promise<void>;
-  /** Make writes fail the way an outage would (unwritable, unreachable); returns the undo. Omit if impossible. */
-  breakStore?(): Promise<() => Promise<void>>;
-  /** Remove the store. Called after every test, also a failed one. */
+  /**
+   * Make writes fail the way an outage would (unwritable, unreachable, permission withdrawn); returns the undo.
+   * Every provider must show that a failing write is a StoreError and leaves the store unchanged.
+   */
+  breakStore(): Promise<() => Promise<void>>;
+  /**
+   * The harness's own secrets (a Vault token, an AppRole secret_id, an AWS secret access key or session token),
+   * scanned for like the made-up credentials. Read at every scan, so a harness may add one as it learns it (a
+   * token a login returned). At least 8 characters each, so that a match means a leak.
+   */
+  secrets?: string[];
+  /** Remove the store. Called after every test, also a failed one, once the test's providers are closed. */
   cleanup(): Promise<void>;
 }
 
-export interface ContractHarness {
-  /** A fresh store at a fresh location, holding `initial` (and the harness's other content), or no credential. */
-  create(initial: StoredCredential | undefined, kind: CredentialKind): Promise<ContractStore>;
+/** What a harness adds for a provider that declares `versioned`. */
+export interface VersionedContractStore {
+  /** How many versions the store keeps, deleted ones included (0 for no store): its history, not what readers see. */
+  versionCount(): Promise<number>;
+}
+
+/** What a harness adds when its options set `interceptsWrites`. */
+export interface InterceptedContractStore {
+  /**
+   * Run `action` once, at the moment the provider's next request that changes the store (Vault: the data write;
+   * AWS: PutSecretValue) reaches it, and only then let that request go on. The provider has done all its checks
+   * by then, so an external write in `action` is a true race with it; a `breakStore()` in `action` makes the very
+   * request that carries the secret fail. The action's own calls must not go through the interception.
+   */
+  beforeStoreWrite(action: () => Promise<void>): void;
 }
 
 export interface ContractOptions {
+  /**
+   * The capabilities the provider declares. Cases that depend on one are declared only if it is true, and one
+   * case checks that a fresh provider's `capabilities` equal these.
+   */
+  capabilities: ProviderCapabilities;
+  /**
+   * The harness's stores implement `beforeStoreWrite` (a proxy in front of the store's server). Adds the cases
+   * that race a writer with the provider's own write request and break the store at that request. Left out for a
+   * store with no request to intercept (a file).
+   */
+  interceptsWrites?: boolean;
   /** Credential kinds to run the suite for; default both. */
   kinds?: readonly CredentialKind[];
   /** Per-test timeout in milliseconds, for stores behind a network. */
   timeout?: number;
 }
 
+/** The store a harness must make for these options. */
+export type ContractStoreFor<Options extends ContractOptions> = ContractStore &
+  (Options extends { capabilities: { versioned: true } } ? VersionedContractStore : unknown) &
+  (Options extends { interceptsWrites: true } ? InterceptedContractStore : unknown);
+
+export interface ContractHarness<Store extends ContractStore = ContractStore> {
+  /** A fresh store at a fresh location, holding `initial` (and the harness's other content), or no credential. */
+  create(initial: StoredCredential | undefined, kind: CredentialKind): Promise<Store>;
+}
+
+/** A store as the suite sees it: the optional parts are there whenever the options call for them. */
+type SuiteStore = ContractStore & Partial<VersionedContractStore & InterceptedContractStore>;
+
 /** Declare the contract's tests for one provider. Call it at the top level of a test file. */
-export function runProviderContract(name: string, harness: ContractHarness, options: ContractOptions = {}): void {
+export function runProviderContract<const Options extends ContractOptions>(
+  name: string,
+  harness: ContractHarness<NoInfer<ContractStoreFor<Options>>>,
+  options: Options,
+): void {
   const kinds = options.kinds ?? ["api-key", "auth-token"];
-  const timeout = options.timeout;
+  const { capabilities, timeout } = options;
+  const intercepts = options.interceptsWrites === true;
 
   describe(`${name}: store provider contract`, () => {
+    it(
+      "a fresh provider declares exactly the capabilities the suite was told",
+      async () => {
+        expect.hasAssertions();
+        for (const kind of kinds) {
+          const store: ContractStore = await harness.create(undefined, kind);
+          const opened = [store.provider];
+          try {
+            expect(store.provider.capabilities, `${kind} provider`).toEqual(capabilities);
+            const reopened = store.reopen();
+            opened.push(reopened);
+            expect(reopened.capabilities, `reopened ${kind} provider`).toEqual(capabilities);
+          } finally {
+            await closeAll(opened);
+            await store.cleanup();
+          }
+        }
+      },
+      timeout,
+    );
+
     for (const kind of kinds) {
       describe(kind, () => {
-        /** A store seeded with an old credential (or none), and the made-up secrets to look out for. */
+        /**
+         * A store seeded with an old credential (or none), and the made-up secrets to look out for. Closes every
+         * provider of the test, then removes the store, when the test ends.
+         */
         async function setup(seed: "seeded" | "empty") {
+          expect.hasAssertions();
           const test = new ContractRun(kind);
           const old = test.credential();
-          const store = await harness.create(seed === "seeded" ? old : undefined, kind);
-          onTestFinished(() => store.cleanup());
+          const created: ContractStore = await harness.create(seed === "seeded" ? old : undefined, kind);
+          const store: SuiteStore = created;
+          const opened = [store.provider];
+          onTestFinished(async () => {
+            try {
+              await closeAll(opened);
+            } finally {
+              await store.cleanup();
+            }
+          });
+          test.watch(store);
           const { provider } = store;
           test.scan(provider.describe(), "describe()");
-          return { test, old, store, provider };
+          /** `store.reopen()`, closed when the test ends. */
+          const reopen = (): StoreProvider => {
+            const reopened = store.reopen();
+            opened.push(reopened);
+            test.scan(reopened.describe(), "describe()");
+            return reopened;
+          };
+          return { test, old, store, provider, reopen };
         }
 
         it(
@@ -124,7 +235,9 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
             expect(await store.raw()).toEqual(before);
             expect(await provider.read()).toEqual(snapshot);
-            await provider.release(restorePoint, test.ctx);
+            // A run that ends before creating a key releases with no key id, as the engine does.
+            await provider.release(restorePoint, { ...test.ctx, newKeyId: "" });
+            expect(await store.raw()).toEqual(before);
           },
           timeout,
         );
@@ -145,7 +258,7 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             if (version !== undefined) expect(after.version).toBe(version);
             test.scan(after.version, "version");
             expect(await store.others()).toEqual(others);
-            await provider.release(restorePoint, test.ctx);
+            await provider.release(restorePoint, test.withKey(next));
             expect((await provider.read()).credential).toEqual(next);
           },
           timeout,
@@ -160,14 +273,15 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             const { snapshot } = await provider.preflight();
             const next = test.credential();
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
-            await provider.write(next, restorePoint, test.ctx);
+            test.scan(await provider.write(next, restorePoint, test.ctx), "version");
             expect((await provider.read()).credential).toEqual(next);
             expect(await store.others()).toEqual(others);
 
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
+            await provider.rollback(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(before);
             expect((await provider.read()).credential).toBeUndefined();
-            await provider.release(restorePoint, test.ctx);
+            await provider.release(restorePoint, test.withKey(next));
+            expect(await store.raw()).toEqual(before);
           },
           timeout,
         );
@@ -192,6 +306,33 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
         );
 
         it(
+          "a fresh provider writing again for the same run and value after a completed write changes nothing (a lost answer, then resume)",
+          async () => {
+            const { test, old, store, provider, reopen } = await setup("seeded");
+            const before = await store.raw();
+            const { snapshot } = await provider.preflight();
+            const next = test.credential();
+            const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+            const first = await provider.write(next, restorePoint, test.ctx);
+            const rawAfterFirst = await store.raw();
+            const readAfterFirst = await provider.read();
+            // The process dies before the journal records the write; `resume` writes again with a new provider.
+            await provider.close?.();
+
+            const resumed = reopen();
+            expect(await resumed.write(next, test.journal(restorePoint), test.ctx)).toEqual(first);
+            expect(await store.raw()).toEqual(rawAfterFirst);
+            expect(await resumed.read()).toEqual(readAfterFirst);
+
+            // It is still this run's write: the new provider can undo it.
+            await resumed.rollback(restorePoint, test.withKey(next));
+            expect(await store.raw()).toEqual(before);
+            expect((await resumed.read()).credential).toEqual(old);
+          },
+          timeout,
+        );
+
+        it(
           "rollback after write restores the store exactly",
           async () => {
             const { test, old, store, provider } = await setup("seeded");
@@ -202,11 +343,9 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             await provider.write(next, restorePoint, test.ctx);
             expect(await store.raw()).not.toEqual(before);
 
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
+            await provider.rollback(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(before);
             expect((await provider.read()).credential).toEqual(old);
-            await provider.release(restorePoint, test.ctx);
-            expect(await store.raw()).toEqual(before);
           },
           timeout,
         );
@@ -219,7 +358,7 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             const { snapshot } = await provider.preflight();
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
 
-            await provider.rollback(restorePoint, test.rollbackCtx(test.credential()));
+            await provider.rollback(restorePoint, test.withKey(test.credential()));
             expect(await store.raw()).toEqual(before);
             expect(await provider.read()).toEqual(snapshot);
           },
@@ -236,8 +375,8 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
             await provider.write(next, restorePoint, test.ctx);
 
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
+            await provider.rollback(restorePoint, test.withKey(next));
+            await provider.rollback(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(before);
             expect((await provider.read()).credential).toEqual(old);
           },
@@ -247,7 +386,7 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
         it(
           "a fresh provider rolls back from the journaled restore point alone (crash after write)",
           async () => {
-            const { test, old, store, provider } = await setup("seeded");
+            const { test, old, store, provider, reopen } = await setup("seeded");
             const before = await store.raw();
             const { snapshot } = await provider.preflight();
             const next = test.credential();
@@ -255,12 +394,12 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             await provider.write(next, restorePoint, test.ctx);
             await provider.close?.();
 
-            const resumed = store.reopen();
-            await resumed.rollback(test.journal(restorePoint), test.rollbackCtx(next));
+            const resumed = reopen();
+            await resumed.rollback(test.journal(restorePoint), test.withKey(next));
             expect(await store.raw()).toEqual(before);
             expect((await resumed.read()).credential).toEqual(old);
-            await resumed.release(restorePoint, test.ctx);
-            await resumed.close?.();
+            await resumed.release(restorePoint, test.withKey(next));
+            expect(await store.raw()).toEqual(before);
           },
           timeout,
         );
@@ -268,17 +407,18 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
         it(
           "a fresh provider's rollback after a crash between prepare and write changes nothing",
           async () => {
-            const { test, store, provider } = await setup("seeded");
+            const { test, store, provider, reopen } = await setup("seeded");
             const before = await store.raw();
             const { snapshot } = await provider.preflight();
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
             await provider.close?.();
 
-            const resumed = store.reopen();
-            await resumed.rollback(restorePoint, test.rollbackCtx(test.credential()));
+            const resumed = reopen();
+            const next = test.credential();
+            await resumed.rollback(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(before);
-            await resumed.release(restorePoint, test.ctx);
-            await resumed.close?.();
+            await resumed.release(restorePoint, test.withKey(next));
+            expect(await store.raw()).toEqual(before);
           },
           timeout,
         );
@@ -293,8 +433,8 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             await provider.write(next, restorePoint, test.ctx);
             const written = await store.raw();
 
-            await provider.release(restorePoint, test.ctx);
-            await provider.release(restorePoint, test.ctx);
+            await provider.release(restorePoint, test.withKey(next));
+            await provider.release(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(written);
             expect((await provider.read()).credential).toEqual(next);
           },
@@ -310,9 +450,9 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             const next = test.credential();
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
             await provider.write(next, restorePoint, test.ctx);
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
+            await provider.rollback(restorePoint, test.withKey(next));
 
-            await provider.release(restorePoint, test.ctx);
+            await provider.release(restorePoint, test.withKey(next));
             expect(await store.raw()).toEqual(before);
             expect((await provider.read()).credential).toEqual(old);
           },
@@ -331,7 +471,7 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             await store.externalWrite(theirs);
             const external = await store.raw();
 
-            const error = await test.rejects(provider.rollback(restorePoint, test.rollbackCtx(next)), "needs-operator");
+            const error = await test.rejects(provider.rollback(restorePoint, test.withKey(next)), "needs-operator");
             expect(error.store).toBe(provider.name);
             expect(await store.raw()).toEqual(external);
             expect((await provider.read()).credential).toEqual(theirs);
@@ -340,57 +480,15 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
         );
 
         it(
-          "check-and-set: a change between preflight and write is refused, not overwritten",
-          async ({ skip }) => {
-            const { test, store, provider } = await setup("seeded");
-            if (!provider.capabilities.checkAndSet) skip("the provider does not declare checkAndSet");
-            const { snapshot } = await provider.preflight();
-            await store.externalWrite(test.credential());
-            const external = await store.raw();
-            const next = test.credential();
-
-            const prepareThenWrite = async () => {
-              const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
-              await provider.write(next, restorePoint, test.ctx);
-            };
-            const error = await test.rejects(prepareThenWrite(), "needs-operator");
-            expect(error.store).toBe(provider.name);
-            expect(await store.raw()).toEqual(external);
-          },
-          timeout,
-        );
-
-        it(
-          "check-and-set: a change between prepare and write is refused, not overwritten",
-          async ({ skip }) => {
-            const { test, store, provider } = await setup("seeded");
-            if (!provider.capabilities.checkAndSet) skip("the provider does not declare checkAndSet");
-            const { snapshot } = await provider.preflight();
-            const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
-            await store.externalWrite(test.credential());
-            const external = await store.raw();
-
-            const error = await test.rejects(
-              provider.write(test.credential(), restorePoint, test.ctx),
-              "needs-operator",
-            );
-            expect(error.store).toBe(provider.name);
-            expect(await store.raw()).toEqual(external);
-          },
-          timeout,
-        );
-
-        it(
           "a broken store fails the write with a StoreError naming it, and is left unchanged",
-          async ({ skip }) => {
+          async () => {
             const { test, old, store, provider } = await setup("seeded");
-            if (store.breakStore === undefined) skip("the harness cannot break this store");
             const before = await store.raw();
             const { snapshot } = await provider.preflight();
             const next = test.credential();
             const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
 
-            const repair = await store.breakStore!();
+            const repair = await store.breakStore();
             let error: StoreError;
             try {
               error = await test.rejects(provider.write(next, restorePoint, test.ctx));
@@ -401,20 +499,171 @@ export function runProviderContract(name: string, harness: ContractHarness, opti
             expect(error.message).toContain(`"${provider.name}"`);
             expect(await store.raw()).toEqual(before);
             expect((await provider.read()).credential).toEqual(old);
-
-            // Nothing the failed attempt left behind stands in the way of undoing or retrying.
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
-            expect(await store.raw()).toEqual(before);
-            await provider.write(next, restorePoint, test.ctx);
-            expect((await provider.read()).credential).toEqual(next);
-            await provider.rollback(restorePoint, test.rollbackCtx(next));
-            expect(await store.raw()).toEqual(before);
+            await undoesAndRetries(test, store, provider, restorePoint, next, before);
           },
           timeout,
         );
+
+        if (capabilities.checkAndSet) {
+          it(
+            "check-and-set: a change between preflight and write is refused, not overwritten",
+            async () => {
+              const { test, store, provider } = await setup("seeded");
+              const { snapshot } = await provider.preflight();
+              await store.externalWrite(test.credential());
+              const external = await store.raw();
+              const next = test.credential();
+
+              const prepareThenWrite = async () => {
+                const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+                await provider.write(next, restorePoint, test.ctx);
+              };
+              const error = await test.rejects(prepareThenWrite(), "needs-operator");
+              expect(error.store).toBe(provider.name);
+              expect(await store.raw()).toEqual(external);
+            },
+            timeout,
+          );
+
+          it(
+            "check-and-set: a change between prepare and write is refused, not overwritten",
+            async () => {
+              const { test, store, provider } = await setup("seeded");
+              const { snapshot } = await provider.preflight();
+              const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+              await store.externalWrite(test.credential());
+              const external = await store.raw();
+
+              const error = await test.rejects(
+                provider.write(test.credential(), restorePoint, test.ctx),
+                "needs-operator",
+              );
+              expect(error.store).toBe(provider.name);
+              expect(await store.raw()).toEqual(external);
+            },
+            timeout,
+          );
+        }
+
+        if (capabilities.checkAndSet && intercepts) {
+          it(
+            "check-and-set: a change landing as the write request reaches the store is refused, not overwritten",
+            async () => {
+              const { test, store, provider } = await setup("seeded");
+              const beforeStoreWrite = harnessHook(store.beforeStoreWrite, "beforeStoreWrite");
+              const { snapshot } = await provider.preflight();
+              const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+              const next = test.credential();
+              const theirs = test.credential();
+              const external: unknown[] = [];
+              beforeStoreWrite(async () => {
+                await store.externalWrite(theirs);
+                external.push(await store.raw());
+              });
+
+              const error = await test.rejects(provider.write(next, restorePoint, test.ctx), "needs-operator");
+              expect(external, "the harness ran the external write at the write request").toHaveLength(1);
+              expect(error.store).toBe(provider.name);
+              expect(await store.raw()).toEqual(external[0]);
+              expect((await provider.read()).credential).toEqual(theirs);
+
+              // Undoing the refused write leaves their value alone too.
+              const rollbackError = await test.rejects(
+                provider.rollback(restorePoint, test.withKey(next)),
+                "needs-operator",
+              );
+              expect(rollbackError.store).toBe(provider.name);
+              expect(await store.raw()).toEqual(external[0]);
+            },
+            timeout,
+          );
+        }
+
+        if (intercepts) {
+          it(
+            "a store failing at the write request itself fails the write with a StoreError, and is left unchanged",
+            async () => {
+              const { test, old, store, provider } = await setup("seeded");
+              const beforeStoreWrite = harnessHook(store.beforeStoreWrite, "beforeStoreWrite");
+              const before = await store.raw();
+              const { snapshot } = await provider.preflight();
+              const next = test.credential();
+              const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+
+              const repairs: (() => Promise<void>)[] = [];
+              beforeStoreWrite(async () => {
+                repairs.push(await store.breakStore());
+              });
+              let error: StoreError;
+              try {
+                error = await test.rejects(provider.write(next, restorePoint, test.ctx));
+              } finally {
+                for (const repair of repairs) await repair();
+              }
+              expect(repairs, "the harness broke the store at the write request").toHaveLength(1);
+              expect(error.store).toBe(provider.name);
+              expect(error.message).toContain(`"${provider.name}"`);
+              expect(await store.raw()).toEqual(before);
+              expect((await provider.read()).credential).toEqual(old);
+              await undoesAndRetries(test, store, provider, restorePoint, next, before);
+            },
+            timeout,
+          );
+        }
+
+        if (capabilities.versioned) {
+          it(
+            "versioned: a write adds one version, and writing again for the same run and value, from the same or a fresh provider, adds none",
+            async () => {
+              const { test, store, provider, reopen } = await setup("seeded");
+              const versionCount = harnessHook(store.versionCount, "versionCount");
+              const { snapshot } = await provider.preflight();
+              const next = test.credential();
+              const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+              const versionsBefore = await versionCount();
+              const first = await provider.write(next, restorePoint, test.ctx);
+              expect(await versionCount()).toBe(versionsBefore + 1);
+
+              expect(await provider.write(next, restorePoint, test.ctx)).toEqual(first);
+              expect(await reopen().write(next, test.journal(restorePoint), test.ctx)).toEqual(first);
+              expect(await versionCount()).toBe(versionsBefore + 1);
+            },
+            timeout,
+          );
+        }
       });
     }
   });
+}
+
+/**
+ * After a failed write: nothing it left behind stands in the way of undoing or retrying. Rollback changes
+ * nothing, the write then works, and its rollback restores the store.
+ */
+async function undoesAndRetries(
+  test: ContractRun,
+  store: ContractStore,
+  provider: StoreProvider,
+  restorePoint: RestorePoint,
+  next: StoredCredential,
+  before: unknown,
+): Promise<void> {
+  await provider.rollback(restorePoint, test.withKey(next));
+  expect(await store.raw()).toEqual(before);
+  await provider.write(next, restorePoint, test.ctx);
+  expect((await provider.read()).credential).toEqual(next);
+  await provider.rollback(restorePoint, test.withKey(next));
+  expect(await store.raw()).toEqual(before);
+}
+
+/** A hook the options promised the harness has (the types see to it); fails the test, loudly, if it lacks it. */
+function harnessHook<Hook>(hook: Hook | undefined, name: string): Hook {
+  if (hook === undefined) throw new Error(`the harness's store lacks ${name}, which its contract options call for`);
+  return hook;
+}
+
+async function closeAll(providers: readonly StoreProvider[]): Promise<void> {
+  for (const provider of providers) await provider.close?.();
 }
 
 /**
@@ -449,12 +698,13 @@ async function run(command: string, args: string[]): Promise<void> {
   await promisify(execFile)(command, args);
 }
 
-/** The made-up credentials of one test, and the checks that none of their secrets leaks. */
+/** The made-up credentials of one test, and the checks that none of their secrets (or the harness's) leaks. */
 class ContractRun {
   readonly ctx = { runId: `contract-${randomBytes(6).toString("hex")}` };
   readonly #kind: CredentialKind;
   readonly #accountSid = `AC${randomBytes(16).toString("hex")}`;
   readonly #secrets: string[] = [];
+  #store: Pick<ContractStore, "secrets"> | undefined;
 
   constructor(kind: CredentialKind) {
     this.#kind = kind;
@@ -480,16 +730,19 @@ class ContractRun {
     return { kind: "auth-token", accountSid: this.#accountSid, authToken };
   }
 
-  rollbackCtx(next: StoredCredential) {
+  /** The context of rollback and release for a run that wrote `next`. */
+  withKey(next: StoredCredential) {
     return { ...this.ctx, newKeyId: credentialId(next) };
   }
 
-  /** Fail if any secret of this test appears in `value` (serialised as JSON); returns `value`. */
+  /** Also look out for the store's own secrets, read afresh at every scan. */
+  watch(store: Pick<ContractStore, "secrets">): void {
+    this.#store = store;
+  }
+
+  /** Fail if any secret appears in `value` (a string as it is, anything else as JSON); returns `value`. */
   scan<T>(value: T, what: string): T {
-    const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "");
-    for (const secret of this.#secrets) {
-      expect(text.includes(secret), `${what} contains a secret value`).toBe(false);
-    }
+    this.#scanText(typeof value === "string" ? value : (JSON.stringify(value) ?? ""), what);
     return value;
   }
 
@@ -509,12 +762,33 @@ class ContractRun {
     } catch (error) {
       caught = error;
     }
-    this.scan(describeError(caught), "error message or cause");
+    // As a log line shows it, and everything it holds: hidden properties, the whole cause chain, an SDK error's
+    // request, response and headers, an HTTP client's config. A debugger or an error reporter sees all of it.
+    this.#scanText(describeError(caught), "the error's message or cause");
+    this.#scanText(inspect(caught, { depth: Number.POSITIVE_INFINITY, showHidden: true }), "the error, inspected");
     if (!(caught instanceof StoreError)) {
       throw new Error(`expected a StoreError, got ${caught === undefined ? "success" : describeError(caught)}`);
     }
     if (kind !== undefined) expect(caught.kind, caught.message).toBe(kind);
     return caught;
+  }
+
+  #scanText(text: string, what: string): void {
+    const theirs = this.#store?.secrets ?? [];
+    for (const secret of theirs) {
+      expect(secret.length, "a harness secret shorter than 8 characters would match by chance").toBeGreaterThanOrEqual(
+        8,
+      );
+    }
+    for (const secret of [...this.#secrets, ...theirs]) {
+      const at = text.indexOf(secret);
+      // On a leak, show where it is (the text around it, not the secret), which is enough to find it.
+      const leak =
+        at < 0
+          ? undefined
+          : `${text.slice(Math.max(0, at - 300), at)}<SECRET>${text.slice(at + secret.length, at + secret.length + 100)}`;
+      expect(leak, `${what} contains a secret value`).toBeUndefined();
+    }
   }
 }
 

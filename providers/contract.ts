@@ -100,11 +100,14 @@ export interface StoreProvider {
 
   /**
    * The run finished for good (completed, or rolled back): drop anything `prepare` kept aside, such as a
-   * backup file holding the old secret. Idempotent.
+   * backup file holding the old secret, and tidy up what only this run's write left (an AWSPENDING label on
+   * the version it made current). `newKeyId` is the id of the credential the run wrote, as for `rollback`
+   * (`credentialId()`), so a provider can tell this run's leftovers from another run's without guessing; it is
+   * "" when the run never got as far as creating a key. Idempotent.
    */
-  release(restorePoint: RestorePoint, ctx: WriteContext): Promise<void>;
+  release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void>;
 
-  /** Free connections and timers. */
+  /** Free connections and timers (and revoke a token the provider logged in for). Safe to call more than once. */
   close?(): Promise<void>;
 }
 

@@ -2,8 +2,13 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createStoreProvider, providers, storeEntrySchema } from "./registry.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const providersDir = dirname(fileURLToPath(import.meta.url));
 

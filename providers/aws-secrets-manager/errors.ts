@@ -90,11 +90,44 @@ export function isDeserializationError(error: unknown): boolean {
   return name === "SyntaxError" || message.includes("Deserialization error");
 }
 
-/** The error to attach as `cause`: the SDK's own, unless it may quote a response body. */
-export function safeCause(error: unknown): unknown {
-  if (!isDeserializationError(error)) return error;
-  const { name, status } = fieldsOf(error);
-  return new Error(`${name ?? "Error"} while parsing a response (HTTP ${status ?? "?"}); the body is withheld`);
+/**
+ * What an SDK error said, as a `cause` that holds nothing else. The SDK's own errors must never be passed on: a
+ * service exception keeps the HTTP response (`$response`), and through its body stream the request, whose headers
+ * carry the session token (X-Amz-Security-Token) and whose body, for PutSecretValue, the secret value. Anything
+ * that logs or inspects the error in depth would print them.
+ */
+export class AwsErrorSummary extends Error {
+  override readonly name: string;
+  /** A Node error code (ECONNRESET, ...) when no answer came back. */
+  readonly code: string | undefined;
+  /** "client" or "server" for an error AWS sent. */
+  readonly fault: string | undefined;
+  readonly httpStatusCode: number | undefined;
+  /** AWS's request id, for a support case. */
+  readonly requestId: string | undefined;
+
+  constructor(error: unknown) {
+    const { name, code, message, fault, status } = fieldsOf(error);
+    // A response body the SDK could not parse may be a GetSecretValue answer, and its message quotes the body.
+    super(
+      isDeserializationError(error)
+        ? `${name ?? "Error"} while parsing a response (HTTP ${status ?? "?"}); the body is withheld`
+        : message,
+    );
+    this.name = name ?? "Error";
+    this.code = code;
+    this.fault = fault;
+    this.httpStatusCode = status;
+    const metadata =
+      typeof error === "object" && error !== null ? (error as { $metadata?: unknown }).$metadata : undefined;
+    const requestId = (metadata as { requestId?: unknown } | undefined)?.requestId;
+    this.requestId = typeof requestId === "string" ? requestId : undefined;
+  }
+}
+
+/** The error to attach as `cause`: a summary of the SDK's (see AwsErrorSummary), never the SDK's own. */
+export function safeCause(error: unknown): AwsErrorSummary {
+  return new AwsErrorSummary(error);
 }
 
 export function classifyAwsError(error: unknown, target: AwsTarget): AwsFailure {

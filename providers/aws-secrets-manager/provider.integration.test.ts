@@ -10,9 +10,7 @@
  * - moto's DescribeSecret also lists versions that have no label left; AWS leaves them out. `rawState` drops them.
  */
 
-import { randomUUID } from "node:crypto";
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -24,7 +22,8 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
+import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { awsClient, type RunningServers, startServers } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
@@ -33,6 +32,11 @@ import { StoreError } from "../errors.js";
 import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { awsSecretsManager } from "./index.js";
 import { versionIdFor } from "./staging.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const endpoints = inject("servers");
 const admin = awsClient(endpoints);
@@ -64,50 +68,42 @@ interface FaultProxy {
   /** From now on, answer a request with the fault `rule` returns for its operation and per-operation count. */
   inject(rule: FaultRule): void;
   heal(): void;
+  /** Run `action` once when the next PutSecretValue arrives, before the rule applies and the request goes on. */
+  beforeWrite(action: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
 async function startFaultProxy(target: string): Promise<FaultProxy> {
-  const upstream = new URL(target);
   const operations: string[] = [];
   const counts = new Map<string, number>();
   let rule: FaultRule | undefined;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const operation =
-        String(req.headers["x-amz-target"] ?? "")
-          .split(".")
-          .pop() ?? "";
-      operations.push(operation);
-      const count = (counts.get(operation) ?? 0) + 1;
-      counts.set(operation, count);
-      const fault = rule?.(operation, count);
-      if (fault === "reset") {
-        req.socket.destroy();
-        return;
-      }
-      if (fault !== undefined) {
-        res.writeHead(fault.status, { "content-type": "application/x-amz-json-1.1" });
-        res.end(JSON.stringify({ __type: fault.type, message: fault.message ?? `injected ${fault.type}` }));
-        return;
-      }
-      const forward = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on("error", () => req.socket.destroy());
-      forward.end(Buffer.concat(chunks));
-    });
+  let beforeWrite: (() => Promise<void>) | undefined;
+  const proxy = await startHttpProxy(target, async (request) => {
+    const operation =
+      String(request.headers["x-amz-target"] ?? "")
+        .split(".")
+        .pop() ?? "";
+    operations.push(operation);
+    const count = (counts.get(operation) ?? 0) + 1;
+    counts.set(operation, count);
+    if (operation === "PutSecretValue" && beforeWrite !== undefined) {
+      const action = beforeWrite;
+      beforeWrite = undefined;
+      await action();
+    }
+    const fault = rule?.(operation, count);
+    if (fault === "reset") return "reset";
+    if (fault !== undefined) {
+      return {
+        status: fault.status,
+        headers: { "content-type": "application/x-amz-json-1.1" },
+        body: JSON.stringify({ __type: fault.type, message: fault.message ?? `injected ${fault.type}` }),
+      };
+    }
+    return "forward";
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: proxy.endpoint,
     operations,
     inject(next) {
       counts.clear();
@@ -116,11 +112,10 @@ async function startFaultProxy(target: string): Promise<FaultProxy> {
     heal() {
       rule = undefined;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    beforeWrite(action) {
+      beforeWrite = action;
+    },
+    close: () => proxy.close(),
   };
 }
 
@@ -237,9 +232,14 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
     endpoint: proxy.endpoint,
     ...options.config,
   });
+  // Credentials of this store's own (moto checks none): if anything the provider throws carries them, the
+  // contract's leak scan finds them. The session token travels in every request's headers.
+  const secretAccessKey = `contract-${randomBytes(20).toString("base64url")}`;
+  const sessionToken = `session-${randomBytes(24).toString("base64url")}`;
+  const env = { ...credentialsEnv, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken };
   const opened: StoreProvider[] = [];
   const open = (): StoreProvider => {
-    const provider = awsSecretsManager.create(config, { credentialKind: kind, baseDir: "/", env: credentialsEnv });
+    const provider = awsSecretsManager.create(config, { credentialKind: kind, baseDir: "/", env });
     opened.push(provider);
     return provider;
   };
@@ -248,7 +248,9 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
     proxy,
     provider: open(),
     reopen: open,
+    secrets: [secretAccessKey, sessionToken],
     raw: () => rawState(secretId),
+    versionCount: () => versionCount(secretId),
     others: async () => {
       const value = JSON.parse((await currentValue(secretId)) ?? "{}") as Record<string, unknown>;
       for (const field of kindFields(kind, names)) delete value[field];
@@ -259,6 +261,8 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
       proxy.inject(() => "reset");
       return async () => proxy.heal();
     },
+    // The write's first request, PutSecretValue (staging as AWSPENDING): the switch of AWSCURRENT follows it.
+    beforeStoreWrite: (action: () => Promise<void>) => proxy.beforeWrite(action),
     cleanup: async () => {
       for (const provider of opened) await provider.close?.();
       await proxy.close();
@@ -271,7 +275,11 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
 runProviderContract(
   "aws-secrets-manager",
   { create: (initial, kind) => makeStore(initial, kind) },
-  { timeout: 60_000 },
+  {
+    capabilities: { nativeStaging: true, checkAndSet: true, versioned: true },
+    interceptsWrites: true,
+    timeout: 60_000,
+  },
 );
 
 // ------------------------------------------------------------------------------------------- extras
@@ -475,6 +483,43 @@ describe("aws-secrets-manager against moto", () => {
       expect(error.message).toContain(ours);
       expect(error.message).not.toContain(next.apiKeySecret);
       expect((await labelsOf(secretId))[currentVersionId]).toEqual(["AWSCURRENT"]);
+    });
+  });
+
+  describe("release", () => {
+    it("takes AWSPENDING off only the version this run made current, known by the run id and the new key id", async () => {
+      const { secretId, provider, ctx, journaled, currentVersionId } = await fixture();
+      const restorePoint = await journaled();
+      const next = newKey();
+      // A crash between the switch and the tidy-up: AWSPENDING is still on the version the run made current.
+      const ours = versionIdFor(ctx.runId, credentialId(next));
+      await admin.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          SecretString: JSON.stringify({ ...OTHERS, ...credentialFields(next) }),
+          ClientRequestToken: ours,
+          VersionStages: ["AWSPENDING"],
+        }),
+      );
+      await admin.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: "AWSCURRENT",
+          MoveToVersionId: ours,
+          RemoveFromVersionId: currentVersionId,
+        }),
+      );
+
+      // Another run, another key, or no key at all: a rotator version, but not this run's to tidy.
+      await provider.release(restorePoint, { runId: `run-${randomUUID()}`, newKeyId: credentialId(next) });
+      await provider.release(restorePoint, { ...ctx, newKeyId: credentialId(newKey()) });
+      await provider.release(restorePoint, { ...ctx, newKeyId: "" });
+      expect((await labelsOf(secretId))[ours]).toEqual(["AWSCURRENT", "AWSPENDING"]);
+
+      await provider.release(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      expect(await labelsOf(secretId)).toEqual({ [currentVersionId]: ["AWSPREVIOUS"], [ours]: ["AWSCURRENT"] });
+      await provider.release(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      expect(await provider.read()).toEqual({ credential: next, version: ours });
     });
   });
 

@@ -2,6 +2,8 @@
  * Pure logic (config, version ids, labels, JSON, error classification) and the few provider paths moto cannot
  * show, driven by a scripted client. Everything else runs against moto in provider.integration.test.ts.
  */
+
+import { inspect } from "node:util";
 import {
   DecryptionFailure,
   InternalServiceError,
@@ -11,7 +13,7 @@ import {
   type SecretsManagerClient,
   SecretsManagerServiceException,
 } from "@aws-sdk/client-secrets-manager";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredCredential } from "../contract.js";
 import { StoreError } from "../errors.js";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
@@ -21,6 +23,11 @@ import { AwsSecretsManagerProvider, clientConfig, SDK_MAX_ATTEMPTS } from "./pro
 import { awsSecretsManagerConfigSchema } from "./schema.js";
 import { parseSecretObject, withCredential } from "./secret-json.js";
 import { isRotatorVersion, labelsOf, versionIdFor } from "./staging.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const base = { name: "aws", type: "aws-secrets-manager", secretId: "prod/twilio" } as const;
 const ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/twilio-AbCdEf";
@@ -214,11 +221,34 @@ describe("classifyAwsError", () => {
     const error = Object.assign(new SyntaxError('Unexpected token, "{"SecretString":"hunter2" is not valid JSON'), {
       $metadata: { httpStatusCode: 200 },
     });
-    const cause = safeCause(error) as Error;
+    const cause = safeCause(error);
     expect(cause.message).not.toContain("hunter2");
     expect(cause.message).toContain("HTTP 200");
-    const plain = new Error("connect ECONNREFUSED");
-    expect(safeCause(plain)).toBe(plain);
+    const plain = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+    expect(safeCause(plain)).toMatchObject({ message: plain.message, code: "ECONNREFUSED" });
+  });
+
+  it("passes on what an SDK error said, never the request and response it holds", () => {
+    // What a real service exception holds: its response, whose body stream leads to the request with its headers.
+    const request = {
+      _header: "x-amz-security-token: session-token-value-0123456789\r\n",
+      body: '{"SecretString":"s3cret-value"}',
+    };
+    const error = Object.assign(accessDenied(), {
+      $metadata: { httpStatusCode: 400, requestId: "req-1" },
+      $response: { statusCode: 400, headers: {}, body: { req: request } },
+    });
+    const cause = safeCause(error);
+    expect(cause).toMatchObject({
+      name: "AccessDeniedException",
+      message: "User: arn:aws:iam::123456789012:user/ci is not authorized",
+      fault: "client",
+      httpStatusCode: 400,
+      requestId: "req-1",
+    });
+    const everything = inspect(cause, { depth: Number.POSITIVE_INFINITY, showHidden: true });
+    expect(everything).not.toContain("session-token-value");
+    expect(everything).not.toContain("s3cret-value");
   });
 });
 

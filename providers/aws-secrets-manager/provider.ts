@@ -277,7 +277,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     const base = this.#objectOf(await this.#getVersion(point.previousVersionId), point.previousVersionId);
     const text = withCredential(base, next, this.#names);
     await this.#stage(ours, text, Object.hasOwn(secret.VersionIdsToStages ?? {}, ours));
-    await this.#moveLabel(AWSCURRENT, point.previousVersionId, ours);
+    await this.#switchTo(ours, point.previousVersionId);
     const after = labelsOf((await this.#describeSecret()).VersionIdsToStages);
     if (after.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
     return ours;
@@ -319,17 +319,19 @@ export class AwsSecretsManagerProvider implements StoreProvider {
 
   /**
    * Nothing was kept aside: the old value stays in the secret's history (AWSPREVIOUS), as after any AWS rotation.
-   * Only an AWSPENDING label left on the new current version (a crash between the switch and the tidy-up, after
-   * which `resume` finds the store written and does not write again) is taken off.
+   * Only an AWSPENDING label this run's write left on the version it made current (a crash between the switch
+   * and the tidy-up, after which `resume` finds the store written and does not write again) is taken off. The
+   * version is known by its id, derived from the run and the new key: a label on any other version, another
+   * rotator run's included, is not this run's to remove.
    */
-  async release(restorePoint: RestorePoint, _ctx: WriteContext): Promise<void> {
+  async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
+    if (ctx.newKeyId === "") return; // no key, so nothing was written
+    const ours = versionIdFor(ctx.runId, ctx.newKeyId);
     const secret = await this.#describeSecret();
     if (secret.ARN !== point.secretArn) return;
     const { current, pending } = labelsOf(secret.VersionIdsToStages);
-    const leftOver =
-      current !== undefined && pending === current && current !== point.previousVersionId && isRotatorVersion(current);
-    if (leftOver) await this.#moveLabel(AWSPENDING, current, undefined);
+    if (current === ours && pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
   }
 
   async close(): Promise<void> {
@@ -372,6 +374,33 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   }
 
   /**
+   * Move AWSCURRENT from the version prepare saw to our staged one. If someone else moved it first, the service
+   * refuses; then our version is unstaged again, so the secret is exactly as they left it and no stray AWSPENDING
+   * blocks the next rotation (rollback cannot take it off: it leaves a secret someone else changed alone).
+   */
+  async #switchTo(ours: string, from: string): Promise<void> {
+    try {
+      await this.#moveLabel(AWSCURRENT, from, ours);
+    } catch (error) {
+      if (!(error instanceof StoreError) || error.kind !== "needs-operator") throw error;
+      try {
+        await this.#moveLabel(AWSPENDING, ours, undefined);
+      } catch (unstageError) {
+        throw this.#error(
+          "needs-operator",
+          `someone else moved ${AWSCURRENT} of secret ${this.secretId} away from version ${from} before rotator ` +
+            `switched it, so rotator did not make its version ${ours} current; nor could it take ${AWSPENDING} off ` +
+            "that version again. Check which credential the secret should hold, then remove the label: aws " +
+            `secretsmanager update-secret-version-stage --secret-id ${shellQuote(this.secretId)} ` +
+            `--version-stage ${AWSPENDING} --remove-from-version-id ${ours}`,
+          unstageError,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
    * UpdateSecretVersionStage: move `stage` from version `from` to version `to` (either may be undefined: attach, or
    * remove). Safe to repeat: after a failure it looks where the label is, so an attempt whose answer was lost is
    * not mistaken for a refusal, and a label someone else moved is reported, not fought over.
@@ -400,7 +429,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
             "needs-operator",
             `${stage} of secret ${this.secretId} is on version ${holder ?? "none"}, not ${from ?? "none"}, while ` +
               `rotator was moving it to ${to ?? "no version"}: someone else is changing the secret.`,
-            error,
+            safeCause(error),
           );
         }
         throw error;

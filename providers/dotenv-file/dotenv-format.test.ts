@@ -1,5 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const bytes = (text: string) => Buffer.from(text, "utf8");
 const values = (text: string) => Object.fromEntries(dotenvValues(bytes(text)));

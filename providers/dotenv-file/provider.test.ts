@@ -1,9 +1,23 @@
 import { execFile } from "node:child_process";
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import type { PathLike } from "node:fs";
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CredentialKind, RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
 import { type ContractStore, makeDirectoryUnwritable, runProviderContract } from "../contract-suite.js";
@@ -11,7 +25,40 @@ import { StoreError } from "../errors.js";
 import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { dotenvFile } from "./index.js";
 
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
+
 const isRoot = process.getuid?.() === 0;
+
+/**
+ * A rename over the file that fails only after the temp file beside it was created and written, for root and
+ * any other user alike. Nothing on the file itself does that for everyone: an immutable file (chattr +i) needs
+ * root to set up, and root ignores permission bits. So the one rename over `target` is made to meet a
+ * directory where the file was: the file is moved aside, an empty directory takes its name, the real rename
+ * runs and the kernel refuses it (EISDIR), and the file is put back. Every other call is the real one.
+ */
+const renameOver = vi.hoisted(() => ({ target: undefined as string | undefined }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs/promises")>();
+  return {
+    ...fs,
+    rename: async (from: PathLike, to: PathLike): Promise<void> => {
+      if (renameOver.target === undefined || String(to) !== renameOver.target) return fs.rename(from, to);
+      renameOver.target = undefined;
+      const aside = `${String(to)}.moved-aside`;
+      await fs.rename(to, aside);
+      await fs.mkdir(to);
+      try {
+        await fs.rename(from, to);
+      } finally {
+        await fs.rmdir(to);
+        await fs.rename(aside, to);
+      }
+    },
+  };
+});
 
 /** The operator's own lines around the credential, which every write must keep. */
 function envFile(credential: StoredCredential | undefined): string {
@@ -71,11 +118,18 @@ async function makeStore(
   };
 }
 
-runProviderContract("dotenv-file", { create: makeStore });
+runProviderContract(
+  "dotenv-file",
+  { create: makeStore },
+  // No interceptsWrites: a file has no request to hold up. Its check and its rename are two system calls, so a
+  // writer landing between them is not caught (the provider says so where it declares checkAndSet).
+  { capabilities: { nativeStaging: false, checkAndSet: true, versioned: false } },
+);
 
 describe("dotenv-file", () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
+    renameOver.target = undefined;
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
@@ -300,7 +354,7 @@ describe("dotenv-file", () => {
       // A retried prepare of the same run reuses its backup.
       expect(journaled(await provider.prepare(await provider.read(), ctx))).toEqual(restorePoint);
 
-      await provider.release(restorePoint, ctx);
+      await provider.release(restorePoint, { ...ctx, newKeyId: "" });
       expect((await readdir(dir)).sort()).toEqual(["twilio.env"]);
     });
 
@@ -309,7 +363,7 @@ describe("dotenv-file", () => {
       await mkdir(join(dir, "backups"), { mode: 0o700 });
       const restorePoint = await prepared(provider);
       expect(restorePoint.backupPath).toBe(join(dir, "backups", ".twilio.env.rotator-run-1.bak"));
-      await provider.release(restorePoint, ctx);
+      await provider.release(restorePoint, { ...ctx, newKeyId: "" });
       expect(await readdir(join(dir, "backups"))).toEqual([]);
     });
 
@@ -342,7 +396,7 @@ describe("dotenv-file", () => {
       await resumed.rollback(JSON.parse(JSON.stringify(restorePoint)), rollbackCtx(next));
       expect(await readFile(path)).toEqual(before);
       expect((await stat(path)).mode).toBe(beforeStat.mode);
-      await resumed.release(restorePoint, ctx);
+      await resumed.release(restorePoint, rollbackCtx(next));
       expect(await readdir(dir)).toEqual(["twilio.env"]);
     });
 
@@ -417,17 +471,16 @@ describe("dotenv-file", () => {
       expect(await readFile(path, "utf8")).toBe(envFile(old));
     });
 
-    it.runIf(isRoot)("leave no temp file behind when the rename over the file fails", async () => {
+    it("leave no temp file behind when the rename over the file fails", async () => {
       const old = newKey();
       const { dir, path, provider } = await fixture(envFile(old));
       const restorePoint = await prepared(provider);
       const listing = (await readdir(dir)).sort();
-      // An immutable file cannot be replaced, but the temp file next to it can be created and written first.
-      await promisify(execFile)("chattr", ["+i", path]);
-      cleanups.push(() => promisify(execFile)("chattr", ["-i", path]).then(() => undefined));
+      renameOver.target = await realpath(path);
       const error = await rejection(provider.write(newKey(), restorePoint, ctx));
+      expect(renameOver.target, "the provider renamed a temp file over the file").toBeUndefined();
       expect(error.kind).toBe("fatal");
-      expect(error.message).toContain("EPERM");
+      expect(error.message).toContain(`cannot write file ${path} (EISDIR)`);
       expect((await readdir(dir)).sort()).toEqual(listing);
       expect(await readFile(path, "utf8")).toBe(envFile(old));
     });

@@ -252,7 +252,7 @@ export class DotenvFileProvider implements StoreProvider {
     }
   }
 
-  async release(restorePoint: RestorePoint, ctx: WriteContext): Promise<void> {
+  async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     try {
       await removeFile(point.backupPath);

@@ -7,17 +7,21 @@
  * Kubernetes login is not tested here: there is no Kubernetes. provider.test.ts checks the request it makes.
  */
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
+import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { type RunningServers, type ServerEndpoints, startServers, vaultClient } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { type ContractStore, runProviderContract } from "../contract-suite.js";
+import { runProviderContract } from "../contract-suite.js";
 import { StoreError } from "../errors.js";
 import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";
 import { vaultKv2 } from "./index.js";
 import { VaultKv2Provider } from "./provider.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const endpoints = inject("servers");
 const root = vaultClient(endpoints);
@@ -128,39 +132,100 @@ function credentialKeys(kind: CredentialKind): string[] {
     : [names.accountSid, names.authToken];
 }
 
+/** The AppRole auth mount the contract's AppRole stores log in at, enabled once per file. */
+let contractAppRoleMount: Promise<string> | undefined;
+afterAll(async () => {
+  if (contractAppRoleMount === undefined) return;
+  const mount = await contractAppRoleMount;
+  await root.delete(`sys/auth/${mount}`).catch(() => undefined);
+});
+
+/** A role on the contract's AppRole mount whose token gets `policyName`, with its role_id and a fresh secret_id. */
+async function contractAppRole(policyName: string) {
+  contractAppRoleMount ??= (async () => {
+    const mount = unique("approle-contract");
+    await root.write(`sys/auth/${mount}`, { type: "approle" });
+    return mount;
+  })();
+  const mount = await contractAppRoleMount;
+  const role = unique("rotator");
+  await root.write(`auth/${mount}/role/${role}`, { token_policies: [policyName], token_ttl: "10m" });
+  const roleId: string = (await root.read(`auth/${mount}/role/${role}/role-id`)).data.role_id;
+  const secretId: string = (await root.write(`auth/${mount}/role/${role}/secret-id`, {})).data.secret_id;
+  const remove = () => root.delete(`auth/${mount}/role/${role}`).then(() => undefined);
+  return { mount, roleId, secretId, remove };
+}
+
 /**
  * The contract's harness. `empty` says what a store "without a credential" is: no secret at all (the write
- * creates it, rollback deletes that version), or a secret holding only the application's other keys.
+ * creates it, rollback deletes that version), or a secret holding only the application's other keys. `auth` is
+ * how the provider gets its token: given in an environment variable, or by an AppRole login.
+ *
+ * The provider talks to OpenBao through a proxy, which holds up its data write for `beforeStoreWrite` and
+ * collects every token it sends, so the leak scan looks for the login's token too.
  */
-function contractHarness(empty: "absent" | "others-only") {
+function contractHarness(empty: "absent" | "others-only", auth: "token" | "approle" = "token") {
   return {
-    async create(initial: StoredCredential | undefined, kind: CredentialKind): Promise<ContractStore> {
+    async create(initial: StoredCredential | undefined, kind: CredentialKind) {
       const mount = "secret";
       const path = unique("rotator-contract/twilio");
       // The contract calls `cleanup` itself, also after a failed test.
-      const { token, setPolicy, remove } = await createToken(policyFor(mount, path, FULL));
+      const { token, policyName, setPolicy, remove } = await createToken(policyFor(mount, path, FULL));
       const seed =
         initial !== undefined ? { ...OTHERS, ...fields(initial) } : empty === "others-only" ? OTHERS : undefined;
       if (seed !== undefined) await root.write(`${mount}/data/${path}`, { data: seed });
+
+      const secrets = [token];
+      let beforeWrite: (() => Promise<void>) | undefined;
+      const proxy = await startHttpProxy(endpoints.vault.address, async (request) => {
+        const sent = request.headers["x-vault-token"];
+        if (typeof sent === "string" && !secrets.includes(sent)) secrets.push(sent);
+        if (request.method === "POST" && request.path === `/v1/${mount}/data/${path}` && beforeWrite !== undefined) {
+          const action = beforeWrite;
+          beforeWrite = undefined;
+          await action();
+        }
+        return "forward" as const;
+      });
+      let env: Record<string, string> = { [TOKEN_ENV]: token };
+      let authConfig: Record<string, unknown> = { method: "token", token: { env: TOKEN_ENV } };
+      let removeRole = async () => undefined;
+      if (auth === "approle") {
+        const role = await contractAppRole(policyName);
+        secrets.push(role.secretId);
+        env = { ROTATOR_TEST_SECRET_ID: role.secretId };
+        authConfig = {
+          method: "approle",
+          mount: role.mount,
+          roleId: role.roleId,
+          secretId: { env: "ROTATOR_TEST_SECRET_ID" },
+        };
+        removeRole = role.remove;
+      }
       const config = vaultKv2.configSchema.parse({
         name: "vault",
         type: "vault-kv2",
-        address: endpoints.vault.address,
+        address: proxy.endpoint,
         path,
-        auth: { method: "token", token: { env: TOKEN_ENV } },
+        auth: authConfig,
       });
       // Through the definition, as the registry builds it.
-      const open = () => vaultKv2.create(config, { credentialKind: kind, baseDir: "/", env: { [TOKEN_ENV]: token } });
+      const open = () => vaultKv2.create(config, { credentialKind: kind, baseDir: "/", env });
       const keys = credentialKeys(kind);
       const raw = () => currentData(mount, path);
       return {
         provider: open(),
         reopen: open,
+        secrets,
         raw,
+        versionCount: async () => {
+          const meta = await rootRead(`${mount}/metadata/${path}`);
+          return meta === undefined ? 0 : Object.keys(meta.versions as Record<string, unknown>).length;
+        },
         others: async () =>
           Object.fromEntries(Object.entries((await raw()) ?? {}).filter(([key]) => !keys.includes(key))),
         // An operator's `bao kv patch`: no check-and-set.
-        externalWrite: async (credential) => {
+        externalWrite: async (credential: StoredCredential) => {
           await root.write(`${mount}/data/${path}`, { data: { ...(await raw()), ...fields(credential) } });
         },
         // The token loses every capability but read on the secret (a policy change, a revoked grant).
@@ -168,8 +233,13 @@ function contractHarness(empty: "absent" | "others-only") {
           await setPolicy(`path "${mount}/data/${path}" { capabilities = ["read"] }`);
           return () => setPolicy(policyFor(mount, path, FULL));
         },
+        beforeStoreWrite: (action: () => Promise<void>) => {
+          beforeWrite = action;
+        },
         cleanup: async () => {
+          await proxy.close();
           await root.delete(`${mount}/metadata/${path}`).catch(() => undefined);
+          await removeRole().catch(() => undefined);
           await remove();
         },
       };
@@ -177,8 +247,14 @@ function contractHarness(empty: "absent" | "others-only") {
   };
 }
 
-runProviderContract("vault-kv2 (no secret when empty)", contractHarness("absent"), { timeout: 30_000 });
-runProviderContract("vault-kv2 (other keys only when empty)", contractHarness("others-only"), { timeout: 30_000 });
+const VAULT_CONTRACT = {
+  capabilities: { nativeStaging: false, checkAndSet: true, versioned: true },
+  interceptsWrites: true,
+  timeout: 30_000,
+} as const;
+runProviderContract("vault-kv2 (no secret when empty)", contractHarness("absent"), VAULT_CONTRACT);
+runProviderContract("vault-kv2 (other keys only when empty)", contractHarness("others-only"), VAULT_CONTRACT);
+runProviderContract("vault-kv2 (AppRole login)", contractHarness("absent", "approle"), VAULT_CONTRACT);
 
 // ---------------------------------------------------------------------------------------------- Vault specifics
 
@@ -187,46 +263,9 @@ runProviderContract("vault-kv2 (other keys only when empty)", contractHarness("o
  * write as someone else before forwarding it, or forward it and then drop the answer (a lost response).
  */
 async function vaultProxy(hook: (request: { method: string; path: string }) => Promise<"forward" | "drop-response">) {
-  const requests: { method: string; path: string }[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = { method: req.method ?? "GET", path: req.url ?? "/" };
-    requests.push(request);
-    try {
-      const action = await hook(request);
-      const headers: Record<string, string> = {};
-      for (const name of ["x-vault-token", "x-vault-namespace", "content-type"]) {
-        const value = req.headers[name];
-        if (typeof value === "string") headers[name] = value;
-      }
-      const body = Buffer.concat(chunks);
-      const upstream = await fetch(`${endpoints.vault.address}${request.path}`, {
-        method: request.method,
-        headers,
-        ...(body.length > 0 ? { body } : {}),
-      });
-      const answer = Buffer.from(await upstream.arrayBuffer());
-      if (action === "drop-response") {
-        req.socket.destroy();
-        return;
-      }
-      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" });
-      res.end(answer);
-    } catch {
-      req.socket.destroy();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { address: `http://127.0.0.1:${port}`, requests };
+  const proxy = await startHttpProxy(endpoints.vault.address, (request) => hook(request));
+  onTestFinished(() => proxy.close());
+  return { address: proxy.endpoint, requests: proxy.requests };
 }
 
 let sequence = 0;

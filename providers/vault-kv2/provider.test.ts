@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect, promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CredentialKind, StoredCredential } from "../contract.js";
 import { StoreError } from "../errors.js";
 import { storeEntrySchema } from "../registry.js";
@@ -22,6 +22,11 @@ import { failureKind, storeErrorFor, VaultRequestFailure } from "./errors.js";
 import { vaultKv2 } from "./index.js";
 import { VaultKv2Provider } from "./provider.js";
 import { KUBERNETES_TOKEN_FILE, vaultKv2ConfigSchema } from "./schema.js";
+
+// A test that asserts nothing proves nothing: every test here must make at least one assertion.
+beforeEach(() => {
+  expect.hasAssertions();
+});
 
 const FAST_RETRY = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 10, maxRetryTimeMs: 1_000 };
 const TOKEN = "s.unit-test-token-0123456789";

@@ -320,7 +320,7 @@ export class VaultKv2Provider implements StoreProvider {
     throw this.#changedByOthers(point, current.version);
   }
 
-  async release(restorePoint: RestorePoint, _ctx: WriteContext): Promise<void> {
+  async release(restorePoint: RestorePoint, _ctx: WriteContext & { newKeyId: string }): Promise<void> {
     // Vault keeps the versions; there is nothing of this run's to drop.
     this.#restorePoint(restorePoint);
   }

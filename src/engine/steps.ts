@@ -211,7 +211,7 @@ export async function finishStep(state: RunState): Promise<RunOutcome> {
 }
 
 async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<void> {
-  const ctx = { runId: state.journal.runId };
+  const ctx = { runId: state.journal.runId, newKeyId: state.newKeyId ?? "" };
   for (const progress of stores) {
     if (progress.restorePoint === undefined) continue;
     try {

@@ -8,6 +8,8 @@
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 const KEY_SID = /^SK[0-9a-fA-F]{32}$/;
 const HEX32 = /^[0-9a-fA-F]{32}$/;
+/** Key secrets are 32 letters and digits (not only hex). */
+const KEY_SECRET = /^[A-Za-z0-9]{32}$/;
 
 export interface AdminCredentialShape {
   accountSid: string;
@@ -18,19 +20,15 @@ export interface AdminCredentialShape {
   passwordSource: string;
 }
 
-function shapeProblems(label: string, value: string, pattern: RegExp, expected: string): string[] {
+function shapeProblems(label: string, value: string, pattern: RegExp, length: number, expected: string): string[] {
   const problems: string[] = [];
   if (value !== value.trim())
     problems.push(`${label} has leading or trailing whitespace (a stray newline from a file?)`);
   if (/^["'].*["']$/.test(value.trim())) problems.push(`${label} is wrapped in quotes; remove them`);
   const core = value.trim().replace(/^["']|["']$/g, "");
-  if (!pattern.test(core)) {
-    if (core.length < 34 && pattern !== HEX32)
-      problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
-    else if (pattern === HEX32 && core.length !== 32)
-      problems.push(`${label} is ${core.length} characters, ${expected} (truncated?)`);
-    else problems.push(`${label} does not look right: ${expected}`);
-  }
+  if (core.length !== length) {
+    problems.push(`${label} is ${core.length} characters, ${expected}${core.length < length ? " (truncated?)" : ""}`);
+  } else if (!pattern.test(core)) problems.push(`${label} does not look right: ${expected}`);
   return problems;
 }
 
@@ -38,19 +36,25 @@ function shapeProblems(label: string, value: string, pattern: RegExp, expected: 
 export function diagnoseAdmin20003(shape: AdminCredentialShape): string[] {
   const causes: string[] = [];
   causes.push(
-    ...shapeProblems("twilio.accountSid", shape.accountSid, ACCOUNT_SID, "expected AC followed by 32 hex digits"),
+    ...shapeProblems("twilio.accountSid", shape.accountSid, ACCOUNT_SID, 34, "expected AC followed by 32 hex digits"),
   );
   const usingKey = shape.username !== shape.accountSid;
   if (usingKey) {
     causes.push(
-      ...shapeProblems("twilio.admin.apiKeySid", shape.username, KEY_SID, "expected SK followed by 32 hex digits"),
+      ...shapeProblems("twilio.admin.apiKeySid", shape.username, KEY_SID, 34, "expected SK followed by 32 hex digits"),
     );
     causes.push(
-      ...shapeProblems(`the key secret (${shape.passwordSource})`, shape.password, HEX32, "expected 32 characters"),
+      ...shapeProblems(
+        `the key secret (${shape.passwordSource})`,
+        shape.password,
+        KEY_SECRET,
+        32,
+        "expected 32 letters and digits",
+      ),
     );
   } else {
     causes.push(
-      ...shapeProblems(`the auth token (${shape.passwordSource})`, shape.password, HEX32, "expected 32 hex digits"),
+      ...shapeProblems(`the auth token (${shape.passwordSource})`, shape.password, HEX32, 32, "expected 32 hex digits"),
     );
   }
   if (causes.length === 0) {

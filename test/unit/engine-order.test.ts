@@ -226,6 +226,22 @@ describe("the fixed order", () => {
     expect(log.filter((l) => l.startsWith("rollback"))).toEqual([]);
   });
 
+  it("--if-due rotates a key older than maxAgeDays (here 100 days, limit 90)", async () => {
+    const log: string[] = [];
+    const result = await rotate(context(log), { ifDue: true });
+    expect(result.status).toBe("completed");
+    expect(log).toContain("revoke:old");
+  });
+
+  it("--if-due leaves a younger key alone and touches nothing", async () => {
+    const log: string[] = [];
+    const ctx = context(log);
+    ctx.loaded.config.credential.maxAgeDays = 365;
+    const result = await rotate(ctx, { ifDue: true });
+    expect(result.status).toBe("not-due");
+    expect(log).toEqual(PREFLIGHT);
+  });
+
   it("plan runs the same preflight and nothing else", async () => {
     const log: string[] = [];
     const result = await plan(context(log));

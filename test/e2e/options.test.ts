@@ -1,0 +1,158 @@
+/**
+ * The options a scheduled job and an emergency rely on: status, --if-due, --emergency, restricted keys
+ * (IAM v1), and a Main key as the admin credential.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ADMIN_VARIABLE,
+  adminClient,
+  authenticates,
+  cleanup,
+  cliArgs,
+  ensureBuilt,
+  journals,
+  makeWorkspace,
+  readStoreKey,
+  runCli,
+  startTwilioEmulator,
+  transcript,
+  type Workspace,
+} from "./harness.js";
+
+let emulator: Awaited<ReturnType<typeof startTwilioEmulator>>;
+const issuedSecrets = new Set<string>();
+const workspaces: Workspace[] = [];
+
+async function workspace(): Promise<Workspace> {
+  const ws = await makeWorkspace(emulator, 2);
+  workspaces.push(ws);
+  return ws;
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+});
+
+afterAll(async () => {
+  const texts = [...transcript];
+  for (const ws of workspaces) texts.push(await journals(ws));
+  expect([...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)))).toEqual([]);
+  await Promise.all(workspaces.map(cleanup));
+  await emulator.close();
+});
+
+describe("status", () => {
+  it("shows the current key masked, its age, the lock and recent runs", async () => {
+    const ws = await workspace();
+    const before = JSON.parse((await runCli(cliArgs(ws, "status"), { env: ws.env })).stdout);
+    expect(before).toMatchObject({
+      currentKey: `SK…${ws.seeded.sid.slice(-4)}`,
+      ageDays: 0,
+      due: false,
+      lock: "free",
+      runs: [],
+    });
+    const rotated = JSON.parse((await runCli(cliArgs(ws, "rotate"), { env: ws.env })).stdout);
+    const after = await runCli(cliArgs(ws, "status"), { env: ws.env });
+    expect(after.code).toBe(0);
+    const status = JSON.parse(after.stdout);
+    expect(status.currentKey).toBe(rotated.newKey);
+    expect(status.runs).toEqual([
+      expect.objectContaining({ runId: rotated.runId, command: "rotate", status: "completed" }),
+    ]);
+    const human = await runCli(["status", "--config", ws.configPath, "--state-dir", ws.stateDir], { env: ws.env });
+    expect(human.stdout).toContain(`current key: ${rotated.newKey}, 0 days old`);
+    expect(human.stdout).toContain(`${rotated.runId}  rotate  completed`);
+  });
+});
+
+describe("--if-due", () => {
+  it("leaves a key younger than maxAgeDays alone and changes nothing", async () => {
+    const ws = await workspace();
+    const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
+    const skipped = await runCli(cliArgs(ws, "rotate", "--if-due"), { env: ws.env });
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(JSON.parse(skipped.stdout).status).toBe("not-due");
+    expect(skipped.stderr).toContain("0 days old (rotates at 90)");
+    expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
+    expect(await journals(ws)).toBe("");
+
+    // The due path (a key older than maxAgeDays) is covered in test/unit/engine-order.test.ts, where the
+    // issuer can report a key created 100 days ago; the emulator dates every key now.
+  });
+});
+
+describe("--emergency", () => {
+  it("a current key already deleted in Twilio stops a normal rotation, and --emergency replaces it", async () => {
+    const ws = await workspace();
+    await adminClient(emulator).api.v2010.accounts(emulator.accountSid).keys(ws.seeded.sid).remove();
+    const normal = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(normal.code).toBe(2);
+    expect(JSON.parse(normal.stdout).error).toContain("--emergency");
+
+    const emergency = await runCli(cliArgs(ws, "rotate", "--emergency"), { env: ws.env });
+    expect(emergency.code, emergency.stderr).toBe(0);
+    const result = JSON.parse(emergency.stdout);
+    expect(result.status).toBe("completed");
+    expect(result.oldKey).toBeNull();
+    const [a, b] = await Promise.all(ws.storeFiles.map(readStoreKey));
+    expect(b).toEqual(a);
+    expect(await authenticates(emulator, a!.sid!, a!.secret!)).toBe(true);
+    expect(emergency.stderr).toContain("no old key to revoke");
+  });
+});
+
+describe("key types and admin credentials", () => {
+  it("rotates to a restricted key through IAM v1, verified on a path its policy allows", async () => {
+    const ws = await workspace();
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(
+        "  friendlyNamePrefix: e2e",
+        '  friendlyNamePrefix: e2e\n  keyType: restricted\n  policy: { allow: ["/twilio/messaging/messages/read"] }',
+      ),
+    );
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    const { sid, secret } = await readStoreKey(ws.storeFiles[0]!);
+    expect(emulator.keys().find((k) => k.sid === sid)?.keyType).toBe("restricted");
+    expect(await authenticates(emulator, sid!, secret!)).toBe(true);
+    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+  });
+
+  it("uses a Main key as the admin credential", async () => {
+    const ws = await workspace();
+    const main = emulator.createMainKey();
+    issuedSecrets.add(main.secret);
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(
+        `admin: { authToken: { env: ${ADMIN_VARIABLE} } }`,
+        `admin: { apiKeySid: ${main.sid}, apiKeySecret: { env: MAIN_KEY_SECRET } }`,
+      ),
+    );
+    const run = await runCli(cliArgs(ws, "rotate"), {
+      env: { ...ws.env, MAIN_KEY_SECRET: main.secret, [ADMIN_VARIABLE]: undefined },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(emulator.keys().some((k) => k.sid === main.sid)).toBe(true);
+  });
+
+  it("a Standard key as admin is refused in preflight with the likely cause", async () => {
+    const ws = await workspace();
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(
+        `admin: { authToken: { env: ${ADMIN_VARIABLE} } }`,
+        `admin: { apiKeySid: ${ws.seeded.sid}, apiKeySecret: { env: STANDARD_SECRET } }`,
+      ),
+    );
+    const run = await runCli(cliArgs(ws, "plan"), { env: { ...ws.env, STANDARD_SECRET: ws.seeded.secret } });
+    expect(run.code).toBe(2);
+    const problems = JSON.parse(run.stdout).problems.join("\n");
+    expect(problems).toContain("20003");
+    expect(problems).toContain("Standard key");
+  });
+});
