@@ -2,7 +2,7 @@
  * The `rotator` command line. Progress goes to stderr; `--json` prints one result object on stdout; the
  * exit code says how it ended (see EXIT CODES in --help and the README).
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadConfig } from "../config/load.js";
 import { runTwilioEmulatorCommand } from "../emulator/cli.js";
 import { buildContext, closeContext, type EngineContext } from "../engine/context.js";
@@ -116,7 +116,11 @@ export function buildProgram(): Command {
     )
     .version(version)
     .addHelpText("after", EXIT_CODES)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Set before the subcommands are added, which inherit it: commander's usage errors are bad input (2).
+    .exitOverride((error) => {
+      process.exit(error.exitCode === 0 ? 0 : ExitCode.badInput);
+    });
 
   withCommon(
     program
@@ -188,16 +192,9 @@ export function buildProgram(): Command {
 function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new RotatorError(`--port must be a whole number from 0 to 65535, not "${value}"`, {
-      exitCode: ExitCode.badInput,
-    });
+    throw new InvalidArgumentError(`--port must be a whole number from 0 to 65535, not "${value}"`);
   }
   return port;
 }
 
-await buildProgram()
-  .exitOverride((error) => {
-    // Commander's own usage errors are bad input too.
-    process.exit(error.exitCode === 0 ? 0 : ExitCode.badInput);
-  })
-  .parseAsync(process.argv);
+await buildProgram().parseAsync(process.argv);

@@ -195,12 +195,14 @@ export async function verifyTwilioCredentials(
     await credentials.withClient((client) => client.request({ method: "get", uri: `https://api.twilio.com${path}` }));
   } catch (error) {
     if (isTwilioApiError(error) && error.status === 401) {
+      // withClient may have re-read the store and retried with another credential: name the one refused last.
+      const refused = await credentials.current().catch(() => credential);
       const who =
-        credential.kind === "api-key"
-          ? `API key ${credential.apiKeySid.slice(0, 2)}…${credential.apiKeySid.slice(-4)}`
+        refused.kind === "api-key"
+          ? `API key ${refused.apiKeySid.slice(0, 2)}…${refused.apiKeySid.slice(-4)}`
           : "the auth token";
       throw new TwilioCredentialError(
-        `Twilio refused ${who} of account ${credential.accountSid} (HTTP 401, error 20003). Likely: the key was deleted or rotated and this store was not updated, the secret is truncated or has stray whitespace, or the key belongs to another account or region.`,
+        `Twilio refused ${who} of account ${refused.accountSid} (HTTP 401, error 20003). Likely: the key was deleted or rotated and this store was not updated, the secret is truncated or has stray whitespace, or the key belongs to another account or region.`,
         { cause: error },
       );
     }

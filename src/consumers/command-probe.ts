@@ -1,12 +1,19 @@
 /**
  * The command probe: run a configured check with the expected credential's id in its environment
  * (ROTATOR_EXPECTED_KEY_SID, or ROTATOR_EXPECTED_TOKEN_FINGERPRINT for auth tokens). Exit 0 means the
- * consumer uses it and authenticates. Its output is not shown: a check script may print anything.
+ * consumer uses it and authenticates. Its output is not shown: a check script may print anything, so it is
+ * not captured at all (a buffer limit would turn a chatty passing check into a failure).
+ *
+ * The timeout is the probe's answer, not the child's: once it passes the check is unreachable, whatever it
+ * does later, and a child that ignores SIGTERM gets SIGKILL after a short grace.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
 import type { CommandConsumerEntry } from "./schema.js";
+
+/** How long a timed-out check has to exit after SIGTERM before it gets SIGKILL. */
+const KILL_GRACE_MS = 2_000;
 
 export function createCommandProbe(
   entry: CommandConsumerEntry,
@@ -21,33 +28,36 @@ export function createCommandProbe(
     check(expected: Expected): Promise<ProbeReport> {
       const variable = expected.kind === "api-key" ? "ROTATOR_EXPECTED_KEY_SID" : "ROTATOR_EXPECTED_TOKEN_FINGERPRINT";
       return new Promise((done) => {
-        execFile(
-          file,
-          args,
-          {
-            cwd,
-            env: { ...(options.env as NodeJS.ProcessEnv), [variable]: expected.id },
-            timeout: entry.timeoutSeconds * 1000,
-            maxBuffer: 1024 * 1024,
-          },
-          (error) => {
-            if (error === null) {
-              done({ state: "converged", detail: "check passed (exit 0)" });
-              return;
-            }
-            const code = (error as NodeJS.ErrnoException).code;
-            if (code === "ENOENT" || code === "EACCES") {
-              done({ state: "unreachable", detail: `cannot run ${file} (${code})` });
-            } else if (error.killed) {
-              done({ state: "unreachable", detail: `check did not finish within ${entry.timeoutSeconds} s` });
-            } else {
-              done({
-                state: "other-credential",
-                detail: `check failed (exit ${typeof code === "number" ? code : "?"})`,
-              });
-            }
-          },
-        );
+        let settled = false;
+        const finish = (report: ProbeReport) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          done(report);
+        };
+        const child = spawn(file, args, {
+          cwd,
+          env: { ...(options.env as NodeJS.ProcessEnv), [variable]: expected.id },
+          stdio: "ignore",
+        });
+        const timer = setTimeout(() => {
+          finish({ state: "unreachable", detail: `check did not finish within ${entry.timeoutSeconds} s` });
+          child.kill("SIGTERM");
+          setTimeout(() => {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+          }, KILL_GRACE_MS).unref();
+        }, entry.timeoutSeconds * 1000);
+        child.once("error", (error: NodeJS.ErrnoException) => {
+          finish({ state: "unreachable", detail: `cannot run ${file} (${error.code ?? error.message})` });
+        });
+        child.once("exit", (code, signal) => {
+          if (code === 0) finish({ state: "converged", detail: "check passed (exit 0)" });
+          else
+            finish({
+              state: "other-credential",
+              detail: `check failed (${code === null ? `signal ${signal ?? "?"}` : `exit ${code}`})`,
+            });
+        });
       });
     },
   };

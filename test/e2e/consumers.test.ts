@@ -344,7 +344,7 @@ describe("consumers", () => {
 
   it("plan lists the consumers with their current state and changes nothing; a consumer that is down fails preflight", async () => {
     const cw = await cloudWorkspace();
-    const { ws, vaultStore } = cw;
+    const { ws } = cw;
     const up = await startConsumer("up", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     const down = await startConsumer("down", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     await writeConfig(ws, storesYaml(cw), [httpConsumer(up), httpConsumer(down)], 5);

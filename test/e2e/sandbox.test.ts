@@ -1,6 +1,6 @@
 /** The README's first command: a whole rotation on the built-in sandbox, and a plan that changes nothing. */
 import { describe, expect, it } from "vitest";
-import { ensureBuilt, runCli } from "./harness.js";
+import { ensureBuilt, root, runCli } from "./harness.js";
 
 describe("--sandbox", () => {
   it("rotate runs the whole fixed order and the independent check confirms the outcome", async () => {
@@ -29,5 +29,37 @@ describe("--sandbox", () => {
     expect(run.stdout).toContain("rotator plan (dry run: nothing was changed)");
     expect(run.stdout).toContain("no problems found");
     expect(run.stderr).toMatch(/old key SK…[0-9a-f]{4}: still authenticates/);
+  });
+});
+
+describe("rotator emulator twilio", () => {
+  it("prints one JSON line once listening, serves the official client, and exits 0 on SIGTERM", async () => {
+    ensureBuilt();
+    const { spawn } = await import("node:child_process");
+    const { createInterface } = await import("node:readline");
+    const { createTwilioClient } = await import("../../src/twilio/client.js");
+    const child = spawn(process.execPath, [`${root}/bin/rotator.js`, "emulator", "twilio", "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
+    const info = JSON.parse(line) as { baseUrl: string; accountSid: string; authToken: string };
+    expect(Object.keys(info).sort()).toEqual(["accountSid", "authToken", "baseUrl"]);
+    expect(info.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = createTwilioClient({
+      accountSid: info.accountSid,
+      username: info.accountSid,
+      password: info.authToken,
+      baseUrl: info.baseUrl,
+    });
+    expect((await client.api.v2010.accounts(info.accountSid).fetch()).sid).toBe(info.accountSid);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses a bad port with exit 2", async () => {
+    const run = await runCli(["emulator", "twilio", "--port", "99999"], { env: process.env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--port must be a whole number from 0 to 65535");
   });
 });
