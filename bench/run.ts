@@ -9,10 +9,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/load.js";
+import { startTwilioEmulator } from "../src/emulator/index.js";
 import { buildContext, closeContext } from "../src/engine/context.js";
 import { silentReporter } from "../src/engine/reporter.js";
 import { rotate } from "../src/engine/rotate.js";
-import { startTwilioEmulator } from "../src/emulator/index.js";
 import { createTwilioClient } from "../src/twilio/client.js";
 
 const emulator = await startTwilioEmulator({ port: 0 });
@@ -29,9 +29,13 @@ async function rotationMs(stores: number): Promise<number> {
   const entries: string[] = [];
   for (let i = 0; i < stores; i++) {
     const path = join(dir, `s${i}.env`);
-    await writeFile(path, `TWILIO_ACCOUNT_SID=${emulator.accountSid}\nTWILIO_API_KEY=${key.sid}\nTWILIO_API_SECRET=${key.secret}\n`, {
-      mode: 0o600,
-    });
+    await writeFile(
+      path,
+      `TWILIO_ACCOUNT_SID=${emulator.accountSid}\nTWILIO_API_KEY=${key.sid}\nTWILIO_API_SECRET=${key.secret}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     entries.push(`  - { name: s${i}, type: dotenv-file, path: ${path} }`);
   }
   const configPath = join(dir, "rotator.yaml");
