@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // (moto, OpenBao, Lowkey Vault, the Twilio emulator) started once by the integration globalSetup.
 export default defineConfig({
   test: {
+    // The pinned AWS SDK supports Node 20; its notice about later releases needing Node 22 is noise here.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     projects: [
       {
         test: {

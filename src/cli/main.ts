@@ -86,7 +86,11 @@ async function withContext(
       for (const line of await sandbox.summary()) reporter.info(line);
     }
   } finally {
-    await sandbox?.close();
+    if (sandbox) {
+      await sandbox.close();
+      const kept = options.stateDir === undefined ? " (pass --state-dir DIR to keep its journal)" : "";
+      reporter.step(`sandbox: removed ${sandbox.dir}${kept}`);
+    }
   }
   if (options.json) process.stdout.write(`${redact(JSON.stringify(result, null, 2))}\n`);
   else printHuman(result);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { maskSid } from "../util/mask.js";
+import { maskSid, registerSecret } from "../util/mask.js";
 import { httpCall } from "./http-request.js";
 import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
 import type { HttpConsumerEntry } from "./schema.js";
@@ -23,6 +23,8 @@ function resolveHeaders(headers: HttpConsumerEntry["headers"], consumer: string,
           `consumer "${consumer}": header ${name} reads environment variable ${value.env}, which is not set`,
         );
       }
+      // A header from the environment is a credential (a bearer token): never let it reach output.
+      registerSecret(resolved);
       out[name] = resolved;
     }
   }
