@@ -1,15 +1,17 @@
 import { defineConfig } from "vitest/config";
 
+// The pinned AWS SDK supports Node 20; its notice about later releases needing Node 22 is noise here.
+const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+
 // Two projects: fast tests with no outside servers, and integration tests that talk to real local servers
 // (moto, OpenBao, Lowkey Vault, the Twilio emulator) started once by the integration globalSetup.
 export default defineConfig({
   test: {
-    // The pinned AWS SDK supports Node 20; its notice about later releases needing Node 22 is noise here.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     projects: [
       {
         test: {
           name: "unit",
+          env,
           include: [
             "src/**/*.test.ts",
             "providers/**/*.test.ts",
@@ -23,6 +25,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          env,
           include: ["providers/**/*.integration.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           exclude: ["node_modules/**", "dist/**"],
           testTimeout: 120_000,
