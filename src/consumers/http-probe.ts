@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { httpCall } from "./http-request.js";
 import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
@@ -19,8 +20,9 @@ function resolveHeaders(headers: HttpConsumerEntry["headers"], consumer: string,
     else {
       const resolved = env[value.env];
       if (resolved === undefined || resolved === "") {
-        throw new Error(
+        throw new RotatorError(
           `consumer "${consumer}": header ${name} reads environment variable ${value.env}, which is not set`,
+          { exitCode: ExitCode.badInput, hint: `export ${value.env} before running rotator` },
         );
       }
       // A header from the environment is a credential (a bearer token): never let it reach output.
@@ -31,8 +33,22 @@ function resolveHeaders(headers: HttpConsumerEntry["headers"], consumer: string,
   return out;
 }
 
+function readCa(consumer: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new RotatorError(
+      `consumer "${consumer}": caFile ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`,
+      {
+        exitCode: ExitCode.badInput,
+        hint: "point caFile at the PEM file of the CA that signed the consumer's certificate",
+      },
+    );
+  }
+}
+
 export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: string; env: Env }): ConsumerProbe {
-  const ca = entry.caFile === undefined ? undefined : readFileSync(resolve(options.baseDir, entry.caFile), "utf8");
+  const ca = entry.caFile === undefined ? undefined : readCa(entry.name, resolve(options.baseDir, entry.caFile));
   const timeoutMs = entry.timeoutSeconds * 1000;
   const headers = resolveHeaders(entry.headers, entry.name, options.env);
   const reloadHeaders = entry.reload === undefined ? {} : resolveHeaders(entry.reload.headers, entry.name, options.env);

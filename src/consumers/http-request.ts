@@ -38,12 +38,24 @@ export function httpCall(
           // The contract's answer is a few dozen bytes; don't buffer a misconfigured endpoint's page.
           if (body.length < 64 * 1024) body += chunk;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => {
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, body });
+        });
         res.on("error", reject);
       },
     );
+    // The socket timeout restarts with every byte; this one bounds the whole exchange, so a consumer that
+    // trickles its answer cannot stretch a poll past timeoutSeconds.
+    const deadline = setTimeout(
+      () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    req.on("error", reject);
+    req.on("error", (error) => {
+      clearTimeout(deadline);
+      reject(error);
+    });
     req.end();
   });
 }
