@@ -13,11 +13,12 @@ import {
   makeWorkspace,
   runCli,
   startTwilioEmulator,
+  type TwilioEmulator,
   transcript,
   type Workspace,
 } from "./harness.js";
 
-let emulator: Awaited<ReturnType<typeof startTwilioEmulator>>;
+let emulator: TwilioEmulator;
 let ws: Workspace;
 let goodConfig: string;
 const issuedSecrets = new Set<string>();

@@ -29,19 +29,19 @@ import {
   makeWorkspace,
   readStoreKey,
   runCli,
-  startTwilioEmulator,
-  transcript,
+  secretLeaks,
+  startScannedEmulator,
+  type TwilioEmulator,
+  until,
   type Workspace,
 } from "./harness.js";
 
-type Emulator = Awaited<ReturnType<typeof startTwilioEmulator>>;
-
-let emulator: Emulator;
+let emulator: TwilioEmulator;
 let servers: ServerEndpoints;
 let aws: SecretsManagerClient;
 let vault: nodeVault.client;
 let awsProxy: TcpProxy;
-const issuedSecrets = new Set<string>();
+let issuedSecrets: Set<string>;
 const workspaces: Workspace[] = [];
 
 interface CloudWorkspace {
@@ -55,7 +55,7 @@ interface CloudWorkspace {
 beforeAll(async () => {
   ensureBuilt();
   servers = inject("servers");
-  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  ({ emulator, issuedSecrets } = await startScannedEmulator());
   aws = awsClient(servers);
   vault = vaultClient(servers);
   awsProxy = await startTcpProxy(Number(new URL(servers.aws.endpoint).port));
@@ -70,10 +70,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const texts = [...transcript];
-  for (const ws of workspaces) texts.push(await journals(ws));
-  const leaks = [...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)));
-  expect(leaks).toEqual([]);
+  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await Promise.all(workspaces.map(cleanup));
   await awsProxy.close();
   await emulator.close();
@@ -131,14 +128,6 @@ async function awsState(secretId: string) {
 async function vaultState(path: string) {
   const read = await vault.read(`secret/data/${path}`);
   return { value: read.data.data as Record<string, string>, version: read.data.metadata.version as number };
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Start a rotation whose key creation takes 1.5 s, and do `act` while it waits (after preflight). */

@@ -21,16 +21,17 @@ import {
   readStoreKey,
   root,
   runCli,
-  startTwilioEmulator,
+  secretLeaks,
+  startScannedEmulator,
+  type TwilioEmulator,
   transcript,
   type Workspace,
 } from "./harness.js";
 
-type Emulator = Awaited<ReturnType<typeof startTwilioEmulator>>;
 const VAULT_TOKEN_VARIABLE = "TEST_VAULT_TOKEN";
 
-let emulator: Emulator;
-const issuedSecrets = new Set<string>();
+let emulator: TwilioEmulator;
+let issuedSecrets: Set<string>;
 const workspaces: Workspace[] = [];
 const consumers: Consumer[] = [];
 
@@ -102,16 +103,13 @@ const httpConsumer = (c: Consumer, reload = true) =>
 
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  ({ emulator, issuedSecrets } = await startScannedEmulator());
 });
 
 afterAll(async () => {
   await Promise.all(consumers.map((c) => c.stop()));
-  const texts = [...transcript];
-  for (const ws of workspaces) texts.push(await journals(ws));
-  const leaks = [...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)));
   expect(issuedSecrets.size).toBeGreaterThanOrEqual(3);
-  expect(leaks).toEqual([]);
+  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await Promise.all(workspaces.map(cleanup));
   await emulator.close();
 });

@@ -164,4 +164,45 @@ export async function cleanup(ws: Workspace): Promise<void> {
   await rm(ws.dir, { recursive: true, force: true });
 }
 
-export { startTwilioEmulator };
+export { startTwilioEmulator, type TwilioEmulator };
+
+/** An emulator that reports every secret it issues, so a file's afterAll can scan output for all of them. */
+export async function startScannedEmulator(): Promise<{ emulator: TwilioEmulator; issuedSecrets: Set<string> }> {
+  const issuedSecrets = new Set<string>();
+  const emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  return { emulator, issuedSecrets };
+}
+
+/**
+ * The secret scan: every secret issued or learned (workspaces' own, and what their stores hold now) against
+ * every byte the CLI printed in this file and every journal written. Returns the leaks (expected: none)
+ * without ever printing a secret.
+ */
+export async function secretLeaks(
+  issued: Iterable<string>,
+  workspaces: Workspace[],
+  extraTexts: string[] = [],
+): Promise<string[]> {
+  const secrets = new Set<string>(issued);
+  const texts = [...transcript, ...extraTexts];
+  for (const ws of workspaces) {
+    for (const secret of ws.secrets) secrets.add(secret);
+    for (const file of ws.storeFiles) {
+      const { secret } = await readStoreKey(file).catch(() => ({ secret: undefined }));
+      if (secret) secrets.add(secret);
+    }
+    texts.push(await journals(ws));
+  }
+  return [...secrets]
+    .filter((secret) => texts.some((text) => text.includes(secret)))
+    .map((secret) => `${secret.slice(0, 2)}…`);
+}
+
+/** Poll a condition until it holds (or fail after timeoutMs); for "wait until the run reached step X". */
+export async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -15,13 +15,14 @@ import {
   makeWorkspace,
   readStoreKey,
   runCli,
-  startTwilioEmulator,
-  transcript,
+  secretLeaks,
+  startScannedEmulator,
+  type TwilioEmulator,
   type Workspace,
 } from "./harness.js";
 
-let emulator: Awaited<ReturnType<typeof startTwilioEmulator>>;
-const issuedSecrets = new Set<string>();
+let emulator: TwilioEmulator;
+let issuedSecrets: Set<string>;
 const workspaces: Workspace[] = [];
 
 async function workspace(): Promise<Workspace> {
@@ -32,13 +33,11 @@ async function workspace(): Promise<Workspace> {
 
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  ({ emulator, issuedSecrets } = await startScannedEmulator());
 });
 
 afterAll(async () => {
-  const texts = [...transcript];
-  for (const ws of workspaces) texts.push(await journals(ws));
-  expect([...issuedSecrets].filter((secret) => texts.some((text) => text.includes(secret)))).toEqual([]);
+  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await Promise.all(workspaces.map(cleanup));
   await emulator.close();
 });
