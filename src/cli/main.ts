@@ -90,6 +90,8 @@ async function withContext(
       await sandbox.close();
       const kept = options.stateDir === undefined ? " (pass --state-dir DIR to keep its journal)" : "";
       reporter.step(`sandbox: removed ${sandbox.dir}${kept}`);
+      // The journal went with the sandbox's directory unless --state-dir put it elsewhere.
+      if (options.stateDir === undefined) delete result.journal;
     }
   }
   if (options.json) process.stdout.write(`${redact(JSON.stringify(result, null, 2))}\n`);
