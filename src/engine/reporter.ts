@@ -2,6 +2,7 @@
  * Human progress, written to stderr so stdout stays clean for `--json`. Every line passes through
  * `redact`, the last line of defence against a secret reaching a terminal or a CI log.
  */
+import { createLogUpdate } from "log-update";
 import { redact } from "../util/mask.js";
 
 export interface Reporter {
@@ -10,15 +11,29 @@ export interface Reporter {
   /** Detail under the current step. */
   info(text: string): void;
   warn(text: string): void;
+  /**
+   * Redraw a block of status lines in place (one per consumer while rotator waits for them). Only on a
+   * terminal: in a log, changes are reported as `info` lines instead.
+   */
+  live?: (lines: string[]) => void;
+  /** Leave the last block on screen and go back to plain lines. */
+  liveDone?: () => void;
 }
 
-export function streamReporter(stream: NodeJS.WritableStream = process.stderr): Reporter {
+export function streamReporter(stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): Reporter {
   const write = (prefix: string, text: string) => stream.write(`${prefix}${redact(text)}\n`);
-  return {
+  const reporter: Reporter = {
     step: (text) => write("==> ", text),
     info: (text) => write("    ", text),
     warn: (text) => write("  ! ", text),
   };
+  if (stream.isTTY) {
+    // log-update redraws in place and copes with wrapping; showCursor keeps Ctrl-C from leaving it hidden.
+    const update = createLogUpdate(stream, { showCursor: true });
+    reporter.live = (lines) => update(redact(lines.map((line) => `    ${line}`).join("\n")));
+    reporter.liveDone = () => update.done();
+  }
+  return reporter;
 }
 
 export const silentReporter: Reporter = { step() {}, info() {}, warn() {} };

@@ -144,15 +144,24 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   reporter.step(
     `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newKeyId)} (up to ${verify.consumersTimeoutSeconds} s)`,
   );
+  // One line per consumer, redrawn in place on a terminal: the live progress of the slowest step.
+  const board = new Map(consumers.map((probe) => [probe.name, `… ${probe.name}: waiting`]));
+  reporter.live?.([...board.values()]);
   const { converged, results } = await awaitConsumers(
     consumers,
     { kind: state.context.issuer.kind, id: state.newKeyId! },
     {
       timeoutMs: verify.consumersTimeoutSeconds * 1000,
       pollMs: verify.consumersPollSeconds * 1000,
-      onChange: (result) => reporter.info(`${result.name}: ${result.report.detail}`),
+      onChange: (result) => {
+        const line = `${result.convergedAt === null ? "…" : "✓"} ${result.name}: ${result.report.detail}`;
+        board.set(result.name, line);
+        if (reporter.live) reporter.live([...board.values()]);
+        else reporter.info(line);
+      },
     },
   );
+  reporter.liveDone?.();
   for (const result of results) {
     if (result.reloaded === "failed") reporter.warn(`${result.name}: reload hook failed: ${result.reloadError}`);
   }
