@@ -40,8 +40,8 @@ Exit codes:
   2  bad input or preflight failure; nothing was changed
   3  rolled back: every store holds what it held before, the new key is deleted
   4  awaiting consumers: nothing revoked; \`rotator resume\` finishes once they converge
-  5  locked: another run holds this credential (or a stale lock needs \`rotator resume\`)
-  6  an unfinished run of this credential exists: run \`rotator resume\`
+  5  locked: another run holds one of this config's stores (or a stale lock needs \`rotator resume\`)
+  6  an unfinished run uses one of these stores: run \`rotator resume\` (with the config it names)
   7  needs an operator: a rollback or revoke could not complete; the journal says what \`resume\` will do`;
 
 function withCommon(command: Command, options: { sandbox?: boolean } = {}): Command {

@@ -54,6 +54,11 @@ function printStatus(result: StatusResult): void {
     `current key: ${result.currentKey ?? "(none)"}${result.ageDays === null ? "" : `, ${result.ageDays} days old${result.due ? " (due for rotation)" : ""}`}`,
     `lock: ${result.lock}`,
   ];
+  if (result.lock !== "free") {
+    for (const lock of result.locks) {
+      lines.push(`  store ${lock.store}: ${lock.state}${lock.owner === undefined ? "" : ` by ${lock.owner}`}`);
+    }
+  }
   for (const problem of result.problems) lines.push(`problem: ${problem}`);
   lines.push(result.runs.length === 0 ? "no runs yet" : "recent runs:");
   for (const run of result.runs) {

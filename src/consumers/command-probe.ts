@@ -37,7 +37,7 @@ export function createCommandProbe(
         };
         const child = spawn(file, args, {
           cwd,
-          env: { ...(options.env as NodeJS.ProcessEnv), [variable]: expected.id },
+          env: { ...checkEnvironment(entry, options.env), [variable]: expected.id },
           stdio: "ignore",
         });
         const timer = setTimeout(() => {
@@ -61,4 +61,19 @@ export function createCommandProbe(
       });
     },
   };
+}
+
+/** What a check may see of rotator's environment: the basics plus what the config lists in passEnv. */
+const BASE_VARIABLES = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+function checkEnvironment(
+  entry: CommandConsumerEntry,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [...BASE_VARIABLES, ...entry.passEnv]) {
+    const value = env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }

@@ -34,6 +34,12 @@ export const commandConsumerSchema = z.strictObject({
     ),
   cwd: z.string().optional().describe("Working directory (relative to the config file)."),
   timeoutSeconds: z.number().positive().max(600).default(30).describe("Per run of the command."),
+  passEnv: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))
+    .default([])
+    .describe(
+      "Environment variables to pass to the check besides PATH, HOME, USER, LANG, LC_ALL, TZ and TMPDIR. Nothing else is passed: rotator's own environment holds the admin credential.",
+    ),
 });
 
 export const consumerEntrySchema = z.discriminatedUnion("type", [httpConsumerSchema, commandConsumerSchema]);

@@ -5,10 +5,21 @@
  * through `redact` as a last line of defence.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
+import { ExitCode, RotatorError } from "../errors.js";
 import { redact } from "../util/mask.js";
 
 export type RunStatus = "completed" | "rolled-back" | "awaiting-consumers" | "failed";
@@ -22,7 +33,13 @@ export type JournalEvent =
       accountSid: string;
       credentialType: string;
       keyType: string;
-      stores: Array<{ name: string; type: string; location: string }>;
+      /**
+       * `identity` is the store's config-independent identity (context.ts storeIdentity), which locks and the
+       * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`).
+       */
+      stores: Array<{ name: string; type: string; location: string; identity?: string }>;
+      /** The absolute path of the config file the run was started with (absent in older runs). */
+      configFile?: string;
       pid: number;
       host: string;
       version: string;
@@ -39,6 +56,8 @@ export type JournalEvent =
       converged: boolean;
       results: Array<{ name: string; state: string; detail: string; convergedAt: string | null; reloaded: string }>;
     }
+  | { event: "stores-checked"; missing: string[] }
+  | { event: "consumers-restored"; converged: boolean; laggards: string[] }
   | { event: "revoke-started"; oldKeyId: string }
   | { event: "old-key-revoked"; oldKeyId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
   | { event: "rollback-started"; reason: string }
@@ -70,9 +89,45 @@ function runsDir(stateDir: string): string {
   return join(stateDir, "runs");
 }
 
-export function ensureStateDir(stateDir: string): void {
-  // 0700: the journal names keys and stores; no one else needs to read it.
-  mkdirSync(runsDir(stateDir), { recursive: true, mode: 0o700 });
+/** Create `<state-dir>/runs` (or `locks`); a state directory that cannot be created is bad input (exit 2). */
+export function ensureStateDir(stateDir: string, sub: "runs" | "locks" = "runs"): void {
+  const dir = join(stateDir, sub);
+  try {
+    // 0700: the journal names keys and stores; no one else needs to read it.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw stateDirError(stateDir, `create ${dir}`, error);
+  }
+}
+
+const ERRNO_MEANING: Record<string, string> = {
+  ENOTDIR: "part of the path is a file, not a directory",
+  EEXIST: "a file of that name is in the way",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  ENAMETOOLONG: "the path is too long",
+  ELOOP: "too many symbolic links",
+};
+
+/**
+ * A file-system error (it has an errno code) on the state directory becomes a RotatorError with exit 2 that
+ * names the directory and how to fix it; anything else is returned as it is.
+ */
+export function stateDirError(stateDir: string, action: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string") return error;
+  const meaning = ERRNO_MEANING[code];
+  return new RotatorError(
+    `cannot use the state directory ${stateDir}: could not ${action} (${code}${meaning === undefined ? "" : `: ${meaning}`})`,
+    {
+      exitCode: ExitCode.badInput,
+      hint: "pass --state-dir pointing at a directory rotator can create and write (default: $XDG_STATE_HOME/rotator, else ~/.local/state/rotator)",
+      cause: error,
+    },
+  );
 }
 
 export class Journal {
@@ -89,7 +144,14 @@ export class Journal {
   static create(stateDir: string, runId: string): Journal {
     ensureStateDir(stateDir);
     const path = join(runsDir(stateDir), `${runId}.jsonl`);
-    closeSync(openSync(path, "wx", 0o600));
+    try {
+      closeSync(openSync(path, "wx", 0o600));
+    } catch (error) {
+      // EEXIST would be a run id used twice: a bug, not the directory's fault.
+      throw (error as NodeJS.ErrnoException).code === "EEXIST"
+        ? error
+        : stateDirError(stateDir, `create ${path}`, error);
+    }
     return new Journal(runId, path, 0);
   }
 
@@ -97,7 +159,11 @@ export class Journal {
   static reopen(stateDir: string, runId: string): Journal {
     const path = join(runsDir(stateDir), `${runId}.jsonl`);
     const records = readJournal(path);
-    return new Journal(runId, path, records.at(-1)?.seq ?? 0);
+    // A crash mid-append can leave a torn last line without its newline; end it, so the next record
+    // starts on a line of its own instead of being glued to the fragment and lost with it.
+    const text = readFileSync(path, "utf8");
+    if (text.length > 0 && !text.endsWith("\n")) appendFileSync(path, "\n");
+    return new Journal(runId, path, Math.max(0, ...records.map((r) => r.seq)));
   }
 
   append(event: JournalEvent): JournalRecord {
@@ -127,8 +193,8 @@ export function readJournal(path: string): JournalRecord[] {
     try {
       records.push(JSON.parse(line) as JournalRecord);
     } catch {
-      // A torn last line from a crash mid-append: everything before it is intact and fsynced.
-      break;
+      // A torn line from a crash mid-append: every record before it was fsynced, and records after it
+      // (appended by a later resume) are on lines of their own.
     }
   }
   return records;

@@ -1,14 +1,24 @@
 /**
- * One lock per credential, so two runs never rotate the same credential at once. A lock file created with
- * O_EXCL holds the owner's pid and host; a lock whose process is gone is stale, and is reported with how to
- * clear it rather than silently taken, because a dead owner usually means an interrupted run that `resume`
- * must finish first. (proper-lockfile judges staleness by mtime, which cannot tell a slow run from a dead
- * one; a pid check can, on the same host.)
+ * One lock per store, so two runs never write the same store at once, even when they come from two configs
+ * that share only some of their stores. A command takes the locks of all its stores, in a fixed (sorted)
+ * order, all or nothing. A lock file created with O_EXCL holds the owner's pid and host; a lock whose
+ * process is gone is stale, and is reported with how to clear it rather than silently taken, because a dead
+ * owner usually means an interrupted run that `resume` must finish first. (proper-lockfile judges staleness
+ * by mtime, which cannot tell a slow run from a dead one; a pid check can, on the same host.)
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ExitCode, RotatorError } from "../errors.js";
+import { ensureStateDir, stateDirError } from "./journal.js";
+
+/** A store as locks see it: its name in this config (for messages) and its config-independent identity. */
+export interface StoreRef {
+  name: string;
+  /** `<type>:<where>`, the same for every config naming this store (see storeIdentity in context.ts). */
+  identity: string;
+}
 
 interface LockOwner {
   pid: number;
@@ -16,6 +26,10 @@ interface LockOwner {
   runId: string;
   command: string;
   since: string;
+  /** The store's identity (absent in locks written before locks were per store). */
+  store?: string;
+  /** The config file of the run holding the lock, so a stale lock's hint can name it. */
+  configFile?: string;
 }
 
 function isProcessAlive(pid: number): boolean {
@@ -28,8 +42,17 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-export function lockPath(stateDir: string, credentialKey: string): string {
-  return join(stateDir, "locks", `${credentialKey}.lock`);
+/** `<state-dir>/locks/<type>-<hash of the identity>.lock`: identities hold paths and URLs, not file names. */
+export function lockPath(stateDir: string, storeIdentity: string): string {
+  const digest = createHash("sha256").update(storeIdentity).digest("hex").slice(0, 16);
+  const type = storeIdentity.split(":", 1)[0]?.replace(/[^A-Za-z0-9-]/g, "") || "store";
+  return join(stateDir, "locks", `${type}-${digest}.lock`);
+}
+
+/** The part of an identity after `<type>:`, e.g. `dotenv file /etc/app/twilio.env`. */
+export function describeIdentity(identity: string): string {
+  const colon = identity.indexOf(":");
+  return colon < 0 ? identity : identity.slice(colon + 1);
 }
 
 function readOwner(path: string): LockOwner | undefined {
@@ -45,8 +68,8 @@ export type LockState =
   | { state: "held"; owner: LockOwner }
   | { state: "stale"; owner: LockOwner | undefined };
 
-export function inspectLock(stateDir: string, credentialKey: string): LockState {
-  const path = lockPath(stateDir, credentialKey);
+export function inspectLock(stateDir: string, storeIdentity: string): LockState {
+  const path = lockPath(stateDir, storeIdentity);
   let owner: LockOwner | undefined;
   try {
     owner = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
@@ -58,71 +81,126 @@ export function inspectLock(stateDir: string, credentialKey: string): LockState 
   return { state: "held", owner };
 }
 
-export class CredentialLock {
-  readonly path: string;
+/** Each store's lock, in config order. */
+export function inspectLocks(stateDir: string, stores: readonly StoreRef[]): Array<StoreRef & { lock: LockState }> {
+  return stores.map((store) => ({ ...store, lock: inspectLock(stateDir, store.identity) }));
+}
+
+/** One word for several locks: held if any is held (wait), else stale if any is stale (resume), else free. */
+export function overallLockState(locks: ReadonlyArray<{ lock: LockState }>): LockState["state"] {
+  if (locks.some((l) => l.lock.state === "held")) return "held";
+  if (locks.some((l) => l.lock.state === "stale")) return "stale";
+  return "free";
+}
+
+/** `run R (rotate, pid 1 on host, since ..., config /x.yaml)`: who holds a lock. */
+export function describeOwner(owner: LockOwner | undefined): string {
+  if (owner === undefined) return "an unreadable owner";
+  const config = owner.configFile === undefined ? "" : `, config ${owner.configFile}`;
+  return `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since}${config})`;
+}
+
+/** The locks of every store one command writes, taken together and released together. */
+export class StoreLocks {
+  /** The lock files held, in the order they were taken. */
+  readonly paths: readonly string[];
   #released = false;
 
-  private constructor(path: string) {
-    this.path = path;
+  private constructor(paths: readonly string[]) {
+    this.paths = paths;
   }
 
   /**
-   * Take the lock. `takeOverStale` is for `resume`, whose job is to finish the dead owner's run.
+   * Take every store's lock, in sorted order so two commands never wait on each other crosswise; if one
+   * cannot be taken, release the ones already taken and throw (exit 5, the owner named). `takeOverStale` is
+   * for `resume` and `rollback`, whose job is to finish the dead owner's run.
    */
   static acquire(
     stateDir: string,
-    credentialKey: string,
-    owner: { runId: string; command: string },
+    stores: readonly StoreRef[],
+    owner: { runId: string; command: string; configFile?: string },
     options: { takeOverStale?: boolean } = {},
-  ): CredentialLock {
-    const path = lockPath(stateDir, credentialKey);
-    mkdirSync(join(stateDir, "locks"), { recursive: true, mode: 0o700 });
-    const record: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), ...owner };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, "wx", 0o600);
-        writeSync(fd, JSON.stringify(record));
-        closeSync(fd);
-        return new CredentialLock(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
-      const state = inspectLock(stateDir, credentialKey);
-      if (state.state === "free") continue;
-      if (state.state === "stale" && options.takeOverStale) {
-        unlinkSync(path);
-        continue;
-      }
-      throw lockError(state, path);
+  ): StoreLocks {
+    const unique = [...new Map(stores.map((store) => [store.identity, store])).values()].sort((a, b) =>
+      a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0,
+    );
+    ensureStateDir(stateDir, "locks");
+    const taken: string[] = [];
+    try {
+      for (const store of unique) taken.push(acquireOne(stateDir, store, owner, options));
+    } catch (error) {
+      for (const path of taken.reverse()) unlinkQuietly(path);
+      throw error;
     }
-    throw new RotatorError(`could not take the lock ${path}`, { exitCode: ExitCode.locked });
+    return new StoreLocks(taken);
   }
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    try {
-      unlinkSync(this.path);
-    } catch {
-      // Already gone: nothing to release.
-    }
+    for (const path of [...this.paths].reverse()) unlinkQuietly(path);
   }
 }
 
-function lockError(state: Exclude<LockState, { state: "free" }>, path: string): RotatorError {
-  const owner = state.owner;
-  const who = owner
-    ? `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since})`
-    : "an unreadable owner";
+function acquireOne(
+  stateDir: string,
+  store: StoreRef,
+  owner: { runId: string; command: string; configFile?: string },
+  options: { takeOverStale?: boolean },
+): string {
+  const path = lockPath(stateDir, store.identity);
+  const record: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    ...owner,
+    store: store.identity,
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx", 0o600);
+      try {
+        writeSync(fd, JSON.stringify(record));
+      } finally {
+        closeSync(fd);
+      }
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw stateDirError(stateDir, `create ${path}`, error);
+    }
+    const state = inspectLock(stateDir, store.identity);
+    if (state.state === "free") continue;
+    if (state.state === "stale" && options.takeOverStale) {
+      unlinkQuietly(path);
+      continue;
+    }
+    throw lockError(state, store, path);
+  }
+  throw new RotatorError(`could not take the lock ${path} of store ${store.name}`, { exitCode: ExitCode.locked });
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+function lockError(state: Exclude<LockState, { state: "free" }>, store: StoreRef, path: string): RotatorError {
+  const who = describeOwner(state.owner);
+  const which = `store ${store.name} (${describeIdentity(store.identity)})`;
   if (state.state === "held") {
-    return new RotatorError(`another rotator run holds the lock for this credential: ${who}`, {
+    return new RotatorError(`another rotator run holds the lock of ${which}: ${who}`, {
       exitCode: ExitCode.locked,
-      hint: "wait for it to finish (`rotator status` shows it); two runs must never rotate one credential at once",
+      hint: "wait for it to finish (`rotator status` shows it); two runs must never write one store at once",
     });
   }
-  return new RotatorError(`a stale lock is left by ${who}, whose process is gone`, {
+  const resume =
+    state.owner?.configFile === undefined ? "rotator resume" : `rotator resume --config ${state.owner.configFile}`;
+  return new RotatorError(`a stale lock of ${which} is left by ${who}, whose process is gone`, {
     exitCode: ExitCode.locked,
-    hint: `run \`rotator resume\` to finish or roll back that run (it takes the lock over); if you are sure no run is in progress, delete ${path}`,
+    hint: `run \`${resume}\` to finish or roll back that run (it takes the lock over); if you are sure no run is in progress, delete ${path}`,
   });
 }
 

@@ -6,8 +6,9 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext } from "./context.js";
-import { inspectLock } from "./lock.js";
+import { credentialKey, type EngineContext, storeRefs } from "./context.js";
+import { describeOwner, inspectLocks } from "./lock.js";
+import { overlapError } from "./overlap.js";
 import { runPreflight } from "./preflight.js";
 import type { CommandResult } from "./result.js";
 import { unfinishedRunFor } from "./rotate.js";
@@ -25,12 +26,21 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
   const key = credentialKey(context);
   const problems: string[] = [];
 
-  const lock = inspectLock(stateDir, key);
-  if (lock.state === "held")
-    problems.push(`another run holds the lock: run ${lock.owner.runId} (pid ${lock.owner.pid})`);
-  if (lock.state === "stale") problems.push("a stale lock is left by a dead run; `rotator resume` will take it over");
+  for (const { name, lock } of inspectLocks(stateDir, storeRefs(context))) {
+    if (lock.state === "held")
+      problems.push(`another run holds the lock of store ${name}: ${describeOwner(lock.owner)}`);
+    if (lock.state === "stale")
+      problems.push(
+        `a stale lock of store ${name} is left by ${describeOwner(lock.owner)}, whose process is gone; \`rotator resume\` will take it over`,
+      );
+  }
   const unfinished = unfinishedRunFor(stateDir, key);
   if (unfinished !== undefined) problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
+  else {
+    // The same check as rotate's: another config's unfinished run sharing a store.
+    const overlap = overlapError(context, "rotate");
+    if (overlap !== undefined) problems.push(`${overlap.message}; ${overlap.hint}`);
+  }
 
   const preflight = await runPreflight(context, options);
   problems.push(...preflight.problems);

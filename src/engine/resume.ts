@@ -9,12 +9,14 @@
  * - Crashed during a rollback: finish the rollback (every provider's rollback is idempotent).
  * - Crashed after every store was written: carry on with consumers and the revoke.
  */
+import { rmSync } from "node:fs";
 import { credentialId, type StoredCredential } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
-import { credentialKey, type EngineContext } from "./context.js";
-import { Journal, type JournalRecord, processIdentity } from "./journal.js";
-import { CredentialLock } from "./lock.js";
+import { credentialKey, type EngineContext, storeRefs } from "./context.js";
+import { isUnfinished, Journal, type JournalRecord, listRuns, processIdentity } from "./journal.js";
+import { describeOwner, inspectLocks, lockPath, StoreLocks } from "./lock.js";
+import { refuseOverlappingRun } from "./overlap.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify, unfinishedRunFor } from "./rotate.js";
 import { describeStepError, newRunState, type RunState, rollbackStep } from "./steps.js";
@@ -33,7 +35,10 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
   const key = credentialKey(context);
   const run = unfinishedRunFor(stateDir, key);
   if (run === undefined) {
+    refuseOverlappingRun(context, "resume");
+    const cleared = clearLocksOfRunsWithNothingToFinish(context);
     reporter.step("nothing to resume: every run of this credential is finished");
+    for (const line of cleared) reporter.info(line);
     return {
       command: "resume",
       status: "nothing-to-resume",
@@ -42,10 +47,15 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
       oldKey: null,
       newKey: null,
       stores: [],
-      warnings: [],
+      warnings: cleared,
     };
   }
-  const lock = CredentialLock.acquire(stateDir, key, { runId: run.runId, command: "resume" }, { takeOverStale: true });
+  const lock = StoreLocks.acquire(
+    stateDir,
+    storeRefs(context),
+    { runId: run.runId, command: "resume", configFile: context.loaded.file },
+    { takeOverStale: true },
+  );
   try {
     checkSameStores(context, run.started);
     const journal = Journal.reopen(stateDir, run.runId);
@@ -56,6 +66,26 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
   } finally {
     lock.release();
   }
+}
+
+/**
+ * A run killed during preflight (or between writing its outcome and releasing its locks) leaves stale
+ * locks but no unfinished journal: it changed nothing, so there is nothing to resume, and its locks would
+ * otherwise block every later rotate. Remove such locks, and say so.
+ */
+function clearLocksOfRunsWithNothingToFinish(context: EngineContext): string[] {
+  const cleared: string[] = [];
+  for (const { name, identity, lock } of inspectLocks(context.stateDir, storeRefs(context))) {
+    if (lock.state !== "stale") continue;
+    const runId = lock.owner?.runId;
+    const journalled = runId === undefined ? undefined : listRuns(context.stateDir).find((r) => r.runId === runId);
+    if (journalled !== undefined && isUnfinished(journalled)) continue;
+    rmSync(lockPath(context.stateDir, identity), { force: true });
+    cleared.push(
+      `removed the stale lock of store ${name} left by ${describeOwner(lock.owner)}, which ${journalled === undefined ? "stopped before changing anything" : "had finished"}`,
+    );
+  }
+  return cleared;
 }
 
 export function checkSameStores(context: EngineContext, started: Of<"run-started"> | undefined): void {

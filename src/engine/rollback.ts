@@ -5,9 +5,10 @@
  * the only working one.
  */
 import { ExitCode, RotatorError } from "../errors.js";
-import { credentialKey, type EngineContext } from "./context.js";
+import { credentialKey, type EngineContext, storeRefs } from "./context.js";
 import { Journal, processIdentity } from "./journal.js";
-import { CredentialLock } from "./lock.js";
+import { StoreLocks } from "./lock.js";
+import { refuseOverlappingRun } from "./overlap.js";
 import type { CommandResult } from "./result.js";
 import { resultFromState } from "./result.js";
 import { checkSameStores, rebuildState } from "./resume.js";
@@ -19,6 +20,7 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
   const key = credentialKey(context);
   const run = unfinishedRunFor(stateDir, key);
   if (run === undefined) {
+    refuseOverlappingRun(context, "rollback");
     throw new RotatorError("there is no unfinished run of this credential to roll back", {
       exitCode: ExitCode.badInput,
       hint: "`rotator status` lists recent runs; a completed rotation is undone by rotating again",
@@ -30,10 +32,10 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
       hint: "run `rotator resume` to finish it; every store already holds the new key",
     });
   }
-  const lock = CredentialLock.acquire(
+  const lock = StoreLocks.acquire(
     stateDir,
-    key,
-    { runId: run.runId, command: "rollback" },
+    storeRefs(context),
+    { runId: run.runId, command: "rollback", configFile: context.loaded.file },
     { takeOverStale: true },
   );
   try {

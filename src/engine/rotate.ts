@@ -5,20 +5,23 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode, PreflightError, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext } from "./context.js";
+import { credentialKey, type EngineContext, storeRefs } from "./context.js";
 import { isUnfinished, Journal, listRuns, newRunId, processIdentity } from "./journal.js";
-import { CredentialLock } from "./lock.js";
+import { StoreLocks } from "./lock.js";
+import { refuseOverlappingRun } from "./overlap.js";
 import { runPreflight } from "./preflight.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
   describeStepError,
+  discardStrayKeys,
   finishStep,
   issueStep,
   newRunState,
   type RunState,
   revokeStep,
   rollbackStep,
+  storesStillHoldNewKey,
   verifyNewStep,
   writeStoresStep,
 } from "./steps.js";
@@ -41,7 +44,9 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
   const { reporter, stateDir, loaded } = context;
   const key = credentialKey(context);
   const runId = newRunId();
-  const lock = CredentialLock.acquire(stateDir, key, { runId, command: "rotate" });
+  const refs = storeRefs(context);
+  // One lock per store: a config sharing any store with this one waits its turn (exit 5).
+  const lock = StoreLocks.acquire(stateDir, refs, { runId, command: "rotate", configFile: loaded.file });
   try {
     const unfinished = unfinishedRunFor(stateDir, key);
     if (unfinished !== undefined) {
@@ -50,6 +55,8 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
         hint: "run `rotator resume` to finish it (or `rotator status` to see where it stopped)",
       });
     }
+    // Another config's unfinished run sharing a store: rotating now could revoke the key its stores hold.
+    refuseOverlappingRun(context, "rotate");
     reporter.step("preflight: admin credential, stores, drift");
     const preflight = await runPreflight(context, options);
     for (const note of preflight.notes) reporter.info(note);
@@ -73,7 +80,13 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
       accountSid: loaded.config.twilio.accountSid,
       credentialType: loaded.config.credential.type,
       keyType: loaded.config.credential.keyType,
-      stores: context.stores.map((s) => ({ name: s.name, type: s.type, location: s.describe() })),
+      stores: context.stores.map((s, i) => ({
+        name: s.name,
+        type: s.type,
+        location: s.describe(),
+        identity: refs[i]?.identity ?? `${s.type}:${s.describe()}`,
+      })),
+      configFile: loaded.file,
       ...processIdentity(),
       version: options.version ?? "unknown",
     });
@@ -115,6 +128,7 @@ async function runFromIssue(state: RunState): Promise<CommandResult> {
 }
 
 export async function runFromVerify(state: RunState, command: string): Promise<CommandResult> {
+  await discardStrayKeys(state);
   try {
     await verifyNewStep(state);
     await writeStoresStep(state);
@@ -133,6 +147,18 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       exitCode: ExitCode.awaitingConsumers,
       error: `not every consumer uses the new key yet: ${laggards.join(", ")}; the old key was not revoked`,
       next: "fix those consumers, then `rotator resume` re-checks them and revokes the old key; or `rotator rollback` restores every store and deletes the new key",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    state.context.reporter.warn(outcome.error);
+    return resultFromState(command, state, outcome);
+  }
+  const strays = await storesStillHoldNewKey(state);
+  if (strays.length > 0) {
+    const outcome = {
+      status: "failed" as const,
+      exitCode: ExitCode.needsOperator,
+      error: `not every store holds the new key any more: ${strays.join(", ")}; the old key was not revoked`,
+      next: "put the new key back in those stores (or run `rotator rollback`), then `rotator resume` checks again and revokes",
     };
     state.journal.append({ event: "run-finished", ...outcome });
     state.context.reporter.warn(outcome.error);

@@ -5,9 +5,10 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext } from "./context.js";
+import { credentialKey, type EngineContext, storeRefs } from "./context.js";
 import { isUnfinished, listRuns } from "./journal.js";
-import { inspectLock } from "./lock.js";
+import { describeIdentity, describeOwner, inspectLocks, overallLockState } from "./lock.js";
+import { overlapError } from "./overlap.js";
 import { runPreflight } from "./preflight.js";
 import type { CommandResult } from "./result.js";
 
@@ -16,7 +17,10 @@ export interface StatusResult extends CommandResult {
   createdAt: string | null;
   ageDays: number | null;
   due: boolean | null;
+  /** All stores' locks in one word: held if any is held, else stale if any is stale, else free. */
   lock: "free" | "held" | "stale";
+  /** Each store's lock, in config order; `owner` names the run holding it. */
+  locks: Array<{ store: string; location: string; state: "free" | "held" | "stale"; owner?: string }>;
   problems: string[];
   runs: Array<{
     runId: string;
@@ -35,6 +39,9 @@ export async function status(context: EngineContext, options: { limit?: number }
   const currentId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   const created = preflight.currentInfo?.createdAt;
   const ageDays = created === undefined ? null : Math.floor((Date.now() - created.getTime()) / 86_400_000);
+  const locks = inspectLocks(context.stateDir, storeRefs(context));
+  // Another config's unfinished run sharing a store blocks `rotate` of this one, as plan reports.
+  const overlap = overlapError(context, "rotate");
   const runs = listRuns(context.stateDir)
     .filter((run) => run.started?.credentialKey === key)
     .slice(-(options.limit ?? 10))
@@ -59,8 +66,15 @@ export async function status(context: EngineContext, options: { limit?: number }
     createdAt: created?.toISOString() ?? null,
     ageDays,
     due: ageDays === null ? null : ageDays >= config.credential.maxAgeDays,
-    lock: inspectLock(context.stateDir, key).state,
-    problems: preflight.problems,
+    lock: overallLockState(locks),
+    locks: locks.map(({ name, identity, lock }) => ({
+      store: name,
+      location: describeIdentity(identity),
+      state: lock.state,
+      ...(lock.state === "free" ? {} : { owner: describeOwner(lock.owner) }),
+    })),
+    problems:
+      overlap === undefined ? preflight.problems : [...preflight.problems, `${overlap.message}; ${overlap.hint}`],
     runs,
   };
 }

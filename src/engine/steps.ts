@@ -192,19 +192,80 @@ export async function revokeStep(state: RunState): Promise<void> {
   failpoint("after-revoke-started", state.context.env);
   const outcome = await issuer.revoke(state.oldKeyId);
   // With the old secret at hand, prove the revoke with a real call; after a crash only the lookup is left.
-  const refused =
-    state.old !== undefined
-      ? await issuer.confirmRefused(state.old)
-      : (await issuer.describe(state.oldKeyId)) === undefined;
-  state.journal.append({ event: "old-key-revoked", oldKeyId: state.oldKeyId, outcome, refusedWith20003: refused });
-  if (refused)
+  // The delete has happened either way: a failed check is a warning, not a failed revoke.
+  let refused: boolean | undefined;
+  try {
+    refused =
+      state.old !== undefined
+        ? await issuer.confirmRefused(state.old)
+        : (await issuer.describe(state.oldKeyId)) === undefined;
+  } catch (error) {
+    refused = undefined;
+    warn(
+      state,
+      `${maskSid(state.oldKeyId)} was deleted, but checking that Twilio refuses it failed: ${errorMessage(error)}`,
+    );
+  }
+  state.journal.append({
+    event: "old-key-revoked",
+    oldKeyId: state.oldKeyId,
+    outcome,
+    refusedWith20003: refused === true,
+  });
+  if (refused === true) {
     reporter.info(
       `${maskSid(state.oldKeyId)} ${outcome === "deleted" ? "deleted" : "was already gone"}; Twilio now refuses it (20003)`,
     );
-  else {
-    const warning = `${maskSid(state.oldKeyId)} was deleted but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`;
-    state.warnings.push(warning);
-    reporter.warn(warning);
+  } else if (refused === false) {
+    warn(
+      state,
+      `${maskSid(state.oldKeyId)} was deleted but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`,
+    );
+  }
+}
+
+function warn(state: RunState, warning: string): void {
+  state.warnings.push(warning);
+  state.context.reporter.warn(warning);
+}
+
+/**
+ * Just before the revoke: every store must still hold the new key. Anything may have happened while the
+ * run waited for consumers (or sat interrupted before a resume): a config-management run putting a file
+ * back, a restore from backup, a hand edit. Revoking the old key then would strand that store's readers.
+ * Returns the stores that no longer hold it.
+ */
+export async function storesStillHoldNewKey(state: RunState): Promise<string[]> {
+  const strays: string[] = [];
+  for (const progress of state.stores) {
+    let held: string | undefined;
+    try {
+      const snapshot = await progress.provider.read();
+      held = snapshot.credential === undefined ? undefined : credentialId(snapshot.credential);
+    } catch (error) {
+      strays.push(`${progress.provider.name} (unreadable: ${errorMessage(error)})`);
+      continue;
+    }
+    if (held !== state.newKeyId) strays.push(`${progress.provider.name} (holds ${maskSid(held)})`);
+  }
+  state.journal.append({ event: "stores-checked", missing: strays });
+  return strays;
+}
+
+/**
+ * A create whose response was lost and retried leaves a second key with this run's name: a live
+ * credential whose secret nobody holds. Delete every key of this run except the one in use.
+ */
+export async function discardStrayKeys(state: RunState): Promise<void> {
+  try {
+    for (const id of await state.context.issuer.findCreatedBy(state.journal.runId)) {
+      if (id === state.newKeyId) continue;
+      const outcome = await state.context.issuer.discard(id);
+      state.journal.append({ event: "key-discarded", newKeyId: id, outcome });
+      state.context.reporter.info(`deleted a stray key of this run, ${maskSid(id)} (a retried create)`);
+    }
+  } catch (error) {
+    warn(state, `could not check for stray keys named after this run: ${errorMessage(error)}`);
   }
 }
 
@@ -281,6 +342,20 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
+  const stillOnNewKey = await consumersBackOnOldKey(state);
+  if (stillOnNewKey.length > 0) {
+    // A consumer that already switched would get 20003 the moment the new key is deleted: keep it.
+    const error = `every store holds the old key again, but ${stillOnNewKey.join(", ")} still use(s) the new key, so it was not deleted`;
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error,
+      next: "make those consumers re-read their store (reload or restart them), then `rotator resume` checks again and deletes the new key",
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    reporter.warn(error);
+    return outcome;
+  }
   try {
     for (const id of await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
@@ -302,6 +377,30 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   state.journal.append({ event: "run-finished", ...outcome });
   reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldKeyId)} is untouched`);
   return outcome;
+}
+
+/**
+ * Before the new key is deleted on rollback: consumers may have picked it up already (a reload hook, a
+ * short cache TTL, a resumed run that was awaiting them). Ask them to reload and wait until each reports
+ * the old key again. Returns the ones that do not, by the deadline.
+ */
+async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
+  const { consumers, loaded, reporter, issuer } = state.context;
+  const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
+  if (consumers.length === 0 || state.oldKeyId === undefined || state.newKeyId === undefined || !touched) return [];
+  reporter.info(`checking that ${consumers.length} consumer(s) are back on ${maskSid(state.oldKeyId)}`);
+  const { converged, results } = await awaitConsumers(
+    consumers,
+    { kind: issuer.kind, id: state.oldKeyId },
+    {
+      timeoutMs: loaded.config.verify.consumersTimeoutSeconds * 1000,
+      pollMs: loaded.config.verify.consumersPollSeconds * 1000,
+      onChange: (result) => reporter.info(`${result.name}: ${result.report.detail}`),
+    },
+  );
+  const laggards = results.filter((r) => r.convergedAt === null).map((r) => r.name);
+  state.journal.append({ event: "consumers-restored", converged, laggards });
+  return laggards;
 }
 
 /** The new key, plus any key this run created whose creation the journal never saw (crash mid-create). */

@@ -101,6 +101,7 @@ describe("rotate", () => {
       "store-prepared",
       "store-written",
       "stores-committed",
+      "stores-checked",
       "revoke-started",
       "old-key-revoked",
       "stores-released",

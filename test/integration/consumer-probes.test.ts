@@ -517,10 +517,10 @@ describe("command probe", () => {
   ];
 
   it("exit 0 is converged, and the child's environment has ROTATOR_EXPECTED_KEY_SID set to the expected id", async () => {
-    const probe = createProbe(consumerEntrySchema.parse({ name: "worker", type: "command", command: checksKey }), {
-      baseDir: workDir,
-      env: { ...env, EXTRA: "kept" },
-    });
+    const probe = createProbe(
+      consumerEntrySchema.parse({ name: "worker", type: "command", command: checksKey, passEnv: ["EXTRA"] }),
+      { baseDir: workDir, env: { ...env, EXTRA: "kept" } },
+    );
     expect(probe.type).toBe("command");
     expect(probe.describe()).toBe("command sh");
     expect(probe.reload).toBeUndefined();
@@ -616,14 +616,19 @@ describe("command probe", () => {
     });
     const wantDir = realpathSync(checks);
     expect(
-      await commandProbe({ command: ["./check.sh"], cwd: "checks" }, { env: { ...env, WANT_DIR: wantDir } }).check(
-        EXPECT_A,
-      ),
+      await commandProbe(
+        { command: ["./check.sh"], cwd: "checks", passEnv: ["WANT_DIR"] },
+        { env: { ...env, WANT_DIR: wantDir } },
+      ).check(EXPECT_A),
     ).toEqual({ state: "converged", detail: "check passed (exit 0)" });
     // Run from baseDir itself, the same script finds no marker.
     expect(
-      (await commandProbe({ command: ["./checks/check.sh"] }, { env: { ...env, WANT_DIR: wantDir } }).check(EXPECT_A))
-        .state,
+      (
+        await commandProbe(
+          { command: ["./checks/check.sh"], passEnv: ["WANT_DIR"] },
+          { env: { ...env, WANT_DIR: wantDir } },
+        ).check(EXPECT_A)
+      ).state,
     ).toBe("other-credential");
   });
 
@@ -787,4 +792,24 @@ describe("awaitConsumers", () => {
       { baseDir: workDir, env },
     );
   }
+});
+
+describe("command probe environment", () => {
+  it("passes only the basics and passEnv to the check, never rotator's own secrets", async () => {
+    const entry = commandConsumerSchema.parse({
+      name: "env-check",
+      type: "command",
+      command: [
+        "sh",
+        "-c",
+        'test -n "$PATH" && test "$APP_REGION" = "eu1" && test -z "$TWILIO_AUTH_TOKEN" && test -z "$VAULT_TOKEN"',
+      ],
+      passEnv: ["APP_REGION"],
+    });
+    const probe = createCommandProbe(entry, {
+      baseDir: process.cwd(),
+      env: { PATH: process.env.PATH, APP_REGION: "eu1", TWILIO_AUTH_TOKEN: "f".repeat(32), VAULT_TOKEN: "s.token" },
+    });
+    expect((await probe.check({ kind: "api-key", id: `SK${"1".repeat(32)}` })).state).toBe("converged");
+  });
 });

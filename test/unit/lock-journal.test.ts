@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { StoreEntry } from "../../src/config/schema.js";
+import { storeIdentity } from "../../src/engine/context.js";
 import { isUnfinished, Journal, listRuns, newRunId, readJournal } from "../../src/engine/journal.js";
-import { CredentialLock, inspectLock, lockPath } from "../../src/engine/lock.js";
+import { inspectLock, inspectLocks, lockPath, overallLockState, StoreLocks } from "../../src/engine/lock.js";
 import { RotatorError } from "../../src/errors.js";
 import { clearRegisteredSecrets, registerSecret } from "../../src/util/mask.js";
 
@@ -17,40 +19,120 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("lock", () => {
-  it("a second acquire fails with the owner named, and works again after release", () => {
-    const lock = CredentialLock.acquire(dir, "k", { runId: "r1", command: "rotate" });
-    let error: unknown;
-    try {
-      CredentialLock.acquire(dir, "k", { runId: "r2", command: "rotate" });
-    } catch (caught) {
-      error = caught;
-    }
+const A = { name: "app-1", identity: "dotenv-file:dotenv file /etc/app-1.env" };
+const B = { name: "app-2", identity: "dotenv-file:dotenv file /etc/app-2.env" };
+const C = { name: "vault", identity: "vault-kv2:Vault KV v2 secret secret/twilio at https://vault:8200" };
+
+function caught(action: () => unknown): RotatorError {
+  try {
+    action();
+  } catch (error) {
     expect(error).toBeInstanceOf(RotatorError);
-    expect((error as RotatorError).exitCode).toBe(5);
-    expect((error as RotatorError).message).toContain("run r1");
+    return error as RotatorError;
+  }
+  throw new Error("expected a RotatorError");
+}
+
+describe("store locks", () => {
+  it("a second acquire fails with the owner named, and works again after release", () => {
+    const lock = StoreLocks.acquire(dir, [A], { runId: "r1", command: "rotate", configFile: "/x.yaml" });
+    const error = caught(() => StoreLocks.acquire(dir, [A], { runId: "r2", command: "rotate" }));
+    expect(error.exitCode).toBe(5);
+    expect(error.message).toContain("another rotator run holds the lock of store app-1");
+    expect(error.message).toContain("run r1");
+    expect(error.message).toContain("/x.yaml");
     lock.release();
-    CredentialLock.acquire(dir, "k", { runId: "r3", command: "rotate" }).release();
+    StoreLocks.acquire(dir, [A], { runId: "r3", command: "rotate" }).release();
+  });
+
+  it("one lock per store: configs sharing any store exclude each other, disjoint ones do not", () => {
+    const x = StoreLocks.acquire(dir, [A, B], { runId: "x", command: "rotate" });
+    expect(x.paths).toHaveLength(2);
+    // Y names only app-2 (and another store): it still meets X's lock.
+    expect(caught(() => StoreLocks.acquire(dir, [C, B], { runId: "y", command: "rotate" })).message).toContain(
+      "store app-2",
+    );
+    // All or nothing: Y took vault's lock before it met app-2's, and gave it back.
+    expect(inspectLock(dir, C.identity).state).toBe("free");
+    const z = StoreLocks.acquire(dir, [C], { runId: "z", command: "rotate" });
+    expect(overallLockState(inspectLocks(dir, [A, B, C]))).toBe("held");
+    x.release();
+    z.release();
+    expect(inspectLocks(dir, [A, B, C]).map((l) => l.lock.state)).toEqual(["free", "free", "free"]);
+  });
+
+  it("a store named twice is locked once, and lock files are named by identity, not by config", () => {
+    const lock = StoreLocks.acquire(dir, [A, { ...A, name: "again" }], { runId: "r", command: "rotate" });
+    expect(lock.paths).toEqual([lockPath(dir, A.identity)]);
+    expect(lockPath(dir, A.identity)).toMatch(/\/locks\/dotenv-file-[0-9a-f]{16}\.lock$/);
+    expect(lockPath(dir, A.identity)).not.toBe(lockPath(dir, B.identity));
+    lock.release();
   });
 
   it("a lock left by a dead process is stale: reported with how to clear it, taken over only by resume", async () => {
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
-    const path = lockPath(dir, "k");
-    CredentialLock.acquire(dir, "k", { runId: "r0", command: "rotate" });
+    const path = lockPath(dir, A.identity);
+    StoreLocks.acquire(dir, [A], { runId: "r0", command: "rotate", configFile: "/x.yaml" });
     const owner = JSON.parse(await readFile(path, "utf8"));
+    expect(owner).toMatchObject({ runId: "r0", store: A.identity, configFile: "/x.yaml" });
     await writeFile(path, JSON.stringify({ ...owner, pid: Number(dead) }));
-    expect(inspectLock(dir, "k").state).toBe("stale");
-    expect(() => CredentialLock.acquire(dir, "k", { runId: "r1", command: "rotate" })).toThrow(/stale lock/);
-    try {
-      CredentialLock.acquire(dir, "k", { runId: "r1", command: "rotate" });
-    } catch (error) {
-      expect((error as RotatorError).hint).toContain("rotator resume");
-      expect((error as RotatorError).hint).toContain(path);
-    }
-    const taken = CredentialLock.acquire(dir, "k", { runId: "r1", command: "resume" }, { takeOverStale: true });
-    expect(inspectLock(dir, "k").state).toBe("held");
+    expect(inspectLock(dir, A.identity).state).toBe("stale");
+    expect(overallLockState(inspectLocks(dir, [A, B]))).toBe("stale");
+    const error = caught(() => StoreLocks.acquire(dir, [A, B], { runId: "r1", command: "rotate" }));
+    expect(error.message).toMatch(/stale lock of store app-1/);
+    expect(error.exitCode).toBe(5);
+    expect(error.hint).toContain("rotator resume --config /x.yaml");
+    expect(error.hint).toContain(path);
+    expect(inspectLock(dir, B.identity).state).toBe("free");
+    const taken = StoreLocks.acquire(dir, [A, B], { runId: "r1", command: "resume" }, { takeOverStale: true });
+    expect(inspectLock(dir, A.identity).state).toBe("held");
     taken.release();
-    expect(inspectLock(dir, "k").state).toBe("free");
+    expect(inspectLock(dir, A.identity).state).toBe("free");
+  });
+});
+
+describe("store identity", () => {
+  const aws = (entry: Record<string, string>) =>
+    storeIdentity({ type: "aws-secrets-manager", describe: () => "depends on AWS_REGION" }, {
+      name: "n",
+      type: "aws-secrets-manager",
+      ...entry,
+    } as StoreEntry);
+
+  it("is describe() for stores whose describe() comes from the config alone", () => {
+    expect(storeIdentity({ type: "dotenv-file", describe: () => "dotenv file /etc/a.env" })).toBe(
+      "dotenv-file:dotenv file /etc/a.env",
+    );
+  });
+
+  it("for AWS, comes from the entry's location fields, never from the environment; an ARN's region counts", () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/twilio-AbCdEf";
+    expect(aws({ secretId: "prod/twilio", region: "us-east-1" })).toBe(
+      "aws-secrets-manager:AWS Secrets Manager secret prod/twilio (us-east-1)",
+    );
+    expect(aws({ secretId: arn })).toBe(aws({ secretId: arn, region: "eu-west-1" }));
+    expect(aws({ secretId: "prod/twilio" })).toContain("(the default region)");
+    expect(aws({ secretId: "prod/twilio", endpoint: "http://127.0.0.1:5000/" })).toContain(
+      "endpoint http://127.0.0.1:5000)",
+    );
+  });
+});
+
+describe("state directory", () => {
+  it("one that cannot be created is bad input (exit 2) naming it, for locks and journals alike", async () => {
+    const file = join(dir, "a-file");
+    await writeFile(file, "");
+    const stateDir = join(file, "state");
+    for (const action of [
+      () => StoreLocks.acquire(stateDir, [A], { runId: "r", command: "rotate" }),
+      () => Journal.create(stateDir, newRunId()),
+    ]) {
+      const error = caught(action);
+      expect(error.exitCode).toBe(2);
+      expect(error.message).toContain(`cannot use the state directory ${stateDir}`);
+      expect(error.message).toContain("ENOTDIR");
+      expect(error.hint).toContain("--state-dir");
+    }
   });
 });
 
