@@ -27,6 +27,12 @@ export interface TwilioCredentialsOptions {
   baseDir?: string;
   /** A Twilio emulator's origin (tests, sandbox). Default: Twilio. */
   twilioBaseUrl?: string;
+  /**
+   * A GET the credential may call, made once whenever a new credential is read (the cheapest proof that it
+   * authenticates). Default: the Messages list, which a Standard key may read; a restricted key needs one
+   * its policy allows. `{AccountSid}` is filled in.
+   */
+  checkPath?: string;
 }
 
 export class TwilioCredentialError extends Error {
@@ -37,10 +43,11 @@ export class TwilioCredentials {
   readonly #provider: StoreProvider;
   readonly #ttlMs: number;
   readonly #baseUrl: string | undefined;
+  readonly #checkPath: string;
   #cached: { credential: StoredCredential; readAt: number; client: TwilioClient } | undefined;
   #reading: Promise<StoredCredential> | undefined;
-  /** Outcome of the last Twilio call made through `withClient` (true until one fails with 20003). */
-  #authenticated = true;
+  /** Whether Twilio accepted the current credential on the last call made with it (the check on read, or `withClient`). */
+  #authenticated = false;
 
   constructor(options: TwilioCredentialsOptions) {
     const entry: StoreEntry = storeEntrySchema.parse(options.store);
@@ -51,6 +58,7 @@ export class TwilioCredentials {
     });
     this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
     this.#baseUrl = options.twilioBaseUrl;
+    this.#checkPath = options.checkPath ?? "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
   }
 
   /** The credential, from cache while it is fresh. */
@@ -81,8 +89,23 @@ export class TwilioCredentials {
       readAt: Date.now(),
       client: sameKey ? previous.client : this.#clientFor(credential),
     };
-    if (!sameKey) this.#authenticated = true;
+    if (!sameKey) await this.#confirm(credential);
     return credential;
+  }
+
+  /**
+   * One cheap call with a credential just read, so that `authenticated` in the status answer means "this app
+   * has been accepted by Twilio with this key", not merely "this app has loaded it".
+   */
+  async #confirm(credential: StoredCredential): Promise<void> {
+    this.#authenticated = false;
+    const path = this.#checkPath.replace("{AccountSid}", credential.accountSid);
+    try {
+      await this.#cached!.client.request({ method: "get", uri: `https://api.twilio.com${path}` });
+      if (this.#cached !== undefined && sameCredential(this.#cached.credential, credential)) this.#authenticated = true;
+    } catch {
+      // A refusal leaves it false; a passing fault too, until the app's next call succeeds.
+    }
   }
 
   #clientFor(credential: StoredCredential): TwilioClient {

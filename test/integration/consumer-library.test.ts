@@ -513,6 +513,8 @@ describe("verifyTwilioCredentials", () => {
   it("a non-401 failure is passed through as it is, not called a credential problem", async () => {
     const a = await newKey();
     const credentials = credentialsFor(await storeFile(a));
+    // Read first: reading a new key makes one check call of its own, which the fault must not hit.
+    await credentials.current();
     emulator.faults.add({ kind: "server-error", status: 503, path: "/2010-04-01/Accounts/*/Messages.json", times: 1 });
     const error = await failureOf(verifyTwilioCredentials(credentials));
     expect(error).not.toBeInstanceOf(TwilioCredentialError);
@@ -533,5 +535,21 @@ describe("secrets", () => {
     // And the store files really do hold secrets, so the scan looked for the right thing.
     const stored = await readFile(join(dir, "app-1.env"), "utf8");
     expect([...secrets].some((secret) => stored.includes(secret))).toBe(true);
+  });
+});
+
+describe("authenticated means accepted by Twilio", () => {
+  it("a key just read is checked once: a deleted one reports authenticated false before any app call", async () => {
+    const a = await newKey();
+    const file = await storeFile(a);
+    const credentials = credentialsFor(file);
+    await credentials.current();
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true });
+
+    const b = await newKey();
+    await deleteKey(b);
+    await writeStore(file, b);
+    await credentials.refresh();
+    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false });
   });
 });
