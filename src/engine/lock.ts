@@ -6,8 +6,8 @@
  * owner usually means an interrupted run that `resume` must finish first. (proper-lockfile judges staleness
  * by mtime, which cannot tell a slow run from a dead one; a pid check can, on the same host.)
  */
-import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ExitCode, RotatorError } from "../errors.js";
@@ -171,12 +171,37 @@ function acquireOne(
     const state = inspectLock(stateDir, store.identity);
     if (state.state === "free") continue;
     if (state.state === "stale" && options.takeOverStale) {
-      unlinkQuietly(path);
+      takeOverStale(path, state.owner);
       continue;
     }
     throw lockError(state, store, path);
   }
   throw new RotatorError(`could not take the lock ${path} of store ${store.name}`, { exitCode: ExitCode.locked });
+}
+
+/**
+ * Remove a stale lock without racing another taker: a plain unlink could delete the fresh lock a second
+ * `resume` created a moment earlier. Rename is atomic, so only one taker gets the file; whoever gets a file
+ * that is not the stale one it inspected puts it back (link fails if the path was taken again meanwhile).
+ */
+export function takeOverStale(path: string, stale: LockOwner | undefined): void {
+  const aside = `${path}.takeover-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // Someone else moved it first: the next attempt sees the new state.
+  }
+  const grabbed = readOwner(aside);
+  const isTheStaleOne =
+    stale === undefined ? grabbed === undefined : grabbed?.pid === stale.pid && grabbed.since === stale.since;
+  if (!isTheStaleOne) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // The path was taken again meanwhile; that owner's lock stands, and the next attempt reports it.
+    }
+  }
+  unlinkQuietly(aside);
 }
 
 function unlinkQuietly(path: string): void {

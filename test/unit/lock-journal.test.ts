@@ -181,3 +181,23 @@ describe("journal", () => {
     expect(isUnfinished(listRuns(dir)[0]!)).toBe(false);
   });
 });
+
+describe("taking over a stale lock", () => {
+  it("removes the stale lock it inspected, but never a fresh lock another taker put there meanwhile", async () => {
+    const { takeOverStale } = await import("../../src/engine/lock.js");
+    const { existsSync } = await import("node:fs");
+    const path = join(dir, "x.lock");
+    const stale = { pid: 999_999, host: "h", runId: "r0", command: "rotate", since: "2026-01-01T00:00:00.000Z" };
+    await writeFile(path, JSON.stringify(stale));
+    takeOverStale(path, stale);
+    expect(existsSync(path)).toBe(false);
+
+    // A second taker inspected the same stale lock, but the first has already replaced it with its own.
+    const fresh = { ...stale, pid: process.pid, runId: "r1", command: "resume", since: new Date().toISOString() };
+    await writeFile(path, JSON.stringify(fresh));
+    takeOverStale(path, stale);
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual(fresh);
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(dir).filter((name) => name.includes("takeover"))).toEqual([]);
+  });
+});
