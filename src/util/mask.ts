@@ -15,8 +15,9 @@ const secrets = new Set<string>();
 
 /** Remember a secret value so that `redact` removes it from anything written out. Short values are ignored. */
 export function registerSecret(value: string | undefined): void {
-  // Anything shorter would redact ordinary words; Twilio secrets and tokens are 32 characters.
-  if (value !== undefined && value.length >= 12) secrets.add(value);
+  // Shorter values would redact ordinary words; Twilio secrets and tokens are 32 characters, and a bearer
+  // token shorter than 8 characters protects nothing anyway.
+  if (value !== undefined && value.length >= 8) secrets.add(value);
 }
 
 export function redact(text: string): string {
