@@ -68,6 +68,17 @@ interface ErrorFields {
   status: number | undefined;
 }
 
+/**
+ * What an error said, safe to show: its first line, with any security token value blanked. AWS answers a request
+ * signed with a wrong key (InvalidSignatureException, SignatureDoesNotMatch) with the canonical request it
+ * expected on the following lines, quoting every signed header's value, `x-amz-security-token` (the session token)
+ * among them.
+ */
+export function safeMessage(message: string): string {
+  const firstLine = message.split(/\r?\n/, 1)[0] ?? "";
+  return firstLine.replace(/(x-amz-security-token\s*[:=]\s*)[^\s&'"]+/gi, "$1<withheld>").trim();
+}
+
 function fieldsOf(error: unknown): ErrorFields {
   const record = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : {};
   const metadata = record.$metadata as { httpStatusCode?: unknown } | undefined;
@@ -75,7 +86,7 @@ function fieldsOf(error: unknown): ErrorFields {
   return {
     name: str(record.name),
     code: str(record.code),
-    message: error instanceof Error ? error.message : String(error),
+    message: safeMessage(error instanceof Error ? error.message : String(error)),
     fault: str(record.$fault),
     status: typeof metadata?.httpStatusCode === "number" ? metadata.httpStatusCode : undefined,
   };
@@ -86,7 +97,9 @@ function fieldsOf(error: unknown): ErrorFields {
  * so such an error must never reach a message or a `cause` as it is.
  */
 export function isDeserializationError(error: unknown): boolean {
-  const { name, message } = fieldsOf(error);
+  const { name } = fieldsOf(error);
+  // The SDK appends its hint on a line of its own: look at the whole message, not the first line.
+  const message = error instanceof Error ? error.message : String(error);
   return name === "SyntaxError" || message.includes("Deserialization error");
 }
 
@@ -179,7 +192,8 @@ export function classifyAwsError(error: unknown, target: AwsTarget): AwsFailure 
     return {
       kind: "fatal",
       code,
-      explanation: 'no AWS region is configured: set "region" on the store (or use the secret\'s ARN), or AWS_REGION.',
+      explanation:
+        'no AWS region is configured: set "region" on the store (or use the secret\'s ARN), or AWS_REGION (the AWS SDK for JavaScript does not read AWS_DEFAULT_REGION).',
     };
   }
   switch (code) {

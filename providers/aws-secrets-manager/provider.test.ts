@@ -252,6 +252,40 @@ describe("classifyAwsError", () => {
   });
 });
 
+describe("signature errors", () => {
+  it("never passes on the canonical request AWS quotes in a signature error: it holds the session token", () => {
+    // What AWS answers to a request signed with a wrong secret key: the canonical request it expected, with the
+    // value of every signed header, x-amz-security-token included.
+    const message =
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret " +
+      "Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for " +
+      "this request should have been\n'POST\n/\n\nhost:secretsmanager.eu-west-1.amazonaws.com\n" +
+      "x-amz-date:20260101T000000Z\nx-amz-security-token:IQoJb3JpZ2luX2VjSESSIONTOKEN0123456789\n" +
+      "x-amz-target:secretsmanager.PutSecretValue\n\nhost;x-amz-date;x-amz-security-token;x-amz-target\n" +
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'\n\nThe String-to-Sign should have been\n" +
+      "'AWS4-HMAC-SHA256\n20260101T000000Z\n20260101/eu-west-1/secretsmanager/aws4_request\nabc'\n";
+    const error = new SecretsManagerServiceException({
+      name: "InvalidSignatureException",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 },
+      message,
+    });
+    const failure = classifyAwsError(error, { secretId: "prod/twilio", region: "eu-west-1" });
+    expect(failure.kind).toBe("fatal");
+    expect(failure.explanation).toContain("The request signature we calculated does not match");
+    expect(failure.explanation).not.toContain("SESSIONTOKEN");
+    const everything = inspect(safeCause(error), { depth: Number.POSITIVE_INFINITY, showHidden: true });
+    expect(everything).toContain("InvalidSignatureException");
+    expect(everything).not.toContain("SESSIONTOKEN");
+    // Keeping the first line must not hide the SDK's hint that the body could not be parsed (it comes second).
+    const unparsed = Object.assign(
+      new Error('body "hunter2" is not valid\n  Deserialization error: to see the raw response, inspect $response'),
+      { $metadata: { httpStatusCode: 200 } },
+    );
+    expect(safeCause(unparsed).message).not.toContain("hunter2");
+  });
+});
+
 function accessDenied(message = "User: arn:aws:iam::123456789012:user/ci is not authorized") {
   return new SecretsManagerServiceException({
     name: "AccessDeniedException",

@@ -5,7 +5,7 @@ import { storeEntryBase } from "../schema-parts.js";
 /** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ... */
 const regionName = z
   .string()
-  .regex(/^[a-z]{2}(-[a-z0-9]+)+$/, "must be an AWS region name such as us-east-1")
+  .regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, "must be an AWS region name such as us-east-1")
   .describe("The AWS region of the secret; default: the region in the secret's ARN, else the SDK's default chain.");
 
 /** arn:<partition>:secretsmanager:<region>:<account>:secret:<name> */

@@ -351,6 +351,22 @@ describe("vault-kv2 against OpenBao", () => {
       expect(await currentData("secret", store.path)).toEqual(fields(theirs));
     });
 
+    it("a latest version soft-deleted between prepare and write is not written over, losing the other keys", async () => {
+      // A soft delete does not change current_version, so check-and-set cannot see it: the write must.
+      const store = await vaultStore();
+      const old = newKey();
+      await root.write(`secret/data/${store.path}`, { data: { ...fields(old), ...OTHERS } });
+      const { snapshot } = await store.provider.preflight();
+      const restorePoint = await store.provider.prepare(snapshot, ctx);
+
+      await root.write(`secret/delete/${store.path}`, { versions: [1] });
+      const error = await rejection(store.provider.write(newKey(), restorePoint, ctx));
+      expect(error.kind).toBe("needs-operator");
+      expect(error.message).toContain("nothing overwritten");
+      expect((await metadata("secret", store.path)).current_version).toBe(1);
+      expect(await currentData("secret", store.path)).toBeUndefined();
+    });
+
     it("the check-and-set refuses a writer that lands between write()'s read and its request", async () => {
       const store = await vaultStore();
       await root.write(`secret/data/${store.path}`, { data: fields(newKey()) });

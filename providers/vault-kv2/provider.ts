@@ -233,6 +233,16 @@ export class VaultKv2Provider implements StoreProvider {
     // Written already (a retry, or a resume): this run's version, holding this credential.
     if (current.version === previous + 1 && this.#holds(current, next)) return String(current.version);
     if (current.version !== previous) throw this.#writtenByOthers(previous, current.version);
+    if (point.previousHadData && current.data === undefined) {
+      // A soft delete keeps current_version, so check-and-set would let the write through, dropping every other key
+      // the secret held, with no data left for rollback to write back.
+      throw this.#error(
+        "needs-operator",
+        `someone else deleted version ${previous} of Vault secret ${this.#where()} since preflight; nothing ` +
+          "overwritten. Find out who deleted it and which credential it should hold (undelete it with " +
+          `"bao kv undelete -mount=${this.mount} -versions=${previous} ${this.path}"), then run again.`,
+      );
+    }
 
     const data: SecretData = { ...current.data, ...credentialToFields(next, this.#names) };
     const capability = previous > 0 ? "update" : "create";
