@@ -12,18 +12,21 @@ import {
   makeWorkspace,
   readStoreKey,
   runCli,
-  startTwilioEmulator,
+  secretLeaks,
+  startScannedEmulator,
   type TwilioEmulator,
   type Workspace,
 } from "./harness.js";
 
 let emulator: TwilioEmulator;
+let issuedSecrets: Set<string>;
 const workspaces: Workspace[] = [];
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0 });
+  ({ emulator, issuedSecrets } = await startScannedEmulator());
 });
 afterAll(async () => {
+  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await emulator?.close();
   await Promise.all(workspaces.map(cleanup));
 });

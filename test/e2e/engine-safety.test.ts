@@ -18,21 +18,24 @@ import {
   makeWorkspace,
   readStoreKey,
   runCli,
-  startTwilioEmulator,
+  secretLeaks,
+  startScannedEmulator,
   type TwilioEmulator,
   type Workspace,
 } from "./harness.js";
 
 let emulator: TwilioEmulator;
+let issuedSecrets: Set<string>;
 const workspaces: Workspace[] = [];
 const servers: Server[] = [];
 
 beforeAll(async () => {
   ensureBuilt();
-  emulator = await startTwilioEmulator({ port: 0 });
+  ({ emulator, issuedSecrets } = await startScannedEmulator());
 });
 
 afterAll(async () => {
+  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   await emulator?.close();
   await Promise.all(workspaces.map(cleanup));
