@@ -3,34 +3,11 @@
  * again). Invariant after the last resume: every store agrees, and either the new key is everywhere and the
  * seed is revoked, or the seed is everywhere and no key was added.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  makeWorkspace,
-  readStoreKey,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { authenticates, cliArgs, readStoreKey, runCli, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await emulator?.close();
-  await Promise.all(workspaces.map(cleanup));
-});
-const keySids = () => emulator.keys().map((k) => k.sid);
+const e2e = useE2e();
+const keySids = () => e2e.emulator.keys().map((k) => k.sid);
 
 const combos: Array<[string, string | undefined]> = [
   ["after-verify", undefined],
@@ -49,8 +26,7 @@ const combos: Array<[string, string | undefined]> = [
 describe("crash matrix", () => {
   for (const [first, second] of combos) {
     it(`rotate killed at ${first}${second ? `, resume killed at ${second}` : ""}, then resume`, async () => {
-      const ws = await makeWorkspace(emulator, 2);
-      workspaces.push(ws);
+      const ws = await e2e.workspace(2);
       const before = keySids();
       const crashed = await runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, ROTATOR_FAILPOINT: first } });
       expect(crashed.signal).toBe("SIGKILL");
@@ -64,7 +40,7 @@ describe("crash matrix", () => {
       expect(b).toEqual(a);
       if (result.status === "completed") {
         expect(resumed.code).toBe(0);
-        expect(await authenticates(emulator, a!.sid!, a!.secret!)).toBe(true);
+        expect(await authenticates(e2e.emulator, a!.sid!, a!.secret!)).toBe(true);
         expect(keySids()).not.toContain(ws.seeded.sid);
         expect(keySids().filter((s) => !before.includes(s))).toEqual([a!.sid]);
       } else {

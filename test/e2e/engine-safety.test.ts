@@ -8,44 +8,16 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  journals,
-  makeWorkspace,
-  readStoreKey,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
-} from "./harness.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { authenticates, cliArgs, journals, readStoreKey, runCli, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
 const servers: Server[] = [];
 
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-
+const e2e = useE2e();
+const workspace = (stores?: number) => e2e.workspace(stores);
 afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  await emulator?.close();
-  await Promise.all(workspaces.map(cleanup));
 });
-
-async function workspace(stores = 2): Promise<Workspace> {
-  const ws = await makeWorkspace(emulator, stores);
-  workspaces.push(ws);
-  return ws;
-}
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer(handler);
@@ -55,7 +27,7 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): P
   );
 }
 
-const keySids = () => emulator.keys().map((k) => k.sid);
+const keySids = () => e2e.emulator.keys().map((k) => k.sid);
 
 describe("a lost response to the key-create call", () => {
   it("a completed rotation leaves no extra live key behind (the retried create's orphan)", async () => {
@@ -67,7 +39,7 @@ describe("a lost response to the key-create call", () => {
       const chunks: Buffer[] = [];
       req.on("data", (c) => chunks.push(c));
       req.on("end", () => {
-        const target = new URL(req.url ?? "/", emulator.baseUrl);
+        const target = new URL(req.url ?? "/", e2e.emulator.baseUrl);
         const upstream = request(
           target,
           { method: req.method, headers: { ...req.headers, host: target.host } },
@@ -88,7 +60,10 @@ describe("a lost response to the key-create call", () => {
         upstream.end(Buffer.concat(chunks));
       });
     });
-    const config = (await readFile(ws.configPath, "utf8")).replace(`baseUrl: ${emulator.baseUrl}`, `baseUrl: ${proxy}`);
+    const config = (await readFile(ws.configPath, "utf8")).replace(
+      `baseUrl: ${e2e.emulator.baseUrl}`,
+      `baseUrl: ${proxy}`,
+    );
     await writeFile(ws.configPath, config);
 
     const before = keySids();
@@ -145,7 +120,7 @@ describe("rollback of a run awaiting consumers", () => {
     // deletes the new key, so "fast" is left holding a working credential.
     expect(fastReloads).toBe(2);
     expect(fast.sid).toBe(ws.seeded.sid);
-    expect(await authenticates(emulator, fast.sid, fast.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, fast.sid, fast.secret)).toBe(true);
     expect((await journals(ws)).match(/"event":"consumers-restored","converged":true/g)).toHaveLength(1);
   });
 
@@ -190,15 +165,15 @@ describe("rollback of a run awaiting consumers", () => {
     const result = JSON.parse(rolledBack.stdout);
     expect(result.error).toContain("pinned");
     expect(result.next).toContain("rotator resume");
-    expect(await authenticates(emulator, newKey.sid, newKey.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, newKey.sid, newKey.secret)).toBe(true);
     expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(ws.seeded.sid);
 
     pinned = { sid: ws.seeded.sid, secret: ws.seeded.secret };
     const resumed = await runCli(cliArgs(ws, "resume"), { env: ws.env });
     expect(resumed.code, resumed.stderr).toBe(3);
     expect(JSON.parse(resumed.stdout).status).toBe("rolled-back");
-    expect(await authenticates(emulator, newKey.sid, newKey.secret)).toBe(false);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, newKey.sid, newKey.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
   });
 });
 

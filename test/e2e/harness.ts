@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
 import { createTwilioClient, isTwilioApiError } from "../../src/twilio/client.js";
 import { packageRoot } from "../../src/util/package-root.js";
@@ -205,4 +206,41 @@ export async function until(condition: () => Promise<boolean>, timeoutMs = 10_00
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * The lifecycle an e2e file shares: a built CLI, an emulator that reports every secret it issues, and at the
+ * end the secret scan over all output and journals, then cleanup. Call once at the top level of a file.
+ */
+export function useE2e(): {
+  readonly emulator: TwilioEmulator;
+  readonly issuedSecrets: Set<string>;
+  readonly workspaces: Workspace[];
+  workspace(stores?: number): Promise<Workspace>;
+} {
+  let emulator: TwilioEmulator | undefined;
+  const issuedSecrets = new Set<string>();
+  const workspaces: Workspace[] = [];
+  beforeAll(async () => {
+    ensureBuilt();
+    emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
+  });
+  afterAll(async () => {
+    expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
+    await emulator?.close();
+    await Promise.all(workspaces.map(cleanup));
+  });
+  return {
+    get emulator() {
+      if (emulator === undefined) throw new Error("the emulator starts in beforeAll");
+      return emulator;
+    },
+    issuedSecrets,
+    workspaces,
+    async workspace(stores = 2) {
+      const ws = await makeWorkspace(this.emulator, stores);
+      workspaces.push(ws);
+      return ws;
+    },
+  };
 }

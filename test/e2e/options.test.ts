@@ -3,44 +3,21 @@
  * (IAM v1), and a Main key as the admin credential.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ADMIN_VARIABLE,
   adminClient,
   authenticates,
-  cleanup,
   cliArgs,
-  ensureBuilt,
   journals,
-  makeWorkspace,
   readStoreKey,
   runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
+  useE2e,
 } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
+const e2e = useE2e();
 
-async function workspace(): Promise<Workspace> {
-  const ws = await makeWorkspace(emulator, 2);
-  workspaces.push(ws);
-  return ws;
-}
-
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await Promise.all(workspaces.map(cleanup));
-  await emulator.close();
-});
+const workspace = (stores?: number) => e2e.workspace(stores);
 
 describe("status", () => {
   it("shows the current key masked, its age, the lock and recent runs", async () => {
@@ -86,7 +63,7 @@ describe("--if-due", () => {
 describe("--emergency", () => {
   it("a current key already deleted in Twilio stops a normal rotation, and --emergency replaces it", async () => {
     const ws = await workspace();
-    await adminClient(emulator).api.v2010.accounts(emulator.accountSid).keys(ws.seeded.sid).remove();
+    await adminClient(e2e.emulator).api.v2010.accounts(e2e.emulator.accountSid).keys(ws.seeded.sid).remove();
     const normal = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
     expect(normal.code).toBe(2);
     expect(JSON.parse(normal.stdout).error).toContain("--emergency");
@@ -98,7 +75,7 @@ describe("--emergency", () => {
     expect(result.oldKey).toBeNull();
     const [a, b] = await Promise.all(ws.storeFiles.map(readStoreKey));
     expect(b).toEqual(a);
-    expect(await authenticates(emulator, a!.sid!, a!.secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, a!.sid!, a!.secret!)).toBe(true);
     expect(emergency.stderr).toContain("no old key to revoke");
   });
 });
@@ -116,15 +93,15 @@ describe("key types and admin credentials", () => {
     const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(0);
     const { sid, secret } = await readStoreKey(ws.storeFiles[0]!);
-    expect(emulator.keys().find((k) => k.sid === sid)?.keyType).toBe("restricted");
-    expect(await authenticates(emulator, sid!, secret!)).toBe(true);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(e2e.emulator.keys().find((k) => k.sid === sid)?.keyType).toBe("restricted");
+    expect(await authenticates(e2e.emulator, sid!, secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
   });
 
   it("uses a Main key as the admin credential", async () => {
     const ws = await workspace();
-    const main = emulator.createMainKey();
-    issuedSecrets.add(main.secret);
+    const main = e2e.emulator.createMainKey();
+    e2e.issuedSecrets.add(main.secret);
     await writeFile(
       ws.configPath,
       (await readFile(ws.configPath, "utf8")).replace(
@@ -136,7 +113,7 @@ describe("key types and admin credentials", () => {
       env: { ...ws.env, MAIN_KEY_SECRET: main.secret, [ADMIN_VARIABLE]: undefined },
     });
     expect(run.code, run.stderr).toBe(0);
-    expect(emulator.keys().some((k) => k.sid === main.sid)).toBe(true);
+    expect(e2e.emulator.keys().some((k) => k.sid === main.sid)).toBe(true);
   });
 
   it("a Standard key as admin is refused in preflight with the likely cause", async () => {

@@ -6,39 +6,14 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ADMIN_VARIABLE,
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  makeWorkspace,
-  readStoreKey,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { ADMIN_VARIABLE, authenticates, cliArgs, readStoreKey, runCli, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await emulator?.close();
-  await Promise.all(workspaces.map(cleanup));
-});
+const e2e = useE2e();
 
 describe("overlapping store sets", () => {
   it("a config naming a subset of another config's stores is refused while that config's run is unfinished", async () => {
-    const ws = await makeWorkspace(emulator, 2);
-    workspaces.push(ws);
+    const ws = await e2e.workspace(2);
     // Config X: both stores, and a consumer that reports the new key only once a file exists -> awaiting consumers.
     const ready = join(ws.dir, "consumer-ready");
     const check = join(ws.dir, "check-consumer.sh");
@@ -61,11 +36,11 @@ describe("overlapping store sets", () => {
     const yPath = join(ws.dir, "rotator-y.yaml");
     await writeFile(
       yPath,
-      `version: 1\ntwilio:\n  accountSid: ${emulator.accountSid}\n  admin: { authToken: { env: ${ADMIN_VARIABLE} } }\n  baseUrl: ${emulator.baseUrl}\ncredential: { type: api-key, friendlyNamePrefix: e2e }\nstores:\n  - { name: app-1, type: dotenv-file, path: ${ws.storeFiles[0]} }\nverify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2 }\n`,
+      `version: 1\ntwilio:\n  accountSid: ${e2e.emulator.accountSid}\n  admin: { authToken: { env: ${ADMIN_VARIABLE} } }\n  baseUrl: ${e2e.emulator.baseUrl}\ncredential: { type: api-key, friendlyNamePrefix: e2e }\nstores:\n  - { name: app-1, type: dotenv-file, path: ${ws.storeFiles[0]} }\nverify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2 }\n`,
     );
     const yArgs = (command: string) => [command, "--config", yPath, "--state-dir", ws.stateDir, "--json"];
     const y = await runCli(yArgs("rotate"), { env: ws.env });
-    const app2StillWorks = await authenticates(emulator, k1.sid!, k1.secret!);
+    const app2StillWorks = await authenticates(e2e.emulator, k1.sid!, k1.secret!);
     expect({ code: y.code, app2StillWorks }).toEqual({ code: 6, app2StillWorks: true });
     const refused = JSON.parse(y.stdout);
     expect(refused.error).toContain(`run ${xRun}`);
@@ -74,7 +49,7 @@ describe("overlapping store sets", () => {
     expect(refused.hint).toContain(`rotator resume --config ${ws.configPath}`);
     // Y changed nothing: app-1 is as X left it, and no key was created for Y.
     expect(await readFile(ws.storeFiles[0]!, "utf8")).toBe(app1Before);
-    expect(emulator.keys().filter((k) => k.friendlyName.startsWith("e2e-"))).toHaveLength(1);
+    expect(e2e.emulator.keys().filter((k) => k.friendlyName.startsWith("e2e-"))).toHaveLength(1);
 
     // Y's resume and rollback do not answer "nothing to resume": they name X's run and how to resume it.
     for (const command of ["resume", "rollback"]) {
@@ -108,8 +83,8 @@ describe("overlapping store sets", () => {
     const [app1, app2] = await Promise.all(ws.storeFiles.map(readStoreKey));
     expect(app1!.sid).toBe(app2!.sid);
     expect(app1!.sid).not.toBe(ws.seeded.sid);
-    expect(await authenticates(emulator, app2!.sid!, app2!.secret!)).toBe(true);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, app2!.sid!, app2!.secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
 
     // With X finished, nothing stands in Y's way any more.
     const yPlan = await runCli(yArgs("plan"), { env: ws.env });

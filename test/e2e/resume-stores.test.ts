@@ -5,38 +5,14 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  makeWorkspace,
-  readStoreKey,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { authenticates, cliArgs, readStoreKey, runCli, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await emulator?.close();
-  await Promise.all(workspaces.map(cleanup));
-});
+const e2e = useE2e();
 
 describe("resume after awaiting consumers", () => {
   it("does not revoke the old key while a store holds it again", async () => {
-    const ws = await makeWorkspace(emulator, 2);
-    workspaces.push(ws);
+    const ws = await e2e.workspace(2);
     const gate = join(ws.dir, "consumer-ready");
     const check = join(ws.dir, "check.sh");
     // The consumer reads app-1; it "switches" only once the gate file exists.
@@ -70,13 +46,13 @@ describe("resume after awaiting consumers", () => {
     expect(result.next).toContain("rotator resume");
     const app2 = await readStoreKey(ws.storeFiles[1]!);
     expect(app2.sid).toBe(ws.seeded.sid);
-    expect(await authenticates(emulator, app2.sid!, app2.secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, app2.sid!, app2.secret!)).toBe(true);
 
     // Once the operator puts the new key back, resume checks again and revokes.
     await writeFile(ws.storeFiles[1]!, await readFile(ws.storeFiles[0]!), { mode: 0o600 });
     const finished = await runCli(cliArgs(ws, "resume"), { env: ws.env });
     expect(finished.code, finished.stderr).toBe(0);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
-    expect(await authenticates(emulator, newKey.sid!, newKey.secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, newKey.sid!, newKey.secret!)).toBe(true);
   });
 });

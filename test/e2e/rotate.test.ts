@@ -7,50 +7,21 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  adminClient,
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  journals,
-  makeWorkspace,
-  readStoreKey,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  until,
-  type Workspace,
-} from "./harness.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { adminClient, authenticates, cliArgs, journals, readStoreKey, runCli, until, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-const workspaces: Workspace[] = [];
-/** Every key secret and token the emulator created during this file, including keys rolled back unseen. */
-let issuedSecrets: Set<string>;
+const e2e = useE2e();
 
-async function workspace(stores = 2): Promise<Workspace> {
-  const ws = await makeWorkspace(emulator, stores);
-  workspaces.push(ws);
-  return ws;
-}
+const workspace = (stores?: number) => e2e.workspace(stores);
 
 /** Keys in the account other than ones a test seeded for itself and still expects. */
 function accountKeySids(): string[] {
-  return emulator.keys().map((k) => k.sid);
+  return e2e.emulator.keys().map((k) => k.sid);
 }
 
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-
-afterAll(async () => {
-  expect(issuedSecrets.size).toBeGreaterThan(workspaces.length);
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await Promise.all(workspaces.map(cleanup));
-  await emulator.close();
+afterAll(() => {
+  // The scan in useE2e only means something if secrets were issued: at least one per workspace and more.
+  expect(e2e.issuedSecrets.size).toBeGreaterThan(e2e.workspaces.length);
 });
 
 describe("rotate", () => {
@@ -72,8 +43,8 @@ describe("rotate", () => {
     expect(a!.sid).not.toBe(ws.seeded.sid);
     expect(b).toEqual(a);
     expect(result.newKey).toBe(`SK…${a!.sid!.slice(-4)}`);
-    expect(await authenticates(emulator, a!.sid!, a!.secret!)).toBe(true);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, a!.sid!, a!.secret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
     expect(accountKeySids()).toContain(a!.sid);
     expect(accountKeySids()).not.toContain(ws.seeded.sid);
     expect(accountKeySids().filter((sid) => !keysBefore.includes(sid))).toEqual([a!.sid]);
@@ -129,7 +100,7 @@ describe("rotate", () => {
     ws.storeFiles[1] = second;
     await ws.writeConfig();
     const secondBefore = await readFile(second);
-    emulator.faults.add({
+    e2e.emulator.faults.add({
       kind: "latency",
       latencyMs: 1500,
       method: "POST",
@@ -153,7 +124,7 @@ describe("rotate", () => {
     expect(await readFile(ws.storeFiles[0]!)).toEqual(first);
     expect(await readFile(second)).toEqual(secondBefore);
     expect(accountKeySids().sort()).toEqual(keysBefore);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
     const events = (await journals(ws))
       .trim()
       .split("\n")
@@ -173,7 +144,7 @@ describe("rotate", () => {
   it("two rotate runs at once on one config: one rotates, the other exits 5 naming the lock holder", async () => {
     const ws = await workspace();
     const keysBefore = accountKeySids();
-    emulator.faults.add({
+    e2e.emulator.faults.add({
       kind: "latency",
       latencyMs: 1500,
       method: "POST",
@@ -246,14 +217,14 @@ describe("crash and resume", () => {
         expect(resumed.code).toBe(0);
         ws.secrets.push(a!.secret!);
         expect(a!.sid).not.toBe(ws.seeded.sid);
-        expect(await authenticates(emulator, a!.sid!, a!.secret!)).toBe(true);
+        expect(await authenticates(e2e.emulator, a!.sid!, a!.secret!)).toBe(true);
         expect(accountKeySids()).not.toContain(ws.seeded.sid);
         expect(accountKeySids().filter((sid) => !keysBefore.includes(sid))).toEqual([a!.sid]);
       } else {
         expect(result.status).toBe("rolled-back");
         expect(resumed.code).toBe(3);
         expect(a).toEqual({ sid: ws.seeded.sid, secret: ws.seeded.secret });
-        expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+        expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
         expect(accountKeySids().sort()).toEqual([...keysBefore].sort());
       }
       // Where the secret was written at least once, resume finishes the rotation rather than undoing it.
@@ -271,7 +242,7 @@ describe("crash and resume", () => {
 describe("plan", () => {
   it("changes nothing in Twilio or in the stores, and lists the steps with masked identifiers", async () => {
     const ws = await workspace();
-    const twilioBefore = JSON.stringify(emulator.snapshot());
+    const twilioBefore = JSON.stringify(e2e.emulator.snapshot());
     const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
     const run = await runCli(cliArgs(ws, "plan"), { env: ws.env });
     expect(run.code, run.stderr).toBe(0);
@@ -279,20 +250,22 @@ describe("plan", () => {
     expect(result.problems).toEqual([]);
     expect(result.steps.join("\n")).toContain(`SK…${ws.seeded.sid.slice(-4)}`);
     expect(result.steps.join("\n")).not.toContain(ws.seeded.sid);
-    expect(JSON.stringify(emulator.snapshot())).toBe(twilioBefore);
+    expect(JSON.stringify(e2e.emulator.snapshot())).toBe(twilioBefore);
     expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
     expect(await journals(ws)).toBe("");
   });
 
   it("reports drift between stores, like rotate would, and exits 2", async () => {
     const ws = await workspace();
-    const other = await adminClient(emulator)
-      .api.v2010.accounts(emulator.accountSid)
+    const other = await adminClient(e2e.emulator)
+      .api.v2010.accounts(e2e.emulator.accountSid)
       .newKeys.create({ friendlyName: "other" });
     ws.secrets.push(other.secret);
     const { writeFile } = await import("node:fs/promises");
     const { envText } = await import("./harness.js");
-    await writeFile(ws.storeFiles[1]!, envText(emulator.accountSid, other.sid, other.secret, "app-2"), { mode: 0o600 });
+    await writeFile(ws.storeFiles[1]!, envText(e2e.emulator.accountSid, other.sid, other.secret, "app-2"), {
+      mode: 0o600,
+    });
     const planned = await runCli(cliArgs(ws, "plan"), { env: ws.env });
     expect(planned.code).toBe(2);
     const problems = JSON.parse(planned.stdout).problems.join("\n");

@@ -7,37 +7,14 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  makeWorkspace,
-  root,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  type Workspace,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { cliArgs, root, runCli, useE2e } from "./harness.js";
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await emulator?.close();
-  await Promise.all(workspaces.map(cleanup));
-});
+const e2e = useE2e();
 
 describe("crash during preflight", () => {
   it("after kill -9 during preflight, resume clears the way and the next rotate runs", async () => {
-    const ws = await makeWorkspace(emulator, 2);
-    workspaces.push(ws);
+    const ws = await e2e.workspace(2);
     // A consumer check that takes a while, so preflight is still running when the process dies.
     const slow = join(ws.dir, "slow-check.sh");
     await writeFile(slow, "#!/bin/sh\nsleep 3\nexit 0\n", { mode: 0o755 });
