@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dotenvFile } from "../providers/dotenv-file/index.js";
 import { startTwilioEmulator, type TwilioEmulator } from "./emulator/index.js";
-import { createTwilioClient, isTwilioApiError } from "./twilio/client.js";
+import { createTwilioClient, keyAuthenticates } from "./twilio/client.js";
 import { maskSid, registerSecret } from "./util/mask.js";
 
 export const SANDBOX_TOKEN_VARIABLE = "ROTATOR_SANDBOX_AUTH_TOKEN";
@@ -113,21 +113,8 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     return lines;
   }
 
-  async function authenticates(keySid: string, secret: string): Promise<boolean> {
-    const client = createTwilioClient({
-      accountSid: emulator.accountSid,
-      username: keySid,
-      password: secret,
-      baseUrl: emulator.baseUrl,
-    });
-    try {
-      await client.api.v2010.accounts(emulator.accountSid).messages.list({ limit: 1 });
-      return true;
-    } catch (error) {
-      if (isTwilioApiError(error) && error.status === 401) return false;
-      throw error;
-    }
-  }
+  const authenticates = (keySid: string, secret: string) =>
+    keyAuthenticates({ accountSid: emulator.accountSid, keySid, secret, baseUrl: emulator.baseUrl });
 
   return {
     dir,

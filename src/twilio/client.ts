@@ -90,3 +90,28 @@ export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
     httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000),
   });
 }
+
+/**
+ * Whether Twilio accepts an API key now: one Messages-list call (which a Standard key may make). False on
+ * 401 (Twilio's 20003), true on success; anything else is thrown, since it says nothing about the key.
+ */
+export async function keyAuthenticates(options: {
+  accountSid: string;
+  keySid: string;
+  secret: string;
+  baseUrl?: string | undefined;
+}): Promise<boolean> {
+  const client = createTwilioClient({
+    accountSid: options.accountSid,
+    username: options.keySid,
+    password: options.secret,
+    baseUrl: options.baseUrl,
+  });
+  try {
+    await client.api.v2010.accounts(options.accountSid).messages.list({ limit: 1 });
+    return true;
+  } catch (error) {
+    if (isTwilioApiError(error) && error.status === 401) return false;
+    throw error;
+  }
+}

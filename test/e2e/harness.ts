@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
-import { createTwilioClient, isTwilioApiError } from "../../src/twilio/client.js";
+import { createTwilioClient, keyAuthenticates } from "../../src/twilio/client.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
 export const root = packageRoot();
@@ -82,20 +82,9 @@ export function adminClient(emulator: TwilioEmulator) {
   });
 }
 
-export async function authenticates(emulator: TwilioEmulator, sid: string, secret: string): Promise<boolean> {
-  const client = createTwilioClient({
-    accountSid: emulator.accountSid,
-    username: sid,
-    password: secret,
-    baseUrl: emulator.baseUrl,
-  });
-  try {
-    await client.api.v2010.accounts(emulator.accountSid).messages.list({ limit: 1 });
-    return true;
-  } catch (error) {
-    if (isTwilioApiError(error) && error.status === 401 && error.code === 20003) return false;
-    throw error;
-  }
+/** Whether Twilio (the emulator) accepts this key now: false means 401/20003. */
+export function authenticates(emulator: TwilioEmulator, sid: string, secret: string): Promise<boolean> {
+  return keyAuthenticates({ accountSid: emulator.accountSid, keySid: sid, secret, baseUrl: emulator.baseUrl });
 }
 
 export function envText(accountSid: string, sid: string, secret: string, app: string): string {
