@@ -673,6 +673,16 @@ async function closeAll(providers: readonly StoreProvider[]): Promise<void> {
  * fails (EPERM or EACCES), which is how a read-only directory breaks an atomic replace. Checks that it worked
  * and returns the undo.
  */
+/** The StoreError a promise rejects with; fails the test if it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<StoreError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
+  return error;
+}
+
 export async function makeDirectoryUnwritable(directory: string): Promise<() => Promise<void>> {
   let undo: () => Promise<void>;
   if (process.getuid?.() === 0) {

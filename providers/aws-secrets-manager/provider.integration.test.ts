@@ -27,8 +27,7 @@ import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { awsClient, type RunningServers, startServers } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { runProviderContract } from "../contract-suite.js";
-import { StoreError } from "../errors.js";
+import { rejection, runProviderContract } from "../contract-suite.js";
 import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { awsSecretsManager } from "./index.js";
 import { versionIdFor } from "./staging.js";
@@ -305,15 +304,6 @@ async function fixture(options: StoreOptions & { seeded?: boolean } = {}) {
     return JSON.parse(JSON.stringify(await store.provider.prepare(snapshot, ctx)));
   };
   return { ...store, old, ctx, journaled };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
 }
 
 describe("aws-secrets-manager against moto", () => {

@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredCredential } from "../contract.js";
-import { StoreError } from "../errors.js";
+import { rejection } from "../contract-suite.js";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { classifyAwsError, safeCause } from "./errors.js";
 import { awsSecretsManager } from "./index.js";
@@ -313,15 +313,6 @@ function scriptedProvider(answer: (name: string, input: Record<string, unknown>)
     { client, retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 1 } },
   );
   return { provider, calls };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
 }
 
 describe("provider paths moto cannot show", () => {

@@ -20,8 +20,7 @@ import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CredentialKind, RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { type ContractStore, makeDirectoryUnwritable, runProviderContract } from "../contract-suite.js";
-import { StoreError } from "../errors.js";
+import { type ContractStore, makeDirectoryUnwritable, rejection, runProviderContract } from "../contract-suite.js";
 import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { dotenvFile } from "./index.js";
 
@@ -168,15 +167,6 @@ describe("dotenv-file", () => {
   async function prepared(provider: StoreProvider) {
     const { snapshot } = await provider.preflight();
     return journaled(await provider.prepare(snapshot, ctx));
-  }
-
-  async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-    const error: unknown = await promise.then(
-      () => undefined,
-      (reason: unknown) => reason,
-    );
-    if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-    return error;
   }
 
   describe("editing", () => {

@@ -12,8 +12,8 @@ import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { type RunningServers, type ServerEndpoints, startServers, vaultClient } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { runProviderContract } from "../contract-suite.js";
-import { StoreError } from "../errors.js";
+import { rejection, runProviderContract } from "../contract-suite.js";
+import type { StoreError } from "../errors.js";
 import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";
 import { vaultKv2 } from "./index.js";
 import { VaultKv2Provider } from "./provider.js";
@@ -280,15 +280,6 @@ function newKey(): StoredCredential & { kind: "api-key" } {
 }
 const ctx = { runId: "run-vault" };
 const rollbackCtx = (credential: StoredCredential) => ({ ...ctx, newKeyId: credentialId(credential) });
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
-}
 
 describe("vault-kv2 against OpenBao", () => {
   describe("versions and check-and-set", () => {

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { inspect, promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CredentialKind, StoredCredential } from "../contract.js";
-import { StoreError } from "../errors.js";
+import { rejection } from "../contract-suite.js";
+import type { StoreError } from "../errors.js";
 import { storeEntrySchema } from "../registry.js";
 import { createSession } from "./auth.js";
 import { VaultHttp } from "./client.js";
@@ -56,15 +57,6 @@ function provider(
   baseDir = "/",
 ) {
   return new VaultKv2Provider(config(overrides), { credentialKind: kind, baseDir, env }, { retry: FAST_RETRY });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
 }
 
 const key: StoredCredential = {
