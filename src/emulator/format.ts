@@ -1,5 +1,5 @@
 /**
- * Identifier, secret and date formats exactly as Twilio writes them (see ../shared/twilio-oai): SIDs are a
+ * Identifier, secret and date formats exactly as Twilio writes them (see vendor/twilio-oai): SIDs are a
  * two-letter prefix and 32 lowercase hex digits, auth tokens 32 hex digits, dates RFC 2822 on api/iam and
  * ISO 8601 without milliseconds on accounts v1.
  */

@@ -99,8 +99,8 @@ export function findProjectRoot(from: string = path.dirname(fileURLToPath(import
 
 /** The Twilio OpenAPI specs the emulator is held to. */
 export function defaultSpecDir(): string {
-  // A copy ships with rotator (vendor/, MIT) so the sandbox works from an installed package;
-  // test/emulator/vendored-specs.test.ts keeps it identical to ../shared/twilio-oai.
+  // The project's own copy (vendor/, MIT; see vendor/twilio-oai/SOURCE.md), shipped with the package so the
+  // sandbox works from an installed rotator. Nothing outside the package is ever consulted.
   return path.resolve(findProjectRoot(), "vendor/twilio-oai");
 }
 

@@ -60,7 +60,7 @@ describe("options", () => {
 });
 
 describe("spec location", () => {
-  it("reads the vendored copy of the specs by default (kept identical to ../shared by vendored-specs.test.ts)", () => {
+  it("reads the vendored copy of the specs by default, never a folder outside the package", () => {
     expect(defaultSpecDir()).toBe(path.join(packageRoot(), "vendor", "twilio-oai"));
   });
 

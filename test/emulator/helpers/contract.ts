@@ -23,9 +23,9 @@ import addFormatsModule from "ajv-formats";
 
 const addFormats = addFormatsModule.default;
 
-/** projectRoot is three folders up from test/emulator/helpers; the specs live beside it in ../shared. */
+/** projectRoot is three folders up from test/emulator/helpers; the specs are the project's vendored copy. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-export const SPEC_DIR = path.resolve(PROJECT_ROOT, "../shared/twilio-oai");
+export const SPEC_DIR = path.resolve(PROJECT_ROOT, "vendor/twilio-oai");
 
 const FILES = {
   api: "twilio_api_v2010.json",
