@@ -44,7 +44,7 @@ async function rotationMs(stores: number): Promise<number> {
     `version: 1\ntwilio: { accountSid: ${emulator.accountSid}, admin: { authToken: { env: T } }, baseUrl: "${emulator.baseUrl}" }\ncredential: { type: api-key }\nstores:\n${entries.join("\n")}\n`,
   );
   const loaded = await loadConfig(configPath, { T: emulator.authToken });
-  const context = buildContext(loaded, { stateDir: join(dir, "state"), reporter: silentReporter, env: {} });
+  const context = await buildContext(loaded, { stateDir: join(dir, "state"), reporter: silentReporter, env: {} });
   const started = performance.now();
   const result = await rotate(context);
   const elapsed = performance.now() - started;

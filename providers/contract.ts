@@ -8,6 +8,9 @@
  */
 
 import { createHash } from "node:crypto";
+import type { StoreIdentity } from "./identity.js";
+
+export type { StoreIdentity } from "./identity.js";
 
 /** The Twilio credential as it lives in a store. Field names here are rotator's; each store maps them. */
 export type StoredCredential =
@@ -68,6 +71,13 @@ export interface StoreProvider {
   readonly capabilities: ProviderCapabilities;
   /** A short, secret-free description of where the secret lives, e.g. `file /etc/app/twilio.env`. */
   describe(): string;
+
+  /**
+   * What the store is, independent of how the config writes it (see ./identity.ts): the key locks and
+   * every cross-run check compare. Must not throw for an unreachable store (fall back to what the config
+   * says, lowercased and normalised), because `resume` and `rollback` need it exactly then.
+   */
+  identity(): Promise<StoreIdentity>;
 
   /**
    * Check the store is reachable, readable and writable, without changing it, and return what it holds.

@@ -43,6 +43,7 @@ import {
 import type { ProviderEnvironment } from "../definition.js";
 import { StoreError, type StoreErrorKind } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { classifyAwsError, safeCause, shellQuote } from "./errors.js";
 import type { AwsSecretsManagerConfig } from "./schema.js";
 import { regionOfArn } from "./schema.js";
@@ -158,6 +159,23 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
     this.#kind = environment.credentialKind;
   }
+
+  /**
+   * The secret's ARN, as Secrets Manager reports it (so a secret named by its name in one config and by its
+   * ARN in another is one store), at the endpoint's resolved address. When the secret cannot be described
+   * (unreachable, no permission), the region the SDK resolves and the configured id stand in.
+   */
+  readonly identity = once(async (): Promise<StoreIdentity> => {
+    const endpoint = this.#endpoint === undefined ? "aws" : await canonicalOrigin(this.#endpoint);
+    let where: string;
+    try {
+      where = this.#arnOf(await this.#describeSecret());
+    } catch {
+      const region = await this.#resolvedRegion().catch(() => this.#region ?? "default-region");
+      where = this.secretId.startsWith("arn:") ? this.secretId : `${region}/${this.secretId}`;
+    }
+    return { key: `aws-secrets-manager:${endpoint}/${where}`, display: this.describe() };
+  });
 
   describe(): string {
     const where = this.#region ?? "the AWS SDK's default region";

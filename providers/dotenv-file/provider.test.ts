@@ -169,6 +169,56 @@ describe("dotenv-file", () => {
     return journaled(await provider.prepare(snapshot, ctx));
   }
 
+  describe("files rename cannot replace (issue #8)", () => {
+    it("refuses a hard-linked file in preflight and prepare: the other names would keep the old credential", async () => {
+      const { dir, path, provider } = await fixture(envFile(newKey()));
+      const { link } = await import("node:fs/promises");
+      await link(path, join(dir, "other-name.env"));
+      for (const step of [provider.preflight(), provider.prepare({ credential: undefined, version: "x" }, ctx)]) {
+        const error = await rejection(step);
+        expect(error.message).toMatch(/has 2 hard links; .*find \/ -xdev -samefile/);
+      }
+    });
+
+    it("refuses a file that holds NUL bytes: it is not a dotenv file", async () => {
+      const { provider } = await fixture(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0x0a]));
+      const error = await rejection(provider.preflight());
+      expect(error.message).toMatch(/holds NUL bytes, so it is not a dotenv/);
+    });
+
+    it.runIf(isRoot)("refuses a bind-mounted file (rename onto a mount point always fails with EBUSY)", async () => {
+      const { dir, path, provider } = await fixture(envFile(newKey()));
+      const source = join(dir, "source.env");
+      await writeFile(source, envFile(newKey()), { mode: 0o600 });
+      await promisify(execFile)("mount", ["--bind", source, path]);
+      try {
+        const error = await rejection(provider.preflight());
+        expect(error.message).toMatch(/is a mount point .*Mount the directory that holds it/);
+      } finally {
+        await promisify(execFile)("umount", [path]);
+      }
+    });
+  });
+
+  describe("identity", () => {
+    it("is the real path, the same through a symlinked directory, with a claim file beside the real file", async () => {
+      const { dir, path, provider } = await fixture(envFile(newKey()));
+      const viaLink = join(dir, "..", `${dir.split("/").at(-1)}-link`);
+      await symlink(dir, viaLink);
+      cleanups.push(() => rm(viaLink, { force: true }));
+      const other = dotenvFile.create(
+        dotenvFile.configSchema.parse({ name: "other", type: "dotenv-file", path: join(viaLink, "twilio.env") }),
+        { credentialKind: "api-key", baseDir: "/", env: {} },
+      );
+      const [mine, theirs] = await Promise.all([provider.identity(), other.identity()]);
+      const real = await realpath(path);
+      expect(mine.key).toBe(`dotenv-file:${real}`);
+      expect(theirs.key).toBe(mine.key);
+      expect(mine.claimFile).toBe(join(await realpath(dir), ".twilio.env.rotator-claim"));
+      expect(theirs.display).toContain(real);
+    });
+  });
+
   describe("editing", () => {
     it("keeps comments, other lines, export, quotes and inline comments byte-for-byte", async () => {
       const old = newKey();

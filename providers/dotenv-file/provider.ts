@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
 import { constants } from "node:fs";
-import { access, realpath, stat } from "node:fs/promises";
+import { access, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import {
@@ -37,6 +37,7 @@ import {
   fieldsToCredential,
   withFieldDefaults,
 } from "../fields.js";
+import { once, type StoreIdentity } from "../identity.js";
 import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
 import {
   createFileOnce,
@@ -96,9 +97,24 @@ export class DotenvFileProvider implements StoreProvider {
     return `dotenv file ${this.path}`;
   }
 
+  /**
+   * The file's real path (symlinks in the path resolved, so a symlinked directory is the same store), and a
+   * claim file beside it that every run sees whatever its state directory. Not the inode: every write
+   * replaces the file by rename, which gives it a new one.
+   */
+  readonly identity = once(async (): Promise<StoreIdentity> => {
+    const real = await canonicalFilePath(this.path);
+    return {
+      key: `dotenv-file:${real}`,
+      display: real === this.path ? `dotenv file ${this.path}` : `dotenv file ${this.path} (${real})`,
+      claimFile: join(dirname(real), `.${basename(real)}.rotator-claim`),
+    };
+  });
+
   async preflight(): Promise<ProviderPreflight> {
     const { real, stats } = await this.#locate();
     this.#refuseLooseMode(stats);
+    await this.#refuseUnreplaceable(real, stats);
     const directory = dirname(real);
     await this.#checkAccess(real, constants.R_OK, `read file ${this.path}`);
     // The file is replaced, not written, so its own write bit does not matter; but an immutable file (EPERM) or a
@@ -142,6 +158,7 @@ export class DotenvFileProvider implements StoreProvider {
   async prepare(expected: StoreSnapshot, ctx: WriteContext): Promise<RestorePoint> {
     const { real, stats } = await this.#locate();
     this.#refuseLooseMode(stats);
+    await this.#refuseUnreplaceable(real, stats);
     const bytes = await this.#read(real);
     const version = contentVersion(bytes);
     if (version !== expected.version) {
@@ -330,6 +347,33 @@ export class DotenvFileProvider implements StoreProvider {
     }
   }
 
+  /**
+   * The write replaces the file by rename (atomic for readers). Two kinds of file cannot be replaced that way
+   * and would fail, or worse, half-succeed, only at write time:
+   * - a hard-linked file (link count above 1): the rename gives this name a new file, and every other name
+   *   keeps the old content, so the apps reading it through another name keep the revoked key;
+   * - a mount point (a file bind-mounted into a container, say): rename onto a mount point fails with EBUSY,
+   *   every time.
+   */
+  async #refuseUnreplaceable(real: string, stats: Stats): Promise<void> {
+    if (stats.nlink > 1) {
+      throw this.#error(
+        "fatal",
+        `file ${this.path} has ${stats.nlink} hard links; rotator replaces the file (atomic rename), which would ` +
+          "leave every other name holding the old credential. Point every reader at one name (a symlink is fine) " +
+          `and remove the other links (find / -xdev -samefile ${shellQuote(real)}).`,
+      );
+    }
+    if (await isMountPoint(real, stats)) {
+      throw this.#error(
+        "fatal",
+        `file ${this.path} is a mount point (bind-mounted?), and a mount point cannot be replaced by rename, which ` +
+          "is how rotator writes atomically. Mount the directory that holds it instead of the file, or point " +
+          '"path" at the file on the host it is mounted from.',
+      );
+    }
+  }
+
   /** A file holding a secret must not be open to other users: they could read it, or plant their own. */
   #refuseLooseMode(stats: Stats): void {
     if ((stats.mode & 0o077) === 0) return;
@@ -366,6 +410,14 @@ export class DotenvFileProvider implements StoreProvider {
   async #read(real: string): Promise<Buffer> {
     const bytes = await this.#readOptional(real);
     if (bytes === undefined) throw this.#error("fatal", `file ${this.path} disappeared while rotator was reading it.`);
+    // A dotenv file is text; a NUL byte means "path" names something else (a binary, a database), which a
+    // rewrite would corrupt.
+    if (bytes.includes(0)) {
+      throw this.#error(
+        "fatal",
+        `file ${this.path} holds NUL bytes, so it is not a dotenv (KEY=value text) file; check "path".`,
+      );
+    }
     return bytes;
   }
 
@@ -418,6 +470,41 @@ function explain(code: string | undefined, step: string | undefined): [StoreErro
     default:
       return ["fatal", "."];
   }
+}
+
+/** The real path of a file, or of its directory plus its name when the file does not exist (yet). */
+async function canonicalFilePath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    try {
+      return join(await realpath(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
+}
+
+/**
+ * A mount point: on another device than its directory, or listed in /proc/self/mountinfo (a bind mount from
+ * the same file system keeps the device). Where /proc is missing, the device check is all there is.
+ */
+async function isMountPoint(real: string, stats: Stats): Promise<boolean> {
+  try {
+    if ((await stat(dirname(real))).dev !== stats.dev) return true;
+  } catch {
+    // The directory was readable a moment ago; if not now, the write will say so.
+  }
+  let table: string;
+  try {
+    table = await readFile("/proc/self/mountinfo", "utf8");
+  } catch {
+    return false;
+  }
+  // Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes.
+  const unescapeOctal = (field: string) =>
+    field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+  return table.split("\n").some((line) => unescapeOctal(line.split(" ")[4] ?? "") === real);
 }
 
 function ownershipOf(stats: Stats): { mode: number; uid: number; gid: number } {

@@ -299,6 +299,7 @@ describe("vault-kv2 against OpenBao", () => {
         path: store.path,
         previousVersion: 2,
         previousHadData: true,
+        previousDataHash: expect.stringMatching(/^[0-9a-f]{16}$/),
       });
 
       const next = newKey();
@@ -316,6 +317,43 @@ describe("vault-kv2 against OpenBao", () => {
       // Idempotent: a second rollback (a resume) writes nothing.
       await store.provider.rollback(restorePoint, rollbackCtx(next));
       expect((await metadata("secret", store.path)).current_version).toBe(4);
+    });
+
+    it("rollback refuses to write back a previous version that reads back corrupted (hash of preflight's read), needs-operator", async () => {
+      const store = await vaultStore();
+      const old = newKey();
+      await root.write(`secret/data/${store.path}`, { data: { ...OTHERS, ...fields(old) } });
+      const { snapshot } = await store.provider.preflight();
+      const restorePoint = await store.provider.prepare(snapshot, ctx);
+      const next = newKey();
+      await store.provider.write(next, restorePoint, ctx);
+
+      // From here a middlebox flips one byte of the old secret in reads of the previous version.
+      const proxy = await startHttpProxy(endpoints.vault.address, (request) =>
+        request.method === "GET" && request.path.includes("version=1")
+          ? {
+              rewrite: (body) =>
+                Buffer.from(body.toString("utf8").replace(old.apiKeySecret, `X${old.apiKeySecret.slice(1)}`)),
+            }
+          : "forward",
+      );
+      onTestFinished(() => proxy.close());
+      const throughProxy = new VaultKv2Provider(
+        vaultKv2.configSchema.parse({ ...store.config, address: proxy.endpoint }),
+        { credentialKind: "api-key", baseDir: "/", env: store.env },
+        { retry: FAST_RETRY },
+      );
+      onTestFinished(() => throughProxy.close());
+      const error = await rejection(throughProxy.rollback(restorePoint, rollbackCtx(next)));
+      expect((error as StoreError).kind).toBe("needs-operator");
+      expect(error.message).toMatch(/reads back different from what rotator read before the run/);
+      expect(error.message).not.toContain(old.apiKeySecret.slice(1));
+      // Nothing was written: the new credential stays current, version 2 untouched.
+      expect((await metadata("secret", store.path)).current_version).toBe(2);
+      expect(await currentData("secret", store.path)).toEqual({ ...OTHERS, ...fields(next) });
+      // Without the middlebox the same rollback goes through.
+      await store.provider.rollback(restorePoint, rollbackCtx(next));
+      expect(await currentData("secret", store.path)).toEqual({ ...OTHERS, ...fields(old) });
     });
 
     it("a writer landing between preflight and write makes the write fail, and its version stays current", async () => {

@@ -15,6 +15,7 @@
  * The deleted version holds this run's new credential, which the engine discards (deletes at Twilio) anyway.
  */
 
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -39,6 +40,7 @@ import {
   JSON_FIELD_DEFAULTS,
   withFieldDefaults,
 } from "../fields.js";
+import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { createSession, type VaultSession } from "./auth.js";
 import { DEFAULT_RETRY, type RetryOptions, VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
 import { type Needed, storeErrorFor, VaultRequestFailure } from "./errors.js";
@@ -53,6 +55,16 @@ const restorePointSchema = z.object({
   previousVersion: z.number().int().nonnegative(),
   /** Whether that version could be read (false: no secret, or its latest version deleted or destroyed). */
   previousHadData: z.boolean(),
+  /**
+   * dataHash() of that version's data as prepare read it (absent in restore points of rotator 0.1). Rollback
+   * writes that version's data back after reading it again; the hash proves the bytes it is about to write are
+   * the ones it read before the run, not a corrupted or substituted read.
+   */
+  previousDataHash: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .nullable()
+    .default(null),
 });
 type VaultRestorePoint = z.infer<typeof restorePointSchema>;
 
@@ -105,6 +117,23 @@ interface Requirement extends Needed {
   why: string;
 }
 
+/**
+ * 64 bits of the SHA-256 of a secret's data, keys sorted: journaled in the restore point, so it must not
+ * reveal the secret; 64 bits cannot single out one value of a 128-bit secret (see the dotenv provider).
+ */
+export function dataHash(data: SecretData): string {
+  return createHash("sha256").update(canonicalJson(data)).digest("hex").slice(0, 16);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
 export class VaultKv2Provider implements StoreProvider {
   readonly type = "vault-kv2";
   readonly capabilities: ProviderCapabilities = { nativeStaging: false, checkAndSet: true, versioned: true };
@@ -138,6 +167,20 @@ export class VaultKv2Provider implements StoreProvider {
   describe(): string {
     return `Vault KV v2 secret ${this.#where()} at ${this.address}`;
   }
+
+  /**
+   * The server by its resolved address (so `localhost` and `127.0.0.1` are one Vault), and the secret by its
+   * full path: a namespace is a path prefix to Vault, so `namespace: a, mount: b` and `mount: a/b` are one
+   * secret.
+   */
+  readonly identity = once(async (): Promise<StoreIdentity> => {
+    const full = [this.namespace, this.mount, this.path]
+      .filter((part): part is string => part !== undefined && part !== "")
+      .flatMap((part) => part.split("/"))
+      .filter((segment) => segment !== "")
+      .join("/");
+    return { key: `vault-kv2:${await canonicalOrigin(this.address)}/${full}`, display: this.describe() };
+  });
 
   async preflight(): Promise<ProviderPreflight> {
     const notes: string[] = [];
@@ -219,6 +262,7 @@ export class VaultKv2Provider implements StoreProvider {
       path: this.path,
       previousVersion: current.version,
       previousHadData: current.data !== undefined,
+      previousDataHash: current.data === undefined ? null : dataHash(current.data),
     };
     return point;
   }
@@ -263,11 +307,18 @@ export class VaultKv2Provider implements StoreProvider {
     }
 
     const after = await this.#readCurrent(`read back Vault secret ${this.#where()}`);
-    if (after.version !== written || !isDeepStrictEqual(after.data, data)) {
+    if (after.version !== written) {
       throw this.#error(
         "needs-operator",
         `Vault secret ${this.#where()} changed right after rotator wrote version ${written} (now version ` +
           `${after.version}); someone else is writing it. Check which credential it should hold.`,
+      );
+    }
+    if (!isDeepStrictEqual(after.data, data)) {
+      throw this.#error(
+        "needs-operator",
+        `Vault secret ${this.#where()} reads back different data than rotator wrote in version ${written}: ` +
+          "something between rotator and Vault (a proxy, a plugin) changes it. Check which credential it holds.",
       );
     }
     return String(written);
@@ -295,6 +346,19 @@ export class VaultKv2Provider implements StoreProvider {
 
     if (ours) {
       const before = await this.#readVersion(previous);
+      if (
+        before !== undefined &&
+        typeof point.previousDataHash === "string" &&
+        dataHash(before) !== point.previousDataHash
+      ) {
+        throw this.#error(
+          "needs-operator",
+          `cannot roll back Vault secret ${this.#where()}: version ${previous} reads back different from what rotator ` +
+            "read before the run (its content hash changed), so writing it back could put a corrupted or substituted " +
+            `credential in; nothing was written. The secret holds this run's new credential (version ${current.version}). ` +
+            "Check the path to Vault (a proxy?) and the version's history, then run `rotator resume` again.",
+        );
+      }
       if (before === undefined) {
         throw this.#error(
           "needs-operator",

@@ -22,6 +22,15 @@ import { printHuman } from "./render.js";
 
 const version = packageVersion();
 
+// A closed stdout or stderr (`rotator rotate | head -n 3`, a dead log shipper) must never end a run
+// half-way: an EPIPE on a write is an "error" event, which would otherwise kill the process with an orphan
+// key and a stale lock. Progress to a closed stream is dropped; the run goes on to its end.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+  });
+}
+
 // rotator pins an AWS SDK release that supports Node 20; the SDK's notice about future releases needing
 // Node 22 is for whoever upgrades that pin, not for an operator reading a rotation's progress.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -69,7 +78,7 @@ async function withContext(
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }
     const loaded = await loadConfig(sandbox?.configPath ?? options.config, sandbox?.env ?? process.env);
-    context = buildContext(loaded, {
+    context = await buildContext(loaded, {
       stateDir: sandbox?.stateDir ?? options.stateDir ?? defaultStateDir(),
       reporter,
       env: sandbox?.env ?? process.env,
@@ -137,8 +146,11 @@ export function buildProgram(): Command {
     },
   )
     .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
-    .action((options: CommonOptions & { emergency?: boolean }) =>
-      withContext(options, (context) => plan(context, { emergency: options.emergency ?? false })),
+    .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
+    .action((options: CommonOptions & { emergency?: boolean; allowSharedRevoke?: boolean }) =>
+      withContext(options, (context) =>
+        plan(context, { emergency: options.emergency ?? false, allowSharedRevoke: options.allowSharedRevoke ?? false }),
+      ),
     );
 
   withCommon(
@@ -149,9 +161,18 @@ export function buildProgram(): Command {
   )
     .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
     .option("--emergency", "rotate even if the current key is already dead (after a security reset)")
-    .action((options: CommonOptions & { ifDue?: boolean; emergency?: boolean }) =>
+    .option(
+      "--allow-shared-revoke",
+      "revoke the old key even though stores of other configs are known to hold it (you checked them)",
+    )
+    .action((options: CommonOptions & { ifDue?: boolean; emergency?: boolean; allowSharedRevoke?: boolean }) =>
       withContext(options, (context) =>
-        rotate(context, { ifDue: options.ifDue ?? false, emergency: options.emergency ?? false, version }),
+        rotate(context, {
+          ifDue: options.ifDue ?? false,
+          emergency: options.emergency ?? false,
+          allowSharedRevoke: options.allowSharedRevoke ?? false,
+          version,
+        }),
       ),
     );
 

@@ -9,6 +9,7 @@ import { createStoreProvider } from "../../providers/registry.js";
 import type { Environment, LoadedConfig } from "../config/load.js";
 import type { StoreEntry } from "../config/schema.js";
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
+import { ConfigError } from "../errors.js";
 import { ApiKeyIssuer } from "../twilio/api-key-issuer.js";
 import type { Issuer } from "../twilio/issuer.js";
 import type { StoreRef } from "./lock.js";
@@ -19,6 +20,15 @@ export interface EngineContext {
   issuer: Issuer;
   /** In config order: written in this order, rolled back in reverse. */
   stores: StoreProvider[];
+  /** Each store's name and identity, in config order (what locks, claims and cross-run checks use). */
+  refs: StoreRef[];
+  /** Which credential this config rotates: a run belongs to the config with its key (see credentialKeyOf). */
+  credentialKey: string;
+  /**
+   * Keys this config had under earlier rotator versions, whose store identities were spelt differently: an
+   * unfinished run journaled by an older rotator still belongs to this config.
+   */
+  legacyCredentialKeys: string[];
   /** App instances that must use the new key before the old one is revoked. */
   consumers: ConsumerProbe[];
   stateDir: string;
@@ -26,10 +36,15 @@ export interface EngineContext {
   env: Environment;
 }
 
-export function buildContext(
+/**
+ * Build the parts from a loaded config and learn what each store is (its identity: see
+ * providers/identity.ts). One physical store listed twice under two names is bad input: the second write
+ * would see the first as a concurrent change, and its rollback would undo the other's.
+ */
+export async function buildContext(
   loaded: LoadedConfig,
   options: { stateDir: string; reporter: Reporter; env?: Environment },
-): EngineContext {
+): Promise<EngineContext> {
   const { config } = loaded;
   const env = options.env ?? process.env;
   const issuer = new ApiKeyIssuer({
@@ -48,25 +63,60 @@ export function buildContext(
     createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
   );
   const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
-  return { loaded, issuer, stores, consumers, stateDir: options.stateDir, reporter: options.reporter, env };
+  let refs: StoreRef[];
+  try {
+    refs = await resolveStoreRefs(loaded, stores);
+  } catch (error) {
+    await Promise.allSettled(stores.map((store) => store.close?.()));
+    throw error;
+  }
+  return {
+    loaded,
+    issuer,
+    stores,
+    refs,
+    credentialKey: credentialKeyOf(config, refs),
+    legacyCredentialKeys: [credentialKeyOf(config, refs, "legacy")],
+    consumers,
+    stateDir: options.stateDir,
+    reporter: options.reporter,
+    env,
+  };
+}
+
+async function resolveStoreRefs(loaded: LoadedConfig, stores: StoreProvider[]): Promise<StoreRef[]> {
+  const entries = loaded.config.stores;
+  const refs = await Promise.all(
+    stores.map(async (store, index): Promise<StoreRef> => {
+      const identity = await store.identity();
+      return {
+        name: store.name,
+        identity: identity.key,
+        display: identity.display,
+        legacyIdentity: legacyStoreIdentity(store, entries[index]),
+        ...(identity.claimFile === undefined ? {} : { claimFile: identity.claimFile }),
+      };
+    }),
+  );
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  refs.forEach((ref, index) => {
+    const first = seen.get(ref.identity);
+    if (first === undefined) seen.set(ref.identity, index);
+    else
+      problems.push(
+        `stores[${index}] ("${ref.name}") is the same store as stores[${first}] ("${refs[first]?.name}"): ${ref.display}; list each store once`,
+      );
+  });
+  if (problems.length > 0) throw new ConfigError(loaded.file, problems, "remove the duplicate store entry");
+  return refs;
 }
 
 /**
- * Which physical store a provider writes, the same whichever config names it (so two configs sharing a
- * store share its lock) and whatever the environment (so the same config gets the same identity at rotate
- * and at resume): `<type>:<where>`.
- *
- * For dotenv-file and vault-kv2 that is `describe()`, which comes from the config entry alone (the file's
- * path resolved against the config's directory; Vault's address, namespace, mount and path). For
- * aws-secrets-manager it is not: without a `region` in the config (or in an ARN), describe() names the
- * region from AWS_REGION. So its identity is built from the entry's own location fields (secretId, region,
- * endpoint), with the region an ARN carries made explicit. A secret whose region comes from the SDK's
- * default chain is "the default region" whatever that resolves to: two such configs may look overlapping
- * when they are not (the safe side), but a config naming the region and one relying on the default, or one
- * giving the secret's name and one its ARN, look like different stores: configs sharing an AWS secret
- * should name it the same way.
+ * How rotator 0.1 named a store (`<type>:<describe()>`, with AWS's region made explicit): kept only so that a
+ * run journaled by it is still recognised as this config's, and its stores as these.
  */
-export function storeIdentity(provider: Pick<StoreProvider, "type" | "describe">, entry?: StoreEntry): string {
+function legacyStoreIdentity(provider: Pick<StoreProvider, "type" | "describe">, entry?: StoreEntry): string {
   if (entry?.type === "aws-secrets-manager" && provider.type === "aws-secrets-manager") {
     const region = entry.region ?? regionOfArn(entry.secretId) ?? "the default region";
     const endpoint = entry.endpoint === undefined ? "" : `, endpoint ${entry.endpoint.replace(/\/+$/, "")}`;
@@ -75,29 +125,28 @@ export function storeIdentity(provider: Pick<StoreProvider, "type" | "describe">
   return `${provider.type}:${provider.describe()}`;
 }
 
-/** Every store of this config, in config order, with its name and identity (what locks are taken on). */
-export function storeRefs(context: Pick<EngineContext, "loaded" | "stores">): StoreRef[] {
-  const entries = context.loaded.config.stores;
-  return context.stores.map((store, index) => ({ name: store.name, identity: storeIdentity(store, entries[index]) }));
-}
-
 /**
  * Which credential a config rotates, as a file-name-safe key: the account, the credential type, and the
  * stores it lives in. A run belongs to the config with its key (resume and rollback find their run by it);
  * locks and the unfinished-run check of rotate go by store, so configs sharing only some stores exclude
  * each other too.
  */
-export function credentialKey(context: Pick<EngineContext, "loaded" | "stores">): string {
-  const { config } = context.loaded;
+function credentialKeyOf(config: LoadedConfig["config"], refs: StoreRef[], spelling?: "legacy"): string {
   const identity = [
     config.twilio.accountSid,
     config.credential.type,
-    ...storeRefs(context)
-      .map((store) => store.identity)
-      .sort(),
+    ...refs.map((ref) => (spelling === "legacy" ? ref.legacyIdentity : ref.identity)).sort(),
   ].join("\n");
   const digest = createHash("sha256").update(identity).digest("hex").slice(0, 12);
   return `${config.twilio.accountSid.slice(-6)}-${config.credential.type}-${digest}`;
+}
+
+/** Whether a journaled run belongs to this config (by its credential key, current or legacy). */
+export function ownsRun(
+  context: Pick<EngineContext, "credentialKey" | "legacyCredentialKeys">,
+  key: string | undefined,
+): boolean {
+  return key !== undefined && (key === context.credentialKey || context.legacyCredentialKeys.includes(key));
 }
 
 export async function closeContext(context: EngineContext): Promise<void> {

@@ -6,8 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  accessSync,
   appendFileSync,
   closeSync,
+  constants,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -17,7 +20,7 @@ import {
   writeSync,
 } from "node:fs";
 import { homedir, hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { redact } from "../util/mask.js";
@@ -130,6 +133,39 @@ export function stateDirError(stateDir: string, action: string, error: unknown):
   );
 }
 
+/**
+ * Why rotate could not create its journal and locks in this state directory, or undefined when it could:
+ * the same judgement as `ensureStateDir`, made without creating anything (for `plan`).
+ */
+export function stateDirProblem(stateDir: string): string | undefined {
+  // The nearest folder that exists is where mkdir would start creating.
+  let existing = stateDir;
+  for (;;) {
+    try {
+      const stats = statSync(existing);
+      if (!stats.isDirectory()) {
+        return `cannot use the state directory ${stateDir}: ${existing} is a file, not a directory; pass --state-dir pointing at a directory rotator can create and write`;
+      }
+      break;
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+  }
+  for (const dir of [existing, join(stateDir, "runs"), join(stateDir, "locks")]) {
+    try {
+      if (!existsSync(dir)) continue;
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "error";
+      const meaning = ERRNO_MEANING[code];
+      return `cannot use the state directory ${stateDir}: ${dir} is not writable (${code}${meaning === undefined ? "" : `: ${meaning}`}); pass --state-dir pointing at a directory rotator can create and write`;
+    }
+  }
+  return undefined;
+}
+
 export class Journal {
   readonly runId: string;
   readonly path: string;
@@ -139,6 +175,11 @@ export class Journal {
     this.runId = runId;
     this.path = path;
     this.#seq = seq;
+  }
+
+  /** Where run `runId`'s journal lives in a state directory. */
+  static pathFor(stateDir: string, runId: string): string {
+    return join(runsDir(stateDir), `${runId}.jsonl`);
   }
 
   static create(stateDir: string, runId: string): Journal {
@@ -216,13 +257,15 @@ export function listRuns(stateDir: string): RunSummary[] {
   } catch {
     return [];
   }
-  return names.sort().map((name) => {
-    const path = join(runsDir(stateDir), name);
-    const records = readJournal(path);
-    const started = records.find((r) => r.event === "run-started") as RunSummary["started"];
-    const finishedAll = records.filter((r) => r.event === "run-finished") as Array<NonNullable<RunSummary["finished"]>>;
-    return { runId: name.replace(/\.jsonl$/, ""), path, records, started, finished: finishedAll.at(-1) };
-  });
+  return names.sort().map((name) => summarizeRun(name.replace(/\.jsonl$/, ""), join(runsDir(stateDir), name)));
+}
+
+/** One run's journal, read and summarised. Throws when the file cannot be read. */
+export function summarizeRun(runId: string, path: string): RunSummary {
+  const records = readJournal(path);
+  const started = records.find((r) => r.event === "run-started") as RunSummary["started"];
+  const finishedAll = records.filter((r) => r.event === "run-finished") as Array<NonNullable<RunSummary["finished"]>>;
+  return { runId, path, records, started, finished: finishedAll.at(-1) };
 }
 
 /**

@@ -7,7 +7,7 @@
  * by mtime, which cannot tell a slow run from a dead one; a pid check can, on the same host.)
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ExitCode, RotatorError } from "../errors.js";
@@ -16,8 +16,14 @@ import { ensureStateDir, stateDirError } from "./journal.js";
 /** A store as locks see it: its name in this config (for messages) and its config-independent identity. */
 export interface StoreRef {
   name: string;
-  /** `<type>:<where>`, the same for every config naming this store (see storeIdentity in context.ts). */
+  /** The store's identity key (providers/identity.ts), the same for every config naming this store. */
   identity: string;
+  /** The store for people, e.g. `dotenv file /etc/app.env`. */
+  display?: string;
+  /** How rotator 0.1 spelt the identity, to recognise runs and stores it journaled. */
+  legacyIdentity?: string;
+  /** A file beside the store where an unfinished run claims it (stores on this host's file system). */
+  claimFile?: string;
 }
 
 interface LockOwner {
@@ -32,7 +38,7 @@ interface LockOwner {
   configFile?: string;
 }
 
-function isProcessAlive(pid: number): boolean {
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -79,6 +85,25 @@ export function inspectLock(stateDir: string, storeIdentity: string): LockState 
   }
   if (owner.host === hostname() && !isProcessAlive(owner.pid)) return { state: "stale", owner };
   return { state: "held", owner };
+}
+
+/**
+ * Runs whose process is alive and holds a lock in this state directory right now: "running", not
+ * "interrupted", whatever their journal says so far (a rotate in preflight has no journal yet).
+ */
+export function liveRunIds(stateDir: string): Set<string> {
+  const ids = new Set<string>();
+  let names: string[];
+  try {
+    names = readdirSync(join(stateDir, "locks")).filter((name) => name.endsWith(".lock"));
+  } catch {
+    return ids;
+  }
+  for (const name of names) {
+    const owner = readOwner(join(stateDir, "locks", name));
+    if (owner !== undefined && (owner.host !== hostname() || isProcessAlive(owner.pid))) ids.add(owner.runId);
+  }
+  return ids;
 }
 
 /** Each store's lock, in config order. */

@@ -5,7 +5,8 @@
  * revoke the key X's other stores still hold.
  */
 import { ExitCode, RotatorError } from "../errors.js";
-import { credentialKey, type EngineContext, storeRefs } from "./context.js";
+import { maskSid } from "../util/mask.js";
+import { type EngineContext, ownsRun } from "./context.js";
 import { defaultStateDir, isUnfinished, listRuns, type RunSummary } from "./journal.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
 
@@ -20,19 +21,99 @@ export interface Overlap {
   shared: StoreRef[];
 }
 
-type OverlapContext = Pick<EngineContext, "loaded" | "stores" | "stateDir" | "env">;
+type OverlapContext = Pick<
+  EngineContext,
+  "loaded" | "stores" | "stateDir" | "env" | "refs" | "credentialKey" | "legacyCredentialKeys"
+>;
+
+/** Whether a journaled store identity is one of ours (as this rotator or rotator 0.1 spelt it). */
+function isOurs(ref: OverlapContext["refs"][number], identity: string): boolean {
+  return ref.identity === identity || ref.legacyIdentity === identity;
+}
 
 /** Unfinished runs started by another config (another credentialKey) sharing a store with this one, oldest first. */
 export function overlappingRuns(context: OverlapContext): Overlap[] {
-  const key = credentialKey(context);
-  const ours = storeRefs(context);
   return listRuns(context.stateDir)
-    .filter((run) => run.started !== undefined && run.started.credentialKey !== key && isUnfinished(run))
+    .filter((run) => run.started !== undefined && !ownsRun(context, run.started.credentialKey) && isUnfinished(run))
     .map((run) => {
-      const theirs = new Set(runStoreIdentities(run));
-      return { run, shared: ours.filter((store) => theirs.has(store.identity)) };
+      const theirs = runStoreIdentities(run);
+      return { run, shared: context.refs.filter((ref) => theirs.some((identity) => isOurs(ref, identity))) };
     })
     .filter((overlap) => overlap.shared.length > 0);
+}
+
+/** Stores outside this config that this state directory's journals say hold a given credential now. */
+export interface OtherHolder {
+  /** The latest run that wrote (or kept) the credential in these stores. */
+  run: RunSummary;
+  stores: Array<{ name: string; location: string }>;
+}
+
+/** The credential a finished run left in its stores: the new one if it completed, the old one if rolled back. */
+function credentialLeftBy(run: RunSummary): string | undefined {
+  if (run.finished?.status === "completed") {
+    return run.records.find((r) => r.event === "key-issued")?.newKeyId ?? oldKeyOf(run);
+  }
+  if (run.finished?.status === "rolled-back") return oldKeyOf(run);
+  return undefined;
+}
+
+function oldKeyOf(run: RunSummary): string | undefined {
+  const record = run.records.find((r) => r.event === "preflight-passed");
+  return record?.event === "preflight-passed" && record.oldKeyId !== "" ? record.oldKeyId : undefined;
+}
+
+/**
+ * Before a revoke: which stores *outside* this config are known to hold `credentialId`, by the latest run of
+ * any config that wrote each store. Two configs sharing one store share its credential: revoking it for one
+ * config strands the other config's stores, which no lock or consumer check of this run would notice.
+ */
+export function otherHolders(context: OverlapContext, credentialId: string): OtherHolder[] {
+  const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string | undefined }>();
+  for (const run of listRuns(context.stateDir)) {
+    if (run.started === undefined || isUnfinished(run)) continue;
+    const held = credentialLeftBy(run);
+    for (const store of run.started.stores) {
+      latest.set(store.identity ?? `${store.type}:${store.location}`, {
+        run,
+        name: store.name,
+        location: store.location,
+        held,
+      });
+    }
+  }
+  const byRun = new Map<string, OtherHolder>();
+  for (const [identity, entry] of latest) {
+    if (entry.held !== credentialId) continue;
+    if (context.refs.some((ref) => isOurs(ref, identity))) continue;
+    const holder = byRun.get(entry.run.runId) ?? { run: entry.run, stores: [] };
+    holder.stores.push({ name: entry.name, location: entry.location });
+    byRun.set(entry.run.runId, holder);
+  }
+  return [...byRun.values()];
+}
+
+/** `store c (dotenv file /c.env) of config /y.yaml (run R)`, one per holder. */
+export function describeHolders(holders: OtherHolder[]): string {
+  return holders
+    .map((holder) => {
+      const stores = holder.stores.map((s) => `${s.name} (${s.location})`).join(", ");
+      const config = holder.run.started?.configFile ?? "another config";
+      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (run ${holder.run.runId})`;
+    })
+    .join("; ");
+}
+
+/** Exit 6: revoking would strand stores of another config. */
+export function sharedCredentialError(holders: OtherHolder[], credentialId?: string): RotatorError {
+  const key = credentialId === undefined ? "the current credential" : maskSid(credentialId);
+  return new RotatorError(
+    `${key} is also held by ${describeHolders(holders)}, outside this config; revoking it would leave them with a dead credential`,
+    {
+      exitCode: ExitCode.unfinishedRun,
+      hint: "rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it",
+    },
+  );
 }
 
 /** `run R of config /x.yaml is not finished and shares store app-1 (dotenv file /a.env) with this config`. */

@@ -6,12 +6,14 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext, storeRefs } from "./context.js";
-import { describeOwner, inspectLocks } from "./lock.js";
-import { overlapError } from "./overlap.js";
-import { runPreflight } from "./preflight.js";
+import { claimProblems } from "./claims.js";
+import type { EngineContext } from "./context.js";
+import { stateDirProblem } from "./journal.js";
+import { describeOwner, inspectLocks, liveRunIds } from "./lock.js";
+import { otherHolders, overlapError, sharedCredentialError } from "./overlap.js";
+import { credentialAge, runPreflight } from "./preflight.js";
+import { unfinishedRunFor } from "./reenter.js";
 import type { CommandResult } from "./result.js";
-import { unfinishedRunFor } from "./rotate.js";
 
 export interface PlanResult extends CommandResult {
   steps: string[];
@@ -20,13 +22,18 @@ export interface PlanResult extends CommandResult {
   currentKeyAgeDays: number | null;
 }
 
-export async function plan(context: EngineContext, options: { emergency?: boolean } = {}): Promise<PlanResult> {
+export async function plan(
+  context: EngineContext,
+  options: { emergency?: boolean; allowSharedRevoke?: boolean } = {},
+): Promise<PlanResult> {
   const { loaded, stores, stateDir } = context;
   const { config } = loaded;
-  const key = credentialKey(context);
   const problems: string[] = [];
 
-  for (const { name, lock } of inspectLocks(stateDir, storeRefs(context))) {
+  // Rotate creates its journal and locks here: a state directory it could not write fails it at once.
+  const stateDirIssue = stateDirProblem(stateDir);
+  if (stateDirIssue !== undefined) problems.push(stateDirIssue);
+  for (const { name, lock } of inspectLocks(stateDir, context.refs)) {
     if (lock.state === "held")
       problems.push(`another run holds the lock of store ${name}: ${describeOwner(lock.owner)}`);
     if (lock.state === "stale")
@@ -34,23 +41,33 @@ export async function plan(context: EngineContext, options: { emergency?: boolea
         `a stale lock of store ${name} is left by ${describeOwner(lock.owner)}, whose process is gone; \`rotator resume\` will take it over`,
       );
   }
-  const unfinished = unfinishedRunFor(stateDir, key);
-  if (unfinished !== undefined) problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
-  else {
+  const unfinished = unfinishedRunFor(context);
+  if (unfinished !== undefined && liveRunIds(stateDir).has(unfinished.runId)) {
+    problems.push(`run ${unfinished.runId} is running now; wait for it to finish`);
+  } else if (unfinished !== undefined) {
+    problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
+  } else {
     // The same check as rotate's: another config's unfinished run sharing a store.
     const overlap = overlapError(context, "rotate");
     if (overlap !== undefined) problems.push(`${overlap.message}; ${overlap.hint}`);
   }
 
+  problems.push(...claimProblems(context.refs));
+
   const preflight = await runPreflight(context, options);
   problems.push(...preflight.problems);
 
   const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
+  if (oldId !== undefined && !options.allowSharedRevoke) {
+    const holders = otherHolders(context, oldId);
+    if (holders.length > 0) {
+      const error = sharedCredentialError(holders, oldId);
+      problems.push(`${error.message}; ${error.hint}`);
+    }
+  }
   const revocable = oldId !== undefined && preflight.currentInfo !== undefined;
-  const ageDays =
-    preflight.currentInfo === undefined
-      ? null
-      : Math.floor((Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000);
+  const age = preflight.currentInfo === undefined ? undefined : credentialAge(preflight.currentInfo.createdAt);
+  const ageDays = age === undefined || age.skewed ? null : age.days;
   const keyKind = config.credential.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
   const steps = [
     `preflight: admin credential for ${maskSid(config.twilio.accountSid)}; stores ${stores.map((s) => s.name).join(", ")} readable and writable; they agree on ${maskSid(oldId)}${ageDays === null ? "" : ` (${ageDays} days old, rotates at ${config.credential.maxAgeDays})`}; take the lock`,

@@ -103,8 +103,46 @@ export async function runPreflight(
       problems.push(`could not look up the current key in Twilio: ${errorMessage(error)}`);
     }
   }
+  if (adminOk && !drifted) {
+    const verifyProblem = await issuer.checkCanVerify(current).catch(() => undefined);
+    if (verifyProblem !== undefined) problems.push(verifyProblem);
+  }
+  if (currentInfo !== undefined) {
+    const age = credentialAge(currentInfo.createdAt);
+    if (age.skewed) {
+      notes.push(
+        `${maskSid(currentInfo.id)} was created ${age.aheadBy} ahead of this machine's clock: the clock is behind, so the credential's age (and --if-due) cannot be judged until it is fixed`,
+      );
+    }
+  }
   const consumers = await checkConsumers(context, current, problems, notes);
   return { problems, notes, stores: findings, current, currentInfo, consumers };
+}
+
+/** Clocks disagree by a little all the time; only more than this is skew worth a word. */
+const CLOCK_TOLERANCE_MS = 5 * 60_000;
+
+export interface CredentialAge {
+  /** Whole days since creation; 0 for a credential created "in the future" within the tolerance. */
+  days: number;
+  /** Created more than the tolerance after this machine's now: its clock is behind. */
+  skewed: boolean;
+  /** How far ahead, in words, when skewed. */
+  aheadBy: string;
+}
+
+/** A credential's age by this machine's clock, telling clock skew apart from a young credential. */
+export function credentialAge(createdAt: Date, now: number = Date.now()): CredentialAge {
+  const ms = now - createdAt.getTime();
+  const skewed = ms < -CLOCK_TOLERANCE_MS;
+  const ahead = -ms;
+  const aheadBy =
+    ahead >= 86_400_000
+      ? `${Math.round(ahead / 86_400_000)} days`
+      : ahead >= 3_600_000
+        ? `${Math.round(ahead / 3_600_000)} hours`
+        : `${Math.round(ahead / 60_000)} minutes`;
+  return { days: Math.max(0, Math.floor(ms / 86_400_000)), skewed, aheadBy: skewed ? aheadBy : "" };
 }
 
 /**

@@ -9,16 +9,16 @@
  * - Crashed during a rollback: finish the rollback (every provider's rollback is idempotent).
  * - Crashed after every store was written: carry on with consumers and the revoke.
  */
-import { rmSync } from "node:fs";
 import { credentialId, type StoredCredential } from "../../providers/contract.js";
-import { ExitCode, RotatorError } from "../errors.js";
+import { ExitCode } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
-import { credentialKey, type EngineContext, storeRefs } from "./context.js";
-import { isUnfinished, Journal, type JournalRecord, listRuns, processIdentity } from "./journal.js";
-import { describeOwner, inspectLocks, lockPath, StoreLocks } from "./lock.js";
+import type { EngineContext } from "./context.js";
+import { isUnfinished, type Journal, type JournalRecord, listRuns } from "./journal.js";
+import { describeOwner, inspectLocks } from "./lock.js";
 import { refuseOverlappingRun } from "./overlap.js";
+import { reopenJournal, underLocks } from "./reenter.js";
 import { type CommandResult, resultFromState } from "./result.js";
-import { runFromConsumers, runFromVerify, unfinishedRunFor } from "./rotate.js";
+import { runFromConsumers, runFromVerify } from "./rotate.js";
 import { describeStepError, newRunState, type RunState, rollbackStep } from "./steps.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
@@ -31,72 +31,51 @@ function has(records: JournalRecord[], event: JournalRecord["event"]): boolean {
 }
 
 export async function resume(context: EngineContext): Promise<CommandResult> {
-  const { stateDir, reporter } = context;
-  const key = credentialKey(context);
-  const run = unfinishedRunFor(stateDir, key);
-  if (run === undefined) {
-    refuseOverlappingRun(context, "resume");
-    const cleared = clearLocksOfRunsWithNothingToFinish(context);
-    reporter.step("nothing to resume: every run of this credential is finished");
-    for (const line of cleared) reporter.info(line);
-    return {
-      command: "resume",
-      status: "nothing-to-resume",
-      exitCode: ExitCode.completed,
-      runId: null,
-      oldKey: null,
-      newKey: null,
-      stores: [],
-      warnings: cleared,
-    };
-  }
-  const lock = StoreLocks.acquire(
-    stateDir,
-    storeRefs(context),
-    { runId: run.runId, command: "resume", configFile: context.loaded.file },
-    { takeOverStale: true },
-  );
-  try {
-    checkSameStores(context, run.started);
-    const journal = Journal.reopen(stateDir, run.runId);
-    journal.append({ event: "resume-started", ...processIdentity() });
+  const { reporter } = context;
+  // Read before the locks only to say which stale locks this resume clears; nothing is decided from it.
+  const staleBefore = staleLocksOfRunsWithNothingToFinish(context);
+  return underLocks(context, "resume", async (run) => {
+    if (run === undefined) {
+      refuseOverlappingRun(context, "resume");
+      reporter.step("nothing to resume: every run of this credential is finished");
+      for (const line of staleBefore) reporter.info(line);
+      return {
+        command: "resume",
+        status: "nothing-to-resume",
+        exitCode: ExitCode.completed,
+        runId: null,
+        oldKey: null,
+        newKey: null,
+        stores: [],
+        warnings: staleBefore,
+      };
+    }
+    const journal = reopenJournal(context, run);
     reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
-    const state = rebuildState(context, journal, run.records);
-    return await continueRun(state, run.records);
-  } finally {
-    lock.release();
-  }
+    // The records as they are now, under the locks: the run's state is rebuilt from these alone.
+    const records = journal.records();
+    const state = rebuildState(context, journal, records);
+    return continueRun(state, records);
+  });
 }
 
 /**
  * A run killed during preflight (or between writing its outcome and releasing its locks) leaves stale
  * locks but no unfinished journal: it changed nothing, so there is nothing to resume, and its locks would
- * otherwise block every later rotate. Remove such locks, and say so.
+ * otherwise block every later rotate. Resume takes such locks over (and releases them); these lines say so.
  */
-function clearLocksOfRunsWithNothingToFinish(context: EngineContext): string[] {
-  const cleared: string[] = [];
-  for (const { name, identity, lock } of inspectLocks(context.stateDir, storeRefs(context))) {
+function staleLocksOfRunsWithNothingToFinish(context: EngineContext): string[] {
+  const lines: string[] = [];
+  for (const { name, lock } of inspectLocks(context.stateDir, context.refs)) {
     if (lock.state !== "stale") continue;
     const runId = lock.owner?.runId;
     const journalled = runId === undefined ? undefined : listRuns(context.stateDir).find((r) => r.runId === runId);
     if (journalled !== undefined && isUnfinished(journalled)) continue;
-    rmSync(lockPath(context.stateDir, identity), { force: true });
-    cleared.push(
+    lines.push(
       `removed the stale lock of store ${name} left by ${describeOwner(lock.owner)}, which ${journalled === undefined ? "stopped before changing anything" : "had finished"}`,
     );
   }
-  return cleared;
-}
-
-export function checkSameStores(context: EngineContext, started: Of<"run-started"> | undefined): void {
-  const then = (started?.stores ?? []).map((s) => `${s.name}:${s.type}`).join(", ");
-  const now = context.stores.map((s) => `${s.name}:${s.type}`).join(", ");
-  if (then !== now) {
-    throw new RotatorError(`the config's stores changed since the run started (then: ${then}; now: ${now})`, {
-      exitCode: ExitCode.badInput,
-      hint: "resume with the config the run started with",
-    });
-  }
+  return lines;
 }
 
 export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {

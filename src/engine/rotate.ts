@@ -5,11 +5,14 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode, PreflightError, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext, storeRefs } from "./context.js";
-import { isUnfinished, Journal, listRuns, newRunId, processIdentity } from "./journal.js";
+import { claimRecord, claimStores } from "./claims.js";
+import type { EngineContext } from "./context.js";
+import { failpoint } from "./failpoint.js";
+import { Journal, newRunId, processIdentity } from "./journal.js";
 import { StoreLocks } from "./lock.js";
-import { refuseOverlappingRun } from "./overlap.js";
-import { runPreflight } from "./preflight.js";
+import { otherHolders, refuseOverlappingRun, sharedCredentialError } from "./overlap.js";
+import { credentialAge, runPreflight } from "./preflight.js";
+import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
@@ -31,24 +34,21 @@ export interface RotateOptions {
   ifDue?: boolean;
   /** The current key may already be dead (security reset): rotate anyway. */
   emergency?: boolean;
+  /**
+   * Revoke the old credential even though stores of other configs are known (from this state directory's
+   * journals) to hold it: the operator has checked those stores, or means to break them.
+   */
+  allowSharedRevoke?: boolean;
   version?: string;
 }
 
-export function unfinishedRunFor(stateDir: string, key: string) {
-  return listRuns(stateDir)
-    .filter((run) => run.started?.credentialKey === key && isUnfinished(run))
-    .at(-1);
-}
-
 export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
-  const { reporter, stateDir, loaded } = context;
-  const key = credentialKey(context);
+  const { stateDir, loaded } = context;
   const runId = newRunId();
-  const refs = storeRefs(context);
   // One lock per store: a config sharing any store with this one waits its turn (exit 5).
-  const lock = StoreLocks.acquire(stateDir, refs, { runId, command: "rotate", configFile: loaded.file });
+  const lock = StoreLocks.acquire(stateDir, context.refs, { runId, command: "rotate", configFile: loaded.file });
   try {
-    const unfinished = unfinishedRunFor(stateDir, key);
+    const unfinished = unfinishedRunFor(context);
     if (unfinished !== undefined) {
       throw new RotatorError(`run ${unfinished.runId} for this credential is not finished`, {
         exitCode: ExitCode.unfinishedRun,
@@ -57,59 +57,85 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
     }
     // Another config's unfinished run sharing a store: rotating now could revoke the key its stores hold.
     refuseOverlappingRun(context, "rotate");
-    reporter.step("preflight: admin credential, stores, drift");
-    const preflight = await runPreflight(context, options);
-    for (const note of preflight.notes) reporter.info(note);
-    if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
-
-    if (options.ifDue && preflight.currentInfo !== undefined) {
-      const ageDays = (Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000;
-      if (ageDays < loaded.config.credential.maxAgeDays) {
-        reporter.step(
-          `not due: ${maskSid(preflight.currentInfo.id)} is ${Math.floor(ageDays)} days old (rotates at ${loaded.config.credential.maxAgeDays})`,
-        );
-        return notDue(preflight.currentInfo.id);
-      }
+    // Beside each local store: seen by runs of every state directory, kept until this run is over.
+    claimStores(context.refs, claimRecord(runId, stateDir, loaded.file));
+    try {
+      return await rotateClaimed(context, runId, options);
+    } finally {
+      releaseClaimsIfOver(context, runId);
     }
-
-    const journal = Journal.create(stateDir, runId);
-    journal.append({
-      event: "run-started",
-      command: options.emergency ? "rotate --emergency" : "rotate",
-      credentialKey: key,
-      accountSid: loaded.config.twilio.accountSid,
-      credentialType: loaded.config.credential.type,
-      keyType: loaded.config.credential.keyType,
-      stores: context.stores.map((s, i) => ({
-        name: s.name,
-        type: s.type,
-        location: s.describe(),
-        identity: refs[i]?.identity ?? `${s.type}:${s.describe()}`,
-      })),
-      configFile: loaded.file,
-      ...processIdentity(),
-      version: options.version ?? "unknown",
-    });
-    const state = newRunState(
-      context,
-      journal,
-      preflight.current,
-      preflight.stores.map((f) => f.snapshot),
-    );
-    // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
-    if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
-      state.oldKeyId = undefined;
-    }
-    journal.append({
-      event: "preflight-passed",
-      oldKeyId: preflight.current === undefined ? "" : credentialId(preflight.current),
-      storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
-    });
-    reporter.info(`run ${runId}, journal ${journal.path}`);
-    return await runFromIssue(state);
   } finally {
     lock.release();
   }
+}
+
+async function rotateClaimed(context: EngineContext, runId: string, options: RotateOptions): Promise<CommandResult> {
+  const { reporter, stateDir, loaded } = context;
+  failpoint("after-lock:rotate", context.env);
+  reporter.step("preflight: admin credential, stores, drift");
+  const preflight = await runPreflight(context, options);
+  for (const note of preflight.notes) reporter.info(note);
+  if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
+
+  if (preflight.current !== undefined && !options.allowSharedRevoke) {
+    const holders = otherHolders(context, credentialId(preflight.current));
+    if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
+  }
+
+  if (options.ifDue && preflight.currentInfo !== undefined) {
+    const age = credentialAge(preflight.currentInfo.createdAt);
+    if (age.skewed) {
+      throw new RotatorError(
+        `${maskSid(preflight.currentInfo.id)} was created ${age.aheadBy} in the future by this machine's clock, so its age cannot be judged`,
+        {
+          exitCode: ExitCode.badInput,
+          hint: "this machine's clock is behind Twilio's: fix it (NTP), then run again; rotate without --if-due to rotate regardless",
+        },
+      );
+    }
+    if (age.days < loaded.config.credential.maxAgeDays) {
+      reporter.step(
+        `not due: ${maskSid(preflight.currentInfo.id)} is ${age.days} days old (rotates at ${loaded.config.credential.maxAgeDays})`,
+      );
+      return notDue(preflight.currentInfo.id);
+    }
+  }
+
+  const journal = Journal.create(stateDir, runId);
+  journal.append({
+    event: "run-started",
+    command: options.emergency ? "rotate --emergency" : "rotate",
+    credentialKey: context.credentialKey,
+    accountSid: loaded.config.twilio.accountSid,
+    credentialType: loaded.config.credential.type,
+    keyType: loaded.config.credential.keyType,
+    stores: context.stores.map((s, i) => ({
+      name: s.name,
+      type: s.type,
+      location: s.describe(),
+      identity: context.refs[i]?.identity ?? `${s.type}:${s.describe()}`,
+    })),
+    configFile: loaded.file,
+    ...processIdentity(),
+    version: options.version ?? "unknown",
+  });
+  const state = newRunState(
+    context,
+    journal,
+    preflight.current,
+    preflight.stores.map((f) => f.snapshot),
+  );
+  // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
+  if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
+    state.oldKeyId = undefined;
+  }
+  journal.append({
+    event: "preflight-passed",
+    oldKeyId: preflight.current === undefined ? "" : credentialId(preflight.current),
+    storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
+  });
+  reporter.info(`run ${runId}, journal ${journal.path}`);
+  return runFromIssue(state);
 }
 
 /** Steps 2-8; also where `resume` re-enters a run that crashed before the key existed. */

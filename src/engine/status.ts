@@ -5,11 +5,11 @@
 import { credentialId } from "../../providers/contract.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { credentialKey, type EngineContext, storeRefs } from "./context.js";
+import { type EngineContext, ownsRun } from "./context.js";
 import { isUnfinished, listRuns } from "./journal.js";
-import { describeIdentity, describeOwner, inspectLocks, overallLockState } from "./lock.js";
+import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "./lock.js";
 import { overlapError } from "./overlap.js";
-import { runPreflight } from "./preflight.js";
+import { credentialAge, runPreflight } from "./preflight.js";
 import type { CommandResult } from "./result.js";
 
 export interface StatusResult extends CommandResult {
@@ -34,21 +34,25 @@ export interface StatusResult extends CommandResult {
 
 export async function status(context: EngineContext, options: { limit?: number } = {}): Promise<StatusResult> {
   const { config } = context.loaded;
-  const key = credentialKey(context);
   const preflight = await runPreflight(context);
   const currentId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   const created = preflight.currentInfo?.createdAt;
-  const ageDays = created === undefined ? null : Math.floor((Date.now() - created.getTime()) / 86_400_000);
-  const locks = inspectLocks(context.stateDir, storeRefs(context));
+  const age = created === undefined ? undefined : credentialAge(created);
+  const ageDays = age === undefined || age.skewed ? null : age.days;
+  const locks = inspectLocks(context.stateDir, context.refs);
+  const live = liveRunIds(context.stateDir);
   // Another config's unfinished run sharing a store blocks `rotate` of this one, as plan reports.
   const overlap = overlapError(context, "rotate");
   const runs = listRuns(context.stateDir)
-    .filter((run) => run.started?.credentialKey === key)
+    .filter((run) => ownsRun(context, run.started?.credentialKey))
     .slice(-(options.limit ?? 10))
     .map((run) => ({
       runId: run.runId,
       command: run.started?.command ?? "?",
-      status: run.finished?.status ?? (isUnfinished(run) ? "interrupted" : "unknown"),
+      // A run whose process still holds its locks is running, whatever its journal says so far.
+      status: live.has(run.runId)
+        ? "running"
+        : (run.finished?.status ?? (isUnfinished(run) ? "interrupted" : "unknown")),
       startedAt: run.started?.ts ?? "",
       finishedAt: run.finished?.ts ?? null,
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),

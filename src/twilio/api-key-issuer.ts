@@ -6,7 +6,13 @@
 import type { StoredCredential } from "../../providers/contract.js";
 import { PreflightError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { createTwilioClient, isTwilioApiError, type TwilioClient } from "./client.js";
+import {
+  createTwilioClient,
+  isTwilioApiError,
+  isUnreadableResponse,
+  keyAuthenticates,
+  type TwilioClient,
+} from "./client.js";
 import { type AdminCredentialShape, diagnoseAdmin20003 } from "./diagnose.js";
 import type { CredentialInfo, IssuedCredential, Issuer, VerifyOutcome } from "./issuer.js";
 import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "./retry.js";
@@ -27,6 +33,19 @@ export interface ApiKeyIssuerOptions {
   retry?: RetryPolicy;
   onRetry?: (what: string, error: Error, attempt: number) => void;
 }
+
+/** The default verify path (config/schema.ts): a GET every Standard key may make. */
+const DEFAULT_VERIFY_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
+
+/** Paths on api.twilio.com that only the Auth Token and Main keys may call (twilio-api.md, "Who may do what"). */
+const MAIN_CREDENTIAL_ONLY = [
+  /^\/2010-04-01\/Accounts(?:\.json)?\/?$/,
+  /^\/2010-04-01\/Accounts\/[^/]+(?:\.json)?\/?$/,
+  /^\/2010-04-01\/Accounts\/[^/]+\/(?:Keys|SigningKeys)(?:\.json|\/.*)?$/,
+];
+
+/** Creates whose answer could not be read, before the run gives up (each one's key is deleted first). */
+const UNREADABLE_CREATE_ATTEMPTS = 3;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -88,10 +107,26 @@ export class ApiKeyIssuer implements Issuer {
     }
   }
 
+  /**
+   * Create the key. Creating is not idempotent: a retry after a lost response can leave an extra key, which
+   * the run's orphan search (by friendly name) finds and deletes. A 2xx whose body cannot be read did create a
+   * key, whose secret is lost with the body: such keys are looked up by this run's name and deleted before
+   * creating again, so an unreadable answer never piles up keys.
+   */
   async issue(runId: string): Promise<IssuedCredential> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#createOnce(runId);
+      } catch (error) {
+        if (!isUnreadableResponse(error) || attempt >= UNREADABLE_CREATE_ATTEMPTS) throw error;
+        for (const id of await this.findCreatedBy(runId)) await this.#delete(id);
+        this.#options.onRetry?.("create key", error, attempt);
+      }
+    }
+  }
+
+  async #createOnce(runId: string): Promise<IssuedCredential> {
     const friendlyName = this.friendlyNameFor(runId);
-    // Creating is not idempotent: a retry after a lost response can leave an extra key, which resume's
-    // orphan search (by friendly name) finds and deletes.
     if (this.#options.keyType === "restricted") {
       const key = await this.#retry("create key", () =>
         this.#admin.iam.v1.newApiKey.create({
@@ -128,6 +163,41 @@ export class ApiKeyIssuer implements Issuer {
     });
     const path = this.#options.verifyPath.replace("{AccountSid}", credential.accountSid);
     await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
+  }
+
+  async checkCanVerify(current: StoredCredential | undefined): Promise<string | undefined> {
+    const { verifyPath, keyType } = this.#options;
+    const where = `credential.verifyPath ${verifyPath}`;
+    if (
+      keyType === "standard" &&
+      MAIN_CREDENTIAL_ONLY.some((pattern) => pattern.test(verifyPath.split("?")[0] ?? ""))
+    ) {
+      return `${where} is an endpoint a Standard key may not call (only the Auth Token and Main keys may read accounts and keys; Twilio answers 20003), so the new key could never be verified; use one it may call, such as ${DEFAULT_VERIFY_PATH}`;
+    }
+    if (current?.kind !== "api-key") return undefined;
+    try {
+      await this.#callAs(current);
+      return undefined;
+    } catch (error) {
+      if (isTwilioApiError(error) && error.status === 404) {
+        return `${where} answered HTTP 404 to the current key: no such endpoint; use one that exists, such as ${DEFAULT_VERIFY_PATH}`;
+      }
+      if (isTwilioApiError(error) && error.status === 403) {
+        return `${where} is refused (HTTP 403) to the current key, whose policy does not allow it; a new key with the same policy would be refused too. Use a path the policy allows`;
+      }
+      if (!is20003(error)) return undefined; // a passing fault says nothing about the path
+      // Refused there: a dead key (reported elsewhere, e.g. drift or an emergency), or a path this kind of key
+      // may not call. Only the second is about verifyPath.
+      const elsewhere = await keyAuthenticates({
+        accountSid: current.accountSid,
+        keySid: current.apiKeySid,
+        secret: current.apiKeySecret,
+        baseUrl: this.#options.baseUrl,
+      }).catch(() => false);
+      return elsewhere
+        ? `${where} is refused (20003) to the current key, which authenticates elsewhere: a ${keyType} key may not call it, so the new key could never be verified; use one it may call, such as ${DEFAULT_VERIFY_PATH}`
+        : undefined;
+    }
   }
 
   async verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {

@@ -30,6 +30,30 @@ export class TwilioApiError extends RestException {
   }
 }
 
+/**
+ * A 2xx answer whose body is not the JSON Twilio always sends (a proxy's page, a cut-off body). Never
+ * carries the body: for a key create it holds the new key's secret, and a JSON parser's message would quote
+ * its first characters. The request may well have taken effect (a key created), so it is not retried as a
+ * network error would be.
+ */
+export class TwilioUnreadableResponseError extends Error {
+  override readonly name = "TwilioUnreadableResponseError";
+  readonly status: number;
+  readonly request: string;
+
+  constructor(status: number, request: string, bytes: number) {
+    super(
+      `${request} answered HTTP ${status} with a body that is not JSON (${bytes} bytes, not shown: it may hold a secret)`,
+    );
+    this.status = status;
+    this.request = request;
+  }
+}
+
+export function isUnreadableResponse(error: unknown): error is TwilioUnreadableResponseError {
+  return error instanceof TwilioUnreadableResponseError;
+}
+
 export function isTwilioApiError(error: unknown): error is TwilioApiError {
   return error instanceof TwilioApiError;
 }
@@ -64,10 +88,22 @@ class RotatorRequestClient extends RequestClient {
   override async request<TData>(opts: RequestOptions<TData>): Promise<TwilioResponse<TData>> {
     const uri = this.#origin === undefined ? opts.uri : opts.uri.replace(TWILIO_ORIGIN, this.#origin);
     const response = (await super.request<TData>({ ...opts, uri })) as TwilioResponse<TData>;
-    if (response.statusCode >= 400) {
-      throw new TwilioApiError(response, `${opts.method.toUpperCase()} ${new URL(uri).pathname}`);
+    const request = `${opts.method.toUpperCase()} ${new URL(uri).pathname}`;
+    if (response.statusCode >= 400) throw new TwilioApiError(response, request);
+    // The library JSON.parses bodies itself, and V8's parse errors quote the text; check here, quoting nothing.
+    if (typeof response.body === "string" && response.body.length > 0 && !isJson(response.body)) {
+      throw new TwilioUnreadableResponseError(response.statusCode, request, Buffer.byteLength(response.body));
     }
     return response;
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

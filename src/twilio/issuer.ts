@@ -33,6 +33,12 @@ export interface Issuer {
   describe(id: string): Promise<CredentialInfo | undefined>;
   /** Create the new credential. The secret is returned only here. */
   issue(runId: string): Promise<IssuedCredential>;
+  /**
+   * Whether the check that a new credential works (`verifyAuthenticates`) can succeed at all, decided before
+   * anything is created: a problem sentence, or undefined. `current` (the stores' credential, of the same
+   * kind) is tried where it can tell. Changes nothing.
+   */
+  checkCanVerify(current: StoredCredential | undefined): Promise<string | undefined>;
   /** Wait (bounded) until the credential authenticates; throws when it never does. */
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome>;
   /** Ids of credentials a run created, found by friendly name (for crash recovery). */

@@ -20,12 +20,23 @@ export function registerSecret(value: string | undefined): void {
   if (value !== undefined && value.length >= 8) secrets.add(value);
 }
 
+/**
+ * Credential-bearing headers, however an SDK's error or debug line quotes them: `X-Amz-Security-Token: v`,
+ * `"x-amz-security-token": "v"`, `Authorization: Basic v`, `X-Vault-Token=v`. Their values are secrets that
+ * rotator never registered (they come from the environment's credential chains), so they are cut by shape.
+ */
+const CREDENTIAL_HEADER =
+  /(["']?\b(?:x-amz-security-token|authorization|proxy-authorization|x-vault-token|x-api-key|x-ms-authorization-auxiliary)["']?\s*[:=]\s*["']?)((?:basic|bearer|token)\s+)?([^"'\s,;})\]]+)/gi;
+
 export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join("[REDACTED]");
   }
-  return out;
+  return out.replace(
+    CREDENTIAL_HEADER,
+    (_match, name: string, scheme: string | undefined) => `${name}${scheme ?? ""}[REDACTED]`,
+  );
 }
 
 /** For tests: forget registered secrets. */

@@ -72,7 +72,7 @@ describe("overlapping store sets", () => {
     const started = JSON.parse((await readFile(join(ws.stateDir, "runs", `${xRun}.jsonl`), "utf8")).split("\n")[0]!);
     expect(started.configFile).toBe(ws.configPath);
     expect(started.stores.map((s: { identity: string }) => s.identity)).toEqual(
-      ws.storeFiles.map((file) => `dotenv-file:dotenv file ${file}`),
+      ws.storeFiles.map((file) => `dotenv-file:${file}`),
     );
 
     // X's consumer converges; X's own resume finishes the run: both stores hold the new key, the old one is revoked.
@@ -86,8 +86,14 @@ describe("overlapping store sets", () => {
     expect(await authenticates(e2e.emulator, app2!.sid!, app2!.secret!)).toBe(true);
     expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
 
-    // With X finished, nothing stands in Y's way any more.
+    // With X finished, no unfinished run stands in Y's way, but X's store app-2 (outside Y) holds the key Y
+    // would revoke: Y is refused (issue #8: shared stores), unless the operator says they checked.
     const yPlan = await runCli(yArgs("plan"), { env: ws.env });
-    expect(JSON.parse(yPlan.stdout).problems).toEqual([]);
+    const problems: string[] = JSON.parse(yPlan.stdout).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/is also held by store app-2 .* of config .*rotator\.yaml/);
+    expect(problems[0]).toContain("--allow-shared-revoke");
+    const overridden = await runCli([...yArgs("plan"), "--allow-shared-revoke"], { env: ws.env });
+    expect(JSON.parse(overridden.stdout).problems).toEqual([]);
   });
 });

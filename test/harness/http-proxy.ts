@@ -30,13 +30,15 @@ export interface ProxiedRequest {
  * - `reset`: close the connection without passing it on (an outage, a dropped connection);
  * - `drop-response`: pass it on, wait for the answer, then close the connection instead (the request took effect,
  *   the client never learns it did);
- * - an answer of the proxy's own (an error the server would send), without passing the request on.
+ * - an answer of the proxy's own (an error the server would send), without passing the request on;
+ * - `rewrite`: pass it on, and hand back the server's answer with its body changed (a corrupting middlebox).
  */
 export type ProxyAnswer =
   | "forward"
   | "reset"
   | "drop-response"
-  | { status: number; headers?: Record<string, string>; body: string };
+  | { status: number; headers?: Record<string, string>; body: string }
+  | { rewrite: (body: Buffer, status: number) => Buffer };
 
 export type ProxyHandler = (request: ProxiedRequest) => ProxyAnswer | Promise<ProxyAnswer>;
 
@@ -69,12 +71,18 @@ export async function startHttpProxy(target: string, handle: ProxyHandler): Prom
         req.socket.destroy();
         return;
       }
-      if (typeof answer === "object") {
+      if (typeof answer === "object" && "status" in answer) {
         res.writeHead(answer.status, answer.headers ?? {});
         res.end(answer.body);
         return;
       }
       const forwarded = await forward(upstream, request);
+      if (typeof answer === "object") {
+        const body = answer.rewrite(forwarded.body, forwarded.status);
+        res.writeHead(forwarded.status, { ...forwarded.headers, "content-length": String(body.length) });
+        res.end(body);
+        return;
+      }
       if (answer === "drop-response") {
         req.socket.destroy();
         return;

@@ -46,6 +46,9 @@ function fakes(log: string[], fail: Set<Failure>) {
         createdAt: new Date(),
       };
     },
+    async checkCanVerify() {
+      return undefined;
+    },
     async verifyAuthenticates() {
       log.push("verify");
       if (fail.has("verify")) throw new Error("never authenticated");
@@ -77,6 +80,9 @@ function fakes(log: string[], fail: Set<Failure>) {
       type: "dotenv-file",
       capabilities: { nativeStaging: false, checkAndSet: false, versioned: false },
       describe: () => `fake ${name}`,
+      async identity() {
+        return { key: `fake:${name}`, display: `fake ${name}` };
+      },
       async preflight() {
         log.push(`preflight:${name}`);
         return { snapshot: snapshot(), notes: [] };
@@ -136,6 +142,9 @@ function context(log: string[], fail: Failure[] = []): EngineContext {
     },
     issuer,
     stores,
+    refs: stores.map((s) => ({ name: s.name, identity: `fake:${s.name}`, display: `fake ${s.name}` })),
+    credentialKey: "aaaaaa-api-key-test",
+    legacyCredentialKeys: [],
     consumers: [],
     stateDir,
     reporter: silentReporter,

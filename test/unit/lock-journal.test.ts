@@ -3,8 +3,6 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { StoreEntry } from "../../src/config/schema.js";
-import { storeIdentity } from "../../src/engine/context.js";
 import { isUnfinished, Journal, listRuns, newRunId, readJournal } from "../../src/engine/journal.js";
 import { inspectLock, inspectLocks, lockPath, overallLockState, StoreLocks } from "../../src/engine/lock.js";
 import { RotatorError } from "../../src/errors.js";
@@ -88,33 +86,6 @@ describe("store locks", () => {
     expect(inspectLock(dir, A.identity).state).toBe("held");
     taken.release();
     expect(inspectLock(dir, A.identity).state).toBe("free");
-  });
-});
-
-describe("store identity", () => {
-  const aws = (entry: Record<string, string>) =>
-    storeIdentity({ type: "aws-secrets-manager", describe: () => "depends on AWS_REGION" }, {
-      name: "n",
-      type: "aws-secrets-manager",
-      ...entry,
-    } as StoreEntry);
-
-  it("is describe() for stores whose describe() comes from the config alone", () => {
-    expect(storeIdentity({ type: "dotenv-file", describe: () => "dotenv file /etc/a.env" })).toBe(
-      "dotenv-file:dotenv file /etc/a.env",
-    );
-  });
-
-  it("for AWS, comes from the entry's location fields, never from the environment; an ARN's region counts", () => {
-    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/twilio-AbCdEf";
-    expect(aws({ secretId: "prod/twilio", region: "us-east-1" })).toBe(
-      "aws-secrets-manager:AWS Secrets Manager secret prod/twilio (us-east-1)",
-    );
-    expect(aws({ secretId: arn })).toBe(aws({ secretId: arn, region: "eu-west-1" }));
-    expect(aws({ secretId: "prod/twilio" })).toContain("(the default region)");
-    expect(aws({ secretId: "prod/twilio", endpoint: "http://127.0.0.1:5000/" })).toContain(
-      "endpoint http://127.0.0.1:5000)",
-    );
   });
 });
 
