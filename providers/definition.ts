@@ -24,8 +24,14 @@ export interface ProviderDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly configSchema: Schema;
   /** One-line summary shown by `rotator doctor` and in the JSON Schema's description. */
   readonly summary: string;
-  create(config: z.infer<Schema>, environment: ProviderEnvironment): StoreProvider;
+  /**
+   * The provider's factory. Loaded on first use (a dynamic import), because providers bring SDKs that take
+   * a noticeable part of a second to load; the config schema above is all that loading a config needs.
+   */
+  load(): Promise<ProviderFactory<z.infer<Schema>>>;
 }
+
+export type ProviderFactory<Config> = (config: Config, environment: ProviderEnvironment) => StoreProvider;
 
 export function defineProvider<Schema extends z.ZodType>(
   definition: ProviderDefinition<Schema>,

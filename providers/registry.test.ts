@@ -49,9 +49,9 @@ describe("provider registry", () => {
     expect(unknownKey.error?.issues[0]).toMatchObject({ code: "unrecognized_keys", keys: ["region"] });
   });
 
-  it("createStoreProvider builds the provider for an entry", () => {
+  it("createStoreProvider builds the provider for an entry", async () => {
     const entry = storeEntrySchema.parse({ name: "host", type: "dotenv-file", path: "app.env" });
-    const provider = createStoreProvider(entry, { credentialKind: "api-key", baseDir: "/etc/app", env: {} });
+    const provider = await createStoreProvider(entry, { credentialKind: "api-key", baseDir: "/etc/app", env: {} });
     expect(provider.type).toBe("dotenv-file");
     expect(provider.name).toBe("host");
     expect(provider.describe()).toBe("dotenv file /etc/app/app.env");

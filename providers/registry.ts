@@ -27,11 +27,12 @@ export const storeEntrySchema = discriminatedByType(definitions.map((definition)
 
 export type StoreEntry = z.infer<typeof storeEntrySchema>;
 
-/** The provider serving a store entry from config. */
-export function createStoreProvider(entry: StoreEntry, environment: ProviderEnvironment): StoreProvider {
+/** The provider serving a store entry from config (its code is loaded on first use). */
+export async function createStoreProvider(entry: StoreEntry, environment: ProviderEnvironment): Promise<StoreProvider> {
   const definition: ProviderDefinition = providers[entry.type];
+  const create = await definition.load();
   // Parse again with the provider's own schema, so each provider is only ever handed the config it defines.
-  return definition.create(definition.configSchema.parse(entry), environment);
+  return create(definition.configSchema.parse(entry), environment);
 }
 
 /**

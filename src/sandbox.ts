@@ -3,10 +3,11 @@
  * files in a temporary directory, seeded with a current key. A new user sees a whole rotation, and what
  * it leaves behind, without a cloud account.
  */
+
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dotenvFile } from "../providers/dotenv-file/index.js";
+import { DotenvFileProvider } from "../providers/dotenv-file/provider.js";
 import { startTwilioEmulator, type TwilioEmulator } from "./emulator/index.js";
 import { createTwilioClient, keyAuthenticates } from "./twilio/client.js";
 import { maskSid, registerSecret } from "./util/mask.js";
@@ -82,7 +83,7 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     const lines: string[] = [];
     const held = await Promise.all(
       ["app-a", "app-b"].map(async (name) => {
-        const provider = dotenvFile.create(
+        const provider = new DotenvFileProvider(
           { name, type: "dotenv-file", path: `${name}.env` },
           { credentialKind: "api-key", baseDir: dir, env },
         );

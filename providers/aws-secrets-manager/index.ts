@@ -1,5 +1,4 @@
 import { defineProvider } from "../definition.js";
-import { AwsSecretsManagerProvider } from "./provider.js";
 import { awsSecretsManagerConfigSchema } from "./schema.js";
 
 export const awsSecretsManager = defineProvider({
@@ -8,5 +7,10 @@ export const awsSecretsManager = defineProvider({
   summary:
     "An AWS Secrets Manager secret holding the credential as JSON; the new value is staged as AWSPENDING, read " +
     "back, then made AWSCURRENT.",
-  create: (config, environment) => new AwsSecretsManagerProvider(config, environment),
+  // The provider (and its SDK) loads only when a config names this type: `rotator --help` and a
+  // dotenv-only rotation never pay for SDKs they do not use.
+  load: async () => {
+    const { AwsSecretsManagerProvider } = await import("./provider.js");
+    return (config, environment) => new AwsSecretsManagerProvider(config, environment);
+  },
 });

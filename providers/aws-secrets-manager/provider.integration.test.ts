@@ -30,6 +30,7 @@ import { credentialId } from "../contract.js";
 import { rejection, runProviderContract } from "../contract-suite.js";
 import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { awsSecretsManager } from "./index.js";
+import { AwsSecretsManagerProvider } from "./provider.js";
 import { versionIdFor } from "./staging.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.
@@ -238,7 +239,7 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
   const env = { ...credentialsEnv, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken };
   const opened: StoreProvider[] = [];
   const open = (): StoreProvider => {
-    const provider = awsSecretsManager.create(config, { credentialKind: kind, baseDir: "/", env });
+    const provider = new AwsSecretsManagerProvider(config, { credentialKind: kind, baseDir: "/", env });
     opened.push(provider);
     return provider;
   };
@@ -561,7 +562,7 @@ describe("aws-secrets-manager against moto", () => {
 
     it("a secret that does not exist is fatal: names the store, the secret and the region, and says to create it", async () => {
       const secretId = `rotator-test/missing-${randomUUID()}`;
-      const provider = awsSecretsManager.create(
+      const provider = new AwsSecretsManagerProvider(
         awsSecretsManager.configSchema.parse({
           name: "aws-missing",
           type: "aws-secrets-manager",
@@ -597,7 +598,7 @@ describe("aws-secrets-manager against moto", () => {
       const secretId = `rotator-test/${randomUUID()}`;
       await admin.send(new CreateSecretCommand({ Name: secretId }));
       onTestFinished(() => deleteSecret(secretId));
-      const provider = awsSecretsManager.create(
+      const provider = new AwsSecretsManagerProvider(
         awsSecretsManager.configSchema.parse({
           name: "aws",
           type: "aws-secrets-manager",
@@ -690,7 +691,7 @@ describe("aws-secrets-manager against moto", () => {
     it("an unreachable Secrets Manager fails reads and writes as retryable, naming the store and secret", async () => {
       const old = newKey();
       const { secretId } = await createSecret({ ...OTHERS, ...credentialFields(old) }, ownAdmin);
-      const provider = awsSecretsManager.create(
+      const provider = new AwsSecretsManagerProvider(
         awsSecretsManager.configSchema.parse({
           name: "aws-outage",
           type: "aws-secrets-manager",

@@ -18,7 +18,6 @@ import type { StoredCredential } from "../contract.js";
 import { rejection } from "../contract-suite.js";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { classifyAwsError, safeCause } from "./errors.js";
-import { awsSecretsManager } from "./index.js";
 import { AwsSecretsManagerProvider, clientConfig, SDK_MAX_ATTEMPTS } from "./provider.js";
 import { awsSecretsManagerConfigSchema } from "./schema.js";
 import { parseSecretObject, withCredential } from "./secret-json.js";
@@ -99,7 +98,7 @@ describe("clientConfig", () => {
   });
 
   it("describes the secret without anything secret", () => {
-    const provider = awsSecretsManager.create(
+    const provider = new AwsSecretsManagerProvider(
       awsSecretsManagerConfigSchema.parse({ ...base, secretId: ARN }),
       environment,
     );

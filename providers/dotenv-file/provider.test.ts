@@ -23,6 +23,7 @@ import { credentialId } from "../contract.js";
 import { type ContractStore, makeDirectoryUnwritable, rejection, runProviderContract } from "../contract-suite.js";
 import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { dotenvFile } from "./index.js";
+import { DotenvFileProvider } from "./provider.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.
 beforeEach(() => {
@@ -98,7 +99,7 @@ async function makeStore(
   await chmod(path, 0o600);
   // A relative path, resolved against the config file's directory.
   const config = dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: "twilio.env" });
-  const open = () => dotenvFile.create(config, { credentialKind: kind, baseDir: dir, env: {} });
+  const open = () => new DotenvFileProvider(config, { credentialKind: kind, baseDir: dir, env: {} });
   const variables = credentialVariables(kind);
   return {
     dir,
@@ -160,7 +161,7 @@ describe("dotenv-file", () => {
       ...options.config,
     });
     const open = (kind: CredentialKind = "api-key") =>
-      dotenvFile.create(config, { credentialKind: kind, baseDir: dir, env: {} });
+      new DotenvFileProvider(config, { credentialKind: kind, baseDir: dir, env: {} });
     return { dir, path, provider: open(), open };
   }
 
@@ -206,7 +207,7 @@ describe("dotenv-file", () => {
       const viaLink = join(dir, "..", `${dir.split("/").at(-1)}-link`);
       await symlink(dir, viaLink);
       cleanups.push(() => rm(viaLink, { force: true }));
-      const other = dotenvFile.create(
+      const other = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "other", type: "dotenv-file", path: join(viaLink, "twilio.env") }),
         { credentialKind: "api-key", baseDir: "/", env: {} },
       );
@@ -302,7 +303,7 @@ describe("dotenv-file", () => {
       const { dir, path } = await fixture(envFile(old));
       const link = join(dir, "link.env");
       await symlink(path, link);
-      const provider = dotenvFile.create(
+      const provider = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: link }),
         { credentialKind: "api-key", baseDir: "/", env: {} },
       );
@@ -337,7 +338,7 @@ describe("dotenv-file", () => {
     it("reports a missing file with the path and how to create it", async () => {
       const { dir, path } = await fixture("");
       await rm(path);
-      const provider = dotenvFile.create(
+      const provider = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: "twilio.env" }),
         { credentialKind: "api-key", baseDir: dir, env: {} },
       );
@@ -429,7 +430,7 @@ describe("dotenv-file", () => {
       // The crashed process also left a temp file of this run behind.
       await writeFile(join(dir, ".twilio.env.rotator-run-1.abcdef.tmp"), "partial", { mode: 0o600 });
 
-      const resumed = dotenvFile.create(
+      const resumed = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: join(dir, "twilio.env") }),
         { credentialKind: "api-key", baseDir: "/elsewhere", env: {} },
       );

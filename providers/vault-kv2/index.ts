@@ -1,5 +1,4 @@
 import { defineProvider } from "../definition.js";
-import { VaultKv2Provider } from "./provider.js";
 import { vaultKv2ConfigSchema } from "./schema.js";
 
 export const vaultKv2 = defineProvider({
@@ -7,5 +6,10 @@ export const vaultKv2 = defineProvider({
   configSchema: vaultKv2ConfigSchema,
   summary:
     "A secret in a HashiCorp Vault or OpenBao KV v2 mount, written check-and-set; rollback writes the previous version back.",
-  create: (config, environment) => new VaultKv2Provider(config, environment),
+  // The provider (and its SDK) loads only when a config names this type: `rotator --help` and a
+  // dotenv-only rotation never pay for SDKs they do not use.
+  load: async () => {
+    const { VaultKv2Provider } = await import("./provider.js");
+    return (config, environment) => new VaultKv2Provider(config, environment);
+  },
 });

@@ -210,7 +210,7 @@ function contractHarness(empty: "absent" | "others-only", auth: "token" | "appro
         auth: authConfig,
       });
       // Through the definition, as the registry builds it.
-      const open = () => vaultKv2.create(config, { credentialKind: kind, baseDir: "/", env });
+      const open = () => new VaultKv2Provider(config, { credentialKind: kind, baseDir: "/", env });
       const keys = credentialKeys(kind);
       const raw = () => currentData(mount, path);
       return {
@@ -610,7 +610,7 @@ describe("vault-kv2 against OpenBao", () => {
         path,
         auth: { method: "token", token: { env: TOKEN_ENV } },
       });
-      const provider = vaultKv2.create(config, {
+      const provider = new VaultKv2Provider(config, {
         credentialKind: "api-key",
         baseDir: "/",
         env: { [TOKEN_ENV]: endpoints.vault.token },

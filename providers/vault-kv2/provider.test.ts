@@ -20,7 +20,6 @@ import { storeEntrySchema } from "../registry.js";
 import { createSession } from "./auth.js";
 import { VaultHttp } from "./client.js";
 import { failureKind, storeErrorFor, VaultRequestFailure } from "./errors.js";
-import { vaultKv2 } from "./index.js";
 import { VaultKv2Provider } from "./provider.js";
 import { KUBERNETES_TOKEN_FILE, vaultKv2ConfigSchema } from "./schema.js";
 
@@ -204,9 +203,11 @@ describe("vault-kv2 config", () => {
       `Vault KV v2 secret secret/apps/twilio (namespace team/a) at ${UNREACHABLE}`,
     );
     expect(
-      vaultKv2
-        .create(config({ address: "https://vault:8200/" }), { credentialKind: "api-key", baseDir: "/", env: {} })
-        .describe(),
+      new VaultKv2Provider(config({ address: "https://vault:8200/" }), {
+        credentialKind: "api-key",
+        baseDir: "/",
+        env: {},
+      }).describe(),
     ).toBe("Vault KV v2 secret secret/apps/twilio at https://vault:8200");
   });
 });

@@ -40,7 +40,8 @@ export class TwilioCredentialError extends Error {
 }
 
 export class TwilioCredentials {
-  readonly #provider: StoreProvider;
+  /** The store's provider, loaded on first read (providers load their SDKs lazily). */
+  readonly #provider: Promise<StoreProvider>;
   readonly #ttlMs: number;
   readonly #baseUrl: string | undefined;
   readonly #checkPath: string;
@@ -56,6 +57,8 @@ export class TwilioCredentials {
       baseDir: options.baseDir ?? process.cwd(),
       env: options.env ?? process.env,
     });
+    // Reported by the first read; not an unhandled rejection before it.
+    this.#provider.catch(() => undefined);
     this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
     this.#baseUrl = options.twilioBaseUrl;
     this.#checkPath = options.checkPath ?? "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
@@ -76,11 +79,10 @@ export class TwilioCredentials {
   }
 
   async #read(): Promise<StoredCredential> {
-    const { credential } = await this.#provider.read();
+    const provider = await this.#provider;
+    const { credential } = await provider.read();
     if (credential === undefined) {
-      throw new TwilioCredentialError(
-        `store "${this.#provider.name}" (${this.#provider.describe()}) holds no Twilio credential`,
-      );
+      throw new TwilioCredentialError(`store "${provider.name}" (${provider.describe()}) holds no Twilio credential`);
     }
     const previous = this.#cached;
     const sameKey = previous !== undefined && sameCredential(previous.credential, credential);
@@ -197,7 +199,7 @@ export class TwilioCredentials {
   }
 
   async close(): Promise<void> {
-    await this.#provider.close?.();
+    await (await this.#provider.catch(() => undefined))?.close?.();
   }
 }
 

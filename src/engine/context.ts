@@ -59,8 +59,10 @@ export async function buildContext(
     onRetry: (what, error, attempt) =>
       options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
   });
-  const stores = config.stores.map((entry) =>
-    createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
+  const stores = await Promise.all(
+    config.stores.map((entry) =>
+      createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
+    ),
   );
   const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
   let refs: StoreRef[];

@@ -4,14 +4,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { awsSecretsManager } from "../../providers/aws-secrets-manager/index.js";
+import { AwsSecretsManagerProvider } from "../../providers/aws-secrets-manager/provider.js";
 import { canonicalOrigin } from "../../providers/identity.js";
 import { vaultKv2 } from "../../providers/vault-kv2/index.js";
+import { VaultKv2Provider } from "../../providers/vault-kv2/provider.js";
 import { redact } from "../../src/util/mask.js";
 
 const environment = { credentialKind: "api-key" as const, baseDir: "/", env: { VAULT_TOKEN: "t" } };
 
 function vault(address: string, place: { namespace?: string; mount?: string; path: string }) {
-  return vaultKv2.create(
+  return new VaultKv2Provider(
     vaultKv2.configSchema.parse({
       name: "v",
       type: "vault-kv2",
@@ -62,7 +64,7 @@ describe("vault-kv2 identity", () => {
 describe("aws-secrets-manager identity without a reachable endpoint", () => {
   it("falls back to region and id, and keeps an ARN as it is", async () => {
     const create = (entry: Record<string, string>) =>
-      awsSecretsManager.create(
+      new AwsSecretsManagerProvider(
         awsSecretsManager.configSchema.parse({ name: "a", type: "aws-secrets-manager", ...entry }),
         { ...environment, env: { AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "y" } },
       );
