@@ -9,7 +9,7 @@ export const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 export const KEY_SID = /^SK[0-9a-fA-F]{32}$/;
 export const AUTH_TOKEN = /^[0-9a-fA-F]{32}$/;
 
-export function newSid(prefix: "AC" | "SK"): string {
+export function newSid(prefix: "AC" | "SK" | "SM"): string {
   return prefix + randomBytes(16).toString("hex");
 }
 
