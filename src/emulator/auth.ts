@@ -82,6 +82,18 @@ export function authenticate(
   throw unauthenticated();
 }
 
+/**
+ * The account a request claims to be from, before any secret is checked: what the rate limiter counts
+ * against (Twilio limits each account's concurrent requests). Undefined when no account can be named.
+ */
+export function claimedAccount(header: string | undefined, state: EmulatorState): string | undefined {
+  const username = parseBasic(header)?.username;
+  if (username === undefined) return undefined;
+  if (KEY_SID.test(username)) return state.key(username)?.accountSid;
+  if (!ACCOUNT_SID.test(username)) return undefined;
+  return state.account(username)?.sid ?? state.accountByTestSid(username)?.sid;
+}
+
 /** Refuses a credential that may not call this kind of endpoint at all. */
 export function authorize(principal: Principal, route: RouteAccess): void {
   if (principal.kind === "test-credentials") {

@@ -13,7 +13,14 @@ import { DEFAULT_REGION, DEFAULT_REGIONS, REGION } from "./region.js";
 import { Router } from "./router.js";
 import { createRequestListener } from "./server.js";
 import { TwilioSpecs } from "./spec.js";
-import { type AccountStatus, type EmulatorSnapshot, EmulatorState, type KeyType, SUBACCOUNT_LIMIT } from "./state.js";
+import {
+  type AccountStatus,
+  type EmulatorSnapshot,
+  EmulatorState,
+  type KeyType,
+  SUBACCOUNT_LIMIT,
+  subaccountLimitReached,
+} from "./state.js";
 import { type EmulatorStats, StatsCounter } from "./stats.js";
 
 export interface TwilioEmulatorOptions {
@@ -204,6 +211,8 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     const owner = account(opts.ownerAccountSid ?? accountSid).sid;
     const prefix = opts.friendlyNamePrefix ?? "subaccount-";
     const first = state.subaccounts(owner).length;
+    // All or none: a fleet that does not fit is refused before any subaccount is made.
+    if (first + count > state.subaccountLimit) throw subaccountLimitReached();
     const created: EmulatorSubaccount[] = [];
     for (let i = 0; i < count; i++) {
       const name = `${prefix}${first + i}`;

@@ -7,7 +7,8 @@
  * `Twilio-Concurrent-Requests` header named in twilio-api.md). Benchmarks of fleets need "R requests per
  * second" instead, so the primary knob is a token bucket: `requestsPerSecond` tokens a second, up to
  * `burst` banked (default: one second's worth). `maxConcurrentRequests` adds Twilio's own kind of limit.
- * Both count per account (the credential's account) unless `scope` is `global`.
+ * Both count per account (the account the request's credentials name, checked before authentication,
+ * as a front door would) unless `scope` is `global`.
  */
 import { z } from "zod";
 import { type TwilioError, tooManyRequests } from "./errors.js";
@@ -48,10 +49,6 @@ export class RateLimiter {
     this.#limit = parsed.data;
     this.#burst = parsed.data.burst ?? Math.max(1, Math.ceil(parsed.data.requestsPerSecond));
     this.#clock = clock;
-  }
-
-  get scope(): "account" | "global" {
-    return this.#limit.scope;
   }
 
   /** Admits a request of `accountSid` or throws the 429 to answer it with (nothing is counted then). */

@@ -2,15 +2,16 @@
  * The HTTP front: one node:http listener for all three Twilio hosts (their paths do not collide), in every
  * Region (the host a request was meant for arrives in `X-Forwarded-Host`, see region.ts).
  *
- * Order of checks per request, as Twilio appears to apply them: injected faults, a global rate limit,
- * routing (404/405), authentication (401), the per-account rate limit (429), the credential's kind (401,
- * or 403 for test credentials), parameters (400, or 404 for a malformed SID in the path), the account
- * scope (401), and finally the operation itself, whose answer a lost-response fault may still swallow.
- * A 429 therefore never changes state.
+ * Order of checks per request, as Twilio appears to apply them: the rate limit (429, counted against the
+ * account the credentials name, or globally), injected faults, routing (404/405), authentication (401),
+ * the credential's kind (401, or 403 for test credentials), parameters (400, or 404 for a malformed SID
+ * in the path), the account scope (401), and finally the operation itself, whose answer a lost-response
+ * fault may still swallow. A 429 therefore never changes state. A request counts as in flight (for
+ * `maxConcurrentRequests`) from admission until answered, latency faults included.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { authenticate, authorize, requireScope } from "./auth.js";
+import { authenticate, authorize, claimedAccount, requireScope } from "./auth.js";
 import type { EmulatorBehaviour } from "./behaviour.js";
 import type { RequestContext } from "./context.js";
 import { serverError, TwilioError } from "./errors.js";
@@ -68,25 +69,23 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const { stats, limiter } = deps;
   stats.requests++;
   let admission: Admission | undefined;
-  const admit = (accountSid: string) => {
-    try {
-      admission = limiter?.admit(accountSid);
-    } catch (error) {
-      stats.rateLimited++;
-      throw error;
-    }
-  };
   try {
+    if (limiter) {
+      try {
+        admission = limiter.admit(claimedAccount(req.headers.authorization, deps.state) ?? "anonymous");
+      } catch (error) {
+        stats.rateLimited++;
+        throw error;
+      }
+    }
     const effects = deps.faults.onRequest(method, path);
     if (effects.latencyMs > 0) await sleep(effects.latencyMs, undefined, { signal: deps.closing });
     if (effects.error) throw effects.error;
 
     const host = requestedTwilioHost(req.headers);
     const region = host?.region ?? DEFAULT_REGION;
-    if (limiter?.scope === "global") admit("*");
     const { route, pathParams } = deps.router.match(method, path);
     const principal = authenticate(req.headers.authorization, deps.state, region, deps.behaviour);
-    if (limiter?.scope === "account") admit(principal.accountSid);
     authorize(principal, route.def);
     const form = isForm(req) ? new URLSearchParams(body) : new URLSearchParams();
     const params = validateParams(route.op, { path: pathParams, query: url.searchParams, body: form }, path);

@@ -15,7 +15,7 @@ import { badParameter, TwilioError } from "./errors.js";
 import {
   defaultSubaccountName,
   digest,
-  fingerprint,
+  fingerprintOf,
   iso8601,
   newAuthToken,
   newKeySecret,
@@ -30,6 +30,11 @@ export type KeyType = "main" | "standard" | "restricted";
 
 /** Twilio's default limit of subaccounts per account (error 21480 beyond it); support can raise it. */
 export const SUBACCOUNT_LIMIT = 1000;
+
+/** Error 21480, past the subaccount limit. */
+export function subaccountLimitReached(): TwilioError {
+  return new TwilioError(400, 21480, "Unable to create record: Reached the maximum number of subaccounts");
+}
 
 export interface TokenRecord {
   readonly value: string;
@@ -238,9 +243,7 @@ export class EmulatorState {
     const owner = this.#require(ownerSid);
     // Twilio keeps one level of subaccounts. The exact error for a nested create is not documented.
     if (!this.isMain(owner)) throw new TwilioError(403, 20403, "Subaccounts cannot create subaccounts");
-    if (this.subaccounts(ownerSid).length >= this.subaccountLimit) {
-      throw new TwilioError(400, 21480, "Unable to create record: Reached the maximum number of subaccounts");
-    }
+    if (this.subaccounts(ownerSid).length >= this.subaccountLimit) throw subaccountLimitReached();
     const now = this.now();
     return this.#insert({
       sid: newSid("AC"),
@@ -384,7 +387,7 @@ export class EmulatorState {
     const accounts = [...this.#accounts.values()].sort((a, b) => a.seq - b.seq);
     const keys = [...this.#keys.values()].sort((a, b) => a.seq - b.seq);
     const token = (t: TokenRecord): TokenView => ({
-      fingerprint: fingerprint(t.value),
+      fingerprint: fingerprintOf(t.digest),
       dateCreated: iso8601(t.dateCreated),
     });
     return {
