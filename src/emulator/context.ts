@@ -35,7 +35,7 @@ export interface RouteDefinition extends RouteAccess {
   /** True for the few endpoints Twilio opens to test credentials; others answer them 403 (20008). */
   testCredentials?: boolean;
   /**
-   * The account the request acts on; the caller must own it or be its parent. Throws 404 itself when the
+   * The account the request acts on; the caller must reach it (auth.ts requireScope). Throws 404 itself when the
    * target is found through a resource that does not exist (a key by SID on iam v1).
    */
   target(ctx: RequestContext): string;
