@@ -1,27 +1,52 @@
 /**
  * Test-only control endpoints under `/__emulator/`, a prefix no Twilio API uses. They need no credentials,
- * so they answer only requests from the loopback interface.
+ * so they answer only requests from the loopback interface. Bodies are JSON; `region` (default us1) may be
+ * given in the body of the token operations.
  *
- *   GET    /__emulator/snapshot               the secret-free state snapshot
- *   GET    /__emulator/keys[?accountSid=AC..] keys of an account (default: the main account)
- *   POST   /__emulator/main-keys              {"accountSid"?} -> 201 {"sid","secret"}: seed a Main key
- *   GET    /__emulator/faults                 all faults with their `fired` counts
- *   POST   /__emulator/faults                 a fault as JSON (see faults.ts) -> 201 the fault with its id
- *   DELETE /__emulator/faults                 remove all faults -> 204
- *   GET    /__emulator/faults/{id}            one fault -> 200, or 404
- *   DELETE /__emulator/faults/{id}            remove one fault -> 204, or 404
+ *   GET    /__emulator/snapshot                          the secret-free state snapshot
+ *   GET    /__emulator/keys[?accountSid=AC..&region=..]  keys of an account (default: the main account)
+ *   POST   /__emulator/main-keys                         {"accountSid"?,"region"?} -> 201 {"sid","secret"}
+ *   POST   /__emulator/subaccounts                       {"count","friendlyNamePrefix"?} -> 201 [{"sid","friendlyName","authToken"}]
+ *   POST   /__emulator/accounts/{sid}/secondary-token    -> 201 {"authToken"}: a secondary behind the rotator's back
+ *   DELETE /__emulator/accounts/{sid}/secondary-token    -> 204, or 404 when there is none
+ *   POST   /__emulator/accounts/{sid}/promote            -> 200 {"authToken"}: the new primary
+ *   POST   /__emulator/accounts/{sid}/rotate-primary-token -> 200 {"authToken"}: Twilio's security reset
+ *   POST   /__emulator/accounts/{sid}/status             {"status"} -> 204: suspend, close or reactivate any account
+ *   POST   /__emulator/accounts/{sid}/test-credentials   -> 200 {"accountSid","authToken"}
+ *   GET    /__emulator/stats, DELETE /__emulator/stats   request counters; DELETE resets them -> 204
+ *   GET    /__emulator/faults                            all faults with their `fired` counts
+ *   POST   /__emulator/faults                            a fault as JSON (see faults.ts) -> 201 the fault with its id
+ *   DELETE /__emulator/faults                            remove all faults -> 204
+ *   GET    /__emulator/faults/{id}                       one fault -> 200, or 404
+ *   DELETE /__emulator/faults/{id}                       remove one fault -> 204, or 404
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { EmulatorSubaccount, RegionOption } from "./emulator.js";
 import type { FaultController, FaultInput } from "./faults.js";
 import { sendJson } from "./server.js";
-import type { EmulatorSnapshot, KeyType } from "./state.js";
+import type { AccountStatus, EmulatorSnapshot, KeyType } from "./state.js";
+import type { EmulatorStats } from "./stats.js";
 
 export interface AdminOperations {
   snapshot(): EmulatorSnapshot;
-  keys(accountSid?: string): Array<{ sid: string; friendlyName: string; keyType: KeyType; dateCreated: Date }>;
-  createMainKey(accountSid?: string): { sid: string; secret: string };
+  keys(
+    accountSid?: string,
+    options?: RegionOption,
+  ): Array<{ sid: string; friendlyName: string; keyType: KeyType; dateCreated: Date }>;
+  createMainKey(accountSid?: string, options?: RegionOption): { sid: string; secret: string };
+  createSecondaryToken(accountSid?: string, options?: RegionOption): string;
+  deleteSecondaryToken(accountSid?: string, options?: RegionOption): boolean;
+  promote(accountSid?: string, options?: RegionOption): string;
+  rotatePrimaryToken(accountSid?: string, options?: RegionOption): string;
+  setAccountStatus(accountSid: string, status: AccountStatus): void;
+  testCredentials(accountSid?: string): { accountSid: string; authToken: string };
+  createSubaccounts(count: number, options?: { friendlyNamePrefix?: string }): EmulatorSubaccount[];
+  stats(): EmulatorStats;
+  resetStats(): void;
   faults: FaultController;
 }
+
+const STATUSES: readonly string[] = ["active", "suspended", "closed"];
 
 export function handleAdmin(
   ops: AdminOperations,
@@ -38,14 +63,28 @@ export function handleAdmin(
   const path = url.pathname.replace(/\/+$/, "");
   try {
     const faultId = /^\/__emulator\/faults\/([^/]+)$/.exec(path)?.[1];
+    const accountOp = /^\/__emulator\/accounts\/([^/]+)\/([a-z-]+)$/.exec(path);
     if (path === "/__emulator/snapshot" && method === "GET") {
       sendJson(res, 200, ops.snapshot());
     } else if (path === "/__emulator/keys" && method === "GET") {
-      sendJson(res, 200, ops.keys(url.searchParams.get("accountSid") ?? undefined));
+      const region = url.searchParams.get("region") ?? undefined;
+      sendJson(res, 200, ops.keys(url.searchParams.get("accountSid") ?? undefined, region ? { region } : {}));
     } else if (path === "/__emulator/main-keys" && method === "POST") {
       const input = parseJson(body);
-      const accountSid = typeof input?.accountSid === "string" ? input.accountSid : undefined;
-      sendJson(res, 201, ops.createMainKey(accountSid));
+      sendJson(res, 201, ops.createMainKey(optionalString(input, "accountSid"), regionOption(input)));
+    } else if (path === "/__emulator/subaccounts" && method === "POST") {
+      const input = parseJson(body);
+      const count = input?.count;
+      if (typeof count !== "number") throw new Error("count must be a number");
+      const prefix = optionalString(input, "friendlyNamePrefix");
+      sendJson(res, 201, ops.createSubaccounts(count, prefix === undefined ? {} : { friendlyNamePrefix: prefix }));
+    } else if (accountOp?.[1] !== undefined) {
+      handleAccountOp(ops, res, method, accountOp[1], accountOp[2] ?? "", parseJson(body));
+    } else if (path === "/__emulator/stats" && method === "GET") {
+      sendJson(res, 200, ops.stats());
+    } else if (path === "/__emulator/stats" && method === "DELETE") {
+      ops.resetStats();
+      res.writeHead(204).end();
     } else if (path === "/__emulator/faults" && method === "GET") {
       sendJson(res, 200, ops.faults.list());
     } else if (path === "/__emulator/faults" && method === "POST") {
@@ -62,11 +101,60 @@ export function handleAdmin(
       if (ops.faults.remove(faultId)) res.writeHead(204).end();
       else sendJson(res, 404, { error: `no fault ${faultId}` });
     } else {
-      sendJson(res, 404, { error: `no admin endpoint ${method} ${path}` });
+      notFound(res, method, path);
     }
   } catch (error) {
     sendJson(res, 400, { error: error instanceof Error ? error.message : String(error) });
   }
+}
+
+function handleAccountOp(
+  ops: AdminOperations,
+  res: ServerResponse,
+  method: string,
+  sid: string,
+  operation: string,
+  input: Record<string, unknown> | undefined,
+): void {
+  const region = regionOption(input);
+  const op = `${method} ${operation}`;
+  if (op === "POST secondary-token") {
+    sendJson(res, 201, { authToken: ops.createSecondaryToken(sid, region) });
+  } else if (op === "DELETE secondary-token") {
+    if (ops.deleteSecondaryToken(sid, region)) res.writeHead(204).end();
+    else sendJson(res, 404, { error: `account ${sid} has no secondary token` });
+  } else if (op === "POST promote") {
+    sendJson(res, 200, { authToken: ops.promote(sid, region) });
+  } else if (op === "POST rotate-primary-token") {
+    sendJson(res, 200, { authToken: ops.rotatePrimaryToken(sid, region) });
+  } else if (op === "POST status") {
+    const status = input?.status;
+    if (typeof status !== "string" || !STATUSES.includes(status)) {
+      throw new Error(`status must be one of ${STATUSES.join(", ")}`);
+    }
+    ops.setAccountStatus(sid, status as AccountStatus);
+    res.writeHead(204).end();
+  } else if (op === "POST test-credentials") {
+    sendJson(res, 200, ops.testCredentials(sid));
+  } else {
+    notFound(res, method, `/__emulator/accounts/${sid}/${operation}`);
+  }
+}
+
+function notFound(res: ServerResponse, method: string, path: string): void {
+  sendJson(res, 404, { error: `no admin endpoint ${method} ${path}` });
+}
+
+function optionalString(input: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = input?.[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw new Error(`${name} must be a string`);
+  return value;
+}
+
+function regionOption(input: Record<string, unknown> | undefined): RegionOption {
+  const region = optionalString(input, "region");
+  return region === undefined ? {} : { region };
 }
 
 function parseJson(body: string): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 /** What a route's handler gets: validated parameters, the authenticated caller, and the state to act on. */
-import type { Access, Principal } from "./auth.js";
+import type { Access, Principal, RouteAccess } from "./auth.js";
+import type { EmulatorBehaviour } from "./behaviour.js";
 import { invalidFriendlyName } from "./errors.js";
 import type { RequestParams } from "./params.js";
 import type { HttpMethod, Operation, SpecName, TwilioSpecs } from "./spec.js";
@@ -10,23 +11,31 @@ export interface RequestContext {
   readonly specs: TwilioSpecs;
   readonly op: Operation;
   readonly principal: Principal;
+  /** The Twilio Region the request was meant for (see region.ts); credentials and keys live in one. */
+  readonly region: string;
+  readonly behaviour: EmulatorBehaviour;
   readonly params: RequestParams;
   /** The request's path, for 404 messages. */
   readonly path: string;
-  /** This emulator's origin (`http://127.0.0.1:4010`), for the absolute URLs v1 APIs return. */
+  /**
+   * Origin for the absolute URLs v1 APIs return: this emulator's (`http://127.0.0.1:4010`), or for a
+   * request meant for a regional host, that host (`https://iam.dublin.ie1.twilio.com`) as Twilio answers.
+   */
   readonly origin: string;
   /** Propagation delay to give a key this request creates (from key-activation-delay faults). */
   keyActivationDelayMs(): number;
 }
 
-export interface RouteDefinition {
+export interface RouteDefinition extends RouteAccess {
   spec: SpecName;
   /** The path exactly as the spec writes it, e.g. `/2010-04-01/Accounts/{AccountSid}/Keys.json`. */
   path: string;
   method: HttpMethod;
   access: Access;
+  /** True for the few endpoints Twilio opens to test credentials; others answer them 403 (20008). */
+  testCredentials?: boolean;
   /**
-   * The account the request acts on; the caller must own it or be its parent. Throws 404 itself when the
+   * The account the request acts on; the caller must reach it (auth.ts requireScope). Throws 404 itself when the
    * target is found through a resource that does not exist (a key by SID on iam v1).
    */
   target(ctx: RequestContext): string;

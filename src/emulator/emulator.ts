@@ -1,16 +1,27 @@
 /**
- * Starts the emulator: state, spec-bound router, faults, and one HTTP listener serving api, iam and
- * accounts paths alike.
+ * Starts the emulator: state, spec-bound router, faults, limits, and one HTTP listener serving api, iam
+ * and accounts paths alike, in every Region it holds.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type AdminOperations, handleAdmin } from "./admin.js";
+import { type EmulatorBehaviourInput, parseBehaviour } from "./behaviour.js";
 import { type FaultController, Faults } from "./faults.js";
 import { ACCOUNT_SID, AUTH_TOKEN, newAuthToken, newSid } from "./format.js";
+import { RateLimiter, type RateLimitInput } from "./rate-limit.js";
+import { DEFAULT_REGION, DEFAULT_REGIONS, REGION } from "./region.js";
 import { Router } from "./router.js";
 import { createRequestListener } from "./server.js";
 import { TwilioSpecs } from "./spec.js";
-import { type EmulatorSnapshot, EmulatorState, type KeyType } from "./state.js";
+import {
+  type AccountStatus,
+  type EmulatorSnapshot,
+  EmulatorState,
+  type KeyType,
+  SUBACCOUNT_LIMIT,
+  subaccountLimitReached,
+} from "./state.js";
+import { type EmulatorStats, StatsCounter } from "./stats.js";
 
 export interface TwilioEmulatorOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -19,12 +30,23 @@ export interface TwilioEmulatorOptions {
   port?: number;
   /** The main account's SID; random (AC + 32 hex) by default. */
   accountSid?: string;
-  /** The main account's primary auth token; random (32 hex) by default. */
+  /** The main account's primary auth token in US1; random (32 hex) by default. */
   authToken?: string;
   /** Folder with Twilio's OpenAPI specs; default: the copy in vendor/twilio-oai. */
   specDir?: string;
   /** Called with every key secret and auth token the emulator creates (tests scan output for them). */
   onSecretIssued?: (secret: string) => void;
+  /**
+   * Twilio Regions whose credentials every account holds (each its own auth tokens; keys live in one);
+   * default us1, ie1, au1. Requests for any other Region fail to authenticate (20003).
+   */
+  regions?: readonly string[];
+  /** Subaccounts allowed per main account (21480 beyond); default Twilio's 1000. */
+  subaccountLimit?: number;
+  /** Choices where Twilio's documentation is silent; see behaviour.ts. */
+  behaviour?: EmulatorBehaviourInput;
+  /** Throttle API requests with 429 (20429) and Retry-After; see rate-limit.ts. Off by default. */
+  rateLimit?: RateLimitInput;
 }
 
 export interface EmulatorKey {
@@ -34,21 +56,60 @@ export interface EmulatorKey {
   dateCreated: Date;
 }
 
+/** Where an operation on an account's credentials applies; default US1. */
+export interface RegionOption {
+  region?: string;
+}
+
+export interface EmulatorSubaccount {
+  sid: string;
+  friendlyName: string;
+  /** Its primary token in US1. */
+  authToken: string;
+}
+
 export interface TwilioEmulator {
   /** Origin to give the Twilio client, e.g. http://127.0.0.1:4010. */
   baseUrl: string;
   /** The main account. */
   accountSid: string;
-  /** The main account's current primary auth token: after a promotion, the promoted one. */
+  /** The main account's current primary auth token in US1: after a promotion, the promoted one. */
   readonly authToken: string;
+  /** Regions the emulator holds credentials in. */
+  readonly regions: readonly string[];
   /** Stops listening and closes every open socket, keep-alive ones included. */
   close(): Promise<void>;
   /** Secret-free, deterministic JSON of all state, for before/after equality. */
   snapshot(): EmulatorSnapshot;
-  /** Keys of an account (default: the main account), in creation order. */
-  keys(accountSid?: string): EmulatorKey[];
+  /** Keys of an account (default: the main account), in creation order; of one Region when given. */
+  keys(accountSid?: string, options?: RegionOption): EmulatorKey[];
   /** Seeds a Main key, which Twilio only creates in the Console. */
-  createMainKey(accountSid?: string): { sid: string; secret: string };
+  createMainKey(accountSid?: string, options?: RegionOption): { sid: string; secret: string };
+  /** An account's current primary auth token (a subaccount's, or the main account's in another Region). */
+  primaryAuthToken(accountSid?: string, options?: RegionOption): string;
+  /**
+   * Creates (or replaces) an account's secondary token behind the rotator's back, as someone in the
+   * Console would; returns it. Reported to onSecretIssued.
+   */
+  createSecondaryToken(accountSid?: string, options?: RegionOption): string;
+  /** Deletes the secondary token; false when there was none. */
+  deleteSecondaryToken(accountSid?: string, options?: RegionOption): boolean;
+  /** Promotes the secondary (the old primary dies at once) and returns the new primary; throws without one. */
+  promote(accountSid?: string, options?: RegionOption): string;
+  /** Twilio's security reset: a new primary replaces the old, which dies at once; returns the new one. */
+  rotatePrimaryToken(accountSid?: string, options?: RegionOption): string;
+  /** Sets any account's status, the main account's included, as Twilio does for billing or abuse. */
+  setAccountStatus(accountSid: string, status: AccountStatus): void;
+  /** The account's test credentials (made on first call): a test Account SID and test Auth Token. */
+  testCredentials(accountSid?: string): { accountSid: string; authToken: string };
+  /** Creates `count` subaccounts of the main account cheaply (no HTTP), named `{prefix}{i}`. */
+  createSubaccounts(
+    count: number,
+    options?: { friendlyNamePrefix?: string; ownerAccountSid?: string },
+  ): EmulatorSubaccount[];
+  /** Counters of API traffic since start (or the last resetStats()). */
+  stats(): EmulatorStats;
+  resetStats(): void;
   faults: FaultController;
 }
 
@@ -65,27 +126,118 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`twilio emulator: port must be an integer from 0 to 65535, got ${port}`);
   }
+  const regions = options.regions ?? DEFAULT_REGIONS;
+  for (const region of regions) {
+    if (!REGION.test(region)) throw new Error(`twilio emulator: region ${region} is not like us1, ie1 or au1`);
+  }
+  if (!regions.includes(DEFAULT_REGION)) throw new Error("twilio emulator: regions must include us1");
+  const subaccountLimit = options.subaccountLimit ?? SUBACCOUNT_LIMIT;
+  if (!Number.isInteger(subaccountLimit) || subaccountLimit < 0) {
+    throw new Error(`twilio emulator: subaccountLimit must be a whole number, got ${subaccountLimit}`);
+  }
+  const behaviour = parseBehaviour(options.behaviour);
+  const limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
 
   const specs = TwilioSpecs.load(options.specDir);
   const router = new Router(specs);
-  const state = new EmulatorState({ accountSid, authToken });
-  state.onSecretIssued = options.onSecretIssued;
   options.onSecretIssued?.(authToken);
+  const state = new EmulatorState({
+    accountSid,
+    authToken,
+    regions,
+    subaccountLimit,
+    onSecretIssued: options.onSecretIssued,
+  });
   const faults = new Faults();
+  const stats = new StatsCounter();
   const closing = new AbortController();
 
-  const keys = (sid: string = accountSid): EmulatorKey[] => {
-    requireAccount(state, sid);
+  const account = (sid: string) => {
+    const found = state.account(sid);
+    if (!found) throw new Error(`twilio emulator: no account ${sid}`);
+    return found;
+  };
+  const regionOf = (opts: RegionOption | undefined): string => {
+    const region = opts?.region ?? DEFAULT_REGION;
+    if (!state.regions.includes(region)) throw new Error(`twilio emulator: the emulator holds no region ${region}`);
+    return region;
+  };
+  const keys = (sid: string = accountSid, opts?: RegionOption): EmulatorKey[] => {
+    account(sid);
     return state
-      .keys(sid)
+      .keys(sid, opts?.region === undefined ? undefined : regionOf(opts))
       .map((k) => ({ sid: k.sid, friendlyName: k.friendlyName, keyType: k.type, dateCreated: k.dateCreated }));
   };
-  const createMainKey = (sid: string = accountSid) => {
-    requireAccount(state, sid);
-    const { key, secret } = state.createKey(sid, { type: "main", friendlyName: "Main key (seeded by the emulator)" });
+  const createMainKey = (sid: string = accountSid, opts?: RegionOption) => {
+    account(sid);
+    const { key, secret } = state.createKey(sid, {
+      type: "main",
+      friendlyName: "Main key (seeded by the emulator)",
+      region: regionOf(opts),
+    });
     return { sid: key.sid, secret };
   };
-  const ops: AdminOperations = { snapshot: () => state.snapshot(), keys, createMainKey, faults };
+  const tokensOf = (sid: string, opts: RegionOption | undefined) => {
+    const tokens = state.tokens(account(sid).sid, regionOf(opts));
+    if (!tokens) throw new Error(`twilio emulator: account ${sid} has no tokens in ${regionOf(opts)}`);
+    return tokens;
+  };
+  const primaryAuthToken = (sid: string = accountSid, opts?: RegionOption) => tokensOf(sid, opts).primary.value;
+  const createSecondaryToken = (sid: string = accountSid, opts?: RegionOption) =>
+    state.createSecondaryToken(account(sid).sid, regionOf(opts)).value;
+  const deleteSecondaryToken = (sid: string = accountSid, opts?: RegionOption) =>
+    state.deleteSecondaryToken(account(sid).sid, regionOf(opts));
+  const promote = (sid: string = accountSid, opts?: RegionOption) => {
+    const promoted = state.promoteSecondaryToken(account(sid).sid, regionOf(opts));
+    if (!promoted) throw new Error(`twilio emulator: account ${sid} has no secondary token to promote`);
+    return promoted.value;
+  };
+  const rotatePrimaryToken = (sid: string = accountSid, opts?: RegionOption) =>
+    state.rotatePrimaryToken(account(sid).sid, regionOf(opts)).value;
+  const setAccountStatus = (sid: string, status: AccountStatus) => {
+    state.setStatus(account(sid).sid, status);
+  };
+  const testCredentials = (sid: string = accountSid) => {
+    const test = state.testCredentials(account(sid).sid);
+    return { accountSid: test.accountSid, authToken: test.token.value };
+  };
+  const createSubaccounts = (
+    count: number,
+    opts: { friendlyNamePrefix?: string; ownerAccountSid?: string } = {},
+  ): EmulatorSubaccount[] => {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new Error(`twilio emulator: count must be a whole number, got ${count}`);
+    }
+    const owner = account(opts.ownerAccountSid ?? accountSid).sid;
+    const prefix = opts.friendlyNamePrefix ?? "subaccount-";
+    const first = state.subaccounts(owner).length;
+    // All or none: a fleet that does not fit is refused before any subaccount is made.
+    if (first + count > state.subaccountLimit) throw subaccountLimitReached();
+    const created: EmulatorSubaccount[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `${prefix}${first + i}`;
+      // FriendlyName is at most 64 characters on Twilio (20002), here as over the API.
+      if (name.length > 64) throw new Error(`twilio emulator: friendly name ${name} is over 64 characters`);
+      const sub = state.createSubaccount(owner, name);
+      created.push({ sid: sub.sid, friendlyName: sub.friendlyName, authToken: primaryAuthToken(sub.sid) });
+    }
+    return created;
+  };
+  const ops: AdminOperations = {
+    snapshot: () => state.snapshot(),
+    keys,
+    createMainKey,
+    createSecondaryToken,
+    deleteSecondaryToken,
+    promote,
+    rotatePrimaryToken,
+    setAccountStatus,
+    testCredentials,
+    createSubaccounts,
+    stats: () => stats.view(),
+    resetStats: () => stats.reset(),
+    faults,
+  };
 
   let baseUrl = "";
   const server = createServer(
@@ -94,6 +246,9 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
       specs,
       router,
       faults,
+      behaviour,
+      limiter,
+      stats,
       closing: closing.signal,
       origin: () => baseUrl,
       admin: (req, res, url, body) => handleAdmin(ops, req, res, url, body),
@@ -112,12 +267,23 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     baseUrl,
     accountSid,
     get authToken() {
-      return state.account(accountSid)?.authToken.value ?? authToken;
+      return state.tokens(accountSid)?.primary.value ?? authToken;
     },
+    regions: state.regions,
     faults,
     snapshot: ops.snapshot,
     keys,
     createMainKey,
+    primaryAuthToken,
+    createSecondaryToken,
+    deleteSecondaryToken,
+    promote,
+    rotatePrimaryToken,
+    setAccountStatus,
+    testCredentials,
+    createSubaccounts,
+    stats: ops.stats,
+    resetStats: ops.resetStats,
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         closing.abort();
@@ -127,10 +293,6 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
       return closed;
     },
   };
-}
-
-function requireAccount(state: EmulatorState, sid: string): void {
-  if (!state.account(sid)) throw new Error(`twilio emulator: no account ${sid}`);
 }
 
 /** A wildcard listen address is not one a client can dial; IPv6 literals need brackets in a URL. */

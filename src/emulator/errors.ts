@@ -74,3 +74,21 @@ export function serverError(status: 500 | 502 | 503, code?: number, message?: st
   const fallback = SERVER_ERRORS[status] ?? { code: 20500, message: "Internal Server Error" };
   return new TwilioError(status, code ?? fallback.code, message ?? fallback.message);
 }
+
+/**
+ * 20008: test credentials on a resource they cannot reach. Twilio documents a 403 for "requests to any other
+ * resource with test credentials" (https://www.twilio.com/docs/iam/test-credentials, error page
+ * https://www.twilio.com/docs/errors/20008); the message is the one Twilio's API sends.
+ */
+export function testCredentialsForbidden(): TwilioError {
+  return new TwilioError(403, 20008, "Resource not accessible with Test Account Credentials");
+}
+
+/**
+ * 20005 "Account not active" (https://www.twilio.com/docs/api/errors/20005). Twilio's list of 20003 causes
+ * also names "Account is suspended or closed", so the emulator answers 20003 by default and this only when
+ * the `inactiveAccount` behaviour asks for it; the HTTP status Twilio pairs with 20005 is undocumented.
+ */
+export function accountNotActive(): TwilioError {
+  return new TwilioError(403, 20005, "Account not active");
+}

@@ -1,7 +1,8 @@
 /**
- * Fault injection for tests: throttling, server errors, latency, and keys that take a while to start
+ * Fault injection for tests: throttling, server errors, latency, keys that take a while to start
  * authenticating (Twilio does not document how fast a new key propagates, so the engine must cope with
- * either). Each fault matches requests by method and path and may stop after `times` firings; it counts
+ * either), and lost responses: the request is carried out but its answer never arrives (the connection
+ * drops) or arrives as a 5xx, the case where a caller cannot tell whether a promotion happened. Each fault matches requests by method and path and may stop after `times` firings; it counts
  * how often it fired, so a test can assert that a retry happened.
  */
 import { z } from "zod";
@@ -30,6 +31,12 @@ export const faultSchema = z
     }),
     z.strictObject({ kind: z.literal("latency"), ...match, latencyMs: z.int().min(0).max(120_000) }),
     z.strictObject({ kind: z.literal("key-activation-delay"), ...match, delayMs: z.int().min(0).max(3_600_000) }),
+    z.strictObject({
+      kind: z.literal("lost-response"),
+      ...match,
+      /** Answer this 5xx after doing the work; without it the connection is dropped with no answer. */
+      status: z.union([z.literal(500), z.literal(502), z.literal(503)]).optional(),
+    }),
   ])
   .refine((f) => f.path === undefined || f.pathRegex === undefined, "give path or pathRegex, not both")
   .refine((f) => f.pathRegex === undefined || compiles(f.pathRegex), "pathRegex is not a valid regular expression");
@@ -43,7 +50,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type FaultView = DistributiveOmit<FaultSpec, "path"> & {
   id: string;
   path?: string;
-  /** How many requests (or, for key-activation-delay, created keys) this fault has affected. */
+  /** How many requests (for key-activation-delay, created keys; for lost-response, successes) it affected. */
   fired: number;
   /** Firings left, or null when unlimited. */
   remaining: number | null;
@@ -57,6 +64,9 @@ export interface FaultController {
   remove(id: string): boolean;
   clear(): void;
 }
+
+/** What a lost-response fault does to a request that succeeded: drop the connection, or answer a 5xx. */
+export type LostResponse = { drop: true } | { drop: false; error: TwilioError };
 
 /** What the faults do to one request: wait first, then maybe answer with an error instead of the API. */
 export interface FaultEffects {
@@ -133,6 +143,20 @@ export class Faults implements FaultController {
       return fault.spec.delayMs;
     }
     return 0;
+  }
+
+  /**
+   * Called once the operation has succeeded (its effect is in the state): the first matching
+   * lost-response fault decides what becomes of the answer. Failed operations are answered as they are.
+   */
+  onSuccess(method: string, path: string): LostResponse | undefined {
+    for (const fault of this.#matching(method, path)) {
+      const { spec } = fault;
+      if (spec.kind !== "lost-response") continue;
+      fault.fired++;
+      return spec.status === undefined ? { drop: true } : { drop: false, error: serverError(spec.status) };
+    }
+    return undefined;
   }
 
   #matching(method: string, path: string): ActiveFault[] {

@@ -78,9 +78,20 @@ function check(value: string, schema: SchemaObject): string | undefined {
         return `at least ${schema.minLength} characters`;
       if (schema.maxLength !== undefined && value.length > schema.maxLength)
         return `at most ${schema.maxLength} characters`;
-      if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
-        return `must match ${schema.pattern}`;
+      if (schema.pattern !== undefined && !compiled(schema.pattern).test(value)) return `must match ${schema.pattern}`;
       return undefined;
     }
   }
+}
+
+const patterns = new Map<string, RegExp>();
+
+/** The spec's patterns are few and fixed; compiling each once keeps per-request checks cheap. */
+function compiled(pattern: string): RegExp {
+  let regex = patterns.get(pattern);
+  if (!regex) {
+    regex = new RegExp(pattern);
+    patterns.set(pattern, regex);
+  }
+  return regex;
 }

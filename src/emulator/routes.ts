@@ -19,11 +19,12 @@ import {
   updateKeyV1,
   updateKeyV2010,
 } from "./resources/keys.js";
-import { listMessages } from "./resources/messages.js";
+import { createMessage, listMessages } from "./resources/messages.js";
 
 const ADMIN: Access = { kind: "account-admin" };
 /** The permission Twilio's restricted-key policy example grants for reading messages. */
 export const MESSAGES_READ = "/twilio/messaging/messages/read";
+export const MESSAGES_CREATE = "/twilio/messaging/messages/create";
 
 const callerAccount = (ctx: RequestContext) => ctx.principal.accountSid;
 const pathParam = (name: string) => (ctx: RequestContext) => ctx.params.path[name] ?? "";
@@ -31,7 +32,8 @@ const pathParam = (name: string) => (ctx: RequestContext) => ctx.params.path[nam
 /** iam v1 addresses a key by SID alone: its account is the key's, and a key out of reach is just not found. */
 function keyAccount(ctx: RequestContext): string {
   const key = ctx.state.key(ctx.params.path.Sid ?? "");
-  if (!key || !ctx.state.canActOn(ctx.principal.accountSid, key.accountSid)) throw notFound(ctx.path);
+  const reachable = key && key.region === ctx.region && ctx.state.canActOn(ctx.principal.accountSid, key.accountSid);
+  if (!key || !reachable) throw notFound(ctx.path);
   return key.accountSid;
 }
 
@@ -58,6 +60,16 @@ export const ROUTES: readonly RouteDefinition[] = [
     access: { kind: "permission", permission: MESSAGES_READ },
     target: pathParam("AccountSid"),
     handle: listMessages,
+  },
+  {
+    spec: "api",
+    path: MESSAGES,
+    method: "POST",
+    access: { kind: "permission", permission: MESSAGES_CREATE },
+    // One of the three resources Twilio opens to test credentials (https://www.twilio.com/docs/iam/test-credentials).
+    testCredentials: true,
+    target: pathParam("AccountSid"),
+    handle: createMessage,
   },
   {
     spec: "iam",

@@ -3,8 +3,10 @@
  *
  * The client has no base-URL setting, and overriding each domain's baseUrl breaks on absolute
  * `next_page_url`s, so a custom RequestClient rewrites `https://<product>.twilio.com` to the configured
- * origin instead. The same subclass turns every HTTP error into a TwilioApiError that also carries
- * `Retry-After`, which the library's RestException drops and our retry policy needs.
+ * origin instead, keeping the host it meant (e.g. `api.dublin.ie1.twilio.com`, built from the client's
+ * region and edge) in `X-Forwarded-Host`: credentials are per Twilio Region, so the emulator must know.
+ * The same subclass turns every HTTP error into a TwilioApiError that also carries `Retry-After`, which
+ * the library's RestException drops and our retry policy needs.
  */
 import twilio from "twilio";
 
@@ -86,9 +88,14 @@ class RotatorRequestClient extends RequestClient {
   }
 
   override async request<TData>(opts: RequestOptions<TData>): Promise<TwilioResponse<TData>> {
-    const uri = this.#origin === undefined ? opts.uri : opts.uri.replace(TWILIO_ORIGIN, this.#origin);
-    const response = (await super.request<TData>({ ...opts, uri })) as TwilioResponse<TData>;
-    const request = `${opts.method.toUpperCase()} ${new URL(uri).pathname}`;
+    let sent = opts;
+    const meant = this.#origin === undefined ? undefined : TWILIO_ORIGIN.exec(opts.uri)?.[0];
+    if (this.#origin !== undefined && meant !== undefined) {
+      const headers = { ...opts.headers, "X-Forwarded-Host": new URL(meant).host };
+      sent = { ...opts, uri: this.#origin + opts.uri.slice(meant.length), headers };
+    }
+    const response = (await super.request<TData>(sent)) as TwilioResponse<TData>;
+    const request = `${opts.method.toUpperCase()} ${new URL(sent.uri).pathname}`;
     if (response.statusCode >= 400) throw new TwilioApiError(response, request);
     // The library JSON.parses bodies itself, and V8's parse errors quote the text; check here, quoting nothing.
     if (typeof response.body === "string" && response.body.length > 0 && !isJson(response.body)) {
@@ -118,12 +125,17 @@ export interface TwilioClientOptions {
   /** An emulator's origin, e.g. http://127.0.0.1:4010. Undefined means Twilio itself. */
   baseUrl?: string | undefined;
   timeoutMs?: number;
+  /** Twilio Region (`ie1`) and Edge (`dublin`): the client then calls `api.dublin.ie1.twilio.com`. */
+  region?: string | undefined;
+  edge?: string | undefined;
 }
 
 export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
   return twilio(options.username, options.password, {
     accountSid: options.accountSid,
     httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000),
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.edge === undefined ? {} : { edge: options.edge }),
   });
 }
 

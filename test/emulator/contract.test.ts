@@ -3,6 +3,7 @@
  * spec: the set of operations exercised must equal the set the emulator serves.
  */
 import { describe, expect, it } from "vitest";
+import { TEST_FROM } from "../../src/emulator/index.js";
 import { Router } from "../../src/emulator/router.js";
 import { TwilioSpecs } from "../../src/emulator/spec.js";
 import { SPEC_DIR, specContract } from "./helpers/contract.js";
@@ -12,7 +13,7 @@ const harness = useEmulator();
 
 describe("spec contract", () => {
   it("serves every route through the official client with spec-conformant responses", async () => {
-    const { emulator, admin, exchanges } = harness();
+    const { emulator, admin, client, exchanges } = harness();
     const sid = emulator.accountSid;
     const api = admin.api.v2010;
 
@@ -27,6 +28,10 @@ describe("spec contract", () => {
     await api.accounts(sid).keys(key.sid).update({ friendlyName: "v2010 key, renamed" });
     await api.accounts(sid).keys(key.sid).remove();
     await api.accounts(sid).messages.list({ pageSize: 1 });
+    const test = emulator.testCredentials();
+    await client(test.accountSid, test.authToken, test.accountSid)
+      .api.v2010.accounts(test.accountSid)
+      .messages.create({ from: TEST_FROM, to: "+15558675310", body: "contract" });
 
     const v1 = await admin.iam.v1.newApiKey.create({
       accountSid: sid,
@@ -47,7 +52,7 @@ describe("spec contract", () => {
     const contract = specContract();
     const exercised = new Set(exchanges.map((e) => key3(contract.assertConforms(e))));
     const served = new Router(TwilioSpecs.load(SPEC_DIR)).operations().map((op) => key3(op));
-    expect(served).toHaveLength(18);
+    expect(served).toHaveLength(19);
     expect([...exercised].sort()).toEqual([...served].sort());
     // Every success status is one the spec declares, and they are the expected ones.
     const statuses = Object.fromEntries(
@@ -56,6 +61,7 @@ describe("spec contract", () => {
     expect(statuses).toMatchObject({
       "POST /2010-04-01/Accounts.json": 201,
       "POST /2010-04-01/Accounts/{sid}/Keys.json": 201,
+      "POST /2010-04-01/Accounts/{sid}/Messages.json": 201,
       "DELETE /2010-04-01/Accounts/{sid}/Keys/{sid}.json": 204,
       "POST /v1/Keys": 201,
       "DELETE /v1/Keys/{sid}": 204,

@@ -1,9 +1,12 @@
 /** The emulator's own guards: spec binding, response shaping, state rules, policies and path globs. */
 import { describe, expect, it } from "vitest";
+import { parseBehaviour } from "../../src/emulator/behaviour.js";
 import type { RouteDefinition } from "../../src/emulator/context.js";
 import { globToRegExp } from "../../src/emulator/faults.js";
 import { defaultSubaccountName, iso8601, rfc2822 } from "../../src/emulator/format.js";
 import { parsePolicy } from "../../src/emulator/policy.js";
+import { RateLimiter } from "../../src/emulator/rate-limit.js";
+import { parseTwilioHost, requestedTwilioHost } from "../../src/emulator/region.js";
 import { Router } from "../../src/emulator/router.js";
 import { TwilioSpecs } from "../../src/emulator/spec.js";
 import { EmulatorState, SUBACCOUNT_LIMIT } from "../../src/emulator/state.js";
@@ -115,5 +118,87 @@ describe("fault path globs", () => {
     expect(one.test("/2010-04-01/Accounts/a/KeysXjson")).toBe(false);
     expect(globToRegExp("/v1/**").test("/v1/Keys/SK1")).toBe(true);
     expect(globToRegExp("/v1/Keys").test("/v1/Keys/SK1")).toBe(false);
+  });
+});
+
+describe("Twilio hosts and Regions", () => {
+  it("reads the Region the way the official client writes it, and nothing from other hosts", () => {
+    expect(parseTwilioHost("api.twilio.com")).toMatchObject({ product: "api", region: "us1", explicit: false });
+    expect(parseTwilioHost("api.dublin.ie1.twilio.com")).toMatchObject({
+      edge: "dublin",
+      region: "ie1",
+      explicit: true,
+    });
+    expect(parseTwilioHost("iam.au1.twilio.com")).toMatchObject({ product: "iam", edge: undefined, region: "au1" });
+    expect(parseTwilioHost("API.Sydney.AU1.twilio.com:443")?.host).toBe("api.sydney.au1.twilio.com");
+    expect(parseTwilioHost("127.0.0.1:4010")).toBeUndefined();
+    expect(parseTwilioHost("api.twilio.com.evil.example")).toBeUndefined();
+    expect(parseTwilioHost("api.dublin.nowhere.twilio.com")).toBeUndefined();
+    expect(requestedTwilioHost({ "x-forwarded-host": "api.dublin.ie1.twilio.com", host: "127.0.0.1:1" })?.region).toBe(
+      "ie1",
+    );
+    expect(requestedTwilioHost({ host: "127.0.0.1:1" })).toBeUndefined();
+  });
+
+  it("gives every account a token in each Region held, and reports each one issued", () => {
+    const issued: string[] = [];
+    const state = new EmulatorState({ ...MAIN, regions: ["us1", "ie1"], onSecretIssued: (s) => issued.push(s) });
+    expect(issued).toHaveLength(1);
+    expect(state.tokens(MAIN.accountSid, "us1")?.primary.value).toBe(MAIN.authToken);
+    expect(state.tokens(MAIN.accountSid, "ie1")?.primary.value).toBe(issued[0]);
+    expect(state.tokens(MAIN.accountSid, "au1")).toBeUndefined();
+    const sub = state.createSubaccount(MAIN.accountSid, "s");
+    expect(issued).toHaveLength(3);
+    expect(() => state.createKey(sub.sid, { type: "standard", friendlyName: "k", region: "au1" })).toThrow(
+      /no region au1/,
+    );
+    expect(() => new EmulatorState({ ...MAIN, regions: ["ie1"] })).toThrow(/must include us1/);
+  });
+});
+
+describe("rate limiter", () => {
+  it("admits a burst, then refills at requestsPerSecond and says how long to wait", () => {
+    let now = 0;
+    const limiter = new RateLimiter({ requestsPerSecond: 2, burst: 2 }, () => now);
+    limiter.admit("AC1").release();
+    limiter.admit("AC1").release();
+    expect(() => limiter.admit("AC1")).toThrow(
+      expect.objectContaining({ status: 429, code: 20429, headers: { "Retry-After": "1" } }),
+    );
+    // Another account has its own bucket.
+    limiter.admit("AC2").release();
+    now += 500;
+    limiter.admit("AC1").release();
+    expect(() => limiter.admit("AC1")).toThrow(expect.objectContaining({ status: 429 }));
+  });
+
+  it("limits requests in flight, and a global scope shares one bucket", () => {
+    const limiter = new RateLimiter({ requestsPerSecond: 100, scope: "global", maxConcurrentRequests: 2 }, () => 0);
+    const a = limiter.admit("AC1");
+    const b = limiter.admit("AC2");
+    expect(b.concurrent).toBe(2);
+    expect(() => limiter.admit("AC3")).toThrow(expect.objectContaining({ status: 429 }));
+    a.release();
+    a.release();
+    expect(limiter.admit("AC3").concurrent).toBe(2);
+  });
+
+  it("refuses a malformed configuration with a message naming it", () => {
+    expect(() => new RateLimiter({ requestsPerSecond: 0 })).toThrow(/invalid rateLimit/);
+    // @ts-expect-error: an unknown key is an error, not ignored.
+    expect(() => new RateLimiter({ requestsPerSecond: 1, perSecond: 2 })).toThrow(/invalid rateLimit/);
+  });
+});
+
+describe("behaviour", () => {
+  it("defaults to the documented answers and refuses unknown choices", () => {
+    expect(parseBehaviour(undefined)).toEqual({
+      secondaryTokenWhenExists: "replace",
+      inactiveAccount: "20003",
+      parentMainKeysOnSubaccounts: true,
+      parentCredentialsBeyondV2010: false,
+    });
+    // @ts-expect-error: not one of the choices.
+    expect(() => parseBehaviour({ inactiveAccount: "20004" })).toThrow(/invalid behaviour/);
   });
 });

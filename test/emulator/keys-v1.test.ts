@@ -180,11 +180,28 @@ describe("/v1/Keys/{Sid}", () => {
     });
   });
 
-  it("reaches a subaccount's key from the parent, but hides the parent's keys from the subaccount (404)", async () => {
+  it("refuses the parent's credentials on a subaccount's keys (20003): iam v1 is not a v2010 resource", async () => {
+    const { admin, client } = harness();
+    const sub = await admin.api.v2010.accounts.create({ friendlyName: "sub" });
+    await expect(admin.iam.v1.newApiKey.create({ accountSid: sub.sid, friendlyName: "sub key" })).rejects.toMatchObject(
+      {
+        status: 401,
+        code: 20003,
+      },
+    );
+    await expect(admin.iam.v1.getApiKeys.list({ accountSid: sub.sid })).rejects.toMatchObject({ status: 401 });
+    const subKey = await client(sub.sid, sub.authToken, sub.sid).iam.v1.newApiKey.create({
+      accountSid: sub.sid,
+      friendlyName: "own",
+    });
+    await expect(admin.iam.v1.apiKey(subKey.sid).fetch()).rejects.toMatchObject({ status: 401, code: 20003 });
+    // The same key through v2010, where the parent's token does reach its subaccounts.
+    expect((await admin.api.v2010.accounts(sub.sid).keys(subKey.sid).fetch()).friendlyName).toBe("own");
+  });
+
+  it("hides the parent's keys from the subaccount (404)", async () => {
     const { emulator, admin, client } = harness();
     const sub = await admin.api.v2010.accounts.create({ friendlyName: "sub" });
-    const subKey = await admin.iam.v1.newApiKey.create({ accountSid: sub.sid, friendlyName: "sub key" });
-    expect((await admin.iam.v1.apiKey(subKey.sid).fetch()).friendlyName).toBe("sub key");
     const parentKey = await admin.iam.v1.newApiKey.create({ accountSid: emulator.accountSid });
     const subClient = client(sub.sid, sub.authToken, sub.sid);
     await expect(subClient.iam.v1.apiKey(parentKey.sid).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
@@ -192,5 +209,17 @@ describe("/v1/Keys/{Sid}", () => {
       status: 401,
       code: 20003,
     });
+  });
+});
+
+describe("parentCredentialsBeyondV2010: true", () => {
+  const wide = useEmulator({ behaviour: { parentCredentialsBeyondV2010: true } });
+
+  it("lets the parent reach a subaccount's keys on iam v1 too", async () => {
+    const { admin } = wide();
+    const sub = await admin.api.v2010.accounts.create({ friendlyName: "sub" });
+    const subKey = await admin.iam.v1.newApiKey.create({ accountSid: sub.sid, friendlyName: "sub key" });
+    expect((await admin.iam.v1.apiKey(subKey.sid).fetch()).friendlyName).toBe("sub key");
+    expect((await admin.iam.v1.getApiKeys.list({ accountSid: sub.sid })).map((k) => k.sid)).toEqual([subKey.sid]);
   });
 });

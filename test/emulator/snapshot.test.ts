@@ -6,10 +6,11 @@ const harness = useEmulator();
 
 describe("snapshot()", () => {
   it("describes accounts, subaccounts, keys and token fingerprints without any secret", async () => {
-    const { emulator, admin } = harness();
+    const { emulator, admin, client } = harness();
     const sub = await admin.api.v2010.accounts.create({ friendlyName: "sub" });
     const key = await admin.api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "std" });
-    const restricted = await admin.iam.v1.newApiKey.create({
+    // iam v1 is not a v2010 resource: the subaccount's own credentials create its keys there.
+    const restricted = await client(sub.sid, sub.authToken, sub.sid).iam.v1.newApiKey.create({
       accountSid: sub.sid,
       friendlyName: "reader",
       keyType: "restricted",
@@ -92,11 +93,11 @@ describe("snapshot()", () => {
 
 describe("keys()", () => {
   it("lists an account's keys with their type and creation date, defaulting to the main account", async () => {
-    const { emulator, admin } = harness();
+    const { emulator, admin, client } = harness();
     const sub = await admin.api.v2010.accounts.create({ friendlyName: "sub" });
     const main = emulator.createMainKey();
     const std = await admin.api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "std" });
-    const subKey = await admin.iam.v1.newApiKey.create({
+    const subKey = await client(sub.sid, sub.authToken, sub.sid).iam.v1.newApiKey.create({
       accountSid: sub.sid,
       keyType: "restricted",
       policy: { allow: ["/twilio/messaging/messages/read"] },

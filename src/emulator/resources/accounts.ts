@@ -54,9 +54,10 @@ function requireAccount(ctx: RequestContext): AccountRecord {
   return account;
 }
 
+/** `auth_token` is the account's primary token in the Region the request went to (each has its own). */
 function accountJson(ctx: RequestContext, a: AccountRecord) {
   return {
-    auth_token: a.authToken.value,
+    auth_token: ctx.state.tokens(a.sid, ctx.region)?.primary.value,
     date_created: rfc2822(a.dateCreated),
     date_updated: rfc2822(a.dateUpdated),
     friendly_name: a.friendlyName,

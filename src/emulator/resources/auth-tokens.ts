@@ -1,13 +1,20 @@
 /**
  * accounts v1 AuthTokens: the secondary token and its promotion, for the account whose credential makes
- * the request. Dates here are ISO 8601, unlike api/iam.
+ * the request, in the Region the request went to. The API names no account: a parent's credential acts on
+ * the parent, never on a subaccount, so a subaccount's token is rotated with the subaccount's own
+ * credentials. Dates here are ISO 8601, unlike api/iam.
  */
 import type { RequestContext } from "../context.js";
-import { notFound } from "../errors.js";
+import { badParameter, notFound } from "../errors.js";
 import { iso8601 } from "../format.js";
 
 export function createSecondaryToken(ctx: RequestContext): unknown {
-  const token = ctx.state.createSecondaryToken(ctx.principal.accountSid);
+  const { accountSid } = ctx.principal;
+  // Twilio does not document a create while a secondary exists; see behaviour.ts.
+  if (ctx.behaviour.secondaryTokenWhenExists === "reject" && ctx.state.tokens(accountSid, ctx.region)?.secondary) {
+    throw badParameter("A secondary Auth Token already exists; delete or promote it first");
+  }
+  const token = ctx.state.createSecondaryToken(accountSid, ctx.region);
   return {
     account_sid: ctx.principal.accountSid,
     date_created: iso8601(token.dateCreated),
@@ -18,12 +25,13 @@ export function createSecondaryToken(ctx: RequestContext): unknown {
 }
 
 export function deleteSecondaryToken(ctx: RequestContext): undefined {
-  if (!ctx.state.deleteSecondaryToken(ctx.principal.accountSid)) throw notFound(ctx.path);
+  if (!ctx.state.deleteSecondaryToken(ctx.principal.accountSid, ctx.region)) throw notFound(ctx.path);
   return undefined;
 }
 
+/** No grace period: the old primary fails with 20003 from the next request (twilio-api.md). */
 export function promoteSecondaryToken(ctx: RequestContext): unknown {
-  const token = ctx.state.promoteSecondaryToken(ctx.principal.accountSid);
+  const token = ctx.state.promoteSecondaryToken(ctx.principal.accountSid, ctx.region);
   if (!token) throw notFound(ctx.path);
   return {
     account_sid: ctx.principal.accountSid,

@@ -1,7 +1,8 @@
 /**
  * API keys, one store seen through two APIs: api v2010 (`/Accounts/{AccountSid}/Keys`, which creates
- * standard keys) and iam v1 (`/v1/Keys`, standard or restricted). Both list every key of the account,
- * whatever its type or the API that made it. `secret` appears only in the create response.
+ * standard keys) and iam v1 (`/v1/Keys`, standard or restricted). Both list every key of the account in
+ * the Region the request went to, whatever its type or the API that made it; keys are Region-specific, so
+ * a key of another Region is not found. `secret` appears only in the create response.
  */
 import { friendlyName, type RequestContext } from "../context.js";
 import { badParameter, missingParameter, notFound } from "../errors.js";
@@ -18,7 +19,7 @@ function dates(key: KeyRecord) {
 
 export function listKeysV2010(ctx: RequestContext): unknown {
   const accountSid = ctx.params.path.AccountSid ?? "";
-  const paged = paginate(ctx.state.keys(accountSid), pageQuery(ctx.params.query));
+  const paged = paginate(ctx.state.keys(accountSid, ctx.region), pageQuery(ctx.params.query));
   const items = paged.items.map((k) => ({ sid: k.sid, friendly_name: k.friendlyName, ...dates(k) }));
   return v2010Envelope("keys", `/2010-04-01/Accounts/${accountSid}/Keys.json`, [], paged, items);
 }
@@ -29,6 +30,7 @@ export function createKeyV2010(ctx: RequestContext): unknown {
     type: "standard",
     friendlyName: friendlyName(ctx.params.body.FriendlyName) ?? "",
     activationDelayMs: ctx.keyActivationDelayMs(),
+    region: ctx.region,
   });
   return { sid: key.sid, friendly_name: key.friendlyName, ...dates(key), secret };
 }
@@ -51,7 +53,7 @@ export function deleteKeyV2010(ctx: RequestContext): undefined {
 
 function keyInPathAccount(ctx: RequestContext): KeyRecord {
   const key = ctx.state.key(ctx.params.path.Sid ?? "");
-  if (!key || key.accountSid !== ctx.params.path.AccountSid) throw notFound(ctx.path);
+  if (!key || key.accountSid !== ctx.params.path.AccountSid || key.region !== ctx.region) throw notFound(ctx.path);
   return key;
 }
 
@@ -59,7 +61,7 @@ function keyInPathAccount(ctx: RequestContext): KeyRecord {
 
 export function listKeysV1(ctx: RequestContext): unknown {
   const accountSid = ctx.params.query.AccountSid ?? "";
-  const paged = paginate(ctx.state.keys(accountSid), pageQuery(ctx.params.query));
+  const paged = paginate(ctx.state.keys(accountSid, ctx.region), pageQuery(ctx.params.query));
   const items = paged.items.map((k) => ({ sid: k.sid, friendly_name: k.friendlyName, ...dates(k), flags: flags(k) }));
   return v1Envelope("keys", ctx.origin, "/v1/Keys", [["AccountSid", accountSid]], paged, items);
 }
@@ -78,6 +80,7 @@ export function createKeyV1(ctx: RequestContext): unknown {
     friendlyName: friendlyName(FriendlyName) ?? "",
     policy,
     activationDelayMs: ctx.keyActivationDelayMs(),
+    region: ctx.region,
   });
   return { sid: key.sid, friendly_name: key.friendlyName, ...dates(key), secret, policy: key.policy ?? null };
 }

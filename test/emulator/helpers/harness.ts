@@ -5,7 +5,7 @@
  */
 import type RequestClient from "twilio/lib/base/RequestClient.js";
 import { afterEach, beforeEach } from "vitest";
-import { startTwilioEmulator, type TwilioEmulator } from "../../../src/emulator/index.js";
+import { startTwilioEmulator, type TwilioEmulator, type TwilioEmulatorOptions } from "../../../src/emulator/index.js";
 import { createTwilioClient, type TwilioClient } from "../../../src/twilio/client.js";
 import { type Exchange, type MatchedOperation, SPEC_DIR, specContract } from "./contract.js";
 
@@ -14,7 +14,7 @@ export interface Harness {
   /** The main account's primary auth token. */
   admin: TwilioClient;
   /** A client for any credential; `accountSid` defaults to the main account. */
-  client(username: string, password: string, accountSid?: string): TwilioClient;
+  client(username: string, password: string, accountSid?: string, target?: ClientTarget): TwilioClient;
   /** Every exchange so far in this test, in order. */
   exchanges: Exchange[];
   /** Operations whose responses were validated so far (filled after each test). */
@@ -24,6 +24,12 @@ export interface Harness {
    * parameter, a method the spec lacks). Recorded for the contract check unless `record` is false.
    */
   raw(method: string, path: string, options?: RawOptions): Promise<Exchange>;
+}
+
+/** The official client's own `region` and `edge` options, from which it builds hosts like api.dublin.ie1.twilio.com. */
+export interface ClientTarget {
+  region?: string;
+  edge?: string;
 }
 
 export interface RawOptions {
@@ -71,17 +77,24 @@ function lowerCaseHeaders(headers: unknown): Record<string, string> {
 
 /**
  * Registers beforeEach/afterEach hooks and returns a getter for the current test's harness. After each
- * test every recorded exchange must conform to the specs, and the emulator is closed.
+ * test every recorded exchange must conform to the specs, and the emulator is closed. `options` are
+ * passed to every emulator the file starts (the spec folder is always the vendored one).
  */
-export function useEmulator(): () => Harness {
+export function useEmulator(options: Omit<TwilioEmulatorOptions, "specDir"> = {}): () => Harness {
   let current: Harness | undefined;
   const validatedAll: MatchedOperation[] = [];
 
   beforeEach(async () => {
-    const emulator = await startTwilioEmulator({ specDir: SPEC_DIR });
+    const emulator = await startTwilioEmulator({ ...options, specDir: SPEC_DIR });
     const exchanges: Exchange[] = [];
-    const client = (username: string, password: string, accountSid = emulator.accountSid) => {
-      const c = createTwilioClient({ accountSid, username, password, baseUrl: emulator.baseUrl, timeoutMs: 10_000 });
+    const client = (
+      username: string,
+      password: string,
+      accountSid = emulator.accountSid,
+      target: ClientTarget = {},
+    ) => {
+      const baseUrl = emulator.baseUrl;
+      const c = createTwilioClient({ accountSid, username, password, baseUrl, timeoutMs: 10_000, ...target });
       recordExchanges(c, exchanges);
       return c;
     };
