@@ -8,11 +8,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rotate } from "../src/commands/rotate/run.js";
 import { loadConfig } from "../src/config/load.js";
 import { startTwilioEmulator } from "../src/emulator/index.js";
 import { buildContext, closeContext } from "../src/engine/context.js";
 import { silentReporter } from "../src/engine/reporter.js";
-import { rotate } from "../src/engine/rotate.js";
 import { createTwilioClient } from "../src/twilio/client.js";
 
 const emulator = await startTwilioEmulator({ port: 0 });

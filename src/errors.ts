@@ -12,6 +12,8 @@ export const ExitCode = {
   locked: 5,
   unfinishedRun: 6,
   needsOperator: 7,
+  /** Stopped by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C), or declined at the confirmation prompt. */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -52,6 +54,14 @@ export class PreflightError extends RotatorError {
   constructor(problems: string[]) {
     super(`preflight failed, nothing was changed:\n  - ${problems.join("\n  - ")}`, { exitCode: ExitCode.badInput });
     this.problems = problems;
+  }
+}
+
+/** A signal stopped the command before it changed anything, or the operator declined to go on. */
+export class InterruptedError extends RotatorError {
+  override readonly name = "InterruptedError";
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.interrupted, ...(hint === undefined ? {} : { hint }) });
   }
 }
 

@@ -20,9 +20,20 @@ export interface AwaitOptions {
   pollMs: number;
   /** Called whenever a consumer's state changes: the live per-consumer progress. */
   onChange?: (result: ConsumerResult) => void;
+  /** Called after every round of polls, with the time spent and left: the live block's clock. */
+  onRound?: (elapsedMs: number, remainingMs: number) => void;
+  /** Asked between rounds: true stops the wait early (an interruption), as if the deadline had passed. */
+  shouldStop?: () => boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Sleep, waking early (every 100 ms at most) once `shouldStop` says so. */
+async function sleepUnless(ms: number, shouldStop: (() => boolean) | undefined): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (shouldStop?.()) return;
+    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
+  }
+}
 
 type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
@@ -64,7 +75,8 @@ export async function awaitConsumers(
       ];
     }),
   );
-  const deadline = Date.now() + options.timeoutMs;
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
   for (;;) {
     const pending = probes.filter((probe) => results.get(probe.name)?.convergedAt === null);
     await Promise.all(
@@ -85,7 +97,8 @@ export async function awaitConsumers(
     );
     const all = probes.map((probe) => results.get(probe.name)!);
     if (all.every((r) => r.convergedAt !== null)) return { converged: true, results: all };
-    if (Date.now() + options.pollMs > deadline) return { converged: false, results: all };
-    await sleep(options.pollMs);
+    options.onRound?.(Date.now() - started, Math.max(0, deadline - Date.now()));
+    if (Date.now() + options.pollMs > deadline || options.shouldStop?.()) return { converged: false, results: all };
+    await sleepUnless(options.pollMs, options.shouldStop);
   }
 }

@@ -24,6 +24,11 @@ import {
 import { type EmulatorStats, StatsCounter } from "./stats.js";
 
 export interface TwilioEmulatorOptions {
+  /**
+   * The emulator's clock (epoch milliseconds) for the dates it records: date_created of accounts, keys
+   * and tokens. Default Date.now; the sandbox seeds its key "91 days ago" with it.
+   */
+  clock?: () => number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; 0 (the default) picks a free one. */
@@ -141,13 +146,16 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   const specs = TwilioSpecs.load(options.specDir);
   const router = new Router(specs);
   options.onSecretIssued?.(authToken);
-  const state = new EmulatorState({
-    accountSid,
-    authToken,
-    regions,
-    subaccountLimit,
-    onSecretIssued: options.onSecretIssued,
-  });
+  const state = new EmulatorState(
+    {
+      accountSid,
+      authToken,
+      regions,
+      subaccountLimit,
+      onSecretIssued: options.onSecretIssued,
+    },
+    options.clock,
+  );
   const faults = new Faults();
   const stats = new StatsCounter();
   const closing = new AbortController();

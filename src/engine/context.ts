@@ -12,6 +12,7 @@ import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { ConfigError } from "../errors.js";
 import { ApiKeyIssuer } from "../twilio/api-key-issuer.js";
 import type { Issuer } from "../twilio/issuer.js";
+import type { Interruption } from "./interrupt.js";
 import type { StoreRef } from "./lock.js";
 import type { Reporter } from "./reporter.js";
 
@@ -34,6 +35,8 @@ export interface EngineContext {
   stateDir: string;
   reporter: Reporter;
   env: Environment;
+  /** Set by a signal handler: the engine stops between steps (see interrupt.ts). */
+  interruption?: Interruption;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface EngineContext {
  */
 export async function buildContext(
   loaded: LoadedConfig,
-  options: { stateDir: string; reporter: Reporter; env?: Environment },
+  options: { stateDir: string; reporter: Reporter; env?: Environment; interruption?: Interruption },
 ): Promise<EngineContext> {
   const { config } = loaded;
   const env = options.env ?? process.env;
@@ -83,6 +86,7 @@ export async function buildContext(
     stateDir: options.stateDir,
     reporter: options.reporter,
     env,
+    ...(options.interruption === undefined ? {} : { interruption: options.interruption }),
   };
 }
 

@@ -25,7 +25,11 @@ import type { RestorePoint } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { redact } from "../util/mask.js";
 
-export type RunStatus = "completed" | "rolled-back" | "awaiting-consumers" | "failed";
+/**
+ * How a run ended (for now): `interrupted` is a run stopped by a signal between steps, `awaiting-consumers`
+ * one that timed out waiting for them; `resume` carries both on.
+ */
+export type RunStatus = "completed" | "rolled-back" | "awaiting-consumers" | "interrupted" | "failed";
 
 /** Every event a run records, in the order they can happen. */
 export type JournalEvent =
@@ -276,6 +280,7 @@ export function isUnfinished(run: RunSummary): boolean {
   if (run.finished === undefined) return run.started !== undefined;
   return (
     run.finished.status === "awaiting-consumers" ||
+    run.finished.status === "interrupted" ||
     (run.finished.status === "failed" && run.finished.next !== undefined)
   );
 }

@@ -29,6 +29,10 @@ export interface PreflightResult {
   currentInfo: CredentialInfo | undefined;
   /** What each consumer reports now (judged against the current key). */
   consumers: Array<{ name: string; type: string; location: string; report: ProbeReport }>;
+  /** Whether Twilio accepted the admin credential: without it, Twilio's view of the current key is unknown. */
+  adminOk: boolean;
+  /** Whether every store could be read: without it, which credential is current is unknown. */
+  storesRead: boolean;
 }
 
 export async function runPreflight(
@@ -116,7 +120,8 @@ export async function runPreflight(
     }
   }
   const consumers = await checkConsumers(context, current, problems, notes);
-  return { problems, notes, stores: findings, current, currentInfo, consumers };
+  const storesRead = findings.every((f) => f.snapshot !== undefined);
+  return { problems, notes, stores: findings, current, currentInfo, consumers, adminOk, storesRead };
 }
 
 /** Clocks disagree by a little all the time; only more than this is skew worth a word. */

@@ -4,11 +4,34 @@
  * by the time the locks are held (another resume may have finished the run and revoked the old key in
  * between, and a rollback acting on the earlier read would then restore a revoked key).
  */
+import { credentialId, type StoredCredential } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
+import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
 import { type EngineContext, ownsRun } from "./context.js";
 import { failpoint, pausepoint } from "./failpoint.js";
-import { isUnfinished, Journal, listRuns, processIdentity, type RunSummary, summarizeRun } from "./journal.js";
+import { type CommandResult, resultFromState } from "./result.js";
+import { runFromConsumers, runFromVerify } from "./run.js";
+import { describeStepError, newRunState, type RunState, rollbackStep } from "./steps.js";
+
+type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
+
+function find<E extends JournalRecord["event"]>(records: JournalRecord[], event: E): Of<E> | undefined {
+  return records.find((r) => r.event === event) as Of<E> | undefined;
+}
+function has(records: JournalRecord[], event: JournalRecord["event"]): boolean {
+  return records.some((r) => r.event === event);
+}
+
+import {
+  isUnfinished,
+  Journal,
+  type JournalRecord,
+  listRuns,
+  processIdentity,
+  type RunSummary,
+  summarizeRun,
+} from "./journal.js";
 import { StoreLocks } from "./lock.js";
 
 /** The newest unfinished run of this config, read now. */
@@ -83,4 +106,123 @@ export function reopenJournal(context: EngineContext, run: RunSummary): Journal 
   const journal = Journal.reopen(context.stateDir, run.runId);
   journal.append({ event: "resume-started", ...processIdentity() });
   return journal;
+}
+
+export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
+  const oldKeyId = find(records, "preflight-passed")?.oldKeyId || undefined;
+  const state = newRunState(context, journal, undefined, []);
+  state.oldKeyId = oldKeyId;
+  state.newKeyId = find(records, "key-issued")?.newKeyId;
+  for (const progress of state.stores) {
+    const name = progress.provider.name;
+    const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);
+    progress.restorePoint = prepared?.restorePoint;
+    progress.written = records.some((r) => r.event === "store-written" && r.store === name);
+    if (progress.written) progress.outcome = "written";
+  }
+  return state;
+}
+
+/**
+ * Carry a journaled run on from where its journal (read now, under the locks) says it stopped:
+ *
+ * - stopped before the credential existed, or the new secret is in no store: roll back (delete it, found by
+ *   id or by the run's friendly name): nothing was written, or nothing can be finished;
+ * - stopped while writing stores: recover the new secret from a store that holds it, check it still
+ *   authenticates, write the remaining stores, then carry on to the revoke;
+ * - stopped during a rollback: finish the rollback (every provider's rollback is idempotent);
+ * - stopped after every store was written: carry on with consumers and the revoke.
+ */
+export async function continueJournaledRun(
+  context: EngineContext,
+  journal: Journal,
+  command: string,
+): Promise<CommandResult> {
+  const records = journal.records();
+  const state = rebuildState(context, journal, records);
+  return continueRun(state, records, command);
+}
+
+async function continueRun(state: RunState, records: JournalRecord[], command: string): Promise<CommandResult> {
+  const { reporter } = state.context;
+  if (has(records, "rollback-started")) {
+    return resultFromState(command, state, await rollbackStep(state, "finishing the interrupted rollback"));
+  }
+  if (has(records, "stores-committed")) {
+    reporter.info("every store already holds the new key; carrying on with the revoke");
+    return runFromConsumers(state, command);
+  }
+  if (state.newKeyId === undefined) {
+    return resultFromState(
+      command,
+      state,
+      await rollbackStep(state, "the run stopped before the new key was recorded"),
+    );
+  }
+
+  const recovered = await recoverNewCredential(state);
+  if (recovered === undefined) {
+    return resultFromState(
+      command,
+      state,
+      await rollbackStep(state, `no store holds the new key ${maskSid(state.newKeyId)}, so its secret is lost`),
+    );
+  }
+  state.issued = recovered;
+  try {
+    await reconcileStores(state);
+  } catch (error) {
+    return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
+  }
+  reporter.info(`recovered ${maskSid(state.newKeyId)} from a store; finishing the writes`);
+  return runFromVerify(state, command);
+}
+
+/** The new secret exists only in memory and in the stores: read it back from any store that has it. */
+async function recoverNewCredential(state: RunState): Promise<StoredCredential | undefined> {
+  for (const progress of state.stores) {
+    if (progress.restorePoint === undefined) continue;
+    try {
+      const snapshot = await progress.provider.read();
+      const held = snapshot.credential;
+      if (held !== undefined && credentialId(held) === state.newKeyId) {
+        registerSecret(held.kind === "api-key" ? held.apiKeySecret : held.authToken);
+        return held;
+      }
+    } catch {
+      // An unreachable store can't help; try the next one. The write step will report it if it matters.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Before writing the rest: stores the crash left holding the new key count as written; stores not yet
+ * prepared must still hold the old key (else someone changed them meanwhile, and we stop).
+ */
+async function reconcileStores(state: RunState): Promise<void> {
+  for (const progress of state.stores) {
+    if (progress.written) continue;
+    const snapshot = await progress.provider.read();
+    const heldId = snapshot.credential === undefined ? undefined : credentialId(snapshot.credential);
+    if (heldId === state.newKeyId) {
+      progress.written = true;
+      progress.outcome = "written";
+      state.journal.append({
+        event: "store-written",
+        store: progress.provider.name,
+        version: snapshot.version ?? null,
+      });
+      continue;
+    }
+    if (progress.restorePoint === undefined && heldId !== state.oldKeyId) {
+      throw new Error(
+        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old key ${maskSid(state.oldKeyId)}: someone changed it during the interruption`,
+      );
+    }
+    progress.expected = snapshot;
+    if (state.old === undefined && snapshot.credential !== undefined && heldId === state.oldKeyId) {
+      state.old = snapshot.credential;
+    }
+  }
 }

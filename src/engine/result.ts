@@ -3,7 +3,18 @@ import { maskSid } from "../util/mask.js";
 import type { RunStatus } from "./journal.js";
 import type { RunState, StoreOutcome } from "./steps.js";
 
-export type ResultStatus = RunStatus | "not-due" | "nothing-to-resume" | "planned";
+export type ResultStatus = RunStatus | "not-due" | "nothing-to-resume" | "planned" | "cancelled";
+
+/** The version of the `--json` result's shape: bumped when a field changes meaning or goes away. */
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface ConsumerOutcome {
+  name: string;
+  type: string;
+  state: string;
+  detail: string;
+  convergedAt: string | null;
+}
 
 export interface CommandResult {
   command: string;
@@ -14,14 +25,16 @@ export interface CommandResult {
   oldKey: string | null;
   newKey: string | null;
   stores: Array<{ name: string; type: string; outcome: StoreOutcome }>;
-  /** Per consumer: its last state and when it converged. Absent when none were checked. */
-  consumers?: Array<{ name: string; type: string; state: string; detail: string; convergedAt: string | null }>;
+  /** Per consumer: its last state and when it converged; empty when none were checked. */
+  consumers: ConsumerOutcome[];
   warnings: string[];
   error?: string;
   hint?: string;
   /** What `resume` will do, when the run is not over. */
   next?: string;
   journal?: string;
+  /** `--sandbox` only: the sandbox's own check of the outcome (see sandbox.ts). */
+  sandbox?: unknown;
 }
 
 export function resultFromState(
@@ -37,20 +50,37 @@ export function resultFromState(
     oldKey: state.oldKeyId === undefined ? null : maskSid(state.oldKeyId),
     newKey: state.newKeyId === undefined ? null : maskSid(state.newKeyId),
     stores: state.stores.map((s) => ({ name: s.provider.name, type: s.provider.type, outcome: s.outcome })),
-    ...(state.consumers.length === 0
-      ? {}
-      : {
-          consumers: state.consumers.map((c) => ({
-            name: c.name,
-            type: c.type,
-            state: c.report.state,
-            detail: c.report.detail,
-            convergedAt: c.convergedAt,
-          })),
-        }),
+    consumers: state.consumers.map((c) => ({
+      name: c.name,
+      type: c.type,
+      state: c.report.state,
+      detail: c.report.detail,
+      convergedAt: c.convergedAt,
+    })),
     warnings: state.warnings,
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),
     journal: state.journal.path,
+  };
+}
+
+/** A result for a command that ended before any run existed (bad input, a lock, an interruption). */
+export function emptyResult(
+  command: string,
+  status: ResultStatus,
+  exitCode: number,
+  extra: Partial<Pick<CommandResult, "error" | "hint" | "next" | "oldKey" | "warnings">> = {},
+): CommandResult {
+  return {
+    command,
+    status,
+    exitCode,
+    runId: null,
+    oldKey: null,
+    newKey: null,
+    stores: [],
+    consumers: [],
+    warnings: [],
+    ...extra,
   };
 }

@@ -123,14 +123,23 @@ export async function writeStoreStep(state: RunState, progress: StoreProgress): 
   failpoint(`after-write:${provider.name}`, state.context.env);
 }
 
-/** Step 4: every store in config order. Throws on the first failure; the caller rolls back. */
-export async function writeStoresStep(state: RunState): Promise<void> {
+/**
+ * Step 4: every store in config order. Throws on the first failure; the caller rolls back. `shouldStop` is
+ * asked before each store (an interruption): the write in progress is always finished first.
+ */
+export async function writeStoresStep(
+  state: RunState,
+  shouldStop: () => boolean = () => false,
+): Promise<"committed" | "stopped"> {
   state.context.reporter.step(`writing ${maskSid(state.newKeyId)} to ${state.stores.length} store(s), in order`);
   for (const progress of state.stores) {
-    if (!progress.written) await writeStoreStep(state, progress);
+    if (progress.written) continue;
+    if (shouldStop()) return "stopped";
+    await writeStoreStep(state, progress);
   }
   state.journal.append({ event: "stores-committed" });
   failpoint("after-commit", state.context.env);
+  return "committed";
 }
 
 /**
@@ -144,20 +153,27 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   reporter.step(
     `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newKeyId)} (up to ${verify.consumersTimeoutSeconds} s)`,
   );
-  // One line per consumer, redrawn in place on a terminal: the live progress of the slowest step.
+  // One line per consumer under a clock, redrawn in place on a terminal: the live progress of the slowest step.
   const board = new Map(consumers.map((probe) => [probe.name, `… ${probe.name}: waiting`]));
-  reporter.live?.([...board.values()]);
+  let clock = `0 s elapsed, ${Math.round(verify.consumersTimeoutSeconds)} s left`;
+  const draw = () => reporter.live?.([`consumers: ${clock}`, ...[...board.values()].map((line) => `  ${line}`)]);
+  draw();
   const { converged, results } = await awaitConsumers(
     consumers,
     { kind: state.context.issuer.kind, id: state.newKeyId! },
     {
       timeoutMs: verify.consumersTimeoutSeconds * 1000,
       pollMs: verify.consumersPollSeconds * 1000,
+      shouldStop: () => state.context.interruption?.signal !== undefined,
       onChange: (result) => {
         const line = `${result.convergedAt === null ? "…" : "✓"} ${result.name}: ${result.report.detail}`;
         board.set(result.name, line);
-        if (reporter.live) reporter.live([...board.values()]);
+        if (reporter.live) draw();
         else reporter.info(line);
+      },
+      onRound: (elapsedMs, remainingMs) => {
+        clock = `${Math.round(elapsedMs / 1000)} s elapsed, ${Math.round(remainingMs / 1000)} s left`;
+        draw();
       },
     },
   );

@@ -53,6 +53,7 @@ const is20003 = (error: unknown) => isTwilioApiError(error) && error.status === 
 
 export class ApiKeyIssuer implements Issuer {
   readonly kind = "api-key" as const;
+  readonly labels = { noun: "key", long: "API key" };
   readonly #options: ApiKeyIssuerOptions;
   readonly #admin: TwilioClient;
   readonly #accountSid: string;

@@ -23,8 +23,17 @@ export interface VerifyOutcome {
   elapsedMs: number;
 }
 
+/** How messages name what an issuer makes. */
+export interface CredentialLabels {
+  /** "key", "token": in "the new key", "the old token". */
+  noun: string;
+  /** "API key", "auth token": in "creating a new API key". */
+  long: string;
+}
+
 export interface Issuer {
   readonly kind: CredentialKind;
+  readonly labels: CredentialLabels;
   /** The friendly name a run gives what it creates, so an orphan of a crashed run can be found again. */
   friendlyNameFor(runId: string): string;
   /** Throws a PreflightError with likely causes when the admin credential does not authenticate. */

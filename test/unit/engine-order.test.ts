@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { StoreError } from "../../providers/errors.js";
+import { plan } from "../../src/commands/plan/run.js";
+import { rotate } from "../../src/commands/rotate/run.js";
 import { validateConfig } from "../../src/config/load.js";
 import type { EngineContext } from "../../src/engine/context.js";
-import { plan } from "../../src/engine/plan.js";
 import { silentReporter } from "../../src/engine/reporter.js";
-import { rotate } from "../../src/engine/rotate.js";
 import type { IssuedCredential, Issuer } from "../../src/twilio/issuer.js";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
@@ -30,6 +30,7 @@ type Failure = "issue" | "verify" | "revoke" | `write:${string}` | `rollback:${s
 function fakes(log: string[], fail: Set<Failure>) {
   const issuer: Issuer = {
     kind: "api-key",
+    labels: { noun: "key", long: "API key" },
     friendlyNameFor: (runId) => `t-${runId}`,
     async checkAdmin() {
       log.push("checkAdmin");

@@ -2,15 +2,15 @@
  * `rotator status`: the current key (masked), its age from Twilio's date_created, whether it is due, and
  * the recent runs of this credential from the journal. Read-only.
  */
-import { credentialId } from "../../providers/contract.js";
-import { ExitCode } from "../errors.js";
-import { maskSid } from "../util/mask.js";
-import { type EngineContext, ownsRun } from "./context.js";
-import { isUnfinished, listRuns } from "./journal.js";
-import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "./lock.js";
-import { overlapError } from "./overlap.js";
-import { credentialAge, runPreflight } from "./preflight.js";
-import type { CommandResult } from "./result.js";
+import { credentialId } from "../../../providers/contract.js";
+import { type EngineContext, ownsRun } from "../../engine/context.js";
+import { isUnfinished, listRuns } from "../../engine/journal.js";
+import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "../../engine/lock.js";
+import { overlapError } from "../../engine/overlap.js";
+import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import type { CommandResult } from "../../engine/result.js";
+import { ExitCode } from "../../errors.js";
+import { maskSid } from "../../util/mask.js";
 
 export interface StatusResult extends CommandResult {
   currentKey: string | null;
@@ -65,6 +65,7 @@ export async function status(context: EngineContext, options: { limit?: number }
     oldKey: null,
     newKey: null,
     stores: [],
+    consumers: [],
     warnings: preflight.notes,
     currentKey: currentId === undefined ? null : maskSid(currentId),
     createdAt: created?.toISOString() ?? null,

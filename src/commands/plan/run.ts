@@ -3,20 +3,26 @@
  * runs, and lists the steps rotate would take with masked identifiers. It writes nothing: no journal, no
  * lock, no store, no Twilio call that changes state.
  */
-import { credentialId } from "../../providers/contract.js";
-import { ExitCode } from "../errors.js";
-import { maskSid } from "../util/mask.js";
-import { claimProblems } from "./claims.js";
-import type { EngineContext } from "./context.js";
-import { stateDirProblem } from "./journal.js";
-import { describeOwner, inspectLocks, liveRunIds } from "./lock.js";
-import { otherHolders, overlapError, sharedCredentialError } from "./overlap.js";
-import { credentialAge, runPreflight } from "./preflight.js";
-import { unfinishedRunFor } from "./reenter.js";
-import type { CommandResult } from "./result.js";
+import { credentialId } from "../../../providers/contract.js";
+import { claimProblems } from "../../engine/claims.js";
+import type { EngineContext } from "../../engine/context.js";
+import { stateDirProblem } from "../../engine/journal.js";
+import { describeOwner, inspectLocks, liveRunIds } from "../../engine/lock.js";
+import { otherHolders, overlapError, sharedCredentialError } from "../../engine/overlap.js";
+import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import { unfinishedRunFor } from "../../engine/reenter.js";
+import type { CommandResult } from "../../engine/result.js";
+import { ExitCode } from "../../errors.js";
+import { maskSid } from "../../util/mask.js";
+import { type PlanAction, planActions, planSummary } from "./actions.js";
 
 export interface PlanResult extends CommandResult {
+  /** The steps in words, as printed. */
   steps: string[];
+  /** The same steps, structured. */
+  actions: PlanAction[];
+  /** `1 key to create, 2 stores to update, 1 key to revoke`. */
+  summary: string;
   problems: string[];
   notes: string[];
   currentKeyAgeDays: number | null;
@@ -26,8 +32,7 @@ export async function plan(
   context: EngineContext,
   options: { emergency?: boolean; allowSharedRevoke?: boolean } = {},
 ): Promise<PlanResult> {
-  const { loaded, stores, stateDir } = context;
-  const { config } = loaded;
+  const { stores, stateDir } = context;
   const problems: string[] = [];
 
   // Rotate creates its journal and locks here: a state directory it could not write fails it at once.
@@ -65,30 +70,9 @@ export async function plan(
       problems.push(`${error.message}; ${error.hint}`);
     }
   }
-  const revocable = oldId !== undefined && preflight.currentInfo !== undefined;
   const age = preflight.currentInfo === undefined ? undefined : credentialAge(preflight.currentInfo.createdAt);
   const ageDays = age === undefined || age.skewed ? null : age.days;
-  const keyKind = config.credential.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
-  const steps = [
-    `preflight: admin credential for ${maskSid(config.twilio.accountSid)}; stores ${stores.map((s) => s.name).join(", ")} readable and writable; they agree on ${maskSid(oldId)}${ageDays === null ? "" : ` (${ageDays} days old, rotates at ${config.credential.maxAgeDays})`}; take the lock`,
-    `create a ${keyKind} API key named "${config.credential.friendlyNamePrefix}-<run id>"`,
-    `check the new key authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", maskSid(config.twilio.accountSid))} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
-    ...preflight.stores.map(
-      (f, i) =>
-        `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${maskSid(f.snapshot?.credential === undefined ? undefined : credentialId(f.snapshot.credential))} -> new key, read back and compare`,
-    ),
-    preflight.consumers.length === 0
-      ? "consumers: none configured"
-      : `reload and wait for ${preflight.consumers.length} consumer(s) to use the new key (up to ${config.verify.consumersTimeoutSeconds} s): ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
-    revocable
-      ? `revoke the old key ${maskSid(oldId)} and confirm Twilio refuses it (20003)`
-      : "revoke: nothing to revoke (no current key in Twilio)",
-    "finish: journal the outcome, release the lock",
-    `on any failure before the revoke: restore ${[...stores]
-      .reverse()
-      .map((s) => s.name)
-      .join(", ")} (in that order) and delete the new key`,
-  ];
+  const actions = planActions(context, preflight);
   return {
     command: "plan",
     status: "planned",
@@ -98,7 +82,9 @@ export async function plan(
     newKey: null,
     stores: stores.map((s) => ({ name: s.name, type: s.type, outcome: "unchanged" as const })),
     warnings: [],
-    steps,
+    steps: actions.map((action) => action.description),
+    actions,
+    summary: planSummary(actions, context.issuer.labels.noun),
     problems,
     notes: preflight.notes,
     currentKeyAgeDays: ageDays,

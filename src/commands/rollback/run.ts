@@ -5,13 +5,12 @@
  * the only working one. A rollback that succeeds exits 0 (status rolled-back): it did what the operator asked;
  * exit 3 is for a rotation that had to roll back. Decided under the stores' locks, from the journal as it is then (see reenter.ts).
  */
-import { ExitCode, RotatorError } from "../errors.js";
-import type { EngineContext } from "./context.js";
-import { refuseOverlappingRun } from "./overlap.js";
-import { reopenJournal, underLocks } from "./reenter.js";
-import { type CommandResult, resultFromState } from "./result.js";
-import { rebuildState } from "./resume.js";
-import { rollbackStep } from "./steps.js";
+import type { EngineContext } from "../../engine/context.js";
+import { refuseOverlappingRun } from "../../engine/overlap.js";
+import { rebuildState, reopenJournal, underLocks } from "../../engine/reenter.js";
+import { type CommandResult, resultFromState } from "../../engine/result.js";
+import { rollbackStep } from "../../engine/steps.js";
+import { ExitCode, RotatorError } from "../../errors.js";
 
 export async function rollback(context: EngineContext): Promise<CommandResult> {
   return underLocks(context, "rollback", async (run) => {

@@ -2,32 +2,22 @@
  * `rotator rotate`: the fixed order from the top. Lock, preflight, issue, verify, write every store,
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
-import { credentialId } from "../../providers/contract.js";
-import { ExitCode, PreflightError, RotatorError } from "../errors.js";
-import { maskSid } from "../util/mask.js";
-import { claimRecord, claimStores } from "./claims.js";
-import type { EngineContext } from "./context.js";
-import { failpoint } from "./failpoint.js";
-import { Journal, newRunId, processIdentity } from "./journal.js";
-import { StoreLocks } from "./lock.js";
-import { otherHolders, refuseOverlappingRun, sharedCredentialError } from "./overlap.js";
-import { credentialAge, runPreflight } from "./preflight.js";
-import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
-import { type CommandResult, resultFromState } from "./result.js";
-import {
-  awaitConsumersStep,
-  describeStepError,
-  discardStrayKeys,
-  finishStep,
-  issueStep,
-  newRunState,
-  type RunState,
-  revokeStep,
-  rollbackStep,
-  storesStillHoldNewKey,
-  verifyNewStep,
-  writeStoresStep,
-} from "./steps.js";
+import { credentialId } from "../../../providers/contract.js";
+import { claimRecord, claimStores } from "../../engine/claims.js";
+import type { EngineContext } from "../../engine/context.js";
+import { failpoint } from "../../engine/failpoint.js";
+import { interruptionRequested } from "../../engine/interrupt.js";
+import { Journal, newRunId, processIdentity } from "../../engine/journal.js";
+import { StoreLocks } from "../../engine/lock.js";
+import { otherHolders, refuseOverlappingRun, sharedCredentialError } from "../../engine/overlap.js";
+import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import { releaseClaimsIfOver, unfinishedRunFor } from "../../engine/reenter.js";
+import { type CommandResult, emptyResult } from "../../engine/result.js";
+import { runFromIssue } from "../../engine/run.js";
+import { newRunState } from "../../engine/steps.js";
+import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
+import { maskSid } from "../../util/mask.js";
+import { type PlanAction, planActions, planSummary } from "../plan/actions.js";
 
 export interface RotateOptions {
   /** Only rotate when the current key is older than credential.maxAgeDays. */
@@ -40,6 +30,18 @@ export interface RotateOptions {
    */
   allowSharedRevoke?: boolean;
   version?: string;
+  /**
+   * Asked once preflight passed, before anything changes, with the steps rotate is about to take (the CLI
+   * asks the operator on a terminal). False ends the run cancelled, having changed nothing.
+   */
+  confirm?: (request: ConfirmationRequest) => Promise<boolean>;
+}
+
+export interface ConfirmationRequest {
+  actions: PlanAction[];
+  summary: string;
+  /** Reasons to think twice, such as a credential rotated less than a day ago. */
+  warnings: string[];
 }
 
 export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
@@ -101,6 +103,40 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     }
   }
 
+  const warnings: string[] = [];
+  if (preflight.currentInfo !== undefined) {
+    const age = credentialAge(preflight.currentInfo.createdAt);
+    const hours = (Date.now() - preflight.currentInfo.createdAt.getTime()) / 3_600_000;
+    if (!age.skewed && hours < 24) {
+      warnings.push(
+        `${maskSid(preflight.currentInfo.id)} is only ${Math.max(0, Math.floor(hours))} hour(s) old: it was rotated less than a day ago`,
+      );
+    }
+  }
+  for (const warning of warnings) context.reporter.warn(warning);
+  if (options.confirm !== undefined) {
+    const actions = planActions(context, preflight);
+    const confirmed = await options.confirm({
+      actions,
+      summary: planSummary(actions, context.issuer.labels.noun),
+      warnings,
+    });
+    if (!confirmed) {
+      return emptyResult("rotate", "cancelled", ExitCode.interrupted, {
+        error: "not confirmed: nothing was changed",
+        warnings,
+      });
+    }
+  }
+
+  if (interruptionRequested(context.interruption)) {
+    return emptyResult("rotate", "interrupted", ExitCode.interrupted, {
+      error: `interrupted by ${context.interruption?.signal} during preflight: nothing was changed`,
+      next: "`rotator rotate` starts again",
+      warnings,
+    });
+  }
+
   const journal = Journal.create(stateDir, runId);
   journal.append({
     event: "run-started",
@@ -125,6 +161,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     preflight.current,
     preflight.stores.map((f) => f.snapshot),
   );
+  state.warnings.push(...warnings);
   // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
   if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
     state.oldKeyId = undefined;
@@ -135,87 +172,9 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
   });
   reporter.info(`run ${runId}, journal ${journal.path}`);
-  return runFromIssue(state);
-}
-
-/** Steps 2-8; also where `resume` re-enters a run that crashed before the key existed. */
-async function runFromIssue(state: RunState): Promise<CommandResult> {
-  try {
-    await issueStep(state);
-  } catch (error) {
-    // The key may exist even though the call failed (lost response): rollback searches by name.
-    return resultFromState(
-      "rotate",
-      state,
-      await rollbackStep(state, `creating the key failed: ${describeStepError(error)}`),
-    );
-  }
-  return runFromVerify(state, "rotate");
-}
-
-export async function runFromVerify(state: RunState, command: string): Promise<CommandResult> {
-  await discardStrayKeys(state);
-  try {
-    await verifyNewStep(state);
-    await writeStoresStep(state);
-  } catch (error) {
-    return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
-  }
-  return runFromConsumers(state, command);
-}
-
-export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
-  const laggards = await awaitConsumersStep(state);
-  if (laggards.length > 0) {
-    // Promise 1: nothing is revoked while anyone may still use the old key.
-    const outcome = {
-      status: "awaiting-consumers" as const,
-      exitCode: ExitCode.awaitingConsumers,
-      error: `not every consumer uses the new key yet: ${laggards.join(", ")}; the old key was not revoked`,
-      next: "fix those consumers, then `rotator resume` re-checks them and revokes the old key; or `rotator rollback` restores every store and deletes the new key",
-    };
-    state.journal.append({ event: "run-finished", ...outcome });
-    state.context.reporter.warn(outcome.error);
-    return resultFromState(command, state, outcome);
-  }
-  const strays = await storesStillHoldNewKey(state);
-  if (strays.length > 0) {
-    const outcome = {
-      status: "failed" as const,
-      exitCode: ExitCode.needsOperator,
-      error: `not every store holds the new key any more: ${strays.join(", ")}; the old key was not revoked`,
-      next: "put the new key back in those stores (or run `rotator rollback`), then `rotator resume` checks again and revokes",
-    };
-    state.journal.append({ event: "run-finished", ...outcome });
-    state.context.reporter.warn(outcome.error);
-    return resultFromState(command, state, outcome);
-  }
-  try {
-    await revokeStep(state);
-  } catch (error) {
-    // Every store holds the new key and every consumer uses it; only the old key lingers. Not a rollback
-    // case: resume retries the revoke.
-    const outcome = {
-      status: "failed" as const,
-      exitCode: ExitCode.needsOperator,
-      error: `revoking the old key failed: ${describeStepError(error)}`,
-      next: "run `rotator resume` to retry the revoke (every store already holds the new key)",
-    };
-    state.journal.append({ event: "run-finished", ...outcome });
-    return resultFromState(command, state, outcome);
-  }
-  return resultFromState(command, state, await finishStep(state));
+  return runFromIssue(state, "rotate");
 }
 
 function notDue(currentId: string): CommandResult {
-  return {
-    command: "rotate",
-    status: "not-due",
-    exitCode: ExitCode.completed,
-    runId: null,
-    oldKey: maskSid(currentId),
-    newKey: null,
-    stores: [],
-    warnings: [],
-  };
+  return emptyResult("rotate", "not-due", ExitCode.completed, { oldKey: maskSid(currentId) });
 }

@@ -1,0 +1,131 @@
+/**
+ * The steps `rotate` would take, from a preflight: shown by `plan`, and by `rotate` itself before it asks
+ * for confirmation on a terminal. Each step is structured (`--json`) and has its line for people, plus a
+ * one-line count like terraform's ("1 key to create, 2 stores to update, 1 key to revoke").
+ */
+import { credentialId } from "../../../providers/contract.js";
+import type { EngineContext } from "../../engine/context.js";
+import type { PreflightResult } from "../../engine/preflight.js";
+import { maskSid } from "../../util/mask.js";
+
+export interface PlanAction {
+  action: "preflight" | "create" | "verify" | "write" | "await-consumers" | "revoke" | "finish" | "on-failure";
+  /** What the step acts on: the account, a store's name, the consumers, the old credential. */
+  target: string;
+  /** The masked credential before the step, where there is one. */
+  from: string | null;
+  /** The masked credential after it ("new key" before it exists). */
+  to: string | null;
+  /** The step in words, as `plan` prints it. */
+  description: string;
+}
+
+export function planActions(context: EngineContext, preflight: PreflightResult): PlanAction[] {
+  const { config } = context.loaded;
+  const { stores } = context;
+  const noun = context.issuer.labels.noun;
+  const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
+  const currentWord = !preflight.storesRead ? "unknown (a store could not be read)" : maskSid(oldId);
+  const age =
+    preflight.currentInfo === undefined
+      ? ""
+      : ` (${Math.max(0, Math.floor((Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000))} days old, rotates at ${config.credential.maxAgeDays})`;
+  const keyKind = config.credential.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
+  const account = maskSid(config.twilio.accountSid);
+  const actions: PlanAction[] = [
+    {
+      action: "preflight",
+      target: account,
+      from: null,
+      to: null,
+      description: `preflight: admin credential for ${account}; stores ${stores.map((s) => s.name).join(", ")} readable and writable; they agree on ${currentWord}${age}; take the lock`,
+    },
+    {
+      action: "create",
+      target: account,
+      from: null,
+      to: `new ${noun}`,
+      description: `create a ${keyKind} ${context.issuer.labels.long} named "${config.credential.friendlyNamePrefix}-<run id>"`,
+    },
+    {
+      action: "verify",
+      target: `new ${noun}`,
+      from: null,
+      to: null,
+      description: `check the new ${noun} authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", account)} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
+    },
+    ...preflight.stores.map((f, i): PlanAction => {
+      const held =
+        f.snapshot === undefined
+          ? "unknown"
+          : maskSid(f.snapshot.credential === undefined ? undefined : credentialId(f.snapshot.credential));
+      return {
+        action: "write",
+        target: f.name,
+        from: held,
+        to: `new ${noun}`,
+        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+      };
+    }),
+    {
+      action: "await-consumers",
+      target: preflight.consumers.map((c) => c.name).join(", "),
+      from: null,
+      to: `new ${noun}`,
+      description:
+        preflight.consumers.length === 0
+          ? "consumers: none configured"
+          : `reload and wait for ${preflight.consumers.length} consumer(s) to use the new ${noun} (up to ${config.verify.consumersTimeoutSeconds} s): ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
+    },
+    revokeAction(preflight, oldId, noun),
+    {
+      action: "finish",
+      target: account,
+      from: null,
+      to: null,
+      description: "finish: journal the outcome, release the lock",
+    },
+    {
+      action: "on-failure",
+      target: [...stores]
+        .reverse()
+        .map((s) => s.name)
+        .join(", "),
+      from: null,
+      to: null,
+      description: `on any failure before the revoke: restore ${[...stores]
+        .reverse()
+        .map((s) => s.name)
+        .join(", ")} (in that order) and delete the new ${noun}`,
+    },
+  ];
+  return actions;
+}
+
+function revokeAction(preflight: PreflightResult, oldId: string | undefined, noun: string): PlanAction {
+  const base = { action: "revoke" as const, target: maskSid(oldId), from: maskSid(oldId), to: null };
+  if (!preflight.storesRead) {
+    return { ...base, description: `revoke: the old ${noun} is unknown until every store can be read` };
+  }
+  if (oldId !== undefined && !preflight.adminOk) {
+    return {
+      ...base,
+      description: `revoke the old ${noun} ${maskSid(oldId)}: its state in Twilio is unknown (the admin credential was refused)`,
+    };
+  }
+  if (oldId !== undefined && preflight.currentInfo !== undefined) {
+    return { ...base, description: `revoke the old ${noun} ${maskSid(oldId)} and confirm Twilio refuses it (20003)` };
+  }
+  if (oldId !== undefined) {
+    return { ...base, description: `revoke: nothing to revoke (Twilio no longer knows ${maskSid(oldId)})` };
+  }
+  return { ...base, target: "none", description: `revoke: nothing to revoke (no store holds a ${noun} yet)` };
+}
+
+/** `1 key to create, 2 stores to update, 1 key to revoke`. */
+export function planSummary(actions: PlanAction[], noun: string): string {
+  const writes = actions.filter((a) => a.action === "write").length;
+  const revokes = actions.some((a) => a.action === "revoke" && /^revoke the old/.test(a.description)) ? 1 : 0;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return `1 ${noun} to create, ${plural(writes, "store")} to update, ${revokes} ${noun} to revoke`;
+}

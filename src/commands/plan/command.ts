@@ -1,0 +1,45 @@
+/** `rotator plan`: the dry run. */
+import type { Command } from "commander";
+import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+
+interface PlanOptions extends CommonOptions {
+  emergency?: boolean;
+  allowSharedRevoke?: boolean;
+}
+
+export function registerPlanCommand(program: Command, context: CommandContext): void {
+  addCommonOptions(
+    program
+      .command("plan")
+      .description("dry run: check everything and print the steps rotate would take; changes nothing"),
+    { sandbox: true },
+  )
+    .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
+    .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
+    .addHelpText(
+      "after",
+      examples([
+        ["rotator plan", "check ./rotator.yaml and print the steps"],
+        ["rotator plan --sandbox", "the same on the built-in sandbox"],
+        ["rotator plan --json | jq .summary", "the one-line count of changes"],
+      ]),
+    )
+    .action(async (options: PlanOptions) => {
+      const [{ runConfigCommand }, { plan }, { renderPlan }] = await Promise.all([
+        import("../shared/run-config-command.js"),
+        import("./run.js"),
+        import("./render.js"),
+      ]);
+      await runConfigCommand(
+        "plan",
+        options,
+        context,
+        (engine) =>
+          plan(engine, {
+            emergency: options.emergency ?? false,
+            allowSharedRevoke: options.allowSharedRevoke ?? false,
+          }),
+        renderPlan,
+      );
+    });
+}

@@ -1,0 +1,22 @@
+/** `rotator resume`: finish (or roll back) this config's interrupted run. */
+import type { Command } from "commander";
+import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+
+export function registerResumeCommand(program: Command, context: CommandContext): void {
+  addCommonOptions(program.command("resume").description("finish or roll back the interrupted run of this credential"))
+    .addHelpText(
+      "after",
+      examples([
+        ["rotator resume", "carry on the run `rotator status` calls interrupted"],
+        ["rotator resume --config /etc/rotator/prod.yaml", "the run of another config"],
+      ]),
+    )
+    .action(async (options: CommonOptions) => {
+      const [{ runConfigCommand }, { resume }, { renderRun }] = await Promise.all([
+        import("../shared/run-config-command.js"),
+        import("./run.js"),
+        import("../shared/render-run.js"),
+      ]);
+      await runConfigCommand("resume", options, context, (engine) => resume(engine), renderRun);
+    });
+}

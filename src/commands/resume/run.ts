@@ -1,0 +1,54 @@
+/**
+ * `rotator resume`: finish or roll back the interrupted run of this credential, using only its journal
+ * and what the stores and Twilio hold now.
+ *
+ * - Crashed before the key existed, or the new secret is in no store: roll back (delete the key, found by
+ *   id or by the run's friendly name) — nothing was written, or nothing can be finished.
+ * - Crashed while writing stores: recover the new secret from a store that holds it, check it still
+ *   authenticates, write the remaining stores, then carry on to the revoke.
+ * - Crashed during a rollback: finish the rollback (every provider's rollback is idempotent).
+ * - Crashed after every store was written: carry on with consumers and the revoke.
+ */
+import type { EngineContext } from "../../engine/context.js";
+import { isUnfinished, listRuns } from "../../engine/journal.js";
+import { describeOwner, inspectLocks } from "../../engine/lock.js";
+import { refuseOverlappingRun } from "../../engine/overlap.js";
+import { continueJournaledRun, reopenJournal, underLocks } from "../../engine/reenter.js";
+import { type CommandResult, emptyResult } from "../../engine/result.js";
+import { ExitCode } from "../../errors.js";
+
+export async function resume(context: EngineContext): Promise<CommandResult> {
+  const { reporter } = context;
+  // Read before the locks only to say which stale locks this resume clears; nothing is decided from it.
+  const staleBefore = staleLocksOfRunsWithNothingToFinish(context);
+  return underLocks(context, "resume", async (run) => {
+    if (run === undefined) {
+      refuseOverlappingRun(context, "resume");
+      reporter.step("nothing to resume: every run of this credential is finished");
+      for (const line of staleBefore) reporter.info(line);
+      return emptyResult("resume", "nothing-to-resume", ExitCode.completed, { warnings: staleBefore });
+    }
+    const journal = reopenJournal(context, run);
+    reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
+    return continueJournaledRun(context, journal, "resume");
+  });
+}
+
+/**
+ * A run killed during preflight (or between writing its outcome and releasing its locks) leaves stale
+ * locks but no unfinished journal: it changed nothing, so there is nothing to resume, and its locks would
+ * otherwise block every later rotate. Resume takes such locks over (and releases them); these lines say so.
+ */
+function staleLocksOfRunsWithNothingToFinish(context: EngineContext): string[] {
+  const lines: string[] = [];
+  for (const { name, lock } of inspectLocks(context.stateDir, context.refs)) {
+    if (lock.state !== "stale") continue;
+    const runId = lock.owner?.runId;
+    const journalled = runId === undefined ? undefined : listRuns(context.stateDir).find((r) => r.runId === runId);
+    if (journalled !== undefined && isUnfinished(journalled)) continue;
+    lines.push(
+      `removed the stale lock of store ${name} left by ${describeOwner(lock.owner)}, which ${journalled === undefined ? "stopped before changing anything" : "had finished"}`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,60 @@
+/** `rotator rotate`: the whole fixed order, now. */
+import type { Command } from "commander";
+import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+
+interface RotateCommandOptions extends CommonOptions {
+  ifDue?: boolean;
+  emergency?: boolean;
+  allowSharedRevoke?: boolean;
+  yes?: boolean;
+}
+
+export function registerRotateCommand(program: Command, context: CommandContext): void {
+  addCommonOptions(
+    program.command("rotate").description("rotate the credential now: create, write every store, verify, revoke"),
+    { sandbox: true },
+  )
+    .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
+    .option("--emergency", "rotate even if the current key is already dead (after a security reset)")
+    .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old key")
+    .option("-y, --yes", "do not ask for confirmation on a terminal")
+    .addHelpText(
+      "after",
+      `
+On a terminal, rotate shows the plan and asks before changing anything
+(--yes skips the question; without a terminal it never asks).
+${examples([
+  ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
+  ["rotator rotate", "rotate ./rotator.yaml's credential, after a yes"],
+  ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
+  ["rotator rotate --emergency --yes", "after a leak or a security reset"],
+])}`,
+    )
+    .action(async (options: RotateCommandOptions) => {
+      const [{ runConfigCommand }, { rotate }, { renderRun }, { packageVersion }, { askToConfirm }] = await Promise.all(
+        [
+          import("../shared/run-config-command.js"),
+          import("./run.js"),
+          import("../shared/render-run.js"),
+          import("../../util/package-root.js"),
+          import("./confirm.js"),
+        ],
+      );
+      const { runtime } = context;
+      const interactive = !options.yes && runtime.stdin.isTTY === true && runtime.stderr.isTTY === true;
+      await runConfigCommand(
+        "rotate",
+        options,
+        context,
+        (engine, { output }) =>
+          rotate(engine, {
+            ifDue: options.ifDue ?? false,
+            emergency: options.emergency ?? false,
+            allowSharedRevoke: options.allowSharedRevoke ?? false,
+            version: packageVersion(),
+            ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, output) } : {}),
+          }),
+        renderRun,
+      );
+    });
+}

@@ -1,0 +1,24 @@
+/**
+ * The question rotate asks on a terminal before it changes anything: the plan, anything worth a second
+ * thought (a credential rotated less than a day ago), and `[y/N]`. Anything but yes changes nothing.
+ */
+import { createInterface } from "node:readline/promises";
+import type { Output } from "../../cli/output.js";
+import type { Runtime } from "../../cli/runtime.js";
+import type { ConfirmationRequest } from "./run.js";
+
+export async function askToConfirm(request: ConfirmationRequest, runtime: Runtime, output: Output): Promise<boolean> {
+  const s = output.err;
+  const lines = ["", s.bold("rotate will:")];
+  for (const [index, action] of request.actions.entries()) lines.push(`  ${index + 1}. ${action.description}`);
+  lines.push("", `${s.bold("plan:")} ${request.summary}`);
+  for (const warning of request.warnings) lines.push(s.warn(`  warning: ${warning}`));
+  output.note(lines);
+  const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
+  try {
+    const answer = await prompt.question(s.bold("Go ahead? [y/N] "));
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}

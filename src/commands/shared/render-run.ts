@@ -1,0 +1,57 @@
+/**
+ * The human summary of a command that ran (or tried to run) a rotation: on stdout, after the progress on
+ * stderr. Outcome first, then each store and consumer, then what to do next.
+ */
+import type { Output } from "../../cli/output.js";
+import type { CommandResult } from "../../engine/result.js";
+import type { SandboxSummary } from "../../sandbox.js";
+
+const GOOD = new Set(["completed", "not-due", "nothing-to-resume", "planned"]);
+
+export function renderRun(result: CommandResult, output: Output): void {
+  const s = output.out;
+  const lines: string[] = [];
+  const good = GOOD.has(result.status) || (result.command === "rollback" && result.status === "rolled-back");
+  const mark = good ? s.ok(s.tick) : s.fail(s.cross);
+  const headline = result.runId
+    ? `run ${result.runId}: ${result.status} (exit ${result.exitCode})`
+    : `${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`;
+  lines.push(`${mark} ${s.bold(headline)}`);
+  if (result.oldKey || result.newKey)
+    lines.push(`  old ${result.oldKey ?? "(none)"}, new ${result.newKey ?? "(none)"}`);
+  for (const store of result.stores) lines.push(`  store ${store.name} (${store.type}): ${store.outcome}`);
+  for (const consumer of result.consumers) {
+    const converged = consumer.convergedAt !== null;
+    lines.push(`  consumer ${consumer.name}: ${converged ? s.ok(s.tick) : s.warn(s.ellipsis)} ${consumer.detail}`);
+  }
+  for (const warning of result.warnings) lines.push(s.warn(`  warning: ${warning}`));
+  if (result.error) lines.push(`  ${good ? "" : s.fail("error: ")}${result.error.replace(/\n/g, "\n  ")}`);
+  if (result.hint) lines.push(`  hint: ${result.hint}`);
+  if (result.next) lines.push(`  ${s.bold("next:")} ${result.next}`);
+  if (result.journal) lines.push(s.dim(`  journal: ${result.journal}`));
+  lines.push(...renderSandboxLines(result, output));
+  output.print(lines);
+}
+
+/** The sandbox's own check of a result, when the command ran on the sandbox. */
+export function renderSandboxLines(result: CommandResult, output: Output): string[] {
+  return isSandboxSummary(result.sandbox) ? renderSandbox(result.sandbox, output) : [];
+}
+
+function isSandboxSummary(value: unknown): value is SandboxSummary {
+  return typeof value === "object" && value !== null && "checks" in value;
+}
+
+function renderSandbox(summary: SandboxSummary, output: Output): string[] {
+  const s = output.out;
+  const lines = ["", s.bold("sandbox, checked independently of the engine:"), ...summary.checks.map((c) => `  ${c}`)];
+  if (summary.apps.length > 0) {
+    lines.push(s.bold("apps calling Twilio during the run:"));
+    for (const app of summary.apps) {
+      const refused = app.refused === 0 ? s.ok(`${app.refused} got 20003`) : s.fail(`${app.refused} got 20003`);
+      lines.push(`  ${app.name}: ${app.requests} requests, ${refused}`);
+    }
+  }
+  lines.push("", s.bold("next, for a real setup:"), ...summary.next.map((n) => `  ${n}`));
+  return lines;
+}

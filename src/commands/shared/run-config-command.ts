@@ -1,0 +1,106 @@
+/**
+ * Running a command that reads a config: find and load the config (or start the sandbox), build the
+ * engine's context, run, print the result (human on stdout, progress on stderr; or `--json`), and set the
+ * exit code. Signals during the run ask the engine to stop between steps (engine/interrupt.ts); a second
+ * one ends the process at once, which the journal was written to survive.
+ */
+import type { Output } from "../../cli/output.js";
+import { makeOutput } from "../../cli/output.js";
+import { resolveConfigPath, resolveStateDir } from "../../config/locate.js";
+import type { EngineContext } from "../../engine/context.js";
+import { interruptionSwitch } from "../../engine/interrupt.js";
+import { streamReporter } from "../../engine/reporter.js";
+import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import { ExitCode, RotatorError } from "../../errors.js";
+import type { Sandbox } from "../../sandbox.js";
+import { redact } from "../../util/mask.js";
+import type { CommandContext, CommonOptions } from "./command-context.js";
+
+export interface RunHelpers {
+  output: Output;
+  sandbox: Sandbox | undefined;
+}
+
+export async function runConfigCommand<R extends CommandResult>(
+  name: string,
+  options: CommonOptions,
+  { runtime, exit }: CommandContext,
+  action: (context: EngineContext, helpers: RunHelpers) => Promise<R>,
+  render: (result: R | CommandResult, output: Output, helpers: RunHelpers) => void,
+): Promise<void> {
+  const output = makeOutput(runtime, runtime.env, options.color);
+  const reporter = streamReporter(runtime.stderr, output.err);
+  const interruption = interruptionSwitch();
+  const unsubscribe = runtime.onSignal((signal) => {
+    if (interruption.signal !== undefined) {
+      reporter.warn(`${signal} again: stopping now; \`rotator resume\` picks the run up from its journal`);
+      runtime.hardExit(ExitCode.interrupted);
+      return;
+    }
+    interruption.request(signal);
+    reporter.warn(
+      `${signal}: finishing the step in progress, then stopping (again to stop at once; \`rotator resume\` picks the run up either way)`,
+    );
+  });
+  let sandbox: Sandbox | undefined;
+  let context: EngineContext | undefined;
+  let result: R | CommandResult;
+  const helpers: RunHelpers = { output, sandbox: undefined };
+  try {
+    const [{ loadConfig }, { buildContext }] = await Promise.all([
+      import("../../config/load.js"),
+      import("../../engine/context.js"),
+    ]);
+    if (options.sandbox) {
+      const { startSandbox } = await import("../../sandbox.js");
+      sandbox = await startSandbox({ stateDir: options.stateDir });
+      helpers.sandbox = sandbox;
+      reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
+    }
+    const env = sandbox?.env ?? runtime.env;
+    const configPath = sandbox?.configPath ?? resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd });
+    const loaded = await loadConfig(configPath, env);
+    context = await buildContext(loaded, {
+      stateDir: sandbox?.stateDir ?? resolveStateDir({ flag: options.stateDir, env, cwd: runtime.cwd }),
+      reporter,
+      env,
+      interruption,
+    });
+    result = await action(context, helpers);
+  } catch (error) {
+    result = errorResult(name, error);
+  } finally {
+    unsubscribe();
+    if (context) {
+      const { closeContext } = await import("../../engine/context.js");
+      await closeContext(context);
+    }
+  }
+  if (sandbox !== undefined && result.exitCode !== ExitCode.badInput) {
+    reporter.step("sandbox: checking the result independently of the engine");
+    result = { ...result, sandbox: await sandbox.summary().catch((error: unknown) => ({ error: String(error) })) };
+    // The journal goes with the sandbox's directory unless --state-dir put it elsewhere.
+    if (options.stateDir === undefined) delete result.journal;
+  }
+  // Printed before the sandbox goes away, so nothing shown names files that no longer exist.
+  if (options.json) {
+    runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, null, 2))}\n`);
+  } else {
+    render(result, output, helpers);
+  }
+  if (sandbox !== undefined) {
+    await sandbox.close();
+    const kept = options.stateDir === undefined ? " (pass --state-dir DIR to keep its journal)" : "";
+    reporter.step(`sandbox: removed ${sandbox.dir}${kept}`);
+  }
+  exit.code = result.exitCode;
+}
+
+export function errorResult(command: string, error: unknown): CommandResult {
+  const known = error instanceof RotatorError;
+  const status = known && error.exitCode === ExitCode.interrupted ? "interrupted" : "failed";
+  return emptyResult(command, status, known ? error.exitCode : ExitCode.internal, {
+    error: error instanceof Error ? error.message : String(error),
+    ...(known && error.hint !== undefined ? { hint: error.hint } : {}),
+  });
+}

@@ -1,0 +1,27 @@
+/** `rotator status` for people. */
+import type { Output } from "../../cli/output.js";
+import type { CommandResult } from "../../engine/result.js";
+import { renderRun } from "../shared/render-run.js";
+import type { StatusResult } from "./run.js";
+
+export function renderStatus(result: StatusResult | CommandResult, output: Output): void {
+  if (!("runs" in result)) {
+    renderRun(result, output);
+    return;
+  }
+  const s = output.out;
+  const age =
+    result.ageDays === null ? "" : `, ${result.ageDays} days old${result.due ? s.warn(" (due for rotation)") : ""}`;
+  const lines = [`current key: ${result.currentKey ?? "(none)"}${age}`, `lock: ${result.lock}`];
+  if (result.lock !== "free") {
+    for (const lock of result.locks) {
+      lines.push(`  store ${lock.store}: ${lock.state}${lock.owner === undefined ? "" : ` by ${lock.owner}`}`);
+    }
+  }
+  for (const problem of result.problems) lines.push(s.warn(`problem: ${problem}`));
+  lines.push(result.runs.length === 0 ? "no runs yet" : "recent runs:");
+  for (const run of result.runs) {
+    lines.push(`  ${run.runId}  ${run.command}  ${run.status}${run.next ? `  next: ${run.next}` : ""}`);
+  }
+  output.print(lines);
+}

@@ -1,0 +1,141 @@
+/**
+ * The run machinery after preflight: steps 2-8 of the fixed order, entered from the top by `rotate` and
+ * part-way by `resume`. Any failure before the revoke rolls back to exactly what the stores held.
+ *
+ * Interruptions (engine/interrupt.ts) are looked at between steps:
+ * - before any store holds the new credential: undone at once (the new secret exists only in memory, so a
+ *   later resume could only undo it too);
+ * - after a store write, or while waiting for consumers: the run stops there, journaled `interrupted`, and
+ *   `resume` carries it on (or `rollback` undoes it);
+ * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
+ */
+import { ExitCode } from "../errors.js";
+import type { EngineContext } from "./context.js";
+import { interruptionRequested } from "./interrupt.js";
+import { type CommandResult, resultFromState } from "./result.js";
+import {
+  awaitConsumersStep,
+  describeStepError,
+  discardStrayKeys,
+  finishStep,
+  issueStep,
+  type RunOutcome,
+  type RunState,
+  revokeStep,
+  rollbackStep,
+  storesStillHoldNewKey,
+  verifyNewStep,
+  writeStoresStep,
+} from "./steps.js";
+
+const interrupted = (context: EngineContext) => interruptionRequested(context.interruption);
+/** "key" or "token": the credential type's word, so messages say what is rotated. */
+const noun = (state: RunState) => state.context.issuer.labels.noun;
+
+/** Steps 2-8: create the new credential, then everything after. */
+export async function runFromIssue(state: RunState, command: string): Promise<CommandResult> {
+  if (interrupted(state.context)) {
+    return resultFromState(command, state, await undoInterrupted(state));
+  }
+  try {
+    await issueStep(state);
+  } catch (error) {
+    // The key may exist even though the call failed (lost response): rollback searches by name.
+    return resultFromState(
+      command,
+      state,
+      await rollbackStep(state, `creating the new credential failed: ${describeStepError(error)}`),
+    );
+  }
+  return runFromVerify(state, command);
+}
+
+/** Steps 3-8: the new credential exists (its secret in memory); verify it, write every store, go on. */
+export async function runFromVerify(state: RunState, command: string): Promise<CommandResult> {
+  await discardStrayKeys(state);
+  try {
+    if (!state.stores.some((store) => store.written)) {
+      if (interrupted(state.context)) {
+        return resultFromState(command, state, await undoInterrupted(state));
+      }
+      await verifyNewStep(state);
+    }
+    const written = await writeStoresStep(state, () => interrupted(state.context));
+    if (written === "stopped") {
+      // Nothing written yet: undo now. Part written: stop resumable (the written stores hold the secret).
+      if (!state.stores.some((store) => store.written)) {
+        return resultFromState(command, state, await undoInterrupted(state));
+      }
+      return resultFromState(command, state, stopInterrupted(state, "while writing the stores"));
+    }
+  } catch (error) {
+    return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
+  }
+  return runFromConsumers(state, command);
+}
+
+/** Steps 5-8: every store holds the new credential; wait for consumers, then revoke the old one. */
+export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
+  const laggards = await awaitConsumersStep(state);
+  if (interrupted(state.context) && laggards.length > 0) {
+    return resultFromState(command, state, stopInterrupted(state, "while waiting for consumers"));
+  }
+  if (laggards.length > 0) {
+    // Promise 1: nothing is revoked while anyone may still use the old credential.
+    const outcome = {
+      status: "awaiting-consumers" as const,
+      exitCode: ExitCode.awaitingConsumers,
+      error: `not every consumer uses the new ${noun(state)} yet: ${laggards.join(", ")}; the old ${noun(state)} was not revoked`,
+      next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)}; or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    return resultFromState(command, state, outcome);
+  }
+  const strays = await storesStillHoldNewKey(state);
+  if (strays.length > 0) {
+    const outcome = {
+      status: "failed" as const,
+      exitCode: ExitCode.needsOperator,
+      error: `not every store holds the new ${noun(state)} any more: ${strays.join(", ")}; the old ${noun(state)} was not revoked`,
+      next: `put the new ${noun(state)} back in those stores (or run \`rotator rollback\`), then \`rotator resume\` checks again and revokes`,
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    state.context.reporter.warn(outcome.error);
+    return resultFromState(command, state, outcome);
+  }
+  try {
+    await revokeStep(state);
+  } catch (error) {
+    // Every store holds the new credential and every consumer uses it; only the old one lingers. Not a
+    // rollback case: resume retries the revoke.
+    const outcome = {
+      status: "failed" as const,
+      exitCode: ExitCode.needsOperator,
+      error: `revoking the old ${noun(state)} failed: ${describeStepError(error)}`,
+      next: `run \`rotator resume\` to retry the revoke (every store already holds the new ${noun(state)})`,
+    };
+    state.journal.append({ event: "run-finished", ...outcome });
+    return resultFromState(command, state, outcome);
+  }
+  return resultFromState(command, state, await finishStep(state));
+}
+
+/** Undo a run interrupted before any store held the new credential; it ends rolled back, exit 130. */
+async function undoInterrupted(state: RunState): Promise<RunOutcome> {
+  const reason = `interrupted by ${state.context.interruption?.signal ?? "a signal"} before any store held the new ${noun(state)}`;
+  const outcome = await rollbackStep(state, reason);
+  if (outcome.status !== "rolled-back") return outcome;
+  return { ...outcome, exitCode: ExitCode.interrupted, next: "nothing is left to do; `rotator rotate` starts again" };
+}
+
+/** Stop between steps on a signal: journaled as interrupted, so `resume` carries the run on. */
+function stopInterrupted(state: RunState, where: string): RunOutcome {
+  const outcome: RunOutcome = {
+    status: "interrupted",
+    exitCode: ExitCode.interrupted,
+    error: `interrupted by ${state.context.interruption?.signal ?? "a signal"} ${where}; the old ${noun(state)} was not revoked`,
+    next: "`rotator resume` carries the run on from here; `rotator rollback` undoes it",
+  };
+  state.journal.append({ event: "run-finished", ...outcome });
+  return outcome;
+}
