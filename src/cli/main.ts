@@ -4,9 +4,9 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadConfig } from "../config/load.js";
+import { resolveConfigPath, resolveStateDir } from "../config/paths.js";
 import { runTwilioEmulatorCommand } from "../emulator/cli.js";
 import { buildContext, closeContext, type EngineContext } from "../engine/context.js";
-import { defaultStateDir } from "../engine/journal.js";
 import { plan } from "../engine/plan.js";
 import { streamReporter } from "../engine/reporter.js";
 import type { CommandResult } from "../engine/result.js";
@@ -36,7 +36,7 @@ for (const stream of [process.stdout, process.stderr]) {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 interface CommonOptions {
-  config: string;
+  config?: string;
   stateDir?: string;
   json?: boolean;
   sandbox?: boolean;
@@ -55,8 +55,14 @@ Exit codes:
 
 function withCommon(command: Command, options: { sandbox?: boolean } = {}): Command {
   command
-    .option("-c, --config <path>", "config file (YAML or JSON)", "./rotator.yaml")
-    .option("--state-dir <dir>", "where journals and locks live (default: $XDG_STATE_HOME/rotator)")
+    .option(
+      "-c, --config <path>",
+      "config file (YAML or JSON; default: $ROTATOR_CONFIG, else ./rotator.yaml or ./rotator.yml)",
+    )
+    .option(
+      "--state-dir <dir>",
+      "where journals and locks live (default: $ROTATOR_STATE_DIR, else $XDG_STATE_HOME/rotator)",
+    )
     .option("--json", "print one JSON result object on stdout");
   if (options.sandbox) {
     command.option("--sandbox", "run against a built-in Twilio emulator and two temporary dotenv files");
@@ -77,9 +83,11 @@ async function withContext(
       sandbox = await startSandbox({ stateDir: options.stateDir });
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }
-    const loaded = await loadConfig(sandbox?.configPath ?? options.config, sandbox?.env ?? process.env);
+    const configPath =
+      sandbox?.configPath ?? resolveConfigPath({ flag: options.config, env: process.env, cwd: process.cwd() });
+    const loaded = await loadConfig(configPath, sandbox?.env ?? process.env);
     context = await buildContext(loaded, {
-      stateDir: sandbox?.stateDir ?? options.stateDir ?? defaultStateDir(),
+      stateDir: sandbox?.stateDir ?? resolveStateDir({ flag: options.stateDir, env: process.env }),
       reporter,
       env: sandbox?.env ?? process.env,
     });
