@@ -24,7 +24,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `given`, if it is close enough to be the likely intent: case is ignored
- * (`baseURL` → `baseUrl`), and up to one edit per three characters is allowed (at least one, at most three).
+ * (`baseURL` → `baseUrl`), and up to one edit per three characters is allowed (at least one, at most three);
+ * failing that, the one candidate that `given` begins (`dotenv` → `dotenv-file`).
  */
 export function closest(given: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.min(3, Math.max(1, Math.floor(given.length / 3)));
@@ -34,5 +35,10 @@ export function closest(given: string, candidates: Iterable<string>): string | u
     const distance = editDistance(given.toLowerCase(), candidate.toLowerCase());
     if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
   }
-  return best?.candidate;
+  if (best !== undefined) return best.candidate;
+  // A beginning of exactly one candidate ("dotenv" for "dotenv-file") is as telling as a typo.
+  const starts = [...candidates].filter(
+    (candidate) => given.length >= 3 && candidate.toLowerCase().startsWith(given.toLowerCase()),
+  );
+  return starts.length === 1 ? starts[0] : undefined;
 }
