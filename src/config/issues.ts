@@ -12,15 +12,18 @@ import { closest } from "./suggest.js";
 type Path = ReadonlyArray<PropertyKey>;
 type Issue = z.core.$ZodIssue;
 
-/** `stores[1].path`, the way a user finds it in their file; a key shaped like a secret is masked. */
-export function formatPath(path: Path): string {
+/**
+ * `stores[1].path`, the way a user finds it in their file; a key shaped like a secret is masked. A key the
+ * user chose (a header name: the positions in `userKeys`) is written `headers["Authorization"]`, which also
+ * keeps `Authorization: ...` out of the message, where the output's header redaction would eat the next word.
+ */
+export function formatPath(path: Path, userKeys: ReadonlySet<number> = new Set()): string {
   let out = "";
-  for (const part of path) {
+  for (const [index, part] of path.entries()) {
+    const name = looksLikeSecret(String(part)) ? HIDDEN : String(part);
     if (typeof part === "number") out += `[${part}]`;
-    else {
-      const name = looksLikeSecret(String(part)) ? HIDDEN : String(part);
-      out += out === "" ? name : `.${name}`;
-    }
+    else if (userKeys.has(index)) out += `[${JSON.stringify(name)}]`;
+    else out += out === "" ? name : `.${name}`;
   }
   return out === "" ? "(top level)" : out;
 }
@@ -50,9 +53,13 @@ function resolveUnion(issue: Issue): Issue[] {
 }
 
 function describe(issue: Issue, context: { schema?: z.core.$ZodType; input?: unknown }): string[] {
-  const where = formatPath(issue.path);
+  const userKeys =
+    context.schema === undefined ? new Set<number>() : walk(context.schema, issue.path, context.input).recordKeys;
+  const where = formatPath(issue.path, userKeys);
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => `${formatPath([...issue.path, key])}: ${unknownKey(key, issue.path, context)}`);
+    return issue.keys.map(
+      (key) => `${formatPath([...issue.path, key], userKeys)}: ${unknownKey(key, issue.path, context)}`,
+    );
   }
   if (issue.code === "invalid_union" && issue.discriminator !== undefined && "options" in issue) {
     return [`${where}: ${unknownDiscriminator(issue.path, issue.options ?? [], context.input)}`];
@@ -116,9 +123,21 @@ function valueAt(input: unknown, path: Path): unknown {
  * union (only the matching form of a discriminated union whose discriminator the input gives).
  */
 function objectForms(schema: z.core.$ZodType, path: Path, input: unknown): string[][] {
+  return walk(schema, path, input)
+    .schemas.filter((candidate) => candidate instanceof z.ZodObject)
+    .map((object) => Object.keys(object.shape));
+}
+
+/** The schemas that can stand at `path`, and which of its positions are record keys (chosen by the user). */
+function walk(
+  schema: z.core.$ZodType,
+  path: Path,
+  input: unknown,
+): { schemas: z.core.$ZodType[]; recordKeys: Set<number> } {
   let current = alternatives(schema, input);
   let value = input;
-  for (const part of path) {
+  const recordKeys = new Set<number>();
+  for (const [index, part] of path.entries()) {
     value = valueAt(value, [part]);
     const next: z.core.$ZodType[] = [];
     for (const candidate of current) {
@@ -128,12 +147,13 @@ function objectForms(schema: z.core.$ZodType, path: Path, input: unknown): strin
       } else if (candidate instanceof z.ZodArray && typeof part === "number") {
         next.push(candidate.element);
       } else if (candidate instanceof z.ZodRecord) {
+        recordKeys.add(index);
         next.push(candidate.valueType);
       }
     }
     current = next.flatMap((child) => alternatives(child, value));
   }
-  return current.filter((candidate) => candidate instanceof z.ZodObject).map((object) => Object.keys(object.shape));
+  return { schemas: current, recordKeys };
 }
 
 /** The concrete schemas a value at this place is checked against, wrappers (optional, default, ...) removed. */

@@ -24,7 +24,7 @@ const httpTarget = z.strictObject({
   url: httpUrl({
     example: "http://10.0.0.5:8080/.well-known/twilio-credential",
     shape: "any",
-    credentialsInstead: "send a credential in headers instead, e.g. Authorization: { env: NAME }",
+    credentialsInstead: "send a credential as a header instead, given as { env: NAME }",
   }).describe("The URL to call."),
   headers: z.record(z.string(), headerValue).optional().describe("Extra request headers, e.g. Authorization."),
 });

@@ -12,6 +12,7 @@ import { excerpt, maskTokenLike } from "../../src/config/excerpt.js";
 import { loadConfig, parseConfigText, validateConfig } from "../../src/config/load.js";
 import { closest, editDistance } from "../../src/config/suggest.js";
 import { ConfigError } from "../../src/errors.js";
+import { redact } from "../../src/util/mask.js";
 
 const TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const KEY_SECRET = "Zq7LmN2pR8sT4vW6xY0aB3cD5eF9gH1j";
@@ -219,7 +220,7 @@ describe("schema messages say what is expected", () => {
             { name: "api", type: "http", url: "http://127.0.0.1:8080/", headers: { Authorization: `Bearer ${TOKEN}` } },
           ];
         },
-        "consumers[0].headers.Authorization: looks like a secret (32+ letters and digits); give it as { env: NAME }",
+        'consumers[0].headers["Authorization"]: looks like a secret (32+ letters and digits); give it as { env: NAME }',
       ],
     ];
     for (const [edit, expected] of cases) {
@@ -227,6 +228,16 @@ describe("schema messages say what is expected", () => {
       expect(problems).toContain(expected);
       expectNoSecrets(problems);
     }
+  });
+
+  it("a header name (a key the user chose) is written in brackets, so output redaction leaves the message whole", () => {
+    const problems = problemsOf((c) => {
+      c.consumers = [{ name: "api", type: "http", url: "http://127.0.0.1:8080/", headers: { Authorization: 5 } }];
+    });
+    expect(problems).toBe(
+      'consumers[0].headers["Authorization"]: must be text, or a reference such as { env: NAME } for a secret value',
+    );
+    expect(redact(problems)).toBe(problems);
   });
 
   it("unions say which forms they accept when none fits", () => {
