@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
-import { storeEntryBase } from "../schema-parts.js";
+import { httpUrl, storeEntryBase } from "../schema-parts.js";
 
 /** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ... */
 const regionName = z
@@ -29,8 +29,7 @@ export const awsSecretsManagerConfigSchema = z
           "field of that object.",
       ),
     region: regionName.optional(),
-    endpoint: z
-      .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+    endpoint: httpUrl({ example: "http://127.0.0.1:5000", shape: "noQuery" })
       .optional()
       .describe("A Secrets Manager endpoint other than AWS's, such as a local emulator; default: AWS's."),
   })

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
-import { envReference, storeEntryBase } from "../schema-parts.js";
+import { envReferenceFor, httpUrl, storeEntryBase } from "../schema-parts.js";
 
 export const KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -18,7 +18,9 @@ const vaultPath = (what: string) =>
 const tokenAuth = z
   .strictObject({
     method: z.literal("token"),
-    token: envReference.describe("The environment variable holding the Vault token."),
+    token: envReferenceFor({ example: "VAULT_TOKEN", what: "the token" }).describe(
+      "The environment variable holding the Vault token.",
+    ),
   })
   .describe("Use a Vault token from an environment variable.");
 
@@ -26,9 +28,14 @@ const appRoleAuth = z
   .strictObject({
     method: z.literal("approle"),
     roleId: z
-      .union([z.string().min(1), envReference])
+      .union([z.string().min(1), envReferenceFor({ example: "VAULT_ROLE_ID" })], {
+        error: (issue) =>
+          `${issue.input === undefined ? "missing: give" : "must be"} the role_id as text, or a reference such as { env: VAULT_ROLE_ID }`,
+      })
       .describe("The AppRole's role_id (not a secret), or an environment variable holding it."),
-    secretId: envReference.describe("The environment variable holding the AppRole's secret_id."),
+    secretId: envReferenceFor({ example: "VAULT_SECRET_ID", what: "the secret_id" }).describe(
+      "The environment variable holding the AppRole's secret_id.",
+    ),
     mount: vaultPath("mount")
       .default("approle")
       .describe('Where the AppRole auth method is enabled (auth/<mount>); default "approle".'),
@@ -63,9 +70,9 @@ export const vaultKv2ConfigSchema = z
   .strictObject({
     ...storeEntryBase,
     type: z.literal("vault-kv2"),
-    address: z
-      .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL, e.g. https://vault.example.com:8200" })
-      .describe("Vault's address, e.g. https://vault.example.com:8200 (as in VAULT_ADDR)."),
+    address: httpUrl({ example: "https://vault.example.com:8200", shape: "noQuery" }).describe(
+      "Vault's address, e.g. https://vault.example.com:8200 (as in VAULT_ADDR).",
+    ),
     namespace: vaultPath("namespace")
       .optional()
       .describe("Vault Enterprise / OpenBao namespace (X-Vault-Namespace), e.g. admin/team."),
@@ -90,13 +97,8 @@ export const vaultKv2ConfigSchema = z
         message: `each field needs its own key (now: ${names.join(", ")})`,
       });
     }
+    // User name, password, query and fragment are refused by httpUrl.
     const url = URL.canParse(entry.address) ? new URL(entry.address) : undefined;
-    if (url !== undefined && (url.username !== "" || url.password !== "")) {
-      context.addIssue({ code: "custom", path: ["address"], message: "must not hold a user name or password" });
-    }
-    if (url !== undefined && (url.search !== "" || url.hash !== "")) {
-      context.addIssue({ code: "custom", path: ["address"], message: "must not have a query or fragment" });
-    }
     if (entry.caFile !== undefined && url?.protocol === "http:") {
       context.addIssue({
         code: "custom",

@@ -1,15 +1,17 @@
 /**
  * Loading a config: read, parse (YAML, of which JSON is a subset), validate, and resolve the `{ env }`
  * references. Every problem is reported at once with its path, so a user fixes the file in one pass.
+ * Syntax errors are located in yaml.ts, schema issues worded in issues.ts, file lookup is in paths.ts.
  */
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
-import type { z } from "zod";
+import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../errors.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { registerSecret } from "../util/mask.js";
+import { configErrorMap, formatIssues } from "./issues.js";
+import { configFilesIn } from "./paths.js";
 import { configSchema, type RotatorConfig } from "./schema.js";
+import { parseConfigText } from "./yaml.js";
 
 export interface LoadedConfig {
   config: RotatorConfig;
@@ -23,48 +25,15 @@ export interface LoadedConfig {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-/** `stores[1].path`, the way a user finds it in their file. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
-  }
-  return out === "" ? "(top level)" : out;
-}
-
-export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
-  return issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys
-        .map((key) => `${formatPath([...issue.path, key])}: unknown key; remove it or check its spelling`)
-        .join("\n  - ");
-    }
-    if (issue.code === "invalid_union" && issue.path.at(-1) === undefined) {
-      return `${formatPath(issue.path)}: ${issue.message}`;
-    }
-    return `${formatPath(issue.path)}: ${issue.message}`;
-  });
-}
-
-export function parseConfigText(text: string, file: string): unknown {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      document.errors.map((error) => error.message.split("\n")[0] ?? error.message),
-      "fix the YAML/JSON syntax at the line shown",
-    );
-  }
-  return document.toJS();
-}
+export { formatIssues, formatPath } from "./issues.js";
+export { parseConfigText } from "./yaml.js";
 
 export function validateConfig(raw: unknown, file: string): RotatorConfig {
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { error: configErrorMap });
   if (!parsed.success) {
     throw new ConfigError(
       file,
-      formatIssues(parsed.error.issues),
+      formatIssues(parsed.error.issues, { schema: configSchema, input: raw }),
       "see config/examples/ and config/rotator.schema.json for every option",
     );
   }
@@ -100,15 +69,37 @@ export async function loadConfig(path: string, env: Environment = process.env): 
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      file,
-      [code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? String(error)})`],
-      code === "ENOENT"
-        ? "pass --config PATH, or start from config/examples/rotator.example.yaml"
-        : "check the file's permissions",
-    );
+    throw readError(file, (error as NodeJS.ErrnoException).code ?? String(error));
   }
   const config = validateConfig(parseConfigText(text, file), file);
   return { config, file, baseDir: dirname(file), admin: resolveAdmin(config, file, env) };
+}
+
+/** Why the config file could not be read, and what to pass instead. */
+function readError(file: string, code: string): ConfigError {
+  switch (code) {
+    case "ENOENT":
+      return new ConfigError(
+        file,
+        ["file not found"],
+        "pass --config PATH (or set ROTATOR_CONFIG), or start from config/examples/rotator.example.yaml; " +
+          "without either, rotator looks for ./rotator.yaml or ./rotator.yml",
+      );
+    case "EISDIR": {
+      const inside = configFilesIn(file);
+      return new ConfigError(
+        file,
+        [
+          `is a directory; pass the config file inside it, e.g. ${join(file, "rotator.yaml")}` +
+            (inside.length > 0 ? ` (it holds ${inside.join(" and ")})` : ""),
+        ],
+        inside.length === 1 ? `pass --config ${inside[0]}` : "pass --config with the path of the config file",
+      );
+    }
+    case "EACCES":
+    case "EPERM":
+      return new ConfigError(file, ["cannot read the file (permission denied)"], "check the file's permissions");
+    default:
+      return new ConfigError(file, [`cannot read the file (${code})`], "check the path and the file's permissions");
+  }
 }

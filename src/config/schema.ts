@@ -5,30 +5,58 @@
  */
 import { z } from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
-import { envReference } from "../../providers/schema-parts.js";
+import { envReferenceFor, httpUrl } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
+import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
 
-const accountSid = z
-  .string()
-  .regex(/^AC[0-9a-fA-F]{32}$/, "must be an account SID: AC followed by 32 hex digits (34 characters)");
-const keySid = z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be an API key SID: SK followed by 32 hex digits");
+/**
+ * Twilio writes SIDs as AC/SK and 32 lower-case hex digits. Upper-case hex is accepted and normalised, so a
+ * SID copied in upper case compares equal to the one Twilio returns. A malformed one is diagnosed (quotes,
+ * whitespace, length, "ac", SK for AC, a pasted token), never quoted.
+ */
+function sidSchema(kind: "account" | "key") {
+  return z
+    .string()
+    .regex(kind === "account" ? ACCOUNT_SID : KEY_SID, {
+      error: (issue) => sidProblems(String(issue.input), kind).join("; and it "),
+    })
+    .overwrite((sid) => `${sid.slice(0, 2)}${sid.slice(2).toLowerCase()}`);
+}
 
 const adminCredential = z
-  .union([
-    z.strictObject({ authToken: envReference }).describe("The account's Auth Token."),
-    z
-      .strictObject({ apiKeySid: keySid, apiKeySecret: envReference })
-      .describe("A Main API key (Standard keys may not manage keys)."),
-  ])
+  .union(
+    [
+      z
+        .strictObject({ authToken: envReferenceFor({ example: "TWILIO_AUTH_TOKEN", what: "the token" }) })
+        .describe("The account's Auth Token."),
+      z
+        .strictObject({
+          apiKeySid: sidSchema("key").describe(
+            "The Main key's SID: SK and 32 hex digits (upper-case hex is read as lower case).",
+          ),
+          apiKeySecret: envReferenceFor({ example: "TWILIO_API_KEY_SECRET", what: "the key secret" }),
+        })
+        .describe("A Main API key (Standard keys may not manage keys)."),
+    ],
+    {
+      error:
+        "must be either { authToken: { env: NAME } } (the Auth Token) or " +
+        "{ apiKeySid: SK…, apiKeySecret: { env: NAME } } (a Main API key)",
+    },
+  )
   .describe("The credential rotator uses to create and delete keys: the Auth Token or a Main API key.");
 
 const twilioSection = z.strictObject({
-  accountSid: accountSid.describe("The account (or subaccount) whose credential is rotated."),
+  accountSid: sidSchema("account").describe(
+    "The account (or subaccount) whose credential is rotated: AC and 32 hex digits. Upper-case hex is accepted " +
+      "and read as lower case, as Twilio writes SIDs.",
+  ),
   admin: adminCredential,
-  baseUrl: z
-    .url({ protocol: /^https?$/ })
+  baseUrl: httpUrl({ example: "http://127.0.0.1:4010", shape: "origin" })
     .optional()
-    .describe("Send Twilio API calls here instead of Twilio (an emulator). Default: Twilio."),
+    .describe(
+      "Send Twilio API calls here instead of Twilio (an emulator), e.g. http://127.0.0.1:4010. Default: Twilio.",
+    ),
 });
 
 const credentialSection = z

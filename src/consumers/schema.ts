@@ -3,12 +3,29 @@
  * revoked. The http probe is a contract apps in any language implement (see README, "Consumer contract").
  */
 import { z } from "zod";
-import { envReference, storeName } from "../../providers/schema-parts.js";
+import { envReference, httpUrl, storeName } from "../../providers/schema-parts.js";
 
-const headerValue = z.union([z.string(), envReference]).describe("A header value, or { env: NAME } for a secret one.");
+// A literal header value is for what is not secret (Accept, a tenant id); one shaped like a token is refused.
+const headerValue = z
+  .union(
+    [
+      z.string().refine((value) => !/[A-Za-z0-9]{32,}/.test(value), {
+        message:
+          "looks like a secret (32+ letters and digits); give it as { env: NAME } instead (secret values never " +
+          "go in the config)",
+      }),
+      envReference,
+    ],
+    { error: "must be text, or a reference such as { env: NAME } for a secret value" },
+  )
+  .describe("A header value, or { env: NAME } for a secret one.");
 
 const httpTarget = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }).describe("The URL to call."),
+  url: httpUrl({
+    example: "http://10.0.0.5:8080/.well-known/twilio-credential",
+    shape: "any",
+    credentialsInstead: "send a credential as a header instead, given as { env: NAME }",
+  }).describe("The URL to call."),
   headers: z.record(z.string(), headerValue).optional().describe("Extra request headers, e.g. Authorization."),
 });
 

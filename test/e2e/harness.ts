@@ -9,7 +9,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
+import { stringify } from "yaml";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
+import type { CommandResult } from "../../src/engine/result.js";
 import { createTwilioClient, keyAuthenticates } from "../../src/twilio/client.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
@@ -68,6 +70,8 @@ export interface Workspace {
   storeFiles: string[];
   /** Secrets this workspace created or learned, for the scan. */
   secrets: string[];
+  /** The emulator's account and address, as written into the config (for configFor). */
+  twilio: { accountSid: string; baseUrl: string };
   writeConfig(extra?: string): Promise<void>;
 }
 
@@ -111,6 +115,7 @@ export async function makeWorkspace(emulator: TwilioEmulator, storeCount = 2): P
     seeded: { sid: key.sid, secret: key.secret },
     storeFiles,
     secrets: [key.secret, emulator.authToken],
+    twilio: { accountSid: emulator.accountSid, baseUrl: emulator.baseUrl },
     async writeConfig(extra = "") {
       const stores = storeFiles
         .map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`)
@@ -232,4 +237,125 @@ export function useE2e(): {
       return ws;
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Structured configs: a test says what differs from the workspace's config as data, instead of editing YAML.
+
+/** In `configFor` overrides: delete this key (or list item). */
+export const REMOVE: unique symbol = Symbol("remove this key");
+
+/** Text put into the YAML as it is, in place of a value: for syntax errors and what YAML alone can say. */
+export class RawYaml {
+  constructor(readonly text: string) {}
+}
+export const rawYaml = (text: string): RawYaml => new RawYaml(text);
+
+/**
+ * What differs from the workspace's config, merged deeply: a value replaces, `REMOVE` deletes, a mapping
+ * merges into a mapping, and a mapping keyed by index (`{ stores: { 0: { pathh: "x" } } }`) merges into a
+ * list item by item (an index past the end appends). A list replaces a list whole.
+ */
+export type ConfigOverrides = { [key: string]: unknown };
+
+/** The config `makeWorkspace` writes, as data: one dotenv store per store file, the emulator as Twilio. */
+export function baseConfig(ws: Workspace): Record<string, unknown> {
+  return {
+    version: 1,
+    twilio: {
+      accountSid: ws.twilio.accountSid,
+      admin: { authToken: { env: ADMIN_VARIABLE } },
+      baseUrl: ws.twilio.baseUrl,
+    },
+    credential: { type: "api-key", friendlyNamePrefix: "e2e" },
+    stores: ws.storeFiles.map((file, i) => ({ name: `app-${i + 1}`, type: "dotenv-file", path: file })),
+    verify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2 },
+  };
+}
+
+/** The workspace's config with `overrides` merged in (see ConfigOverrides). */
+export function configFor(ws: Workspace, overrides: ConfigOverrides = {}): Record<string, unknown> {
+  return merge(baseConfig(ws), overrides) as Record<string, unknown>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof RawYaml);
+}
+
+function merge(base: unknown, override: unknown): unknown {
+  if (Array.isArray(base) && isPlainObject(override)) {
+    const out: unknown[] = [...base];
+    const removed = new Set<number>();
+    for (const [key, value] of Object.entries(override)) {
+      const index = Number(key);
+      if (!Number.isInteger(index) || index < 0) throw new Error(`configFor: "${key}" is not a list index`);
+      if (value === REMOVE) removed.add(index);
+      else out[index] = merge(out[index], value);
+    }
+    return out.filter((_, index) => !removed.has(index));
+  }
+  if (isPlainObject(base) && isPlainObject(override)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(override)) {
+      if (value === REMOVE) delete out[key];
+      else out[key] = merge(out[key], value);
+    }
+    return out;
+  }
+  return override;
+}
+
+/** A config object as YAML (with the yaml library), RawYaml values written verbatim. */
+export function configYaml(config: unknown): string {
+  const raws: string[] = [];
+  const placeholders = (value: unknown): unknown => {
+    if (value instanceof RawYaml) {
+      raws.push(value.text);
+      return `__raw_${raws.length - 1}__`;
+    }
+    if (Array.isArray(value)) return value.map(placeholders);
+    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, placeholders(v)]));
+    return value;
+  };
+  const text = stringify(placeholders(config), { lineWidth: 0 });
+  return text.replace(/__raw_(\d+)__/g, (_, index: string) => raws[Number(index)] ?? "");
+}
+
+/**
+ * Write the workspace's config with `overrides` to `ws.configPath` (or `options.file`), optionally passing
+ * the YAML through `options.edit` first; returns the text written.
+ */
+export async function writeConfigFor(
+  ws: Workspace,
+  overrides: ConfigOverrides = {},
+  options: { edit?: (yaml: string) => string; file?: string } = {},
+): Promise<string> {
+  const yaml = configYaml(configFor(ws, overrides));
+  const text = options.edit ? options.edit(yaml) : yaml;
+  await writeFile(options.file ?? ws.configPath, text);
+  return text;
+}
+
+/**
+ * Run the CLI with `--json` (added if missing) and parse its one result object. Fails the test, showing
+ * stdout and stderr, when stdout is not exactly one JSON object.
+ */
+export async function runJson<Result extends CommandResult = CommandResult>(
+  args: string[],
+  options: { env: Record<string, string | undefined>; cwd?: string },
+): Promise<{ run: CliRun; result: Result }> {
+  const run = await runCli(args.includes("--json") ? args : [...args, "--json"], options);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(run.stdout);
+  } catch {
+    parsed = undefined;
+  }
+  if (!isPlainObject(parsed)) {
+    expect.fail(
+      `rotator ${args.join(" ")} (exit ${run.code}) did not print one JSON object on stdout\n` +
+        `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`,
+    );
+  }
+  return { run, result: parsed as Result };
 }

@@ -32,7 +32,7 @@ describe("config", () => {
     const error = await loadConfig(file, { T: "x" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join("\n");
-    expect(problems).toContain("twilio.accountSid: must be an account SID");
+    expect(problems).toContain("twilio.accountSid: is 3 characters; an account SID is 34 characters");
     expect(problems).toContain("twilio.extra: unknown key");
     expect(problems).toContain("stores: list at least one store");
     expect((error as ConfigError).exitCode).toBe(2);
