@@ -175,8 +175,11 @@ describe("dotenv-file", () => {
       const { dir, path, provider } = await fixture(envFile(newKey()));
       const { link } = await import("node:fs/promises");
       await link(path, join(dir, "other-name.env"));
-      for (const step of [provider.preflight(), provider.prepare({ credential: undefined, version: "x" }, ctx)]) {
-        const error = await rejection(step);
+      for (const step of [
+        () => provider.preflight(),
+        () => provider.prepare({ credential: undefined, version: "x" }, ctx),
+      ]) {
+        const error = await rejection(step());
         expect(error.message).toMatch(/has 2 hard links; .*find \/ -xdev -samefile/);
       }
     });

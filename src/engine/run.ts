@@ -54,12 +54,10 @@ export async function runFromIssue(state: RunState, command: string): Promise<Co
 export async function runFromVerify(state: RunState, command: string): Promise<CommandResult> {
   await discardStrayKeys(state);
   try {
-    if (!state.stores.some((store) => store.written)) {
-      if (interrupted(state.context)) {
-        return resultFromState(command, state, await undoInterrupted(state));
-      }
-      await verifyNewStep(state);
+    if (interrupted(state.context) && !state.stores.some((store) => store.written)) {
+      return resultFromState(command, state, await undoInterrupted(state));
     }
+    await verifyNewStep(state);
     const written = await writeStoresStep(state, () => interrupted(state.context));
     if (written === "stopped") {
       // Nothing written yet: undo now. Part written: stop resumable (the written stores hold the secret).

@@ -3,32 +3,74 @@ import { describe, expect, it } from "vitest";
 import { ensureBuilt, root, runCli } from "./harness.js";
 
 describe("--sandbox", () => {
-  it("rotate runs the whole fixed order and the independent check confirms the outcome", async () => {
+  it("rotate runs the whole fixed order: three apps switch before the revoke, and not one request gets 20003", async () => {
     ensureBuilt();
     const run = await runCli(["rotate", "--sandbox", "--json"], {
       env: { ...process.env, ROTATOR_FAILPOINT: undefined },
     });
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
+    expect(result.schemaVersion).toBe(1);
     expect(result.status).toBe("completed");
     expect(result.stores).toEqual([
       { name: "app-a", type: "dotenv-file", outcome: "written" },
       { name: "app-b", type: "dotenv-file", outcome: "written" },
     ]);
-    expect(run.stderr).toContain(`app-a.env holds ${result.newKey}`);
-    expect(run.stderr).toContain(`app-b.env holds ${result.newKey}`);
-    expect(run.stderr).toContain(`new key ${result.newKey}: authenticates`);
-    expect(run.stderr).toContain(`old key ${result.oldKey}: refused by Twilio with 20003 (revoked)`);
-    expect(run.stderr).toContain(`keys left in the account: ${result.newKey}\n`);
+    // The consumers, with their state: every one converged on the new key.
+    expect(result.consumers.map((c: { name: string; state: string }) => [c.name, c.state])).toEqual([
+      ["web-1", "converged"],
+      ["web-2", "converged"],
+      ["worker-1", "converged"],
+    ]);
+    for (const consumer of result.consumers) expect(consumer.detail).toContain(result.newKey);
+    // The sandbox's own check, independent of the engine.
+    const { checks, apps, next } = result.sandbox as {
+      checks: string[];
+      apps: Array<{ name: string; requests: number; refused: number }>;
+      next: string[];
+    };
+    expect(checks).toContain(`app-a.env holds ${result.newKey}`);
+    expect(checks).toContain(`app-b.env holds ${result.newKey}`);
+    expect(checks).toContain(`new key ${result.newKey}: authenticates`);
+    expect(checks).toContain(`old key ${result.oldKey}: refused by Twilio with 20003 (revoked)`);
+    expect(checks).toContain(`keys left in the account: ${result.newKey}`);
+    expect(apps.map((app) => app.name)).toEqual(["web-1", "web-2", "worker-1"]);
+    for (const app of apps) {
+      expect(app.requests).toBeGreaterThan(0);
+      expect(app.refused).toBe(0);
+    }
+    expect(next.join("\n")).toContain("rotator plan");
+    // The live block showed them converging before the revoke (in a log: one line per change).
+    const converged = run.stderr.indexOf("✓ worker-1: uses");
+    const revoked = run.stderr.indexOf("revoking the old key");
+    expect(converged).toBeGreaterThan(0);
+    expect(revoked).toBeGreaterThan(converged);
     expect(run.stderr + run.stdout).not.toMatch(/[0-9a-f]{32}/);
   });
 
-  it("plan prints the steps and leaves the seeded key in place", async () => {
+  it("the human summary goes to stdout, ends with the apps' requests and what to do next; progress stays on stderr", async () => {
+    const run = await runCli(["rotate", "--sandbox"], { env: { ...process.env, ROTATOR_FAILPOINT: undefined } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ok run \S+: completed \(exit 0\)|^✓ run \S+: completed \(exit 0\)/);
+    expect(run.stdout).toMatch(/web-1: \d+ requests, 0 got 20003/);
+    expect(run.stdout).toContain("next, for a real setup:");
+    expect(run.stdout).toContain("config/examples");
+    expect(run.stdout).not.toContain("==>");
+    expect(run.stderr).toContain("==> waiting for 3 consumer(s)");
+    // No color when the output is not a terminal.
+    expect(run.stdout + run.stderr).not.toContain("\u001b[");
+  });
+
+  it("plan prints the steps and leaves the seeded key in place, before the sandbox is removed", async () => {
     const run = await runCli(["plan", "--sandbox"], { env: process.env });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("rotator plan (dry run: nothing was changed)");
     expect(run.stdout).toContain("no problems found");
-    expect(run.stderr).toMatch(/old key SK…[0-9a-f]{4}: still authenticates/);
+    expect(run.stdout).toContain("plan: 1 key to create, 2 stores to update, 1 key to revoke");
+    expect(run.stdout).toContain("reload and wait for 3 consumer(s)");
+    expect(run.stdout).toMatch(/old key SK…[0-9a-f]{4}: still authenticates/);
+    // The plan was printed while its files existed: the "removed" line is the very last thing written.
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^==> sandbox: removed /);
   });
 });
 

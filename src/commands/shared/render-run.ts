@@ -9,7 +9,11 @@ import type { SandboxSummary } from "../../sandbox.js";
 const GOOD = new Set(["completed", "not-due", "nothing-to-resume", "planned"]);
 
 export function renderRun(result: CommandResult, output: Output): void {
-  const s = output.out;
+  // A command that stopped before any run (bad input, a lock, nothing confirmed) reports on stderr, like
+  // any CLI's error: `rotator plan > plan.txt` still shows it. A run's summary, however it ended, is the
+  // result, on stdout.
+  const toStderr = result.runId === null && result.exitCode !== 0;
+  const s = toStderr ? output.err : output.out;
   const lines: string[] = [];
   const good = GOOD.has(result.status) || (result.command === "rollback" && result.status === "rolled-back");
   const mark = good ? s.ok(s.tick) : s.fail(s.cross);
@@ -30,7 +34,8 @@ export function renderRun(result: CommandResult, output: Output): void {
   if (result.next) lines.push(`  ${s.bold("next:")} ${result.next}`);
   if (result.journal) lines.push(s.dim(`  journal: ${result.journal}`));
   lines.push(...renderSandboxLines(result, output));
-  output.print(lines);
+  if (toStderr) output.note(lines);
+  else output.print(lines);
 }
 
 /** The sandbox's own check of a result, when the command ran on the sandbox. */

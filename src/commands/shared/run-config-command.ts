@@ -4,9 +4,11 @@
  * exit code. Signals during the run ask the engine to stop between steps (engine/interrupt.ts); a second
  * one ends the process at once, which the journal was written to survive.
  */
+
+import { resolve } from "node:path";
 import type { Output } from "../../cli/output.js";
 import { makeOutput } from "../../cli/output.js";
-import { resolveConfigPath, resolveStateDir } from "../../config/locate.js";
+import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
 import { streamReporter } from "../../engine/reporter.js";
@@ -58,10 +60,11 @@ export async function runConfigCommand<R extends CommandResult>(
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }
     const env = sandbox?.env ?? runtime.env;
-    const configPath = sandbox?.configPath ?? resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd });
+    const configPath =
+      sandbox?.configPath ?? resolve(runtime.cwd, resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd }));
     const loaded = await loadConfig(configPath, env);
     context = await buildContext(loaded, {
-      stateDir: sandbox?.stateDir ?? resolveStateDir({ flag: options.stateDir, env, cwd: runtime.cwd }),
+      stateDir: sandbox?.stateDir ?? resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env })),
       reporter,
       env,
       interruption,
