@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
 import { afterAll, beforeAll, expect } from "vitest";
 import { stringify } from "yaml";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
@@ -358,4 +359,84 @@ export async function runJson<Result extends CommandResult = CommandResult>(
     );
   }
   return { run, result: parsed as Result };
+}
+
+/** A writable stream that keeps what is written, pretending to be a terminal when asked. */
+export class CapturedStream extends Writable {
+  text = "";
+  isTTY: boolean;
+  columns = 80;
+  constructor(tty = false) {
+    super();
+    this.isTTY = tty;
+  }
+  override _write(chunk: Buffer | string, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+export interface InProcessRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run a command in this process through the same program the binary runs (src/cli/program.ts), for the
+ * cases a spawned process adds nothing to: help text, output conventions, a fake terminal for the prompt.
+ * `answer` is typed at the prompt; `signalAfter` sends the run a SIGINT once the predicate holds.
+ */
+export async function runInProcess(
+  args: string[],
+  options: {
+    env: Record<string, string | undefined>;
+    cwd?: string;
+    tty?: boolean;
+    answer?: string;
+    signal?: { when: (stderr: string) => boolean; name?: NodeJS.Signals };
+  },
+): Promise<InProcessRun> {
+  const stdout = new CapturedStream(options.tty ?? false);
+  const stderr = new CapturedStream(options.tty ?? false);
+  const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
+  stdin.isTTY = options.tty ?? false;
+  const handlers: Array<(signal: NodeJS.Signals) => void> = [];
+  let poller: NodeJS.Timeout | undefined;
+  if (options.answer !== undefined || options.signal !== undefined) {
+    let answered = false;
+    let signalled = false;
+    poller = setInterval(() => {
+      if (options.answer !== undefined && !answered && stderr.text.includes("[y/N]")) {
+        answered = true;
+        stdin.write(`${options.answer}\n`);
+      }
+      if (options.signal !== undefined && !signalled && options.signal.when(stderr.text)) {
+        signalled = true;
+        for (const handler of handlers) handler(options.signal.name ?? "SIGINT");
+      }
+    }, 10);
+  }
+  const { runProgram } = await import("../../src/cli/program.js");
+  try {
+    const code = await runProgram(args, {
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      stderr: stderr as unknown as NodeJS.WriteStream,
+      stdin,
+      env: options.env,
+      cwd: options.cwd ?? root,
+      onSignal(handler) {
+        handlers.push(handler);
+        return () => handlers.splice(handlers.indexOf(handler), 1);
+      },
+      hardExit(code) {
+        throw new Error(`the command asked to exit at once with ${code}`);
+      },
+    });
+    transcript.push(stdout.text, stderr.text);
+    return { code, stdout: stdout.text, stderr: stderr.text };
+  } finally {
+    if (poller !== undefined) clearInterval(poller);
+    stdin.end();
+  }
 }

@@ -25,7 +25,7 @@ On a terminal, rotate shows the plan and asks before changing anything
 (--yes skips the question; without a terminal it never asks).
 ${examples([
   ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
-  ["rotator rotate", "rotate ./rotator.yaml's credential, after a yes"],
+  ["rotator rotate", "rotate, after showing the plan"],
   ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
   ["rotator rotate --emergency --yes", "after a leak or a security reset"],
 ])}`,

@@ -5,7 +5,7 @@
 import { credentialId } from "../../../providers/contract.js";
 import { claimRecord, claimStores } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
-import { failpoint } from "../../engine/failpoint.js";
+import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
 import { Journal, newRunId, processIdentity } from "../../engine/journal.js";
 import { StoreLocks } from "../../engine/lock.js";
@@ -74,6 +74,7 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
 async function rotateClaimed(context: EngineContext, runId: string, options: RotateOptions): Promise<CommandResult> {
   const { reporter, stateDir, loaded } = context;
   failpoint("after-lock:rotate", context.env);
+  await pausepoint("after-lock:rotate", context.env);
   reporter.step("preflight: admin credential, stores, drift");
   const preflight = await runPreflight(context, options);
   for (const note of preflight.notes) reporter.info(note);

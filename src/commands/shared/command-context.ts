@@ -32,8 +32,15 @@ export function addCommonOptions(command: Command, options: { sandbox?: boolean 
   return command;
 }
 
-/** `\nExamples:\n  rotator …   what it does` for a command's help. */
+/**
+ * `\nExamples:\n  rotator …   what it does` for a command's help, within 80 columns: a description that
+ * does not fit beside its command goes on the line under it.
+ */
 export function examples(lines: Array<[string, string]>): string {
   const width = Math.max(...lines.map(([command]) => command.length));
-  return `\nExamples:\n${lines.map(([command, what]) => `  ${command.padEnd(width)}  ${what}`).join("\n")}`;
+  const formatted = lines.map(([command, what]) => {
+    const beside = `  ${command.padEnd(width)}  ${what}`;
+    return beside.length <= 80 ? beside : `  ${command}\n      ${what}`;
+  });
+  return `\nExamples:\n${formatted.join("\n")}`;
 }

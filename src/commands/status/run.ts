@@ -57,6 +57,19 @@ export async function status(context: EngineContext, options: { limit?: number }
       finishedAt: run.finished?.ts ?? null,
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
     }));
+  // A run still in preflight holds its stores' locks but has no journal yet: it is running too.
+  for (const { lock } of locks) {
+    if (lock.state !== "held" || lock.owner === undefined) continue;
+    if (runs.some((run) => run.runId === lock.owner?.runId)) continue;
+    runs.push({
+      runId: lock.owner.runId,
+      command: lock.owner.command,
+      status: "running",
+      startedAt: lock.owner.since,
+      finishedAt: null,
+      next: "preflight: it has changed nothing yet",
+    });
+  }
   return {
     command: "status",
     status: "completed",
