@@ -57,6 +57,11 @@ export interface KeyVaultServerOptions {
   tenantId?: string;
   /** The application every test may use, with every permission; made up when not given. */
   client?: ClientInput;
+  /**
+   * The key tokens are signed with; default a new one. A server restarted with the same key keeps accepting the
+   * tokens it issued before, as Key Vault does across an outage of its own.
+   */
+  tokenKey?: Buffer;
   /** Lifetime of the tokens the authority issues; default 3600 s, as Entra's. */
   tokenLifetimeSeconds?: number;
   /** The spec file; default the project's vendored copy. */
@@ -135,7 +140,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   const faults = new Faults();
   const clients = new ClientRegistry();
   const client = clients.add(options.client);
-  const signer = new TokenSigner();
+  const signer = new TokenSigner(options.tokenKey);
   const requests: RequestRecord[] = [];
   const tokenRequests: TokenRequestRecord[] = [];
   const hooks: Hook[] = [];

@@ -26,7 +26,13 @@ export function issuerFor(tenantId: string): string {
 }
 
 export class TokenSigner {
-  readonly #key = randomBytes(32);
+  readonly #key: Buffer;
+
+  /** A key of its own unless given one: a server restarted with the same key accepts the tokens it issued. */
+  constructor(key: Buffer = randomBytes(32)) {
+    if (key.length < 32) throw new Error("a token signing key needs at least 32 bytes");
+    this.#key = key;
+  }
 
   sign(claims: TokenClaims): string {
     const header = encode({ typ: "JWT", alg: "HS256", kid: "keyvault-test-server" });
