@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredCredential } from "../contract.js";
-import { rejection } from "../contract-suite.js";
+import { rejection } from "../contract-suite/suite.js";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { classifyAwsError, safeCause } from "./errors.js";
 import { AwsSecretsManagerProvider, clientConfig, SDK_MAX_ATTEMPTS } from "./provider.js";
