@@ -35,10 +35,3 @@ export function credentialOf(
 export function withCredential(object: SecretObject, credential: StoredCredential, names: FieldNames): string {
   return JSON.stringify({ ...object, ...credentialToFields(credential, names) });
 }
-
-/** The field names a credential of this kind is stored under, for messages. */
-export function fieldNamesFor(kind: CredentialKind, names: FieldNames): string[] {
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
-}
