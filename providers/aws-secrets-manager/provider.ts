@@ -44,6 +44,7 @@ import type { ProviderEnvironment } from "../definition.js";
 import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
+import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -56,7 +57,6 @@ import {
 import { classifyAwsError, safeCause } from "./errors.js";
 import type { AwsSecretsManagerConfig } from "./schema.js";
 import { regionOfArn } from "./schema.js";
-import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "./secret-json.js";
 import {
   AWSCURRENT,
   AWSPENDING,

@@ -1,9 +1,9 @@
 /**
- * The secret's value: a JSON object holding the credential's fields next to whatever else the operator keeps
- * there. Rotator only ever changes its own fields.
+ * A secret whose value is a JSON object holding the credential's fields next to whatever else the operator keeps
+ * there (AWS Secrets Manager, Azure Key Vault). Rotator only ever changes its own fields.
  */
-import type { CredentialKind, StoredCredential } from "../contract.js";
-import { credentialToFields, type FieldNames, fieldsToCredential } from "../fields.js";
+import type { CredentialKind, StoredCredential } from "./contract.js";
+import { credentialToFields, type FieldNames, fieldsToCredential } from "./fields.js";
 
 export type SecretObject = Record<string, unknown>;
 
