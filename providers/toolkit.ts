@@ -1,12 +1,13 @@
 /**
  * What every store provider needs and none should write again: the error factory, restore-point parsing, the
  * credential-kind check, the field names of a kind, the unique-field-names refinement of a config schema, shell
- * quoting for the commands messages suggest, and credential equality.
+ * quoting for the commands messages suggest, credential equality, and reading a `{ env: NAME }` reference.
  */
 import { z } from "zod";
 import type { CredentialKind, RestorePoint, StoredCredential } from "./contract.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
 import { type FieldNames, withFieldDefaults } from "./fields.js";
+import type { EnvReference } from "./schema-parts.js";
 
 /** Makes the StoreErrors of one store: the message names the store, the underlying error rides along as `cause`. */
 export type ErrorFactory = (kind: StoreErrorKind, message: string, cause?: unknown) => StoreError;
@@ -73,4 +74,26 @@ export function sameCredential(a: StoredCredential | undefined, b: StoredCredent
     return a.apiKeySid === b.apiKeySid && a.apiKeySecret === b.apiKeySecret;
   }
   return a.kind === "auth-token" && b.kind === "auth-token" && a.authToken === b.authToken;
+}
+
+/**
+ * The value of a `{ env: NAME }` reference, read when it is first needed (a command that never talks to the store
+ * does not fail on it); a fatal StoreError naming the variable and where the config names it when it is unset.
+ */
+export function readEnvReference(
+  reference: EnvReference,
+  where: string,
+  store: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  const value = env[reference.env];
+  if (value === undefined || value === "") {
+    throw new StoreError(
+      "fatal",
+      store,
+      `environment variable ${reference.env} is not set or empty; this store's config names it in ${where}. ` +
+        "Set it in the environment rotator runs in.",
+    );
+  }
+  return value;
 }
