@@ -1,5 +1,4 @@
 import { defineProvider } from "../definition.js";
-import { AzureKeyVaultProvider } from "./provider.js";
 import { azureKeyVaultConfigSchema } from "./schema.js";
 
 export const azureKeyVault = defineProvider({
@@ -8,5 +7,9 @@ export const azureKeyVault = defineProvider({
   summary:
     "An Azure Key Vault secret holding the credential as JSON; each write sets a new version tagged with the run, " +
     "read back by its id; rollback sets the previous version's value again.",
-  create: (config, environment) => new AzureKeyVaultProvider(config, environment),
+  // The provider (and the Azure SDKs) load only when a config names this type.
+  load: async () => {
+    const { AzureKeyVaultProvider } = await import("./provider.js");
+    return (config, environment) => new AzureKeyVaultProvider(config, environment);
+  },
 });

@@ -431,7 +431,7 @@ describe("azure-key-vault against the Key Vault test server", () => {
       secretName: "Twilio-Prod",
       auth: { method: "default" },
     });
-    const provider = azureKeyVault.create(entry, { credentialKind: "api-key", baseDir: "/", env: {} });
+    const provider = (await azureKeyVault.load())(entry, { credentialKind: "api-key", baseDir: "/", env: {} });
     expect(await provider.identity()).toEqual({
       key: "azure-key-vault:https://my-vault.vault.azure.net:443/secrets/twilio-prod",
       display: "Azure Key Vault secret Twilio-Prod at https://my-vault.vault.azure.net",

@@ -87,7 +87,7 @@ describe("azure-key-vault config", () => {
 });
 
 describe("credential", () => {
-  it("default auth is DefaultAzureCredential; client-secret auth a ClientSecretCredential, made only when needed", () => {
+  it("default auth is DefaultAzureCredential; client-secret auth a ClientSecretCredential, made only when needed", async () => {
     expect(createCredential({ method: "default" }, { store: "azure", env: {} })).toBeInstanceOf(DefaultAzureCredential);
     const config = azureKeyVaultConfigSchema.parse({ ...base, auth: clientSecretAuth });
     if (config.auth.method !== "client-secret") throw new Error("unexpected auth");
@@ -95,7 +95,8 @@ describe("credential", () => {
       createCredential(config.auth, { store: "azure", env: { AZURE_ROTATOR_SECRET: "s3cret-value" } }),
     ).toBeInstanceOf(ClientSecretCredential);
     // An unset variable fails when the store is first used, not when the provider is made.
-    expect(() => azureKeyVault.create(config, { credentialKind: "api-key", baseDir: "/", env: {} })).not.toThrow();
+    const create = await azureKeyVault.load();
+    expect(() => create(config, { credentialKind: "api-key", baseDir: "/", env: {} })).not.toThrow();
   });
 
   it("an authority of its own (not Microsoft's) gets no instance discovery", () => {
@@ -108,7 +109,7 @@ describe("credential", () => {
 
   it("an unset client secret variable is a fatal StoreError naming it", async () => {
     const config = azureKeyVaultConfigSchema.parse({ ...base, auth: clientSecretAuth });
-    const provider = azureKeyVault.create(config, { credentialKind: "api-key", baseDir: "/", env: {} });
+    const provider = (await azureKeyVault.load())(config, { credentialKind: "api-key", baseDir: "/", env: {} });
     const error = await rejection(provider.read());
     expect(error.kind).toBe("fatal");
     expect(error.message).toBe(
