@@ -1,7 +1,9 @@
 /**
- * Bad input for an azure-key-vault store: each mistake gets exit 2 from `plan` and from `rotate`, a message naming
- * where it is (the config path, or the variable and where the config names it), and nothing changes: no Twilio
- * state, no Key Vault version, no dotenv byte, no journal.
+ * An azure-key-vault store's config through the real CLI. Bad input: each mistake gets exit 2 from `plan` and from
+ * `rotate`, a message naming where it is (the config path, or the variable and where the config names it), and
+ * nothing changes: no Twilio state, no Key Vault version, no dotenv byte, no journal. Good input: `plan` says
+ * write permission is unverified, and `auth: { method: default }` runs DefaultAzureCredential's real chain
+ * (its environment credential, from AZURE_* variables, against the test server's authority).
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, inject, it } from "vitest";
@@ -93,6 +95,32 @@ describe("azure-key-vault: bad input changes nothing and exits 2 with the place 
       expect(await journals(ws)).toBe("");
     });
   }
+
+  it("auth method default: DefaultAzureCredential takes AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_AUTHORITY_HOST", async () => {
+    const { ws, entry, good } = await azureWorkspace();
+    const servers = inject("servers");
+    const auth = entry.auth as { clientId: string };
+    await writeFile(
+      ws.configPath,
+      withEntry(good, entry, (e) => ({ ...e, auth: { method: "default" } })),
+    );
+    const env = {
+      ...ws.env,
+      AZURE_TENANT_ID: servers.azure.tenantId,
+      AZURE_CLIENT_ID: auth.clientId,
+      AZURE_CLIENT_SECRET: ws.env[AZURE_SECRET_VARIABLE],
+      AZURE_AUTHORITY_HOST: servers.azure.authorityHost,
+    };
+    const planned = await runCli(cliArgs(ws, "plan"), { env });
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    expect(JSON.parse(planned.stdout).oldKey).toBe(`SK…${ws.seeded.sid.slice(-4)}`);
+
+    const wrong = await runCli(cliArgs(ws, "plan"), {
+      env: { ...env, AZURE_CLIENT_SECRET: "not-the-client-secret-0002" },
+    });
+    expect(wrong.code).toBe(2);
+    expect(JSON.parse(wrong.stdout).problems.join("\n")).toMatch(/refused the application's client secret/);
+  });
 
   it("plan of a good config notes that Key Vault write permission is unverified, and changes nothing", async () => {
     const { ws } = await azureWorkspace();
