@@ -178,7 +178,9 @@ const cases: BadInput[] = [
   {
     name: "a store without a type",
     config: () => ({ stores: { 1: { type: REMOVE } } }),
-    expect: [/stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2/],
+    expect: [
+      /stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2/,
+    ],
   },
   {
     name: "an unknown Vault auth method",
