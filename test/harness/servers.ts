@@ -384,21 +384,25 @@ const TSX_LOADER = pathToFileURL(join(REPO_ROOT, "node_modules/tsx/dist/loader.m
  * same ports, with the same CA, credentials and token key, so clients built from the endpoints keep working.
  */
 function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
-  mkdirSync(join(CACHE_DIR, "keyvault"), { recursive: true });
-  const certDir = mkdtempSync(join(CACHE_DIR, "keyvault", "tls-"));
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = newClientSecret();
   // Kept across restarts, as Entra's keys are across a vault outage: tokens issued before stay good.
   const tokenKey = randomBytes(32).toString("hex");
-  const caFile = join(certDir, "ca.pem");
+  // Made at the first launch only: startServers() makes every spec, also for the servers it does not start.
+  let certDir: string | undefined;
+  const caFile = () => join(certDir ?? "", "ca.pem");
   return {
     portCount: 2,
     dispose() {
-      rmSync(certDir, { recursive: true, force: true });
+      if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
     },
     launch({ main, second }) {
       if (second === undefined) throw new Error("the Key Vault test server needs a port for its authority");
+      if (certDir === undefined) {
+        mkdirSync(join(CACHE_DIR, "keyvault"), { recursive: true });
+        certDir = mkdtempSync(join(CACHE_DIR, "keyvault", "tls-"));
+      }
       return launch(
         "azure",
         main,
@@ -423,7 +427,7 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
         started,
         // The CA file exists once the server made its certificate; health over HTTPS proves the CA verifies it.
         async () =>
-          existsSync(caFile) && keyVaultAdmin(`https://${HOST}:${main}`, readFileSync(caFile, "utf8")).health(),
+          existsSync(caFile()) && keyVaultAdmin(`https://${HOST}:${main}`, readFileSync(caFile(), "utf8")).health(),
         READY_TIMEOUT_MS.azure,
         100,
       );
@@ -435,8 +439,8 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
         tenantId,
         clientId,
         clientSecret,
-        caPem: readFileSync(caFile, "utf8"),
-        caFile,
+        caPem: readFileSync(caFile(), "utf8"),
+        caFile: caFile(),
       };
     },
   };
