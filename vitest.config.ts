@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
 
 // Two projects: fast tests with no outside servers, and integration tests that talk to real local servers
-// (moto, OpenBao, Lowkey Vault, the Twilio emulator) started once by the integration globalSetup.
+// (moto, OpenBao, the Key Vault test server, the Twilio emulator) started once by the integration globalSetup.
 export default defineConfig({
   test: {
     projects: [
@@ -17,6 +17,7 @@ export default defineConfig({
             "providers/**/*.test.ts",
             "test/unit/**/*.test.ts",
             "test/emulator/**/*.test.ts",
+            "test/keyvault-server/**/*.test.ts",
           ],
           exclude: ["**/*.integration.test.ts", "node_modules/**", "dist/**"],
           testTimeout: 20_000,

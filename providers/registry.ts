@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { awsSecretsManager } from "./aws-secrets-manager/index.js";
+import { azureKeyVault } from "./azure-key-vault/index.js";
 import type { StoreProvider } from "./contract.js";
 import type { ProviderDefinition, ProviderEnvironment } from "./definition.js";
 import { dotenvFile } from "./dotenv-file/index.js";
@@ -13,6 +14,7 @@ import { vaultKv2 } from "./vault-kv2/index.js";
 /** Keyed by type; `registry()` makes the compiler check each key against its config schema's `type`. */
 export const providers = registry({
   "aws-secrets-manager": awsSecretsManager,
+  "azure-key-vault": azureKeyVault,
   "dotenv-file": dotenvFile,
   "vault-kv2": vaultKv2,
 });

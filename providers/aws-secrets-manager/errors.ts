@@ -4,6 +4,7 @@
  * errors for the network (`code` ECONNREFUSED, ...), and its own errors for credentials and timeouts.
  */
 import type { StoreErrorKind } from "../errors.js";
+import { shellQuote } from "../toolkit.js";
 
 export interface AwsFailure {
   kind: StoreErrorKind;
@@ -253,8 +254,4 @@ export function classifyAwsError(error: unknown, target: AwsTarget): AwsFailure 
 function isServiceException(error: unknown): boolean {
   const { fault } = fieldsOf(error);
   return fault === "client" || fault === "server";
-}
-
-export function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_./:@+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -27,7 +27,7 @@ import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { awsClient, type RunningServers, startServers } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { rejection, runProviderContract } from "../contract-suite.js";
+import { rejection, runProviderContract } from "../contract-suite/suite.js";
 import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { awsSecretsManager } from "./index.js";
 import { AwsSecretsManagerProvider } from "./provider.js";

@@ -15,12 +15,12 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredCredential } from "../contract.js";
-import { rejection } from "../contract-suite.js";
+import { rejection } from "../contract-suite/suite.js";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
+import { parseSecretObject, withCredential } from "../json-secret.js";
 import { classifyAwsError, safeCause } from "./errors.js";
 import { AwsSecretsManagerProvider, clientConfig, SDK_MAX_ATTEMPTS } from "./provider.js";
 import { awsSecretsManagerConfigSchema } from "./schema.js";
-import { parseSecretObject, withCredential } from "./secret-json.js";
 import { isRotatorVersion, labelsOf, versionIdFor } from "./staging.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.

@@ -41,13 +41,22 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
-import { classifyAwsError, safeCause, shellQuote } from "./errors.js";
+import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  fieldNamesFor,
+  parseRestorePoint,
+  sameCredential,
+  shellQuote,
+  storeErrors,
+} from "../toolkit.js";
+import { classifyAwsError, safeCause } from "./errors.js";
 import type { AwsSecretsManagerConfig } from "./schema.js";
 import { regionOfArn } from "./schema.js";
-import { credentialOf, fieldNamesFor, parseSecretObject, type SecretObject, withCredential } from "./secret-json.js";
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -148,9 +157,11 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   readonly #retry: RetryPolicy;
   readonly #names: FieldNames;
   readonly #kind: CredentialKind;
+  readonly #error: ErrorFactory;
 
   constructor(config: AwsSecretsManagerConfig, environment: ProviderEnvironment, options: AwsProviderOptions = {}) {
     this.name = config.name;
+    this.#error = storeErrors(config.name);
     this.secretId = config.secretId;
     this.#endpoint = config.endpoint;
     this.#region = configuredRegion(config, environment);
@@ -260,9 +271,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
-    if (next.kind !== this.#kind) {
-      throw this.#error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${this.#kind}.`);
-    }
+    assertCredentialKind(next, this.#kind, this.#error);
     const point = this.#restorePoint(restorePoint);
     const ours = versionIdFor(ctx.runId, credentialId(next));
     const secret = await this.#describeSecret();
@@ -569,9 +578,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   }
 
   #restorePoint(restorePoint: RestorePoint): AwsRestorePoint {
-    const parsed = restorePointSchema.safeParse(restorePoint);
-    if (parsed.success) return parsed.data;
-    throw this.#error("fatal", `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`);
+    return parseRestorePoint(restorePointSchema, restorePoint, this.#error);
   }
 
   // ------------------------------------------------------------------------------------------- errors
@@ -619,10 +626,6 @@ export class AwsSecretsManagerProvider implements StoreProvider {
       return "no region configured";
     }
   }
-
-  #error(kind: StoreErrorKind, message: string, cause?: unknown): StoreError {
-    return new StoreError(kind, this.name, message, cause === undefined ? undefined : { cause });
-  }
 }
 
 /** The AWS error code of an SDK service exception (its `name`), else undefined. */
@@ -633,14 +636,4 @@ function awsCode(error: unknown): string | undefined {
 
 function holderOf(versionIdsToStages: Record<string, string[]> | undefined, stage: string): string | undefined {
   return Object.entries(versionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
-}
-
-function sameCredential(a: StoredCredential, b: StoredCredential): boolean {
-  if (a.kind === "api-key" && b.kind === "api-key") {
-    return a.accountSid === b.accountSid && a.apiKeySid === b.apiKeySid && a.apiKeySecret === b.apiKeySecret;
-  }
-  if (a.kind === "auth-token" && b.kind === "auth-token") {
-    return a.accountSid === b.accountSid && a.authToken === b.authToken;
-  }
-  return false;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { httpUrl, storeEntryBase } from "../schema-parts.js";
+import { uniqueFieldNames } from "../toolkit.js";
 
 /** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ... */
 const regionName = z
@@ -42,14 +43,7 @@ export const awsSecretsManagerConfigSchema = z
         message: `the secret's ARN is in region ${arnRegion}, not ${entry.region}; drop "region" or make them agree`,
       });
     }
-    const names = Object.values(withFieldDefaults(JSON_FIELD_DEFAULTS, entry.fields));
-    if (new Set(names).size !== names.length) {
-      context.addIssue({
-        code: "custom",
-        path: ["fields"],
-        message: `each field needs its own name (now: ${names.join(", ")})`,
-      });
-    }
+    uniqueFieldNames(entry, JSON_FIELD_DEFAULTS, context);
   })
   .describe(
     "An AWS Secrets Manager secret holding the credential as JSON. The new value is staged as AWSPENDING, read " +

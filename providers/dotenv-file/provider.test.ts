@@ -20,7 +20,12 @@ import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CredentialKind, RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { type ContractStore, makeDirectoryUnwritable, rejection, runProviderContract } from "../contract-suite.js";
+import {
+  type ContractStore,
+  makeDirectoryUnwritable,
+  rejection,
+  runProviderContract,
+} from "../contract-suite/suite.js";
 import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { dotenvFile } from "./index.js";
 import { DotenvFileProvider } from "./provider.js";

@@ -29,7 +29,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import type { StoreError, StoreErrorKind } from "../errors.js";
 import {
   credentialToFields,
   DOTENV_FIELD_DEFAULTS,
@@ -38,6 +38,14 @@ import {
   withFieldDefaults,
 } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  fieldNamesFor,
+  parseRestorePoint,
+  shellQuote,
+  storeErrors,
+} from "../toolkit.js";
 import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
 import {
   createFileOnce,
@@ -84,9 +92,11 @@ export class DotenvFileProvider implements StoreProvider {
   readonly #backupDir: string | undefined;
   readonly #names: FieldNames;
   readonly #kind: CredentialKind;
+  readonly #error: ErrorFactory;
 
   constructor(config: DotenvFileConfig, environment: ProviderEnvironment) {
     this.name = config.name;
+    this.#error = storeErrors(config.name);
     this.path = resolve(environment.baseDir, config.path);
     this.#backupDir = config.backupDir === undefined ? undefined : resolve(environment.baseDir, config.backupDir);
     this.#names = withFieldDefaults(DOTENV_FIELD_DEFAULTS, config.fields);
@@ -135,7 +145,7 @@ export class DotenvFileProvider implements StoreProvider {
     const snapshot = this.#snapshotOf(bytes);
     const notes: string[] = [];
     if (real !== this.path) notes.push(`${this.path} is a symlink; rotator replaces the file it points to, ${real}.`);
-    const keys = new Set(this.#variables());
+    const keys = new Set(fieldNamesFor(this.#kind, this.#names));
     const counts = new Map<string, number>();
     for (const entry of parseDotenv(bytes)) {
       if (keys.has(entry.key)) counts.set(entry.key, (counts.get(entry.key) ?? 0) + 1);
@@ -193,9 +203,7 @@ export class DotenvFileProvider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
-    if (next.kind !== this.#kind) {
-      throw this.#error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${this.#kind}.`);
-    }
+    assertCredentialKind(next, this.#kind, this.#error);
     const point = this.#restorePoint(restorePoint);
     const { real, stats } = await this.#locate();
     this.#refuseLooseMode(stats);
@@ -290,30 +298,16 @@ export class DotenvFileProvider implements StoreProvider {
     return fieldsToCredential(this.#kind, Object.fromEntries(dotenvValues(bytes)), this.#names);
   }
 
-  /** The variables this store's credential kind is stored under. */
-  #variables(): string[] {
-    const names = this.#names;
-    return this.#kind === "api-key"
-      ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-      : [names.accountSid, names.authToken];
-  }
-
   #restorePoint(restorePoint: RestorePoint): DotenvRestorePoint {
-    const parsed = restorePointSchema.safeParse(restorePoint);
-    if (!parsed.success) {
+    const point = parseRestorePoint(restorePointSchema, restorePoint, this.#error);
+    if (point.path !== this.path) {
       throw this.#error(
         "fatal",
-        `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`,
+        `the restore point is for file ${point.path}, but this store is now configured with ${this.path}; ` +
+          `the content from before the run is in ${point.backupPath}.`,
       );
     }
-    if (parsed.data.path !== this.path) {
-      throw this.#error(
-        "fatal",
-        `the restore point is for file ${parsed.data.path}, but this store is now configured with ${this.path}; ` +
-          `the content from before the run is in ${parsed.data.backupPath}.`,
-      );
-    }
-    return parsed.data;
+    return point;
   }
 
   async #locate(): Promise<Located> {
@@ -429,10 +423,6 @@ export class DotenvFileProvider implements StoreProvider {
     }
   }
 
-  #error(kind: StoreErrorKind, message: string, cause?: unknown): StoreError {
-    return new StoreError(kind, this.name, message, cause === undefined ? undefined : { cause });
-  }
-
   /** A failed file operation, said in the user's terms. fs errors carry paths and codes, never file content. */
   #fileError(error: unknown, action: string): StoreError {
     const step = error instanceof FileStepError ? error.step : undefined;
@@ -515,8 +505,4 @@ function ownershipOf(stats: Stats): { mode: number; uid: number; gid: number } {
 function tempPrefix(real: string, ctx: WriteContext): string {
   const run = ctx.runId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
   return `.${basename(real)}.rotator-${run}`;
-}
-
-function shellQuote(path: string): string {
-  return /^[A-Za-z0-9_./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { DOTENV_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { storeEntryBase } from "../schema-parts.js";
+import { uniqueFieldNames } from "../toolkit.js";
 
 const variableName = z
   .string()
@@ -41,14 +42,7 @@ export const dotenvFileConfigSchema = z
       ),
   })
   .superRefine((entry, context) => {
-    const names = Object.values(withFieldDefaults(DOTENV_FIELD_DEFAULTS, entry.fields));
-    if (new Set(names).size !== names.length) {
-      context.addIssue({
-        code: "custom",
-        path: ["fields"],
-        message: `each field needs its own variable name (now: ${names.join(", ")})`,
-      });
-    }
+    uniqueFieldNames(entry, DOTENV_FIELD_DEFAULTS, context, "variable name");
   })
   .describe("A dotenv file on this host, rewritten in place; every other line is kept as it is.");
 

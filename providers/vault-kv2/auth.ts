@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { StoreError } from "../errors.js";
 import type { EnvReference } from "../schema-parts.js";
+import { readEnvReference } from "../toolkit.js";
 import type { VaultHttp } from "./client.js";
 import { storeErrorFor, VaultRequestFailure } from "./errors.js";
 import type { VaultAuthConfig } from "./schema.js";
@@ -38,16 +39,7 @@ const loginResponse = z.object({
 
 /** Reads `{ env: NAME }`, failing with the variable's name and where the config names it. */
 export function resolveEnvReference(reference: EnvReference, where: string, context: AuthContext): string {
-  const value = context.env[reference.env];
-  if (value === undefined || value === "") {
-    throw new StoreError(
-      "fatal",
-      context.store,
-      `environment variable ${reference.env} is not set or empty; this store's config names it in ${where}. ` +
-        "Set it in the environment rotator runs in.",
-    );
-  }
-  return value;
+  return readEnvReference(reference, where, context.store, context.env);
 }
 
 export function createSession(auth: VaultAuthConfig, http: VaultHttp, context: AuthContext): VaultSession {

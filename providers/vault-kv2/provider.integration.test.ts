@@ -12,7 +12,7 @@ import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { type RunningServers, type ServerEndpoints, startServers, vaultClient } from "../../test/harness/servers.js";
 import type { CredentialKind, StoredCredential } from "../contract.js";
 import { credentialId } from "../contract.js";
-import { rejection, runProviderContract } from "../contract-suite.js";
+import { rejection, runProviderContract } from "../contract-suite/suite.js";
 import type { StoreError } from "../errors.js";
 import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";
 import { vaultKv2 } from "./index.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { inspect, promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CredentialKind, StoredCredential } from "../contract.js";
-import { rejection } from "../contract-suite.js";
+import { rejection } from "../contract-suite/suite.js";
 import type { StoreError } from "../errors.js";
 import { storeEntrySchema } from "../registry.js";
 import { createSession } from "./auth.js";

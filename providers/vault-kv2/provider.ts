@@ -32,7 +32,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import { StoreError } from "../errors.js";
 import {
   credentialToFields,
   type FieldNames,
@@ -41,6 +41,14 @@ import {
   withFieldDefaults,
 } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  fieldNamesFor,
+  parseRestorePoint,
+  sameCredential,
+  storeErrors,
+} from "../toolkit.js";
 import { createSession, type VaultSession } from "./auth.js";
 import { DEFAULT_RETRY, type RetryOptions, VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
 import { type Needed, storeErrorFor, VaultRequestFailure } from "./errors.js";
@@ -147,12 +155,14 @@ export class VaultKv2Provider implements StoreProvider {
   readonly #options: VaultKv2Options;
   readonly #kind: CredentialKind;
   readonly #names: FieldNames;
+  readonly #error: ErrorFactory;
   #connection: Promise<Connection> | undefined;
   /** The token's policies, once preflight looked them up: messages name the policy to change. */
   #policies: readonly string[] | undefined;
 
   constructor(config: VaultKv2Config, environment: ProviderEnvironment, options: VaultKv2Options = {}) {
     this.name = config.name;
+    this.#error = storeErrors(config.name);
     this.address = config.address.replace(/\/+$/, "");
     this.namespace = config.namespace;
     this.mount = config.mount;
@@ -235,7 +245,7 @@ export class VaultKv2Provider implements StoreProvider {
       );
     } else if (snapshot.credential === undefined) {
       notes.push(
-        `${this.#where()} holds no complete ${this.#kind} credential under the keys ${this.#keys().join(", ")}; ` +
+        `${this.#where()} holds no complete ${this.#kind} credential under the keys ${fieldNamesFor(this.#kind, this.#names).join(", ")}; ` +
           "the write adds them and keeps the other keys.",
       );
     }
@@ -268,9 +278,7 @@ export class VaultKv2Provider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, _ctx: WriteContext): Promise<string | undefined> {
-    if (next.kind !== this.#kind) {
-      throw this.#error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${this.#kind}.`);
-    }
+    assertCredentialKind(next, this.#kind, this.#error);
     const point = this.#restorePoint(restorePoint);
     const previous = point.previousVersion;
     const current = await this.#readCurrent();
@@ -471,20 +479,13 @@ export class VaultKv2Provider implements StoreProvider {
 
   #holds(current: Current, credential: StoredCredential): boolean {
     if (current.data === undefined) return false;
-    return isDeepStrictEqual(fieldsToCredential(this.#kind, current.data, this.#names), credential);
+    return sameCredential(fieldsToCredential(this.#kind, current.data, this.#names), credential);
   }
 
   #holdsKey(current: Current, keyId: string): boolean {
     if (current.data === undefined) return false;
     const held = fieldsToCredential(this.#kind, current.data, this.#names);
     return held !== undefined && credentialId(held) === keyId;
-  }
-
-  #keys(): string[] {
-    const names = this.#names;
-    return this.#kind === "api-key"
-      ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-      : [names.accountSid, names.authToken];
   }
 
   // ------------------------------------------------------------------------------------------- preflight checks
@@ -673,14 +674,7 @@ export class VaultKv2Provider implements StoreProvider {
   }
 
   #restorePoint(restorePoint: RestorePoint): VaultRestorePoint {
-    const parsed = restorePointSchema.safeParse(restorePoint);
-    if (!parsed.success) {
-      throw this.#error(
-        "fatal",
-        `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`,
-      );
-    }
-    const point = parsed.data;
+    const point = parseRestorePoint(restorePointSchema, restorePoint, this.#error);
     if (point.mount !== this.mount || point.path !== this.path || point.namespace !== (this.namespace ?? null)) {
       const then = `${point.mount}/${point.path}${point.namespace === null ? "" : ` (namespace ${point.namespace})`}`;
       throw this.#error(
@@ -736,10 +730,6 @@ export class VaultKv2Provider implements StoreProvider {
       case "kubernetes":
         return "Check the Kubernetes role's token_policies and token_no_default_policy.";
     }
-  }
-
-  #error(kind: StoreErrorKind, message: string, cause?: unknown): StoreError {
-    return new StoreError(kind, this.name, message, cause === undefined ? undefined : { cause });
   }
 }
 

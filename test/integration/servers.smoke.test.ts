@@ -1,7 +1,8 @@
 /**
  * Smoke test of the local servers: one real round-trip per store through its official SDK, with the
- * operations rotator relies on (AWS staging labels, Vault KV v2 check-and-set). Lowkey Vault (Azure) is not served by
- * this machine's Maven Central mirror, so no Azure test runs until it is (see issue notes).
+ * operations rotator relies on (AWS staging labels, Vault KV v2 check-and-set, Key Vault versions read by id through
+ * the challenge and a client-credentials token). For Azure that is the project's own Key Vault test server, in a
+ * child process as the harness starts it; its own contract tests are in test/keyvault-server.
  *
  * Uses the endpoints of the integration globalSetup when it is registered (inject("servers")); until then,
  * and for any server it did not start, each block starts its own instance, so one missing server fails
@@ -19,6 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   awsClient,
+  azureSecretClient,
   type RunningServers,
   type ServerEndpoints,
   type ServerName,
@@ -128,5 +130,36 @@ describe("OpenBao (Vault KV v2)", () => {
 
     const metadata = await vault.read(`secret/metadata/${path}`);
     expect(metadata.data.current_version).toBe(2);
+  });
+});
+
+describe("Key Vault test server (Azure Key Vault), as a child process", () => {
+  const endpoints = useServer("azure");
+
+  it("sets versions through the challenge and a token from its authority, and reads an older one back by id", async () => {
+    const client = azureSecretClient(endpoints());
+    const name = unique("smoke-azure");
+    const first = await client.setSecret(name, '{"v":1}', { contentType: "application/json", tags: { by: "smoke" } });
+    const second = await client.setSecret(name, '{"v":2}');
+    expect(first.properties.version).toMatch(/^[0-9a-f]{32}$/);
+    expect((await client.getSecret(name)).properties.version).toBe(second.properties.version);
+    const older = await client.getSecret(name, { version: first.properties.version! });
+    expect([older.value, older.properties.tags]).toEqual(['{"v":1}', { by: "smoke" }]);
+  });
+
+  it("comes back on the same ports with the same CA and credentials after an outage, empty", async () => {
+    const own = await startServers(["azure"]);
+    try {
+      const client = azureSecretClient(own.endpoints, { retryOptions: { maxRetries: 0 } });
+      const name = unique("smoke-azure");
+      await client.setSecret(name, "before");
+      await own.stopOne("azure");
+      await expect(client.getSecret(name)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      await own.startOne("azure");
+      await expect(client.getSecret(name)).rejects.toMatchObject({ statusCode: 404, code: "SecretNotFound" });
+      expect((await client.setSecret(name, "after")).value).toBe("after");
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -38,7 +38,7 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
       target: account,
       from: null,
       to: null,
-      description: `preflight: admin credential for ${account}; stores ${stores.map((s) => s.name).join(", ")} readable and writable; they agree on ${currentWord}${age}; take the lock`,
+      description: `preflight: admin credential for ${account}; stores ${stores.map((s) => s.name).join(", ")} readable, and writable as far as each can tell without writing (see notes); they agree on ${currentWord}${age}; take the lock`,
     },
     {
       action: "create",

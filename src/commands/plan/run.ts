@@ -86,7 +86,12 @@ export async function plan(
     actions,
     summary: planSummary(actions, context.issuer.labels.noun),
     problems,
-    notes: preflight.notes,
+    // What each store found (Key Vault's and Secrets Manager's unverifiable write permission among it) is part of
+    // the truth plan owes; it is said per store.
+    notes: [
+      ...preflight.notes,
+      ...preflight.stores.flatMap((f) => f.notes.map((note) => `store "${f.name}": ${note}`)),
+    ],
     currentKeyAgeDays: ageDays,
     consumers: preflight.consumers.map((c) => ({
       name: c.name,

@@ -1,9 +1,9 @@
 /**
- * The secret's value: a JSON object holding the credential's fields next to whatever else the operator keeps
- * there. Rotator only ever changes its own fields.
+ * A secret whose value is a JSON object holding the credential's fields next to whatever else the operator keeps
+ * there (AWS Secrets Manager, Azure Key Vault). Rotator only ever changes its own fields.
  */
-import type { CredentialKind, StoredCredential } from "../contract.js";
-import { credentialToFields, type FieldNames, fieldsToCredential } from "../fields.js";
+import type { CredentialKind, StoredCredential } from "./contract.js";
+import { credentialToFields, type FieldNames, fieldsToCredential } from "./fields.js";
 
 export type SecretObject = Record<string, unknown>;
 
@@ -34,11 +34,4 @@ export function credentialOf(
 /** The secret string with the credential's fields set and every other field kept, in its place. */
 export function withCredential(object: SecretObject, credential: StoredCredential, names: FieldNames): string {
   return JSON.stringify({ ...object, ...credentialToFields(credential, names) });
-}
-
-/** The field names a credential of this kind is stored under, for messages. */
-export function fieldNamesFor(kind: CredentialKind, names: FieldNames): string[] {
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
 }

@@ -1,0 +1,176 @@
+/**
+ * Fault injection, as the Twilio emulator has it: throttling with Retry-After, server errors, latency, refused
+ * writes, and connections that break before or after the vault acted. Each fault matches requests by method
+ * and path (a glob: `*` within a segment, `**` across) and may stop after `times` firings; it counts how often
+ * it fired, so a test can assert that a retry happened.
+ *
+ * Faults look only at requests that carry a bearer token: the SDK's first request of a client is a token-less
+ * probe for the authentication challenge, and a fault meant for the operation must not be used up on it.
+ *
+ * When each kind acts:
+ * - rate-limit, server-error, latency, reset: before authentication, so the vault's state never changes;
+ * - refuse-writes: where the caller's permissions are checked (403 Forbidden, ForbiddenByRbac);
+ * - drop-response: after the operation took effect: the connection closes instead of the answer.
+ */
+import { z } from "zod";
+
+const METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"] as const;
+const WRITE_METHODS: readonly string[] = ["PUT", "PATCH", "POST", "DELETE"];
+
+const match = {
+  /** Only requests with this method; any method when absent (refuse-writes: any writing method). */
+  method: z.enum(METHODS).optional(),
+  /** Exact path or glob; a RegExp in-process. Any path when absent. */
+  path: z.union([z.string().startsWith("/", "path must start with /"), z.instanceof(RegExp)]).optional(),
+  /** Stop after firing this many times. Unlimited when absent. */
+  times: z.int().positive().optional(),
+};
+
+export const faultSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("rate-limit"), ...match, retryAfterSeconds: z.int().nonnegative().default(1) }),
+  z.strictObject({
+    kind: z.literal("server-error"),
+    ...match,
+    status: z.union([z.literal(500), z.literal(502), z.literal(503)]).default(503),
+  }),
+  z.strictObject({ kind: z.literal("latency"), ...match, latencyMs: z.int().min(0).max(120_000) }),
+  z.strictObject({ kind: z.literal("reset"), ...match }),
+  z.strictObject({ kind: z.literal("refuse-writes"), ...match }),
+  z.strictObject({ kind: z.literal("drop-response"), ...match }),
+]);
+
+export type FaultInput = z.input<typeof faultSchema>;
+type FaultSpec = z.output<typeof faultSchema>;
+export type FaultKind = FaultSpec["kind"];
+
+export interface FaultView {
+  id: string;
+  kind: FaultKind;
+  method?: string;
+  path?: string;
+  fired: number;
+  remaining: number | null;
+}
+
+interface ActiveFault {
+  id: string;
+  spec: FaultSpec;
+  pattern: RegExp | undefined;
+  fired: number;
+}
+
+/** What the faults do to a request before authentication. */
+export interface EarlyEffects {
+  latencyMs: number;
+  /** Answer 429 with this Retry-After, or a 5xx, or cut the connection. */
+  answer:
+    | { kind: "rate-limit"; retryAfterSeconds: number }
+    | { kind: "server-error"; status: 500 | 502 | 503 }
+    | { kind: "reset" }
+    | undefined;
+}
+
+export class Faults {
+  readonly #faults: ActiveFault[] = [];
+  #nextId = 1;
+
+  add(input: FaultInput): FaultView {
+    const parsed = faultSchema.safeParse(input);
+    if (!parsed.success) throw new Error(`invalid fault: ${z.prettifyError(parsed.error)}`);
+    const spec = parsed.data;
+    const fault: ActiveFault = { id: `F${this.#nextId++}`, spec, pattern: pathPattern(spec.path), fired: 0 };
+    this.#faults.push(fault);
+    return view(fault);
+  }
+
+  list(): FaultView[] {
+    return this.#faults.map(view);
+  }
+
+  get(id: string): FaultView | undefined {
+    const fault = this.#faults.find((f) => f.id === id);
+    return fault && view(fault);
+  }
+
+  remove(id: string): boolean {
+    const index = this.#faults.findIndex((f) => f.id === id);
+    if (index >= 0) this.#faults.splice(index, 1);
+    return index >= 0;
+  }
+
+  clear(): void {
+    this.#faults.length = 0;
+  }
+
+  /** Latencies add up; of the answering faults, the first added that matches answers. */
+  early(method: string, path: string): EarlyEffects {
+    const effects: EarlyEffects = { latencyMs: 0, answer: undefined };
+    for (const fault of this.#matching(method, path)) {
+      const { spec } = fault;
+      if (spec.kind === "latency") {
+        effects.latencyMs += spec.latencyMs;
+      } else if (spec.kind === "rate-limit" && effects.answer === undefined) {
+        effects.answer = { kind: "rate-limit", retryAfterSeconds: spec.retryAfterSeconds };
+      } else if (spec.kind === "server-error" && effects.answer === undefined) {
+        effects.answer = { kind: "server-error", status: spec.status };
+      } else if (spec.kind === "reset" && effects.answer === undefined) {
+        effects.answer = { kind: "reset" };
+      } else {
+        continue;
+      }
+      fault.fired++;
+    }
+    return effects;
+  }
+
+  /** Whether a refuse-writes fault refuses this request (it counts as fired). */
+  refusesWrite(method: string, path: string): boolean {
+    return this.#fire("refuse-writes", method, path);
+  }
+
+  /** Whether the answer to this request is to be lost (it counts as fired). */
+  dropsResponse(method: string, path: string): boolean {
+    return this.#fire("drop-response", method, path);
+  }
+
+  #fire(kind: "refuse-writes" | "drop-response", method: string, path: string): boolean {
+    const fault = this.#matching(method, path).find((f) => f.spec.kind === kind);
+    if (fault === undefined) return false;
+    fault.fired++;
+    return true;
+  }
+
+  #matching(method: string, path: string): ActiveFault[] {
+    return this.#faults.filter(
+      (f) =>
+        (f.spec.times === undefined || f.fired < f.spec.times) &&
+        (f.spec.method === undefined
+          ? f.spec.kind !== "refuse-writes" || WRITE_METHODS.includes(method)
+          : f.spec.method === method) &&
+        (f.pattern === undefined || f.pattern.test(path)),
+    );
+  }
+}
+
+function view(fault: ActiveFault): FaultView {
+  const { spec } = fault;
+  return {
+    id: fault.id,
+    kind: spec.kind,
+    ...(spec.method === undefined ? {} : { method: spec.method }),
+    ...(spec.path === undefined ? {} : { path: spec.path instanceof RegExp ? spec.path.source : spec.path }),
+    fired: fault.fired,
+    remaining: spec.times === undefined ? null : spec.times - fault.fired,
+  };
+}
+
+function pathPattern(path: string | RegExp | undefined): RegExp | undefined {
+  if (path instanceof RegExp) return new RegExp(path.source, path.flags.replace(/[gy]/g, ""));
+  if (path === undefined) return undefined;
+  const source = path
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  // Key Vault names are case-insensitive, and so are the paths a fault names.
+  return new RegExp(`^${source}$`, "i");
+}
