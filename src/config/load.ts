@@ -19,8 +19,11 @@ export interface LoadedConfig {
   file: string;
   /** Relative paths in the config are resolved against this. */
   baseDir: string;
-  /** The admin credential with its secret resolved from the environment. */
-  admin: AdminCredentialShape;
+  /**
+   * The admin credential with its secret resolved from the environment; undefined when it comes from a store
+   * (`{ authToken: { fromStore } }`), which the engine reads when it builds the context.
+   */
+  admin: AdminCredentialShape | undefined;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -40,12 +43,15 @@ export function validateConfig(raw: unknown, file: string): RotatorConfig {
   return parsed.data;
 }
 
-function resolveAdmin(config: RotatorConfig, file: string, env: Environment): AdminCredentialShape {
+function resolveAdmin(config: RotatorConfig, file: string, env: Environment): AdminCredentialShape | undefined {
   const admin = config.twilio.admin;
+  if ("authToken" in admin && "fromStore" in admin.authToken) return undefined;
   const [path, variable] =
-    "authToken" in admin
+    "authToken" in admin && "env" in admin.authToken
       ? ["twilio.admin.authToken.env", admin.authToken.env]
-      : ["twilio.admin.apiKeySecret.env", admin.apiKeySecret.env];
+      : "apiKeySecret" in admin
+        ? ["twilio.admin.apiKeySecret.env", admin.apiKeySecret.env]
+        : ["twilio.admin", ""];
   const value = env[variable];
   if (value === undefined || value === "") {
     throw new ConfigError(

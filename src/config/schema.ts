@@ -5,8 +5,9 @@
  */
 import { z } from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
-import { envReferenceFor, httpUrl } from "../../providers/schema-parts.js";
+import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
+import { credentialSchema } from "../credentials/registry.js";
 import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
 
 /**
@@ -23,12 +24,29 @@ function sidSchema(kind: "account" | "key") {
     .overwrite((sid) => `${sid.slice(0, 2)}${sid.slice(2).toLowerCase()}`);
 }
 
+/**
+ * Where the admin Auth Token comes from: an environment variable, or one of the config's stores (which after a
+ * rotation holds the new token, so the next run has it without anyone editing an environment).
+ */
+const adminToken = z.union(
+  [
+    envReferenceFor({ example: "TWILIO_AUTH_TOKEN", what: "the token" }),
+    z
+      .strictObject({ fromStore: storeName.describe("The name of one of this config's stores.") })
+      .describe("Read the Auth Token from this store of the config (credential.type auth-token only)."),
+  ],
+  {
+    error: (issue) =>
+      typeof issue.input === "string"
+        ? "must be a reference such as { env: TWILIO_AUTH_TOKEN }, not the token itself (secret values never go in the config); move the value to an environment variable"
+        : "must be { env: NAME } (an environment variable) or { fromStore: STORE } (a store of this config)",
+  },
+);
+
 const adminCredential = z
   .union(
     [
-      z
-        .strictObject({ authToken: envReferenceFor({ example: "TWILIO_AUTH_TOKEN", what: "the token" }) })
-        .describe("The account's Auth Token."),
+      z.strictObject({ authToken: adminToken }).describe("The account's Auth Token."),
       z
         .strictObject({
           apiKeySid: sidSchema("key").describe(
@@ -44,7 +62,10 @@ const adminCredential = z
         "{ apiKeySid: SK…, apiKeySecret: { env: NAME } } (a Main API key)",
     },
   )
-  .describe("The credential rotator uses to create and delete keys: the Auth Token or a Main API key.");
+  .describe(
+    "The credential rotator uses to create and delete keys, or to rotate the token: the Auth Token (from the " +
+      "environment, or { fromStore: STORE } for an auth-token rotation) or a Main API key.",
+  );
 
 const twilioSection = z.strictObject({
   accountSid: sidSchema("account").describe(
@@ -58,34 +79,6 @@ const twilioSection = z.strictObject({
       "Send Twilio API calls here instead of Twilio (an emulator), e.g. http://127.0.0.1:4010. Default: Twilio.",
     ),
 });
-
-const credentialSection = z
-  .strictObject({
-    type: z.literal("api-key", { error: 'only "api-key" is supported in this version' }).describe("What is rotated."),
-    keyType: z.enum(["standard", "restricted"]).default("standard").describe("Kind of API key to create."),
-    policy: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe('IAM policy for restricted keys, e.g. { allow: ["/twilio/messaging/messages/read"] }.'),
-    friendlyNamePrefix: z
-      .string()
-      .regex(/^[A-Za-z0-9 _.-]{1,30}$/, "use at most 30 letters, digits, spaces, '.', '_' or '-'")
-      .default("rotator")
-      .describe("New keys are named PREFIX-RUNID, which is how a crashed run's key is found again."),
-    maxAgeDays: z.number().int().min(1).max(3650).default(90).describe("Rotate when the key is older (--if-due)."),
-    verifyPath: z
-      .string()
-      .regex(
-        /^\/[^\s?#]*(\?[^\s#]*)?$/,
-        "must be an absolute path such as /2010-04-01/Accounts/{AccountSid}/Messages.json",
-      )
-      .default("/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1")
-      .describe("A GET the new key may call to prove it authenticates. {AccountSid} is filled in."),
-  })
-  .refine((c) => c.keyType !== "restricted" || c.policy !== undefined, {
-    message: "a restricted key needs a policy (credential.policy)",
-    path: ["policy"],
-  });
 
 const verifySection = z.strictObject({
   newKeyTimeoutSeconds: z
@@ -114,7 +107,7 @@ export const configSchema = z
     $schema: z.string().optional(),
     version: z.literal(1, { error: "must be 1 (the only config version so far)" }),
     twilio: twilioSection,
-    credential: credentialSection,
+    credential: credentialSchema.describe("What is rotated: an API key or the account's Auth Token."),
     stores: z
       .array(storeEntrySchema)
       .min(1, "list at least one store")
@@ -126,6 +119,23 @@ export const configSchema = z
     verify: verifySection.prefault({}),
   })
   .superRefine((config, ctx) => {
+    const admin = config.twilio.admin;
+    if ("authToken" in admin && "fromStore" in admin.authToken) {
+      const name = admin.authToken.fromStore;
+      if (config.credential.type !== "auth-token") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["twilio", "admin", "authToken", "fromStore"],
+          message: `the admin token can come from a store only when the stores hold it (credential.type auth-token); use { env: NAME } here`,
+        });
+      } else if (!config.stores.some((store) => store.name === name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["twilio", "admin", "authToken", "fromStore"],
+          message: `no store is named "${name}"; name one of ${config.stores.map((s) => `"${s.name}"`).join(", ")}`,
+        });
+      }
+    }
     for (const list of ["stores", "consumers"] as const) {
       const seen = new Map<string, number>();
       config[list].forEach((entry, index) => {

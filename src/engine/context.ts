@@ -4,14 +4,16 @@
  */
 import { createHash } from "node:crypto";
 import { regionOfArn } from "../../providers/aws-secrets-manager/schema.js";
-import type { StoreProvider } from "../../providers/contract.js";
+import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
 import { createStoreProvider } from "../../providers/registry.js";
 import type { Environment, LoadedConfig } from "../config/load.js";
 import type { StoreEntry } from "../config/schema.js";
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
-import { ConfigError } from "../errors.js";
-import { ApiKeyIssuer } from "../twilio/api-key-issuer.js";
-import type { Issuer } from "../twilio/issuer.js";
+import type { Issuer } from "../credentials/issuer.js";
+import { createIssuer } from "../credentials/registry.js";
+import { ConfigError, errorMessage } from "../errors.js";
+import type { AdminCredentialShape } from "../twilio/diagnose.js";
+import { registerSecret } from "../util/mask.js";
 import type { Interruption } from "./interrupt.js";
 import type { StoreRef } from "./lock.js";
 import type { Reporter } from "./reporter.js";
@@ -37,6 +39,13 @@ export interface EngineContext {
   env: Environment;
   /** Set by a signal handler: the engine stops between steps (see interrupt.ts). */
   interruption?: Interruption;
+  /** Times the issuer went on with another admin credential (the configured one was rotated away). */
+  adminSwitches: AdminSwitch[];
+}
+
+export interface AdminSwitch {
+  from: string;
+  to: string;
 }
 
 /**
@@ -50,31 +59,35 @@ export async function buildContext(
 ): Promise<EngineContext> {
   const { config } = loaded;
   const env = options.env ?? process.env;
-  const issuer = new ApiKeyIssuer({
-    admin: loaded.admin,
-    baseUrl: config.twilio.baseUrl,
-    keyType: config.credential.keyType,
-    policy: config.credential.policy,
-    friendlyNamePrefix: config.credential.friendlyNamePrefix,
-    verifyPath: config.credential.verifyPath,
-    propagationTimeoutMs: config.verify.newKeyTimeoutSeconds * 1000,
-    revokeConfirmTimeoutMs: config.verify.revokeConfirmSeconds * 1000,
-    onRetry: (what, error, attempt) =>
-      options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
-  });
   const stores = await Promise.all(
     config.stores.map((entry) =>
       createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
     ),
   );
-  const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
+  const closeStores = () => Promise.allSettled(stores.map((store) => store.close?.()));
+  const adminSwitches: AdminSwitch[] = [];
+  let issuer: Issuer;
   let refs: StoreRef[];
   try {
+    const admin = loaded.admin ?? (await adminFromStore(loaded, stores));
+    issuer = await createIssuer(config.credential, {
+      admin,
+      baseUrl: config.twilio.baseUrl,
+      propagationTimeoutMs: config.verify.newKeyTimeoutSeconds * 1000,
+      revokeConfirmTimeoutMs: config.verify.revokeConfirmSeconds * 1000,
+      onRetry: (what, error, attempt) =>
+        options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
+      onAdminSwitch: (from, to) => {
+        adminSwitches.push({ from, to });
+        options.reporter.warn(`admin credential: ${from} no longer works; going on with ${to}`);
+      },
+    });
     refs = await resolveStoreRefs(loaded, stores);
   } catch (error) {
-    await Promise.allSettled(stores.map((store) => store.close?.()));
+    await closeStores();
     throw error;
   }
+  const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
   return {
     loaded,
     issuer,
@@ -86,7 +99,44 @@ export async function buildContext(
     stateDir: options.stateDir,
     reporter: options.reporter,
     env,
+    adminSwitches,
     ...(options.interruption === undefined ? {} : { interruption: options.interruption }),
+  };
+}
+
+/**
+ * `twilio.admin: { authToken: { fromStore: NAME } }`: the token the named store holds now. After a
+ * rotation it holds the new one, so the next (scheduled) run needs no one to update an environment.
+ */
+async function adminFromStore(loaded: LoadedConfig, stores: StoreProvider[]): Promise<AdminCredentialShape> {
+  const admin = loaded.config.twilio.admin;
+  const name = "authToken" in admin && "fromStore" in admin.authToken ? admin.authToken.fromStore : "";
+  const store = stores.find((candidate) => candidate.name === name);
+  const path = "twilio.admin.authToken.fromStore";
+  if (store === undefined) throw new ConfigError(loaded.file, [`${path}: no store is named "${name}"`]);
+  let held: StoredCredential | undefined;
+  try {
+    held = (await store.read()).credential;
+  } catch (error) {
+    throw new ConfigError(
+      loaded.file,
+      [`${path}: cannot read the admin token from store "${name}": ${errorMessage(error)}`],
+      "make the store readable, or give the admin token as { env: NAME } for this run",
+    );
+  }
+  if (held?.kind !== "auth-token") {
+    throw new ConfigError(
+      loaded.file,
+      [`${path}: store "${name}" holds no auth token to use as the admin credential`],
+      "put the account's current Auth Token in it, or give it as { env: NAME }",
+    );
+  }
+  registerSecret(held.authToken);
+  return {
+    accountSid: loaded.config.twilio.accountSid,
+    username: loaded.config.twilio.accountSid,
+    password: held.authToken,
+    passwordSource: `store ${name}`,
   };
 }
 

@@ -24,6 +24,7 @@ import { dirname, join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { redact } from "../util/mask.js";
+import { fromDisk, type JournalWord, toDisk } from "./journal-words.js";
 
 /**
  * How a run ended (for now): `interrupted` is a run stopped by a signal between steps, `awaiting-consumers`
@@ -31,15 +32,29 @@ import { redact } from "../util/mask.js";
  */
 export type RunStatus = "completed" | "rolled-back" | "awaiting-consumers" | "interrupted" | "failed";
 
-/** Every event a run records, in the order they can happen. */
+/**
+ * The journal's format: 2 names events in the credential type's words (journal-words.ts) and records
+ * `journalVersion` in `run-started`; rotator 0.1 wrote version 1 (no field), API keys only.
+ */
+export const JOURNAL_VERSION = 2;
+
+/**
+ * Every event a run records, in the order they can happen, in credential-neutral words (`credential-issued`,
+ * `newId`). On disk they are in the type's words (`key-issued`, `newKeyId`): see journal-words.ts.
+ */
 export type JournalEvent =
   | {
       event: "run-started";
+      /** Absent in journals of rotator 0.1 (version 1). */
+      journalVersion?: number;
       command: string;
       credentialKey: string;
       accountSid: string;
       credentialType: string;
-      keyType: string;
+      /** API keys only: standard or restricted. */
+      keyType?: string;
+      /** Why an emergency rotation was started (`--reason`). */
+      reason?: string;
       /**
        * `identity` is the store's config-independent identity (context.ts storeIdentity), which locks and the
        * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`).
@@ -51,10 +66,12 @@ export type JournalEvent =
       host: string;
       version: string;
     }
-  | { event: "preflight-passed"; oldKeyId: string; storeVersions: Record<string, string | null> }
+  | { event: "preflight-passed"; oldId: string; storeVersions: Record<string, string | null> }
   | { event: "issue-started"; friendlyName: string }
-  | { event: "key-issued"; newKeyId: string; createdAt: string }
-  | { event: "key-verified"; newKeyId: string; attempts: number; elapsedMs: number }
+  /** The create was refused before anything was made (so rollback has nothing of this run's to delete). */
+  | { event: "issue-refused"; error: string }
+  | { event: "credential-issued"; newId: string; createdAt: string }
+  | { event: "credential-verified"; newId: string; attempts: number; elapsedMs: number }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }
@@ -65,12 +82,14 @@ export type JournalEvent =
     }
   | { event: "stores-checked"; missing: string[] }
   | { event: "consumers-restored"; converged: boolean; laggards: string[] }
-  | { event: "revoke-started"; oldKeyId: string }
-  | { event: "old-key-revoked"; oldKeyId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
+  | { event: "revoke-started"; oldId: string }
+  | { event: "old-credential-revoked"; oldId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
+  /** The admin credential the run started with stopped working (it was the one rotated); the run went on with another. */
+  | { event: "admin-switched"; from: string; to: string }
   | { event: "rollback-started"; reason: string }
   | { event: "store-rolled-back"; store: string }
   | { event: "store-rollback-failed"; store: string; error: string }
-  | { event: "key-discarded"; newKeyId: string; outcome: "deleted" | "absent" }
+  | { event: "credential-discarded"; newId: string; outcome: "deleted" | "absent" }
   | { event: "stores-released" }
   | { event: "resume-started"; pid: number; host: string }
   | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
@@ -173,11 +192,14 @@ export function stateDirProblem(stateDir: string): string | undefined {
 export class Journal {
   readonly runId: string;
   readonly path: string;
+  /** The credential type's word the journal is written in ("key", "token"). */
+  readonly word: JournalWord;
   #seq: number;
 
-  private constructor(runId: string, path: string, seq: number) {
+  private constructor(runId: string, path: string, seq: number, word: JournalWord) {
     this.runId = runId;
     this.path = path;
+    this.word = word;
     this.#seq = seq;
   }
 
@@ -186,7 +208,7 @@ export class Journal {
     return join(runsDir(stateDir), `${runId}.jsonl`);
   }
 
-  static create(stateDir: string, runId: string): Journal {
+  static create(stateDir: string, runId: string, word: JournalWord = "key"): Journal {
     ensureStateDir(stateDir);
     const path = join(runsDir(stateDir), `${runId}.jsonl`);
     try {
@@ -197,18 +219,18 @@ export class Journal {
         ? error
         : stateDirError(stateDir, `create ${path}`, error);
     }
-    return new Journal(runId, path, 0);
+    return new Journal(runId, path, 0, word);
   }
 
   /** Reopen a run's journal to append to it (resume). */
-  static reopen(stateDir: string, runId: string): Journal {
+  static reopen(stateDir: string, runId: string, word: JournalWord = "key"): Journal {
     const path = join(runsDir(stateDir), `${runId}.jsonl`);
     const records = readJournal(path);
     // A crash mid-append can leave a torn last line without its newline; end it, so the next record
     // starts on a line of its own instead of being glued to the fragment and lost with it.
     const text = readFileSync(path, "utf8");
     if (text.length > 0 && !text.endsWith("\n")) appendFileSync(path, "\n");
-    return new Journal(runId, path, Math.max(0, ...records.map((r) => r.seq)));
+    return new Journal(runId, path, Math.max(0, ...records.map((r) => r.seq)), word);
   }
 
   append(event: JournalEvent): JournalRecord {
@@ -216,7 +238,7 @@ export class Journal {
     const record = { ts: new Date().toISOString(), seq: this.#seq, runId: this.runId, ...event } as JournalRecord;
     const fd = openSync(this.path, "a", 0o600);
     try {
-      writeSync(fd, `${redact(JSON.stringify(record))}\n`);
+      writeSync(fd, `${redact(JSON.stringify(toDisk(record, this.word)))}\n`);
       // The journal is only worth having if it survives the crash it exists for.
       fsyncSync(fd);
     } finally {
@@ -236,7 +258,7 @@ export function readJournal(path: string): JournalRecord[] {
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     try {
-      records.push(JSON.parse(line) as JournalRecord);
+      records.push(fromDisk(JSON.parse(line) as Record<string, unknown>) as JournalRecord);
     } catch {
       // A torn line from a crash mid-append: every record before it was fsynced, and records after it
       // (appended by a later resume) are on lines of their own.

@@ -52,7 +52,7 @@ export interface OtherHolder {
 /** The credential a finished run left in its stores: the new one if it completed, the old one if rolled back. */
 function credentialLeftBy(run: RunSummary): string | undefined {
   if (run.finished?.status === "completed") {
-    return run.records.find((r) => r.event === "key-issued")?.newKeyId ?? oldKeyOf(run);
+    return run.records.find((r) => r.event === "credential-issued")?.newId ?? oldKeyOf(run);
   }
   if (run.finished?.status === "rolled-back") return oldKeyOf(run);
   return undefined;
@@ -60,7 +60,7 @@ function credentialLeftBy(run: RunSummary): string | undefined {
 
 function oldKeyOf(run: RunSummary): string | undefined {
   const record = run.records.find((r) => r.event === "preflight-passed");
-  return record?.event === "preflight-passed" && record.oldKeyId !== "" ? record.oldKeyId : undefined;
+  return record?.event === "preflight-passed" && record.oldId !== "" ? record.oldId : undefined;
 }
 
 /**

@@ -5,10 +5,11 @@
 import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import type { ProbeReport } from "../consumers/probe.js";
+import type { CredentialInfo } from "../credentials/issuer.js";
 import { errorMessage, PreflightError } from "../errors.js";
-import type { CredentialInfo } from "../twilio/issuer.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
+import { ageOf, type Birth } from "./age.js";
 import type { EngineContext } from "./context.js";
 
 export interface StoreFinding {
@@ -25,8 +26,10 @@ export interface PreflightResult {
   stores: StoreFinding[];
   /** The credential every store agrees on (holds the old secret), or undefined when all are empty. */
   current: StoredCredential | undefined;
-  /** Twilio's view of the current key, when it knows it. */
+  /** Twilio's view of the current credential, when it knows it. */
   currentInfo: CredentialInfo | undefined;
+  /** How old the current credential is, when anything says (Twilio for keys, the journal for tokens). */
+  currentAge: (CredentialAge & { birth: Birth }) | undefined;
   /** What each consumer reports now (judged against the current key). */
   consumers: Array<{ name: string; type: string; location: string; report: ProbeReport }>;
   /** Whether Twilio accepted the admin credential: without it, Twilio's view of the current key is unknown. */
@@ -35,11 +38,19 @@ export interface PreflightResult {
   storesRead: boolean;
 }
 
-export async function runPreflight(
-  context: EngineContext,
-  options: { emergency?: boolean } = {},
-): Promise<PreflightResult> {
+export interface PreflightOptions {
+  /** The current credential may already be dead (a leak, a security reset): a dead one is a note, not a problem. */
+  emergency?: boolean;
+  /**
+   * `rotator sync`: the stores are about to be set to a credential the operator supplies, which is the cure
+   * for drift; stores that disagree are a note, not a problem.
+   */
+  sync?: boolean;
+}
+
+export async function runPreflight(context: EngineContext, options: PreflightOptions = {}): Promise<PreflightResult> {
   const { issuer, stores, loaded } = context;
+  const { noun } = issuer.labels;
   const problems: string[] = [];
   const notes: string[] = [];
 
@@ -61,8 +72,8 @@ export async function runPreflight(
     return { ...base, snapshot: undefined, notes: [] };
   });
 
-  // Drift: every store that holds a credential must hold the same one, secret included (same key SID with
-  // another secret means one store was hand-edited wrong).
+  // Drift: every store that holds a credential must hold the same one, secret included (same id with another
+  // secret means one store was hand-edited wrong).
   const holding = findings.filter((f) => f.snapshot?.credential !== undefined);
   const first = holding[0]?.snapshot?.credential;
   const drifted = first !== undefined && holding.some((f) => !sameCredential(f.snapshot!.credential!, first));
@@ -73,55 +84,76 @@ export async function runPreflight(
       if (held === undefined) return `${f.name}: empty`;
       const sameIdOtherSecret =
         held.kind === first.kind && credentialId(held) === credentialId(first) && !sameCredential(held, first);
-      return `${f.name}: ${maskSid(credentialId(held))}${sameIdOtherSecret ? " (same key, different secret or account)" : ""}`;
+      return `${f.name}: ${maskSid(credentialId(held))}${sameIdOtherSecret ? ` (same ${noun}, different secret or account)` : ""}`;
     });
-    problems.push(
-      `the stores disagree on the current key (drift), so rotator cannot know which one consumers use:\n      ${lines.join("\n      ")}\n    make every store hold the same key (the one your apps use), then run again`,
-    );
+    if (options.sync) {
+      notes.push(
+        `the stores disagree now; sync makes every one hold the supplied ${noun}:\n      ${lines.join("\n      ")}`,
+      );
+    } else {
+      problems.push(
+        `the stores disagree on the current ${noun} (drift), so rotator cannot know which one consumers use:\n      ${lines.join("\n      ")}\n    make every store hold the same ${noun} (the one your apps use; \`rotator sync\` does it), then run again`,
+      );
+    }
   }
   const current = drifted ? undefined : first;
 
   if (current !== undefined && current.accountSid !== loaded.config.twilio.accountSid) {
     problems.push(
-      `the stores hold a key of account ${maskSid(current.accountSid)}, but twilio.accountSid is ${maskSid(loaded.config.twilio.accountSid)}; point the config at the right account`,
+      `the stores hold a ${noun} of account ${maskSid(current.accountSid)}, but twilio.accountSid is ${maskSid(loaded.config.twilio.accountSid)}; point the config at the right account`,
     );
   }
   const empty = findings.filter((f) => f.snapshot !== undefined && f.snapshot.credential === undefined);
-  if (current === undefined && !drifted && empty.length === findings.length) {
-    notes.push("no store holds a key yet: rotate will create one, write it everywhere, and revoke nothing");
+  const storesRead = findings.every((f) => f.snapshot !== undefined);
+  if (storesRead && current === undefined && !drifted && empty.length === findings.length && !options.sync) {
+    notes.push(`no store holds a ${noun} yet: rotate will create one, write it everywhere, and revoke nothing`);
   } else if (current !== undefined && empty.length > 0) {
-    notes.push(`empty stores will receive the new key: ${empty.map((f) => f.name).join(", ")}`);
+    notes.push(`empty stores will receive the new ${noun}: ${empty.map((f) => f.name).join(", ")}`);
   }
 
   let currentInfo: CredentialInfo | undefined;
   if (adminOk && current !== undefined && !drifted) {
     try {
       currentInfo = await issuer.describe(credentialId(current));
-      if (currentInfo === undefined) {
-        const message = `the stores hold key ${maskSid(credentialId(current))}, which Twilio does not know (deleted already?)`;
+      if (currentInfo === undefined && !options.sync) {
+        const message = `the stores hold ${noun} ${maskSid(credentialId(current))}, which Twilio no longer accepts (deleted, or promoted away?)`;
         if (options.emergency) notes.push(`${message}; --emergency: rotating anyway, nothing to revoke`);
         else
-          problems.push(`${message}; consumers are already failing with 20003. Rotate with --emergency to replace it`);
+          problems.push(
+            `${message}; consumers are already failing with 20003. Rotate with --emergency to replace it, or \`rotator sync\` to the ${noun} in use`,
+          );
       }
     } catch (error) {
-      problems.push(`could not look up the current key in Twilio: ${errorMessage(error)}`);
+      problems.push(`could not look up the current ${noun} in Twilio: ${errorMessage(error)}`);
     }
   }
   if (adminOk && !drifted) {
     const verifyProblem = await issuer.checkCanVerify(current).catch(() => undefined);
     if (verifyProblem !== undefined) problems.push(verifyProblem);
-  }
-  if (currentInfo !== undefined) {
-    const age = credentialAge(currentInfo.createdAt);
-    if (age.skewed) {
-      notes.push(
-        `${maskSid(currentInfo.id)} was created ${age.aheadBy} ahead of this machine's clock: the clock is behind, so the credential's age (and --if-due) cannot be judged until it is fixed`,
-      );
+    if (!options.sync) {
+      const own = await issuer.preflight(current, { emergency: options.emergency ?? false });
+      problems.push(...own.problems);
+      notes.push(...own.notes);
     }
   }
+  const currentAge = ageOf(context, currentInfo);
+  if (currentInfo !== undefined && currentAge?.skewed) {
+    notes.push(
+      `${maskSid(currentInfo.id)} was created ${currentAge.aheadBy} ahead of this machine's clock: the clock is behind, so the credential's age (and --if-due) cannot be judged until it is fixed`,
+    );
+  }
   const consumers = await checkConsumers(context, current, problems, notes);
-  const storesRead = findings.every((f) => f.snapshot !== undefined);
-  return { problems, notes, stores: findings, current, currentInfo, consumers, adminOk, storesRead };
+  return {
+    problems,
+    notes,
+    stores: findings,
+    current,
+    currentInfo,
+    currentAge,
+    consumers,
+    adminOk,
+    storesRead,
+  };
 }
 
 /** Clocks disagree by a little all the time; only more than this is skew worth a word. */

@@ -103,16 +103,16 @@ export function checkSameStores(context: EngineContext, started: RunSummary["sta
 /** Reopen the run's journal for this command, recording who re-entered it. */
 export function reopenJournal(context: EngineContext, run: RunSummary): Journal {
   checkSameStores(context, run.started);
-  const journal = Journal.reopen(context.stateDir, run.runId);
+  const journal = Journal.reopen(context.stateDir, run.runId, context.issuer.labels.word);
   journal.append({ event: "resume-started", ...processIdentity() });
   return journal;
 }
 
 export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
-  const oldKeyId = find(records, "preflight-passed")?.oldKeyId || undefined;
+  const oldId = find(records, "preflight-passed")?.oldId || undefined;
   const state = newRunState(context, journal, undefined, []);
-  state.oldKeyId = oldKeyId;
-  state.newKeyId = find(records, "key-issued")?.newKeyId;
+  state.oldId = oldId;
+  state.newId = find(records, "credential-issued")?.newId;
   for (const progress of state.stores) {
     const name = progress.provider.name;
     const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);
@@ -149,10 +149,12 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     return resultFromState(command, state, await rollbackStep(state, "finishing the interrupted rollback"));
   }
   if (has(records, "stores-committed")) {
-    reporter.info("every store already holds the new key; carrying on with the revoke");
+    reporter.info(`every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`);
+    // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
+    state.issued = await recoverNewCredential(state);
     return runFromConsumers(state, command);
   }
-  if (state.newKeyId === undefined) {
+  if (state.newId === undefined) {
     return resultFromState(
       command,
       state,
@@ -165,7 +167,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     return resultFromState(
       command,
       state,
-      await rollbackStep(state, `no store holds the new key ${maskSid(state.newKeyId)}, so its secret is lost`),
+      await rollbackStep(state, `no store holds the new key ${maskSid(state.newId)}, so its secret is lost`),
     );
   }
   state.issued = recovered;
@@ -174,7 +176,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
   } catch (error) {
     return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
   }
-  reporter.info(`recovered ${maskSid(state.newKeyId)} from a store; finishing the writes`);
+  reporter.info(`recovered ${maskSid(state.newId)} from a store; finishing the writes`);
   return runFromVerify(state, command);
 }
 
@@ -185,8 +187,9 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
     try {
       const snapshot = await progress.provider.read();
       const held = snapshot.credential;
-      if (held !== undefined && credentialId(held) === state.newKeyId) {
+      if (held !== undefined && credentialId(held) === state.newId) {
         registerSecret(held.kind === "api-key" ? held.apiKeySecret : held.authToken);
+        state.context.issuer.adoptNew(held);
         return held;
       }
     } catch {
@@ -205,7 +208,7 @@ async function reconcileStores(state: RunState): Promise<void> {
     if (progress.written) continue;
     const snapshot = await progress.provider.read();
     const heldId = snapshot.credential === undefined ? undefined : credentialId(snapshot.credential);
-    if (heldId === state.newKeyId) {
+    if (heldId === state.newId) {
       progress.written = true;
       progress.outcome = "written";
       state.journal.append({
@@ -215,13 +218,13 @@ async function reconcileStores(state: RunState): Promise<void> {
       });
       continue;
     }
-    if (progress.restorePoint === undefined && heldId !== state.oldKeyId) {
+    if (progress.restorePoint === undefined && heldId !== state.oldId) {
       throw new Error(
-        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old key ${maskSid(state.oldKeyId)}: someone changed it during the interruption`,
+        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old key ${maskSid(state.oldId)}: someone changed it during the interruption`,
       );
     }
     progress.expected = snapshot;
-    if (state.old === undefined && snapshot.credential !== undefined && heldId === state.oldKeyId) {
+    if (state.old === undefined && snapshot.credential !== undefined && heldId === state.oldId) {
       state.old = snapshot.credential;
     }
   }

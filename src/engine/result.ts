@@ -47,8 +47,8 @@ export function resultFromState(
     status: outcome.status,
     exitCode: outcome.exitCode,
     runId: state.journal.runId,
-    oldKey: state.oldKeyId === undefined ? null : maskSid(state.oldKeyId),
-    newKey: state.newKeyId === undefined ? null : maskSid(state.newKeyId),
+    oldKey: state.oldId === undefined ? null : maskSid(state.oldId),
+    newKey: state.newId === undefined ? null : maskSid(state.newId),
     stores: state.stores.map((s) => ({ name: s.provider.name, type: s.provider.type, outcome: s.outcome })),
     consumers: state.consumers.map((c) => ({
       name: c.name,

@@ -7,6 +7,7 @@ import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } fro
 import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
+import type { IssuedCredential } from "../credentials/issuer.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -29,10 +30,10 @@ export interface RunState {
   context: EngineContext;
   journal: Journal;
   /** The key being replaced; undefined when the stores held none. */
-  oldKeyId: string | undefined;
+  oldId: string | undefined;
   /** The old credential with its secret, when still known (not after a crash past the writes). */
   old: StoredCredential | undefined;
-  newKeyId: string | undefined;
+  newId: string | undefined;
   /** The new credential with its secret: in memory only. */
   issued: StoredCredential | undefined;
   stores: StoreProgress[];
@@ -58,9 +59,9 @@ export function newRunState(
   return {
     context,
     journal,
-    oldKeyId: old === undefined ? undefined : credentialId(old),
+    oldId: old === undefined ? undefined : credentialId(old),
     old,
-    newKeyId: undefined,
+    newId: undefined,
     issued: undefined,
     stores: context.stores.map((provider, index) => ({
       provider,
@@ -78,15 +79,24 @@ export function newRunState(
 export async function issueStep(state: RunState): Promise<void> {
   const { issuer, reporter } = state.context;
   const friendlyName = issuer.friendlyNameFor(state.journal.runId);
-  reporter.step(`creating a new API key "${friendlyName}"`);
+  reporter.step(issuer.describeCreating(state.journal.runId));
   state.journal.append({ event: "issue-started", friendlyName });
-  const issued = await issuer.issue(state.journal.runId);
-  // The key exists in Twilio but the journal does not know its id yet: resume finds it by friendly name.
+  let issued: IssuedCredential;
+  try {
+    issued = await issuer.issue(state.journal.runId);
+  } catch (error) {
+    // Refused before anything was made: rollback must not go looking for (and deleting) anything.
+    if (issuer.refusedBeforeCreating(error))
+      state.journal.append({ event: "issue-refused", error: errorMessage(error) });
+    throw error;
+  }
+  // It exists in Twilio but the journal does not know its id yet: resume finds it (by name, or by the journal).
   failpoint("after-create", state.context.env);
   registerSecret(issued.credential.kind === "api-key" ? issued.credential.apiKeySecret : issued.credential.authToken);
-  state.newKeyId = issued.id;
+  state.newId = issued.id;
   state.issued = issued.credential;
-  state.journal.append({ event: "key-issued", newKeyId: issued.id, createdAt: issued.createdAt.toISOString() });
+  issuer.adoptNew(issued.credential);
+  state.journal.append({ event: "credential-issued", newId: issued.id, createdAt: issued.createdAt.toISOString() });
   reporter.info(`created ${maskSid(issued.id)}`);
   failpoint("after-issue", state.context.env);
 }
@@ -94,9 +104,9 @@ export async function issueStep(state: RunState): Promise<void> {
 /** Step 3: the new credential authenticates (bounded retry for propagation). */
 export async function verifyNewStep(state: RunState): Promise<void> {
   const { issuer, reporter } = state.context;
-  reporter.step(`checking that ${maskSid(state.newKeyId)} authenticates`);
+  reporter.step(`checking that ${maskSid(state.newId)} authenticates`);
   const outcome = await issuer.verifyAuthenticates(state.issued!);
-  state.journal.append({ event: "key-verified", newKeyId: state.newKeyId!, ...outcome });
+  state.journal.append({ event: "credential-verified", newId: state.newId!, ...outcome });
   reporter.info(`authenticated after ${outcome.attempts} attempt(s), ${outcome.elapsedMs} ms`);
   failpoint("after-verify", state.context.env);
 }
@@ -131,7 +141,7 @@ export async function writeStoresStep(
   state: RunState,
   shouldStop: () => boolean = () => false,
 ): Promise<"committed" | "stopped"> {
-  state.context.reporter.step(`writing ${maskSid(state.newKeyId)} to ${state.stores.length} store(s), in order`);
+  state.context.reporter.step(`writing ${maskSid(state.newId)} to ${state.stores.length} store(s), in order`);
   for (const progress of state.stores) {
     if (progress.written) continue;
     if (shouldStop()) return "stopped";
@@ -151,7 +161,7 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   if (consumers.length === 0) return [];
   const verify = loaded.config.verify;
   reporter.step(
-    `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newKeyId)} (up to ${verify.consumersTimeoutSeconds} s)`,
+    `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newId)} (up to ${verify.consumersTimeoutSeconds} s)`,
   );
   // One line per consumer under a clock, redrawn in place on a terminal: the live progress of the slowest step.
   const board = new Map(consumers.map((probe) => [probe.name, `… ${probe.name}: waiting`]));
@@ -160,7 +170,7 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   draw();
   const { converged, results } = await awaitConsumers(
     consumers,
-    { kind: state.context.issuer.kind, id: state.newKeyId! },
+    { kind: state.context.issuer.kind, id: state.newId! },
     {
       timeoutMs: verify.consumersTimeoutSeconds * 1000,
       pollMs: verify.consumersPollSeconds * 1000,
@@ -199,14 +209,18 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
 /** Step 7: revoke the old key, then make sure Twilio refuses it. */
 export async function revokeStep(state: RunState): Promise<void> {
   const { issuer, reporter } = state.context;
-  if (state.oldKeyId === undefined) {
-    reporter.step("no old key to revoke");
+  const { noun, revoked } = issuer.labels;
+  if (state.oldId === undefined) {
+    reporter.step(`no old ${noun} to revoke`);
     return;
   }
-  reporter.step(`revoking the old key ${maskSid(state.oldKeyId)}`);
-  state.journal.append({ event: "revoke-started", oldKeyId: state.oldKeyId });
+  reporter.step(issuer.describeRevoking(maskSid(state.oldId)));
+  state.journal.append({ event: "revoke-started", oldId: state.oldId });
   failpoint("after-revoke-started", state.context.env);
-  const outcome = await issuer.revoke(state.oldKeyId);
+  const outcome = await issuer.revoke(state.oldId, state.newId);
+  // Revoked (a token promoted), not yet journaled: resume must find that out from Twilio.
+  failpoint("after-revoke", state.context.env);
+  journalAdminSwitches(state);
   // With the old secret at hand, prove the revoke with a real call; after a crash only the lookup is left.
   // The delete has happened either way: a failed check is a warning, not a failed revoke.
   let refused: boolean | undefined;
@@ -214,30 +228,54 @@ export async function revokeStep(state: RunState): Promise<void> {
     refused =
       state.old !== undefined
         ? await issuer.confirmRefused(state.old)
-        : (await issuer.describe(state.oldKeyId)) === undefined;
+        : (await issuer.describe(state.oldId)) === undefined;
   } catch (error) {
     refused = undefined;
     warn(
       state,
-      `${maskSid(state.oldKeyId)} was deleted, but checking that Twilio refuses it failed: ${errorMessage(error)}`,
+      `${maskSid(state.oldId)} was ${revoked}, but checking that Twilio refuses it failed: ${errorMessage(error)}`,
     );
   }
   state.journal.append({
-    event: "old-key-revoked",
-    oldKeyId: state.oldKeyId,
+    event: "old-credential-revoked",
+    oldId: state.oldId,
     outcome,
     refusedWith20003: refused === true,
   });
   if (refused === true) {
     reporter.info(
-      `${maskSid(state.oldKeyId)} ${outcome === "deleted" ? "deleted" : "was already gone"}; Twilio now refuses it (20003)`,
+      `${maskSid(state.oldId)} ${outcome === "deleted" ? revoked : `was already ${revoked}`}; Twilio now refuses it (20003)`,
     );
   } else if (refused === false) {
     warn(
       state,
-      `${maskSid(state.oldKeyId)} was deleted but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`,
+      `${maskSid(state.oldId)} was ${revoked} but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`,
     );
   }
+}
+
+/**
+ * The issuer went on with another admin credential (the configured one was the token this run promoted
+ * away): journal it, and say what the operator must update, since that credential is dead from now on.
+ */
+export function journalAdminSwitches(state: RunState): void {
+  for (const change of state.context.adminSwitches.splice(0)) {
+    state.journal.append({ event: "admin-switched", from: change.from, to: change.to });
+    const source = state.context.loaded.admin?.passwordSource;
+    warn(
+      state,
+      source?.startsWith("env ")
+        ? `the admin credential ${source} holds the old token, which no longer works: put the new token there (or use twilio.admin: { authToken: { fromStore: <store> } })`
+        : `admin credential: ${change.from} no longer works; this run went on with ${change.to}`,
+    );
+  }
+}
+
+/** What the journal tells `findCreatedBy`: whether this run began a create, and what it recorded. */
+function creationHint(state: RunState): { started: boolean; knownId: string | undefined } {
+  const records = state.journal.records();
+  const started = records.some((r) => r.event === "issue-started") && !records.some((r) => r.event === "issue-refused");
+  return { started, knownId: state.newId };
 }
 
 function warn(state: RunState, warning: string): void {
@@ -262,7 +300,7 @@ export async function storesStillHoldNewKey(state: RunState): Promise<string[]> 
       strays.push(`${progress.provider.name} (unreadable: ${errorMessage(error)})`);
       continue;
     }
-    if (held !== state.newKeyId) strays.push(`${progress.provider.name} (holds ${maskSid(held)})`);
+    if (held !== state.newId) strays.push(`${progress.provider.name} (holds ${maskSid(held)})`);
   }
   state.journal.append({ event: "stores-checked", missing: strays });
   return strays;
@@ -274,10 +312,10 @@ export async function storesStillHoldNewKey(state: RunState): Promise<string[]> 
  */
 export async function discardStrayKeys(state: RunState): Promise<void> {
   try {
-    for (const id of await state.context.issuer.findCreatedBy(state.journal.runId)) {
-      if (id === state.newKeyId) continue;
+    for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, creationHint(state))) {
+      if (id === state.newId) continue;
       const outcome = await state.context.issuer.discard(id);
-      state.journal.append({ event: "key-discarded", newKeyId: id, outcome });
+      state.journal.append({ event: "credential-discarded", newId: id, outcome });
       state.context.reporter.info(`deleted a stray key of this run, ${maskSid(id)} (a retried create)`);
     }
   } catch (error) {
@@ -291,13 +329,13 @@ export async function finishStep(state: RunState): Promise<RunOutcome> {
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
   state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
   state.context.reporter.step(
-    `done: ${maskSid(state.newKeyId)} is in every store${state.oldKeyId ? `, ${maskSid(state.oldKeyId)} is revoked` : ""}`,
+    `done: ${maskSid(state.newId)} is in every store${state.oldId ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
   );
   return outcome;
 }
 
 async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<void> {
-  const ctx = { runId: state.journal.runId, newKeyId: state.newKeyId ?? "" };
+  const ctx = { runId: state.journal.runId, newKeyId: state.newId ?? "" };
   for (const progress of stores) {
     if (progress.restorePoint === undefined) continue;
     try {
@@ -328,7 +366,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     try {
       await progress.provider.rollback(progress.restorePoint, {
         runId: state.journal.runId,
-        newKeyId: state.newKeyId ?? "",
+        newKeyId: state.newId ?? "",
       });
       progress.outcome = "rolled-back";
       progress.written = false;
@@ -375,7 +413,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   try {
     for (const id of await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
-      state.journal.append({ event: "key-discarded", newKeyId: id, outcome });
+      state.journal.append({ event: "credential-discarded", newId: id, outcome });
       reporter.info(`deleted the new key ${maskSid(id)}`);
     }
   } catch (error) {
@@ -391,7 +429,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   await releaseStores(state, rolledBack);
   const outcome: RunOutcome = { status: "rolled-back", exitCode: ExitCode.rolledBack, error: reason };
   state.journal.append({ event: "run-finished", ...outcome });
-  reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldKeyId)} is untouched`);
+  reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
   return outcome;
 }
 
@@ -403,11 +441,11 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
 async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
   const { consumers, loaded, reporter, issuer } = state.context;
   const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
-  if (consumers.length === 0 || state.oldKeyId === undefined || state.newKeyId === undefined || !touched) return [];
-  reporter.info(`checking that ${consumers.length} consumer(s) are back on ${maskSid(state.oldKeyId)}`);
+  if (consumers.length === 0 || state.oldId === undefined || state.newId === undefined || !touched) return [];
+  reporter.info(`checking that ${consumers.length} consumer(s) are back on ${maskSid(state.oldId)}`);
   const { converged, results } = await awaitConsumers(
     consumers,
-    { kind: issuer.kind, id: state.oldKeyId },
+    { kind: issuer.kind, id: state.oldId },
     {
       timeoutMs: loaded.config.verify.consumersTimeoutSeconds * 1000,
       pollMs: loaded.config.verify.consumersPollSeconds * 1000,
@@ -422,8 +460,8 @@ async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
 /** The new key, plus any key this run created whose creation the journal never saw (crash mid-create). */
 async function keysToDiscard(state: RunState): Promise<string[]> {
   const ids = new Set<string>();
-  if (state.newKeyId !== undefined) ids.add(state.newKeyId);
-  for (const id of await state.context.issuer.findCreatedBy(state.journal.runId)) ids.add(id);
+  if (state.newId !== undefined) ids.add(state.newId);
+  for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, creationHint(state))) ids.add(id);
   return [...ids];
 }
 

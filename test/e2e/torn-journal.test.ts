@@ -36,7 +36,7 @@ describe("journal after a torn last line", () => {
 
     const resumed = Journal.reopen(dir, runId);
     resumed.append({ event: "resume-started", pid: 2, host: "h" });
-    resumed.append({ event: "key-discarded", newKeyId: "SK1", outcome: "absent" });
+    resumed.append({ event: "credential-discarded", newId: "SK1", outcome: "absent" });
     resumed.append({ event: "run-finished", status: "rolled-back", exitCode: 3 });
 
     const [run] = listRuns(dir);

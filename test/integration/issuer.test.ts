@@ -4,9 +4,9 @@
  * must not be retried.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ApiKeyIssuer, type ApiKeyIssuerOptions } from "../../src/credentials/api-key/issuer.js";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
 import { PreflightError } from "../../src/errors.js";
-import { ApiKeyIssuer, type ApiKeyIssuerOptions } from "../../src/twilio/api-key-issuer.js";
 
 let emulator: TwilioEmulator;
 const retries: string[] = [];

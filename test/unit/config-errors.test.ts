@@ -421,7 +421,7 @@ describe("loadConfig", () => {
     await writeFile(file, stringify(config));
     const loaded = await loadConfig(file, { TWILIO_AUTH_TOKEN: TOKEN });
     expect(loaded.config.twilio.accountSid).toBe(ACCOUNT);
-    expect(loaded.admin.accountSid).toBe(ACCOUNT);
-    expect(loaded.admin.username).toBe(ACCOUNT);
+    expect(loaded.admin?.accountSid).toBe(ACCOUNT);
+    expect(loaded.admin?.username).toBe(ACCOUNT);
   });
 });

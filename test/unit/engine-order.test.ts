@@ -12,9 +12,9 @@ import { StoreError } from "../../providers/errors.js";
 import { plan } from "../../src/commands/plan/run.js";
 import { rotate } from "../../src/commands/rotate/run.js";
 import { validateConfig } from "../../src/config/load.js";
+import type { IssuedCredential, Issuer } from "../../src/credentials/issuer.js";
 import type { EngineContext } from "../../src/engine/context.js";
 import { silentReporter } from "../../src/engine/reporter.js";
-import type { IssuedCredential, Issuer } from "../../src/twilio/issuer.js";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
 const OLD = {
@@ -30,7 +30,16 @@ type Failure = "issue" | "verify" | "revoke" | `write:${string}` | `rollback:${s
 function fakes(log: string[], fail: Set<Failure>) {
   const issuer: Issuer = {
     kind: "api-key",
-    labels: { noun: "key", long: "API key" },
+    labels: { noun: "key", long: "API key", word: "key", revoked: "deleted" },
+    describeCreate: () => "create a key",
+    describeRevoke: (old) => `revoke ${old}`,
+    describeCreating: () => "creating a new API key",
+    describeRevoking: (old) => `revoking the old key ${old}`,
+    async preflight() {
+      return { problems: [], notes: [] };
+    },
+    adoptNew() {},
+    refusedBeforeCreating: () => false,
     friendlyNameFor: (runId) => `t-${runId}`,
     async checkAdmin() {
       log.push("checkAdmin");
@@ -145,6 +154,7 @@ function context(log: string[], fail: Failure[] = []): EngineContext {
     stores,
     refs: stores.map((s) => ({ name: s.name, identity: `fake:${s.name}`, display: `fake ${s.name}` })),
     credentialKey: "aaaaaa-api-key-test",
+    adminSwitches: [],
     legacyCredentialKeys: [],
     consumers: [],
     stateDir,

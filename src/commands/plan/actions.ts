@@ -14,7 +14,7 @@ export interface PlanAction {
   target: string;
   /** The masked credential before the step, where there is one. */
   from: string | null;
-  /** The masked credential after it ("new key" before it exists). */
+  /** The masked credential after it ("new key" before it exists; "revoked" for a revoke that will happen). */
   to: string | null;
   /** The step in words, as `plan` prints it. */
   description: string;
@@ -27,10 +27,11 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
   const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   const currentWord = !preflight.storesRead ? "unknown (a store could not be read)" : maskSid(oldId);
   const age =
-    preflight.currentInfo === undefined
-      ? ""
-      : ` (${Math.max(0, Math.floor((Date.now() - preflight.currentInfo.createdAt.getTime()) / 86_400_000))} days old, rotates at ${config.credential.maxAgeDays})`;
-  const keyKind = config.credential.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
+    preflight.currentAge === undefined || preflight.currentAge.skewed
+      ? oldId !== undefined && preflight.currentInfo !== undefined
+        ? ` (age unknown: Twilio does not say when a ${noun} was made, and no rotation of it is journaled)`
+        : ""
+      : ` (${preflight.currentAge.days} days old, rotates at ${config.credential.maxAgeDays})`;
   const account = maskSid(config.twilio.accountSid);
   const actions: PlanAction[] = [
     {
@@ -45,7 +46,7 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
       target: account,
       from: null,
       to: `new ${noun}`,
-      description: `create a ${keyKind} ${context.issuer.labels.long} named "${config.credential.friendlyNamePrefix}-<run id>"`,
+      description: context.issuer.describeCreate(),
     },
     {
       action: "verify",
@@ -77,7 +78,7 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
           ? "consumers: none configured"
           : `reload and wait for ${preflight.consumers.length} consumer(s) to use the new ${noun} (up to ${config.verify.consumersTimeoutSeconds} s): ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
     },
-    revokeAction(preflight, oldId, noun),
+    revokeAction(context, preflight, oldId, noun),
     {
       action: "finish",
       target: account,
@@ -102,7 +103,12 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
   return actions;
 }
 
-function revokeAction(preflight: PreflightResult, oldId: string | undefined, noun: string): PlanAction {
+function revokeAction(
+  context: EngineContext,
+  preflight: PreflightResult,
+  oldId: string | undefined,
+  noun: string,
+): PlanAction {
   const base = { action: "revoke" as const, target: maskSid(oldId), from: maskSid(oldId), to: null };
   if (!preflight.storesRead) {
     return { ...base, description: `revoke: the old ${noun} is unknown until every store can be read` };
@@ -114,7 +120,7 @@ function revokeAction(preflight: PreflightResult, oldId: string | undefined, nou
     };
   }
   if (oldId !== undefined && preflight.currentInfo !== undefined) {
-    return { ...base, description: `revoke the old ${noun} ${maskSid(oldId)} and confirm Twilio refuses it (20003)` };
+    return { ...base, to: "revoked", description: context.issuer.describeRevoke(maskSid(oldId)) };
   }
   if (oldId !== undefined) {
     return { ...base, description: `revoke: nothing to revoke (Twilio no longer knows ${maskSid(oldId)})` };
@@ -125,7 +131,7 @@ function revokeAction(preflight: PreflightResult, oldId: string | undefined, nou
 /** `1 key to create, 2 stores to update, 1 key to revoke`. */
 export function planSummary(actions: PlanAction[], noun: string): string {
   const writes = actions.filter((a) => a.action === "write").length;
-  const revokes = actions.some((a) => a.action === "revoke" && /^revoke the old/.test(a.description)) ? 1 : 0;
+  const revokes = actions.some((a) => a.action === "revoke" && a.to === "revoked") ? 1 : 0;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   return `1 ${noun} to create, ${plural(writes, "store")} to update, ${revokes} ${noun} to revoke`;
 }

@@ -9,7 +9,7 @@ import type { EngineContext } from "../../engine/context.js";
 import { stateDirProblem } from "../../engine/journal.js";
 import { describeOwner, inspectLocks, liveRunIds } from "../../engine/lock.js";
 import { otherHolders, overlapError, sharedCredentialError } from "../../engine/overlap.js";
-import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
 import { ExitCode } from "../../errors.js";
@@ -70,7 +70,7 @@ export async function plan(
       problems.push(`${error.message}; ${error.hint}`);
     }
   }
-  const age = preflight.currentInfo === undefined ? undefined : credentialAge(preflight.currentInfo.createdAt);
+  const age = preflight.currentAge;
   const ageDays = age === undefined || age.skewed ? null : age.days;
   const actions = planActions(context, preflight);
   return {

@@ -7,10 +7,10 @@ import { claimRecord, claimStores } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
-import { Journal, newRunId, processIdentity } from "../../engine/journal.js";
+import { JOURNAL_VERSION, Journal, newRunId, processIdentity } from "../../engine/journal.js";
 import { StoreLocks } from "../../engine/lock.js";
 import { otherHolders, refuseOverlappingRun, sharedCredentialError } from "../../engine/overlap.js";
-import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import { runPreflight } from "../../engine/preflight.js";
 import { releaseClaimsIfOver, unfinishedRunFor } from "../../engine/reenter.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { runFromIssue } from "../../engine/run.js";
@@ -24,6 +24,13 @@ export interface RotateOptions {
   ifDue?: boolean;
   /** The current key may already be dead (security reset): rotate anyway. */
   emergency?: boolean;
+  /** Why (an emergency): journaled in run-started. */
+  reason?: string;
+  /**
+   * With `emergency`: revoke the old credential as soon as every store holds the new one, without waiting
+   * for consumers (the explicit trade of availability for security after a leak).
+   */
+  revokeImmediately?: boolean;
   /**
    * Revoke the old credential even though stores of other configs are known (from this state directory's
    * journals) to hold it: the operator has checked those stores, or means to break them.
@@ -85,32 +92,36 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
   }
 
-  if (options.ifDue && preflight.currentInfo !== undefined) {
-    const age = credentialAge(preflight.currentInfo.createdAt);
-    if (age.skewed) {
+  const age = preflight.currentAge;
+  const currentName = maskSid(preflight.current === undefined ? undefined : credentialId(preflight.current));
+  if (options.ifDue && !options.emergency && preflight.currentInfo !== undefined) {
+    if (age?.skewed) {
       throw new RotatorError(
-        `${maskSid(preflight.currentInfo.id)} was created ${age.aheadBy} in the future by this machine's clock, so its age cannot be judged`,
+        `${currentName} was created ${age.aheadBy} in the future by this machine's clock, so its age cannot be judged`,
         {
           exitCode: ExitCode.badInput,
           hint: "this machine's clock is behind Twilio's: fix it (NTP), then run again; rotate without --if-due to rotate regardless",
         },
       );
     }
-    if (age.days < loaded.config.credential.maxAgeDays) {
+    if (age === undefined) {
+      // Twilio does not say when a token became primary and no rotation of it is journaled: rotating now
+      // starts the clock, which every later --if-due run can then read.
+      reporter.info(`${currentName}: age unknown (not journaled); rotating now starts its clock`);
+    } else if (age.days < loaded.config.credential.maxAgeDays) {
       reporter.step(
-        `not due: ${maskSid(preflight.currentInfo.id)} is ${age.days} days old (rotates at ${loaded.config.credential.maxAgeDays})`,
+        `not due: ${currentName} is ${age.days} days old (rotates at ${loaded.config.credential.maxAgeDays})`,
       );
-      return notDue(preflight.currentInfo.id);
+      return notDue(preflight.current === undefined ? "" : credentialId(preflight.current));
     }
   }
 
   const warnings: string[] = [];
-  if (preflight.currentInfo !== undefined) {
-    const age = credentialAge(preflight.currentInfo.createdAt);
-    const hours = (Date.now() - preflight.currentInfo.createdAt.getTime()) / 3_600_000;
-    if (!age.skewed && hours < 24) {
+  if (age !== undefined && !age.skewed && !options.emergency) {
+    const hours = (Date.now() - age.birth.at.getTime()) / 3_600_000;
+    if (hours < 24) {
       warnings.push(
-        `${maskSid(preflight.currentInfo.id)} is only ${Math.max(0, Math.floor(hours))} hour(s) old: it was rotated less than a day ago`,
+        `${currentName} is only ${Math.max(0, Math.floor(hours))} hour(s) old: it was rotated less than a day ago`,
       );
     }
   }
@@ -138,14 +149,16 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     });
   }
 
-  const journal = Journal.create(stateDir, runId);
+  const journal = Journal.create(stateDir, runId, context.issuer.labels.word);
   journal.append({
     event: "run-started",
     command: options.emergency ? "rotate --emergency" : "rotate",
     credentialKey: context.credentialKey,
     accountSid: loaded.config.twilio.accountSid,
     credentialType: loaded.config.credential.type,
-    keyType: loaded.config.credential.keyType,
+    journalVersion: JOURNAL_VERSION,
+    ...(loaded.config.credential.type === "api-key" ? { keyType: loaded.config.credential.keyType } : {}),
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
     stores: context.stores.map((s, i) => ({
       name: s.name,
       type: s.type,
@@ -165,11 +178,11 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   state.warnings.push(...warnings);
   // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
   if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
-    state.oldKeyId = undefined;
+    state.oldId = undefined;
   }
   journal.append({
     event: "preflight-passed",
-    oldKeyId: preflight.current === undefined ? "" : credentialId(preflight.current),
+    oldId: preflight.current === undefined ? "" : credentialId(preflight.current),
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
   });
   reporter.info(`run ${runId}, journal ${journal.path}`);

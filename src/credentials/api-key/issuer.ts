@@ -3,19 +3,21 @@
  * through IAM v1 (the only API that makes them). The admin credential is the Auth Token or a Main key,
  * because a Standard key may not manage keys (Twilio answers 20003).
  */
-import type { StoredCredential } from "../../providers/contract.js";
-import { PreflightError } from "../errors.js";
-import { maskSid } from "../util/mask.js";
+import type { StoredCredential } from "../../../providers/contract.js";
+import { PreflightError } from "../../errors.js";
 import {
   createTwilioClient,
   isTwilioApiError,
   isUnreadableResponse,
   keyAuthenticates,
   type TwilioClient,
-} from "./client.js";
-import { type AdminCredentialShape, diagnoseAdmin20003 } from "./diagnose.js";
-import type { CredentialInfo, IssuedCredential, Issuer, VerifyOutcome } from "./issuer.js";
-import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "./retry.js";
+} from "../../twilio/client.js";
+import { type AdminCredentialShape, diagnoseAdmin20003 } from "../../twilio/diagnose.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
+import { maskSid } from "../../util/mask.js";
+import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
+import { is20003, untilAuthenticates, untilRefused } from "../polling.js";
+import { API_KEY_LABELS } from "./labels.js";
 
 export interface ApiKeyIssuerOptions {
   admin: AdminCredentialShape;
@@ -47,13 +49,9 @@ const MAIN_CREDENTIAL_ONLY = [
 /** Creates whose answer could not be read, before the run gives up (each one's key is deleted first). */
 const UNREADABLE_CREATE_ATTEMPTS = 3;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const is20003 = (error: unknown) => isTwilioApiError(error) && error.status === 401;
-
 export class ApiKeyIssuer implements Issuer {
   readonly kind = "api-key" as const;
-  readonly labels = { noun: "key", long: "API key" };
+  readonly labels = API_KEY_LABELS;
   readonly #options: ApiKeyIssuerOptions;
   readonly #admin: TwilioClient;
   readonly #accountSid: string;
@@ -67,6 +65,23 @@ export class ApiKeyIssuer implements Issuer {
       password: options.admin.password,
       baseUrl: options.baseUrl,
     });
+  }
+
+  describeCreate(): string {
+    const kind = this.#options.keyType === "restricted" ? "restricted (IAM v1)" : "standard";
+    return `create a ${kind} API key named "${this.#options.friendlyNamePrefix}-<run id>"`;
+  }
+
+  describeCreating(runId: string): string {
+    return `creating a new API key "${this.friendlyNameFor(runId)}"`;
+  }
+
+  describeRevoking(oldMasked: string): string {
+    return `revoking the old key ${oldMasked}`;
+  }
+
+  describeRevoke(oldMasked: string): string {
+    return `revoke the old key ${oldMasked} and confirm Twilio refuses it (20003)`;
   }
 
   friendlyNameFor(runId: string): string {
@@ -93,6 +108,11 @@ export class ApiKeyIssuer implements Issuer {
       }
       throw new PreflightError([`could not reach Twilio to check the admin credential: ${messageOf(error)}`]);
     }
+  }
+
+  async preflight(): Promise<IssuerPreflight> {
+    // Nothing an API key rotation needs beyond the admin check, the stores and checkCanVerify.
+    return { problems: [], notes: [] };
   }
 
   async describe(id: string): Promise<CredentialInfo | undefined> {
@@ -201,33 +221,12 @@ export class ApiKeyIssuer implements Issuer {
     }
   }
 
-  async verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
-    const started = Date.now();
-    const deadline = started + this.#options.propagationTimeoutMs;
-    let attempts = 0;
-    let wait = 250;
-    for (;;) {
-      attempts += 1;
-      try {
-        await this.#callAs(credential);
-        return { attempts, elapsedMs: Date.now() - started };
-      } catch (error) {
-        // 20003 right after creation is propagation; 429/5xx/network are passing faults. Anything else
-        // (403 from a restricted key's policy, 404 for a bad verifyPath) will not get better by waiting.
-        const transient = is20003(error) || isRetryableTwilioError(error);
-        if (!transient || Date.now() + wait > deadline) {
-          throw new Error(
-            `the new key ${credential.kind === "api-key" ? maskSid(credential.apiKeySid) : "(token)"} did not authenticate within ${Math.round(this.#options.propagationTimeoutMs / 1000)} s (${attempts} attempts): ${messageOf(error)}`,
-            { cause: error },
-          );
-        }
-        const retryAfter = isTwilioApiError(error) ? error.retryAfterMs : undefined;
-        await sleep(Math.max(wait, retryAfter ?? 0));
-        wait = Math.min(wait * 2, 5_000);
-      }
-    }
+  verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
+    const what = `the new key ${credential.kind === "api-key" ? maskSid(credential.apiKeySid) : "(token)"}`;
+    return untilAuthenticates(() => this.#callAs(credential), { timeoutMs: this.#options.propagationTimeoutMs, what });
   }
 
+  /** Keys carry the run's name, so a search by name finds every key the run made, journaled or not. */
   async findCreatedBy(runId: string): Promise<string[]> {
     const friendlyName = this.friendlyNameFor(runId);
     const keys =
@@ -255,24 +254,21 @@ export class ApiKeyIssuer implements Issuer {
     return this.#delete(id);
   }
 
-  revoke(id: string): Promise<"deleted" | "absent"> {
-    return this.#delete(id);
+  revoke(oldId: string): Promise<"deleted" | "absent"> {
+    return this.#delete(oldId);
   }
 
-  async confirmRefused(old: StoredCredential): Promise<boolean> {
-    const deadline = Date.now() + this.#options.revokeConfirmTimeoutMs;
-    let wait = 250;
-    for (;;) {
-      try {
-        await this.#callAs(old);
-      } catch (error) {
-        if (is20003(error)) return true;
-        if (!isRetryableTwilioError(error)) throw error;
-      }
-      if (Date.now() + wait > deadline) return false;
-      await sleep(wait);
-      wait = Math.min(wait * 2, 5_000);
-    }
+  adoptNew(): void {
+    // The admin is the Auth Token or a Main key, which a key rotation never touches.
+  }
+
+  refusedBeforeCreating(): boolean {
+    // A search by name finds whatever a create left, so there is no need to tell.
+    return false;
+  }
+
+  confirmRefused(old: StoredCredential): Promise<boolean> {
+    return untilRefused(() => this.#callAs(old), this.#options.revokeConfirmTimeoutMs);
   }
 }
 
