@@ -14,6 +14,7 @@ import { registerResumeCommand } from "../commands/resume/command.js";
 import { registerRollbackCommand } from "../commands/rollback/command.js";
 import { registerRotateCommand } from "../commands/rotate/command.js";
 import { registerStatusCommand } from "../commands/status/command.js";
+import { registerSyncCommand } from "../commands/sync/command.js";
 import { registerVersionCommand, versionLine } from "../commands/version/command.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../util/package-root.js";
@@ -86,6 +87,7 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerResumeCommand(program, context);
   registerRollbackCommand(program, context);
   registerStatusCommand(program, context);
+  registerSyncCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
   return program;

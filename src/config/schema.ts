@@ -100,6 +100,12 @@ const verifySection = z.strictObject({
     .default(300)
     .describe("How long consumers may take to report the new key before the run stops as awaiting consumers."),
   consumersPollSeconds: z.number().min(0.1).max(300).default(2).describe("How often consumers are asked."),
+  emergencyConsumersTimeoutSeconds: z
+    .number()
+    .min(0)
+    .max(86_400)
+    .default(60)
+    .describe("How long consumers may take in an emergency rotation (`rotate --emergency`)."),
 });
 
 export const configSchema = z

@@ -45,6 +45,11 @@ export interface CredentialLabels {
 export interface Issuer {
   readonly kind: CredentialKind;
   readonly labels: CredentialLabels;
+  /**
+   * Whether the revoke step is needed even when Twilio no longer accepts the old credential: a key that is
+   * gone needs no deleting, but a secondary token is of use only once promoted.
+   */
+  readonly revokeEvenWhenOldIsDead: boolean;
   /** The friendly name a run gives what it creates, so an orphan of a crashed run can be found again. */
   friendlyNameFor(runId: string): string;
   /** The create step in plan's words: `create a standard API key named "rotator-<run id>"`. */

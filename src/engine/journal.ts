@@ -55,6 +55,10 @@ export type JournalEvent =
       keyType?: string;
       /** Why an emergency rotation was started (`--reason`). */
       reason?: string;
+      /** `sync` for `rotator sync`; absent (rotate) in older runs. */
+      mode?: "rotate" | "sync";
+      emergency?: boolean;
+      revokeImmediately?: boolean;
       /**
        * `identity` is the store's config-independent identity (context.ts storeIdentity), which locks and the
        * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`).
@@ -71,6 +75,8 @@ export type JournalEvent =
   /** The create was refused before anything was made (so rollback has nothing of this run's to delete). */
   | { event: "issue-refused"; error: string }
   | { event: "credential-issued"; newId: string; createdAt: string }
+  /** `rotator sync`: the credential the operator supplied, checked with Twilio; nothing was issued. */
+  | { event: "credential-supplied"; newId: string; source: string }
   | { event: "credential-verified"; newId: string; attempts: number; elapsedMs: number }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }

@@ -117,8 +117,11 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
       currentInfo = await issuer.describe(credentialId(current));
       if (currentInfo === undefined && !options.sync) {
         const message = `the stores hold ${noun} ${maskSid(credentialId(current))}, which Twilio no longer accepts (deleted, or promoted away?)`;
-        if (options.emergency) notes.push(`${message}; --emergency: rotating anyway, nothing to revoke`);
-        else
+        if (options.emergency) {
+          notes.push(
+            `${message}; --emergency: rotating anyway, ${issuer.revokeEvenWhenOldIsDead ? `and the new ${noun} is promoted over the current primary` : "nothing to revoke"}`,
+          );
+        } else
           problems.push(
             `${message}; consumers are already failing with 20003. Rotate with --emergency to replace it, or \`rotator sync\` to the ${noun} in use`,
           );

@@ -12,7 +12,7 @@ import { type EngineContext, ownsRun } from "./context.js";
 import { failpoint, pausepoint } from "./failpoint.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
-import { describeStepError, newRunState, type RunState, rollbackStep } from "./steps.js";
+import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
 
@@ -110,9 +110,15 @@ export function reopenJournal(context: EngineContext, run: RunSummary): Journal 
 
 export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
   const oldId = find(records, "preflight-passed")?.oldId || undefined;
-  const state = newRunState(context, journal, undefined, []);
+  const started = find(records, "run-started");
+  const mode: RunMode = {
+    kind: started?.mode ?? "rotate",
+    emergency: started?.emergency ?? started?.command.includes("--emergency") ?? false,
+    revokeImmediately: started?.revokeImmediately ?? false,
+  };
+  const state = newRunState(context, journal, undefined, [], mode);
   state.oldId = oldId;
-  state.newId = find(records, "credential-issued")?.newId;
+  state.newId = find(records, "credential-issued")?.newId ?? find(records, "credential-supplied")?.newId;
   for (const progress of state.stores) {
     const name = progress.provider.name;
     const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);

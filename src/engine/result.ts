@@ -21,7 +21,12 @@ export interface CommandResult {
   status: ResultStatus;
   exitCode: number;
   runId: string | null;
-  /** Masked key identifiers, e.g. SK…a1b2. */
+  /** What was rotated: `api-key` or `auth-token` (absent before a config was read). */
+  credentialType?: string;
+  /** The old and new credential, masked: a key SID (`SK…a1b2`) or a token fingerprint (`9f…7d65`). */
+  oldCredential?: string | null;
+  newCredential?: string | null;
+  /** The same, under the names rotator 0.1 gave them (kept for scripts reading `--json`). */
   oldKey: string | null;
   newKey: string | null;
   stores: Array<{ name: string; type: string; outcome: StoreOutcome }>;
@@ -47,6 +52,9 @@ export function resultFromState(
     status: outcome.status,
     exitCode: outcome.exitCode,
     runId: state.journal.runId,
+    credentialType: state.context.loaded.config.credential.type,
+    oldCredential: state.oldId === undefined ? null : maskSid(state.oldId),
+    newCredential: state.newId === undefined ? null : maskSid(state.newId),
     oldKey: state.oldId === undefined ? null : maskSid(state.oldId),
     newKey: state.newId === undefined ? null : maskSid(state.newId),
     stores: state.stores.map((s) => ({ name: s.provider.name, type: s.provider.type, outcome: s.outcome })),

@@ -75,10 +75,17 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
 /** Steps 5-8: every store holds the new credential; wait for consumers, then revoke the old one. */
 export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
   const laggards = await awaitConsumersStep(state);
-  if (interrupted(state.context) && laggards.length > 0) {
+  if (interrupted(state.context) && laggards.length > 0 && !state.mode.revokeImmediately) {
     return resultFromState(command, state, stopInterrupted(state, "while waiting for consumers"));
   }
-  if (laggards.length > 0) {
+  if (laggards.length > 0 && state.mode.revokeImmediately) {
+    // The operator traded availability for security (a leak): the old credential goes now, and these
+    // consumers will get 20003 until they pick the new one up.
+    warn(
+      state,
+      `revoking without waiting for consumers (--revoke-immediately); not using the new ${noun(state)} yet: ${laggards.join(", ")}`,
+    );
+  } else if (laggards.length > 0) {
     // Promise 1: nothing is revoked while anyone may still use the old credential.
     const outcome = {
       status: "awaiting-consumers" as const,
@@ -101,6 +108,10 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     state.context.reporter.warn(outcome.error);
     return resultFromState(command, state, outcome);
   }
+  if (state.mode.kind === "sync") {
+    // A sync puts the supplied credential everywhere; nothing of Twilio's changes.
+    return resultFromState(command, state, await finishStep(state));
+  }
   try {
     await revokeStep(state);
   } catch (error) {
@@ -116,6 +127,11 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     return resultFromState(command, state, outcome);
   }
   return resultFromState(command, state, await finishStep(state));
+}
+
+function warn(state: RunState, warning: string): void {
+  state.warnings.push(warning);
+  state.context.reporter.warn(warning);
 }
 
 /** Undo a run interrupted before any store held the new credential; it ends rolled back, exit 130. */

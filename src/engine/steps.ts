@@ -40,7 +40,24 @@ export interface RunState {
   /** The last word from each consumer, once they were checked. */
   consumers: ConsumerResult[];
   warnings: string[];
+  /** How the run goes; journaled in run-started, so a resume goes the same way. */
+  mode: RunMode;
 }
+
+/**
+ * - `rotate`: issue a new credential, write it everywhere, wait for consumers, revoke the old one;
+ * - `sync`: write a credential the operator supplies everywhere and wait for consumers; nothing is issued,
+ *   nothing revoked, and a rollback never deletes the supplied credential.
+ * `emergency`: a shorter consumer deadline (verify.emergencyConsumersTimeoutSeconds); `revokeImmediately`
+ * (emergency only): revoke as soon as every store holds the new credential, without waiting for consumers.
+ */
+export interface RunMode {
+  kind: "rotate" | "sync";
+  emergency: boolean;
+  revokeImmediately: boolean;
+}
+
+export const ROTATE: RunMode = { kind: "rotate", emergency: false, revokeImmediately: false };
 
 export interface RunOutcome {
   status: RunStatus;
@@ -55,6 +72,7 @@ export function newRunState(
   journal: Journal,
   old: StoredCredential | undefined,
   snapshots: Array<StoreSnapshot | undefined>,
+  mode: RunMode = ROTATE,
 ): RunState {
   return {
     context,
@@ -72,6 +90,7 @@ export function newRunState(
     })),
     consumers: [],
     warnings: [],
+    mode,
   };
 }
 
@@ -160,19 +179,22 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   const { consumers, reporter, loaded } = state.context;
   if (consumers.length === 0) return [];
   const verify = loaded.config.verify;
+  const timeoutSeconds = consumersTimeoutSeconds(state);
   reporter.step(
-    `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newId)} (up to ${verify.consumersTimeoutSeconds} s)`,
+    state.mode.revokeImmediately
+      ? `asking ${consumers.length} consumer(s) once (--revoke-immediately: the revoke does not wait for them)`
+      : `waiting for ${consumers.length} consumer(s) to use ${maskSid(state.newId)} (up to ${timeoutSeconds} s)`,
   );
   // One line per consumer under a clock, redrawn in place on a terminal: the live progress of the slowest step.
   const board = new Map(consumers.map((probe) => [probe.name, `… ${probe.name}: waiting`]));
-  let clock = `0 s elapsed, ${Math.round(verify.consumersTimeoutSeconds)} s left`;
+  let clock = `0 s elapsed, ${Math.round(timeoutSeconds)} s left`;
   const draw = () => reporter.live?.([`consumers: ${clock}`, ...[...board.values()].map((line) => `  ${line}`)]);
   draw();
   const { converged, results } = await awaitConsumers(
     consumers,
     { kind: state.context.issuer.kind, id: state.newId! },
     {
-      timeoutMs: verify.consumersTimeoutSeconds * 1000,
+      timeoutMs: timeoutSeconds * 1000,
       pollMs: verify.consumersPollSeconds * 1000,
       shouldStop: () => state.context.interruption?.signal !== undefined,
       onChange: (result) => {
@@ -204,6 +226,15 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
     })),
   });
   return results.filter((r) => r.convergedAt === null).map((r) => r.name);
+}
+
+/** How long consumers get: the emergency deadline in an emergency, none at all with --revoke-immediately. */
+export function consumersTimeoutSeconds(state: RunState): number {
+  const { verify } = state.context.loaded.config;
+  if (state.mode.revokeImmediately) return 0;
+  return state.mode.emergency
+    ? Math.min(verify.emergencyConsumersTimeoutSeconds, verify.consumersTimeoutSeconds)
+    : verify.consumersTimeoutSeconds;
 }
 
 /** Step 7: revoke the old key, then make sure Twilio refuses it. */
@@ -329,7 +360,7 @@ export async function finishStep(state: RunState): Promise<RunOutcome> {
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
   state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
   state.context.reporter.step(
-    `done: ${maskSid(state.newId)} is in every store${state.oldId ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
+    `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
   );
   return outcome;
 }
@@ -411,7 +442,8 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     return outcome;
   }
   try {
-    for (const id of await keysToDiscard(state)) {
+    // A sync's credential is the operator's, in use elsewhere: never deleted.
+    for (const id of state.mode.kind === "sync" ? [] : await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
       state.journal.append({ event: "credential-discarded", newId: id, outcome });
       reporter.info(`deleted the new key ${maskSid(id)}`);

@@ -31,6 +31,7 @@ function fakes(log: string[], fail: Set<Failure>) {
   const issuer: Issuer = {
     kind: "api-key",
     labels: { noun: "key", long: "API key", word: "key", revoked: "deleted" },
+    revokeEvenWhenOldIsDead: false,
     describeCreate: () => "create a key",
     describeRevoke: (old) => `revoke ${old}`,
     describeCreating: () => "creating a new API key",

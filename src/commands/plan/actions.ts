@@ -122,6 +122,13 @@ function revokeAction(
   if (oldId !== undefined && preflight.currentInfo !== undefined) {
     return { ...base, to: "revoked", description: context.issuer.describeRevoke(maskSid(oldId)) };
   }
+  if (oldId !== undefined && context.issuer.revokeEvenWhenOldIsDead) {
+    return {
+      ...base,
+      to: "revoked",
+      description: context.issuer.describeRevoke(`${maskSid(oldId)} (already refused)`),
+    };
+  }
   if (oldId !== undefined) {
     return { ...base, description: `revoke: nothing to revoke (Twilio no longer knows ${maskSid(oldId)})` };
   }
@@ -133,5 +140,5 @@ export function planSummary(actions: PlanAction[], noun: string): string {
   const writes = actions.filter((a) => a.action === "write").length;
   const revokes = actions.some((a) => a.action === "revoke" && a.to === "revoked") ? 1 : 0;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return `1 ${noun} to create, ${plural(writes, "store")} to update, ${revokes} ${noun} to revoke`;
+  return `1 ${noun} to create, ${plural(writes, "store")} to update, ${plural(revokes, noun)} to revoke`;
 }

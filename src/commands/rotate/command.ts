@@ -5,6 +5,8 @@ import { addCommonOptions, type CommandContext, type CommonOptions, examples } f
 interface RotateCommandOptions extends CommonOptions {
   ifDue?: boolean;
   emergency?: boolean;
+  reason?: string;
+  revokeImmediately?: boolean;
   allowSharedRevoke?: boolean;
   yes?: boolean;
 }
@@ -15,7 +17,9 @@ export function registerRotateCommand(program: Command, context: CommandContext)
     { sandbox: true },
   )
     .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
-    .option("--emergency", "rotate even if the current key is already dead (after a security reset)")
+    .option("--emergency", "after a leak or a security reset: skip the age check, shorter consumer deadline")
+    .option("--reason <text>", "why (with --emergency): journaled with the run")
+    .option("--revoke-immediately", "with --emergency: revoke once every store holds the new one, not waiting")
     .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old key")
     .option("-y, --yes", "do not ask for confirmation on a terminal")
     .addHelpText(
@@ -28,9 +32,15 @@ ${examples([
   ["rotator rotate", "rotate, after showing the plan"],
   ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
   ["rotator rotate --emergency --yes", "after a leak or a security reset"],
+  ["rotator rotate --emergency --revoke-immediately --reason 'leak'", "revoke at once"],
 ])}`,
     )
     .action(async (options: RotateCommandOptions) => {
+      if ((options.reason !== undefined || options.revokeImmediately) && !options.emergency) {
+        context.runtime.stderr.write("rotator: --reason and --revoke-immediately go with --emergency\n");
+        context.exit.code = 2;
+        return;
+      }
       const [{ runConfigCommand }, { rotate }, { renderRun }, { packageVersion }, { askToConfirm }] = await Promise.all(
         [
           import("../shared/run-config-command.js"),
@@ -50,6 +60,8 @@ ${examples([
           rotate(engine, {
             ifDue: options.ifDue ?? false,
             emergency: options.emergency ?? false,
+            ...(options.reason === undefined ? {} : { reason: options.reason }),
+            revokeImmediately: options.revokeImmediately ?? false,
             allowSharedRevoke: options.allowSharedRevoke ?? false,
             version: packageVersion(),
             ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, output) } : {}),

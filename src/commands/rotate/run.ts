@@ -3,15 +3,13 @@
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
 import { credentialId } from "../../../providers/contract.js";
-import { claimRecord, claimStores } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
-import { JOURNAL_VERSION, Journal, newRunId, processIdentity } from "../../engine/journal.js";
-import { StoreLocks } from "../../engine/lock.js";
-import { otherHolders, refuseOverlappingRun, sharedCredentialError } from "../../engine/overlap.js";
+import { JOURNAL_VERSION, Journal, processIdentity } from "../../engine/journal.js";
+import { startNewRun } from "../../engine/new-run.js";
+import { otherHolders, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
-import { releaseClaimsIfOver, unfinishedRunFor } from "../../engine/reenter.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { runFromIssue } from "../../engine/run.js";
 import { newRunState } from "../../engine/steps.js";
@@ -52,30 +50,7 @@ export interface ConfirmationRequest {
 }
 
 export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
-  const { stateDir, loaded } = context;
-  const runId = newRunId();
-  // One lock per store: a config sharing any store with this one waits its turn (exit 5).
-  const lock = StoreLocks.acquire(stateDir, context.refs, { runId, command: "rotate", configFile: loaded.file });
-  try {
-    const unfinished = unfinishedRunFor(context);
-    if (unfinished !== undefined) {
-      throw new RotatorError(`run ${unfinished.runId} for this credential is not finished`, {
-        exitCode: ExitCode.unfinishedRun,
-        hint: "run `rotator resume` to finish it (or `rotator status` to see where it stopped)",
-      });
-    }
-    // Another config's unfinished run sharing a store: rotating now could revoke the key its stores hold.
-    refuseOverlappingRun(context, "rotate");
-    // Beside each local store: seen by runs of every state directory, kept until this run is over.
-    claimStores(context.refs, claimRecord(runId, stateDir, loaded.file));
-    try {
-      return await rotateClaimed(context, runId, options);
-    } finally {
-      releaseClaimsIfOver(context, runId);
-    }
-  } finally {
-    lock.release();
-  }
+  return startNewRun(context, "rotate", (runId) => rotateClaimed(context, runId, options));
 }
 
 async function rotateClaimed(context: EngineContext, runId: string, options: RotateOptions): Promise<CommandResult> {
@@ -168,16 +143,25 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     configFile: loaded.file,
     ...processIdentity(),
     version: options.version ?? "unknown",
+    mode: "rotate",
+    emergency: options.emergency ?? false,
+    revokeImmediately: options.revokeImmediately ?? false,
   });
   const state = newRunState(
     context,
     journal,
     preflight.current,
     preflight.stores.map((f) => f.snapshot),
+    { kind: "rotate", emergency: options.emergency ?? false, revokeImmediately: options.revokeImmediately ?? false },
   );
   state.warnings.push(...warnings);
   // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
-  if (options.emergency && preflight.current !== undefined && preflight.currentInfo === undefined) {
+  if (
+    options.emergency &&
+    preflight.current !== undefined &&
+    preflight.currentInfo === undefined &&
+    !context.issuer.revokeEvenWhenOldIsDead
+  ) {
     state.oldId = undefined;
   }
   journal.append({

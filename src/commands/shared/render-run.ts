@@ -21,8 +21,10 @@ export function renderRun(result: CommandResult, output: Output): void {
     ? `run ${result.runId}: ${result.status} (exit ${result.exitCode})`
     : `${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`;
   lines.push(`${mark} ${s.bold(headline)}`);
-  if (result.oldKey || result.newKey)
-    lines.push(`  old ${result.oldKey ?? "(none)"}, new ${result.newKey ?? "(none)"}`);
+  const noun = result.credentialType === "auth-token" ? "token" : "key";
+  if (result.oldKey || result.newKey) {
+    lines.push(`  old ${noun} ${result.oldKey ?? "(none)"}, new ${noun} ${result.newKey ?? "(none)"}`);
+  }
   for (const store of result.stores) lines.push(`  store ${store.name} (${store.type}): ${store.outcome}`);
   for (const consumer of result.consumers) {
     const converged = consumer.convergedAt !== null;

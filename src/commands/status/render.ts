@@ -12,7 +12,10 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
   const s = output.out;
   const age =
     result.ageDays === null ? "" : `, ${result.ageDays} days old${result.due ? s.warn(" (due for rotation)") : ""}`;
-  const lines = [`current key: ${result.currentKey ?? "(none)"}${age}`, `lock: ${result.lock}`];
+  const noun = result.credentialType === "auth-token" ? "token" : "key";
+  const unknownAge =
+    result.currentKey !== null && result.ageDays === null ? `, age unknown (${result.ageUnknownBecause ?? "?"})` : "";
+  const lines = [`current ${noun}: ${result.currentKey ?? "(none)"}${age}${unknownAge}`, `lock: ${result.lock}`];
   if (result.lock !== "free") {
     for (const lock of result.locks) {
       lines.push(`  store ${lock.store}: ${lock.state}${lock.owner === undefined ? "" : ` by ${lock.owner}`}`);

@@ -7,7 +7,7 @@ import { type EngineContext, ownsRun } from "../../engine/context.js";
 import { isUnfinished, listRuns } from "../../engine/journal.js";
 import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "../../engine/lock.js";
 import { overlapError } from "../../engine/overlap.js";
-import { credentialAge, runPreflight } from "../../engine/preflight.js";
+import { runPreflight } from "../../engine/preflight.js";
 import type { CommandResult } from "../../engine/result.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
@@ -16,6 +16,8 @@ export interface StatusResult extends CommandResult {
   currentKey: string | null;
   createdAt: string | null;
   ageDays: number | null;
+  /** Why the age is unknown, when it is (a token's age is the journal's; a clock behind Twilio's). */
+  ageUnknownBecause?: string;
   due: boolean | null;
   /** All stores' locks in one word: held if any is held, else stale if any is stale, else free. */
   lock: "free" | "held" | "stale";
@@ -36,9 +38,17 @@ export async function status(context: EngineContext, options: { limit?: number }
   const { config } = context.loaded;
   const preflight = await runPreflight(context);
   const currentId = preflight.current === undefined ? undefined : credentialId(preflight.current);
-  const created = preflight.currentInfo?.createdAt;
-  const age = created === undefined ? undefined : credentialAge(created);
+  const age = preflight.currentAge;
+  const created = age?.birth.at;
   const ageDays = age === undefined || age.skewed ? null : age.days;
+  const ageUnknownBecause =
+    currentId === undefined || ageDays !== null
+      ? undefined
+      : age?.skewed
+        ? "this machine's clock is behind Twilio's"
+        : preflight.currentInfo === undefined
+          ? "Twilio does not know it, or the admin credential was refused"
+          : `Twilio does not say when a ${context.issuer.labels.noun} was made, and no rotation of it is journaled here`;
   const locks = inspectLocks(context.stateDir, context.refs);
   const live = liveRunIds(context.stateDir);
   // Another config's unfinished run sharing a store blocks `rotate` of this one, as plan reports.
@@ -75,6 +85,7 @@ export async function status(context: EngineContext, options: { limit?: number }
     status: "completed",
     exitCode: ExitCode.completed,
     runId: null,
+    credentialType: config.credential.type,
     oldKey: null,
     newKey: null,
     stores: [],
@@ -83,6 +94,7 @@ export async function status(context: EngineContext, options: { limit?: number }
     currentKey: currentId === undefined ? null : maskSid(currentId),
     createdAt: created?.toISOString() ?? null,
     ageDays,
+    ...(ageUnknownBecause === undefined ? {} : { ageUnknownBecause }),
     due: ageDays === null ? null : ageDays >= config.credential.maxAgeDays,
     lock: overallLockState(locks),
     locks: locks.map(({ name, identity, lock }) => ({

@@ -52,6 +52,7 @@ const UNREADABLE_CREATE_ATTEMPTS = 3;
 export class ApiKeyIssuer implements Issuer {
   readonly kind = "api-key" as const;
   readonly labels = API_KEY_LABELS;
+  readonly revokeEvenWhenOldIsDead = false;
   readonly #options: ApiKeyIssuerOptions;
   readonly #admin: TwilioClient;
   readonly #accountSid: string;

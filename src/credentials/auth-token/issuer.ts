@@ -61,6 +61,7 @@ const CREATE_ATTEMPTS = 3;
 export class AuthTokenIssuer implements Issuer {
   readonly kind = "auth-token" as const;
   readonly labels = AUTH_TOKEN_LABELS;
+  readonly revokeEvenWhenOldIsDead = true;
   readonly #options: AuthTokenIssuerOptions;
   readonly #accountSid: string;
   #admin: Admin;

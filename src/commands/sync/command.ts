@@ -1,0 +1,54 @@
+/** `rotator sync`: every store to a credential the operator supplies; nothing issued or revoked. */
+import type { Command } from "commander";
+import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+
+interface SyncCommandOptions extends CommonOptions {
+  fromEnv?: string;
+  fromStore?: string;
+  keySid?: string;
+}
+
+export function registerSyncCommand(program: Command, context: CommandContext): void {
+  addCommonOptions(
+    program
+      .command("sync")
+      .description(
+        "write a credential you supply to every store (all-or-nothing) and wait for consumers; nothing is issued or revoked",
+      ),
+  )
+    .option("--from-env <name>", "the variable holding the token (or, with --key-sid, the key secret)")
+    .option("--from-store <store>", "copy what this store of the config holds to every other store")
+    .option("--key-sid <sid>", "api-key configs with --from-env: the key whose secret the variable holds")
+    .addHelpText(
+      "after",
+      `
+For stores that no longer match Twilio: a token promoted in the Console or
+reset by Twilio, stores that drifted apart. The credential is checked with
+Twilio before any store is written.
+${examples([
+  ["rotator sync --from-env NEW_TWILIO_AUTH_TOKEN", "the token Twilio gave you"],
+  ["rotator sync --from-store vault", "make every store match vault"],
+])}`,
+    )
+    .action(async (options: SyncCommandOptions) => {
+      const [{ runConfigCommand }, { sync }, { renderRun }, { packageVersion }] = await Promise.all([
+        import("../shared/run-config-command.js"),
+        import("./run.js"),
+        import("../shared/render-run.js"),
+        import("../../util/package-root.js"),
+      ]);
+      await runConfigCommand(
+        "sync",
+        options,
+        context,
+        (engine) =>
+          sync(engine, {
+            ...(options.fromEnv === undefined ? {} : { fromEnv: options.fromEnv }),
+            ...(options.fromStore === undefined ? {} : { fromStore: options.fromStore }),
+            ...(options.keySid === undefined ? {} : { keySid: options.keySid }),
+            version: packageVersion(),
+          }),
+        renderRun,
+      );
+    });
+}

@@ -1,0 +1,43 @@
+/**
+ * Starting a new run (`rotate`, `sync`): take every store's lock, refuse while this config or another that
+ * shares a store has an unfinished run, claim the stores beside them, run, and drop the claims once the run
+ * is over. Re-entering a journaled run is reenter.ts's.
+ */
+import { ExitCode, RotatorError } from "../errors.js";
+import { claimRecord, claimStores } from "./claims.js";
+import type { EngineContext } from "./context.js";
+import { newRunId } from "./journal.js";
+import { StoreLocks } from "./lock.js";
+import { refuseOverlappingRun } from "./overlap.js";
+import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
+
+export async function startNewRun<T>(
+  context: EngineContext,
+  command: "rotate" | "sync",
+  body: (runId: string) => Promise<T>,
+): Promise<T> {
+  const { stateDir, loaded } = context;
+  const runId = newRunId();
+  // One lock per store: a config sharing any store with this one waits its turn (exit 5).
+  const lock = StoreLocks.acquire(stateDir, context.refs, { runId, command, configFile: loaded.file });
+  try {
+    const unfinished = unfinishedRunFor(context);
+    if (unfinished !== undefined) {
+      throw new RotatorError(`run ${unfinished.runId} for this credential is not finished`, {
+        exitCode: ExitCode.unfinishedRun,
+        hint: "run `rotator resume` to finish it (or `rotator status` to see where it stopped)",
+      });
+    }
+    // Another config's unfinished run sharing a store: writing now could strand that run's stores.
+    refuseOverlappingRun(context, "rotate");
+    // Beside each local store: seen by runs of every state directory, kept until this run is over.
+    claimStores(context.refs, claimRecord(runId, stateDir, loaded.file));
+    try {
+      return await body(runId);
+    } finally {
+      releaseClaimsIfOver(context, runId);
+    }
+  } finally {
+    lock.release();
+  }
+}
