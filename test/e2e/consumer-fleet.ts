@@ -1,0 +1,97 @@
+/**
+ * Consumer processes for e2e tests: each a real app on the public consumer library (test/fixtures/
+ * consumer-app.ts) that reads its credential from one store, calls the Twilio emulator every few tens of
+ * milliseconds, and serves the status and reload endpoints rotator's http probe uses, plus /stats (every 401
+ * it ever saw, even ones the library then retried).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { root, transcript } from "./harness.js";
+
+export interface ConsumerStats {
+  calls: number;
+  ok: number;
+  unauthorized: number;
+  otherErrors: number;
+  /** Every credential id it used, in order. */
+  keys: string[];
+}
+
+export interface Consumer {
+  name: string;
+  url: string;
+  process: ChildProcess;
+  stats(): Promise<ConsumerStats>;
+  stop(): Promise<void>;
+  /** The consumer's entry for a config's `consumers:`, as a YAML flow line. */
+  yaml(options?: { reload?: boolean }): string;
+}
+
+export interface ConsumerOptions {
+  kind?: "api-key" | "auth-token";
+  ttlSeconds?: number;
+  noReload?: boolean;
+  callIntervalMs?: number;
+}
+
+/** Starts consumers and stops every one of them at the end of the file (call `stopAll` in afterAll). */
+export function consumerFleet(baseUrl: () => string) {
+  const running: Consumer[] = [];
+  return {
+    running,
+    async start(
+      name: string,
+      store: Record<string, unknown>,
+      env: Record<string, string | undefined>,
+      options: ConsumerOptions = {},
+    ): Promise<Consumer> {
+      const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/fixtures/consumer-app.ts")], {
+        cwd: root,
+        env: {
+          ...env,
+          CONSUMER_STORE: JSON.stringify(store),
+          CONSUMER_KIND: options.kind ?? "api-key",
+          TWILIO_BASE_URL: baseUrl(),
+          TTL_SECONDS: String(options.ttlSeconds ?? 3600),
+          CALL_INTERVAL_MS: String(options.callIntervalMs ?? 40),
+          NO_RELOAD: options.noReload ? "1" : "0",
+        } as NodeJS.ProcessEnv,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+      });
+      const port = await new Promise<number>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout! });
+        lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
+        child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
+      });
+      const url = `http://127.0.0.1:${port}`;
+      const consumer: Consumer = {
+        name,
+        url,
+        process: child,
+        async stats() {
+          return (await (await fetch(`${url}/stats`)).json()) as ConsumerStats;
+        },
+        async stop() {
+          if (child.exitCode !== null) return;
+          const exited = new Promise((resolve) => child.once("exit", resolve));
+          child.kill("SIGTERM");
+          await exited;
+          transcript.push(stderr);
+        },
+        yaml({ reload = true } = {}) {
+          return `  - { name: ${name}, type: http, url: "${url}/.well-known/twilio-credential"${reload ? `, reload: { url: "${url}/-/reload-credentials" }` : ""} }`;
+        },
+      };
+      running.push(consumer);
+      return consumer;
+    },
+    async stopAll(): Promise<void> {
+      await Promise.all(running.map((consumer) => consumer.stop()));
+    },
+  };
+}
