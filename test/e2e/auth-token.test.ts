@@ -509,3 +509,108 @@ describe("rotator sync", () => {
     expect(await tokenIn(ws.storeFiles[1]!)).toBe(promoted);
   });
 });
+
+describe("the token's own conditions", () => {
+  it("a secondary someone else made is never replaced or deleted: the refused create stops the run, naming what to do", async () => {
+    // Twilio does not document a create while a secondary exists; with the emulator refusing it, rotator must
+    // stop and leave that secondary alone.
+    const { startTwilioEmulator } = await import("../../src/emulator/index.js");
+    const strict = await startTwilioEmulator({
+      port: 0,
+      behaviour: { secondaryTokenWhenExists: "reject" },
+      onSecretIssued: (secret) => e2e.issuedSecrets.add(secret),
+    });
+    try {
+      const ws = await tokenWorkspace(1);
+      const [sub] = strict.createSubaccounts(1);
+      const account = { sid: sub!.sid, token: sub!.authToken };
+      await writeFile(ws.storeFiles[0]!, `TWILIO_ACCOUNT_SID=${account.sid}\nTWILIO_AUTH_TOKEN=${account.token}\n`, {
+        mode: 0o600,
+      });
+      await writeFile(
+        ws.configPath,
+        (await readFile(ws.configPath, "utf8"))
+          .replaceAll(ws.account.sid, account.sid)
+          .replace(e2e.emulator.baseUrl, strict.baseUrl),
+      );
+      const theirs = strict.createSecondaryToken(account.sid);
+      const run = await runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, [ADMIN_VARIABLE]: account.token } });
+      expect(run.code, run.stderr).toBe(3);
+      const result = JSON.parse(run.stdout);
+      expect(result.error).toMatch(/refused to create a secondary Auth Token .* Most likely one exists already/);
+      expect(result.error).toContain("Console > Account > API keys & tokens");
+      // Their secondary is still there and still works; the primary and the store are untouched.
+      const snapshot = strict.snapshot().accounts.find((a) => a.sid === account.sid)!;
+      expect(snapshot.secondaryAuthToken?.fingerprint).toBe(`sha256:${fingerprint(theirs)}`);
+      expect(snapshot.authToken.fingerprint).toBe(`sha256:${fingerprint(account.token)}`);
+      expect(await tokenIn(ws.storeFiles[0]!)).toBe(account.token);
+      expect(await journals(ws)).toContain('"event":"issue-refused"');
+      expect(await journals(ws)).not.toContain('"event":"token-discarded"');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("the token's age comes from the journal: unknown at first, then --if-due knows it is not due", async () => {
+    const ws = await tokenWorkspace(1);
+    const before = JSON.parse((await runCli(cliArgs(ws, "status"), { env: ws.env })).stdout);
+    expect(before.ageDays).toBeNull();
+    expect(before.ageUnknownBecause).toContain("Twilio does not say when a token was made");
+    const first = await runCli(cliArgs(ws, "rotate", "--if-due"), { env: ws.env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("age unknown (not journaled); rotating now starts its clock");
+    const token = (await tokenIn(ws.storeFiles[0]!))!;
+    ws.secrets.push(token);
+    const env = { ...ws.env, [ADMIN_VARIABLE]: token };
+    const after = JSON.parse((await runCli(cliArgs(ws, "status"), { env })).stdout);
+    expect(after).toMatchObject({ ageDays: 0, due: false });
+    const second = await runCli(cliArgs(ws, "rotate", "--if-due"), { env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).status).toBe("not-due");
+    expect(await tokenIn(ws.storeFiles[0]!)).toBe(token);
+  });
+
+  it("admin { fromStore }: the next run reads the current token from the store, with no environment to update", async () => {
+    const ws = await tokenWorkspace(2);
+    await ws.write();
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(
+        `admin: { authToken: { env: ${ADMIN_VARIABLE} } }`,
+        "admin: { authToken: { fromStore: app-1 } }",
+      ),
+    );
+    const env = { ...ws.env, [ADMIN_VARIABLE]: undefined };
+    for (let run = 1; run <= 2; run++) {
+      const rotated = await runCli(cliArgs(ws, "rotate"), { env });
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(JSON.parse(rotated.stdout).warnings.join("\n")).not.toContain("holds the old token");
+      ws.secrets.push((await tokenIn(ws.storeFiles[0]!))!);
+    }
+    const token = (await tokenIn(ws.storeFiles[0]!))!;
+    expect(tokensOf(ws.account.sid)).toEqual({ primary: fingerprint(token), secondary: false });
+  });
+
+  it("promoteSettleSeconds is waited between the promote and the check that the old token is refused", async () => {
+    const ws = await tokenWorkspace(1);
+    await ws.write();
+    await writeFile(
+      ws.configPath,
+      (await readFile(ws.configPath, "utf8")).replace(
+        "credential: { type: auth-token }",
+        "credential: { type: auth-token, promoteSettleSeconds: 1 }",
+      ),
+    );
+    const plan = JSON.parse((await runCli(cliArgs(ws, "plan"), { env: ws.env })).stdout);
+    expect(plan.steps.join("\n")).toContain("wait 1 s,");
+    expect(plan.notes.join("\n")).toContain("Twilio Functions and Services that hold the Auth Token inline");
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    ws.secrets.push((await tokenIn(ws.storeFiles[0]!))!);
+    const journal = await events(ws);
+    const started = Date.parse(journal.find((e) => e.event === "revoke-started")!.ts);
+    const confirmed = Date.parse(journal.find((e) => e.event === "old-token-revoked")!.ts);
+    expect(confirmed - started).toBeGreaterThanOrEqual(900);
+    expect(journal.find((e) => e.event === "old-token-revoked")).toMatchObject({ refusedWith20003: true });
+  });
+});
