@@ -7,11 +7,12 @@
 
 import { resolve } from "node:path";
 import type { Output } from "../../cli/output.js";
+import type { LoadedConfig } from "../../config/load.js";
 import { makeOutput } from "../../cli/output.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
-import { streamReporter } from "../../engine/reporter.js";
+import { type Reporter, streamReporter } from "../../engine/reporter.js";
 import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { Sandbox } from "../../sandbox.js";
@@ -46,6 +47,7 @@ export async function runConfigCommand<R extends CommandResult>(
   });
   let sandbox: Sandbox | undefined;
   let context: EngineContext | undefined;
+  let loaded: LoadedConfig | undefined;
   let result: R | CommandResult;
   const helpers: RunHelpers = { output, sandbox: undefined };
   try {
@@ -62,7 +64,7 @@ export async function runConfigCommand<R extends CommandResult>(
     const env = sandbox?.env ?? runtime.env;
     const configPath =
       sandbox?.configPath ?? resolve(runtime.cwd, resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd }));
-    const loaded = await loadConfig(configPath, env);
+    loaded = await loadConfig(configPath, env);
     context = await buildContext(loaded, {
       stateDir: sandbox?.stateDir ?? resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env })),
       reporter,
@@ -79,6 +81,8 @@ export async function runConfigCommand<R extends CommandResult>(
       await closeContext(context);
     }
   }
+  // After the run is over, whatever its outcome: a notification can only add a warning, never change it.
+  if (loaded !== undefined) result = await notifyResult(result, loaded, sandbox?.env ?? runtime.env, reporter);
   if (sandbox !== undefined && result.exitCode !== ExitCode.badInput) {
     reporter.step("sandbox: checking the result independently of the engine");
     result = { ...result, sandbox: await sandbox.summary().catch((error: unknown) => ({ error: String(error) })) };
@@ -106,4 +110,31 @@ export function errorResult(command: string, error: unknown): CommandResult {
     error: error instanceof Error ? error.message : String(error),
     ...(known && error.hint !== undefined ? { hint: error.hint } : {}),
   });
+}
+
+/**
+ * Send the notifications a run command's result makes (rotate, resume, rollback: see notify/outcome.ts). A
+ * target that fails or hangs is a warning in the result; the status and exit code stay what the run made them.
+ */
+export async function notifyResult<R extends CommandResult>(
+  result: R,
+  loaded: LoadedConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  reporter: Reporter,
+): Promise<R> {
+  const entries = loaded.config.notify;
+  if (entries.length === 0) return result;
+  const [{ eventForResult, resultPayload }, { deliverAll }] = await Promise.all([
+    import("../../notify/outcome.js"),
+    import("../../notify/deliver.js"),
+  ]);
+  const event = eventForResult(result);
+  if (event === undefined) return result;
+  const payload = resultPayload(event, result, { accountSid: loaded.config.twilio.accountSid, configFile: loaded.file });
+  const warnings = await deliverAll(entries, payload, {
+    env,
+    onDelivered: (target) => reporter.info(`notified ${target}: ${event}`),
+  });
+  for (const warning of warnings) reporter.warn(warning);
+  return warnings.length === 0 ? result : { ...result, warnings: [...result.warnings, ...warnings] };
 }
