@@ -8,6 +8,7 @@
  * (config loader, engine, providers, SDKs) when it runs.
  */
 import { Command, CommanderError } from "commander";
+import { registerDoctorCommand } from "../commands/doctor/command.js";
 import { registerEmulatorCommand } from "../commands/emulator/command.js";
 import { registerPlanCommand } from "../commands/plan/command.js";
 import { registerResumeCommand } from "../commands/resume/command.js";
@@ -86,6 +87,7 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerResumeCommand(program, context);
   registerRollbackCommand(program, context);
   registerStatusCommand(program, context);
+  registerDoctorCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
   return program;

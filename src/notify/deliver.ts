@@ -96,7 +96,8 @@ async function deliverOne(entry: NotifyEntry, payload: NotifyPayload, options: D
       } catch (error) {
         // Node's fetch says "fetch failed" and keeps the reason in `cause`; a timeout is a DOMException.
         const cause = (error as { cause?: unknown }).cause;
-        const reason = (error as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : messageOf(cause ?? error);
+        const reason =
+          (error as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : messageOf(cause ?? error);
         throw new Error(reason);
       }
       // The body is not needed, and an unread body keeps the socket.

@@ -43,7 +43,7 @@ export const webhookNotifySchema = z
     }).describe("POSTed a JSON event."),
     secret: envReferenceFor({ example: "ROTATOR_WEBHOOK_SECRET", what: "the signing secret" })
       .optional()
-      .describe("Sign each body: X-Rotator-Signature: sha256=HMAC-SHA256(secret, `${X-Rotator-Timestamp}.${body}`)."),
+      .describe("Sign each body: X-Rotator-Signature is sha256= and the HMAC-SHA256, keyed with this secret, of the X-Rotator-Timestamp header, a dot, and the body."),
     events,
     timeoutSeconds,
   })
@@ -61,7 +61,7 @@ export const slackNotifySchema = z
   .describe("A Slack incoming webhook.");
 
 export const notifyEntrySchema = z.discriminatedUnion("type", [webhookNotifySchema, slackNotifySchema], {
-  error: 'must be { type: webhook, url, secret?, events? } or { type: slack, url: { env: NAME }, events? }',
+  error: "must be { type: webhook, url, secret?, events? } or { type: slack, url: { env: NAME }, events? }",
 });
 
 export const notifySchema = z

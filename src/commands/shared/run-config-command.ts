@@ -7,8 +7,8 @@
 
 import { resolve } from "node:path";
 import type { Output } from "../../cli/output.js";
-import type { LoadedConfig } from "../../config/load.js";
 import { makeOutput } from "../../cli/output.js";
+import type { LoadedConfig } from "../../config/load.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
@@ -130,7 +130,10 @@ export async function notifyResult<R extends CommandResult>(
   ]);
   const event = eventForResult(result);
   if (event === undefined) return result;
-  const payload = resultPayload(event, result, { accountSid: loaded.config.twilio.accountSid, configFile: loaded.file });
+  const payload = resultPayload(event, result, {
+    accountSid: loaded.config.twilio.accountSid,
+    configFile: loaded.file,
+  });
   const warnings = await deliverAll(entries, payload, {
     env,
     onDelivered: (target) => reporter.info(`notified ${target}: ${event}`),
