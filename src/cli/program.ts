@@ -16,6 +16,7 @@ import { registerRollbackCommand } from "../commands/rollback/command.js";
 import { registerRotateCommand } from "../commands/rotate/command.js";
 import { registerStatusCommand } from "../commands/status/command.js";
 import { registerVersionCommand, versionLine } from "../commands/version/command.js";
+import { registerWatchCommand } from "../commands/watch/command.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../util/package-root.js";
 import type { Runtime } from "./runtime.js";
@@ -88,6 +89,7 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerRollbackCommand(program, context);
   registerStatusCommand(program, context);
   registerDoctorCommand(program, context);
+  registerWatchCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
   return program;

@@ -43,7 +43,9 @@ export const webhookNotifySchema = z
     }).describe("POSTed a JSON event."),
     secret: envReferenceFor({ example: "ROTATOR_WEBHOOK_SECRET", what: "the signing secret" })
       .optional()
-      .describe("Sign each body: X-Rotator-Signature is sha256= and the HMAC-SHA256, keyed with this secret, of the X-Rotator-Timestamp header, a dot, and the body."),
+      .describe(
+        "Sign each body: X-Rotator-Signature is sha256= and the HMAC-SHA256, keyed with this secret, of the X-Rotator-Timestamp header, a dot, and the body.",
+      ),
     events,
     timeoutSeconds,
   })
