@@ -108,13 +108,11 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
   const consumers = await Promise.all(
     context.consumers.map(async (probe): Promise<ConsumerCheck> => {
       const expected = { kind: config.credential.type, id: current === undefined ? "" : credentialId(current) };
-      const report = await probe
-        .check(expected)
-        .catch((error: unknown) => ({
-          state: "unreachable" as const,
-          detail: errorMessage(error),
-          authenticated: undefined,
-        }));
+      const report = await probe.check(expected).catch((error: unknown) => ({
+        state: "unreachable" as const,
+        detail: errorMessage(error),
+        authenticated: undefined,
+      }));
       const converged = report.state === "converged";
       // A command probe says only converged or not; an http probe says whether it authenticates either way.
       const authenticated = report.authenticated ?? (converged ? true : probe.type === "command" ? null : false);
