@@ -14,6 +14,7 @@ import { registerPlanCommand } from "../commands/plan/command.js";
 import { registerResumeCommand } from "../commands/resume/command.js";
 import { registerRollbackCommand } from "../commands/rollback/command.js";
 import { registerRotateCommand } from "../commands/rotate/command.js";
+import { registerScheduleCommand } from "../commands/schedule/command.js";
 import { registerStatusCommand } from "../commands/status/command.js";
 import { registerVersionCommand, versionLine } from "../commands/version/command.js";
 import { registerWatchCommand } from "../commands/watch/command.js";
@@ -90,6 +91,7 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerStatusCommand(program, context);
   registerDoctorCommand(program, context);
   registerWatchCommand(program, context);
+  registerScheduleCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
   return program;
