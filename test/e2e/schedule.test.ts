@@ -24,6 +24,7 @@ import {
   transcript,
   until,
   type Workspace,
+  writeConfigFor,
 } from "./harness.js";
 
 const DAY = 86_400_000;
@@ -41,7 +42,7 @@ beforeAll(async () => {
     clock: () => Date.now() + offset,
     onSecretIssued: (s) => issued.add(s),
   });
-  for (let i = 0; i < 3; i++) workspaces.push(await makeWorkspace(emulator, 1));
+  for (let i = 0; i < 4; i++) workspaces.push(await makeWorkspace(emulator, 1));
   offset = 0;
 });
 
@@ -173,5 +174,36 @@ describe("rotator schedule", () => {
     const bad = await runCli(cliArgs(ws, "schedule", "--cron", "every night"), { env: ws.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--cron "every night" is not a cron expression');
+  });
+});
+
+describe("rotator status --check", () => {
+  it("exit codes for monitoring: 0 fine, 10 due, 11 overdue, 13 a problem, 12 an unfinished run", async () => {
+    const ws = workspaces[3]!; // its key is 100 days old
+    const check = async (maxAgeDays: number) => {
+      await writeConfigFor(ws, { credential: { maxAgeDays } });
+      const run = await runCli(cliArgs(ws, "status", "--check"), { env: ws.env });
+      return { code: run.code, result: JSON.parse(run.stdout) as { check: { state: string; summary: string } } };
+    };
+    expect(await check(200)).toMatchObject({ code: 0, result: { check: { state: "ok" } } });
+    expect(await check(100)).toMatchObject({ code: 10, result: { check: { state: "due" } } });
+    const overdue = await check(90);
+    expect(overdue).toMatchObject({ code: 11, result: { check: { state: "overdue" } } });
+    expect(overdue.result.check.summary).toContain("the scheduled rotation is not happening");
+    const human = await runCli(cliArgs(ws, "status", "--check").filter((a) => a !== "--json"), { env: ws.env });
+    expect(human.code).toBe(11);
+    expect(human.stdout).toContain("check: overdue (exit 11)");
+
+    // A problem rotate would stop on: the admin credential refused.
+    const refused = await runCli(cliArgs(ws, "status", "--check"), { env: { ...ws.env, TEST_TWILIO_AUTH_TOKEN: "0".repeat(32) } });
+    expect(refused.code).toBe(13);
+
+    const crashed = await runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, ROTATOR_FAILPOINT: "after-write:app-1" } });
+    expect(crashed.signal).toBe("SIGKILL");
+    expect((await check(200)).code).toBe(12);
+    const resumed = await runCli(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    ws.secrets.push((await readStoreKey(ws.storeFiles[0]!)).secret!);
+    expect((await check(90)).code).toBe(0);
   });
 });
