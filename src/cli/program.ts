@@ -65,7 +65,9 @@ Examples:
   rotator rotate --sandbox         a whole rotation on a built-in sandbox
   rotator plan                     what rotate would do, changing nothing
   rotator rotate --if-due --yes    the scheduled 90-day job
-  rotator status --json            the current key, its age, recent runs`;
+  rotator status --json            the current key, its age, recent runs
+  rotator doctor                   diagnose the credential in the environment
+  rotator watch --interval 30s     alert within a minute when 401s appear`;
 
 export function buildProgram(runtime: Runtime, exit: { code: number }): Command {
   const program = new Command("rotator")
