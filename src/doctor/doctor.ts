@@ -67,10 +67,19 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     const { loaded, context } = config;
     journal = journalLookup(context.stateDir);
     const shape = loaded.admin;
-    const access: AdminAccess = { accountSid: shape.accountSid, username: shape.username, password: shape.password };
-    if (options.offline)
+    if (shape === undefined) {
+      // twilio.admin.authToken.fromStore: the admin is the stores' own token, checked with the stores below.
+      findings.push(
+        passed(
+          "admin-authenticates",
+          "admin credential (twilio.admin)",
+          "the stores' own Auth Token (fromStore): checked with each store",
+        ),
+      );
+    } else if (options.offline) {
       findings.push(passed("admin-authenticates", "admin credential (twilio.admin)", "not checked (--offline)"));
-    else {
+    } else {
+      const access: AdminAccess = { accountSid: shape.accountSid, username: shape.username, password: shape.password };
       options.onProgress?.("checking the admin credential");
       const check = await adminCheck(access, { baseUrl: loaded.config.twilio.baseUrl }, diagnoseAdmin20003(shape));
       findings.push(check.finding);
@@ -233,10 +242,10 @@ export function journalLookup(stateDir: string): (id: string) => string | undefi
       index = new Map();
       for (const run of listRuns(stateDir)) {
         for (const record of run.records) {
-          if (record.event === "old-key-revoked") {
-            index.set(record.oldKeyId, `revoked by rotator run ${run.runId} at ${record.ts}`);
-          } else if (record.event === "key-discarded") {
-            index.set(record.newKeyId, `discarded by the rollback of rotator run ${run.runId} at ${record.ts}`);
+          if (record.event === "old-credential-revoked") {
+            index.set(record.oldId, `revoked by rotator run ${run.runId} at ${record.ts}`);
+          } else if (record.event === "credential-discarded") {
+            index.set(record.newId, `discarded by the rollback of rotator run ${run.runId} at ${record.ts}`);
           }
         }
       }

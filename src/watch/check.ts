@@ -6,6 +6,7 @@
  */
 import { credentialId, type StoredCredential } from "../../providers/contract.js";
 import { describeOutcome, probeCredential } from "../doctor/probe.js";
+import { credentialBirth } from "../engine/age.js";
 import { type EngineContext, ownsRun } from "../engine/context.js";
 import { listRuns } from "../engine/journal.js";
 import { errorMessage } from "../errors.js";
@@ -136,11 +137,13 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
   let credential: WatchCheck["credential"] = null;
   if (current !== undefined) {
     const info = await context.issuer.describe(credentialId(current)).catch(() => undefined);
-    if (info !== undefined) {
-      const ageSeconds = Math.max(0, Math.floor((Date.now() - info.createdAt.getTime()) / 1000));
+    // Twilio dates keys; a token's age comes from the journaled run that made it (engine/age.ts).
+    const birth = credentialBirth(context, info);
+    if (info !== undefined && birth !== undefined) {
+      const ageSeconds = Math.max(0, Math.floor((Date.now() - birth.at.getTime()) / 1000));
       credential = {
         id: maskSid(info.id),
-        createdAt: info.createdAt.toISOString(),
+        createdAt: birth.at.toISOString(),
         ageSeconds,
         dueInSeconds: config.credential.maxAgeDays * 86_400 - ageSeconds,
       };

@@ -190,12 +190,17 @@ describe("rotator status --check", () => {
     const overdue = await check(90);
     expect(overdue).toMatchObject({ code: 11, result: { check: { state: "overdue" } } });
     expect(overdue.result.check.summary).toContain("the scheduled rotation is not happening");
-    const human = await runCli(cliArgs(ws, "status", "--check").filter((a) => a !== "--json"), { env: ws.env });
+    const human = await runCli(
+      cliArgs(ws, "status", "--check").filter((a) => a !== "--json"),
+      { env: ws.env },
+    );
     expect(human.code).toBe(11);
     expect(human.stdout).toContain("check: overdue (exit 11)");
 
     // A problem rotate would stop on: the admin credential refused.
-    const refused = await runCli(cliArgs(ws, "status", "--check"), { env: { ...ws.env, TEST_TWILIO_AUTH_TOKEN: "0".repeat(32) } });
+    const refused = await runCli(cliArgs(ws, "status", "--check"), {
+      env: { ...ws.env, TEST_TWILIO_AUTH_TOKEN: "0".repeat(32) },
+    });
     expect(refused.code).toBe(13);
 
     const crashed = await runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, ROTATOR_FAILPOINT: "after-write:app-1" } });
