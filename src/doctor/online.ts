@@ -35,7 +35,7 @@ export interface AdminAccess {
 
 export interface OnlineContext {
   endpoint: Endpoint;
-  /** The GET an API key is checked with (the config's credential.verifyPath); default the Messages list. */
+  /** The GET the credential is checked with (a config's credential.verifyPath); default by kind (probe.ts). */
   keyPath?: string | undefined;
   admin?: AdminAccess | undefined;
   /** The admin credential was refused too: every credential of the account may be. */
@@ -56,7 +56,7 @@ export async function onlineChecks(
   context: OnlineContext,
 ): Promise<Finding[]> {
   const probe = (c: StoredCredential, extra: { pathAccountSid?: string } & Endpoint = {}) =>
-    probeCredential(c, { ...context.endpoint, ...extra, ...(c.kind === "api-key" ? { path: context.keyPath } : {}) });
+    probeCredential(c, { ...context.endpoint, ...extra, path: context.keyPath });
   const outcome = await probe(credential);
   const region = context.endpoint.region ?? "us1";
   if (outcome.outcome === "ok") return [passed("authenticates", subject, `${describeOutcome(outcome)} in ${region}`)];

@@ -74,7 +74,7 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
       probeCredential(credential, {
         baseUrl: config.twilio.baseUrl,
         timeoutMs,
-        ...(credential.kind === "api-key" ? { path: config.credential.verifyPath } : {}),
+        path: config.credential.verifyPath,
       }),
     ),
   );

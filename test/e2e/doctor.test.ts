@@ -103,6 +103,26 @@ async function configWith(
   return path;
 }
 
+/** An auth-token config for account `sid` (admin: env SUB_TOKEN), one dotenv store per token. */
+async function tokenConfig(ws: Workspace, sid: string, tokens: string[]): Promise<string> {
+  const files = await Promise.all(
+    tokens.map(async (token, i) => {
+      const file = join(ws.dir, `doctor-token-${Math.random().toString(16).slice(2)}-${i}.env`);
+      await writeFile(file, `TWILIO_ACCOUNT_SID=${sid}\nTWILIO_AUTH_TOKEN=${token}\n`, { mode: 0o600 });
+      return file;
+    }),
+  );
+  const path = join(ws.dir, `doctor-token-${Math.random().toString(16).slice(2)}.yaml`);
+  const config = {
+    version: 1,
+    twilio: { accountSid: sid, admin: { authToken: { env: "SUB_TOKEN" } }, baseUrl: e2e.emulator.baseUrl },
+    credential: { type: "auth-token" },
+    stores: files.map((file, i) => ({ name: `store-${i + 1}`, type: "dotenv-file", path: file })),
+  };
+  await writeFile(path, configYaml(config));
+  return path;
+}
+
 let wsPromise: Promise<Workspace> | undefined;
 const ws = () => {
   wsPromise ??= e2e.workspace(1);
@@ -541,6 +561,28 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "auth-token config: a store holding the token from before a promotion",
+    setup: async () => {
+      const [sub] = e2e.emulator.createSubaccounts(1, { friendlyNamePrefix: "doctor-token-" });
+      const old = sub!.authToken;
+      const current = e2e.emulator.rotatePrimaryToken(sub!.sid);
+      return {
+        args: ["--config", await tokenConfig(await ws(), sub!.sid, [old, current])],
+        env: bareEnv({ SUB_TOKEN: current }),
+      };
+    },
+    expect: [
+      {
+        check: "authenticates",
+        subject: /^store "store-1"/,
+        cause: /Twilio knows account AC…\w{4} \(it is active\) and refuses this token/,
+        fix: /current primary Auth Token/,
+        certainty: "certain",
+      },
+      { check: "stores-agree", cause: /the stores disagree \(drift\)/, fix: /make every store hold/ },
+    ],
+  },
+  {
     name: "config: the admin variable not set",
     setup: async () => ({ args: ["--config", await configWith(await ws(), [await newKey()])], env: bareEnv() }),
     expect: [
@@ -605,6 +647,14 @@ describe("rotator doctor", () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('store "store-1"');
     expect(human.stdout).toMatch(/healthy: \d+ checks passed/);
+  });
+
+  it("a healthy auth-token config: the admin token and every store's token authenticate", async () => {
+    const [sub] = e2e.emulator.createSubaccounts(1, { friendlyNamePrefix: "doctor-token-ok-" });
+    const config = await tokenConfig(await ws(), sub!.sid, [sub!.authToken, sub!.authToken]);
+    const { code, result } = await doctor(["--config", config], bareEnv({ SUB_TOKEN: sub!.authToken }));
+    expect(code, JSON.stringify(result.findings)).toBe(0);
+    expect(result.findings.filter((f) => f.check === "auth-token-format" && f.ok)).toHaveLength(2);
   });
 
   it("a revoked key put back in one store: the journal names the run that revoked it", async () => {

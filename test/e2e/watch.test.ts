@@ -14,6 +14,7 @@ import { TwilioCredentials } from "../../src/consumer/index.js";
 import {
   adminClient,
   cliArgs,
+  REMOVE,
   readStoreKey,
   root,
   runCli,
@@ -211,5 +212,28 @@ describe("rotator watch", () => {
     expect(second.code).toBe(2);
     expect(JSON.parse(second.stdout).notified).toBeUndefined();
     expect(receiver.events("/once")).toEqual(["watch-failure"]);
+  });
+
+  it("an auth-token config: --once passes, and fails once the token is replaced behind rotator's back", async () => {
+    const [sub] = e2e.emulator.createSubaccounts(1, { friendlyNamePrefix: "watch-token-" });
+    const ws = await e2e.workspace(1);
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(ws.storeFiles[0]!, `TWILIO_ACCOUNT_SID=${sub!.sid}\nTWILIO_AUTH_TOKEN=${sub!.authToken}\n`, {
+      mode: 0o600,
+    });
+    await writeConfigFor(ws, {
+      twilio: { accountSid: sub!.sid, admin: { authToken: { env: "SUB_TOKEN" } } },
+      credential: { type: "auth-token", friendlyNamePrefix: REMOVE },
+    });
+    const env = { ...ws.env, SUB_TOKEN: sub!.authToken };
+    const ok = await runCli(cliArgs(ws, "watch", "--once"), { env });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).stores).toEqual([expect.objectContaining({ name: "app-1", state: "authenticated" })]);
+    ws.secrets.push(e2e.emulator.rotatePrimaryToken(sub!.sid));
+    const failed = await runCli(cliArgs(ws, "watch", "--once"), { env });
+    expect(failed.code).toBe(2);
+    expect(JSON.parse(failed.stdout).problems[0]).toMatch(
+      /^store "app-1": [0-9a-f]{2}…[0-9a-f]{4} of account AC…\w{4} is refused by Twilio/,
+    );
   });
 });
