@@ -8,14 +8,17 @@
  * (config loader, engine, providers, SDKs) when it runs.
  */
 import { Command, CommanderError } from "commander";
+import { registerDoctorCommand } from "../commands/doctor/command.js";
 import { registerEmulatorCommand } from "../commands/emulator/command.js";
 import { registerPlanCommand } from "../commands/plan/command.js";
 import { registerResumeCommand } from "../commands/resume/command.js";
 import { registerRollbackCommand } from "../commands/rollback/command.js";
 import { registerRotateCommand } from "../commands/rotate/command.js";
+import { registerScheduleCommand } from "../commands/schedule/command.js";
 import { registerStatusCommand } from "../commands/status/command.js";
 import { registerSyncCommand } from "../commands/sync/command.js";
 import { registerVersionCommand, versionLine } from "../commands/version/command.js";
+import { registerWatchCommand } from "../commands/watch/command.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../util/package-root.js";
 import type { Runtime } from "./runtime.js";
@@ -63,7 +66,9 @@ Examples:
   rotator rotate --sandbox         a whole rotation on a built-in sandbox
   rotator plan                     what rotate would do, changing nothing
   rotator rotate --if-due --yes    the scheduled 90-day job
-  rotator status --json            the current key, its age, recent runs`;
+  rotator status --json            the current key, its age, recent runs
+  rotator doctor                   diagnose the credential in the environment
+  rotator watch --interval 30s     alert within a minute when 401s appear`;
 
 export function buildProgram(runtime: Runtime, exit: { code: number }): Command {
   const program = new Command("rotator")
@@ -88,6 +93,9 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerRollbackCommand(program, context);
   registerStatusCommand(program, context);
   registerSyncCommand(program, context);
+  registerDoctorCommand(program, context);
+  registerWatchCommand(program, context);
+  registerScheduleCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
   return program;

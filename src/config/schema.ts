@@ -8,6 +8,7 @@ import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
 import { credentialSchema } from "../credentials/registry.js";
+import { notifySchema } from "../notify/schema.js";
 import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
 
 /**
@@ -123,6 +124,7 @@ export const configSchema = z
       .default([])
       .describe("App instances that must be seen using the new key before the old one is revoked."),
     verify: verifySection.prefault({}),
+    notify: notifySchema,
   })
   .superRefine((config, ctx) => {
     const admin = config.twilio.admin;

@@ -33,6 +33,23 @@ export interface TwilioCredentialsOptions {
    * its policy allows. `{AccountSid}` is filled in.
    */
   checkPath?: string;
+  /**
+   * Called on every 20003 (HTTP 401) answer Twilio gives this app, also ones the library then recovers from by
+   * re-reading the store: the seed's advice is to alert on 401s, and this is the hook for an app's own
+   * monitoring. Gets masked ids only. A callback that throws is ignored: monitoring never breaks a call.
+   */
+  onAuthenticationFailure?: (event: AuthenticationFailure) => void;
+}
+
+/** One 20003 answer, as `onAuthenticationFailure` and `authenticationFailures` report it. */
+export interface AuthenticationFailure {
+  /** The masked id of the credential Twilio refused: `SK…a1b2`, or the token's fingerprint masked. */
+  credential: string;
+  /** The masked account SID. */
+  accountSid: string;
+  /** Where it happened: the check made on reading a new credential, or a call made through withClient. */
+  during: "check" | "call";
+  at: Date;
 }
 
 export class TwilioCredentialError extends Error {
@@ -49,6 +66,8 @@ export class TwilioCredentials {
   #reading: Promise<StoredCredential> | undefined;
   /** Whether Twilio accepted the current credential on the last call made with it (the check on read, or `withClient`). */
   #authenticated = false;
+  #failures = 0;
+  readonly #onFailure: ((event: AuthenticationFailure) => void) | undefined;
 
   constructor(options: TwilioCredentialsOptions) {
     const entry: StoreEntry = storeEntrySchema.parse(options.store);
@@ -62,6 +81,31 @@ export class TwilioCredentials {
     this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
     this.#baseUrl = options.twilioBaseUrl;
     this.#checkPath = options.checkPath ?? "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
+    this.#onFailure = options.onAuthenticationFailure;
+  }
+
+  /**
+   * How many 20003 (HTTP 401) answers Twilio has given this app since it started: a counter to export (e.g.
+   * as `twilio_authentication_failures_total` with prom-client's `collect`) and alert on when it grows.
+   */
+  get authenticationFailures(): number {
+    return this.#failures;
+  }
+
+  #refused(credential: StoredCredential, during: AuthenticationFailure["during"]): void {
+    this.#failures += 1;
+    if (this.#onFailure === undefined) return;
+    const id = credentialId(credential);
+    try {
+      this.#onFailure({
+        credential: `${id.slice(0, 2)}…${id.slice(-4)}`,
+        accountSid: `${credential.accountSid.slice(0, 2)}…${credential.accountSid.slice(-4)}`,
+        during,
+        at: new Date(),
+      });
+    } catch {
+      // An app's monitoring must never turn a Twilio answer into another error.
+    }
   }
 
   /** The credential, from cache while it is fresh. */
@@ -105,8 +149,9 @@ export class TwilioCredentials {
     try {
       await this.#cached!.client.request({ method: "get", uri: `https://api.twilio.com${path}` });
       if (this.#cached !== undefined && sameCredential(this.#cached.credential, credential)) this.#authenticated = true;
-    } catch {
+    } catch (error) {
       // A refusal leaves it false; a passing fault too, until the app's next call succeeds.
+      if (isTwilioApiError(error) && error.status === 401) this.#refused(credential, "check");
     }
   }
 
@@ -144,6 +189,7 @@ export class TwilioCredentials {
       return result;
     } catch (error) {
       if (!(isTwilioApiError(error) && error.status === 401)) throw error;
+      this.#refused(before, "call");
       const after = await this.refresh();
       if (sameCredential(after, before)) {
         this.#authenticated = false;
@@ -154,7 +200,10 @@ export class TwilioCredentials {
         this.#authenticated = true;
         return result;
       } catch (retryError) {
-        if (isTwilioApiError(retryError) && retryError.status === 401) this.#authenticated = false;
+        if (isTwilioApiError(retryError) && retryError.status === 401) {
+          this.#authenticated = false;
+          this.#refused(after, "call");
+        }
         throw retryError;
       }
     }

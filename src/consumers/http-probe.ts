@@ -102,13 +102,16 @@ export function judge(body: unknown, expected: Expected): ProbeReport {
     return { state: "bad-response", detail: `status lacks "${field}" (string) and "authenticated" (boolean)` };
   }
   const shown = maskSid(reported);
-  if (reported !== expected.id) return { state: "other-credential", reported: shown, detail: `uses ${shown}` };
+  const authenticated = record.authenticated;
+  if (reported !== expected.id)
+    return { state: "other-credential", reported: shown, detail: `uses ${shown}`, authenticated };
   if (!record.authenticated) {
     return {
       state: "not-authenticated",
+      authenticated,
       reported: shown,
       detail: `uses ${shown}, but its last Twilio call failed to authenticate`,
     };
   }
-  return { state: "converged", reported: shown, detail: `uses ${shown} and authenticates` };
+  return { state: "converged", reported: shown, detail: `uses ${shown} and authenticates`, authenticated };
 }

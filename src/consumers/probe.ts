@@ -27,6 +27,8 @@ export interface ProbeReport {
   reported?: string;
   /** One secret-free line for people. */
   detail: string;
+  /** Whether the consumer's last Twilio call authenticated, when it said (http probes do, whatever it uses). */
+  authenticated?: boolean;
 }
 
 export interface ConsumerProbe {

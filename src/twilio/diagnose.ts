@@ -21,15 +21,83 @@ export interface AdminCredentialShape {
   passwordSource: string;
 }
 
-function shapeProblems(label: string, value: string, pattern: RegExp, length: number, expected: string): string[] {
+/** A UTF-8 byte-order mark, which editors on Windows put at the start of a file (and so of its first value). */
+const BOM = "\uFEFF";
+
+/**
+ * Characters a copy or a file adds around a value: a byte-order mark, line breaks (a file read whole, CRLF
+ * endings), spaces and tabs, and quotes that are part of the value. Each is one problem, worded to follow
+ * a label ("TWILIO_AUTH_TOKEN has …"); `core` is the value without them, for the checks that follow.
+ */
+function strayCharacters(value: string): { problems: string[]; core: string } {
   const problems: string[] = [];
-  if (value !== value.trim())
-    problems.push(`${label} has leading or trailing whitespace (a stray newline from a file?)`);
-  if (/^["'].*["']$/.test(value.trim())) problems.push(`${label} is wrapped in quotes; remove them`);
-  const core = value.trim().replace(/^["']|["']$/g, "");
-  if (core.length !== length) {
-    problems.push(`${label} is ${core.length} characters, ${expected}${core.length < length ? " (truncated?)" : ""}`);
-  } else if (!pattern.test(core)) problems.push(`${label} does not look right: ${expected}`);
+  let core = value;
+  if (core.includes(BOM)) {
+    problems.push(
+      "starts with a byte-order mark (an invisible U+FEFF an editor saved); save the file as UTF-8 without BOM",
+    );
+    core = core.replaceAll(BOM, "");
+  }
+  // Line breaks at either end are stray whitespace (below); one inside the value is worth its own words.
+  if (/[\r\n]/.test(core.trim())) {
+    problems.push(
+      /\r/.test(core.trim())
+        ? "contains a carriage return (a file with Windows line endings?); remove it"
+        : "contains a line break (read from a file with its final newline?); remove it",
+    );
+    core = core.replace(/(\S)[\r\n]+(?=\S)/g, "$1");
+  }
+  if (core !== core.trim()) problems.push("has leading or trailing whitespace (a stray space or newline?); remove it");
+  core = core.trim();
+  if (/^["'`].*["'`]$/s.test(core) && core.length >= 2) {
+    problems.push("is wrapped in quotes that are part of the value; remove the inner quotes");
+    core = core.slice(1, -1).trim();
+  }
+  return { problems, core };
+}
+
+export type SecretKind = "auth-token" | "key-secret";
+
+const SECRET_KINDS = {
+  "auth-token": { name: "an Auth Token", expected: "32 hex digits (0-9, a-f)" },
+  "key-secret": { name: "an API key secret", expected: "32 letters and digits" },
+} as const;
+
+/**
+ * What is wrong with a value given as an Auth Token (32 hex) or an API key secret (32 letters and digits),
+ * each with its fix; empty when it is well formed. Phrased to follow the value's name ("TWILIO_AUTH_TOKEN is
+ * 31 characters; …"). Never quotes the value, nor any part of it.
+ */
+export function secretProblems(value: string, kind: SecretKind): string[] {
+  const { name, expected } = SECRET_KINDS[kind];
+  const { problems, core } = strayCharacters(value);
+  if (ACCOUNT_SID.test(core) || KEY_SID.test(core)) {
+    problems.push(
+      `is ${core.startsWith("AC") ? "an account SID" : "an API key SID"}, not ${name}: the SID and the secret were swapped or pasted twice`,
+    );
+    return problems;
+  }
+  if (kind === "auth-token" && KEY_SECRET.test(core) && !HEX32.test(core)) {
+    problems.push(
+      "looks like an API key secret (letters beyond a-f), not an Auth Token (32 hex digits): a key secret was stored where the auth token belongs; use the key with its SID (TWILIO_API_KEY / TWILIO_API_SECRET), or put the Auth Token here",
+    );
+    return problems;
+  }
+  if (kind === "key-secret" && HEX32.test(core)) {
+    problems.push(
+      "looks like an Auth Token (32 hex digits), not an API key secret: the auth token was stored where the key secret belongs; put the secret Twilio showed when the key was created here, or use the token as TWILIO_AUTH_TOKEN",
+    );
+    return problems;
+  }
+  if (core.length === 0) {
+    problems.push(`is empty; ${name} is ${expected}`);
+  } else if (core.length !== 32) {
+    problems.push(
+      `is ${core.length} characters; ${name} is ${expected}${core.length < 32 ? ` (${32 - core.length} cut off at the start or the end when copied?)` : " (pasted twice, or with something else?)"}`,
+    );
+  } else if (!(kind === "auth-token" ? HEX32 : KEY_SECRET).test(core)) {
+    problems.push(`has characters that cannot be in ${name}: ${name} is ${expected}`);
+  }
   return problems;
 }
 
@@ -47,14 +115,7 @@ export function sidProblems(value: string, kind: keyof typeof SID_KINDS): string
   const { prefix, name, other, otherName } = SID_KINDS[kind];
   const pattern = kind === "account" ? ACCOUNT_SID : KEY_SID;
   if (pattern.test(value)) return [];
-  const problems: string[] = [];
-  if (value !== value.trim())
-    problems.push("has leading or trailing whitespace (a stray space or newline?); remove it");
-  let core = value.trim();
-  if (/^["'].*["']$/.test(core)) {
-    problems.push("is wrapped in quotes that are part of the value; remove the inner quotes");
-    core = core.slice(1, -1).trim();
-  }
+  const { problems, core } = strayCharacters(value);
   const expected = `${name} is 34 characters: ${prefix} followed by 32 hex digits`;
   if (pattern.test(core)) return problems;
   if (/^[0-9a-fA-F]{32}$/.test(core) || /^[A-Za-z0-9]{32}$/.test(core)) {
@@ -62,6 +123,17 @@ export function sidProblems(value: string, kind: keyof typeof SID_KINDS): string
       `looks like a secret (an Auth Token or key secret: 32 characters, no ${prefix} prefix), not ${name}; ` +
         "secret values never go in the config: delete it from this file, put the secret in an environment " +
         "variable referenced as { env: NAME }, and rotate it if the file was shared",
+    );
+    return problems;
+  }
+  if (core.length === 0) {
+    problems.push(`is empty; ${expected}`);
+    return problems;
+  }
+  // The end of a SID without its first characters: "C" and 32 hex, or 32 hex with a stray letter before.
+  if (new RegExp(`^${prefix.slice(1)}[0-9a-fA-F]{32}$`).test(core)) {
+    problems.push(
+      `lost its first character: it reads like ${name} without the leading ${prefix[0]} (cut off at the start when copied?); ${expected}`,
     );
     return problems;
   }
@@ -94,17 +166,15 @@ export function diagnoseAdmin20003(shape: AdminCredentialShape): string[] {
   if (usingKey) {
     causes.push(...sidProblems(shape.username, "key").map((problem) => `twilio.admin.apiKeySid ${problem}`));
     causes.push(
-      ...shapeProblems(
-        `the key secret (${shape.passwordSource})`,
-        shape.password,
-        KEY_SECRET,
-        32,
-        "expected 32 letters and digits",
+      ...secretProblems(shape.password, "key-secret").map(
+        (problem) => `the key secret (${shape.passwordSource}) ${problem}`,
       ),
     );
   } else {
     causes.push(
-      ...shapeProblems(`the auth token (${shape.passwordSource})`, shape.password, HEX32, 32, "expected 32 hex digits"),
+      ...secretProblems(shape.password, "auth-token").map(
+        (problem) => `the auth token (${shape.passwordSource}) ${problem}`,
+      ),
     );
   }
   if (causes.length === 0) {

@@ -21,7 +21,18 @@ import {
 
 const e2e = useE2e();
 
-const COMMANDS = ["plan", "rotate", "resume", "rollback", "status", "version", "emulator twilio"];
+const COMMANDS = [
+  "plan",
+  "rotate",
+  "resume",
+  "rollback",
+  "status",
+  "doctor",
+  "watch",
+  "schedule",
+  "version",
+  "emulator twilio",
+];
 
 /** A consumer that reports the new key only once `ready` exists (and is back on the seeded key at once). */
 async function slowConsumer(ws: Workspace, timeoutSeconds: number): Promise<string> {

@@ -402,6 +402,7 @@ describe("statusHandler() and reloadHandler() over node:http", () => {
       state: "converged",
       reported: masked(a.sid),
       detail: `uses ${masked(a.sid)} and authenticates`,
+      authenticated: true,
     });
   });
 
@@ -551,5 +552,59 @@ describe("authenticated means accepted by Twilio", () => {
     await writeStore(file, b);
     await credentials.refresh();
     expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false });
+  });
+});
+
+describe("counting 20003 answers (for an app's own alert on 401s)", () => {
+  it("counts every 401 Twilio gives, recovered or not, and calls the callback with masked ids only", async () => {
+    const a = await newKey();
+    const file = await storeFile(a);
+    const events: unknown[] = [];
+    const credentials = new TwilioCredentials({
+      store: { name: "app", type: "dotenv-file", path: file },
+      ttlSeconds: 3600,
+      twilioBaseUrl: emulator.baseUrl,
+      onAuthenticationFailure: (event) => events.push(event),
+    });
+    credentialsMade.push(credentials);
+    await credentials.withClient(recordingCall().call);
+    expect(credentials.authenticationFailures).toBe(0);
+
+    await deleteKey(a);
+    await failureOf(credentials.withClient(recordingCall().call));
+    expect(credentials.authenticationFailures).toBe(1);
+
+    // The store catches up: the next call gets one more 401, then succeeds with the new key.
+    const b = await newKey();
+    await writeStore(file, b);
+    await credentials.withClient(recordingCall().call);
+    expect(credentials.authenticationFailures).toBe(2);
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({
+      credential: masked(a.sid),
+      accountSid: `AC…${emulator.accountSid.slice(-4)}`,
+      during: "call",
+    });
+    said.push(JSON.stringify(events));
+    expect(JSON.stringify(events)).not.toContain(a.sid);
+  });
+
+  it("a callback that throws never turns into the app's error", async () => {
+    const a = await newKey();
+    const file = await storeFile(a);
+    const credentials = new TwilioCredentials({
+      store: { name: "app", type: "dotenv-file", path: file },
+      ttlSeconds: 3600,
+      twilioBaseUrl: emulator.baseUrl,
+      onAuthenticationFailure: () => {
+        throw new Error("monitoring is down");
+      },
+    });
+    credentialsMade.push(credentials);
+    await credentials.current();
+    await deleteKey(a);
+    const error = await failureOf(credentials.withClient(recordingCall().call));
+    expect((error as TwilioApiError).status).toBe(401);
+    expect(credentials.authenticationFailures).toBe(1);
   });
 });

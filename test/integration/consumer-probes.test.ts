@@ -174,6 +174,7 @@ describe("http probe: the status contract", () => {
       state: "converged",
       reported: mask(KEY_A),
       detail: `uses ${mask(KEY_A)} and authenticates`,
+      authenticated: true,
     });
     expectSecretFree(report, KEY_A);
     // The probe really asked: one GET, asking for JSON, with the query string the URL carries.

@@ -31,7 +31,7 @@ describe("diagnoseAdmin20003", () => {
     expect(
       diagnoseAdmin20003({ ...base, accountSid: "AC123", username: "AC123", password: "f".repeat(32) }).join("\n"),
     ).toContain("twilio.accountSid is 5 characters");
-    const key = diagnoseAdmin20003({ ...base, username: `SK${"1".repeat(32)}`, password: "f".repeat(32) }).join("\n");
+    const key = diagnoseAdmin20003({ ...base, username: `SK${"1".repeat(32)}`, password: "Xy".repeat(16) }).join("\n");
     expect(key).toContain("Standard key");
   });
   it("falls back to Twilio's list of causes when the values look right", () => {

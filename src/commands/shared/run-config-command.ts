@@ -8,10 +8,12 @@
 import { resolve } from "node:path";
 import type { Output } from "../../cli/output.js";
 import { makeOutput } from "../../cli/output.js";
+import type { Runtime } from "../../cli/runtime.js";
+import type { LoadedConfig } from "../../config/load.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
-import { streamReporter } from "../../engine/reporter.js";
+import { type Reporter, streamReporter } from "../../engine/reporter.js";
 import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { Sandbox } from "../../sandbox.js";
@@ -32,27 +34,10 @@ export async function runConfigCommand<R extends CommandResult>(
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
   const reporter = streamReporter(runtime.stderr, output.err);
-  const interruption = interruptionSwitch();
-  const unsubscribe = runtime.onSignal((signal) => {
-    if (interruption.signal !== undefined) {
-      reporter.warn(`${signal} again: stopping now; \`rotator resume\` picks the run up from its journal`);
-      runtime.hardExit(ExitCode.interrupted);
-      return;
-    }
-    interruption.request(signal);
-    reporter.warn(
-      `${signal}: finishing the step in progress, then stopping (again to stop at once; \`rotator resume\` picks the run up either way)`,
-    );
-  });
   let sandbox: Sandbox | undefined;
-  let context: EngineContext | undefined;
   let result: R | CommandResult;
   const helpers: RunHelpers = { output, sandbox: undefined };
   try {
-    const [{ loadConfig }, { buildContext }] = await Promise.all([
-      import("../../config/load.js"),
-      import("../../engine/context.js"),
-    ]);
     if (options.sandbox) {
       const { startSandbox } = await import("../../sandbox.js");
       sandbox = await startSandbox({ stateDir: options.stateDir });
@@ -60,24 +45,21 @@ export async function runConfigCommand<R extends CommandResult>(
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }
     const env = sandbox?.env ?? runtime.env;
-    const configPath =
-      sandbox?.configPath ?? resolve(runtime.cwd, resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd }));
-    const loaded = await loadConfig(configPath, env);
-    context = await buildContext(loaded, {
-      stateDir: sandbox?.stateDir ?? resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env })),
+    result = await executeConfigCommand(
+      name,
+      {
+        configPath:
+          sandbox?.configPath ??
+          resolve(runtime.cwd, resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd })),
+        stateDir: sandbox?.stateDir ?? resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env })),
+        env,
+      },
+      runtime,
       reporter,
-      env,
-      interruption,
-    });
-    result = await action(context, helpers);
+      (context) => action(context, helpers),
+    );
   } catch (error) {
     result = errorResult(name, error);
-  } finally {
-    unsubscribe();
-    if (context) {
-      const { closeContext } = await import("../../engine/context.js");
-      await closeContext(context);
-    }
   }
   if (sandbox !== undefined && result.exitCode !== ExitCode.badInput) {
     reporter.step("sandbox: checking the result independently of the engine");
@@ -99,6 +81,55 @@ export async function runConfigCommand<R extends CommandResult>(
   exit.code = result.exitCode;
 }
 
+/**
+ * The core of a config-reading command, printing nothing but progress: load the config, build the engine's
+ * context, run `action` with signals asking it to stop between steps, close the context, send the result's
+ * notifications, and return the result (an error becomes one). `schedule` runs rotations through this too.
+ */
+export async function executeConfigCommand<R extends CommandResult>(
+  name: string,
+  where: { configPath: string; stateDir: string; env: Readonly<Record<string, string | undefined>> },
+  runtime: Pick<Runtime, "onSignal" | "hardExit">,
+  reporter: Reporter,
+  action: (context: EngineContext) => Promise<R>,
+): Promise<R | CommandResult> {
+  const interruption = interruptionSwitch();
+  const unsubscribe = runtime.onSignal((signal) => {
+    if (interruption.signal !== undefined) {
+      reporter.warn(`${signal} again: stopping now; \`rotator resume\` picks the run up from its journal`);
+      runtime.hardExit(ExitCode.interrupted);
+      return;
+    }
+    interruption.request(signal);
+    reporter.warn(
+      `${signal}: finishing the step in progress, then stopping (again to stop at once; \`rotator resume\` picks the run up either way)`,
+    );
+  });
+  let context: EngineContext | undefined;
+  let loaded: LoadedConfig | undefined;
+  let result: R | CommandResult;
+  try {
+    const [{ loadConfig }, { buildContext }] = await Promise.all([
+      import("../../config/load.js"),
+      import("../../engine/context.js"),
+    ]);
+    loaded = await loadConfig(where.configPath, where.env);
+    context = await buildContext(loaded, { stateDir: where.stateDir, reporter, env: where.env, interruption });
+    result = await action(context);
+  } catch (error) {
+    result = errorResult(name, error);
+  } finally {
+    unsubscribe();
+    if (context) {
+      const { closeContext } = await import("../../engine/context.js");
+      await closeContext(context);
+    }
+  }
+  // After the run is over, whatever its outcome: a notification can only add a warning, never change it.
+  if (loaded !== undefined) result = await notifyResult(result, loaded, where.env, reporter);
+  return result;
+}
+
 export function errorResult(command: string, error: unknown): CommandResult {
   const known = error instanceof RotatorError;
   const status = known && error.exitCode === ExitCode.interrupted ? "interrupted" : "failed";
@@ -106,4 +137,34 @@ export function errorResult(command: string, error: unknown): CommandResult {
     error: error instanceof Error ? error.message : String(error),
     ...(known && error.hint !== undefined ? { hint: error.hint } : {}),
   });
+}
+
+/**
+ * Send the notifications a run command's result makes (rotate, resume, rollback: see notify/outcome.ts). A
+ * target that fails or hangs is a warning in the result; the status and exit code stay what the run made them.
+ */
+export async function notifyResult<R extends CommandResult>(
+  result: R,
+  loaded: LoadedConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  reporter: Reporter,
+): Promise<R> {
+  const entries = loaded.config.notify;
+  if (entries.length === 0) return result;
+  const [{ eventForResult, resultPayload }, { deliverAll }] = await Promise.all([
+    import("../../notify/outcome.js"),
+    import("../../notify/deliver.js"),
+  ]);
+  const event = eventForResult(result);
+  if (event === undefined) return result;
+  const payload = resultPayload(event, result, {
+    accountSid: loaded.config.twilio.accountSid,
+    configFile: loaded.file,
+  });
+  const warnings = await deliverAll(entries, payload, {
+    env,
+    onDelivered: (target) => reporter.info(`notified ${target}: ${event}`),
+  });
+  for (const warning of warnings) reporter.warn(warning);
+  return warnings.length === 0 ? result : { ...result, warnings: [...result.warnings, ...warnings] };
 }

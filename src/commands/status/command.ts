@@ -1,22 +1,52 @@
 /** `rotator status`: the current credential, its age, locks and recent runs. */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+
+interface StatusOptions extends CommonOptions {
+  check?: boolean;
+  graceDays: number;
+}
 
 export function registerStatusCommand(program: Command, context: CommandContext): void {
   addCommonOptions(program.command("status").description("current key (masked), its age, locks and recent runs"))
+    .option("--check", "exit with a code for monitoring (see below)")
+    .addOption(
+      new Option("--grace-days <n>", "with --check: days past due before it is overdue").default(1).argParser(days),
+    )
     .addHelpText(
       "after",
-      examples([
-        ["rotator status", "the current key and the last runs"],
-        ["rotator status --json | jq .due", "whether the key is due for rotation"],
-      ]),
+      `
+With --check, the exit code says (the first that holds, in this order):
+  12  a run of this config is unfinished: \`rotator resume\`
+  13  a problem rotate would stop on (drift, a dead key, a store)
+  11  overdue: due for --grace-days or more (the schedule is not running)
+  10  due: older than credential.maxAgeDays
+  0   fine
+${examples([
+  ["rotator status", "the current key and the last runs"],
+  ["rotator status --json | jq .due", "whether the key is due for rotation"],
+  ["rotator status --check", "for monitoring: 0 fine, 10-13 otherwise"],
+])}`,
     )
-    .action(async (options: CommonOptions) => {
+    .action(async (options: StatusOptions) => {
       const [{ runConfigCommand }, { status }, { renderStatus }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("./render.js"),
       ]);
-      await runConfigCommand("status", options, context, (engine) => status(engine), renderStatus);
+      await runConfigCommand(
+        "status",
+        options,
+        context,
+        (engine) => status(engine, { check: options.check ?? false, graceDays: options.graceDays }),
+        renderStatus,
+      );
     });
+}
+
+function days(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`--grace-days must be a whole number, not "${value}"`);
+  return n;
 }

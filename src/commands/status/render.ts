@@ -26,5 +26,7 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
   for (const run of result.runs) {
     lines.push(`  ${run.runId}  ${run.command}  ${run.status}${run.next ? `  next: ${run.next}` : ""}`);
   }
+  if (result.check !== undefined)
+    lines.push(`check: ${result.check.state} (exit ${result.exitCode}): ${result.check.summary}`);
   output.print(lines);
 }

@@ -8,6 +8,7 @@ import { isUnfinished, listRuns } from "../../engine/journal.js";
 import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "../../engine/lock.js";
 import { overlapError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
+import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
@@ -24,6 +25,8 @@ export interface StatusResult extends CommandResult {
   /** Each store's lock, in config order; `owner` names the run holding it. */
   locks: Array<{ store: string; location: string; state: "free" | "held" | "stale"; owner?: string }>;
   problems: string[];
+  /** With `--check`: the one word monitoring alerts on, and the exit code that says it (CHECK_EXIT_CODES). */
+  check?: { state: CheckState; summary: string };
   runs: Array<{
     runId: string;
     command: string;
@@ -34,7 +37,19 @@ export interface StatusResult extends CommandResult {
   }>;
 }
 
-export async function status(context: EngineContext, options: { limit?: number } = {}): Promise<StatusResult> {
+/**
+ * `status --check` exit codes, for monitoring (a Nagios-style check, a Kubernetes probe, a cron job): apart
+ * from rotator's other codes, so a check can never be mistaken for a failed command. When several hold, the
+ * first in this order wins: unfinished, problems, overdue, due.
+ */
+export const CHECK_EXIT_CODES = { ok: 0, due: 10, overdue: 11, unfinished: 12, problems: 13 } as const;
+
+export type CheckState = keyof typeof CHECK_EXIT_CODES;
+
+export async function status(
+  context: EngineContext,
+  options: { limit?: number; check?: boolean; graceDays?: number } = {},
+): Promise<StatusResult> {
   const { config } = context.loaded;
   const preflight = await runPreflight(context);
   const currentId = preflight.current === undefined ? undefined : credentialId(preflight.current);
@@ -80,10 +95,17 @@ export async function status(context: EngineContext, options: { limit?: number }
       next: "preflight: it has changed nothing yet",
     });
   }
+  const due = ageDays === null ? null : ageDays >= config.credential.maxAgeDays;
+  const problems =
+    overlap === undefined ? preflight.problems : [...preflight.problems, `${overlap.message}; ${overlap.hint}`];
+  const check = options.check
+    ? checkVerdict(context, { ageDays, problems, graceDays: options.graceDays ?? 1 })
+    : undefined;
   return {
     command: "status",
     status: "completed",
-    exitCode: ExitCode.completed,
+    exitCode: check === undefined ? ExitCode.completed : CHECK_EXIT_CODES[check.state],
+    ...(check === undefined ? {} : { check }),
     runId: null,
     credentialType: config.credential.type,
     oldKey: null,
@@ -95,7 +117,7 @@ export async function status(context: EngineContext, options: { limit?: number }
     createdAt: created?.toISOString() ?? null,
     ageDays,
     ...(ageUnknownBecause === undefined ? {} : { ageUnknownBecause }),
-    due: ageDays === null ? null : ageDays >= config.credential.maxAgeDays,
+    due,
     lock: overallLockState(locks),
     locks: locks.map(({ name, identity, lock }) => ({
       store: name,
@@ -103,8 +125,35 @@ export async function status(context: EngineContext, options: { limit?: number }
       state: lock.state,
       ...(lock.state === "free" ? {} : { owner: describeOwner(lock.owner) }),
     })),
-    problems:
-      overlap === undefined ? preflight.problems : [...preflight.problems, `${overlap.message}; ${overlap.hint}`],
+    problems,
     runs,
+  };
+}
+
+function checkVerdict(
+  context: EngineContext,
+  facts: { ageDays: number | null; problems: string[]; graceDays: number },
+): { state: CheckState; summary: string } {
+  const maxAge = context.loaded.config.credential.maxAgeDays;
+  const unfinished = unfinishedRunFor(context);
+  if (unfinished !== undefined && !liveRunIds(context.stateDir).has(unfinished.runId)) {
+    return { state: "unfinished", summary: `run ${unfinished.runId} is unfinished: run \`rotator resume\`` };
+  }
+  if (facts.problems.length > 0) {
+    return { state: "problems", summary: `${facts.problems.length} problem(s): ${facts.problems[0]}` };
+  }
+  const { ageDays } = facts;
+  if (ageDays !== null && ageDays >= maxAge + facts.graceDays) {
+    return {
+      state: "overdue",
+      summary: `the credential is ${ageDays} days old, due since day ${maxAge}: the scheduled rotation is not happening`,
+    };
+  }
+  if (ageDays !== null && ageDays >= maxAge) {
+    return { state: "due", summary: `the credential is ${ageDays} days old: due (maxAgeDays ${maxAge})` };
+  }
+  return {
+    state: "ok",
+    summary: ageDays === null ? "nothing due" : `the credential is ${ageDays} days old, due at ${maxAge}`,
   };
 }

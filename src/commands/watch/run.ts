@@ -1,0 +1,110 @@
+/**
+ * Running `rotator watch`: load the config once, then check until SIGINT/SIGTERM (or once). Each check is
+ * one line on stdout (one JSON object per line with --json); notifications and their warnings on stderr.
+ */
+import { resolve } from "node:path";
+import { makeOutput } from "../../cli/output.js";
+import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
+import type { EngineContext } from "../../engine/context.js";
+import { streamReporter } from "../../engine/reporter.js";
+import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import { ExitCode } from "../../errors.js";
+import { formatDuration } from "../../util/duration.js";
+import { redact } from "../../util/mask.js";
+import type { WatchCheck } from "../../watch/check.js";
+import type { CommandContext } from "../shared/command-context.js";
+import { renderRun } from "../shared/render-run.js";
+import { errorResult } from "../shared/run-config-command.js";
+import type { WatchCommandOptions } from "./command.js";
+
+export async function runWatchCommand(options: WatchCommandOptions, { runtime, exit }: CommandContext): Promise<void> {
+  const output = makeOutput(runtime, runtime.env, options.color);
+  const reporter = streamReporter(runtime.stderr, output.err);
+  const stop = new AbortController();
+  const unsubscribe = runtime.onSignal((signal) => {
+    reporter.warn(`${signal}: stopping after the check in progress`);
+    stop.abort();
+  });
+  let context: EngineContext | undefined;
+  let metricsServer: { port: number; close(): Promise<void> } | undefined;
+  try {
+    const [{ loadConfig }, { buildContext }, { watchLoop }, { WatchMetrics }, { deliverAll }] = await Promise.all([
+      import("../../config/load.js"),
+      import("../../engine/context.js"),
+      import("../../watch/watch.js"),
+      import("../../watch/metrics.js"),
+      import("../../notify/deliver.js"),
+    ]);
+    const configPath = resolve(
+      runtime.cwd,
+      resolveConfigPath({ flag: options.config, env: runtime.env, cwd: runtime.cwd }),
+    );
+    const loaded = await loadConfig(configPath, runtime.env);
+    context = await buildContext(loaded, {
+      stateDir: resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env })),
+      reporter,
+      env: runtime.env,
+    });
+    const metrics = options.metricsPort === undefined ? undefined : new WatchMetrics();
+    if (metrics !== undefined && options.metricsPort !== undefined) {
+      metricsServer = await metrics.serve(options.metricsPort, options.metricsHost);
+      reporter.step(`metrics on http://${options.metricsHost}:${metricsServer.port}/metrics`);
+    }
+    if (!options.once) {
+      reporter.step(`watching ${loaded.file} every ${formatDuration(options.interval)} (Ctrl-C to stop)`);
+    }
+    let failing = false;
+    await watchLoop(context, {
+      intervalMs: options.interval,
+      once: options.once === true,
+      metrics,
+      signal: stop.signal,
+      notify: (payload) =>
+        deliverAll(loaded.config.notify, payload, {
+          env: runtime.env,
+          onDelivered: (target) => reporter.info(`notified ${target}: ${payload.event}`),
+        }),
+      onCheck: (check) => {
+        failing = !check.healthy;
+        for (const warning of check.warnings) reporter.warn(warning);
+        if (options.json) {
+          runtime.stdout.write(
+            `${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, command: "watch", ...check }))}\n`,
+          );
+        } else output.print(checkLine(check, output.out));
+      },
+    });
+    exit.code = options.once && failing ? ExitCode.badInput : ExitCode.completed;
+  } catch (error) {
+    const result = errorResult("watch", error);
+    if (options.json)
+      runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }))}\n`);
+    else renderRun(result, output);
+    exit.code = result.exitCode;
+  } finally {
+    unsubscribe();
+    await metricsServer?.close();
+    if (context !== undefined) {
+      const { closeContext } = await import("../../engine/context.js");
+      await closeContext(context);
+    }
+  }
+}
+
+function checkLine(check: WatchCheck & { notified?: string }, s: ReturnType<typeof makeOutput>["out"]): string[] {
+  const time = check.checkedAt.slice(11, 19);
+  const notified = check.notified === undefined ? "" : s.dim(` (notified: ${check.notified})`);
+  if (check.healthy) {
+    const age =
+      check.credential === null
+        ? ""
+        : `, ${check.credential.id} ${Math.floor(check.credential.ageSeconds / 86_400)} days old`;
+    return [
+      `${s.ok(s.tick)} check ${check.check} ${time}: healthy: ${check.stores.length} store(s) authenticate, ${check.consumers.filter((c) => c.converged).length}/${check.consumers.length} consumer(s) converged${age}${notified}`,
+    ];
+  }
+  return [
+    `${s.fail(s.cross)} check ${check.check} ${time}: ${s.fail("failing")}${notified}`,
+    ...check.problems.map((problem) => `    ${problem}`),
+  ];
+}

@@ -1,0 +1,140 @@
+/**
+ * `watch --metrics-port`: what watch saw, as Prometheus metrics (prom-client, on its own registry so
+ * nothing global leaks in). Labels carry masked ids and names from the config only.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Gauge, Registry } from "prom-client";
+import type { WatchCheck } from "./check.js";
+
+export class WatchMetrics {
+  readonly registry = new Registry();
+  readonly #age: Gauge;
+  readonly #dueIn: Gauge;
+  readonly #lastRunTime: Gauge;
+  readonly #lastRunStatus: Gauge;
+  readonly #store: Gauge;
+  readonly #consumerConverged: Gauge;
+  readonly #consumerAuthenticated: Gauge;
+  readonly #healthy: Gauge;
+  readonly #lastCheck: Gauge;
+  readonly #checks: Counter;
+
+  constructor() {
+    const registers = [this.registry];
+    this.#age = new Gauge({
+      name: "rotator_credential_age_seconds",
+      help: "Age of the credential the stores hold, from Twilio's date_created.",
+      labelNames: ["account", "credential"],
+      registers,
+    });
+    this.#dueIn = new Gauge({
+      name: "rotator_credential_due_in_seconds",
+      help: "Seconds until the credential is due for rotation (negative: overdue).",
+      labelNames: ["account", "credential"],
+      registers,
+    });
+    this.#lastRunTime = new Gauge({
+      name: "rotator_last_rotation_timestamp_seconds",
+      help: "When the last run of this config finished (Unix time).",
+      labelNames: ["account"],
+      registers,
+    });
+    this.#lastRunStatus = new Gauge({
+      name: "rotator_last_rotation_status",
+      help: "1 for the outcome of the last run of this config.",
+      labelNames: ["account", "status"],
+      registers,
+    });
+    this.#store = new Gauge({
+      name: "rotator_store_authenticated",
+      help: "1 when the credential this store holds authenticates with Twilio.",
+      labelNames: ["account", "store"],
+      registers,
+    });
+    this.#consumerConverged = new Gauge({
+      name: "rotator_consumer_converged",
+      help: "1 when the consumer reports the credential the stores hold.",
+      labelNames: ["consumer"],
+      registers,
+    });
+    this.#consumerAuthenticated = new Gauge({
+      name: "rotator_consumer_authenticated",
+      help: "1 when the consumer's last Twilio call authenticated.",
+      labelNames: ["consumer"],
+      registers,
+    });
+    this.#healthy = new Gauge({
+      name: "rotator_watch_healthy",
+      help: "1 when the last check found nothing wrong.",
+      labelNames: ["account"],
+      registers,
+    });
+    this.#lastCheck = new Gauge({
+      name: "rotator_watch_last_check_timestamp_seconds",
+      help: "When watch last checked (Unix time).",
+      registers,
+    });
+    this.#checks = new Counter({
+      name: "rotator_watch_checks_total",
+      help: "Checks made, by result.",
+      labelNames: ["result"],
+      registers,
+    });
+  }
+
+  update(check: WatchCheck): void {
+    const { account } = check;
+    this.#age.reset();
+    this.#dueIn.reset();
+    if (check.credential !== null) {
+      const labels = { account, credential: check.credential.id };
+      this.#age.set(labels, check.credential.ageSeconds);
+      this.#dueIn.set(labels, check.credential.dueInSeconds);
+    }
+    this.#lastRunStatus.reset();
+    if (check.lastRun !== null) {
+      this.#lastRunTime.set({ account }, Date.parse(check.lastRun.finishedAt) / 1000);
+      this.#lastRunStatus.set({ account, status: check.lastRun.status }, 1);
+    }
+    for (const store of check.stores)
+      this.#store.set({ account, store: store.name }, store.state === "authenticated" ? 1 : 0);
+    for (const consumer of check.consumers) {
+      this.#consumerConverged.set({ consumer: consumer.name }, consumer.converged ? 1 : 0);
+      if (consumer.authenticated !== null)
+        this.#consumerAuthenticated.set({ consumer: consumer.name }, consumer.authenticated ? 1 : 0);
+    }
+    this.#healthy.set({ account }, check.healthy ? 1 : 0);
+    this.#lastCheck.set(Date.parse(check.checkedAt) / 1000);
+    this.#checks.inc({ result: check.healthy ? "healthy" : "failing" });
+  }
+
+  /** Serve GET /metrics; resolves with the port once listening. */
+  async serve(port: number, host: string): Promise<{ port: number; close(): Promise<void> }> {
+    const server: Server = createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": this.registry.contentType });
+          res.end(text);
+        },
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
+  }
+}
