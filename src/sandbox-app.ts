@@ -38,6 +38,8 @@ const credentials = new TwilioCredentials({
 
 const stats = { requests: 0, refused: 0, failed: 0 };
 let stopping = false;
+/** Ends the pause between two calls early, so that a stopping app does not sit out its 50 ms. */
+let wake: () => void = () => undefined;
 
 async function callTwilioForever(): Promise<void> {
   while (!stopping) {
@@ -60,7 +62,13 @@ async function callTwilioForever(): Promise<void> {
     } catch (error) {
       if (!(isTwilioApiError(error) && error.status === 401)) stats.failed += 1;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 50);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }
 
@@ -86,6 +94,7 @@ const calling = callTwilioForever();
 function stop(): void {
   if (stopping) return;
   stopping = true;
+  wake();
   server.close();
   server.closeAllConnections();
   void calling.finally(() => credentials.close().finally(() => process.exit(0)));

@@ -138,9 +138,10 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     const authenticates = (keySid: string, secret: string) =>
       keyAuthenticates({ accountSid: emulator.accountSid, keySid, secret, baseUrl: emulator.baseUrl });
 
-    let stopped: SandboxApp[] | undefined;
-    const stopApps = async (): Promise<SandboxApp[]> => {
-      stopped ??= await Promise.all(apps.map(stopApp));
+    // Once: the summary stops them, and close() makes sure of it however the run ended.
+    let stopped: Promise<SandboxApp[]> | undefined;
+    const stopApps = (): Promise<SandboxApp[]> => {
+      stopped ??= Promise.all(apps.map(stopApp));
       return stopped;
     };
 
@@ -152,6 +153,8 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
       emulator,
       seededKeySid: seeded.sid,
       async summary() {
+        // The run is over: the apps stop (and report what they saw) while the checks below are made.
+        const stoppingApps = stopApps();
         const checks: string[] = [];
         const { DotenvFileProvider } = await import("../providers/dotenv-file/provider.js");
         const held = await Promise.all(
@@ -169,11 +172,14 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
           );
         }
         const current = held[0]?.credential;
-        if (current?.kind === "api-key" && current.apiKeySid !== seeded.sid) {
-          const works = await authenticates(current.apiKeySid, current.apiKeySecret);
-          checks.push(`new key ${maskSid(current.apiKeySid)}: ${works ? "authenticates" : "DOES NOT authenticate"}`);
+        const rotated = current?.kind === "api-key" && current.apiKeySid !== seeded.sid ? current : undefined;
+        const [newWorks, oldWorks] = await Promise.all([
+          rotated === undefined ? undefined : authenticates(rotated.apiKeySid, rotated.apiKeySecret),
+          authenticates(seeded.sid, seeded.secret),
+        ]);
+        if (rotated !== undefined) {
+          checks.push(`new key ${maskSid(rotated.apiKeySid)}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`);
         }
-        const oldWorks = await authenticates(seeded.sid, seeded.secret);
         checks.push(
           `old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`,
         );
@@ -185,7 +191,7 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
               .join(", ") || "none"
           }`,
         );
-        const seen = await stopApps();
+        const seen = await stoppingApps;
         const requests = seen.reduce((sum, app) => sum + app.requests, 0);
         const refused = seen.reduce((sum, app) => sum + app.refused, 0);
         checks.push(`${seen.length} apps made ${requests} requests to Twilio during the run; ${refused} got 20003`);
