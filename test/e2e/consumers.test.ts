@@ -5,98 +5,30 @@
  * pause while the real CLI rotates. No call may ever get 20003, every consumer must report the new key
  * before the revoke, and a consumer that never switches must stop the revoke.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
 import type { PlanResult } from "../../src/commands/plan/run.js";
 import { awsClient, vaultClient } from "../harness/servers.js";
 import type { AzureStore } from "./azure-store.js";
-import {
-  authenticates,
-  cliArgs,
-  journals,
-  readStoreKey,
-  root,
-  runJson,
-  transcript,
-  type Workspace,
-  writeConfigFor,
-} from "./harness.js";
+import { type Consumer, consumerFleet } from "./consumer-fleet.js";
+import { authenticates, cliArgs, journals, readStoreKey, runJson, type Workspace, writeConfigFor } from "./harness.js";
 import { useServerE2e } from "./server-e2e.js";
 
 const e2e = useServerE2e();
-const consumers: Consumer[] = [];
+const fleet = consumerFleet(() => e2e.emulator.baseUrl);
 // The consumers stop before the secret scan: each puts its stderr into the transcript as it stops.
 e2e.onTeardown(async () => {
-  await Promise.all(consumers.map((c) => c.stop()));
+  await fleet.stopAll();
   expect(e2e.issuedSecrets.size).toBeGreaterThanOrEqual(3);
 });
 
-interface Stats {
-  calls: number;
-  ok: number;
-  unauthorized: number;
-  otherErrors: number;
-  keys: string[];
-}
-
-interface Consumer {
-  name: string;
-  url: string;
-  process: ChildProcess;
-  stats(): Promise<Stats>;
-  stop(): Promise<void>;
-}
-
-async function startConsumer(
+const startConsumer = (
   name: string,
   store: Record<string, unknown>,
   env: Record<string, string | undefined>,
   options: { ttlSeconds?: number; noReload?: boolean } = {},
-): Promise<Consumer> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/fixtures/consumer-app.ts")], {
-    cwd: root,
-    env: {
-      ...env,
-      CONSUMER_STORE: JSON.stringify(store),
-      TWILIO_BASE_URL: e2e.emulator.baseUrl,
-      TTL_SECONDS: String(options.ttlSeconds ?? 3600),
-      CALL_INTERVAL_MS: "40",
-      NO_RELOAD: options.noReload ? "1" : "0",
-    } as NodeJS.ProcessEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const consumer: Consumer = {
-    name,
-    url,
-    process: child,
-    async stats() {
-      return (await (await fetch(`${url}/stats`)).json()) as Stats;
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-      transcript.push(stderr);
-    },
-  };
-  consumers.push(consumer);
-  return consumer;
-}
+): Promise<Consumer> => fleet.start(name, store, env, options);
 
 const httpConsumer = (c: Consumer, reload = true) => ({
   name: c.name,
