@@ -114,7 +114,8 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
   let currentInfo: CredentialInfo | undefined;
   if (adminOk && current !== undefined && !drifted) {
     try {
-      currentInfo = await issuer.describe(credentialId(current));
+      currentInfo = await issuer.describe(credentialId(current), current);
+      if (currentInfo?.notRotatable !== undefined && !options.sync) problems.push(currentInfo.notRotatable);
       if (currentInfo === undefined && !options.sync) {
         const message = `the stores hold ${noun} ${maskSid(credentialId(current))}, which Twilio no longer accepts (deleted, or promoted away?)`;
         if (options.emergency) {
