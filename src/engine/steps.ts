@@ -232,9 +232,16 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
 
 /** How long consumers get: the emergency deadline in an emergency, none at all with --revoke-immediately. */
 export function consumersTimeoutSeconds(state: RunState): number {
-  const { verify } = state.context.loaded.config;
-  if (state.mode.revokeImmediately) return 0;
-  return state.mode.emergency
+  return consumersDeadlineSeconds(state.context.loaded.config.verify, state.mode);
+}
+
+/** The same for a run not started yet (plan, the confirmation prompt): one rule, so plan says what rotate does. */
+export function consumersDeadlineSeconds(
+  verify: { consumersTimeoutSeconds: number; emergencyConsumersTimeoutSeconds: number },
+  mode: Pick<RunMode, "emergency" | "revokeImmediately">,
+): number {
+  if (mode.revokeImmediately) return 0;
+  return mode.emergency
     ? Math.min(verify.emergencyConsumersTimeoutSeconds, verify.consumersTimeoutSeconds)
     : verify.consumersTimeoutSeconds;
 }
