@@ -91,10 +91,8 @@ const SEVERITY: number[] = [
 export function fleetExitCode(codes: number[]): number {
   const failing = codes.filter((code) => code !== ExitCode.completed);
   if (failing.length === 0) return ExitCode.completed;
-  const rank = (code: number) => {
-    const at = SEVERITY.indexOf(code);
-    return at < 0 ? 0 : at;
-  };
+  // A code not in the list (a bug's) ranks first.
+  const rank = (code: number) => Math.max(0, SEVERITY.indexOf(code));
   return failing.reduce((worst, code) => (rank(code) < rank(worst) ? code : worst));
 }
 

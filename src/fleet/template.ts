@@ -64,7 +64,7 @@ export function placeholderUses(raw: Record<string, unknown>): PlaceholderUse[] 
     if (typeof value === "string") {
       for (const name of placeholdersIn(value)) uses.push({ path, name });
     } else if (Array.isArray(value)) {
-      value.forEach((item, index) => walk(item, `${path}[${index}]`));
+      for (const [index, item] of value.entries()) walk(item, `${path}[${index}]`);
     } else if (value !== null && typeof value === "object") {
       for (const [key, item] of Object.entries(value)) walk(item, `${path}.${key}`);
     }

@@ -25,21 +25,23 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
       ]),
     )
     .action(async (options: PlanOptions) => {
-      const [{ runConfigCommand }, { plan }, { renderPlan }] = await Promise.all([
+      const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("./render.js"),
+        import("./fleet.js"),
       ]);
+      const planOptions = {
+        emergency: options.emergency ?? false,
+        allowSharedRevoke: options.allowSharedRevoke ?? false,
+      };
       await runConfigCommand(
         "plan",
         options,
         context,
-        (engine) =>
-          plan(engine, {
-            emergency: options.emergency ?? false,
-            allowSharedRevoke: options.allowSharedRevoke ?? false,
-          }),
+        (engine) => plan(engine, planOptions),
         renderPlan,
+        fleetPlanCommand(planOptions),
       );
     });
 }

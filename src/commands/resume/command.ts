@@ -12,11 +12,19 @@ export function registerResumeCommand(program: Command, context: CommandContext)
       ]),
     )
     .action(async (options: CommonOptions) => {
-      const [{ runConfigCommand }, { resume }, { renderRun }] = await Promise.all([
+      const [{ runConfigCommand }, { resume }, { renderRun }, { fleetRunCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("../shared/render-run.js"),
+        import("../shared/fleet-command.js"),
       ]);
-      await runConfigCommand("resume", options, context, (engine) => resume(engine), renderRun);
+      await runConfigCommand(
+        "resume",
+        options,
+        context,
+        (engine) => resume(engine),
+        renderRun,
+        fleetRunCommand("resume", (engine) => resume(engine)),
+      );
     });
 }

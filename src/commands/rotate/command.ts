@@ -41,32 +41,47 @@ ${examples([
         context.exit.code = 2;
         return;
       }
-      const [{ runConfigCommand }, { rotate }, { renderRun }, { packageVersion }, { askToConfirm }] = await Promise.all(
-        [
-          import("../shared/run-config-command.js"),
-          import("./run.js"),
-          import("../shared/render-run.js"),
-          import("../../util/package-root.js"),
-          import("./confirm.js"),
-        ],
-      );
+      const [
+        { runConfigCommand },
+        { rotate },
+        { renderRun },
+        { packageVersion },
+        { askToConfirm, askToConfirmFleet },
+        { fleetRunCommand },
+      ] = await Promise.all([
+        import("../shared/run-config-command.js"),
+        import("./run.js"),
+        import("../shared/render-run.js"),
+        import("../../util/package-root.js"),
+        import("./confirm.js"),
+        import("../shared/fleet-command.js"),
+      ]);
       const { runtime } = context;
       const interactive = !options.yes && runtime.stdin.isTTY === true && runtime.stderr.isTTY === true;
+      const rotateOptions = {
+        ifDue: options.ifDue ?? false,
+        emergency: options.emergency ?? false,
+        ...(options.reason === undefined ? {} : { reason: options.reason }),
+        revokeImmediately: options.revokeImmediately ?? false,
+        allowSharedRevoke: options.allowSharedRevoke ?? false,
+        version: packageVersion(),
+      };
       await runConfigCommand(
         "rotate",
         options,
         context,
-        (engine, { output }) =>
+        (engine, helpers) =>
           rotate(engine, {
-            ifDue: options.ifDue ?? false,
-            emergency: options.emergency ?? false,
-            ...(options.reason === undefined ? {} : { reason: options.reason }),
-            revokeImmediately: options.revokeImmediately ?? false,
-            allowSharedRevoke: options.allowSharedRevoke ?? false,
-            version: packageVersion(),
-            ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, output) } : {}),
+            ...rotateOptions,
+            ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, helpers.output) } : {}),
           }),
         renderRun,
+        // A fleet asks once, for every account, before any starts.
+        fleetRunCommand(
+          "rotate",
+          (engine) => rotate(engine, rotateOptions),
+          ({ output }) => (interactive ? { confirm: (accounts) => askToConfirmFleet(accounts, runtime, output) } : {}),
+        ),
       );
     });
 }

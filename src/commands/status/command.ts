@@ -29,17 +29,20 @@ ${examples([
 ])}`,
     )
     .action(async (options: StatusOptions) => {
-      const [{ runConfigCommand }, { status }, { renderStatus }] = await Promise.all([
+      const [{ runConfigCommand }, { status }, { renderStatus }, { fleetStatusCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("./render.js"),
+        import("./fleet.js"),
       ]);
+      const statusOptions = { check: options.check ?? false, graceDays: options.graceDays };
       await runConfigCommand(
         "status",
         options,
         context,
-        (engine) => status(engine, { check: options.check ?? false, graceDays: options.graceDays }),
+        (engine) => status(engine, statusOptions),
         renderStatus,
+        fleetStatusCommand(statusOptions),
       );
     });
 }

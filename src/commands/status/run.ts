@@ -34,8 +34,12 @@ export interface StatusResult extends CommandResult {
     status: string;
     startedAt: string;
     finishedAt: string | null;
+    /** The host the run started on (state on PostgreSQL holds every host's runs). */
+    host?: string;
     next?: string;
   }>;
+  /** Where the runs and locks are: `state directory /x`, `PostgreSQL database h:5432/db`. */
+  state: string;
 }
 
 /**
@@ -82,6 +86,7 @@ export async function status(
         : (run.finished?.status ?? (isUnfinished(run) ? "interrupted" : "unknown")),
       startedAt: run.started?.ts ?? "",
       finishedAt: run.finished?.ts ?? null,
+      ...(run.started?.host === undefined ? {} : { host: run.started.host }),
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
     }));
   // A run still in preflight holds its stores' locks but has no journal yet: it is running too.
@@ -94,6 +99,7 @@ export async function status(
       status: "running",
       startedAt: lock.owner.since,
       finishedAt: null,
+      host: lock.owner.host,
       next: "preflight: it has changed nothing yet",
     });
   }
@@ -129,6 +135,7 @@ export async function status(
     })),
     problems,
     runs,
+    state: state.description,
   };
 }
 
