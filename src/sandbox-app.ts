@@ -5,21 +5,41 @@
  * many calls it made and how many Twilio refused with 20003 (every refusal counts, including ones the
  * library then retried with a re-read credential).
  *
- * Env: SANDBOX_APP_STORE (JSON store entry), SANDBOX_TWILIO_BASE_URL. Prints {"port"} once listening.
+ * The sandbox starts its apps before its emulator exists, so that loading their modules (most of an app's
+ * start-up) overlaps rotator's own: an app loads, then waits for one JSON line on stdin,
+ * `{"store": <store entry>, "twilioBaseUrl": "<emulator origin>"}`, sent once its file holds a key. It
+ * prints {"port"} once it has read that key and is listening. Its stdin stays open: when it ends, however
+ * the sandbox ended (even kill -9), so does this app.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createInterface } from "node:readline";
 import { TwilioCredentials } from "./consumer/index.js";
 import { isTwilioApiError } from "./twilio/client.js";
 
+interface AppSettings {
+  store: unknown;
+  twilioBaseUrl: string;
+}
+
+const input = createInterface({ input: process.stdin });
+// Until it serves, an app that loses its sandbox has nothing to finish.
+const exitAtOnce = () => process.exit(0);
+input.once("close", exitAtOnce);
+const settings = await new Promise<AppSettings>((resolve) => {
+  input.once("line", (line) => resolve(JSON.parse(line) as AppSettings));
+});
+
 const credentials = new TwilioCredentials({
-  store: JSON.parse(process.env.SANDBOX_APP_STORE ?? "{}"),
+  store: settings.store,
   ttlSeconds: 60,
-  twilioBaseUrl: process.env.SANDBOX_TWILIO_BASE_URL ?? "",
+  twilioBaseUrl: settings.twilioBaseUrl,
 });
 
 const stats = { requests: 0, refused: 0, failed: 0 };
 let stopping = false;
+/** Ends the pause between two calls early, so that a stopping app does not sit out its 50 ms. */
+let wake: () => void = () => undefined;
 
 async function callTwilioForever(): Promise<void> {
   while (!stopping) {
@@ -28,7 +48,12 @@ async function callTwilioForever(): Promise<void> {
       await credentials.withClient(async (client) => {
         const credential = await credentials.current();
         try {
-          return await client.api.v2010.accounts(credential.accountSid).messages.list({ limit: 1 });
+          // The Messages list through the client's generic request rather than `api.v2010.accounts(…)`, which
+          // loads the whole 2010 resource tree (about 90 modules) into each app: the same call on the wire.
+          return await client.request({
+            method: "get",
+            uri: `https://api.twilio.com/2010-04-01/Accounts/${credential.accountSid}/Messages.json?PageSize=1`,
+          });
         } catch (error) {
           if (isTwilioApiError(error) && error.status === 401) stats.refused += 1;
           throw error;
@@ -37,7 +62,13 @@ async function callTwilioForever(): Promise<void> {
     } catch (error) {
       if (!(isTwilioApiError(error) && error.status === 401)) stats.failed += 1;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 50);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }
 
@@ -63,12 +94,12 @@ const calling = callTwilioForever();
 function stop(): void {
   if (stopping) return;
   stopping = true;
+  wake();
   server.close();
   server.closeAllConnections();
   void calling.finally(() => credentials.close().finally(() => process.exit(0)));
 }
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, stop);
-// The sandbox holds our stdin open: when it ends, however it ended (even kill -9), so does this app.
-process.stdin.on("end", stop);
+input.off("close", exitAtOnce);
+input.on("close", stop);
 process.stdin.on("error", stop);
-process.stdin.resume();

@@ -4,6 +4,10 @@
  * consumer library, src/sandbox-app.ts) that read those files and call Twilio every 50 ms the whole time.
  * A new user sees the whole promise without a cloud account: every store written, every app switched
  * before the old key is revoked, and not one request refused with 20003.
+ *
+ * Start-up is most of a sandbox run's wall time, and most of an app's start-up is loading its modules: the
+ * apps are spawned first, before this module loads the emulator and the Twilio SDK, and told where their
+ * store and Twilio are once those exist (sandbox-app.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -11,9 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DotenvFileProvider } from "../providers/dotenv-file/provider.js";
-import { startTwilioEmulator, type TwilioEmulator } from "./emulator/index.js";
-import { createTwilioClient, keyAuthenticates } from "./twilio/client.js";
+import type { TwilioEmulator } from "./emulator/index.js";
 import { maskSid, registerSecret } from "./util/mask.js";
 
 export const SANDBOX_TOKEN_VARIABLE = "ROTATOR_SANDBOX_AUTH_TOKEN";
@@ -77,15 +79,37 @@ interface RunningApp {
   child: ChildProcess;
 }
 
+/** An app process loading its modules, not yet told its store. */
+interface StartingApp {
+  name: string;
+  /** The sandbox store whose file it reads. */
+  store: string;
+  child: ChildProcess;
+  /** Send it its store and Twilio's origin; resolves once it has read its key and listens. */
+  configure(settings: { store: unknown; twilioBaseUrl: string }): Promise<RunningApp>;
+}
+
+/**
+ * Start the sandbox. The apps are spawned before the first await, so a caller that goes on loading modules
+ * of its own (the CLI loading the engine) does so while they load theirs.
+ */
 export async function startSandbox(options: { stateDir?: string | undefined } = {}): Promise<Sandbox> {
-  // The seeded key is made "91 days ago", as a key due for its 90-day rotation would be; the clock is
-  // real from then on.
-  let clockOffsetMs = 91 * 86_400_000;
-  const emulator = await startTwilioEmulator({ port: 0, clock: () => Date.now() - clockOffsetMs });
-  registerSecret(emulator.authToken);
-  const dir = await mkdtemp(join(tmpdir(), "rotator-sandbox-"));
-  const apps: RunningApp[] = [];
+  const starting = APPS.map(spawnApp);
+  // What to undo if the start fails half-way.
+  const owned: { emulator?: TwilioEmulator; dir?: string } = {};
   try {
+    const [{ startTwilioEmulator }, { createTwilioClient, keyAuthenticates }] = await Promise.all([
+      import("./emulator/index.js"),
+      import("./twilio/client.js"),
+    ]);
+    // The seeded key is made "91 days ago", as a key due for its 90-day rotation would be; the clock is
+    // real from then on.
+    let clockOffsetMs = 91 * 86_400_000;
+    const emulator = await startTwilioEmulator({ port: 0, clock: () => Date.now() - clockOffsetMs });
+    owned.emulator = emulator;
+    registerSecret(emulator.authToken);
+    const dir = await mkdtemp(join(tmpdir(), "rotator-sandbox-"));
+    owned.dir = dir;
     const admin = createTwilioClient({
       accountSid: emulator.accountSid,
       username: emulator.accountSid,
@@ -100,16 +124,24 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
         mode: 0o600,
       });
     }
-    apps.push(...(await Promise.all(APPS.map((app) => startApp(app.name, join(dir, `${app.store}.env`), emulator)))));
+    const apps = await Promise.all(
+      starting.map((app) =>
+        app.configure({
+          store: { name: app.name, type: "dotenv-file", path: join(dir, `${app.store}.env`) },
+          twilioBaseUrl: emulator.baseUrl,
+        }),
+      ),
+    );
     const configPath = join(dir, "rotator.yaml");
     await writeFile(configPath, sandboxConfig(emulator, apps), { mode: 0o600 });
     const env = { ...process.env, [SANDBOX_TOKEN_VARIABLE]: emulator.authToken };
     const authenticates = (keySid: string, secret: string) =>
       keyAuthenticates({ accountSid: emulator.accountSid, keySid, secret, baseUrl: emulator.baseUrl });
 
-    let stopped: SandboxApp[] | undefined;
-    const stopApps = async (): Promise<SandboxApp[]> => {
-      stopped ??= await Promise.all(apps.map(stopApp));
+    // Once: the summary stops them, and close() makes sure of it however the run ended.
+    let stopped: Promise<SandboxApp[]> | undefined;
+    const stopApps = (): Promise<SandboxApp[]> => {
+      stopped ??= Promise.all(apps.map(stopApp));
       return stopped;
     };
 
@@ -121,7 +153,10 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
       emulator,
       seededKeySid: seeded.sid,
       async summary() {
+        // The run is over: the apps stop (and report what they saw) while the checks below are made.
+        const stoppingApps = stopApps();
         const checks: string[] = [];
+        const { DotenvFileProvider } = await import("../providers/dotenv-file/provider.js");
         const held = await Promise.all(
           ["app-a", "app-b"].map(async (name) => {
             const provider = new DotenvFileProvider(
@@ -137,11 +172,14 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
           );
         }
         const current = held[0]?.credential;
-        if (current?.kind === "api-key" && current.apiKeySid !== seeded.sid) {
-          const works = await authenticates(current.apiKeySid, current.apiKeySecret);
-          checks.push(`new key ${maskSid(current.apiKeySid)}: ${works ? "authenticates" : "DOES NOT authenticate"}`);
+        const rotated = current?.kind === "api-key" && current.apiKeySid !== seeded.sid ? current : undefined;
+        const [newWorks, oldWorks] = await Promise.all([
+          rotated === undefined ? undefined : authenticates(rotated.apiKeySid, rotated.apiKeySecret),
+          authenticates(seeded.sid, seeded.secret),
+        ]);
+        if (rotated !== undefined) {
+          checks.push(`new key ${maskSid(rotated.apiKeySid)}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`);
         }
-        const oldWorks = await authenticates(seeded.sid, seeded.secret);
         checks.push(
           `old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`,
         );
@@ -153,7 +191,7 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
               .join(", ") || "none"
           }`,
         );
-        const seen = await stopApps();
+        const seen = await stoppingApps;
         const requests = seen.reduce((sum, app) => sum + app.requests, 0);
         const refused = seen.reduce((sum, app) => sum + app.refused, 0);
         checks.push(`${seen.length} apps made ${requests} requests to Twilio during the run; ${refused} got 20003`);
@@ -166,9 +204,9 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
       },
     };
   } catch (error) {
-    for (const app of apps) app.child.kill("SIGKILL");
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    for (const app of starting) app.child.kill("SIGKILL");
+    await owned.emulator?.close();
+    if (owned.dir !== undefined) await rm(owned.dir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -206,25 +244,31 @@ function appScript(): { command: string; args: string[] } {
   return { command: process.execPath, args: [here.replace(/sandbox\.js$/, "sandbox-app.js")] };
 }
 
-async function startApp(name: string, file: string, emulator: TwilioEmulator): Promise<RunningApp> {
+function spawnApp({ name, store }: (typeof APPS)[number]): StartingApp {
   const { command, args } = appScript();
   const child = spawn(command, args, {
-    env: {
-      ...process.env,
-      SANDBOX_APP_STORE: JSON.stringify({ name, type: "dotenv-file", path: file }),
-      SANDBOX_TWILIO_BASE_URL: emulator.baseUrl,
-    },
     // stdin stays open: the app ends when it closes, so an app never outlives a killed sandbox.
     stdio: ["pipe", "pipe", "ignore"],
   });
-  const line = await new Promise<string>((resolve, reject) => {
+  // Whatever happens before it is configured is reported by `configure`, not as an unhandled error.
+  const ready = new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.once("line", resolve);
     child.once("exit", (code) => reject(new Error(`sandbox app ${name} exited (${code}) before it was ready`)));
     child.once("error", reject);
   });
-  const { port } = JSON.parse(line) as { port: number };
-  return { name, url: `http://127.0.0.1:${port}`, child };
+  ready.catch(() => undefined);
+  child.stdin!.on("error", () => undefined);
+  return {
+    name,
+    store,
+    child,
+    async configure(settings) {
+      child.stdin!.write(`${JSON.stringify(settings)}\n`);
+      const { port } = JSON.parse(await ready) as { port: number };
+      return { name, url: `http://127.0.0.1:${port}`, child };
+    },
+  };
 }
 
 async function stopApp(app: RunningApp): Promise<SandboxApp> {

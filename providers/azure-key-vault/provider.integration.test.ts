@@ -189,7 +189,12 @@ describe("azure-key-vault against the Key Vault test server", () => {
       const { name, provider, ctx } = await fixture();
       const { snapshot } = await provider.preflight();
       const restorePoint = await provider.prepare(snapshot, ctx);
-      expect(restorePoint).toEqual({ vaultUrl: kv.vaultUrl, secretName: name, previousVersionId: snapshot.version });
+      expect(restorePoint).toEqual({
+        vaultUrl: kv.vaultUrl,
+        secretName: name,
+        previousVersionId: snapshot.version,
+        previousValueHash: expect.stringMatching(/^[0-9a-f]{16}$/),
+      });
       const next = newKey();
       const requestsBefore = kv.requests.length;
       const written = await provider.write(next, restorePoint, ctx);
@@ -244,6 +249,57 @@ describe("azure-key-vault against the Key Vault test server", () => {
       expect(await versionCount(name)).toBe(3);
       // Again (a resumed rollback): nothing more.
       await provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      expect(await versionCount(name)).toBe(3);
+    });
+
+    it("rollback refuses to set again a previous version that reads back corrupted (hash of prepare's read), needs-operator", async () => {
+      const { name, provider, ctx, old, secrets } = await fixture();
+      const { snapshot } = await provider.preflight();
+      const restorePoint = await provider.prepare(snapshot, ctx);
+      const next = newKey();
+      const written = await provider.write(next, restorePoint, ctx);
+      const previousId = snapshot.version!;
+      const oldSecret = old.kind === "api-key" ? old.apiKeySecret : "";
+
+      // From here a middlebox changes one character of the old secret in reads of the previous version.
+      const text = (await admin.getSecret(name, { version: previousId })).value ?? "";
+      const fault = kv.faults.add({
+        kind: "corrupt-value",
+        method: "GET",
+        path: `/secrets/${name}/${previousId}`,
+        offset: text.indexOf(oldSecret) + 5,
+      });
+      const error = await secretFreeRejection(
+        provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) }),
+        [...secrets, oldSecret.slice(1), next.kind === "api-key" ? next.apiKeySecret : ""],
+        "needs-operator",
+      );
+      expect(kv.faults.get(fault.id)?.fired).toBeGreaterThan(0);
+      expect(error.message).toContain(
+        `version ${previousId} reads back different from what rotator read before the run`,
+      );
+      expect(error.message).toContain("nothing was written");
+      // Nothing was set: the new credential stays latest, no third version.
+      expect(await versionCount(name)).toBe(2);
+      expect((await admin.getSecret(name)).properties.version).toBe(written);
+      expect((await provider.read()).credential).toEqual(next);
+
+      // Without the middlebox the same rollback goes through, setting the real old value again.
+      kv.faults.remove(fault.id);
+      await provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      expect((await admin.getSecret(name)).value).toBe(text);
+      expect((await provider.read()).credential).toEqual(old);
+    });
+
+    it("a restore point of rotator 0.1 (no value hash) still rolls back", async () => {
+      const { name, provider, ctx, old } = await fixture();
+      const { snapshot } = await provider.preflight();
+      const { previousValueHash: _dropped, ...legacy } = await provider.prepare(snapshot, ctx);
+      expect(Object.keys(legacy).sort()).toEqual(["previousVersionId", "secretName", "vaultUrl"]);
+      const next = newKey();
+      await provider.write(next, legacy, ctx);
+      await provider.rollback(legacy, { ...ctx, newKeyId: credentialId(next) });
+      expect((await provider.read()).credential).toEqual(old);
       expect(await versionCount(name)).toBe(3);
     });
 

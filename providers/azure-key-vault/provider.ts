@@ -12,7 +12,10 @@
  * - Rollback sets the previous version's value again (with its content type, tags, nbf and exp), tagged
  *   `rotator-run` and `rotator-restores` (the version it restores): Key Vault has no label to move back. It does
  *   so only while the latest version is this run's own; a version someone else wrote since is left alone
- *   (needs-operator). Nothing is ever deleted: every version stays in the secret's history.
+ *   (needs-operator). It rewrites data it reads again at rollback time, so the restore point keeps a hash of
+ *   the value prepare read, and a value that reads back different (a corrupting middlebox, a substituted
+ *   answer) is not written back (needs-operator). Nothing is ever deleted: every version stays in the
+ *   secret's history.
  * - Release has nothing to drop: no copy is kept aside, and tags on versions are history.
  *
  * Both checks of "the latest version is the one expected" are a read, then a set: two requests, since Key Vault
@@ -48,7 +51,7 @@ import type { ProviderEnvironment } from "../definition.js";
 import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
-import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import { contentHash, credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -109,6 +112,16 @@ const restorePointSchema = z.object({
   secretName: z.string().regex(SECRET_NAME),
   /** The version that was latest when prepare ran: rollback sets its value again. */
   previousVersionId: z.string().min(1),
+  /**
+   * valueHash() of that version's value as prepare read it (absent in restore points of rotator 0.1). Rollback
+   * reads the version again to set its value; the hash proves the value it is about to write is the one it read
+   * before the run.
+   */
+  previousValueHash: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .nullable()
+    .default(null),
 });
 type AzureRestorePoint = z.infer<typeof restorePointSchema>;
 
@@ -219,6 +232,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
       vaultUrl: this.vaultUrl,
       secretName: this.secretName,
       previousVersionId: latest.id,
+      previousValueHash: valueHash(latest.text),
     };
     return point;
   }
@@ -299,6 +313,15 @@ export class AzureKeyVaultProvider implements StoreProvider {
     if (!ours) throw this.#changedByOthers(previousId, latest.id);
 
     const before = await previous();
+    if (point.previousValueHash !== null && valueHash(before.text) !== point.previousValueHash) {
+      throw this.#error(
+        "needs-operator",
+        `cannot roll back ${this.#where()}: version ${previousId} reads back different from what rotator read before ` +
+          "the run (its content hash changed), so setting it again could put a corrupted or substituted credential " +
+          `in; nothing was written. The secret holds this run's new credential (version ${latest.id}). Check the ` +
+          "path to Key Vault (a proxy?) and the version's history, then run `rotator resume` again.",
+      );
+    }
     const restored = await this.#setAfterChecking(
       `set the value of version ${previousId} again`,
       {
@@ -671,6 +694,15 @@ function versionOf(secret: KeyVaultSecret): Version {
     expiresOn: properties.expiresOn,
     managed: properties.managed === true,
   };
+}
+
+/**
+ * contentHash() of the JSON object a version's value holds (prepare only accepts such a value); "unreadable"
+ * for one that is not, which no hash of a readable value can equal.
+ */
+function valueHash(text: string): string {
+  const object = parseSecretObject(text);
+  return object === undefined ? "unreadable" : contentHash(object);
 }
 
 /** The operator's tags: everything but rotator's own. */

@@ -15,7 +15,6 @@
  * The deleted version holds this run's new credential, which the engine discards (deletes at Twilio) anyway.
  */
 
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -41,6 +40,7 @@ import {
   withFieldDefaults,
 } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
+import { contentHash } from "../json-secret.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -130,16 +130,7 @@ interface Requirement extends Needed {
  * reveal the secret; 64 bits cannot single out one value of a 128-bit secret (see the dotenv provider).
  */
 export function dataHash(data: SecretData): string {
-  return createHash("sha256").update(canonicalJson(data)).digest("hex").slice(0, 16);
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
+  return contentHash(data);
 }
 
 export class VaultKv2Provider implements StoreProvider {

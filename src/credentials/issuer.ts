@@ -17,6 +17,11 @@ export interface CredentialInfo {
   friendlyName: string;
   /** When Twilio made it; undefined where Twilio does not say (an auth token's age is the journal's to know). */
   createdAt: Date | undefined;
+  /**
+   * Why a rotation must not start from this credential although Twilio accepts it: an auth token that is the
+   * account's secondary dies the moment the rotation creates its own secondary. A whole sentence, secret-free.
+   */
+  notRotatable?: string;
 }
 
 /** What preflight learns from the issuer about the credential type's own conditions (plan prints them). */
@@ -67,8 +72,12 @@ export interface Issuer {
    * are shown by plan. `current` is what the stores hold. Changes nothing.
    */
   preflight(current: StoredCredential | undefined, options: { emergency: boolean }): Promise<IssuerPreflight>;
-  /** Metadata of an existing credential, or undefined when Twilio does not know it (or no longer uses it). */
-  describe(id: string): Promise<CredentialInfo | undefined>;
+  /**
+   * Metadata of an existing credential, or undefined when Twilio does not know it (or no longer uses it).
+   * `credential`, when given, is the credential itself (what the stores hold): an issuer that cannot tell
+   * from the id alone (an auth token other than the primary may still be the secondary) tries it.
+   */
+  describe(id: string, credential?: StoredCredential): Promise<CredentialInfo | undefined>;
   /**
    * Whether the check that a new credential works (`verifyAuthenticates`) can succeed at all, decided before
    * anything is created: a problem sentence, or undefined. `current` (the stores' credential, of the same
@@ -84,6 +93,11 @@ export interface Issuer {
    * create). `started`: the journal says the run began creating one; `knownId`: the one it journaled.
    */
   findCreatedBy(runId: string, hint: { started: boolean; knownId: string | undefined }): Promise<string[]>;
+  /**
+   * What to tell the operator on deleting `id`, which findCreatedBy found but the journal never recorded:
+   * `certain` when it is surely this run's (a key named after the run); otherwise it is said as a warning.
+   */
+  describeDiscardedUnrecorded(id: string): { text: string; certain: boolean };
   /** Delete a credential this run created (rollback). Absent counts as done. */
   discard(id: string): Promise<"deleted" | "absent">;
   /**

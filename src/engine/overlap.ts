@@ -50,13 +50,24 @@ export interface OtherHolder {
   stores: Array<{ name: string; location: string }>;
 }
 
-/** The credential a finished run left in its stores: the new one if it completed, the old one if rolled back. */
-function credentialLeftBy(run: RunSummary): string | undefined {
-  if (run.finished?.status === "completed") {
-    return run.records.find((r) => r.event === "credential-issued")?.newId ?? oldKeyOf(run);
-  }
-  if (run.finished?.status === "rolled-back") return oldKeyOf(run);
-  return undefined;
+/**
+ * The credentials a run's stores (and their consumers) may hold: what a finished run left, the new one if it
+ * completed, the old one if rolled back; both for a run not finished yet (awaiting consumers, crashed), whose
+ * consumers may still use the old one and whose rollback would put it back.
+ */
+function credentialsHeldBy(run: RunSummary): string[] {
+  // A sync's credential is the operator's, but its stores hold it all the same.
+  const issued = run.records.flatMap((r) =>
+    r.event === "credential-issued" || r.event === "credential-supplied" ? [r.newId] : [],
+  )[0];
+  const held = isUnfinished(run)
+    ? [oldKeyOf(run), issued]
+    : run.finished?.status === "completed"
+      ? [issued ?? oldKeyOf(run)]
+      : run.finished?.status === "rolled-back"
+        ? [oldKeyOf(run)]
+        : [];
+  return held.filter((id): id is string => id !== undefined);
 }
 
 function oldKeyOf(run: RunSummary): string | undefined {
@@ -70,10 +81,10 @@ function oldKeyOf(run: RunSummary): string | undefined {
  * config strands the other config's stores, which no lock or consumer check of this run would notice.
  */
 export async function otherHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
-  const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string | undefined }>();
+  const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string[] }>();
   for (const run of await stateOf(context).listRuns()) {
-    if (run.started === undefined || isUnfinished(run)) continue;
-    const held = credentialLeftBy(run);
+    if (run.started === undefined) continue;
+    const held = credentialsHeldBy(run);
     for (const store of run.started.stores) {
       latest.set(store.identity ?? `${store.type}:${store.location}`, {
         run,
@@ -85,7 +96,7 @@ export async function otherHolders(context: OverlapContext, credentialId: string
   }
   const byRun = new Map<string, OtherHolder>();
   for (const [identity, entry] of latest) {
-    if (entry.held !== credentialId) continue;
+    if (!entry.held.includes(credentialId)) continue;
     if (context.refs.some((ref) => isOurs(ref, identity))) continue;
     const holder = byRun.get(entry.run.runId) ?? { run: entry.run, stores: [] };
     holder.stores.push({ name: entry.name, location: entry.location });
@@ -100,7 +111,8 @@ export function describeHolders(holders: OtherHolder[]): string {
     .map((holder) => {
       const stores = holder.stores.map((s) => `${s.name} (${s.location})`).join(", ");
       const config = holder.run.started?.configFile ?? "another config";
-      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (run ${holder.run.runId})`;
+      const unfinished = isUnfinished(holder.run) ? ", not finished: its consumers may still use it" : "";
+      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (run ${holder.run.runId}${unfinished})`;
     })
     .join("; ");
 }
@@ -112,7 +124,7 @@ export function sharedCredentialError(holders: OtherHolder[], credentialId?: str
     `${key} is also held by ${describeHolders(holders)}, outside this config; revoking it would leave them with a dead credential`,
     {
       exitCode: ExitCode.unfinishedRun,
-      hint: "rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it",
+      hint: `${holders.some((holder) => isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it`,
     },
   );
 }

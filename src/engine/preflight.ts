@@ -42,6 +42,11 @@ export interface PreflightOptions {
   /** The current credential may already be dead (a leak, a security reset): a dead one is a note, not a problem. */
   emergency?: boolean;
   /**
+   * With `emergency`: the revoke will not wait for consumers, so one that cannot be checked now is a note (it
+   * will not use the new credential in time either way), not a reason to leave a leaked credential valid.
+   */
+  revokeImmediately?: boolean;
+  /**
    * `rotator sync`: the stores are about to be set to a credential the operator supplies, which is the cure
    * for drift; stores that disagree are a note, not a problem.
    */
@@ -114,7 +119,8 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
   let currentInfo: CredentialInfo | undefined;
   if (adminOk && current !== undefined && !drifted) {
     try {
-      currentInfo = await issuer.describe(credentialId(current));
+      currentInfo = await issuer.describe(credentialId(current), current);
+      if (currentInfo?.notRotatable !== undefined && !options.sync) problems.push(currentInfo.notRotatable);
       if (currentInfo === undefined && !options.sync) {
         const message = `the stores hold ${noun} ${maskSid(credentialId(current))}, which Twilio no longer accepts (deleted, or promoted away?)`;
         if (options.emergency) {
@@ -145,7 +151,13 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
       `${maskSid(currentInfo.id)} was created ${currentAge.aheadBy} ahead of this machine's clock: the clock is behind, so the credential's age (and --if-due) cannot be judged until it is fixed`,
     );
   }
-  const consumers = await checkConsumers(context, current, problems, notes);
+  const consumers = await checkConsumers(
+    context,
+    current,
+    problems,
+    notes,
+    (options.emergency ?? false) && (options.revokeImmediately ?? false),
+  );
   return {
     problems,
     notes,
@@ -194,6 +206,7 @@ async function checkConsumers(
   current: StoredCredential | undefined,
   problems: string[],
   notes: string[],
+  revokeImmediately: boolean,
 ): Promise<PreflightResult["consumers"]> {
   const expected = { kind: context.issuer.kind, id: current === undefined ? "" : credentialId(current) };
   return Promise.all(
@@ -202,7 +215,10 @@ async function checkConsumers(
         .check(expected)
         .catch((error: unknown): ProbeReport => ({ state: "unreachable", detail: errorMessage(error) }));
       if (report.state === "unreachable" || report.state === "bad-response") {
-        problems.push(`consumer "${probe.name}" (${probe.describe()}) cannot be checked: ${report.detail}`);
+        const line = `consumer "${probe.name}" (${probe.describe()}) cannot be checked: ${report.detail}`;
+        if (revokeImmediately) {
+          notes.push(`${line}; --revoke-immediately: the old ${context.issuer.labels.noun} is revoked without it`);
+        } else problems.push(line);
       } else if (current !== undefined && report.state === "other-credential" && probe.type === "http") {
         notes.push(`consumer "${probe.name}" ${report.detail}, not the stores' ${maskSid(expected.id)}`);
       } else if (report.state === "not-authenticated") {

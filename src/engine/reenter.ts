@@ -156,7 +156,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     return resultFromState(
       command,
       state,
-      await rollbackStep(state, "the run stopped before the new key was recorded"),
+      await rollbackStep(state, `the run stopped before the new ${state.context.issuer.labels.noun} was recorded`),
     );
   }
 
@@ -165,7 +165,10 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     return resultFromState(
       command,
       state,
-      await rollbackStep(state, `no store holds the new key ${maskSid(state.newId)}, so its secret is lost`),
+      await rollbackStep(
+        state,
+        `no store holds the new ${state.context.issuer.labels.noun} ${maskSid(state.newId)}, so its secret is lost`,
+      ),
     );
   }
   state.issued = recovered;
@@ -218,7 +221,7 @@ async function reconcileStores(state: RunState): Promise<void> {
     }
     if (progress.restorePoint === undefined && heldId !== state.oldId) {
       throw new Error(
-        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old key ${maskSid(state.oldId)}: someone changed it during the interruption`,
+        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old ${state.context.issuer.labels.noun} ${maskSid(state.oldId)}: someone changed it during the interruption`,
       );
     }
     progress.expected = snapshot;

@@ -148,7 +148,9 @@ export async function writeStoreStep(state: RunState, progress: StoreProgress): 
   const version = await provider.write(state.issued!, progress.restorePoint, ctx);
   const readBack = await provider.read();
   if (!sameCredential(readBack.credential, state.issued)) {
-    throw new Error(`store "${provider.name}": read-back after the write does not return the new key`);
+    throw new Error(
+      `store "${provider.name}": read-back after the write does not return the new ${state.context.issuer.labels.noun}`,
+    );
   }
   progress.written = true;
   progress.outcome = "written";
@@ -239,9 +241,16 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
 
 /** How long consumers get: the emergency deadline in an emergency, none at all with --revoke-immediately. */
 export function consumersTimeoutSeconds(state: RunState): number {
-  const { verify } = state.context.loaded.config;
-  if (state.mode.revokeImmediately) return 0;
-  return state.mode.emergency
+  return consumersDeadlineSeconds(state.context.loaded.config.verify, state.mode);
+}
+
+/** The same for a run not started yet (plan, the confirmation prompt): one rule, so plan says what rotate does. */
+export function consumersDeadlineSeconds(
+  verify: { consumersTimeoutSeconds: number; emergencyConsumersTimeoutSeconds: number },
+  mode: Pick<RunMode, "emergency" | "revokeImmediately">,
+): number {
+  if (mode.revokeImmediately) return 0;
+  return mode.emergency
     ? Math.min(verify.emergencyConsumersTimeoutSeconds, verify.consumersTimeoutSeconds)
     : verify.consumersTimeoutSeconds;
 }
@@ -396,6 +405,7 @@ async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<
  */
 export async function rollbackStep(state: RunState, reason: string): Promise<RunOutcome> {
   const { reporter, issuer } = state.context;
+  const { noun } = issuer.labels;
   reporter.step(`rolling back: ${reason}`);
   await state.journal.append({ event: "rollback-started", reason });
   failpoint("after-rollback-started", state.context.env);
@@ -439,12 +449,12 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   const stillOnNewKey = await consumersBackOnOldKey(state);
   if (stillOnNewKey.length > 0) {
     // A consumer that already switched would get 20003 the moment the new key is deleted: keep it.
-    const error = `every store holds the old key again, but ${stillOnNewKey.join(", ")} still use(s) the new key, so it was not deleted`;
+    const error = `every store holds the old ${noun} again, but ${stillOnNewKey.join(", ")} still use(s) the new ${noun}, so it was not deleted`;
     const outcome: RunOutcome = {
       status: "failed",
       exitCode: ExitCode.needsOperator,
       error,
-      next: "make those consumers re-read their store (reload or restart them), then `rotator resume` checks again and deletes the new key",
+      next: `make those consumers re-read their store (reload or restart them), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
     await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
@@ -455,14 +465,20 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     for (const id of state.mode.kind === "sync" ? [] : await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
       await state.journal.append({ event: "credential-discarded", newId: id, outcome });
-      reporter.info(`deleted the new key ${maskSid(id)}`);
+      if (id === state.newId) reporter.info(`deleted the new ${noun} ${maskSid(id)}`);
+      else {
+        // Found though never journaled (a crash mid-create, a lost answer): say what it was, and how sure.
+        const said = issuer.describeDiscardedUnrecorded(id);
+        if (said.certain) reporter.info(said.text);
+        else warn(state, said.text);
+      }
     }
   } catch (error) {
     const outcome: RunOutcome = {
       status: "failed",
       exitCode: ExitCode.needsOperator,
-      error: `every store is back to its previous value, but deleting the new key failed: ${errorMessage(error)}`,
-      next: "run `rotator resume` to delete it (the old key is untouched and still valid)",
+      error: `every store is back to its previous value, but deleting the new ${noun} failed: ${errorMessage(error)}`,
+      next: `run \`rotator resume\` to delete it (the old ${noun} is untouched and still valid)`,
     };
     await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;

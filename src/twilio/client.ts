@@ -8,12 +8,22 @@
  * The same subclass turns every HTTP error into a TwilioApiError that also carries `Retry-After`, which
  * the library's RestException drops and our retry policy needs.
  */
-import twilio from "twilio";
+// The client's own modules, not the package index: the index also loads TwiML builders, JWT helpers and
+// webhook validation (about 65 modules rotator never uses), which every process on this path, and each
+// sandbox app, would pay for at start-up.
+import { createRequire } from "node:module";
+import RequestClient from "twilio/lib/base/RequestClient.js";
+import type RestExceptionModule from "twilio/lib/base/RestException.js";
+import Twilio from "twilio/lib/rest/Twilio.js";
 
-const { RequestClient, RestException } = twilio;
+// RestException is compiled as an ES module's default export (`exports.default`), where Node's `import`
+// and vitest's interop disagree on what a default import is; `require` means the same to both.
+const RestException: typeof RestExceptionModule.default = createRequire(import.meta.url)(
+  "twilio/lib/base/RestException.js",
+).default;
 
 type RequestOptions<TData> = import("twilio/lib/base/RequestClient.js").RequestOptions<TData>;
-type TwilioResponse<TData = unknown> = Awaited<ReturnType<twilio.RequestClient["request"]>> & { body: TData };
+type TwilioResponse<TData = unknown> = Awaited<ReturnType<RequestClient["request"]>> & { body: TData };
 
 /** A Twilio error response, with the fields the engine acts on. Never carries request credentials. */
 export class TwilioApiError extends RestException {
@@ -148,7 +158,7 @@ function isJson(text: string): boolean {
   }
 }
 
-export type TwilioClient = twilio.Twilio;
+export type TwilioClient = Twilio;
 
 export interface TwilioClientOptions {
   accountSid: string;
@@ -167,7 +177,7 @@ export interface TwilioClientOptions {
 }
 
 export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
-  return twilio(options.username, options.password, {
+  return new Twilio(options.username, options.password, {
     accountSid: options.accountSid,
     httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000, options.throttle),
     ...(options.region === undefined ? {} : { region: options.region }),

@@ -6,43 +6,35 @@
  * application loses its set permission (a real 403), the dotenv directory becomes immutable.
  */
 import { execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
-  CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import type nodeVault from "node-vault";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { awsClient, type ServerEndpoints, vaultClient } from "../harness/servers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { awsClient, vaultClient } from "../harness/servers.js";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
-import { type AzureStore, makeAzureStore } from "./azure-store.js";
+import type { AzureStore } from "./azure-store.js";
 import {
   authenticates,
-  cleanup,
   cliArgs,
-  ensureBuilt,
   journals,
-  makeWorkspace,
   readStoreKey,
   runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
+  runJson,
   until,
   type Workspace,
+  writeConfigFor,
 } from "./harness.js";
+import { useServerE2e } from "./server-e2e.js";
 
-let emulator: TwilioEmulator;
-let servers: ServerEndpoints;
+const e2e = useServerE2e();
 let aws: SecretsManagerClient;
 let vault: nodeVault.client;
 let awsProxy: TcpProxy;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
 
 interface CloudWorkspace {
   ws: Workspace;
@@ -54,12 +46,13 @@ interface CloudWorkspace {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
-  servers = inject("servers");
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-  aws = awsClient(servers);
-  vault = vaultClient(servers);
-  awsProxy = await startTcpProxy(Number(new URL(servers.aws.endpoint).port));
+  aws = awsClient(e2e.servers);
+  vault = vaultClient(e2e.servers);
+  awsProxy = await startTcpProxy(Number(new URL(e2e.servers.aws.endpoint).port));
+  e2e.onTeardown(async () => {
+    await awsProxy.close();
+    aws.destroy();
+  });
   await vault.addPolicy({
     name: "rotator-e2e",
     rules: [
@@ -70,55 +63,32 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await Promise.all(workspaces.map(cleanup));
-  await awsProxy.close();
-  await emulator.close();
-  aws.destroy();
-});
-
+/** Stores in this order: AWS (through the proxy that can cut it off), Vault (a token of its own), Azure, dotenv. */
 async function cloudWorkspace(): Promise<CloudWorkspace> {
-  const ws = await makeWorkspace(emulator, 1);
-  workspaces.push(ws);
-  const id = randomUUID().slice(0, 8);
-  const value = {
-    accountSid: emulator.accountSid,
-    apiKeySid: ws.seeded.sid,
-    apiKeySecret: ws.seeded.secret,
-    region: "us1",
-  };
-  const secretId = `e2e/twilio-${id}`;
-  const created = await aws.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify(value) }));
-  const vaultPath = `e2e/twilio-${id}`;
-  await vault.write(`secret/data/${vaultPath}`, { data: value });
+  const ws = await e2e.workspace(1);
+  const value = e2e.seededValue(ws, { region: "us1" });
+  const awsStore = await e2e.awsStore(ws, value, { endpoint: awsProxy.url });
   // A raw write: node-vault's tokenCreate() switches the client itself over to the token it creates.
   const token = (await vault.write("auth/token/create", { policies: ["rotator-e2e"], ttl: "1h" })).auth
     .client_token as string;
-  const azure = await makeAzureStore(servers, value);
-  ws.secrets.push(azure.clientSecret, servers.azure.clientSecret);
-  Object.assign(ws.env, {
-    AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
-    TEST_VAULT_TOKEN: token,
-    ...azure.env,
+  const vaultStore = await e2e.vaultStore(ws, value, { token });
+  const azure = await e2e.azureStore(ws, value);
+  await writeConfigFor(ws, {
+    stores: [
+      awsStore.entry,
+      vaultStore.entry,
+      azure.entry,
+      { name: "dotenv", type: "dotenv-file", path: ws.storeFiles[0] },
+    ],
   });
-  const dotenv = ws.storeFiles[0]!;
-  await ws.writeConfig("");
-  const config = (await readFile(ws.configPath, "utf8")).replace(
-    /stores:\n[\s\S]*?\nverify:/,
-    [
-      "stores:",
-      `  - { name: aws, type: aws-secrets-manager, secretId: ${secretId}, region: ${servers.aws.region}, endpoint: "${awsProxy.url}" }`,
-      `  - { name: vault, type: vault-kv2, address: "${servers.vault.address}", mount: secret, path: ${vaultPath}, auth: { method: token, token: { env: TEST_VAULT_TOKEN } } }`,
-      `  - ${JSON.stringify(azure.entry)}`,
-      `  - { name: dotenv, type: dotenv-file, path: ${dotenv} }`,
-      "verify:",
-    ].join("\n"),
-  );
-  const { writeFile } = await import("node:fs/promises");
-  await writeFile(ws.configPath, config);
-  return { ws, secretId, vaultPath, vaultToken: token, awsVersionBefore: created.VersionId!, azure };
+  return {
+    ws,
+    secretId: awsStore.secretId,
+    vaultPath: vaultStore.path,
+    vaultToken: token,
+    awsVersionBefore: awsStore.versionId,
+    azure,
+  };
 }
 
 async function awsState(secretId: string) {
@@ -137,14 +107,14 @@ async function vaultState(path: string) {
 
 /** Start a rotation whose key creation takes 1.5 s, and do `act` while it waits (after preflight). */
 async function rotateWhile(cw: CloudWorkspace, act: () => Promise<void>) {
-  emulator.faults.add({
+  e2e.emulator.faults.add({
     kind: "latency",
     latencyMs: 1500,
     method: "POST",
     path: "/2010-04-01/Accounts/*/Keys.json",
     times: 1,
   });
-  const running = runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
+  const running = runJson(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
   await until(async () => (await journals(cw.ws)).includes('"issue-started"'));
   await act();
   return running;
@@ -153,14 +123,9 @@ async function rotateWhile(cw: CloudWorkspace, act: () => Promise<void>) {
 describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
   it("a rotation leaves the same new key in every store (read through each store's own SDK)", async () => {
     const cw = await cloudWorkspace();
-    const run = await runCli(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
+    const { run, result } = await runJson(cliArgs(cw.ws, "rotate"), { env: cw.ws.env });
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).stores.map((s: { outcome: string }) => s.outcome)).toEqual([
-      "written",
-      "written",
-      "written",
-      "written",
-    ]);
+    expect(result.stores.map((s) => s.outcome)).toEqual(["written", "written", "written", "written"]);
 
     const awsNow = await awsState(cw.secretId);
     const vaultNow = await vaultState(cw.vaultPath);
@@ -169,15 +134,15 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
     expect(awsNow.value.apiKeySid).not.toBe(cw.ws.seeded.sid);
     expect(vaultNow.value).toEqual(awsNow.value);
     expect(azureNow.value).toEqual(awsNow.value);
-    expect(azureNow.tags).toMatchObject({ owner: "e2e", "rotator-run": JSON.parse(run.stdout).runId });
+    expect(azureNow.tags).toMatchObject({ owner: "e2e", "rotator-run": result.runId });
     expect(await cw.azure.versionCount()).toBe(2);
     expect(dotenvNow).toEqual({ sid: awsNow.value.apiKeySid, secret: awsNow.value.apiKeySecret });
     expect(awsNow.value.region).toBe("us1");
     expect(awsNow.labels[cw.awsVersionBefore]).toEqual(["AWSPREVIOUS"]);
     expect(awsNow.labels[awsNow.currentVersion!]).toEqual(["AWSCURRENT"]);
     expect(vaultNow.version).toBe(2);
-    expect(await authenticates(emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
-    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
+    expect(await authenticates(e2e.emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
   });
 
   const failures: Array<{
@@ -226,18 +191,18 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
       const vaultBefore = await vaultState(cw.vaultPath);
       const azureBefore = await cw.azure.state();
       const dotenvBefore = await readFile(cw.ws.storeFiles[0]!);
-      const keysBefore = emulator.keys().map((k) => k.sid);
+      const keysBefore = e2e.emulator.keys().map((k) => k.sid);
       let repair: (() => Promise<void>) | undefined;
-      let run: Awaited<ReturnType<typeof runCli>>;
+      let rotation: Awaited<ReturnType<typeof runJson>>;
       try {
-        run = await rotateWhile(cw, async () => {
+        rotation = await rotateWhile(cw, async () => {
           repair = await failure.breakIt(cw);
         });
       } finally {
         await repair?.();
       }
+      const { run, result } = rotation;
       expect(run.code, run.stderr).toBe(3);
-      const result = JSON.parse(run.stdout);
       expect(result.status).toBe("rolled-back");
       expect(result.error).toContain(failure.position.split(" ")[0]);
 
@@ -256,8 +221,8 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
       if (failure.position.startsWith("dotenv")) expect(azureAfter.tags["rotator-restores"]).toBe(azureBefore.version);
       else expect(azureAfter.version).toBe(azureBefore.version);
       expect(await readFile(cw.ws.storeFiles[0]!)).toEqual(dotenvBefore);
-      expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
-      expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
+      expect(e2e.emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
+      expect(await authenticates(e2e.emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
     });
   }
 
@@ -272,9 +237,9 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
     expect((await cw.azure.state()).value).toEqual(midway.value);
     expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
 
-    const resumed = await runCli(cliArgs(cw.ws, "resume"), { env: cw.ws.env });
+    const { run: resumed, result: resumedResult } = await runJson(cliArgs(cw.ws, "resume"), { env: cw.ws.env });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).status).toBe("completed");
+    expect(resumedResult.status).toBe("completed");
     const awsNow = await awsState(cw.secretId);
     const vaultNow = await vaultState(cw.vaultPath);
     expect(awsNow.value).toEqual(midway.value);
@@ -286,31 +251,31 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
       sid: awsNow.value.apiKeySid,
       secret: awsNow.value.apiKeySecret,
     });
-    expect(await authenticates(emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
-    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
-    expect(emulator.keys().filter((k) => k.friendlyName.includes(JSON.parse(resumed.stdout).runId))).toHaveLength(1);
+    expect(await authenticates(e2e.emulator, awsNow.value.apiKeySid, awsNow.value.apiKeySecret)).toBe(true);
+    expect(await authenticates(e2e.emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(false);
+    expect(e2e.emulator.keys().filter((k) => k.friendlyName.includes(resumedResult.runId!))).toHaveLength(1);
   });
 
   it("someone else writes the Vault secret during the run: rotator stops and rolls back, overwriting nothing", async () => {
     const cw = await cloudWorkspace();
     const awsBefore = await awsState(cw.secretId);
     const theirs = {
-      accountSid: emulator.accountSid,
+      accountSid: e2e.emulator.accountSid,
       apiKeySid: `SK${"e".repeat(32)}`,
       apiKeySecret: "written-by-someone-else-0001",
       region: "eu1",
     };
-    const run = await rotateWhile(cw, async () => {
+    const { run, result } = await rotateWhile(cw, async () => {
       await vault.write(`secret/data/${cw.vaultPath}`, { data: theirs });
     });
     expect(run.code, run.stderr).toBe(3);
-    expect(JSON.parse(run.stdout).error).toMatch(/vault/);
+    expect(result.error).toMatch(/vault/);
     expect((await vaultState(cw.vaultPath)).value).toEqual(theirs);
     const awsAfter = await awsState(cw.secretId);
     expect(awsAfter.value).toEqual(awsBefore.value);
     expect(awsAfter.currentVersion).toBe(cw.awsVersionBefore);
     expect(await cw.azure.versionCount()).toBe(1);
     expect((await readStoreKey(cw.ws.storeFiles[0]!)).sid).toBe(cw.ws.seeded.sid);
-    expect(await authenticates(emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, cw.ws.seeded.sid, cw.ws.seeded.secret)).toBe(true);
   });
 });

@@ -5,115 +5,36 @@
  * pause while the real CLI rotates. No call may ever get 20003, every consumer must report the new key
  * before the revoke, and a consumer that never switches must stop the revoke.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readFile } from "node:fs/promises";
+import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { describe, expect, it } from "vitest";
+import type { PlanResult } from "../../src/commands/plan/run.js";
 import { awsClient, vaultClient } from "../harness/servers.js";
-import { type AzureStore, makeAzureStore } from "./azure-store.js";
-import {
-  authenticates,
-  cleanup,
-  cliArgs,
-  ensureBuilt,
-  journals,
-  makeWorkspace,
-  readStoreKey,
-  root,
-  runCli,
-  secretLeaks,
-  startScannedEmulator,
-  type TwilioEmulator,
-  transcript,
-  type Workspace,
-} from "./harness.js";
+import type { AzureStore } from "./azure-store.js";
+import { type Consumer, consumerFleet } from "./consumer-fleet.js";
+import { authenticates, cliArgs, journals, readStoreKey, runJson, type Workspace, writeConfigFor } from "./harness.js";
+import { useServerE2e } from "./server-e2e.js";
 
-const VAULT_TOKEN_VARIABLE = "TEST_VAULT_TOKEN";
+const e2e = useServerE2e();
+const fleet = consumerFleet(() => e2e.emulator.baseUrl);
+// The consumers stop before the secret scan: each puts its stderr into the transcript as it stops.
+e2e.onTeardown(async () => {
+  await fleet.stopAll();
+  expect(e2e.issuedSecrets.size).toBeGreaterThanOrEqual(3);
+});
 
-let emulator: TwilioEmulator;
-let issuedSecrets: Set<string>;
-const workspaces: Workspace[] = [];
-const consumers: Consumer[] = [];
-
-interface Stats {
-  calls: number;
-  ok: number;
-  unauthorized: number;
-  otherErrors: number;
-  keys: string[];
-}
-
-interface Consumer {
-  name: string;
-  url: string;
-  process: ChildProcess;
-  stats(): Promise<Stats>;
-  stop(): Promise<void>;
-}
-
-async function startConsumer(
+const startConsumer = (
   name: string,
   store: Record<string, unknown>,
   env: Record<string, string | undefined>,
   options: { ttlSeconds?: number; noReload?: boolean } = {},
-): Promise<Consumer> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/fixtures/consumer-app.ts")], {
-    cwd: root,
-    env: {
-      ...env,
-      CONSUMER_STORE: JSON.stringify(store),
-      TWILIO_BASE_URL: emulator.baseUrl,
-      TTL_SECONDS: String(options.ttlSeconds ?? 3600),
-      CALL_INTERVAL_MS: "40",
-      NO_RELOAD: options.noReload ? "1" : "0",
-    } as NodeJS.ProcessEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const consumer: Consumer = {
-    name,
-    url,
-    process: child,
-    async stats() {
-      return (await (await fetch(`${url}/stats`)).json()) as Stats;
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-      transcript.push(stderr);
-    },
-  };
-  consumers.push(consumer);
-  return consumer;
-}
+): Promise<Consumer> => fleet.start(name, store, env, options);
 
-const httpConsumer = (c: Consumer, reload = true) =>
-  `  - { name: ${c.name}, type: http, url: "${c.url}/.well-known/twilio-credential"${reload ? `, reload: { url: "${c.url}/-/reload-credentials" }` : ""} }`;
-
-beforeAll(async () => {
-  ensureBuilt();
-  ({ emulator, issuedSecrets } = await startScannedEmulator());
-});
-
-afterAll(async () => {
-  await Promise.all(consumers.map((c) => c.stop()));
-  expect(issuedSecrets.size).toBeGreaterThanOrEqual(3);
-  expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
-  await Promise.all(workspaces.map(cleanup));
-  await emulator.close();
+const httpConsumer = (c: Consumer, reload = true) => ({
+  name: c.name,
+  type: "http",
+  url: `${c.url}/.well-known/twilio-credential`,
+  ...(reload ? { reload: { url: `${c.url}/-/reload-credentials` } } : {}),
 });
 
 interface CloudWorkspace {
@@ -126,88 +47,34 @@ interface CloudWorkspace {
 
 /** A workspace whose stores are an AWS secret, a Vault secret, a Key Vault secret and two dotenv files, all holding the seeded key. */
 async function cloudWorkspace(): Promise<CloudWorkspace> {
-  const ws = await makeWorkspace(emulator, 2);
-  workspaces.push(ws);
-  const servers = inject("servers");
-  const vaultPath = `e2e/consumers-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
-  await vaultClient(servers).write(`secret/data/${vaultPath}`, {
-    data: { accountSid: emulator.accountSid, apiKeySid: ws.seeded.sid, apiKeySecret: ws.seeded.secret, region: "us1" },
-  });
-  ws.env[VAULT_TOKEN_VARIABLE] = servers.vault.token;
-  const vaultStore = {
-    name: "vault",
-    type: "vault-kv2",
-    address: servers.vault.address,
-    mount: "secret",
-    path: vaultPath,
-    auth: { method: "token", token: { env: VAULT_TOKEN_VARIABLE } },
-  };
-  const secretId = vaultPath;
-  const aws = awsClient(servers);
-  await aws.send(
-    new CreateSecretCommand({
-      Name: secretId,
-      SecretString: JSON.stringify({
-        accountSid: emulator.accountSid,
-        apiKeySid: ws.seeded.sid,
-        apiKeySecret: ws.seeded.secret,
-      }),
-    }),
-  );
-  aws.destroy();
-  Object.assign(ws.env, {
-    AWS_ACCESS_KEY_ID: servers.aws.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: servers.aws.secretAccessKey,
-  });
-  const awsStore = {
-    name: "aws",
-    type: "aws-secrets-manager",
-    secretId,
-    region: servers.aws.region,
-    endpoint: servers.aws.endpoint,
-  };
-  const azure = await makeAzureStore(servers, {
-    accountSid: emulator.accountSid,
-    apiKeySid: ws.seeded.sid,
-    apiKeySecret: ws.seeded.secret,
-  });
-  ws.secrets.push(azure.clientSecret, servers.azure.clientSecret);
-  Object.assign(ws.env, azure.env);
-  return { ws, vaultStore, vaultPath, awsStore, azure };
+  const ws = await e2e.workspace(2);
+  const vault = await e2e.vaultStore(ws, e2e.seededValue(ws, { region: "us1" }));
+  const aws = await e2e.awsStore(ws, e2e.seededValue(ws));
+  const azure = await e2e.azureStore(ws, e2e.seededValue(ws));
+  return { ws, vaultStore: vault.entry, vaultPath: vault.path, awsStore: aws.entry, azure };
 }
 
-function storesYaml(cw: CloudWorkspace): string {
+/** Stores in config order: AWS, Vault, Azure, then the dotenv files. */
+function storesOf(cw: CloudWorkspace): Array<Record<string, unknown>> {
   return [
-    `  - ${JSON.stringify(cw.awsStore)}`,
-    `  - ${JSON.stringify(cw.vaultStore)}`,
-    `  - ${JSON.stringify(cw.azure.entry)}`,
-    ...cw.ws.storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
-  ].join("\n");
+    cw.awsStore,
+    cw.vaultStore,
+    cw.azure.entry,
+    ...cw.ws.storeFiles.map((file, i) => ({ name: `app-${i + 1}`, type: "dotenv-file", path: file })),
+  ];
 }
 
+/** The workspace's config with these stores and consumers, waiting `timeoutSeconds` for the consumers. */
 async function writeConfig(
-  ws: Workspace,
-  stores: string,
-  consumerLines: string[],
+  cw: CloudWorkspace,
+  consumerEntries: Array<Record<string, unknown>>,
   timeoutSeconds: number,
 ): Promise<void> {
-  await writeFile(
-    ws.configPath,
-    [
-      "version: 1",
-      "twilio:",
-      `  accountSid: ${emulator.accountSid}`,
-      "  admin: { authToken: { env: TEST_TWILIO_AUTH_TOKEN } }",
-      `  baseUrl: ${emulator.baseUrl}`,
-      "credential: { type: api-key, friendlyNamePrefix: e2e }",
-      "stores:",
-      stores,
-      "consumers:",
-      ...consumerLines,
-      `verify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2, consumersTimeoutSeconds: ${timeoutSeconds}, consumersPollSeconds: 0.2 }`,
-      "",
-    ].join("\n"),
-  );
+  await writeConfigFor(cw.ws, {
+    stores: storesOf(cw),
+    consumers: consumerEntries,
+    verify: { consumersTimeoutSeconds: timeoutSeconds, consumersPollSeconds: 0.2 },
+  });
 }
 
 const events = async (ws: Workspace) =>
@@ -233,19 +100,17 @@ describe("consumers", () => {
       startConsumer("azure-2", cw.azure.entry, ws.env, { ttlSeconds: 1, noReload: true }),
     ]);
     await writeConfig(
-      ws,
-      storesYaml(cw),
+      cw,
       fleet.map((c) => httpConsumer(c, !c.name.endsWith("-2") || c.name === "web-2")),
       30,
     );
     // Every consumer is calling Twilio with the old key before the rotation starts.
     for (const c of fleet) expect((await c.stats()).ok).toBeGreaterThan(0);
 
-    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    const { run, result } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout);
     expect(result.status).toBe("completed");
-    expect(result.consumers.map((c: { state: string }) => c.state)).toEqual(Array(fleet.length).fill("converged"));
+    expect(result.consumers.map((c) => c.state)).toEqual(Array(fleet.length).fill("converged"));
 
     // Calls keep going with the new key after the revoke.
     const after = await Promise.all(fleet.map((c) => c.stats()));
@@ -258,8 +123,8 @@ describe("consumers", () => {
       expect(stats.ok, c.name).toBeGreaterThan(after[i]!.ok);
       expect(stats.keys, c.name).toEqual([ws.seeded.sid, newSid]);
     }
-    expect(await authenticates(emulator, newSid!, newSecret!)).toBe(true);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(await authenticates(e2e.emulator, newSid!, newSecret!)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
 
     // The journal shows every consumer converged before the revoke started.
     const records = await events(ws);
@@ -283,33 +148,32 @@ describe("consumers", () => {
     const { ws, vaultStore } = cw;
     const good = await startConsumer("good", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(cw), [httpConsumer(good), httpConsumer(stuck, false)], 2);
+    await writeConfig(cw, [httpConsumer(good), httpConsumer(stuck, false)], 2);
 
-    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    const { run, result } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(4);
-    const result = JSON.parse(run.stdout);
     expect(result.status).toBe("awaiting-consumers");
     expect(result.error).toContain("stuck");
     expect(result.error).not.toContain("good");
     expect(result.next).toContain("rotator resume");
-    expect(result.consumers.find((c: { name: string }) => c.name === "stuck").state).toBe("other-credential");
+    expect(result.consumers.find((c) => c.name === "stuck")?.state).toBe("other-credential");
     expect(run.stderr).toContain("stuck");
     // Nothing revoked: the stuck consumer's key still works, and it never saw a 20003.
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
     expect((await stuck.stats()).unauthorized).toBe(0);
 
     // Another rotate is refused until the run is resumed or rolled back.
-    const blocked = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    const { run: blocked } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(blocked.code).toBe(6);
 
     // The operator fixes the consumer (here: restarts it, so it reads the store afresh).
     await stuck.stop();
     const fixed = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(cw), [httpConsumer(good), httpConsumer(fixed, false)], 5);
-    const resumed = await runCli(cliArgs(ws, "resume"), { env: ws.env });
+    await writeConfig(cw, [httpConsumer(good), httpConsumer(fixed, false)], 5);
+    const { run: resumed, result: resumedResult } = await runJson(cliArgs(ws, "resume"), { env: ws.env });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).status).toBe("completed");
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
+    expect(resumedResult.status).toBe("completed");
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(false);
     expect((await fixed.stats()).unauthorized).toBe(0);
     expect((await good.stats()).unauthorized).toBe(0);
     await Promise.all([good.stop(), fixed.stop()]);
@@ -319,39 +183,38 @@ describe("consumers", () => {
     const cw = await cloudWorkspace();
     const { ws, vaultStore, vaultPath } = cw;
     const stuck = await startConsumer("stuck", vaultStore, ws.env, { ttlSeconds: 3600, noReload: true });
-    await writeConfig(ws, storesYaml(cw), [httpConsumer(stuck, false)], 1);
+    await writeConfig(cw, [httpConsumer(stuck, false)], 1);
     const filesBefore = await Promise.all(ws.storeFiles.map((f) => readFile(f)));
-    const keysBefore = emulator.keys().map((k) => k.sid);
-    const vault = vaultClient(inject("servers"));
+    const keysBefore = e2e.emulator.keys().map((k) => k.sid);
+    const vault = vaultClient(e2e.servers);
     const vaultBefore = (await vault.read(`secret/data/${vaultPath}`)).data.data;
     const azureBefore = await cw.azure.state();
-    const aws = awsClient(inject("servers"));
+    const aws = awsClient(e2e.servers);
     const awsCurrent = () =>
       aws.send(new GetSecretValueCommand({ SecretId: cw.awsStore.secretId as string, VersionStage: "AWSCURRENT" }));
     const awsBefore = await awsCurrent();
 
-    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    const { run, result: rotated } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code).toBe(4);
-    const newKey = JSON.parse(run.stdout).newKey as string;
+    const newKey = rotated.newKey as string;
 
-    const rolledBack = await runCli(cliArgs(ws, "rollback"), { env: ws.env });
+    const { run: rolledBack, result } = await runJson(cliArgs(ws, "rollback"), { env: ws.env });
     expect(rolledBack.code, rolledBack.stderr).toBe(0); // an operator's rollback that succeeds (issue #7)
-    const result = JSON.parse(rolledBack.stdout);
     expect(result.status).toBe("rolled-back");
-    expect(result.stores.map((s: { outcome: string }) => s.outcome)).toEqual(Array(5).fill("rolled-back"));
+    expect(result.stores.map((s) => s.outcome)).toEqual(Array(5).fill("rolled-back"));
     expect((await cw.azure.state()).value).toEqual(azureBefore.value);
     expect(await Promise.all(ws.storeFiles.map((f) => readFile(f)))).toEqual(filesBefore);
     expect((await vault.read(`secret/data/${vaultPath}`)).data.data).toEqual(vaultBefore);
     const awsAfter = await awsCurrent();
     expect([awsAfter.VersionId, awsAfter.SecretString]).toEqual([awsBefore.VersionId, awsBefore.SecretString]);
     aws.destroy();
-    expect(emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
-    expect(emulator.keys().some((k) => newKey.endsWith(k.sid.slice(-4)))).toBe(false);
-    expect(await authenticates(emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    expect(e2e.emulator.keys().map((k) => k.sid)).toEqual(keysBefore);
+    expect(e2e.emulator.keys().some((k) => newKey.endsWith(k.sid.slice(-4)))).toBe(false);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
     expect((await stuck.stats()).unauthorized).toBe(0);
 
-    const again = await runCli(cliArgs(ws, "resume"), { env: ws.env });
-    expect(JSON.parse(again.stdout).status).toBe("nothing-to-resume");
+    const { result: again } = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(again.status).toBe("nothing-to-resume");
     await stuck.stop();
   });
 
@@ -360,12 +223,11 @@ describe("consumers", () => {
     const { ws } = cw;
     const up = await startConsumer("up", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
     const down = await startConsumer("down", { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }, ws.env);
-    await writeConfig(ws, storesYaml(cw), [httpConsumer(up), httpConsumer(down)], 5);
-    const snapshot = JSON.stringify(emulator.snapshot());
-    const planned = await runCli(cliArgs(ws, "plan"), { env: ws.env });
+    await writeConfig(cw, [httpConsumer(up), httpConsumer(down)], 5);
+    const snapshot = JSON.stringify(e2e.emulator.snapshot());
+    const { run: planned, result: plan } = await runJson<PlanResult>(cliArgs(ws, "plan"), { env: ws.env });
     expect(planned.code, planned.stdout).toBe(0);
-    const plan = JSON.parse(planned.stdout);
-    expect(plan.consumers.map((c: { name: string; state: string }) => [c.name, c.state])).toEqual([
+    expect(plan.consumers.map((c) => [c.name, c.state])).toEqual([
       ["up", "converged"],
       ["down", "converged"],
     ]);
@@ -374,12 +236,12 @@ describe("consumers", () => {
     );
 
     await down.stop();
-    const failed = await runCli(cliArgs(ws, "plan"), { env: ws.env });
+    const { run: failed, result: failedPlan } = await runJson<PlanResult>(cliArgs(ws, "plan"), { env: ws.env });
     expect(failed.code).toBe(2);
-    expect(JSON.parse(failed.stdout).problems.join("\n")).toMatch(/consumer "down" .* cannot be checked/);
-    const rotate = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(failedPlan.problems.join("\n")).toMatch(/consumer "down" .* cannot be checked/);
+    const { run: rotate } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(rotate.code).toBe(2);
-    expect(JSON.stringify(emulator.snapshot())).toBe(snapshot);
+    expect(JSON.stringify(e2e.emulator.snapshot())).toBe(snapshot);
     expect(await journals(ws)).toBe("");
     await up.stop();
   });

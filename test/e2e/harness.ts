@@ -203,29 +203,52 @@ export async function until(condition: () => Promise<boolean>, timeoutMs = 10_00
   }
 }
 
-/**
- * The lifecycle an e2e file shares: a built CLI, an emulator that reports every secret it issues, and at the
- * end the secret scan over all output and journals, then cleanup. Call once at the top level of a file.
- */
-export function useE2e(): {
+export interface E2e {
   readonly emulator: TwilioEmulator;
   readonly issuedSecrets: Set<string>;
   readonly workspaces: Workspace[];
   workspace(stores?: number): Promise<Workspace>;
-} {
+  /**
+   * Run `stop` at the end of the file, before the secret scan: for processes whose output the scan must
+   * see (consumer apps put their stderr in the transcript as they stop) and servers or proxies of the file's
+   * own. Hooks run in the reverse order of registration, each even if an earlier one failed.
+   */
+  onTeardown(stop: () => Promise<void> | void): void;
+}
+
+/**
+ * The lifecycle an e2e file shares: a built CLI, an emulator that reports every secret it issues, and at the
+ * end the file's teardown hooks, the secret scan over all output and journals, then cleanup. Call once at the
+ * top level of a file. Files whose stores live on the local servers use its extension, useServerE2e
+ * (server-e2e.ts).
+ */
+export function useE2e(): E2e {
   let emulator: TwilioEmulator | undefined;
   const issuedSecrets = new Set<string>();
   const workspaces: Workspace[] = [];
+  const teardown: Array<() => Promise<void> | void> = [];
   beforeAll(async () => {
     ensureBuilt();
     emulator = await startTwilioEmulator({ port: 0, onSecretIssued: (secret) => issuedSecrets.add(secret) });
   });
   afterAll(async () => {
+    const failures: unknown[] = [];
+    for (const stop of [...teardown].reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
     expect(await secretLeaks(issuedSecrets, workspaces)).toEqual([]);
     await emulator?.close();
     await Promise.all(workspaces.map(cleanup));
+    if (failures.length > 0) throw failures[0];
   });
   return {
+    onTeardown(stop) {
+      teardown.push(stop);
+    },
     get emulator() {
       if (emulator === undefined) throw new Error("the emulator starts in beforeAll");
       return emulator;

@@ -4,7 +4,8 @@
  * runs, plan changing nothing, and no secret in any output or journal.
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, rename, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -144,16 +145,16 @@ describe("rotate", () => {
   it("two rotate runs at once on one config: one rotates, the other exits 5 naming the lock holder", async () => {
     const ws = await workspace();
     const keysBefore = accountKeySids();
-    e2e.emulator.faults.add({
-      kind: "latency",
-      latencyMs: 1500,
-      method: "POST",
-      path: "/2010-04-01/Accounts/*/Keys.json",
-      times: 1,
+    // The first run is held right after taking its locks (a pause point, not a delay: a loaded machine may
+    // take longer than any delay to start the second process), until the second has tried.
+    const pause = join(ws.dir, "pause");
+    await writeFile(pause, "");
+    const first = runCli(cliArgs(ws, "rotate"), {
+      env: { ...ws.env, ROTATOR_PAUSE: "after-lock:rotate", ROTATOR_PAUSE_FILE: pause },
     });
-    const first = runCli(cliArgs(ws, "rotate"), { env: ws.env });
-    await until(async () => (await journals(ws)).includes('"issue-started"'));
+    await until(async () => existsSync(`${pause}.reached`), 30_000);
     const second = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    await rm(pause);
     expect(second.code, second.stderr).toBe(5);
     const refused = JSON.parse(second.stdout);
     expect(refused.error).toContain("another rotator run holds the lock");

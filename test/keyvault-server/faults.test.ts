@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { keyVaultAdmin } from "./admin-client.js";
+import { corruptOne } from "./faults.js";
 import { useKeyVaultServer } from "./helpers/harness.js";
 
 const kv = useKeyVaultServer();
@@ -95,6 +96,39 @@ describe("Key Vault test server: faults", () => {
     expect((await failure(client.setSecret(name, "v3"))).statusCode).toBeUndefined();
     expect(await versionCount(name)).toBe(2);
     expect((await client.getSecret(name)).value).toBe("v3");
+  });
+
+  it("a corrupted value: one character of the secret changes in the matching answers only; the vault keeps the real one", async () => {
+    const name = kv.name();
+    const client = kv.secretClient();
+    const original = '{"apiKeySecret":"s3cretZ9"}';
+    const first = await client.setSecret(name, original);
+    const version = first.properties.version!;
+    await client.setSecret(name, "latest-value");
+    const fault = kv.server.faults.add({
+      kind: "corrupt-value",
+      method: "GET",
+      path: `/secrets/${name}/${version}`,
+      offset: original.indexOf("Z"),
+      times: 1,
+    });
+    expect((await client.getSecret(name)).value).toBe("latest-value");
+    expect(kv.server.faults.get(fault.id)?.fired).toBe(0);
+    expect((await client.getSecret(name, { version })).value).toBe('{"apiKeySecret":"s3cretA9"}');
+    expect(kv.server.faults.get(fault.id)?.fired).toBe(1);
+    // Only the answer was corrupted: the next read (the fault used up) gets the value as it was set.
+    expect((await client.getSecret(name, { version })).value).toBe(original);
+    expect(await versionCount(name)).toBe(2);
+  });
+
+  it("corruptOne changes exactly one character: a letter or digit to the next of its kind, anything else to #", () => {
+    expect(corruptOne("abcde")).toBe("abdde");
+    expect(corruptOne("xyz", 2)).toBe("xya");
+    expect(corruptOne("AZ", 1)).toBe("AA");
+    expect(corruptOne("09", 1)).toBe("00");
+    expect(corruptOne('{"a":1}', 1)).toBe('{#a":1}');
+    expect(corruptOne("abc", 99)).toBe("abd");
+    expect(corruptOne("")).toBe("");
   });
 
   it("faults skip the SDK's token-less challenge probe, so a fault meant for an operation is not used up on it", async () => {

@@ -1,6 +1,6 @@
 /**
  * Fault injection, as the Twilio emulator has it: throttling with Retry-After, server errors, latency, refused
- * writes, and connections that break before or after the vault acted. Each fault matches requests by method
+ * writes, connections that break before or after the vault acted, and a corrupted secret value in an answer. Each fault matches requests by method
  * and path (a glob: `*` within a segment, `**` across) and may stop after `times` firings; it counts how often
  * it fired, so a test can assert that a retry happened.
  *
@@ -10,7 +10,10 @@
  * When each kind acts:
  * - rate-limit, server-error, latency, reset: before authentication, so the vault's state never changes;
  * - refuse-writes: where the caller's permissions are checked (403 Forbidden, ForbiddenByRbac);
- * - drop-response: after the operation took effect: the connection closes instead of the answer.
+ * - drop-response: after the operation took effect: the connection closes instead of the answer;
+ * - corrupt-value: in the answer only (the vault's state is untouched), as a corrupting middlebox would: one
+ *   character of the secret bundle's `value` is changed (see corruptOne). It fires only on answers that carry
+ *   a value (a get or a set), so match it to `GET` and the version's path to corrupt reads of one version.
  */
 import { z } from "zod";
 
@@ -37,6 +40,12 @@ export const faultSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("reset"), ...match }),
   z.strictObject({ kind: z.literal("refuse-writes"), ...match }),
   z.strictObject({ kind: z.literal("drop-response"), ...match }),
+  z.strictObject({
+    kind: z.literal("corrupt-value"),
+    ...match,
+    /** Which character (UTF-16 index into the value) to change; the middle one when absent. */
+    offset: z.int().nonnegative().optional(),
+  }),
 ]);
 
 export type FaultInput = z.input<typeof faultSchema>;
@@ -133,6 +142,17 @@ export class Faults {
     return this.#fire("drop-response", method, path);
   }
 
+  /**
+   * The value an answer to this request carries, corrupted if a corrupt-value fault matches (it counts as
+   * fired), else as it was.
+   */
+  corruptValue(method: string, path: string, value: string): string {
+    const fault = this.#matching(method, path).find((f) => f.spec.kind === "corrupt-value");
+    if (fault === undefined || fault.spec.kind !== "corrupt-value") return value;
+    fault.fired++;
+    return corruptOne(value, fault.spec.offset);
+  }
+
   #fire(kind: "refuse-writes" | "drop-response", method: string, path: string): boolean {
     const fault = this.#matching(method, path).find((f) => f.spec.kind === kind);
     if (fault === undefined) return false;
@@ -150,6 +170,26 @@ export class Faults {
         (f.pattern === undefined || f.pattern.test(path)),
     );
   }
+}
+
+/**
+ * The text with one character changed, at `offset` (the middle one by default; the last one past the end): a
+ * letter or digit becomes the next of its kind (z to a, Z to A, 9 to 0), so a JSON value stays readable
+ * JSON holding a different secret, the dangerous case; any other character becomes "#". Empty text stays empty.
+ */
+export function corruptOne(text: string, offset?: number): string {
+  if (text === "") return text;
+  const at = Math.min(offset ?? Math.floor(text.length / 2), text.length - 1);
+  const char = text[at]!;
+  const next = (first: string, last: string) => (char === last ? first : String.fromCharCode(char.charCodeAt(0) + 1));
+  const replaced = /[a-z]/.test(char)
+    ? next("a", "z")
+    : /[A-Z]/.test(char)
+      ? next("A", "Z")
+      : /[0-9]/.test(char)
+        ? next("0", "9")
+        : "#";
+  return text.slice(0, at) + replaced + text.slice(at + 1);
 }
 
 function view(fault: ActiveFault): FaultView {

@@ -299,7 +299,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
         res.destroy();
         return;
       }
-      answer(result.status, result.body);
+      answer(result.status, withFaultyValue(method, path, result.body));
     } catch (error) {
       if (closing.signal.aborted) {
         res.destroy();
@@ -308,6 +308,13 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
       const failure = error instanceof KeyVaultError ? error : internal(error);
       answer(failure.status, failure.body(), { ...failure.headers });
     }
+  }
+
+  /** The answer's body, its secret value corrupted if a corrupt-value fault says so (the state is untouched). */
+  function withFaultyValue(method: string, path: string, body: unknown): unknown {
+    if (typeof body !== "object" || body === null || !("value" in body) || typeof body.value !== "string") return body;
+    const value = faults.corruptValue(method, path, body.value);
+    return value === body.value ? body : { ...body, value };
   }
 
   function authenticate(bearer: string | undefined): Caller {

@@ -21,6 +21,25 @@ describe("config", () => {
     expect(loaded.config.credential.maxAgeDays).toBe(90);
   });
 
+  it("every example config (config/examples/*.example.yaml) is valid once its variables are set", async () => {
+    const { readdir } = await import("node:fs/promises");
+    const dir = join(root, "config", "examples");
+    const files = (await readdir(dir)).filter((name) => name.endsWith(".example.yaml"));
+    expect(files).toEqual(expect.arrayContaining(["rotator.example.yaml", "auth-token.example.yaml"]));
+    for (const name of files) {
+      const loaded = await loadConfig(join(dir, name), { TWILIO_AUTH_TOKEN: "x".repeat(32), VAULT_SECRET_ID: "s" });
+      expect(loaded.config.version, name).toBe(1);
+    }
+    const token = await loadConfig(join(dir, "auth-token.example.yaml"), {});
+    expect(token.config.credential.type).toBe("auth-token");
+    expect(token.config.stores.map((s) => s.type)).toEqual([
+      "vault-kv2",
+      "aws-secrets-manager",
+      "azure-key-vault",
+      "dotenv-file",
+    ]);
+  });
+
   it("reports every problem at once, each with its path", async () => {
     const { writeFile, mkdtemp } = await import("node:fs/promises");
     const dir = await mkdtemp(join((await import("node:os")).tmpdir(), "rotator-config-"));

@@ -68,6 +68,7 @@ function fakes(log: string[], fail: Set<Failure>) {
     async findCreatedBy() {
       return [];
     },
+    describeDiscardedUnrecorded: (id) => ({ text: `deleted ${id}`, certain: true }),
     async discard(id) {
       log.push(`discard:${id === NEW_SID ? "new" : id}`);
       return "deleted";

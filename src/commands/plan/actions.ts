@@ -6,6 +6,7 @@
 import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
 import type { PreflightResult } from "../../engine/preflight.js";
+import { consumersDeadlineSeconds } from "../../engine/steps.js";
 import { maskSid } from "../../util/mask.js";
 
 export interface PlanAction {
@@ -20,7 +21,13 @@ export interface PlanAction {
   description: string;
 }
 
-export function planActions(context: EngineContext, preflight: PreflightResult): PlanAction[] {
+/** The run's mode as rotate's options give it: an emergency's shorter deadline, a revoke that does not wait. */
+export interface PlanMode {
+  emergency?: boolean;
+  revokeImmediately?: boolean;
+}
+
+export function planActions(context: EngineContext, preflight: PreflightResult, mode: PlanMode = {}): PlanAction[] {
   const { config } = context.loaded;
   const { stores } = context;
   const noun = context.issuer.labels.noun;
@@ -76,7 +83,7 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
       description:
         preflight.consumers.length === 0
           ? "consumers: none configured"
-          : `reload and wait for ${preflight.consumers.length} consumer(s) to use the new ${noun} (up to ${config.verify.consumersTimeoutSeconds} s): ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
+          : `${awaitWords(preflight.consumers.length, noun, config.verify, mode)}: ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
     },
     revokeAction(context, preflight, oldId, noun),
     {
@@ -101,6 +108,21 @@ export function planActions(context: EngineContext, preflight: PreflightResult):
     },
   ];
   return actions;
+}
+
+/** The consumer step as rotate will take it in this mode (steps.ts awaitConsumersStep). */
+function awaitWords(
+  count: number,
+  noun: string,
+  verify: Parameters<typeof consumersDeadlineSeconds>[0],
+  mode: PlanMode,
+) {
+  const revokeImmediately = (mode.emergency ?? false) && (mode.revokeImmediately ?? false);
+  if (revokeImmediately) {
+    return `reload and ask ${count} consumer(s) once (--revoke-immediately: the revoke does not wait for them)`;
+  }
+  const seconds = consumersDeadlineSeconds(verify, { emergency: mode.emergency ?? false, revokeImmediately: false });
+  return `reload and wait for ${count} consumer(s) to use the new ${noun} (up to ${seconds} s${mode.emergency ? ", the emergency deadline" : ""})`;
 }
 
 function revokeAction(

@@ -4,6 +4,7 @@ import { addCommonOptions, type CommandContext, type CommonOptions, examples } f
 
 interface PlanOptions extends CommonOptions {
   emergency?: boolean;
+  revokeImmediately?: boolean;
   allowSharedRevoke?: boolean;
 }
 
@@ -15,6 +16,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
     { sandbox: true },
   )
     .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
+    .option("--revoke-immediately", "with --emergency: plan a revoke that does not wait for consumers")
     .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
     .addHelpText(
       "after",
@@ -25,6 +27,11 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
       ]),
     )
     .action(async (options: PlanOptions) => {
+      if (options.revokeImmediately && !options.emergency) {
+        context.runtime.stderr.write("rotator: --revoke-immediately goes with --emergency\n");
+        context.exit.code = 2;
+        return;
+      }
       const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
@@ -33,6 +40,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
       ]);
       const planOptions = {
         emergency: options.emergency ?? false,
+        revokeImmediately: options.revokeImmediately ?? false,
         allowSharedRevoke: options.allowSharedRevoke ?? false,
       };
       await runConfigCommand(

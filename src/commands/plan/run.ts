@@ -30,7 +30,7 @@ export interface PlanResult extends CommandResult {
 
 export async function plan(
   context: EngineContext,
-  options: { emergency?: boolean; allowSharedRevoke?: boolean } = {},
+  options: { emergency?: boolean; revokeImmediately?: boolean; allowSharedRevoke?: boolean } = {},
 ): Promise<PlanResult> {
   const { stores } = context;
   const state = stateOf(context);
@@ -73,7 +73,7 @@ export async function plan(
   }
   const age = preflight.currentAge;
   const ageDays = age === undefined || age.skewed ? null : age.days;
-  const actions = planActions(context, preflight);
+  const actions = planActions(context, preflight, options);
   return {
     command: "plan",
     status: "planned",

@@ -103,7 +103,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   }
   for (const warning of warnings) context.reporter.warn(warning);
   if (options.confirm !== undefined) {
-    const actions = planActions(context, preflight);
+    const actions = planActions(context, preflight, options);
     const confirmed = await options.confirm({
       actions,
       summary: planSummary(actions, context.issuer.labels.noun),

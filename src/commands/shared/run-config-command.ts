@@ -13,7 +13,7 @@ import type { LoadedConfig } from "../../config/load.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
-import { type Reporter, streamReporter } from "../../engine/reporter.js";
+import { lineReporter, type Reporter } from "../../engine/line-reporter.js";
 import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode, RotatorError } from "../../errors.js";
@@ -45,7 +45,10 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
   fleet?: FleetCommand<F>,
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
-  const reporter = streamReporter(runtime.stderr, output.err);
+  // The live block (log-update and its dependencies) is loaded only for a terminal.
+  const reporter = runtime.stderr.isTTY
+    ? (await import("../../engine/reporter.js")).streamReporter(runtime.stderr, output.err)
+    : lineReporter(runtime.stderr, output.err);
   let sandbox: Sandbox | undefined;
   let result: R | F | CommandResult;
   let fleetRan = false;
@@ -53,7 +56,12 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
   try {
     if (options.sandbox) {
       const { startSandbox } = await import("../../sandbox.js");
-      sandbox = await startSandbox({ stateDir: options.stateDir });
+      // Its apps (separate processes) start at once, and load their modules while this process loads the
+      // engine's; a failure to load is reported by executeConfigCommand, which loads them again.
+      const starting = startSandbox({ stateDir: options.stateDir });
+      starting.catch(() => undefined);
+      await Promise.all([import("../../config/load.js"), import("../../engine/context.js")]).catch(() => undefined);
+      sandbox = await starting;
       helpers.sandbox = sandbox;
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }

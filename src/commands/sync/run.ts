@@ -94,6 +94,12 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   });
   state.newId = credentialId(supplied);
   state.issued = supplied;
+  // Accepted, but perhaps not for long: the account's secondary token dies when anyone creates another.
+  const standing = await issuer.describe(state.newId, supplied).catch(() => undefined);
+  if (standing?.notRotatable !== undefined) {
+    state.warnings.push(standing.notRotatable);
+    reporter.warn(standing.notRotatable);
+  }
   issuer.adoptNew(supplied);
   await journal.append({ event: "credential-supplied", newId: state.newId, source });
   reporter.info(`run ${runId}, journal ${journal.path}`);

@@ -233,6 +233,13 @@ export class ApiKeyIssuer implements Issuer {
     return untilAuthenticates(() => this.#callAs(credential), { timeoutMs: this.#options.propagationTimeoutMs, what });
   }
 
+  describeDiscardedUnrecorded(id: string): { text: string; certain: boolean } {
+    return {
+      text: `deleted the new key ${maskSid(id)} (named after this run; its journal never recorded it)`,
+      certain: true,
+    };
+  }
+
   /** Keys carry the run's name, so a search by name finds every key the run made, journaled or not. */
   async findCreatedBy(runId: string): Promise<string[]> {
     const friendlyName = this.friendlyNameFor(runId);

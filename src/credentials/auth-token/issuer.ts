@@ -67,6 +67,10 @@ export class AuthTokenIssuer implements Issuer {
   #admin: Admin;
   /** The run's new token, as an admin to fall back on once the configured token is promoted away. */
   #fallback: Admin | undefined;
+  /** Whether this process has tried to create a secondary (then it, not the journal, knows what it made). */
+  #createTried = false;
+  /** Whether a create of this process may have made a secondary whose value it never received. */
+  #mayHaveCreated = false;
 
   constructor(options: AuthTokenIssuerOptions) {
     this.#options = options;
@@ -129,6 +133,8 @@ export class AuthTokenIssuer implements Issuer {
   #switchToFallback(): boolean {
     const fallback = this.#fallback;
     if (fallback === undefined || this.#admin === fallback || this.#admin.token === undefined) return false;
+    // The admin was read from a store that already held the new token (a resume): nothing was promoted away.
+    if (this.#admin.token === fallback.token) return false;
     const from = this.#admin.source;
     this.#admin = fallback;
     this.#options.onAdminSwitch?.(
@@ -191,11 +197,33 @@ export class AuthTokenIssuer implements Issuer {
     return tokenFingerprint(account.authToken);
   }
 
-  async describe(id: string): Promise<CredentialInfo | undefined> {
+  async describe(id: string, credential?: StoredCredential): Promise<CredentialInfo | undefined> {
     // Twilio does not say when a primary token was made: its age is the journal's to know (engine/age.ts).
-    return (await this.#primaryFingerprint()) === id
-      ? { id, friendlyName: "primary auth token", createdAt: undefined }
-      : undefined;
+    const primary = await this.#primaryFingerprint();
+    if (primary === id) return { id, friendlyName: "primary auth token", createdAt: undefined };
+    // Not the primary, yet accepted: the account's secondary (made in the Console, or synced before a promote).
+    if (credential?.kind !== "auth-token" || !(await this.#accepts(credential.authToken))) return undefined;
+    return {
+      id,
+      friendlyName: "secondary auth token",
+      createdAt: undefined,
+      notRotatable:
+        `${maskSid(id)} is the account's secondary Auth Token, not its primary (${maskSid(primary)}): creating another ` +
+        "secondary, as a rotation does first (or the Console), would replace it, and every store holding it would stop " +
+        "working at once. Promote it once every consumer uses it (Console > Account > API keys & tokens > Auth tokens), " +
+        "then rotate; or `rotator sync` the primary to every store",
+    };
+  }
+
+  /** Whether Twilio accepts this token now (false: 401/20003). */
+  async #accepts(token: string): Promise<boolean> {
+    try {
+      await this.#callAs(token);
+      return true;
+    } catch (error) {
+      if (is20003(error)) return false;
+      throw error;
+    }
   }
 
   async checkCanVerify(current: StoredCredential | undefined): Promise<string | undefined> {
@@ -212,25 +240,33 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   async issue(): Promise<IssuedCredential> {
+    this.#createTried = true;
     for (let attempt = 1; ; attempt++) {
       let created: { secondaryAuthToken: string; dateCreated: Date };
+      // Whether an earlier try of this attempt (retried inside #asAdmin) got no answer it could read.
+      let lostEarlier = this.#mayHaveCreated;
       try {
-        created = await this.#asAdmin("create secondary token", (client) =>
-          client.accounts.v1.secondaryAuthToken().create(),
-        );
+        created = await this.#asAdmin("create secondary token", async (client) => {
+          try {
+            return await client.accounts.v1.secondaryAuthToken().create();
+          } catch (error) {
+            lostEarlier = this.#mayHaveCreated;
+            if (mayHaveTakenEffect(error)) this.#mayHaveCreated = true;
+            throw error;
+          }
+        });
       } catch (error) {
-        const lostEarlier = attempt > 1;
         if (isUnreadableResponse(error) && attempt < CREATE_ATTEMPTS) {
           // It was made, but its value is lost with the answer: delete it and make another.
-          await this.discard();
+          await this.#discardOwn();
           this.#options.onRetry?.("create secondary token", error, attempt);
           continue;
         }
         if (isTwilioApiError(error) && error.status >= 400 && error.status < 500 && error.status !== 429) {
           if (lostEarlier) {
-            // An earlier attempt's answer was lost and this one is refused because that secondary exists: it is
+            // An earlier try's answer was lost and this one is refused because that secondary exists: it is
             // this run's own, of unknown value.
-            await this.discard();
+            await this.#discardOwn();
             if (attempt < CREATE_ATTEMPTS) continue;
           }
           throw new SecondaryRefusedError(
@@ -241,6 +277,7 @@ export class AuthTokenIssuer implements Issuer {
         throw error;
       }
       registerSecret(created.secondaryAuthToken);
+      this.#mayHaveCreated = false;
       const credential: StoredCredential = {
         kind: "auth-token",
         accountSid: this.#accountSid,
@@ -267,8 +304,27 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   async findCreatedBy(_runId: string, hint: { started: boolean; knownId: string | undefined }): Promise<string[]> {
-    // Only the journal can tell: the run began creating a secondary and never learnt it (a crash mid-create).
-    return hint.started && hint.knownId === undefined ? [UNRECORDED_SECONDARY] : [];
+    if (hint.knownId !== undefined) return [];
+    // This process tried: it knows whether any create may have taken effect. A secondary that exists after
+    // creates Twilio answered with errors is not this run's (someone else's, which must be left alone).
+    if (this.#createTried) return this.#mayHaveCreated ? [UNRECORDED_SECONDARY] : [];
+    // After a crash only the journal can tell: the run began creating a secondary and never learnt it.
+    return hint.started ? [UNRECORDED_SECONDARY] : [];
+  }
+
+  describeDiscardedUnrecorded(): { text: string; certain: boolean } {
+    return {
+      text:
+        "deleted the account's secondary Auth Token, which this run's create made but never recorded (a crash, or a " +
+        "lost answer). Twilio cannot say whose a secondary is: if someone made one since, it was theirs that was deleted",
+      certain: false,
+    };
+  }
+
+  /** Delete the secondary this run made but lost the value of. */
+  async #discardOwn(): Promise<void> {
+    await this.discard();
+    this.#mayHaveCreated = false;
   }
 
   /** Delete the secondary (an account has at most one). Only ever called for this run's own. */
@@ -322,6 +378,18 @@ export class AuthTokenIssuer implements Issuer {
   refusedBeforeCreating(error: unknown): boolean {
     return error instanceof SecondaryRefusedError;
   }
+}
+
+/**
+ * Whether a failed create may still have made a secondary: its answer never arrived (the connection dropped,
+ * timed out), came from a gateway that had passed the request on (502, 504), or could not be read. An answer
+ * from Twilio itself (4xx, 429, 500, 503) means nothing was made.
+ */
+function mayHaveTakenEffect(error: unknown): boolean {
+  if (isUnreadableResponse(error)) return true;
+  if (isTwilioApiError(error)) return error.status === 502 || error.status === 504;
+  // A connection refused never carried the request.
+  return error instanceof Error && !("status" in error) && (error as NodeJS.ErrnoException).code !== "ECONNREFUSED";
 }
 
 function messageOf(error: unknown): string {

@@ -1,0 +1,84 @@
+/**
+ * Start-up cost, checked by what each process loads rather than by a clock (a shared machine's timings are
+ * noise; bench/startup.ts prints them as ratios): `--help` and `version` load commander and rotator's own
+ * command definitions only; a sandbox rotation whose stderr is no terminal loads no store SDK its config does
+ * not name and no live-block library, and the Twilio SDK without its package index (TwiML, JWT, webhooks);
+ * each sandbox app loads neither, nor the SDK's 2010 resource tree it does not use.
+ */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ensureBuilt, root, runCli } from "./harness.js";
+
+const HOOK = join(root, "test", "fixtures", "trace-modules.mjs");
+
+interface Traced {
+  /** The script the process ran. */
+  script: string;
+  /** The packages it loaded anything of (scoped ones as @scope/name). */
+  packages: Set<string>;
+  files: string[];
+}
+
+/** Run the CLI with every process's module loads recorded; one entry per process. */
+async function traced(args: string[]): Promise<Traced[]> {
+  ensureBuilt();
+  const dir = await mkdtemp(join(tmpdir(), "rotator-trace-"));
+  try {
+    const run = await runCli(args, {
+      env: {
+        ...process.env,
+        ROTATOR_FAILPOINT: undefined,
+        TRACE_MODULES_DIR: dir,
+        NODE_OPTIONS: `--import ${HOOK}`,
+      },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    return await Promise.all(
+      (await readdir(dir)).map(async (name) => {
+        const [script = "", ...files] = (await readFile(join(dir, name), "utf8")).trim().split("\n");
+        const packages = new Set(
+          files.flatMap((file) => {
+            const match = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
+            return match === null ? [] : [match[1]!];
+          }),
+        );
+        return { script, packages, files };
+      }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const STORE_SDKS = ["@aws-sdk/client-secrets-manager", "@azure/keyvault-secrets", "@azure/identity", "node-vault"];
+const twilioIndex = (files: string[]) => files.some((file) => file.endsWith("/node_modules/twilio/lib/index.js"));
+
+describe("start-up: what each process loads", () => {
+  for (const args of [["--help"], ["version"], ["rotate", "--help"]]) {
+    it(`rotator ${args.join(" ")} loads commander and rotator's command definitions, nothing else`, async () => {
+      const processes = await traced(args);
+      expect(processes).toHaveLength(1);
+      expect([...processes[0]!.packages]).toEqual(["commander"]);
+    });
+  }
+
+  it("rotate --sandbox: no store SDK, no live block off a terminal, the Twilio client without the package index", async () => {
+    const processes = await traced(["rotate", "--sandbox", "--json"]);
+    const cli = processes.filter((p) => p.script.endsWith("bin/rotator.js"));
+    const apps = processes.filter((p) => p.script.endsWith("sandbox-app.js"));
+    expect([cli.length, apps.length]).toEqual([1, 3]);
+    for (const { packages, files } of [...cli, ...apps]) {
+      for (const sdk of STORE_SDKS) expect(packages.has(sdk), sdk).toBe(false);
+      expect(packages.has("log-update")).toBe(false);
+      expect(packages.has("twilio")).toBe(true);
+      expect(twilioIndex(files)).toBe(false);
+      expect(packages.has("xmlbuilder")).toBe(false);
+    }
+    // The apps make their calls through the client's generic request: the 2010 resource tree stays unloaded.
+    for (const { files } of apps) {
+      expect(files.some((file) => file.includes("/twilio/lib/rest/api/v2010/"))).toBe(false);
+    }
+  });
+});
