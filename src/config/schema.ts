@@ -109,6 +109,7 @@ const accountsSection = z
           .default("active")
           .describe("Only subaccounts with this status (default active)."),
       })
+      .optional()
       .describe("Every subaccount of twilio.accountSid that Twilio lists with these filters, at each run."),
     concurrency: z
       .int()

@@ -246,13 +246,21 @@ function unitReporter(fleet: Reporter, account: FleetAccount): Reporter {
 /** `AC…1234 (cust-17): completed, SK…a1b2 -> SK…c3d4`. */
 export function outcomeLine(account: FleetAccount, result: CommandResult): string {
   const keys = result.newKey ? `, ${result.oldKey ?? "(none)"} -> ${result.newKey}` : "";
-  const error = result.exitCode === ExitCode.completed || !result.error ? "" : `: ${firstLine(result.error)}`;
+  const error = result.exitCode === ExitCode.completed || !result.error ? "" : `: ${oneLine(result.error)}`;
   return `${describeAccount(account)}: ${result.status} (exit ${result.exitCode})${keys}${error}`;
 }
 
-export function firstLine(text: string): string {
-  const line = text.split("\n").find((l) => l.trim() !== "") ?? text;
-  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+/**
+ * An error in one line of at most 200 characters: its lines joined, so "preflight failed:" keeps the
+ * reason on the next line (a fleet's table and log have one line per account).
+ */
+export function oneLine(text: string): string {
+  const line = text
+    .split("\n")
+    .map((part) => part.trim())
+    .filter((part) => part !== "")
+    .join(" ");
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
 function fleetResult<R extends CommandResult>(

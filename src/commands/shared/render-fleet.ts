@@ -7,7 +7,7 @@ import type { Output, Style } from "../../cli/output.js";
 import type { CommandResult } from "../../engine/result.js";
 import { formatDuration } from "../../fleet/progress.js";
 import type { AccountResult, FleetResult } from "../../fleet/run.js";
-import { firstLine } from "../../fleet/run.js";
+import { oneLine } from "../../fleet/run.js";
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(rows: string[][]): string[] {
@@ -64,7 +64,7 @@ export function renderFleetRun(result: FleetResult, output: Output): void {
   const errors = new Map<number, string>();
   result.accounts.forEach((account: AccountResult) => {
     rows.push([account.account, account.friendlyName ?? "-", account.status, String(account.exitCode), keys(account)]);
-    if (account.exitCode !== 0 && account.error) errors.set(rows.length - 1, firstLine(account.error));
+    if (account.exitCode !== 0 && account.error) errors.set(rows.length - 1, oneLine(account.error));
   });
   table(rows).forEach((line, index) => {
     lines.push(`  ${index === 0 ? s.bold(line) : line}`);
