@@ -91,8 +91,8 @@ try {
   let result: { fleet?: { succeeded: number; failed: number; throttled: number }; accounts?: unknown[] } = {};
   try {
     result = JSON.parse(stdout);
-  } catch {
-    console.error(`rotator exited ${code} without a JSON result:\n${stderr.slice(-2000)}`);
+  } catch (error) {
+    console.error(`rotator exited ${code} without a JSON result (${String(error)}): stdout was ${stdout.length} characters:\n${stdout.slice(0, 500)}\n...\n${stdout.slice(-500)}\n${stderr.slice(-2000)}`);
   }
 
   // Outside the engine: every store holds a key Twilio has, and it is the account's only key.
