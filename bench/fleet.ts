@@ -62,7 +62,18 @@ try {
   const startedAt = performance.now();
   const child = spawn(
     process.execPath,
-    [bin, "rotate", "--yes", "--json", "--config", configPath, "--state-dir", join(dir, "state")],
+    // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the rotator (not allowed in NODE_OPTIONS).
+    [
+      ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+      bin,
+      "rotate",
+      "--yes",
+      "--json",
+      "--config",
+      configPath,
+      "--state-dir",
+      join(dir, "state"),
+    ],
     { env: { ...process.env, [ADMIN]: emulator.authToken }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
@@ -92,7 +103,9 @@ try {
   try {
     result = JSON.parse(stdout);
   } catch (error) {
-    console.error(`rotator exited ${code} without a JSON result (${String(error)}): stdout was ${stdout.length} characters:\n${stdout.slice(0, 500)}\n...\n${stdout.slice(-500)}\n${stderr.slice(-2000)}`);
+    console.error(
+      `rotator exited ${code} without a JSON result (${String(error)}): stdout was ${stdout.length} characters:\n${stdout.slice(0, 500)}\n...\n${stdout.slice(-500)}\n${stderr.slice(-2000)}`,
+    );
   }
 
   // Outside the engine: every store holds a key Twilio has, and it is the account's only key.
@@ -118,6 +131,7 @@ try {
   console.log(
     `  failures: ${failures} (goal 0); consistent accounts (checked outside rotator): ${consistent}/${accounts}`,
   );
+  console.log(`  --json result: ${(stdout.length / 1024).toFixed(0)} KiB`);
   console.log(`  peak RSS of the rotator process: ${peakMb.toFixed(1)} MB (goal <= 150 MB)`);
   const met = ratio >= 0.9 && failures === 0 && consistent === accounts && peakMb <= 150;
   console.log(met ? "  all goals met" : "  GOALS NOT MET");

@@ -56,6 +56,17 @@ export interface OtherHolder {
  * consumers may still use the old one and whose rollback would put it back.
  */
 function credentialsHeldBy(run: RunSummary): string[] {
+  // A finished run's answer never changes, and a fleet asks it of every run once per account.
+  const known = heldByFinished.get(run);
+  if (known !== undefined) return known;
+  const held = credentialsHeldByNow(run);
+  if (!isUnfinished(run)) heldByFinished.set(run, held);
+  return held;
+}
+
+const heldByFinished = new WeakMap<RunSummary, string[]>();
+
+function credentialsHeldByNow(run: RunSummary): string[] {
   // A sync's credential is the operator's, but its stores hold it all the same.
   const issued = run.records.flatMap((r) =>
     r.event === "credential-issued" || r.event === "credential-supplied" ? [r.newId] : [],

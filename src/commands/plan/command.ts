@@ -24,6 +24,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         ["rotator plan", "check ./rotator.yaml and print the steps"],
         ["rotator plan --sandbox", "the same on the built-in sandbox"],
         ["rotator plan --json | jq .summary", "the one-line count of changes"],
+        ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
       ]),
     )
     .action(async (options: PlanOptions) => {

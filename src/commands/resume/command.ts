@@ -9,6 +9,7 @@ export function registerResumeCommand(program: Command, context: CommandContext)
       examples([
         ["rotator resume", "carry on the run `rotator status` calls interrupted"],
         ["rotator resume --config /etc/rotator/prod.yaml", "the run of another config"],
+        ["rotator resume --config fleet.yaml", "a fleet: every account left unfinished"],
       ]),
     )
     .action(async (options: CommonOptions) => {

@@ -15,6 +15,7 @@ export function registerRollbackCommand(program: Command, context: CommandContex
       examples([
         ["rotator rollback", "undo a run that is awaiting consumers"],
         ["rotator rollback --json", "the same, with the result as JSON"],
+        ["rotator rollback --config fleet.yaml", "a fleet: every account with an unfinished run"],
       ]),
     )
     .action(async (options: CommonOptions) => {

@@ -27,12 +27,19 @@ export function registerRotateCommand(program: Command, context: CommandContext)
       `
 On a terminal, rotate shows the plan and asks before changing anything
 (--yes skips the question; without a terminal it never asks).
+
+A fleet config (one with accounts:) rotates every account's key, each as its
+own unit, several at once under accounts.concurrency and requestsPerSecond
+(slower after a 429); one account's failure never stops the others. Progress
+(done, failed, remaining, ETA) goes to stderr, a table of accounts to stdout;
+the exit code is the most pressing of the accounts' codes.
 ${examples([
   ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
   ["rotator rotate", "rotate, after showing the plan"],
   ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
   ["rotator rotate --emergency --yes", "after a leak or a security reset"],
   ["rotator rotate --emergency --revoke-immediately --reason 'leak'", "revoke at once"],
+  ["rotator rotate --config fleet.yaml --yes --json", "a fleet: each account's result"],
 ])}`,
     )
     .action(async (options: RotateCommandOptions) => {

@@ -26,6 +26,7 @@ ${examples([
   ["rotator status", "the current key and the last runs"],
   ["rotator status --json | jq .due", "whether the key is due for rotation"],
   ["rotator status --check", "for monitoring: 0 fine, 10-13 otherwise"],
+  ["rotator status --config fleet.yaml", "a fleet: one row per account"],
 ])}`,
     )
     .action(async (options: StatusOptions) => {

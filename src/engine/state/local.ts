@@ -41,7 +41,7 @@ class LocalJournal implements RunJournal {
   }
 
   async append(event: JournalEvent): Promise<JournalRecord> {
-    return this.#journal.append(event);
+    return this.#journal.appendDurably(event);
   }
 
   async records(): Promise<JournalRecord[]> {
