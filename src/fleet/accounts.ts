@@ -27,19 +27,46 @@ export function globPattern(glob: string): RegExp {
 
 const isPattern = (text: string) => /[*?]/.test(text);
 
-export async function fleetAccounts(loaded: LoadedConfig, throttle: RequestThrottle): Promise<FleetAccount[]> {
-  const accounts = loaded.config.accounts;
+function parentClient(loaded: LoadedConfig, throttle: RequestThrottle) {
   const admin = loaded.admin;
-  if (accounts === undefined) throw new Error("fleetAccounts: not a fleet config");
   if (admin === undefined) throw new Error("fleetAccounts: a fleet's admin credential comes from the environment");
-  const parent = loaded.config.twilio.accountSid;
-  const client = createTwilioClient({
-    accountSid: parent,
+  return createTwilioClient({
+    accountSid: loaded.config.twilio.accountSid,
     username: admin.username,
     password: admin.password,
     baseUrl: loaded.config.twilio.baseUrl,
     throttle,
   });
+}
+
+/**
+ * Accounts the listing did not give (an unfinished run's account that the filters no longer match, say it
+ * was renamed): each fetched through the parent for its FriendlyName; one Twilio no longer shows keeps none.
+ */
+export async function fetchAccounts(
+  loaded: LoadedConfig,
+  throttle: RequestThrottle,
+  sids: readonly string[],
+): Promise<FleetAccount[]> {
+  if (sids.length === 0) return [];
+  const client = parentClient(loaded, throttle);
+  return Promise.all(
+    sids.map(async (sid) => {
+      try {
+        const account = await withTwilioRetry(() => client.api.v2010.accounts(sid).fetch(), DEFAULT_RETRY_POLICY);
+        return { sid, friendlyName: account.friendlyName };
+      } catch {
+        return { sid, friendlyName: undefined };
+      }
+    }),
+  );
+}
+
+export async function fleetAccounts(loaded: LoadedConfig, throttle: RequestThrottle): Promise<FleetAccount[]> {
+  const accounts = loaded.config.accounts;
+  if (accounts === undefined) throw new Error("fleetAccounts: not a fleet config");
+  const parent = loaded.config.twilio.accountSid;
+  const client = parentClient(loaded, throttle);
   const discover = accounts.discover;
   const exact = discover?.friendlyName !== undefined && !isPattern(discover.friendlyName);
   let listed: Array<{ sid: string; friendlyName: string }>;

@@ -16,7 +16,7 @@ import { type CommandResult, emptyResult } from "../engine/result.js";
 import type { StateBackendPool } from "../engine/state/index.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
-import { type FleetAccount, fleetAccounts } from "./accounts.js";
+import { type FleetAccount, fetchAccounts, fleetAccounts } from "./accounts.js";
 import { AdaptiveLimiter, type LimiterStats } from "./limiter.js";
 import { FleetProgress } from "./progress.js";
 import { describeAccount, unitConfig } from "./units.js";
@@ -116,7 +116,9 @@ export async function runFleet<R extends CommandResult>(
       : `fleet: discovering the subaccounts of ${maskSid(loaded.config.twilio.accountSid)}`,
   );
   let accounts = await fleetAccounts(loaded, limiter);
-  accounts = await withUnfinished(fleet, accounts, options.onlyUnfinished ?? false);
+  if (command === "resume" || command === "rollback") {
+    accounts = await withUnfinished(fleet, accounts, limiter, options.onlyUnfinished ?? false);
+  }
   reporter.info(
     `${accounts.length} account(s), up to ${settings.concurrency} at once${settings.requestsPerSecond === undefined ? "" : `, at most ${settings.requestsPerSecond} Twilio requests/s`}`,
   );
@@ -175,10 +177,15 @@ export async function runFleet<R extends CommandResult>(
   return fleetResult(command, done, accounts.length, started, limiter.stats(), undefined);
 }
 
-/** For resume and rollback: accounts with an unfinished run of this config that the listing no longer names. */
+/**
+ * For resume and rollback: the listed accounts and every account with an unfinished run of this config,
+ * listed or not (discovery's filters may no longer match an account half-way through a rotation); with
+ * `onlyUnfinished`, those alone.
+ */
 async function withUnfinished(
   fleet: FleetContext,
   accounts: FleetAccount[],
+  limiter: AdaptiveLimiter,
   onlyUnfinished: boolean,
 ): Promise<FleetAccount[]> {
   const runs = await fleet.state.view().listRuns();
@@ -188,14 +195,12 @@ async function withUnfinished(
       .map((run) => run.started?.accountSid as string),
   );
   const known = new Set(accounts.map((account) => account.sid));
-  if (onlyUnfinished) {
-    const listed = accounts.filter((account) => unfinished.has(account.sid));
-    return [
-      ...listed,
-      ...[...unfinished].filter((sid) => !known.has(sid)).map((sid) => ({ sid, friendlyName: undefined })),
-    ];
-  }
-  return accounts;
+  const unlisted = await fetchAccounts(
+    fleet.loaded,
+    limiter,
+    [...unfinished].filter((sid) => !known.has(sid)),
+  );
+  return [...(onlyUnfinished ? accounts.filter((account) => unfinished.has(account.sid)) : accounts), ...unlisted];
 }
 
 async function runUnit<R extends CommandResult>(

@@ -271,6 +271,15 @@ describe("a fleet discovered by FriendlyName pattern and status", () => {
     expect(before.accounts).toHaveLength(12);
     const stuckStatus = before.accounts.find((a) => a.friendlyName === stuck.friendlyName) as StatusResult;
     expect(stuckStatus.runs.at(-1)).toMatchObject({ command: "rotate", status: "awaiting-consumers" });
+    // For monitoring: the fleet's --check is its most pressing account's (12: a run is unfinished).
+    const check = await runJson<FleetResult<StatusResult>>(args(fleet, "status", "--check"), { env });
+    expect(check.run.code, check.run.stderr).toBe(12);
+    const human = await runCli(
+      args(fleet, "status").filter((a) => a !== "--json"),
+      { env },
+    );
+    expect(human.stdout).toContain("fleet of 12 account(s):");
+    expect(human.stdout).toMatch(/1 with an unfinished run/);
     await unlink(join(dir, `stuck-${stuck.friendlyName}`));
     const { run, result } = await runJson<FleetResult>(args(fleet, "resume"), { env });
     expect(run.code, run.stderr).toBe(0);
@@ -363,7 +372,21 @@ describe("kill -9 of a fleet run mid-way", () => {
     );
     expect(unfinishedBefore.length, JSON.stringify(before.accounts)).toBeGreaterThan(0);
 
+    // One unfinished account is renamed meanwhile: discovery's pattern no longer matches it, resume still finds it.
+    const parent = createTwilioClient({
+      accountSid: emulator.accountSid,
+      username: emulator.accountSid,
+      password: emulator.authToken,
+      baseUrl: emulator.baseUrl,
+    });
+    const renamed = killed.find((c) => maskSid(c.sid) === unfinishedBefore[0]?.account)!;
+    await parent.api.v2010.accounts(renamed.sid).update({ friendlyName: "renamed-customer" });
     const { run, result } = await runJson<FleetResult>(args(fleet, "resume"), { env: slow });
+    await parent.api.v2010.accounts(renamed.sid).update({ friendlyName: renamed.friendlyName });
+    expect(result.accounts.find((a) => a.account === maskSid(renamed.sid))).toMatchObject({
+      friendlyName: "renamed-customer",
+      exitCode: 0,
+    });
     expect(run.code, run.stderr).toBe(0);
     // resume picked up every unfinished account, and only those.
     const picked = result.accounts.filter((a) => a.status !== "nothing-to-resume").map((a) => a.account);
