@@ -415,6 +415,47 @@ describe("kill -9 of a fleet run mid-way", () => {
   });
 });
 
+describe("a fleet larger than a pipe's buffer", () => {
+  it("--json prints the whole result over a pipe, every account of the 1,100 in it", async () => {
+    // The 1,100 "other-" subaccounts have no store file: status reports the problem for each.
+    const fleet = await setup(
+      "others",
+      fleetConfig(emulator, { discover: { friendlyName: "other-*" }, concurrency: 32 }, { consumers: [] }),
+    );
+    const { run, result } = await runJson<FleetResult<StatusResult>>(args(fleet, "status"), { env });
+    expect(run.stdout.length).toBeGreaterThan(256 * 1024);
+    expect(result.fleet.accounts).toBe(1100);
+    expect(result.accounts).toHaveLength(1100);
+  });
+});
+
+describe("rollback over a fleet", () => {
+  it("undoes only the accounts with an unfinished run; the others are not touched", async () => {
+    const group = await seedCustomers(emulator, "rb-", 3);
+    const stuck = group[1]!;
+    await writeFile(join(dir, `stuck-${stuck.friendlyName}`), "");
+    await writeFile(join(dir, `${stuck.sid}.seed`), `${stuck.seed}\n`);
+    const fleet = await setup(
+      "rollback",
+      fleetConfig(emulator, { discover: { friendlyName: "rb-*" }, concurrency: 3 }),
+    );
+    const rotated = await runJson<FleetResult>(args(fleet, "rotate"), { env });
+    expect(rotated.run.code, rotated.run.stderr).toBe(4);
+    const { run, result } = await runJson<FleetResult>(args(fleet, "rollback"), { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(result.accounts.map((a) => [a.friendlyName, a.status])).toEqual([[stuck.friendlyName, "rolled-back"]]);
+    // The stuck account holds its seed again, the new key discarded; the others keep their rotation.
+    expect(await readStoreKey(join(dir, `${stuck.sid}.env`))).toMatchObject({ sid: stuck.seed });
+    expect(keysOf(emulator, stuck.sid)).toEqual([stuck.seed]);
+    for (const c of group.filter((c) => c !== stuck)) {
+      const held = await readStoreKey(join(dir, `${c.sid}.env`));
+      expect(held.sid).not.toBe(c.seed);
+      expect(keysOf(emulator, c.sid)).toEqual([held.sid]);
+    }
+    await unlink(join(dir, `stuck-${stuck.friendlyName}`));
+  });
+});
+
 describe("a rate-limited Twilio", () => {
   it("answers 429s with Retry-After: the fleet slows down and every account completes", async () => {
     const limited = await startTwilioEmulator({
