@@ -19,5 +19,18 @@ for (const stream of [process.stdout, process.stderr]) {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const code = await runProgram(process.argv.slice(2), processRuntime());
+// A pipe takes large writes asynchronously: a fleet's `--json` result (a thousand accounts) must reach the
+// reader whole before the exit, or it is cut off mid-object. Bounded, so a reader that stopped reading
+// cannot hold a finished run either.
+await Promise.race([
+  Promise.all([process.stdout, process.stderr].map(flushed)),
+  new Promise((resolve) => setTimeout(resolve, 30_000).unref()),
+]);
 // Exit now: consumer probes' sockets or an SDK's keep-alive timers must not keep a finished run alive.
 process.exit(code);
+
+/** Resolves once what was written to the stream before has been handed to the OS (or it is closed). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../errors.js";
+import { expandTemplate, placeholderProblems, SAMPLE_VALUES, TEMPLATED_SECTIONS } from "../fleet/template.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { registerSecret } from "../util/mask.js";
 import { configErrorMap, formatIssues } from "./issues.js";
@@ -24,6 +25,11 @@ export interface LoadedConfig {
    * (`{ authToken: { fromStore } }`), which the engine reads when it builds the context.
    */
   admin: AdminCredentialShape | undefined;
+  /**
+   * A fleet config (`accounts:`): the file as parsed, whose stores and consumers are expanded per account
+   * (fleet/units.ts). `config` then holds them expanded with sample values, as validated at load.
+   */
+  fleet?: { raw: Record<string, unknown> };
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -77,8 +83,35 @@ export async function loadConfig(path: string, env: Environment = process.env): 
   } catch (error) {
     throw readError(file, (error as NodeJS.ErrnoException).code ?? String(error));
   }
-  const config = validateConfig(parseConfigText(text, file), file);
-  return { config, file, baseDir: dirname(file), admin: resolveAdmin(config, file, env) };
+  const raw = parseConfigText(text, file);
+  const fleetRaw = isRecord(raw) && raw.accounts !== undefined ? raw : undefined;
+  if (isRecord(raw)) {
+    const problems = placeholderProblems(raw, fleetRaw !== undefined);
+    if (problems.length > 0) {
+      throw new ConfigError(file, problems, "see the fleet example in config/examples/ for the placeholders");
+    }
+  }
+  const config = validateConfig(fleetRaw === undefined ? raw : withSampleValues(fleetRaw), file);
+  return {
+    config,
+    file,
+    baseDir: dirname(file),
+    admin: resolveAdmin(config, file, env),
+    ...(fleetRaw === undefined ? {} : { fleet: { raw: fleetRaw } }),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A fleet config with its templates filled with sample values: its shape is validated like any config's. */
+function withSampleValues(raw: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...raw };
+  for (const section of TEMPLATED_SECTIONS) {
+    if (out[section] !== undefined) out[section] = expandTemplate(out[section], SAMPLE_VALUES);
+  }
+  return out;
 }
 
 /** Why the config file could not be read, and what to pass instead. */

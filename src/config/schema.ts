@@ -8,6 +8,7 @@ import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
 import { credentialSchema } from "../credentials/registry.js";
+import { stateSchema } from "../engine/state/schema.js";
 import { notifySchema } from "../notify/schema.js";
 import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
 
@@ -81,6 +82,68 @@ const twilioSection = z.strictObject({
     ),
 });
 
+/**
+ * `accounts:`: a fleet. One run rotates the API key of each of these accounts as its own unit (its own
+ * journal, locks, all-or-nothing and consumer wait), `twilio.accountSid` being the parent whose credential
+ * manages the subaccounts' keys; stores and consumers are templates (fleet/template.ts).
+ */
+const accountsSection = z
+  .strictObject({
+    list: z
+      .array(sidSchema("account"))
+      .min(1, "list at least one account SID")
+      .optional()
+      .describe("These accounts (subaccounts of twilio.accountSid, or twilio.accountSid itself)."),
+    discover: z
+      .strictObject({
+        friendlyName: z
+          .string()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe(
+            "Only subaccounts whose FriendlyName is this: exact, or a pattern where * is any characters and ? one.",
+          ),
+        status: z
+          .enum(["active", "suspended", "closed"])
+          .default("active")
+          .describe("Only subaccounts with this status (default active)."),
+      })
+      .optional()
+      .describe("Every subaccount of twilio.accountSid that Twilio lists with these filters, at each run."),
+    concurrency: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(8)
+      .describe("At most this many accounts rotate at once (fewer for a while after a 429)."),
+    requestsPerSecond: z
+      .number()
+      .positive()
+      .max(10_000)
+      .optional()
+      .describe("The Twilio request rate the whole fleet stays under; a 429 slows it further, honouring Retry-After."),
+  })
+  .superRefine((accounts, ctx) => {
+    if ((accounts.list === undefined) === (accounts.discover === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "give either list: [AC…, …] or discover: { friendlyName, status }, not both nor neither",
+      });
+    }
+    const seen = new Set<string>();
+    accounts.list?.forEach((sid, index) => {
+      if (seen.has(sid)) {
+        ctx.addIssue({ code: "custom", path: ["list", index], message: "this account is listed twice" });
+      }
+      seen.add(sid);
+    });
+  })
+  .describe(
+    "A fleet: rotate the API key of each of these accounts in one run, each as its own unit, with the parent's " +
+      "(twilio.accountSid's) Auth Token or Main key. Stores and consumers may use {accountSid} and {friendlyName}.",
+  );
+
 const verifySection = z.strictObject({
   newKeyTimeoutSeconds: z
     .number()
@@ -125,8 +188,29 @@ export const configSchema = z
       .describe("App instances that must be seen using the new key before the old one is revoked."),
     verify: verifySection.prefault({}),
     notify: notifySchema,
+    state: stateSchema,
+    accounts: accountsSection.optional(),
   })
   .superRefine((config, ctx) => {
+    if (config.accounts !== undefined && config.credential.type !== "api-key") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["credential", "type"],
+        message:
+          "a fleet (accounts:) rotates API keys only: Twilio's AuthTokens API acts on the credential's own account, so the parent's credential cannot rotate a subaccount's Auth Token; give each subaccount its own config to rotate its token",
+      });
+    } else if (
+      config.accounts !== undefined &&
+      config.credential.type === "api-key" &&
+      config.credential.keyType === "restricted"
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["credential", "keyType"],
+        message:
+          "a fleet makes standard keys: the parent's credential reaches a subaccount's keys on api v2010 only, and restricted keys are made on iam v1",
+      });
+    }
     const admin = config.twilio.admin;
     if ("authToken" in admin && "fromStore" in admin.authToken) {
       const name = admin.authToken.fromStore;

@@ -5,6 +5,7 @@
  * definition; the config schema and the issuer a context gets both follow from it.
  */
 import type { z } from "zod";
+import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import type { CredentialLabels, Issuer } from "./issuer.js";
 
@@ -24,6 +25,8 @@ export interface IssuerEnvironment {
    * out from under it): the engine journals and reports it. `from`/`to` describe them, never a secret.
    */
   onAdminSwitch?: (from: string, to: string) => void;
+  /** Paces every Twilio request with other issuers' (a fleet's accounts share one throttle). */
+  throttle?: RequestThrottle;
 }
 
 export type IssuerFactory<Config> = (config: Config, environment: IssuerEnvironment) => Issuer;

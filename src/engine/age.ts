@@ -5,8 +5,8 @@
  */
 import type { CredentialInfo } from "../credentials/issuer.js";
 import type { EngineContext } from "./context.js";
-import { listRuns } from "./journal.js";
 import { type CredentialAge, credentialAge } from "./preflight.js";
+import { stateOf } from "./state/index.js";
 
 export interface Birth {
   at: Date;
@@ -14,14 +14,14 @@ export interface Birth {
   source: "twilio" | "journal";
 }
 
-export function credentialBirth(
-  context: Pick<EngineContext, "stateDir" | "loaded">,
+export async function credentialBirth(
+  context: Pick<EngineContext, "stateDir" | "state" | "loaded">,
   info: CredentialInfo | undefined,
-): Birth | undefined {
+): Promise<Birth | undefined> {
   if (info === undefined) return undefined;
   if (info.createdAt !== undefined) return { at: info.createdAt, source: "twilio" };
   const { config } = context.loaded;
-  const made = listRuns(context.stateDir)
+  const made = (await stateOf(context).listRuns())
     .filter(
       (run) =>
         run.started?.accountSid === config.twilio.accountSid &&
@@ -34,10 +34,10 @@ export function credentialBirth(
 }
 
 /** The age of the credential `info` names, or undefined when nothing says when it was made. */
-export function ageOf(
-  context: Pick<EngineContext, "stateDir" | "loaded">,
+export async function ageOf(
+  context: Pick<EngineContext, "stateDir" | "state" | "loaded">,
   info: CredentialInfo | undefined,
-): (CredentialAge & { birth: Birth }) | undefined {
-  const birth = credentialBirth(context, info);
+): Promise<(CredentialAge & { birth: Birth }) | undefined> {
+  const birth = await credentialBirth(context, info);
   return birth === undefined ? undefined : { ...credentialAge(birth.at), birth };
 }

@@ -15,15 +15,22 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ExitCode, RotatorError } from "../errors.js";
-import { isUnfinished, type RunSummary, summarizeRun } from "./journal.js";
+import { isUnfinished } from "./journal.js";
 import { isProcessAlive, type StoreRef } from "./lock.js";
+import type { StateBackend } from "./state/backend.js";
+import { stateOf } from "./state/index.js";
+
+/** What the claim functions need of a context: its stores and where its state is. */
+type ClaimContext = { refs: readonly StoreRef[]; stateDir: string; state?: StateBackend };
 
 export interface ClaimRecord {
   runId: string;
   /** The state directory holding the run's journal (absolute). */
   stateDir: string;
+  /** The PostgreSQL database (its instance id) holding the run's journal, when the state is there. */
+  database?: string;
   configFile?: string;
   pid: number;
   host: string;
@@ -45,17 +52,12 @@ function readClaim(path: string): ClaimRecord | undefined {
   }
 }
 
-function journalOf(claim: ClaimRecord): RunSummary | undefined {
-  const path = join(claim.stateDir, "runs", `${claim.runId}.jsonl`);
-  try {
-    return summarizeRun(claim.runId, path);
-  } catch {
-    return undefined;
-  }
-}
-
-/** What the claim beside one store says, judged for run `runId` (undefined: for a run not started yet). */
-export function inspectClaim(ref: StoreRef, runId: string | undefined): ClaimState {
+/**
+ * What the claim beside one store says, judged for run `runId` (undefined: for a run not started yet). The
+ * claim's journal is looked up where the claim says it is, through `state` (which knows whether it can see
+ * there: a database it is not connected to, another host's state directory).
+ */
+export async function inspectClaim(ref: StoreRef, runId: string | undefined, state: StateBackend): Promise<ClaimState> {
   if (ref.claimFile === undefined) return { state: "none" };
   const path = ref.claimFile;
   if (!existsSync(path)) return { state: "none" };
@@ -65,11 +67,12 @@ export function inspectClaim(ref: StoreRef, runId: string | undefined): ClaimSta
   if (claim.host === hostname() && isProcessAlive(claim.pid) && claim.pid !== process.pid) {
     return { state: "live", claim };
   }
-  const run = journalOf(claim);
-  if (run !== undefined) return isUnfinished(run) ? { state: "unfinished", claim } : { state: "stale", claim };
-  // No journal in a state directory we can see: the run died in preflight, having changed nothing. A state
-  // directory we cannot see (another host's) leaves us unable to tell: the safe side is "unfinished".
-  return existsSync(claim.stateDir) ? { state: "stale", claim } : { state: "unfinished", claim };
+  const run = await state.runOfClaim(claim);
+  // Unable to tell (a journal elsewhere): the safe side is "unfinished".
+  if (run === "unknown") return { state: "unfinished", claim };
+  // No journal where the claim says: the run died in preflight, having changed nothing.
+  if (run === undefined) return { state: "stale", claim };
+  return isUnfinished(run) ? { state: "unfinished", claim } : { state: "stale", claim };
 }
 
 /** `run R (config /x.yaml, state dir /s)`. */
@@ -104,12 +107,12 @@ export function claimError(ref: StoreRef, state: ClaimState): RotatorError | und
  * Claim every store that has a claim file, for run `record.runId`, all or nothing. A stale claim is taken
  * over; a claim of a live or unfinished run throws (exit 5 or 6). Returns the claim files now ours.
  */
-export function claimStores(refs: readonly StoreRef[], record: ClaimRecord): string[] {
+export async function claimStores(context: ClaimContext, record: ClaimRecord): Promise<string[]> {
   const taken: string[] = [];
   try {
-    for (const ref of refs) {
+    for (const ref of context.refs) {
       if (ref.claimFile === undefined) continue;
-      claimOne(ref, record);
+      await claimOne(ref, record, stateOf(context));
       taken.push(ref.claimFile);
     }
   } catch (error) {
@@ -119,7 +122,7 @@ export function claimStores(refs: readonly StoreRef[], record: ClaimRecord): str
   return taken;
 }
 
-function claimOne(ref: StoreRef, record: ClaimRecord): void {
+async function claimOne(ref: StoreRef, record: ClaimRecord, backend: StateBackend): Promise<void> {
   const path = ref.claimFile as string;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -142,7 +145,7 @@ function claimOne(ref: StoreRef, record: ClaimRecord): void {
         );
       }
     }
-    const state = inspectClaim(ref, record.runId);
+    const state = await inspectClaim(ref, record.runId, backend);
     if (state.state === "ours") return;
     const refusal = claimError(ref, state);
     if (refusal !== undefined) throw refusal;
@@ -193,20 +196,25 @@ export function releaseClaims(refs: readonly StoreRef[], runId: string): void {
 }
 
 /** Problems the claims beside this config's stores would cause a new run (for plan and status). */
-export function claimProblems(refs: readonly StoreRef[]): string[] {
+export async function claimProblems(context: ClaimContext): Promise<string[]> {
   const problems: string[] = [];
-  for (const ref of refs) {
-    const error = claimError(ref, inspectClaim(ref, undefined));
+  for (const ref of context.refs) {
+    const error = claimError(ref, await inspectClaim(ref, undefined, stateOf(context)));
     if (error !== undefined) problems.push(`${error.message}; ${error.hint ?? ""}`.replace(/; $/, ""));
   }
   return problems;
 }
 
-export const claimRecord = (runId: string, stateDir: string, configFile: string | undefined): ClaimRecord => ({
-  runId,
-  stateDir: resolve(stateDir),
-  ...(configFile === undefined ? {} : { configFile }),
-  pid: process.pid,
-  host: hostname(),
-  since: new Date().toISOString(),
-});
+/** The claim run `runId` puts beside each of the context's local stores. */
+export const claimRecord = (context: ClaimContext, runId: string, configFile: string | undefined): ClaimRecord => {
+  const origin = stateOf(context).claimOrigin();
+  return {
+    runId,
+    stateDir: resolve(origin.stateDir),
+    ...(origin.database === undefined ? {} : { database: origin.database }),
+    ...(configFile === undefined ? {} : { configFile }),
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+  };
+};

@@ -12,11 +12,13 @@ import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import type { Issuer } from "../credentials/issuer.js";
 import { createIssuer } from "../credentials/registry.js";
 import { ConfigError, errorMessage } from "../errors.js";
+import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { registerSecret } from "../util/mask.js";
 import type { Interruption } from "./interrupt.js";
 import type { StoreRef } from "./lock.js";
 import type { Reporter } from "./reporter.js";
+import type { StateBackend } from "./state/backend.js";
 
 export interface EngineContext {
   loaded: LoadedConfig;
@@ -35,6 +37,11 @@ export interface EngineContext {
   /** App instances that must use the new key before the old one is revoked. */
   consumers: ConsumerProbe[];
   stateDir: string;
+  /**
+   * Where journals and locks live (config `state:`); absent in contexts tests assemble by hand, which use the
+   * local state directory `stateDir` (engine/state/index.ts stateOf).
+   */
+  state?: StateBackend;
   reporter: Reporter;
   env: Environment;
   /** Set by a signal handler: the engine stops between steps (see interrupt.ts). */
@@ -55,7 +62,15 @@ export interface AdminSwitch {
  */
 export async function buildContext(
   loaded: LoadedConfig,
-  options: { stateDir: string; reporter: Reporter; env?: Environment; interruption?: Interruption },
+  options: {
+    stateDir: string;
+    state?: StateBackend;
+    reporter: Reporter;
+    env?: Environment;
+    interruption?: Interruption;
+    /** Paces Twilio requests with other contexts' (a fleet's accounts). */
+    throttle?: RequestThrottle;
+  },
 ): Promise<EngineContext> {
   const { config } = loaded;
   const env = options.env ?? process.env;
@@ -75,6 +90,7 @@ export async function buildContext(
       baseUrl: config.twilio.baseUrl,
       propagationTimeoutMs: config.verify.newKeyTimeoutSeconds * 1000,
       revokeConfirmTimeoutMs: config.verify.revokeConfirmSeconds * 1000,
+      ...(options.throttle === undefined ? {} : { throttle: options.throttle }),
       onRetry: (what, error, attempt) =>
         options.reporter.info(`retrying ${what} (attempt ${attempt} failed: ${error.message})`),
       onAdminSwitch: (from, to) => {
@@ -97,6 +113,7 @@ export async function buildContext(
     legacyCredentialKeys: [credentialKeyOf(config, refs, "legacy")],
     consumers,
     stateDir: options.stateDir,
+    ...(options.state === undefined ? {} : { state: options.state }),
     reporter: options.reporter,
     env,
     adminSwitches,

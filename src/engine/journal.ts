@@ -19,6 +19,7 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
+import { open } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
@@ -240,17 +241,38 @@ export class Journal {
   }
 
   append(event: JournalEvent): JournalRecord {
-    this.#seq += 1;
-    const record = { ts: new Date().toISOString(), seq: this.#seq, runId: this.runId, ...event } as JournalRecord;
+    const { record, line } = this.#next(event);
     const fd = openSync(this.path, "a", 0o600);
     try {
-      writeSync(fd, `${redact(JSON.stringify(toDisk(record, this.word)))}\n`);
+      writeSync(fd, line);
       // The journal is only worth having if it survives the crash it exists for.
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     return record;
+  }
+
+  /**
+   * `append`, with the write and the fsync off the event loop: resolves once the record is durable. A fleet
+   * runs many accounts' journals at once, and a synchronous fsync would hold every other account still.
+   */
+  async appendDurably(event: JournalEvent): Promise<JournalRecord> {
+    const { record, line } = this.#next(event);
+    const file = await open(this.path, "a", 0o600);
+    try {
+      await file.write(line);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    return record;
+  }
+
+  #next(event: JournalEvent): { record: JournalRecord; line: string } {
+    this.#seq += 1;
+    const record = { ts: new Date().toISOString(), seq: this.#seq, runId: this.runId, ...event } as JournalRecord;
+    return { record, line: `${redact(JSON.stringify(toDisk(record, this.word)))}\n` };
   }
 
   records(): JournalRecord[] {

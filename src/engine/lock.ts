@@ -26,7 +26,7 @@ export interface StoreRef {
   claimFile?: string;
 }
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   host: string;
   runId: string;
@@ -36,6 +36,8 @@ interface LockOwner {
   store?: string;
   /** The config file of the run holding the lock, so a stale lock's hint can name it. */
   configFile?: string;
+  /** A leased lock (state on PostgreSQL): until when its holder's lease runs, by the database's clock. */
+  leaseUntil?: string;
 }
 
 export function isProcessAlive(pid: number): boolean {
@@ -122,7 +124,8 @@ export function overallLockState(locks: ReadonlyArray<{ lock: LockState }>): Loc
 export function describeOwner(owner: LockOwner | undefined): string {
   if (owner === undefined) return "an unreadable owner";
   const config = owner.configFile === undefined ? "" : `, config ${owner.configFile}`;
-  return `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since}${config})`;
+  const lease = owner.leaseUntil === undefined ? "" : `, lease until ${owner.leaseUntil}`;
+  return `run ${owner.runId} (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since}${config}${lease})`;
 }
 
 /** The locks of every store one command writes, taken together and released together. */

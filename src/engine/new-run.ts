@@ -7,21 +7,21 @@ import { ExitCode, RotatorError } from "../errors.js";
 import { claimRecord, claimStores } from "./claims.js";
 import type { EngineContext } from "./context.js";
 import { newRunId } from "./journal.js";
-import { StoreLocks } from "./lock.js";
 import { refuseOverlappingRun } from "./overlap.js";
 import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
+import { stateOf } from "./state/index.js";
 
 export async function startNewRun<T>(
   context: EngineContext,
   command: "rotate" | "sync",
   body: (runId: string) => Promise<T>,
 ): Promise<T> {
-  const { stateDir, loaded } = context;
+  const { loaded } = context;
   const runId = newRunId();
   // One lock per store: a config sharing any store with this one waits its turn (exit 5).
-  const lock = StoreLocks.acquire(stateDir, context.refs, { runId, command, configFile: loaded.file });
+  const lock = await stateOf(context).acquireLocks(context.refs, { runId, command, configFile: loaded.file });
   try {
-    const unfinished = unfinishedRunFor(context);
+    const unfinished = await unfinishedRunFor(context);
     if (unfinished !== undefined) {
       throw new RotatorError(`run ${unfinished.runId} for this credential is not finished`, {
         exitCode: ExitCode.unfinishedRun,
@@ -29,15 +29,15 @@ export async function startNewRun<T>(
       });
     }
     // Another config's unfinished run sharing a store: writing now could strand that run's stores.
-    refuseOverlappingRun(context, "rotate");
+    await refuseOverlappingRun(context, "rotate");
     // Beside each local store: seen by runs of every state directory, kept until this run is over.
-    claimStores(context.refs, claimRecord(runId, stateDir, loaded.file));
+    await claimStores(context, claimRecord(context, runId, loaded.file));
     try {
       return await body(runId);
     } finally {
-      releaseClaimsIfOver(context, runId);
+      await releaseClaimsIfOver(context, runId);
     }
   } finally {
-    lock.release();
+    await lock.release();
   }
 }

@@ -7,8 +7,9 @@
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type EngineContext, ownsRun } from "./context.js";
-import { defaultStateDir, isUnfinished, listRuns, type RunSummary } from "./journal.js";
+import { defaultStateDir, isUnfinished, type RunSummary } from "./journal.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
+import { stateOf } from "./state/index.js";
 
 /** The identities of the stores a run writes, from its run-started record. */
 export function runStoreIdentities(run: RunSummary): string[] {
@@ -23,7 +24,7 @@ export interface Overlap {
 
 type OverlapContext = Pick<
   EngineContext,
-  "loaded" | "stores" | "stateDir" | "env" | "refs" | "credentialKey" | "legacyCredentialKeys"
+  "loaded" | "stores" | "stateDir" | "state" | "env" | "refs" | "credentialKey" | "legacyCredentialKeys"
 >;
 
 /** Whether a journaled store identity is one of ours (as this rotator or rotator 0.1 spelt it). */
@@ -32,8 +33,8 @@ function isOurs(ref: OverlapContext["refs"][number], identity: string): boolean 
 }
 
 /** Unfinished runs started by another config (another credentialKey) sharing a store with this one, oldest first. */
-export function overlappingRuns(context: OverlapContext): Overlap[] {
-  return listRuns(context.stateDir)
+export async function overlappingRuns(context: OverlapContext): Promise<Overlap[]> {
+  return (await stateOf(context).listRuns())
     .filter((run) => run.started !== undefined && !ownsRun(context, run.started.credentialKey) && isUnfinished(run))
     .map((run) => {
       const theirs = runStoreIdentities(run);
@@ -55,6 +56,17 @@ export interface OtherHolder {
  * consumers may still use the old one and whose rollback would put it back.
  */
 function credentialsHeldBy(run: RunSummary): string[] {
+  // A finished run's answer never changes, and a fleet asks it of every run once per account.
+  const known = heldByFinished.get(run);
+  if (known !== undefined) return known;
+  const held = credentialsHeldByNow(run);
+  if (!isUnfinished(run)) heldByFinished.set(run, held);
+  return held;
+}
+
+const heldByFinished = new WeakMap<RunSummary, string[]>();
+
+function credentialsHeldByNow(run: RunSummary): string[] {
   // A sync's credential is the operator's, but its stores hold it all the same.
   const issued = run.records.flatMap((r) =>
     r.event === "credential-issued" || r.event === "credential-supplied" ? [r.newId] : [],
@@ -79,9 +91,9 @@ function oldKeyOf(run: RunSummary): string | undefined {
  * any config that wrote each store. Two configs sharing one store share its credential: revoking it for one
  * config strands the other config's stores, which no lock or consumer check of this run would notice.
  */
-export function otherHolders(context: OverlapContext, credentialId: string): OtherHolder[] {
+export async function otherHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
   const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string[] }>();
-  for (const run of listRuns(context.stateDir)) {
+  for (const run of await stateOf(context).listRuns()) {
     if (run.started === undefined) continue;
     const held = credentialsHeldBy(run);
     for (const store of run.started.stores) {
@@ -155,17 +167,20 @@ export function commandFor(context: OverlapContext, overlap: Overlap, command: "
  * those stores, and `resume`/`rollback` of this config have nothing of their own to do but must say whose
  * run is in the way instead of "nothing to resume".
  */
-export function refuseOverlappingRun(context: OverlapContext, command: "rotate" | "resume" | "rollback"): void {
-  const error = overlapError(context, command);
+export async function refuseOverlappingRun(
+  context: OverlapContext,
+  command: "rotate" | "resume" | "rollback",
+): Promise<void> {
+  const error = await overlapError(context, command);
   if (error !== undefined) throw error;
 }
 
 /** The error refuseOverlappingRun throws, or undefined when no other config's unfinished run shares a store. */
-export function overlapError(
+export async function overlapError(
   context: OverlapContext,
   command: "rotate" | "resume" | "rollback",
-): RotatorError | undefined {
-  const overlap = overlappingRuns(context).at(-1);
+): Promise<RotatorError | undefined> {
+  const overlap = (await overlappingRuns(context)).at(-1);
   if (overlap === undefined) return undefined;
   const what = describeOverlap(context, overlap);
   const resume = `\`${commandFor(context, overlap, "resume")}\``;

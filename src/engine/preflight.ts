@@ -145,7 +145,7 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
       notes.push(...own.notes);
     }
   }
-  const currentAge = ageOf(context, currentInfo);
+  const currentAge = await ageOf(context, currentInfo);
   if (currentInfo !== undefined && currentAge?.skewed) {
     notes.push(
       `${maskSid(currentInfo.id)} was created ${currentAge.aheadBy} ahead of this machine's clock: the clock is behind, so the credential's age (and --if-due) cannot be judged until it is fixed`,

@@ -23,20 +23,15 @@ function has(records: JournalRecord[], event: JournalRecord["event"]): boolean {
   return records.some((r) => r.event === event);
 }
 
-import {
-  isUnfinished,
-  Journal,
-  type JournalRecord,
-  listRuns,
-  processIdentity,
-  type RunSummary,
-  summarizeRun,
-} from "./journal.js";
-import { StoreLocks } from "./lock.js";
+import { isUnfinished, type JournalRecord, processIdentity, type RunSummary } from "./journal.js";
+import type { RunJournal } from "./state/backend.js";
+import { stateOf } from "./state/index.js";
 
 /** The newest unfinished run of this config, read now. */
-export function unfinishedRunFor(context: Pick<EngineContext, "stateDir" | "credentialKey" | "legacyCredentialKeys">) {
-  return listRuns(context.stateDir)
+export async function unfinishedRunFor(
+  context: Pick<EngineContext, "stateDir" | "state" | "credentialKey" | "legacyCredentialKeys">,
+): Promise<RunSummary | undefined> {
+  return (await stateOf(context).listRuns())
     .filter((run) => ownsRun(context, run.started?.credentialKey) && isUnfinished(run))
     .at(-1);
 }
@@ -52,10 +47,9 @@ export async function underLocks<T>(
   body: (run: RunSummary | undefined) => Promise<T>,
 ): Promise<T> {
   // Only names the lock's owner in messages; nothing is decided from this read.
-  const hint = unfinishedRunFor(context);
+  const hint = await unfinishedRunFor(context);
   await pausepoint(`before-lock:${command}`, context.env);
-  const lock = StoreLocks.acquire(
-    context.stateDir,
+  const lock = await stateOf(context).acquireLocks(
     context.refs,
     { runId: hint?.runId ?? `${command}-${process.pid}`, command, configFile: context.loaded.file },
     { takeOverStale: true },
@@ -63,29 +57,27 @@ export async function underLocks<T>(
   try {
     failpoint(`after-lock:${command}`, context.env);
     await pausepoint(`after-lock:${command}`, context.env);
-    const run = unfinishedRunFor(context);
+    const run = await unfinishedRunFor(context);
     if (run === undefined) return await body(undefined);
-    claimStores(context.refs, claimRecord(run.runId, context.stateDir, run.started?.configFile));
+    await claimStores(context, claimRecord(context, run.runId, run.started?.configFile));
     try {
       return await body(run);
     } finally {
-      releaseClaimsIfOver(context, run.runId);
+      await releaseClaimsIfOver(context, run.runId);
     }
   } finally {
-    lock.release();
+    await lock.release();
   }
 }
 
 /** Drop a run's claims when its journal says it is over (completed, rolled back, or nothing left to do). */
-export function releaseClaimsIfOver(context: Pick<EngineContext, "refs" | "stateDir">, runId: string): void {
-  let over: boolean;
-  try {
-    over = !isUnfinished(summarizeRun(runId, Journal.pathFor(context.stateDir, runId)));
-  } catch {
-    // No journal: the run never started (it died or was refused in preflight).
-    over = true;
-  }
-  if (over) releaseClaims(context.refs, runId);
+export async function releaseClaimsIfOver(
+  context: Pick<EngineContext, "refs" | "stateDir" | "state">,
+  runId: string,
+): Promise<void> {
+  // No journal: the run never started (it died or was refused in preflight).
+  const run = await stateOf(context).readRun(runId);
+  if (run === undefined || !isUnfinished(run)) releaseClaims(context.refs, runId);
 }
 
 /** The run's config must name the same stores as when the run started: resume writes them by name. */
@@ -101,14 +93,14 @@ export function checkSameStores(context: EngineContext, started: RunSummary["sta
 }
 
 /** Reopen the run's journal for this command, recording who re-entered it. */
-export function reopenJournal(context: EngineContext, run: RunSummary): Journal {
+export async function reopenJournal(context: EngineContext, run: RunSummary): Promise<RunJournal> {
   checkSameStores(context, run.started);
-  const journal = Journal.reopen(context.stateDir, run.runId, context.issuer.labels.word);
-  journal.append({ event: "resume-started", ...processIdentity() });
+  const journal = await stateOf(context).reopenJournal(run.runId, context.issuer.labels.word);
+  await journal.append({ event: "resume-started", ...processIdentity() });
   return journal;
 }
 
-export function rebuildState(context: EngineContext, journal: Journal, records: JournalRecord[]): RunState {
+export function rebuildState(context: EngineContext, journal: RunJournal, records: JournalRecord[]): RunState {
   const oldId = find(records, "preflight-passed")?.oldId || undefined;
   const started = find(records, "run-started");
   const mode: RunMode = {
@@ -141,10 +133,10 @@ export function rebuildState(context: EngineContext, journal: Journal, records: 
  */
 export async function continueJournaledRun(
   context: EngineContext,
-  journal: Journal,
+  journal: RunJournal,
   command: string,
 ): Promise<CommandResult> {
-  const records = journal.records();
+  const records = await journal.records();
   const state = rebuildState(context, journal, records);
   return continueRun(state, records, command);
 }
@@ -220,7 +212,7 @@ async function reconcileStores(state: RunState): Promise<void> {
     if (heldId === state.newId) {
       progress.written = true;
       progress.outcome = "written";
-      state.journal.append({
+      await state.journal.append({
         event: "store-written",
         store: progress.provider.name,
         version: snapshot.version ?? null,

@@ -64,7 +64,7 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
       if (!state.stores.some((store) => store.written)) {
         return resultFromState(command, state, await undoInterrupted(state));
       }
-      return resultFromState(command, state, stopInterrupted(state, "while writing the stores"));
+      return resultFromState(command, state, await stopInterrupted(state, "while writing the stores"));
     }
   } catch (error) {
     return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
@@ -76,7 +76,7 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
 export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
   const laggards = await awaitConsumersStep(state);
   if (interrupted(state.context) && laggards.length > 0 && !state.mode.revokeImmediately) {
-    return resultFromState(command, state, stopInterrupted(state, "while waiting for consumers"));
+    return resultFromState(command, state, await stopInterrupted(state, "while waiting for consumers"));
   }
   if (laggards.length > 0 && state.mode.revokeImmediately) {
     // The operator traded availability for security (a leak): the old credential goes now, and these
@@ -93,7 +93,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       error: `not every consumer uses the new ${noun(state)} yet: ${laggards.join(", ")}; the old ${noun(state)} was not revoked`,
       next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)}; or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     return resultFromState(command, state, outcome);
   }
   const strays = await storesStillHoldNewKey(state);
@@ -104,7 +104,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       error: `not every store holds the new ${noun(state)} any more: ${strays.join(", ")}; the old ${noun(state)} was not revoked`,
       next: `put the new ${noun(state)} back in those stores (or run \`rotator rollback\`), then \`rotator resume\` checks again and revokes`,
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     state.context.reporter.warn(outcome.error);
     return resultFromState(command, state, outcome);
   }
@@ -123,7 +123,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       error: `revoking the old ${noun(state)} failed: ${describeStepError(error)}`,
       next: `run \`rotator resume\` to retry the revoke (every store already holds the new ${noun(state)})`,
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     return resultFromState(command, state, outcome);
   }
   return resultFromState(command, state, await finishStep(state));
@@ -143,13 +143,13 @@ async function undoInterrupted(state: RunState): Promise<RunOutcome> {
 }
 
 /** Stop between steps on a signal: journaled as interrupted, so `resume` carries the run on. */
-function stopInterrupted(state: RunState, where: string): RunOutcome {
+async function stopInterrupted(state: RunState, where: string): Promise<RunOutcome> {
   const outcome: RunOutcome = {
     status: "interrupted",
     exitCode: ExitCode.interrupted,
     error: `interrupted by ${state.context.interruption?.signal ?? "a signal"} ${where}; the old ${noun(state)} was not revoked`,
     next: "`rotator resume` carries the run on from here; `rotator rollback` undoes it",
   };
-  state.journal.append({ event: "run-finished", ...outcome });
+  await state.journal.append({ event: "run-finished", ...outcome });
   return outcome;
 }

@@ -13,7 +13,8 @@ import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
-import type { Journal, RunStatus } from "./journal.js";
+import type { RunStatus } from "./journal.js";
+import type { RunJournal } from "./state/backend.js";
 
 export type StoreOutcome = "unchanged" | "written" | "rolled-back" | "rollback-failed";
 
@@ -28,7 +29,7 @@ export interface StoreProgress {
 
 export interface RunState {
   context: EngineContext;
-  journal: Journal;
+  journal: RunJournal;
   /** The key being replaced; undefined when the stores held none. */
   oldId: string | undefined;
   /** The old credential with its secret, when still known (not after a crash past the writes). */
@@ -69,7 +70,7 @@ export interface RunOutcome {
 
 export function newRunState(
   context: EngineContext,
-  journal: Journal,
+  journal: RunJournal,
   old: StoredCredential | undefined,
   snapshots: Array<StoreSnapshot | undefined>,
   mode: RunMode = ROTATE,
@@ -99,14 +100,14 @@ export async function issueStep(state: RunState): Promise<void> {
   const { issuer, reporter } = state.context;
   const friendlyName = issuer.friendlyNameFor(state.journal.runId);
   reporter.step(issuer.describeCreating(state.journal.runId));
-  state.journal.append({ event: "issue-started", friendlyName });
+  await state.journal.append({ event: "issue-started", friendlyName });
   let issued: IssuedCredential;
   try {
     issued = await issuer.issue(state.journal.runId);
   } catch (error) {
     // Refused before anything was made: rollback must not go looking for (and deleting) anything.
     if (issuer.refusedBeforeCreating(error))
-      state.journal.append({ event: "issue-refused", error: errorMessage(error) });
+      await state.journal.append({ event: "issue-refused", error: errorMessage(error) });
     throw error;
   }
   // It exists in Twilio but the journal does not know its id yet: resume finds it (by name, or by the journal).
@@ -115,7 +116,11 @@ export async function issueStep(state: RunState): Promise<void> {
   state.newId = issued.id;
   state.issued = issued.credential;
   issuer.adoptNew(issued.credential);
-  state.journal.append({ event: "credential-issued", newId: issued.id, createdAt: issued.createdAt.toISOString() });
+  await state.journal.append({
+    event: "credential-issued",
+    newId: issued.id,
+    createdAt: issued.createdAt.toISOString(),
+  });
   reporter.info(`created ${maskSid(issued.id)}`);
   failpoint("after-issue", state.context.env);
 }
@@ -125,7 +130,7 @@ export async function verifyNewStep(state: RunState): Promise<void> {
   const { issuer, reporter } = state.context;
   reporter.step(`checking that ${maskSid(state.newId)} authenticates`);
   const outcome = await issuer.verifyAuthenticates(state.issued!);
-  state.journal.append({ event: "credential-verified", newId: state.newId!, ...outcome });
+  await state.journal.append({ event: "credential-verified", newId: state.newId!, ...outcome });
   reporter.info(`authenticated after ${outcome.attempts} attempt(s), ${outcome.elapsedMs} ms`);
   failpoint("after-verify", state.context.env);
 }
@@ -137,7 +142,7 @@ export async function writeStoreStep(state: RunState, progress: StoreProgress): 
   if (progress.restorePoint === undefined) {
     const expected = progress.expected ?? (await provider.read());
     progress.restorePoint = await provider.prepare(expected, ctx);
-    state.journal.append({ event: "store-prepared", store: provider.name, restorePoint: progress.restorePoint });
+    await state.journal.append({ event: "store-prepared", store: provider.name, restorePoint: progress.restorePoint });
     failpoint(`after-prepare:${provider.name}`, state.context.env);
   }
   const version = await provider.write(state.issued!, progress.restorePoint, ctx);
@@ -149,7 +154,11 @@ export async function writeStoreStep(state: RunState, progress: StoreProgress): 
   }
   progress.written = true;
   progress.outcome = "written";
-  state.journal.append({ event: "store-written", store: provider.name, version: version ?? readBack.version ?? null });
+  await state.journal.append({
+    event: "store-written",
+    store: provider.name,
+    version: version ?? readBack.version ?? null,
+  });
   state.context.reporter.info(`${provider.name}: written and read back (${provider.describe()})`);
   failpoint(`after-write:${provider.name}`, state.context.env);
 }
@@ -168,7 +177,7 @@ export async function writeStoresStep(
     if (shouldStop()) return "stopped";
     await writeStoreStep(state, progress);
   }
-  state.journal.append({ event: "stores-committed" });
+  await state.journal.append({ event: "stores-committed" });
   failpoint("after-commit", state.context.env);
   return "committed";
 }
@@ -216,7 +225,7 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
     if (result.reloaded === "failed") reporter.warn(`${result.name}: reload hook failed: ${result.reloadError}`);
   }
   state.consumers = results;
-  state.journal.append({
+  await state.journal.append({
     event: "consumers-checked",
     converged,
     results: results.map((r) => ({
@@ -255,12 +264,12 @@ export async function revokeStep(state: RunState): Promise<void> {
     return;
   }
   reporter.step(issuer.describeRevoking(maskSid(state.oldId)));
-  state.journal.append({ event: "revoke-started", oldId: state.oldId });
+  await state.journal.append({ event: "revoke-started", oldId: state.oldId });
   failpoint("after-revoke-started", state.context.env);
   const outcome = await issuer.revoke(state.oldId, state.newId);
   // Revoked (a token promoted), not yet journaled: resume must find that out from Twilio.
   failpoint("after-revoke", state.context.env);
-  journalAdminSwitches(state);
+  await journalAdminSwitches(state);
   // With the old secret at hand, prove the revoke with a real call; after a crash only the lookup is left.
   // The delete has happened either way: a failed check is a warning, not a failed revoke.
   let refused: boolean | undefined;
@@ -276,7 +285,7 @@ export async function revokeStep(state: RunState): Promise<void> {
       `${maskSid(state.oldId)} was ${revoked}, but checking that Twilio refuses it failed: ${errorMessage(error)}`,
     );
   }
-  state.journal.append({
+  await state.journal.append({
     event: "old-credential-revoked",
     oldId: state.oldId,
     outcome,
@@ -298,9 +307,9 @@ export async function revokeStep(state: RunState): Promise<void> {
  * The issuer went on with another admin credential (the configured one was the token this run promoted
  * away): journal it, and say what the operator must update, since that credential is dead from now on.
  */
-export function journalAdminSwitches(state: RunState): void {
+export async function journalAdminSwitches(state: RunState): Promise<void> {
   for (const change of state.context.adminSwitches.splice(0)) {
-    state.journal.append({ event: "admin-switched", from: change.from, to: change.to });
+    await state.journal.append({ event: "admin-switched", from: change.from, to: change.to });
     const source = state.context.loaded.admin?.passwordSource;
     warn(
       state,
@@ -312,8 +321,8 @@ export function journalAdminSwitches(state: RunState): void {
 }
 
 /** What the journal tells `findCreatedBy`: whether this run began a create, and what it recorded. */
-function creationHint(state: RunState): { started: boolean; knownId: string | undefined } {
-  const records = state.journal.records();
+async function creationHint(state: RunState): Promise<{ started: boolean; knownId: string | undefined }> {
+  const records = await state.journal.records();
   const started = records.some((r) => r.event === "issue-started") && !records.some((r) => r.event === "issue-refused");
   return { started, knownId: state.newId };
 }
@@ -342,7 +351,7 @@ export async function storesStillHoldNewKey(state: RunState): Promise<string[]> 
     }
     if (held !== state.newId) strays.push(`${progress.provider.name} (holds ${maskSid(held)})`);
   }
-  state.journal.append({ event: "stores-checked", missing: strays });
+  await state.journal.append({ event: "stores-checked", missing: strays });
   return strays;
 }
 
@@ -352,10 +361,10 @@ export async function storesStillHoldNewKey(state: RunState): Promise<string[]> 
  */
 export async function discardStrayKeys(state: RunState): Promise<void> {
   try {
-    for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, creationHint(state))) {
+    for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, await creationHint(state))) {
       if (id === state.newId) continue;
       const outcome = await state.context.issuer.discard(id);
-      state.journal.append({ event: "credential-discarded", newId: id, outcome });
+      await state.journal.append({ event: "credential-discarded", newId: id, outcome });
       state.context.reporter.info(`deleted a stray key of this run, ${maskSid(id)} (a retried create)`);
     }
   } catch (error) {
@@ -367,7 +376,7 @@ export async function discardStrayKeys(state: RunState): Promise<void> {
 export async function finishStep(state: RunState): Promise<RunOutcome> {
   await releaseStores(state, state.stores);
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
-  state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
+  await state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
   state.context.reporter.step(
     `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
   );
@@ -387,7 +396,7 @@ async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<
       state.context.reporter.warn(warning);
     }
   }
-  state.journal.append({ event: "stores-released" });
+  await state.journal.append({ event: "stores-released" });
 }
 
 /**
@@ -398,7 +407,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   const { reporter, issuer } = state.context;
   const { noun } = issuer.labels;
   reporter.step(`rolling back: ${reason}`);
-  state.journal.append({ event: "rollback-started", reason });
+  await state.journal.append({ event: "rollback-started", reason });
   failpoint("after-rollback-started", state.context.env);
   const failed: string[] = [];
   const rolledBack: StoreProgress[] = [];
@@ -412,12 +421,12 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       progress.outcome = "rolled-back";
       progress.written = false;
       rolledBack.push(progress);
-      state.journal.append({ event: "store-rolled-back", store: progress.provider.name });
+      await state.journal.append({ event: "store-rolled-back", store: progress.provider.name });
       reporter.info(`${progress.provider.name}: restored`);
     } catch (error) {
       progress.outcome = "rollback-failed";
       failed.push(`${progress.provider.name}: ${errorMessage(error)}`);
-      state.journal.append({
+      await state.journal.append({
         event: "store-rollback-failed",
         store: progress.provider.name,
         error: errorMessage(error),
@@ -434,7 +443,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `rollback failed for ${failed.join("; ")}`,
       next: "fix the stores named above, then run `rotator resume` to finish the rollback",
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   const stillOnNewKey = await consumersBackOnOldKey(state);
@@ -447,7 +456,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error,
       next: `make those consumers re-read their store (reload or restart them), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
     return outcome;
   }
@@ -455,7 +464,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     // A sync's credential is the operator's, in use elsewhere: never deleted.
     for (const id of state.mode.kind === "sync" ? [] : await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
-      state.journal.append({ event: "credential-discarded", newId: id, outcome });
+      await state.journal.append({ event: "credential-discarded", newId: id, outcome });
       if (id === state.newId) reporter.info(`deleted the new ${noun} ${maskSid(id)}`);
       else {
         // Found though never journaled (a crash mid-create, a lost answer): say what it was, and how sure.
@@ -471,12 +480,12 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `every store is back to its previous value, but deleting the new ${noun} failed: ${errorMessage(error)}`,
       next: `run \`rotator resume\` to delete it (the old ${noun} is untouched and still valid)`,
     };
-    state.journal.append({ event: "run-finished", ...outcome });
+    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   await releaseStores(state, rolledBack);
   const outcome: RunOutcome = { status: "rolled-back", exitCode: ExitCode.rolledBack, error: reason };
-  state.journal.append({ event: "run-finished", ...outcome });
+  await state.journal.append({ event: "run-finished", ...outcome });
   reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
   return outcome;
 }
@@ -501,7 +510,7 @@ async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
     },
   );
   const laggards = results.filter((r) => r.convergedAt === null).map((r) => r.name);
-  state.journal.append({ event: "consumers-restored", converged, laggards });
+  await state.journal.append({ event: "consumers-restored", converged, laggards });
   return laggards;
 }
 
@@ -509,7 +518,8 @@ async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
 async function keysToDiscard(state: RunState): Promise<string[]> {
   const ids = new Set<string>();
   if (state.newId !== undefined) ids.add(state.newId);
-  for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, creationHint(state))) ids.add(id);
+  for (const id of await state.context.issuer.findCreatedBy(state.journal.runId, await creationHint(state)))
+    ids.add(id);
   return [...ids];
 }
 

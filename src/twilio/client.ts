@@ -88,13 +88,27 @@ function parseRetryAfter(value: string | undefined): number | undefined {
 
 const TWILIO_ORIGIN = /^https:\/\/[a-z0-9-]+(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
 
+/**
+ * Paces every request of a group of clients (a fleet's accounts share one): `acquire` resolves when a
+ * request may go, `answered` hears each status, so a 429 slows every client down (see fleet/limiter.ts).
+ */
+export interface RequestThrottle {
+  acquire(): Promise<void>;
+  answered(status: number, retryAfterMs: number | undefined): void;
+}
+
+/** 429s a throttled client answers itself by waiting and sending again (Twilio: never processed, always safe to retry). */
+const THROTTLED_429_ATTEMPTS = 8;
+
 class RotatorRequestClient extends RequestClient {
   readonly #origin: string | undefined;
+  readonly #throttle: RequestThrottle | undefined;
 
-  constructor(baseUrl: string | undefined, timeoutMs: number) {
+  constructor(baseUrl: string | undefined, timeoutMs: number, throttle?: RequestThrottle) {
     // keepAlive off: rotator makes a handful of calls, and open sockets keep test processes alive.
     super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
     this.#origin = baseUrl?.replace(/\/+$/, "");
+    this.#throttle = throttle;
   }
 
   override async request<TData>(opts: RequestOptions<TData>): Promise<TwilioResponse<TData>> {
@@ -104,7 +118,8 @@ class RotatorRequestClient extends RequestClient {
       const headers = { ...opts.headers, "X-Forwarded-Host": new URL(meant).host };
       sent = { ...opts, uri: this.#origin + opts.uri.slice(meant.length), headers };
     }
-    const response = (await super.request<TData>(sent)) as TwilioResponse<TData>;
+    const send = () => super.request<TData>(sent) as Promise<TwilioResponse<TData>>;
+    const response = this.#throttle === undefined ? await send() : await sendThrottled(send, this.#throttle);
     const request = `${opts.method.toUpperCase()} ${new URL(sent.uri).pathname}`;
     if (response.statusCode >= 400) throw new TwilioApiError(response, request);
     // The library JSON.parses bodies itself, and V8's parse errors quote the text; check here, quoting nothing.
@@ -112,6 +127,25 @@ class RotatorRequestClient extends RequestClient {
       throw new TwilioUnreadableResponseError(response.statusCode, request, Buffer.byteLength(response.body));
     }
     return response;
+  }
+}
+
+/**
+ * One request, paced by the throttle when there is one. A throttled client waits out a 429 itself (the
+ * throttle has heard its Retry-After and holds every request back until then) and sends again: a fleet's
+ * shared rate limit is the normal case there, not an error of this request.
+ */
+async function sendThrottled<TData>(
+  send: () => Promise<TwilioResponse<TData>>,
+  throttle: RequestThrottle,
+): Promise<TwilioResponse<TData>> {
+  for (let attempt = 1; ; attempt++) {
+    await throttle.acquire();
+    const response = await send();
+    const retryAfter =
+      response.statusCode === 429 ? parseRetryAfter(headerValue(response.headers, "retry-after")) : undefined;
+    throttle.answered(response.statusCode, retryAfter);
+    if (response.statusCode !== 429 || attempt >= THROTTLED_429_ATTEMPTS) return response;
   }
 }
 
@@ -138,12 +172,14 @@ export interface TwilioClientOptions {
   /** Twilio Region (`ie1`) and Edge (`dublin`): the client then calls `api.dublin.ie1.twilio.com`. */
   region?: string | undefined;
   edge?: string | undefined;
+  /** Pace this client's requests with others' (a fleet's shared rate limit). */
+  throttle?: RequestThrottle | undefined;
 }
 
 export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
   return new Twilio(options.username, options.password, {
     accountSid: options.accountSid,
-    httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000),
+    httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000, options.throttle),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.edge === undefined ? {} : { edge: options.edge }),
   });
@@ -158,12 +194,14 @@ export async function keyAuthenticates(options: {
   keySid: string;
   secret: string;
   baseUrl?: string | undefined;
+  throttle?: RequestThrottle | undefined;
 }): Promise<boolean> {
   const client = createTwilioClient({
     accountSid: options.accountSid,
     username: options.keySid,
     password: options.secret,
     baseUrl: options.baseUrl,
+    throttle: options.throttle,
   });
   try {
     await client.api.v2010.accounts(options.accountSid).messages.list({ limit: 1 });

@@ -138,7 +138,7 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
   if (current !== undefined) {
     const info = await context.issuer.describe(credentialId(current)).catch(() => undefined);
     // Twilio dates keys; a token's age comes from the journaled run that made it (engine/age.ts).
-    const birth = credentialBirth(context, info);
+    const birth = await credentialBirth(context, info);
     if (info !== undefined && birth !== undefined) {
       const ageSeconds = Math.max(0, Math.floor((Date.now() - birth.at.getTime()) / 1000));
       credential = {

@@ -24,6 +24,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         ["rotator plan", "check ./rotator.yaml and print the steps"],
         ["rotator plan --sandbox", "the same on the built-in sandbox"],
         ["rotator plan --json | jq .summary", "the one-line count of changes"],
+        ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
       ]),
     )
     .action(async (options: PlanOptions) => {
@@ -32,22 +33,24 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         context.exit.code = 2;
         return;
       }
-      const [{ runConfigCommand }, { plan }, { renderPlan }] = await Promise.all([
+      const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("./render.js"),
+        import("./fleet.js"),
       ]);
+      const planOptions = {
+        emergency: options.emergency ?? false,
+        revokeImmediately: options.revokeImmediately ?? false,
+        allowSharedRevoke: options.allowSharedRevoke ?? false,
+      };
       await runConfigCommand(
         "plan",
         options,
         context,
-        (engine) =>
-          plan(engine, {
-            emergency: options.emergency ?? false,
-            revokeImmediately: options.revokeImmediately ?? false,
-            allowSharedRevoke: options.allowSharedRevoke ?? false,
-          }),
+        (engine) => plan(engine, planOptions),
         renderPlan,
+        fleetPlanCommand(planOptions),
       );
     });
 }

@@ -6,12 +6,12 @@
 import { credentialId } from "../../../providers/contract.js";
 import { claimProblems } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
-import { stateDirProblem } from "../../engine/journal.js";
-import { describeOwner, inspectLocks, liveRunIds } from "../../engine/lock.js";
+import { describeOwner } from "../../engine/lock.js";
 import { otherHolders, overlapError, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
+import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "./actions.js";
@@ -32,13 +32,14 @@ export async function plan(
   context: EngineContext,
   options: { emergency?: boolean; revokeImmediately?: boolean; allowSharedRevoke?: boolean } = {},
 ): Promise<PlanResult> {
-  const { stores, stateDir } = context;
+  const { stores } = context;
+  const state = stateOf(context);
   const problems: string[] = [];
 
   // Rotate creates its journal and locks here: a state directory it could not write fails it at once.
-  const stateDirIssue = stateDirProblem(stateDir);
-  if (stateDirIssue !== undefined) problems.push(stateDirIssue);
-  for (const { name, lock } of inspectLocks(stateDir, context.refs)) {
+  const stateIssue = await state.problem();
+  if (stateIssue !== undefined) problems.push(stateIssue);
+  for (const { name, lock } of await state.inspectLocks(context.refs)) {
     if (lock.state === "held")
       problems.push(`another run holds the lock of store ${name}: ${describeOwner(lock.owner)}`);
     if (lock.state === "stale")
@@ -46,25 +47,25 @@ export async function plan(
         `a stale lock of store ${name} is left by ${describeOwner(lock.owner)}, whose process is gone; \`rotator resume\` will take it over`,
       );
   }
-  const unfinished = unfinishedRunFor(context);
-  if (unfinished !== undefined && liveRunIds(stateDir).has(unfinished.runId)) {
+  const unfinished = await unfinishedRunFor(context);
+  if (unfinished !== undefined && (await state.liveRunIds()).has(unfinished.runId)) {
     problems.push(`run ${unfinished.runId} is running now; wait for it to finish`);
   } else if (unfinished !== undefined) {
     problems.push(`run ${unfinished.runId} is not finished; run \`rotator resume\` first`);
   } else {
     // The same check as rotate's: another config's unfinished run sharing a store.
-    const overlap = overlapError(context, "rotate");
+    const overlap = await overlapError(context, "rotate");
     if (overlap !== undefined) problems.push(`${overlap.message}; ${overlap.hint}`);
   }
 
-  problems.push(...claimProblems(context.refs));
+  problems.push(...(await claimProblems(context)));
 
   const preflight = await runPreflight(context, options);
   problems.push(...preflight.problems);
 
   const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   if (oldId !== undefined && !options.allowSharedRevoke) {
-    const holders = otherHolders(context, oldId);
+    const holders = await otherHolders(context, oldId);
     if (holders.length > 0) {
       const error = sharedCredentialError(holders, oldId);
       problems.push(`${error.message}; ${error.hint}`);

@@ -9,14 +9,23 @@ export function registerResumeCommand(program: Command, context: CommandContext)
       examples([
         ["rotator resume", "carry on the run `rotator status` calls interrupted"],
         ["rotator resume --config /etc/rotator/prod.yaml", "the run of another config"],
+        ["rotator resume --config fleet.yaml", "a fleet: every account left unfinished"],
       ]),
     )
     .action(async (options: CommonOptions) => {
-      const [{ runConfigCommand }, { resume }, { renderRun }] = await Promise.all([
+      const [{ runConfigCommand }, { resume }, { renderRun }, { fleetRunCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("../shared/render-run.js"),
+        import("../shared/fleet-command.js"),
       ]);
-      await runConfigCommand("resume", options, context, (engine) => resume(engine), renderRun);
+      await runConfigCommand(
+        "resume",
+        options,
+        context,
+        (engine) => resume(engine),
+        renderRun,
+        fleetRunCommand("resume", (engine) => resume(engine)),
+      );
     });
 }

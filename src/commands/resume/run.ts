@@ -10,25 +10,26 @@
  * - Crashed after every store was written: carry on with consumers and the revoke.
  */
 import type { EngineContext } from "../../engine/context.js";
-import { isUnfinished, listRuns } from "../../engine/journal.js";
-import { describeOwner, inspectLocks } from "../../engine/lock.js";
+import { isUnfinished } from "../../engine/journal.js";
+import { describeOwner } from "../../engine/lock.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
 import { continueJournaledRun, reopenJournal, underLocks } from "../../engine/reenter.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
+import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 
 export async function resume(context: EngineContext): Promise<CommandResult> {
   const { reporter } = context;
   // Read before the locks only to say which stale locks this resume clears; nothing is decided from it.
-  const staleBefore = staleLocksOfRunsWithNothingToFinish(context);
+  const staleBefore = await staleLocksOfRunsWithNothingToFinish(context);
   return underLocks(context, "resume", async (run) => {
     if (run === undefined) {
-      refuseOverlappingRun(context, "resume");
+      await refuseOverlappingRun(context, "resume");
       reporter.step("nothing to resume: every run of this credential is finished");
       for (const line of staleBefore) reporter.info(line);
       return emptyResult("resume", "nothing-to-resume", ExitCode.completed, { warnings: staleBefore });
     }
-    const journal = reopenJournal(context, run);
+    const journal = await reopenJournal(context, run);
     reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
     return continueJournaledRun(context, journal, "resume");
   });
@@ -39,12 +40,13 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
  * locks but no unfinished journal: it changed nothing, so there is nothing to resume, and its locks would
  * otherwise block every later rotate. Resume takes such locks over (and releases them); these lines say so.
  */
-function staleLocksOfRunsWithNothingToFinish(context: EngineContext): string[] {
+async function staleLocksOfRunsWithNothingToFinish(context: EngineContext): Promise<string[]> {
   const lines: string[] = [];
-  for (const { name, lock } of inspectLocks(context.stateDir, context.refs)) {
+  const state = stateOf(context);
+  for (const { name, lock } of await state.inspectLocks(context.refs)) {
     if (lock.state !== "stale") continue;
     const runId = lock.owner?.runId;
-    const journalled = runId === undefined ? undefined : listRuns(context.stateDir).find((r) => r.runId === runId);
+    const journalled = runId === undefined ? undefined : await state.readRun(runId);
     if (journalled !== undefined && isUnfinished(journalled)) continue;
     lines.push(
       `removed the stale lock of store ${name} left by ${describeOwner(lock.owner)}, which ${journalled === undefined ? "stopped before changing anything" : "had finished"}`,

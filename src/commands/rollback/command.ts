@@ -15,14 +15,28 @@ export function registerRollbackCommand(program: Command, context: CommandContex
       examples([
         ["rotator rollback", "undo a run that is awaiting consumers"],
         ["rotator rollback --json", "the same, with the result as JSON"],
+        ["rotator rollback --config fleet.yaml", "a fleet: every account with an unfinished run"],
       ]),
     )
     .action(async (options: CommonOptions) => {
-      const [{ runConfigCommand }, { rollback }, { renderRun }] = await Promise.all([
+      const [{ runConfigCommand }, { rollback }, { renderRun }, { fleetRunCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("../shared/render-run.js"),
+        import("../shared/fleet-command.js"),
       ]);
-      await runConfigCommand("rollback", options, context, (engine) => rollback(engine), renderRun);
+      await runConfigCommand(
+        "rollback",
+        options,
+        context,
+        (engine) => rollback(engine),
+        renderRun,
+        // Only the accounts with an unfinished run have anything to undo.
+        fleetRunCommand(
+          "rollback",
+          (engine) => rollback(engine),
+          () => ({ onlyUnfinished: true }),
+        ),
+      );
     });
 }

@@ -15,7 +15,7 @@ import { ExitCode, RotatorError } from "../../errors.js";
 export async function rollback(context: EngineContext): Promise<CommandResult> {
   return underLocks(context, "rollback", async (run) => {
     if (run === undefined) {
-      refuseOverlappingRun(context, "rollback");
+      await refuseOverlappingRun(context, "rollback");
       throw new RotatorError("there is no unfinished run of this credential to roll back", {
         exitCode: ExitCode.badInput,
         hint: "`rotator status` lists recent runs; a completed rotation is undone by rotating again",
@@ -27,9 +27,9 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
         hint: "run `rotator resume` to finish it; every store already holds the new key",
       });
     }
-    const journal = reopenJournal(context, run);
+    const journal = await reopenJournal(context, run);
     context.reporter.step(`rolling back run ${run.runId} on request`);
-    const state = rebuildState(context, journal, journal.records());
+    const state = rebuildState(context, journal, await journal.records());
     const outcome = await rollbackStep(state, "rollback requested by the operator");
     // Exit 3 says a rotation had to roll back; an operator's rollback that did what was asked succeeded.
     const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;

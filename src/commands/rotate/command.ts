@@ -27,12 +27,19 @@ export function registerRotateCommand(program: Command, context: CommandContext)
       `
 On a terminal, rotate shows the plan and asks before changing anything
 (--yes skips the question; without a terminal it never asks).
+
+A fleet config (one with accounts:) rotates every account's key, each as its
+own unit, several at once under accounts.concurrency and requestsPerSecond
+(slower after a 429); one account's failure never stops the others. Progress
+(done, failed, remaining, ETA) goes to stderr, a table of accounts to stdout;
+the exit code is the most pressing of the accounts' codes.
 ${examples([
   ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
   ["rotator rotate", "rotate, after showing the plan"],
   ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
   ["rotator rotate --emergency --yes", "after a leak or a security reset"],
   ["rotator rotate --emergency --revoke-immediately --reason 'leak'", "revoke at once"],
+  ["rotator rotate --config fleet.yaml --yes --json", "a fleet: each account's result"],
 ])}`,
     )
     .action(async (options: RotateCommandOptions) => {
@@ -41,32 +48,47 @@ ${examples([
         context.exit.code = 2;
         return;
       }
-      const [{ runConfigCommand }, { rotate }, { renderRun }, { packageVersion }, { askToConfirm }] = await Promise.all(
-        [
-          import("../shared/run-config-command.js"),
-          import("./run.js"),
-          import("../shared/render-run.js"),
-          import("../../util/package-root.js"),
-          import("./confirm.js"),
-        ],
-      );
+      const [
+        { runConfigCommand },
+        { rotate },
+        { renderRun },
+        { packageVersion },
+        { askToConfirm, askToConfirmFleet },
+        { fleetRunCommand },
+      ] = await Promise.all([
+        import("../shared/run-config-command.js"),
+        import("./run.js"),
+        import("../shared/render-run.js"),
+        import("../../util/package-root.js"),
+        import("./confirm.js"),
+        import("../shared/fleet-command.js"),
+      ]);
       const { runtime } = context;
       const interactive = !options.yes && runtime.stdin.isTTY === true && runtime.stderr.isTTY === true;
+      const rotateOptions = {
+        ifDue: options.ifDue ?? false,
+        emergency: options.emergency ?? false,
+        ...(options.reason === undefined ? {} : { reason: options.reason }),
+        revokeImmediately: options.revokeImmediately ?? false,
+        allowSharedRevoke: options.allowSharedRevoke ?? false,
+        version: packageVersion(),
+      };
       await runConfigCommand(
         "rotate",
         options,
         context,
-        (engine, { output }) =>
+        (engine, helpers) =>
           rotate(engine, {
-            ifDue: options.ifDue ?? false,
-            emergency: options.emergency ?? false,
-            ...(options.reason === undefined ? {} : { reason: options.reason }),
-            revokeImmediately: options.revokeImmediately ?? false,
-            allowSharedRevoke: options.allowSharedRevoke ?? false,
-            version: packageVersion(),
-            ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, output) } : {}),
+            ...rotateOptions,
+            ...(interactive ? { confirm: (request) => askToConfirm(request, runtime, helpers.output) } : {}),
           }),
         renderRun,
+        // A fleet asks once, for every account, before any starts.
+        fleetRunCommand(
+          "rotate",
+          (engine) => rotate(engine, rotateOptions),
+          ({ output }) => (interactive ? { confirm: (accounts) => askToConfirmFleet(accounts, runtime, output) } : {}),
+        ),
       );
     });
 }

@@ -5,6 +5,8 @@
 import { createInterface } from "node:readline/promises";
 import type { Output } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
+import type { FleetAccount } from "../../fleet/accounts.js";
+import { describeAccount } from "../../fleet/units.js";
 import type { ConfirmationRequest } from "./run.js";
 
 export async function askToConfirm(request: ConfirmationRequest, runtime: Runtime, output: Output): Promise<boolean> {
@@ -14,6 +16,28 @@ export async function askToConfirm(request: ConfirmationRequest, runtime: Runtim
   lines.push("", `${s.bold("plan:")} ${request.summary}`);
   for (const warning of request.warnings) lines.push(s.warn(`  warning: ${warning}`));
   output.note(lines);
+  const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
+  try {
+    const answer = await prompt.question(s.bold("Go ahead? [y/N] "));
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+/** A fleet asks once, before any account starts: how many, and the first few. */
+export async function askToConfirmFleet(accounts: FleetAccount[], runtime: Runtime, output: Output): Promise<boolean> {
+  const s = output.err;
+  const shown = accounts.slice(0, 5).map((account) => `  - ${describeAccount(account)}`);
+  const more = accounts.length > shown.length ? [`  … and ${accounts.length - shown.length} more`] : [];
+  output.note([
+    "",
+    s.bold(`rotate will rotate the API key of ${accounts.length} account(s), each on its own:`),
+    ...shown,
+    ...more,
+    "",
+    "(`rotator plan` shows each account's checks first)",
+  ]);
   const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
   try {
     const answer = await prompt.question(s.bold("Go ahead? [y/N] "));

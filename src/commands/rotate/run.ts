@@ -6,12 +6,13 @@ import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
-import { JOURNAL_VERSION, Journal, processIdentity } from "../../engine/journal.js";
+import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { otherHolders, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { runFromIssue } from "../../engine/run.js";
+import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
 import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
@@ -54,7 +55,7 @@ export async function rotate(context: EngineContext, options: RotateOptions = {}
 }
 
 async function rotateClaimed(context: EngineContext, runId: string, options: RotateOptions): Promise<CommandResult> {
-  const { reporter, stateDir, loaded } = context;
+  const { reporter, loaded } = context;
   failpoint("after-lock:rotate", context.env);
   await pausepoint("after-lock:rotate", context.env);
   reporter.step("preflight: admin credential, stores, drift");
@@ -63,7 +64,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
 
   if (preflight.current !== undefined && !options.allowSharedRevoke) {
-    const holders = otherHolders(context, credentialId(preflight.current));
+    const holders = await otherHolders(context, credentialId(preflight.current));
     if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
   }
 
@@ -124,8 +125,8 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     });
   }
 
-  const journal = Journal.create(stateDir, runId, context.issuer.labels.word);
-  journal.append({
+  const journal = await stateOf(context).createJournal(runId, context.issuer.labels.word);
+  await journal.append({
     event: "run-started",
     command: options.emergency ? "rotate --emergency" : "rotate",
     credentialKey: context.credentialKey,
@@ -164,7 +165,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   ) {
     state.oldId = undefined;
   }
-  journal.append({
+  await journal.append({
     event: "preflight-passed",
     oldId: preflight.current === undefined ? "" : credentialId(preflight.current),
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),

@@ -15,7 +15,9 @@ import type { EngineContext } from "../../engine/context.js";
 import { interruptionSwitch } from "../../engine/interrupt.js";
 import { lineReporter, type Reporter } from "../../engine/line-reporter.js";
 import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode, RotatorError } from "../../errors.js";
+import type { FleetContext } from "../../fleet/run.js";
 import type { Sandbox } from "../../sandbox.js";
 import { redact } from "../../util/mask.js";
 import type { CommandContext, CommonOptions } from "./command-context.js";
@@ -25,12 +27,22 @@ export interface RunHelpers {
   sandbox: Sandbox | undefined;
 }
 
-export async function runConfigCommand<R extends CommandResult>(
+/**
+ * How a command runs on a fleet config (`accounts:`): its action over the fleet, and how its result is
+ * printed. A command without one refuses a fleet config (exit 2).
+ */
+export interface FleetCommand<F extends CommandResult> {
+  action: (fleet: FleetContext, helpers: RunHelpers) => Promise<F>;
+  render: (result: F, output: Output, helpers: RunHelpers) => void;
+}
+
+export async function runConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>(
   name: string,
   options: CommonOptions,
   { runtime, exit }: CommandContext,
   action: (context: EngineContext, helpers: RunHelpers) => Promise<R>,
   render: (result: R | CommandResult, output: Output, helpers: RunHelpers) => void,
+  fleet?: FleetCommand<F>,
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
   // The live block (log-update and its dependencies) is loaded only for a terminal.
@@ -38,7 +50,8 @@ export async function runConfigCommand<R extends CommandResult>(
     ? (await import("../../engine/reporter.js")).streamReporter(runtime.stderr, output.err)
     : lineReporter(runtime.stderr, output.err);
   let sandbox: Sandbox | undefined;
-  let result: R | CommandResult;
+  let result: R | F | CommandResult;
+  let fleetRan = false;
   const helpers: RunHelpers = { output, sandbox: undefined };
   try {
     if (options.sandbox) {
@@ -65,6 +78,12 @@ export async function runConfigCommand<R extends CommandResult>(
       runtime,
       reporter,
       (context) => action(context, helpers),
+      fleet === undefined
+        ? undefined
+        : async (context) => {
+            fleetRan = true;
+            return fleet.action(context, helpers);
+          },
     );
   } catch (error) {
     result = errorResult(name, error);
@@ -78,6 +97,8 @@ export async function runConfigCommand<R extends CommandResult>(
   // Printed before the sandbox goes away, so nothing shown names files that no longer exist.
   if (options.json) {
     runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, null, 2))}\n`);
+  } else if (fleetRan && fleet !== undefined && "fleet" in result) {
+    fleet.render(result as F, output, helpers);
   } else {
     render(result, output, helpers);
   }
@@ -94,13 +115,14 @@ export async function runConfigCommand<R extends CommandResult>(
  * context, run `action` with signals asking it to stop between steps, close the context, send the result's
  * notifications, and return the result (an error becomes one). `schedule` runs rotations through this too.
  */
-export async function executeConfigCommand<R extends CommandResult>(
+export async function executeConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>(
   name: string,
   where: { configPath: string; stateDir: string; env: Readonly<Record<string, string | undefined>> },
   runtime: Pick<Runtime, "onSignal" | "hardExit">,
   reporter: Reporter,
   action: (context: EngineContext) => Promise<R>,
-): Promise<R | CommandResult> {
+  fleetAction?: (fleet: FleetContext) => Promise<F>,
+): Promise<R | F | CommandResult> {
   const interruption = interruptionSwitch();
   const unsubscribe = runtime.onSignal((signal) => {
     if (interruption.signal !== undefined) {
@@ -115,15 +137,41 @@ export async function executeConfigCommand<R extends CommandResult>(
   });
   let context: EngineContext | undefined;
   let loaded: LoadedConfig | undefined;
-  let result: R | CommandResult;
+  let state: StateBackendPool | undefined;
+  let result: R | F | CommandResult;
   try {
-    const [{ loadConfig }, { buildContext }] = await Promise.all([
+    const [{ loadConfig }, { buildContext }, { openStateBackend }] = await Promise.all([
       import("../../config/load.js"),
       import("../../engine/context.js"),
+      import("../../engine/state/index.js"),
     ]);
     loaded = await loadConfig(where.configPath, where.env);
-    context = await buildContext(loaded, { stateDir: where.stateDir, reporter, env: where.env, interruption });
-    result = await action(context);
+    state = await openStateBackend(loaded.config.state, { ...where, configFile: loaded.file });
+    if (loaded.fleet !== undefined) {
+      if (fleetAction === undefined) {
+        throw new RotatorError(`\`rotator ${name}\` works on one account, and this config names a fleet (accounts:)`, {
+          exitCode: ExitCode.badInput,
+          hint: "plan, rotate, resume, rollback and status run over a fleet; for this command, give a config without accounts:",
+        });
+      }
+      result = await fleetAction({
+        loaded,
+        stateDir: where.stateDir,
+        state,
+        reporter,
+        env: where.env,
+        interruption,
+      });
+    } else {
+      context = await buildContext(loaded, {
+        stateDir: where.stateDir,
+        state: state.view(),
+        reporter,
+        env: where.env,
+        interruption,
+      });
+      result = await action(context);
+    }
   } catch (error) {
     result = errorResult(name, error);
   } finally {
@@ -132,6 +180,7 @@ export async function executeConfigCommand<R extends CommandResult>(
       const { closeContext } = await import("../../engine/context.js");
       await closeContext(context);
     }
+    await state?.close();
   }
   // After the run is over, whatever its outcome: a notification can only add a warning, never change it.
   if (loaded !== undefined) result = await notifyResult(result, loaded, where.env, reporter);

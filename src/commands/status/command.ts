@@ -26,20 +26,24 @@ ${examples([
   ["rotator status", "the current key and the last runs"],
   ["rotator status --json | jq .due", "whether the key is due for rotation"],
   ["rotator status --check", "for monitoring: 0 fine, 10-13 otherwise"],
+  ["rotator status --config fleet.yaml", "a fleet: one row per account"],
 ])}`,
     )
     .action(async (options: StatusOptions) => {
-      const [{ runConfigCommand }, { status }, { renderStatus }] = await Promise.all([
+      const [{ runConfigCommand }, { status }, { renderStatus }, { fleetStatusCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
         import("./render.js"),
+        import("./fleet.js"),
       ]);
+      const statusOptions = { check: options.check ?? false, graceDays: options.graceDays };
       await runConfigCommand(
         "status",
         options,
         context,
-        (engine) => status(engine, { check: options.check ?? false, graceDays: options.graceDays }),
+        (engine) => status(engine, statusOptions),
         renderStatus,
+        fleetStatusCommand(statusOptions),
       );
     });
 }

@@ -22,9 +22,13 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
     }
   }
   for (const problem of result.problems) lines.push(s.warn(`problem: ${problem}`));
+  // Shared state holds the runs of every host: say where each one ran.
+  const shared = result.state?.startsWith("PostgreSQL") ?? false;
+  if (shared) lines.push(`state: ${result.state}`);
   lines.push(result.runs.length === 0 ? "no runs yet" : "recent runs:");
   for (const run of result.runs) {
-    lines.push(`  ${run.runId}  ${run.command}  ${run.status}${run.next ? `  next: ${run.next}` : ""}`);
+    const host = shared && run.host !== undefined ? `  on ${run.host}` : "";
+    lines.push(`  ${run.runId}  ${run.command}  ${run.status}${host}${run.next ? `  next: ${run.next}` : ""}`);
   }
   if (result.check !== undefined)
     lines.push(`check: ${result.check.state} (exit ${result.exitCode}): ${result.check.summary}`);

@@ -4,12 +4,13 @@
  */
 import { credentialId } from "../../../providers/contract.js";
 import { type EngineContext, ownsRun } from "../../engine/context.js";
-import { isUnfinished, listRuns } from "../../engine/journal.js";
-import { describeIdentity, describeOwner, inspectLocks, liveRunIds, overallLockState } from "../../engine/lock.js";
+import { isUnfinished } from "../../engine/journal.js";
+import { describeIdentity, describeOwner, overallLockState } from "../../engine/lock.js";
 import { overlapError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
+import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 
@@ -33,8 +34,12 @@ export interface StatusResult extends CommandResult {
     status: string;
     startedAt: string;
     finishedAt: string | null;
+    /** The host the run started on (state on PostgreSQL holds every host's runs). */
+    host?: string;
     next?: string;
   }>;
+  /** Where the runs and locks are: `state directory /x`, `PostgreSQL database h:5432/db`. */
+  state: string;
 }
 
 /**
@@ -64,11 +69,12 @@ export async function status(
         : preflight.currentInfo === undefined
           ? "Twilio does not know it, or the admin credential was refused"
           : `Twilio does not say when a ${context.issuer.labels.noun} was made, and no rotation of it is journaled here`;
-  const locks = inspectLocks(context.stateDir, context.refs);
-  const live = liveRunIds(context.stateDir);
+  const state = stateOf(context);
+  const locks = await state.inspectLocks(context.refs);
+  const live = await state.liveRunIds();
   // Another config's unfinished run sharing a store blocks `rotate` of this one, as plan reports.
-  const overlap = overlapError(context, "rotate");
-  const runs = listRuns(context.stateDir)
+  const overlap = await overlapError(context, "rotate");
+  const runs = (await state.listRuns())
     .filter((run) => ownsRun(context, run.started?.credentialKey))
     .slice(-(options.limit ?? 10))
     .map((run) => ({
@@ -80,6 +86,7 @@ export async function status(
         : (run.finished?.status ?? (isUnfinished(run) ? "interrupted" : "unknown")),
       startedAt: run.started?.ts ?? "",
       finishedAt: run.finished?.ts ?? null,
+      ...(run.started?.host === undefined ? {} : { host: run.started.host }),
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
     }));
   // A run still in preflight holds its stores' locks but has no journal yet: it is running too.
@@ -92,6 +99,7 @@ export async function status(
       status: "running",
       startedAt: lock.owner.since,
       finishedAt: null,
+      host: lock.owner.host,
       next: "preflight: it has changed nothing yet",
     });
   }
@@ -99,7 +107,7 @@ export async function status(
   const problems =
     overlap === undefined ? preflight.problems : [...preflight.problems, `${overlap.message}; ${overlap.hint}`];
   const check = options.check
-    ? checkVerdict(context, { ageDays, problems, graceDays: options.graceDays ?? 1 })
+    ? await checkVerdict(context, { ageDays, problems, graceDays: options.graceDays ?? 1 })
     : undefined;
   return {
     command: "status",
@@ -127,16 +135,17 @@ export async function status(
     })),
     problems,
     runs,
+    state: state.description,
   };
 }
 
-function checkVerdict(
+async function checkVerdict(
   context: EngineContext,
   facts: { ageDays: number | null; problems: string[]; graceDays: number },
-): { state: CheckState; summary: string } {
+): Promise<{ state: CheckState; summary: string }> {
   const maxAge = context.loaded.config.credential.maxAgeDays;
-  const unfinished = unfinishedRunFor(context);
-  if (unfinished !== undefined && !liveRunIds(context.stateDir).has(unfinished.runId)) {
+  const unfinished = await unfinishedRunFor(context);
+  if (unfinished !== undefined && !(await stateOf(context).liveRunIds()).has(unfinished.runId)) {
     return { state: "unfinished", summary: `run ${unfinished.runId} is unfinished: run \`rotator resume\`` };
   }
   if (facts.problems.length > 0) {

@@ -8,11 +8,12 @@
 import type { StoredCredential } from "../../../providers/contract.js";
 import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
-import { JOURNAL_VERSION, Journal, processIdentity } from "../../engine/journal.js";
+import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { type PreflightResult, runPreflight } from "../../engine/preflight.js";
 import type { CommandResult } from "../../engine/result.js";
 import { runFromVerify } from "../../engine/run.js";
+import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
 import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
@@ -60,8 +61,8 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
     );
   }
 
-  const journal = Journal.create(context.stateDir, runId, issuer.labels.word);
-  journal.append({
+  const journal = await stateOf(context).createJournal(runId, issuer.labels.word);
+  await journal.append({
     event: "run-started",
     journalVersion: JOURNAL_VERSION,
     command: "sync",
@@ -86,7 +87,7 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
     preflight.stores.map((f) => f.snapshot),
     { kind: "sync", emergency: false, revokeImmediately: false },
   );
-  journal.append({
+  await journal.append({
     event: "preflight-passed",
     oldId: preflight.current === undefined ? "" : credentialId(preflight.current),
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
@@ -100,7 +101,7 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
     reporter.warn(standing.notRotatable);
   }
   issuer.adoptNew(supplied);
-  journal.append({ event: "credential-supplied", newId: state.newId, source });
+  await journal.append({ event: "credential-supplied", newId: state.newId, source });
   reporter.info(`run ${runId}, journal ${journal.path}`);
   return runFromVerify(state, "sync");
 }

@@ -21,6 +21,7 @@ export const apiKey = defineCredentialType({
         propagationTimeoutMs: environment.propagationTimeoutMs,
         revokeConfirmTimeoutMs: environment.revokeConfirmTimeoutMs,
         ...(environment.onRetry === undefined ? {} : { onRetry: environment.onRetry }),
+        ...(environment.throttle === undefined ? {} : { throttle: environment.throttle }),
       });
   },
 });

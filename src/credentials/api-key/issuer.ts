@@ -10,6 +10,7 @@ import {
   isTwilioApiError,
   isUnreadableResponse,
   keyAuthenticates,
+  type RequestThrottle,
   type TwilioClient,
 } from "../../twilio/client.js";
 import { type AdminCredentialShape, diagnoseAdmin20003 } from "../../twilio/diagnose.js";
@@ -34,6 +35,8 @@ export interface ApiKeyIssuerOptions {
   revokeConfirmTimeoutMs: number;
   retry?: RetryPolicy;
   onRetry?: (what: string, error: Error, attempt: number) => void;
+  /** Paces every request with other issuers' (a fleet). */
+  throttle?: RequestThrottle;
 }
 
 /** The default verify path (config/schema.ts): a GET every Standard key may make. */
@@ -65,6 +68,7 @@ export class ApiKeyIssuer implements Issuer {
       username: options.admin.username,
       password: options.admin.password,
       baseUrl: options.baseUrl,
+      throttle: options.throttle,
     });
   }
 
@@ -182,6 +186,7 @@ export class ApiKeyIssuer implements Issuer {
       username: credential.apiKeySid,
       password: credential.apiKeySecret,
       baseUrl: this.#options.baseUrl,
+      throttle: this.#options.throttle,
     });
     const path = this.#options.verifyPath.replace("{AccountSid}", credential.accountSid);
     await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
@@ -215,6 +220,7 @@ export class ApiKeyIssuer implements Issuer {
         keySid: current.apiKeySid,
         secret: current.apiKeySecret,
         baseUrl: this.#options.baseUrl,
+        throttle: this.#options.throttle,
       }).catch(() => false);
       return elsewhere
         ? `${where} is refused (20003) to the current key, which authenticates elsewhere: a ${keyType} key may not call it, so the new key could never be verified; use one it may call, such as ${DEFAULT_VERIFY_PATH}`

@@ -1,0 +1,149 @@
+/**
+ * The default state backend: the local state directory, as rotator has always kept it (journal.ts: one
+ * JSON-lines file per run under `runs/`; lock.ts: one O_EXCL lock file per store under `locks/`, stale when
+ * its process is gone on this host). This module only adapts those to the StateBackend interface.
+ *
+ * A fleet run asks for the list of runs once per account, and the state directory holds one journal per
+ * account per run: re-reading every file each time would make a fleet quadratic. A finished run's journal
+ * never changes again (resume only reopens unfinished runs), so its summary is read once and kept; only
+ * unfinished and new runs are read again.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  isUnfinished,
+  Journal,
+  type JournalEvent,
+  type JournalRecord,
+  type RunSummary,
+  stateDirProblem,
+  summarizeRun,
+} from "../journal.js";
+import type { JournalWord } from "../journal-words.js";
+import { inspectLocks, liveRunIds, StoreLocks, type StoreRef } from "../lock.js";
+import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } from "./backend.js";
+
+class LocalJournal implements RunJournal {
+  readonly #journal: Journal;
+
+  constructor(journal: Journal) {
+    this.#journal = journal;
+  }
+
+  get runId(): string {
+    return this.#journal.runId;
+  }
+  get path(): string {
+    return this.#journal.path;
+  }
+  get word(): JournalWord {
+    return this.#journal.word;
+  }
+
+  async append(event: JournalEvent): Promise<JournalRecord> {
+    return this.#journal.appendDurably(event);
+  }
+
+  async records(): Promise<JournalRecord[]> {
+    return this.#journal.records();
+  }
+}
+
+export class LocalStateBackend implements StateBackend {
+  readonly kind = "local" as const;
+  readonly stateDir: string;
+  /** Summaries of runs that are over, by file name: they never change again. */
+  readonly #over = new Map<string, RunSummary>();
+
+  constructor(stateDir: string) {
+    this.stateDir = stateDir;
+  }
+
+  get description(): string {
+    return `state directory ${this.stateDir}`;
+  }
+
+  async problem(): Promise<string | undefined> {
+    return stateDirProblem(this.stateDir);
+  }
+
+  async createJournal(runId: string, word: JournalWord): Promise<RunJournal> {
+    return new LocalJournal(Journal.create(this.stateDir, runId, word));
+  }
+
+  async reopenJournal(runId: string, word: JournalWord): Promise<RunJournal> {
+    return new LocalJournal(Journal.reopen(this.stateDir, runId, word));
+  }
+
+  async listRuns(): Promise<RunSummary[]> {
+    const dir = join(this.stateDir, "runs");
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((name) => name.endsWith(".jsonl"));
+    } catch {
+      return [];
+    }
+    const runs: RunSummary[] = [];
+    for (const name of names.sort()) {
+      const kept = this.#over.get(name);
+      if (kept !== undefined) {
+        runs.push(kept);
+        continue;
+      }
+      let run: RunSummary;
+      try {
+        run = summarizeRun(name.replace(/\.jsonl$/, ""), join(dir, name));
+      } catch {
+        continue; // Removed between the listing and the read.
+      }
+      if (run.finished !== undefined && !isUnfinished(run)) this.#over.set(name, run);
+      runs.push(run);
+    }
+    return runs;
+  }
+
+  async readRun(runId: string): Promise<RunSummary | undefined> {
+    const path = Journal.pathFor(this.stateDir, runId);
+    if (!existsSync(path)) return undefined;
+    try {
+      return summarizeRun(runId, path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async acquireLocks(
+    stores: readonly StoreRef[],
+    request: LockRequest,
+    options: { takeOverStale?: boolean } = {},
+  ): Promise<HeldLocks> {
+    const locks = StoreLocks.acquire(this.stateDir, stores, request, options);
+    return { release: async () => locks.release() };
+  }
+
+  async inspectLocks(stores: readonly StoreRef[]) {
+    return inspectLocks(this.stateDir, stores);
+  }
+
+  async liveRunIds(): Promise<Set<string>> {
+    return liveRunIds(this.stateDir);
+  }
+
+  claimOrigin(): ClaimOrigin {
+    return { stateDir: this.stateDir };
+  }
+
+  async runOfClaim(origin: ClaimOrigin & { runId: string }): Promise<RunSummary | undefined | "unknown"> {
+    if (origin.database !== undefined) return "unknown";
+    const path = Journal.pathFor(origin.stateDir, origin.runId);
+    try {
+      return summarizeRun(origin.runId, path);
+    } catch {
+      // No journal in a state directory we can see: the run died in preflight, having changed nothing. A
+      // state directory we cannot see (another host's) leaves us unable to tell.
+      return existsSync(origin.stateDir) ? undefined : "unknown";
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,58 @@
+/**
+ * One account of a fleet as a config of its own: the fleet config with `twilio.accountSid` set to the
+ * account, its stores and consumers expanded for it (fleet/template.ts) and validated as any config is,
+ * and the parent's admin credential acting on it (the parent's Auth Token and Main keys reach a
+ * subaccount's keys on api v2010). Such a unit has its own credential key, so its own journal and runs, and
+ * its stores' own locks.
+ */
+import type { LoadedConfig } from "../config/load.js";
+import { validateConfig } from "../config/load.js";
+import { ConfigError } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import type { FleetAccount } from "./accounts.js";
+import { expandTemplate, TEMPLATED_SECTIONS, usesFriendlyName } from "./template.js";
+
+/** `AC…1234 (cust-17)`: an account in messages. */
+export function describeAccount(account: FleetAccount): string {
+  return account.friendlyName === undefined
+    ? maskSid(account.sid)
+    : `${maskSid(account.sid)} (${account.friendlyName})`;
+}
+
+export function unitConfig(fleet: LoadedConfig, account: FleetAccount): LoadedConfig {
+  const raw = fleet.fleet?.raw;
+  if (raw === undefined || fleet.admin === undefined) throw new Error("unitConfig: not a fleet config");
+  if (account.friendlyName === undefined && usesFriendlyName(raw)) {
+    throw new ConfigError(fleet.file, [
+      `account ${maskSid(account.sid)}: Twilio does not list it under ${maskSid(fleet.config.twilio.accountSid)}, so {friendlyName} cannot be filled in for it`,
+    ]);
+  }
+  const values = { accountSid: account.sid, friendlyName: account.friendlyName ?? "" };
+  const unit: Record<string, unknown> = {
+    ...raw,
+    twilio: { ...(raw.twilio as Record<string, unknown>), accountSid: account.sid },
+    // The fleet's result is notified once, not each account's.
+    notify: [],
+  };
+  delete unit.accounts;
+  for (const section of TEMPLATED_SECTIONS) {
+    if (raw[section] !== undefined) unit[section] = expandTemplate(raw[section], values);
+  }
+  let config: LoadedConfig["config"];
+  try {
+    config = validateConfig(unit, fleet.file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      fleet.file,
+      error.problems.map((problem) => `for account ${describeAccount(account)}: ${problem}`),
+      "the account's values make the template invalid; change the template, or leave the account out",
+    );
+  }
+  return {
+    config,
+    file: fleet.file,
+    baseDir: fleet.baseDir,
+    admin: { ...fleet.admin, accountSid: account.sid },
+  };
+}
