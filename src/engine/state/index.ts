@@ -43,6 +43,7 @@ export async function openStateBackend(
     leaseMs: state.leaseSeconds * 1000,
     stateDir: where.stateDir,
     variable: state.url.env,
+    configFile: where.configFile,
   });
 }
 

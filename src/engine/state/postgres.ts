@@ -59,8 +59,9 @@ export interface PostgresStateOptions {
   leaseMs: number;
   /** The local state directory (claims beside stores name it; the journal is not there). */
   stateDir: string;
-  /** The environment variable the URL came from, for messages. */
+  /** The environment variable the URL came from, and the config naming it, for messages. */
   variable: string;
+  configFile: string;
 }
 
 /** `127.0.0.1:5432/rotator`: where the database is, without user, password or options. */
@@ -92,7 +93,7 @@ export async function openPostgresState(options: PostgresStateOptions): Promise<
   } catch (error) {
     await pool.end().catch(() => {});
     throw new RotatorError(
-      `cannot use the PostgreSQL state database ${display} (state.url, from ${options.variable}): ${redact(errorMessage(error))}`,
+      `cannot use the PostgreSQL state database ${display} named by state.url in ${options.configFile} (from ${options.variable}): ${redact(errorMessage(error))}`,
       {
         exitCode: ExitCode.badInput,
         hint: `check ${options.variable} (postgres://user:password@host:5432/database) and that the database accepts connections from this host; nothing was changed`,
