@@ -34,6 +34,8 @@ import {
 const e2e = useE2e();
 const bin = join(root, "bin", "rotator.js");
 const LEASE_SECONDS = 2;
+/** Long enough that a CLI started right after the kill surely finds the dead holder's lease still running. */
+const CRASH_LEASE_SECONDS = 6;
 const databases: TestDatabase[] = [];
 const journalRows: string[] = [];
 
@@ -102,8 +104,8 @@ interface Host {
 }
 
 /** Two hosts for one workspace: their own config file (the same stores) and state directory, one database. */
-async function twoHosts(ws: Workspace, db: TestDatabase): Promise<[Host, Host]> {
-  const state = { backend: "postgres", url: { env: "DATABASE_URL" }, leaseSeconds: LEASE_SECONDS };
+async function twoHosts(ws: Workspace, db: TestDatabase, leaseSeconds = LEASE_SECONDS): Promise<[Host, Host]> {
+  const state = { backend: "postgres", url: { env: "DATABASE_URL" }, leaseSeconds };
   const make = async (name: string): Promise<Host> => {
     const config = join(ws.dir, `${name}.yaml`);
     const stateDir = join(ws.dir, `state-${name}`);
@@ -197,7 +199,7 @@ describe("state on PostgreSQL, two hosts", () => {
   it("kill -9 of the lease holder mid-run: resume on the other host takes over after the lease and finishes once", async () => {
     const ws = await e2e.workspace(2);
     const db = await database();
-    const [a, b] = await twoHosts(ws, db);
+    const [a, b] = await twoHosts(ws, db, CRASH_LEASE_SECONDS);
     const keys = keysOf(ws);
     // A first rotation on host B, so status has runs of two hosts to show.
     const first = await b.run("rotate");
@@ -226,7 +228,7 @@ describe("state on PostgreSQL, two hosts", () => {
     );
     await until(
       async () => (await db.query("SELECT 1 FROM rotator_locks WHERE expires_at > now()")).rows.length === 0,
-      LEASE_SECONDS * 1000 + 5_000,
+      CRASH_LEASE_SECONDS * 1000 + 5_000,
     );
     const afterLease = await b.run("rotate");
     expect(afterLease.code, afterLease.stderr).toBe(5);
@@ -271,6 +273,10 @@ describe("state on PostgreSQL, two hosts", () => {
       ]);
       expect(json(status).state).toMatch(/^PostgreSQL database 127\.0\.0\.1:\d+\/e2e_/);
     }
+    // watch reads the last run from the database too (B's own state directory holds no journal).
+    const watched = await b.run("watch", "--once");
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(json(watched).lastRun).toMatchObject({ runId: crashedRun, status: "completed" });
     const human = await runOn(a.name, ["status", "--config", a.config, "--state-dir", a.stateDir], a.env);
     expect(human.stdout).toMatch(/state: PostgreSQL database 127\.0\.0\.1:\d+\/e2e_/);
     expect(human.stdout).toContain(`${firstRun}  rotate  completed  on ${b.name}`);

@@ -224,7 +224,7 @@ describe("PostgreSQL state: the database", () => {
     const error = await rejection(openPostgres(wrong));
     expect(error.exitCode).toBe(2);
     expect(error.message).toMatch(/password authentication failed/);
-    expect(error.message).toContain("state.url, from DATABASE_URL");
+    expect(error.message).toContain("named by state.url in /etc/rotator/contract.yaml (from DATABASE_URL)");
     expect(`${error.message} ${error.hint}`).not.toContain(db.password);
     const unreachable = await rejection(openPostgres("postgres://someone:hunter2hunter2@127.0.0.1:1/rotator"));
     expect(unreachable.exitCode).toBe(2);
