@@ -12,7 +12,7 @@
  *   nothing changed; `plan` and `status` on an empty database create nothing;
  * - the secret scan covers the journal rows too, and the database password is never printed.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -63,20 +63,27 @@ async function database(): Promise<TestDatabase> {
 /** The namespace a "host" runs in: as root a UTS namespace; otherwise a user namespace mapping us to root too. */
 const NAMESPACE = process.getuid?.() === 0 ? ["--uts"] : ["--user", "--map-root-user", "--uts"];
 
-/** The CLI as run on host `host`: its own hostname (a UTS namespace), everything printed kept for the scan. */
-function runOn(host: string, args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      "unshare",
-      [...NAMESPACE, "sh", "-c", 'hostname "$0" && exec "$@"', host, process.execPath, bin, ...args],
-      { cwd: root, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
-    );
+/**
+ * The CLI as started on host `host`: its own hostname (a UTS namespace; unshare and sh exec, so `child` is the
+ * rotator process itself), everything printed kept for the scan.
+ */
+function startOn(
+  host: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(
+    "unshare",
+    [...NAMESPACE, "sh", "-c", 'hostname "$0" && exec "$@"', host, process.execPath, bin, ...args],
+    { cwd: root, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk) => {
+    child.stdout?.on("data", (chunk) => {
       stdout += chunk;
     });
-    child.stderr.on("data", (chunk) => {
+    child.stderr?.on("data", (chunk) => {
       stderr += chunk;
     });
     child.on("error", reject);
@@ -85,6 +92,12 @@ function runOn(host: string, args: string[], env: Record<string, string | undefi
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return { child, done };
+}
+
+/** The CLI run on host `host` to its end. */
+function runOn(host: string, args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+  return startOn(host, args, env).done;
 }
 
 const json = (run: CliRun) => {
@@ -281,6 +294,52 @@ describe("state on PostgreSQL, two hosts", () => {
     expect(human.stdout).toMatch(/state: PostgreSQL database 127\.0\.0\.1:\d+\/e2e_/);
     expect(human.stdout).toContain(`${firstRun}  rotate  completed  on ${b.name}`);
     expect(human.stdout).toContain(`${crashedRun}  rotate  completed  on ${a.name}`);
+  });
+});
+
+describe("state on PostgreSQL, a stalled holder", () => {
+  it("a rotate stalled past its lease (SIGSTOP) loses the run: another host rotates, and the woken one stops, exit 5", async () => {
+    const ws = await e2e.workspace(2);
+    const db = await database();
+    const [a, b] = await twoHosts(ws, db);
+    const keys = keysOf(ws);
+    const pause = join(ws.dir, "pause");
+    await writeFile(pause, "");
+    const stalled = startOn(a.name, ["rotate", "--config", a.config, "--state-dir", a.stateDir, "--json"], {
+      ...a.env,
+      ROTATOR_PAUSE: "after-lock:rotate",
+      ROTATOR_PAUSE_FILE: pause,
+    });
+    try {
+      await until(async () => existsSync(`${pause}.reached`), 30_000);
+      // Holding the locks, it stalls (no renewal) until well past its lease; meanwhile host B goes on.
+      stalled.child.kill("SIGSTOP");
+      await rm(pause);
+      await until(
+        async () => (await db.query("SELECT 1 FROM rotator_locks WHERE expires_at > now()")).rows.length === 0,
+        LEASE_SECONDS * 1000 + 5_000,
+      );
+      const cleared = await b.run("resume");
+      expect(cleared.code, cleared.stderr).toBe(0);
+      expect(json(cleared).status).toBe("nothing-to-resume");
+      const rotated = await b.run("rotate");
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const [k1, k2] = await storeKeys(ws);
+      expect(k2).toEqual(k1);
+      expect(keys()).toEqual([k1?.sid]);
+    } finally {
+      stalled.child.kill("SIGCONT");
+    }
+    // Woken, it finds its lease gone before its first step: no run, no key, no lock of its own.
+    const woken = await stalled.done;
+    expect(woken.code, woken.stderr).toBe(5);
+    expect(json(woken).error).toMatch(/no longer holds the lease on its stores' locks/);
+    const [k1, k2] = await storeKeys(ws);
+    expect(k2).toEqual(k1);
+    expect(keys()).toEqual([k1?.sid]);
+    expect(await authenticates(e2e.emulator, k1?.sid ?? "", k1?.secret ?? "")).toBe(true);
+    expect((await db.query("SELECT run_id FROM rotator_runs")).rows).toHaveLength(1);
+    expect((await db.query("SELECT 1 FROM rotator_locks")).rows).toEqual([]);
   });
 });
 

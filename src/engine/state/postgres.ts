@@ -349,7 +349,18 @@ class PostgresStateBackend implements StateBackend {
 
   async createJournal(runId: string, word: JournalWord): Promise<RunJournal> {
     await this.#shared.ensureSchema();
-    await this.#shared.pool.query("INSERT INTO rotator_runs (run_id) VALUES ($1)", [runId]);
+    const locks = this.#held;
+    if (locks === undefined) throw new Error(`run ${runId}: a journal created without the stores' locks`);
+    // Fenced like every append: a process stalled past its lease leaves no empty run behind.
+    const created = await this.#shared.pool.query(
+      `INSERT INTO rotator_runs (run_id)
+       SELECT $1 WHERE (SELECT count(*) FROM rotator_locks WHERE holder = $2 AND expires_at > now()) = $3`,
+      [runId, locks.holder, locks.count],
+    );
+    if ((created.rowCount ?? 0) !== 1) {
+      locks.lost = true;
+      throw new LeaseLostError(runId, this.#shared.display);
+    }
     return new PostgresJournal(this.#shared, runId, word, 0, () => this.#held);
   }
 
