@@ -230,5 +230,9 @@ describe("PostgreSQL state: the database", () => {
     expect(unreachable.exitCode).toBe(2);
     expect(unreachable.message).toContain("127.0.0.1:1/rotator");
     expect(`${unreachable.message} ${unreachable.hint}`).not.toContain("hunter2hunter2");
+    const notUrl = await rejection(openPostgres("host=db password=hunter2hunter2"));
+    expect(notUrl.exitCode).toBe(2);
+    expect(notUrl.message).toContain("DATABASE_URL does not hold a postgres:// URL");
+    expect(`${notUrl.message} ${notUrl.hint}`).not.toContain("hunter2hunter2");
   });
 });
