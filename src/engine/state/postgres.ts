@@ -11,8 +11,8 @@
  *   `rollback` take it over in a transaction that locks the rows (`SELECT ... FOR UPDATE`) and inserts with
  *   `ON CONFLICT DO NOTHING`, so of two taking over at once exactly one wins. A holder that is still alive
  *   renews, which a waiting `resume` sees (the lease moves): it is never taken from it.
- * - Fencing: every journal append is one statement that inserts only while this holder still holds every
- *   lock of its set with an unexpired lease. A process stalled past its lease (and possibly taken over)
+ * - Fencing: every journal append (and the creation of a run) is one statement that inserts only while this
+ *   holder still holds every lock of its set with an unexpired lease. A process stalled past its lease (and possibly taken over)
  *   therefore cannot record, and so cannot act on, another step: the engine journals before each step.
  *
  * The schema is created by the first command that writes (under an advisory lock, so hosts starting at once do
