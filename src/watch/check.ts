@@ -8,7 +8,7 @@ import { credentialId, type StoredCredential } from "../../providers/contract.js
 import { describeOutcome, probeCredential } from "../doctor/probe.js";
 import { credentialBirth } from "../engine/age.js";
 import { type EngineContext, ownsRun } from "../engine/context.js";
-import { listRuns } from "../engine/journal.js";
+import { stateOf } from "../engine/state/index.js";
 import { errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -149,7 +149,7 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
       };
     }
   }
-  const finished = listRuns(context.stateDir)
+  const finished = (await stateOf(context).listRuns())
     .filter((run) => ownsRun(context, run.started?.credentialKey) && run.finished !== undefined)
     .at(-1);
   const lastRun =

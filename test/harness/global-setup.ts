@@ -1,6 +1,6 @@
 /**
- * vitest globalSetup for the "integration" project: starts moto, OpenBao and the Key Vault test server once, in the main
- * vitest process, and hands their endpoints to every test file:
+ * vitest globalSetup for the "integration" project: starts moto, OpenBao, the Key Vault test server and PostgreSQL
+ * once, in the main vitest process, and hands their endpoints to every test file:
  *
  *   import { inject } from "vitest";
  *   const endpoints = inject("servers");
@@ -14,7 +14,8 @@
  *   await own.stop();                                // afterAll
  *
  * Registered in vitest.config.ts, integration project: `globalSetup: ["test/harness/global-setup.ts"]`.
- * SERVERS=aws,vault limits which servers start; inject() then lacks the others.
+ * SERVERS=aws,vault limits which servers start; inject() then lacks the others. A test file that needs PostgreSQL
+ * makes its own role and database on the shared server (test/harness/postgres.ts, freshDatabase).
  */
 
 import type { TestProject } from "vitest/node";

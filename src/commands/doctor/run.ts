@@ -26,21 +26,27 @@ export async function runDoctorCommand(
   { runtime, exit }: CommandContext,
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
-  const [{ runDoctor }, { loadConfig }, { buildContext, closeContext }] = await Promise.all([
+  const [{ runDoctor }, { loadConfig }, { buildContext, closeContext }, { openStateBackend }] = await Promise.all([
     import("../../doctor/doctor.js"),
     import("../../config/load.js"),
     import("../../engine/context.js"),
+    import("../../engine/state/index.js"),
   ]);
   const report: DoctorReport = { healthy: true, findings: [] };
   let context: Awaited<ReturnType<typeof buildContext>> | undefined;
+  let state: Awaited<ReturnType<typeof openStateBackend>> | undefined;
   try {
     let config: Parameters<typeof runDoctor>[0]["config"];
     if (options.config !== undefined) {
       const file = resolve(runtime.cwd, options.config);
       try {
         const loaded = await loadConfig(file, runtime.env);
+        const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
+        // The journals doctor consults are where the config keeps them (state:), as for every other command.
+        state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });
         context = await buildContext(loaded, {
-          stateDir: resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env })),
+          stateDir,
+          state: state.view(),
           reporter: silentReporter,
           env: runtime.env,
         });
@@ -71,6 +77,7 @@ export async function runDoctorCommand(
     report.findings.push(...found.findings);
   } finally {
     if (context !== undefined) await closeContext(context);
+    await state?.close();
   }
   const healthy = report.findings.every((finding) => finding.ok);
   const result: DoctorResult = {

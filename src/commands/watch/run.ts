@@ -8,6 +8,7 @@ import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { EngineContext } from "../../engine/context.js";
 import { streamReporter } from "../../engine/reporter.js";
 import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redact } from "../../util/mask.js";
@@ -26,25 +27,27 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
     stop.abort();
   });
   let context: EngineContext | undefined;
+  let state: StateBackendPool | undefined;
   let metricsServer: { port: number; close(): Promise<void> } | undefined;
   try {
-    const [{ loadConfig }, { buildContext }, { watchLoop }, { WatchMetrics }, { deliverAll }] = await Promise.all([
-      import("../../config/load.js"),
-      import("../../engine/context.js"),
-      import("../../watch/watch.js"),
-      import("../../watch/metrics.js"),
-      import("../../notify/deliver.js"),
-    ]);
+    const [{ loadConfig }, { buildContext }, { watchLoop }, { WatchMetrics }, { deliverAll }, { openStateBackend }] =
+      await Promise.all([
+        import("../../config/load.js"),
+        import("../../engine/context.js"),
+        import("../../watch/watch.js"),
+        import("../../watch/metrics.js"),
+        import("../../notify/deliver.js"),
+        import("../../engine/state/index.js"),
+      ]);
     const configPath = resolve(
       runtime.cwd,
       resolveConfigPath({ flag: options.config, env: runtime.env, cwd: runtime.cwd }),
     );
     const loaded = await loadConfig(configPath, runtime.env);
-    context = await buildContext(loaded, {
-      stateDir: resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env })),
-      reporter,
-      env: runtime.env,
-    });
+    const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
+    // The last run watch reports is read where the config keeps its journals (state:).
+    state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });
+    context = await buildContext(loaded, { stateDir, state: state.view(), reporter, env: runtime.env });
     const metrics = options.metricsPort === undefined ? undefined : new WatchMetrics();
     if (metrics !== undefined && options.metricsPort !== undefined) {
       metricsServer = await metrics.serve(options.metricsPort, options.metricsHost);
@@ -88,6 +91,7 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
       const { closeContext } = await import("../../engine/context.js");
       await closeContext(context);
     }
+    await state?.close();
   }
 }
 

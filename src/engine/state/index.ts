@@ -37,13 +37,30 @@ export async function openStateBackend(
   registerSecret(url);
   const password = passwordOf(url);
   if (password !== undefined) registerSecret(password);
+  if (!isPostgresUrl(url)) {
+    throw new ConfigError(
+      where.configFile,
+      [`state.url.env: environment variable ${state.url.env} does not hold a postgres:// URL`],
+      `set ${state.url.env} to postgres://user:password@host:5432/database (percent-encode reserved characters in the password)`,
+    );
+  }
   const { openPostgresState } = await import("./postgres.js");
   return openPostgresState({
     url,
     leaseMs: state.leaseSeconds * 1000,
     stateDir: where.stateDir,
     variable: state.url.env,
+    configFile: where.configFile,
   });
+}
+
+function isPostgresUrl(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === "postgres:" || protocol === "postgresql:";
+  } catch {
+    return false;
+  }
 }
 
 function passwordOf(url: string): string | undefined {

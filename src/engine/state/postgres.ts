@@ -11,11 +11,12 @@
  *   `rollback` take it over in a transaction that locks the rows (`SELECT ... FOR UPDATE`) and inserts with
  *   `ON CONFLICT DO NOTHING`, so of two taking over at once exactly one wins. A holder that is still alive
  *   renews, which a waiting `resume` sees (the lease moves): it is never taken from it.
- * - Fencing: every journal append is one statement that inserts only while this holder still holds every
- *   lock of its set with an unexpired lease. A process stalled past its lease (and possibly taken over)
+ * - Fencing: every journal append (and the creation of a run) is one statement that inserts only while this
+ *   holder still holds every lock of its set with an unexpired lease. A process stalled past its lease (and possibly taken over)
  *   therefore cannot record, and so cannot act on, another step: the engine journals before each step.
  *
- * The schema is created on first use (under an advisory lock, so hosts starting at once do not race).
+ * The schema is created by the first command that writes (under an advisory lock, so hosts starting at once do
+ * not race); opening the database and every read leave it as it is, so `plan` changes nothing even there.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS rotator_runs (
 CREATE TABLE IF NOT EXISTS rotator_journal (
   run_id text NOT NULL REFERENCES rotator_runs (run_id),
   seq integer NOT NULL,
-  record jsonb NOT NULL,
+  record json NOT NULL,
   written_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (run_id, seq)
 );
@@ -58,8 +59,9 @@ export interface PostgresStateOptions {
   leaseMs: number;
   /** The local state directory (claims beside stores name it; the journal is not there). */
   stateDir: string;
-  /** The environment variable the URL came from, for messages. */
+  /** The environment variable the URL came from, and the config naming it, for messages. */
   variable: string;
+  configFile: string;
 }
 
 /** `127.0.0.1:5432/rotator`: where the database is, without user, password or options. */
@@ -72,33 +74,87 @@ export function databaseDisplay(url: string): string {
   }
 }
 
-/** Connect, create the schema if needed, and learn the database's instance id. */
+/** Connect and read the database's rotator instance id (if its tables exist yet): nothing is created here. */
 export async function openPostgresState(options: PostgresStateOptions): Promise<StateBackendPool> {
   const { default: pg } = await import("pg");
   const display = databaseDisplay(options.url);
-  const pool = new pg.Pool({ connectionString: options.url, max: 6, application_name: "rotator" });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: 6,
+    application_name: "rotator",
+    // A database that never answers (a firewall dropping packets) is an error, not a hang.
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on("error", () => {});
-  let instanceId: string;
+  let instanceId: string | undefined;
   try {
-    instanceId = await migrate(pool);
+    instanceId = await readInstanceId(pool);
   } catch (error) {
     await pool.end().catch(() => {});
     throw new RotatorError(
-      `cannot use the PostgreSQL state database ${display} (state.url, from ${options.variable}): ${redact(errorMessage(error))}`,
+      `cannot use the PostgreSQL state database ${display} named by state.url in ${options.configFile} (from ${options.variable}): ${redact(errorMessage(error))}`,
       {
         exitCode: ExitCode.badInput,
         hint: `check ${options.variable} (postgres://user:password@host:5432/database) and that the database accepts connections from this host; nothing was changed`,
       },
     );
   }
-  const shared: Shared = { pool, leaseMs: options.leaseMs, display, instanceId, stateDir: options.stateDir };
+  let migrating: Promise<void> | undefined;
+  const shared: Shared = {
+    pool,
+    leaseMs: options.leaseMs,
+    display,
+    instanceId,
+    stateDir: options.stateDir,
+    ensureSchema() {
+      if (shared.instanceId !== undefined) return Promise.resolve();
+      migrating ??= migrate(pool).then(
+        (id) => {
+          shared.instanceId = id;
+        },
+        (error: unknown) => {
+          migrating = undefined;
+          throw error;
+        },
+      );
+      return migrating;
+    },
+  };
   return {
     view: () => new PostgresStateBackend(shared),
     close: () => pool.end(),
   };
 }
 
+/** The instance id of the database's rotator tables, or undefined when no rotator has written there yet. */
+async function readInstanceId(pool: Pool): Promise<string | undefined> {
+  const present = await pool.query<{ present: boolean }>("SELECT to_regclass('rotator_meta') IS NOT NULL AS present");
+  if (present.rows[0]?.present !== true) return undefined;
+  const rows = await pool.query<{ key: string; value: string }>("SELECT key, value FROM rotator_meta");
+  return checkedInstanceId(new Map(rows.rows.map((row) => [row.key, row.value])));
+}
+
+function checkedInstanceId(meta: Map<string, string>): string {
+  if (meta.get("schema_version") !== SCHEMA_VERSION) {
+    throw new Error(
+      `its rotator tables are of schema version ${meta.get("schema_version")}, this rotator knows ${SCHEMA_VERSION}`,
+    );
+  }
+  return meta.get("instance_id") as string;
+}
+
+/** A read of tables no rotator has created yet finds nothing (undefined_table), rather than failing. */
+async function orEmpty<T>(read: () => Promise<T>, empty: T): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as { code?: string }).code === "42P01") return empty;
+    throw error;
+  }
+}
+
+/** Create the tables (first write to this database), under an advisory lock; returns the instance id. */
 async function migrate(pool: Pool): Promise<string> {
   const client = await pool.connect();
   try {
@@ -111,13 +167,7 @@ async function migrate(pool: Pool): Promise<string> {
     );
     const rows = await client.query<{ key: string; value: string }>("SELECT key, value FROM rotator_meta");
     await client.query("COMMIT");
-    const meta = new Map(rows.rows.map((row) => [row.key, row.value]));
-    if (meta.get("schema_version") !== SCHEMA_VERSION) {
-      throw new Error(
-        `its rotator tables are of schema version ${meta.get("schema_version")}, this rotator knows ${SCHEMA_VERSION}`,
-      );
-    }
-    return meta.get("instance_id") as string;
+    return checkedInstanceId(new Map(rows.rows.map((row) => [row.key, row.value])));
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
@@ -130,8 +180,11 @@ interface Shared {
   pool: Pool;
   leaseMs: number;
   display: string;
-  instanceId: string;
+  /** The database's rotator instance id (claims name it), once its tables exist. */
+  instanceId: string | undefined;
   stateDir: string;
+  /** Create the tables if no rotator has yet: before the first write, never for a read. */
+  ensureSchema(): Promise<void>;
 }
 
 interface LockRow {
@@ -252,11 +305,14 @@ function runPath(shared: Shared, runId: string): string {
 }
 
 async function readRecords(shared: Shared, runId: string): Promise<JournalRecord[]> {
-  const result = await shared.pool.query<{ record: Record<string, unknown> }>(
-    "SELECT record FROM rotator_journal WHERE run_id = $1 ORDER BY seq",
-    [runId],
-  );
-  return result.rows.map((row) => fromDisk(row.record) as JournalRecord);
+  const rows = await orEmpty(async () => {
+    const result = await shared.pool.query<{ record: Record<string, unknown> }>(
+      "SELECT record FROM rotator_journal WHERE run_id = $1 ORDER BY seq",
+      [runId],
+    );
+    return result.rows;
+  }, []);
+  return rows.map((row) => fromDisk(row.record) as JournalRecord);
 }
 
 function summarize(shared: Shared, runId: string, records: JournalRecord[]): RunSummary {
@@ -282,20 +338,34 @@ class PostgresStateBackend implements StateBackend {
   }
 
   async problem(): Promise<string | undefined> {
+    const where = `the PostgreSQL state database ${this.#shared.display}`;
     try {
-      await this.#shared.pool.query("SELECT 1 FROM rotator_locks LIMIT 1");
-      return undefined;
+      const missing = await privilegesMissing(this.#shared.pool);
+      return missing === undefined ? undefined : `cannot use ${where}: ${missing}`;
     } catch (error) {
-      return `cannot use the PostgreSQL state database ${this.#shared.display}: ${redact(errorMessage(error))}`;
+      return `cannot use ${where}: ${redact(errorMessage(error))}`;
     }
   }
 
   async createJournal(runId: string, word: JournalWord): Promise<RunJournal> {
-    await this.#shared.pool.query("INSERT INTO rotator_runs (run_id) VALUES ($1)", [runId]);
+    await this.#shared.ensureSchema();
+    const locks = this.#held;
+    if (locks === undefined) throw new Error(`run ${runId}: a journal created without the stores' locks`);
+    // Fenced like every append: a process stalled past its lease leaves no empty run behind.
+    const created = await this.#shared.pool.query(
+      `INSERT INTO rotator_runs (run_id)
+       SELECT $1 WHERE (SELECT count(*) FROM rotator_locks WHERE holder = $2 AND expires_at > now()) = $3`,
+      [runId, locks.holder, locks.count],
+    );
+    if ((created.rowCount ?? 0) !== 1) {
+      locks.lost = true;
+      throw new LeaseLostError(runId, this.#shared.display);
+    }
     return new PostgresJournal(this.#shared, runId, word, 0, () => this.#held);
   }
 
   async reopenJournal(runId: string, word: JournalWord): Promise<RunJournal> {
+    await this.#shared.ensureSchema();
     const result = await this.#shared.pool.query<{ seq: number | null }>(
       "SELECT max(seq) AS seq FROM rotator_journal WHERE run_id = $1",
       [runId],
@@ -304,9 +374,12 @@ class PostgresStateBackend implements StateBackend {
   }
 
   async listRuns(): Promise<RunSummary[]> {
-    const ids = (
-      await this.#shared.pool.query<{ run_id: string }>("SELECT run_id FROM rotator_runs ORDER BY run_id")
-    ).rows.map((row) => row.run_id);
+    const ids = await orEmpty(async () => {
+      const result = await this.#shared.pool.query<{ run_id: string }>(
+        "SELECT run_id FROM rotator_runs ORDER BY run_id",
+      );
+      return result.rows.map((row) => row.run_id);
+    }, []);
     // A finished run never changes again: read once, kept for the life of this view (a fleet asks per account).
     const toRead = ids.filter((id) => !this.#over.has(id));
     const byRun = new Map<string, JournalRecord[]>(toRead.map((id) => [id, []]));
@@ -327,8 +400,11 @@ class PostgresStateBackend implements StateBackend {
   }
 
   async readRun(runId: string): Promise<RunSummary | undefined> {
-    const exists = await this.#shared.pool.query("SELECT 1 FROM rotator_runs WHERE run_id = $1", [runId]);
-    if ((exists.rowCount ?? 0) === 0) return undefined;
+    const exists = await orEmpty(async () => {
+      const result = await this.#shared.pool.query("SELECT 1 FROM rotator_runs WHERE run_id = $1", [runId]);
+      return (result.rowCount ?? 0) > 0;
+    }, false);
+    if (!exists) return undefined;
     return summarize(this.#shared, runId, await readRecords(this.#shared, runId));
   }
 
@@ -340,13 +416,21 @@ class PostgresStateBackend implements StateBackend {
     const unique = [...new Map(stores.map((store) => [store.identity, store])).values()].sort((a, b) =>
       a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0,
     );
+    await this.#shared.ensureSchema();
     const { leaseMs } = this.#shared;
     // resume and rollback wait out a lease once: a dead holder's runs out within it, a live one renews it.
     const deadline = Date.now() + leaseMs + 2_000;
     const seen = new Map<string, string>();
     for (;;) {
       const locks = new PostgresLocks(this.#shared, unique.length);
-      const outcome = await this.#tryAcquire(unique, request, locks, options.takeOverStale ?? false);
+      let outcome: Awaited<ReturnType<PostgresStateBackend["tryAcquire"]>>;
+      try {
+        outcome = await this.tryAcquire(unique, request, locks, options.takeOverStale ?? false);
+      } catch (error) {
+        // Two takers whose row locks crossed: the database chose one to fail; it simply tries again.
+        if ((error as { code?: string }).code === "40P01") continue;
+        throw error;
+      }
       if (outcome.taken) {
         locks.startRenewing();
         this.#held = locks;
@@ -370,7 +454,7 @@ class PostgresStateBackend implements StateBackend {
     }
   }
 
-  async #tryAcquire(
+  private async tryAcquire(
     unique: StoreRef[],
     request: LockRequest,
     locks: PostgresLocks,
@@ -419,7 +503,7 @@ class PostgresStateBackend implements StateBackend {
         await client.query("ROLLBACK");
         const now = await lockRows(this.#shared.pool, identities, false);
         const holder = now.find((row) => row.live) ?? now[0];
-        if (holder === undefined) return this.#tryAcquire(unique, request, locks, takeOverStale);
+        if (holder === undefined) return this.tryAcquire(unique, request, locks, takeOverStale);
         return { taken: false, blocking: { ...holder, live: true }, expiresInMs: this.#shared.leaseMs };
       }
       await client.query("COMMIT");
@@ -433,10 +517,14 @@ class PostgresStateBackend implements StateBackend {
   }
 
   async inspectLocks(stores: readonly StoreRef[]): Promise<Array<StoreRef & { lock: LockState }>> {
-    const rows = await lockRows(
-      this.#shared.pool,
-      stores.map((store) => store.identity),
-      false,
+    const rows = await orEmpty(
+      () =>
+        lockRows(
+          this.#shared.pool,
+          stores.map((store) => store.identity),
+          false,
+        ),
+      [],
     );
     return stores.map((store) => {
       const row = rows.find((r) => r.store_identity === store.identity);
@@ -449,18 +537,25 @@ class PostgresStateBackend implements StateBackend {
   }
 
   async liveRunIds(): Promise<Set<string>> {
-    const result = await this.#shared.pool.query<{ run_id: string }>(
-      "SELECT DISTINCT owner->>'runId' AS run_id FROM rotator_locks WHERE expires_at > now()",
-    );
-    return new Set(result.rows.map((row) => row.run_id));
+    const ids = await orEmpty(async () => {
+      const result = await this.#shared.pool.query<{ run_id: string }>(
+        "SELECT DISTINCT owner->>'runId' AS run_id FROM rotator_locks WHERE expires_at > now()",
+      );
+      return result.rows.map((row) => row.run_id);
+    }, []);
+    return new Set(ids);
   }
 
   claimOrigin(): ClaimOrigin {
-    return { stateDir: this.#shared.stateDir, database: this.#shared.instanceId };
+    // Claims are made under the locks, so the tables (and their instance id) exist by then.
+    const { instanceId } = this.#shared;
+    return instanceId === undefined
+      ? { stateDir: this.#shared.stateDir }
+      : { stateDir: this.#shared.stateDir, database: instanceId };
   }
 
   async runOfClaim(origin: ClaimOrigin & { runId: string }): Promise<RunSummary | undefined | "unknown"> {
-    if (origin.database === this.#shared.instanceId) return this.readRun(origin.runId);
+    if (origin.database !== undefined && origin.database === this.#shared.instanceId) return this.readRun(origin.runId);
     if (origin.database === undefined) return new LocalStateBackend(origin.stateDir).runOfClaim(origin);
     return "unknown";
   }
@@ -468,6 +563,43 @@ class PostgresStateBackend implements StateBackend {
   async close(): Promise<void> {
     // The pool belongs to the backend pool; a view holds nothing else.
   }
+}
+
+/**
+ * What this database role lacks to keep rotator's state, or undefined: read only (privilege functions), so
+ * `plan` can tell before `rotate` tries, creating nothing. Before any rotator wrote here it needs to create
+ * the tables; after, to read and write them.
+ */
+async function privilegesMissing(pool: Pool): Promise<string | undefined> {
+  const probe = await pool.query<{ schema: string | null; present: boolean; can_create: boolean | null }>(
+    `SELECT current_schema() AS schema, to_regclass('rotator_locks') IS NOT NULL AS present,
+            has_schema_privilege(current_schema(), 'CREATE') AS can_create`,
+  );
+  const row = probe.rows[0];
+  if (row === undefined || row.schema === null) return "its search_path names no schema to keep rotator's tables in";
+  if (!row.present) {
+    return row.can_create === true
+      ? undefined
+      : `the role may not create rotator's tables in schema ${row.schema} (GRANT CREATE ON SCHEMA ${row.schema} TO the role, or create them once as an owner)`;
+  }
+  const wanted: Array<[string, string]> = [
+    ["rotator_meta", "SELECT"],
+    ["rotator_runs", "SELECT"],
+    ["rotator_runs", "INSERT"],
+    ["rotator_journal", "SELECT"],
+    ["rotator_journal", "INSERT"],
+    ["rotator_locks", "SELECT"],
+    ["rotator_locks", "INSERT"],
+    ["rotator_locks", "UPDATE"],
+    ["rotator_locks", "DELETE"],
+  ];
+  // has_table_privilege with a list is true when ANY is held: one call per privilege.
+  const result = await pool.query<Record<string, boolean>>(
+    `SELECT ${wanted.map((_, i) => `has_table_privilege($${2 * i + 1}, $${2 * i + 2}) AS p${i}`).join(", ")}`,
+    wanted.flat(),
+  );
+  const lacking = wanted.filter((_, i) => result.rows[0]?.[`p${i}`] !== true).map(([t, p]) => `${p} on ${t}`);
+  return lacking.length === 0 ? undefined : `the role lacks ${lacking.join(", ")}`;
 }
 
 async function lockRows(
