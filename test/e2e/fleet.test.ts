@@ -17,12 +17,13 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import type { StatusResult } from "../../src/commands/status/run.js";
 import type { FleetResult } from "../../src/fleet/run.js";
 import { createTwilioClient, keyAuthenticates } from "../../src/twilio/client.js";
 import { maskSid } from "../../src/util/mask.js";
+import { freshDatabase } from "../harness/postgres.js";
 import {
   ADMIN_VARIABLE,
   ensureBuilt,
@@ -509,5 +510,79 @@ describe("templates validated at load", () => {
     const rotate = await runCli(["rotate", "--yes", "--config", bad.config, "--state-dir", bad.state], { env });
     expect(rotate.code).toBe(2);
     expect(emulator.snapshot()).toEqual(before);
+  });
+});
+
+describe("two schedulers running one fleet on shared PostgreSQL state", () => {
+  it("race rotate --if-due from two state directories: each account rotated exactly once, by one of them", async () => {
+    // Keys seeded "91 days ago" (the emulator's clock), so every account is due for its 90-day rotation.
+    let offsetMs = 91 * 86_400_000;
+    const aged = await startTwilioEmulator({
+      port: 0,
+      clock: () => Date.now() - offsetMs,
+      onSecretIssued: (secret) => issued.add(secret),
+    });
+    const db = await freshDatabase(inject("servers"), "fleet");
+    try {
+      const customers = await seedCustomers(aged, "sched-", 6);
+      offsetMs = 0;
+      const config = fleetConfig(
+        aged,
+        { discover: { friendlyName: "sched-*" }, concurrency: 3 },
+        {
+          credential: { type: "api-key", friendlyNamePrefix: "fleet", maxAgeDays: 90 },
+          state: { backend: "postgres", url: { env: "DATABASE_URL" }, leaseSeconds: 10 },
+        },
+      );
+      const hostA = await setup("sched-a", config);
+      const hostB = { config: hostA.config, state: join(dir, "state-sched-b") };
+      const sharedEnv = { ...env, [ADMIN_VARIABLE]: aged.authToken, DATABASE_URL: db.url };
+      const [a, b] = await Promise.all(
+        [hostA, hostB].map((host) =>
+          runJson<FleetResult>(args(host, "rotate", "--if-due", "--yes"), { env: sharedEnv }),
+        ),
+      );
+      for (const { run } of [a!, b!]) expect([0, 5], run.stderr).toContain(run.code);
+
+      for (const c of customers) {
+        const outcomes = [a!, b!].map(({ result }) => result.accounts.find((x) => x.friendlyName === c.friendlyName));
+        // Exactly one of the two rotated it; the other found it locked (exit 5) or no longer due.
+        expect(
+          outcomes.filter((o) => o?.status === "completed"),
+          JSON.stringify(outcomes),
+        ).toHaveLength(1);
+        for (const other of outcomes.filter((o) => o !== undefined && o.status !== "completed")) {
+          expect(other!.status === "not-due" || other!.exitCode === 5, JSON.stringify(other)).toBe(true);
+        }
+        const held = await readStoreKey(join(dir, `${c.sid}.env`));
+        expect(aged.keys(c.sid).map((key) => key.sid)).toEqual([held.sid]);
+        expect(await authenticates(aged, c.sid, held.sid!, held.secret!)).toBe(true);
+        expect(await authenticates(aged, c.sid, c.seed, c.seedSecret)).toBe(false);
+      }
+
+      // The database holds one journal per rotated account, whichever host ran it, and one issued key each.
+      const rows = await db.query<{ run_id: string; text: string }>(
+        "SELECT run_id, record::text AS text FROM rotator_journal ORDER BY run_id, seq",
+      );
+      const byRun = new Map<string, Array<Record<string, unknown>>>();
+      for (const row of rows.rows) byRun.set(row.run_id, [...(byRun.get(row.run_id) ?? []), JSON.parse(row.text)]);
+      const issuedPerAccount = new Map<string, number>();
+      for (const records of byRun.values()) {
+        const account = records.find((r) => r.event === "run-started")?.accountSid as string | undefined;
+        if (account !== undefined && records.some((r) => r.event === "key-issued")) {
+          issuedPerAccount.set(account, (issuedPerAccount.get(account) ?? 0) + 1);
+        }
+      }
+      expect(Object.fromEntries(issuedPerAccount)).toEqual(Object.fromEntries(customers.map((c) => [c.sid, 1])));
+      expect(await secretLeaks(issued, [], [...rows.rows.map((row) => row.text), ...transcript])).toEqual([]);
+      expect(transcript.some((text) => text.includes(db.password))).toBe(false);
+
+      // Either host's status sees every account's run, though half of them ran on the other.
+      const { result: status } = await runJson<FleetResult<StatusResult>>(args(hostB, "status"), { env: sharedEnv });
+      expect(status.accounts).toHaveLength(customers.length);
+    } finally {
+      await db.drop();
+      await aged.close();
+    }
   });
 });
