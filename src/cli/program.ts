@@ -28,7 +28,9 @@ export const HELP_WIDTH = 80;
 const OVERVIEW = `
 Common options (every command that reads a config):
   -c, --config <path>  the config file (see "Config file" below)
-  --state-dir <dir>    where journals and locks live
+  --state-dir <dir>    where journals and locks live (with state: backend:
+                       postgres in the config, a database several hosts
+                       share holds them instead)
   --json               print one JSON result object on stdout
   --no-color           no color or emphasis (also: NO_COLOR=1, or output
                        that is not a terminal)
