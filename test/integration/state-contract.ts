@@ -160,6 +160,27 @@ export function stateBackendContract(name: string, make: () => BackendUnderTest)
       expect((await a.readRun(runId))?.records.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
     });
 
+    it("keeps appends asked for at once in the order asked (one sequence number each, none lost)", async () => {
+      const [a, b] = [await backend.open(), await backend.open()];
+      const held = stores(1);
+      const runId = `run-${randomUUID()}`;
+      const locks = await a.acquireLocks(held, request(runId));
+      try {
+        const journal = await a.createJournal(runId, "key");
+        const reasons = Array.from({ length: 12 }, (_, i) => `reason ${i}`);
+        const records = await Promise.all(
+          reasons.map((reason) => journal.append({ event: "rollback-started", reason })),
+        );
+        expect(records.map((r) => r.seq)).toEqual(reasons.map((_, i) => i + 1));
+        const read = (await b.readRun(runId))?.records ?? [];
+        expect(read.map((r) => [r.seq, r.event === "rollback-started" ? r.reason : r.event])).toEqual(
+          reasons.map((reason, i) => [i + 1, reason]),
+        );
+      } finally {
+        await locks.release();
+      }
+    });
+
     it("takes every store's lock or none, and names the holder", async () => {
       const [a, b] = [await backend.open(), await backend.open()];
       const [s1, s2, s3] = stores(3) as [StoreRef, StoreRef, StoreRef];

@@ -40,8 +40,15 @@ class LocalJournal implements RunJournal {
     return this.#journal.word;
   }
 
+  /** The appends not yet durable, in the order they were asked for. */
+  #pending: Promise<unknown> = Promise.resolve();
+
   async append(event: JournalEvent): Promise<JournalRecord> {
-    return this.#journal.appendDurably(event);
+    // One after another: two appends asked for at once (a step's record while a signal's is written) must
+    // reach the file in the order of their sequence numbers, which separate async writes would not promise.
+    const appended = this.#pending.then(() => this.#journal.appendDurably(event));
+    this.#pending = appended.catch(() => undefined);
+    return appended;
   }
 
   async records(): Promise<JournalRecord[]> {

@@ -267,7 +267,18 @@ class PostgresJournal implements RunJournal {
     this.path = runPath(shared, runId);
   }
 
+  /** The appends not yet durable, in the order they were asked for. */
+  #pending: Promise<unknown> = Promise.resolve();
+
   async append(event: JournalEvent): Promise<JournalRecord> {
+    // One after another: two appends asked for at once would take one sequence number, and the second
+    // would read as another process having taken the run over.
+    const appended = this.#pending.then(() => this.#appendNow(event));
+    this.#pending = appended.catch(() => undefined);
+    return appended;
+  }
+
+  async #appendNow(event: JournalEvent): Promise<JournalRecord> {
     const locks = this.#locks();
     if (locks === undefined) throw new Error(`run ${this.runId}: a journal append without the stores' locks`);
     const seq = this.#seq + 1;
