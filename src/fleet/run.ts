@@ -14,12 +14,12 @@ import { isUnfinished } from "../engine/journal.js";
 import type { Reporter } from "../engine/reporter.js";
 import { type CommandResult, emptyResult } from "../engine/result.js";
 import type { StateBackendPool } from "../engine/state/index.js";
-import { ExitCode, RotatorError } from "../errors.js";
+import { ConfigError, ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type FleetAccount, fetchAccounts, fleetAccounts } from "./accounts.js";
 import { AdaptiveLimiter, type LimiterStats } from "./limiter.js";
 import { FleetProgress } from "./progress.js";
-import { describeAccount, unitConfig } from "./units.js";
+import { describeAccount, sharedStoreProblems, unitConfig } from "./units.js";
 
 /** What a fleet command works with: the fleet config and what every unit's context shares. */
 export interface FleetContext {
@@ -118,6 +118,17 @@ export async function runFleet<R extends CommandResult>(
   let accounts = await fleetAccounts(loaded, limiter);
   if (command === "resume" || command === "rollback") {
     accounts = await withUnfinished(fleet, accounts, limiter, options.onlyUnfinished ?? false);
+  }
+  // Resume and rollback still finish what a run began, status only reads; no run starts on shared stores.
+  if (command !== "resume" && command !== "rollback" && command !== "status") {
+    const shared = sharedStoreProblems(loaded, accounts);
+    if (shared.length > 0) {
+      throw new ConfigError(
+        loaded.file,
+        shared,
+        "each account of a fleet needs stores of its own; nothing was changed",
+      );
+    }
   }
   reporter.info(
     `${accounts.length} account(s), up to ${settings.concurrency} at once${settings.requestsPerSecond === undefined ? "" : `, at most ${settings.requestsPerSecond} Twilio requests/s`}`,

@@ -56,3 +56,40 @@ export function unitConfig(fleet: LoadedConfig, account: FleetAccount): LoadedCo
     admin: { ...fleet.admin, accountSid: account.sid },
   };
 }
+
+/**
+ * Stores that two accounts of the fleet would share: a template that names no placeholder (every account
+ * writing one file), or two accounts with one FriendlyName. One store cannot hold two accounts' keys: the
+ * second account would find the first one's key there, or its lock, and a rotation of either would strand
+ * the other. One line per store shared (at most five), naming the store and two of its accounts.
+ */
+export function sharedStoreProblems(fleet: LoadedConfig, accounts: readonly FleetAccount[]): string[] {
+  const raw = fleet.fleet?.raw;
+  const stores = raw?.stores;
+  if (raw === undefined || !Array.isArray(stores)) return [];
+  const needsName = usesFriendlyName(raw);
+  const firstWriter = new Map<string, { account: FleetAccount; index: number }>();
+  const problems = new Map<string, string>();
+  for (const account of accounts) {
+    // Such an account fails on its own (unitConfig says why); its empty name would collide falsely.
+    if (needsName && account.friendlyName === undefined) continue;
+    const values = { accountSid: account.sid, friendlyName: account.friendlyName ?? "" };
+    for (const [index, store] of stores.entries()) {
+      if (store === null || typeof store !== "object") continue;
+      // A store is where it is, whatever the config calls it.
+      const { name, ...where } = store as Record<string, unknown>;
+      const key = JSON.stringify(expandTemplate(where, values));
+      const first = firstWriter.get(key);
+      if (first === undefined) {
+        firstWriter.set(key, { account, index });
+      } else if (first.account !== account && !problems.has(key)) {
+        problems.set(
+          key,
+          `stores[${index}]${typeof name === "string" ? ` (${name})` : ""}: accounts ${describeAccount(first.account)} and ${describeAccount(account)} would write the same store; put {accountSid} in where it is (its path, secretId or secretName) so that each account has a store of its own`,
+        );
+      }
+    }
+  }
+  const lines = [...problems.values()];
+  return lines.length > 5 ? [...lines.slice(0, 5), `and ${lines.length - 5} more store(s) like these`] : lines;
+}

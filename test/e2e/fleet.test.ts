@@ -513,6 +513,32 @@ describe("templates validated at load", () => {
   });
 });
 
+describe("stores two accounts would share", () => {
+  it("a store template naming no placeholder: plan and rotate are exit 2 naming the store and two accounts", async () => {
+    await seedCustomers(emulator, "share-", 3);
+    const config = fleetConfig(emulator, { discover: { friendlyName: "share-*" } });
+    config.stores = [
+      { name: "app", type: "dotenv-file", path: join(dir, "{accountSid}.env") },
+      { name: "shared", type: "dotenv-file", path: join(dir, "shared.env") },
+    ];
+    const bad = await setup("shared-store", config);
+    const before = emulator.snapshot();
+    for (const command of [["plan"], ["rotate", "--yes"]]) {
+      const run = await runCli([...command, "--config", bad.config, "--state-dir", bad.state], { env });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(bad.config);
+      expect(run.stderr).toMatch(
+        /stores\[1\] \(shared\): accounts AC…[0-9a-f]{4} \(share-\d+\) and AC…[0-9a-f]{4} \(share-\d+\) would write the same store; put \{accountSid\}/,
+      );
+      // Only the shared store is named: the templated one is each account's own.
+      expect(run.stderr).not.toContain("stores[0]");
+    }
+    expect(emulator.snapshot()).toEqual(before);
+    expect(existsSync(join(dir, "shared.env"))).toBe(false);
+    expect(existsSync(join(bad.state, "runs"))).toBe(false);
+  });
+});
+
 describe("two schedulers running one fleet on shared PostgreSQL state", () => {
   it("race rotate --if-due from two state directories: each account rotated exactly once, by one of them", async () => {
     // Keys seeded "91 days ago" (the emulator's clock), so every account is due for its 90-day rotation.

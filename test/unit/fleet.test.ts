@@ -16,7 +16,7 @@ import { AdaptiveLimiter } from "../../src/fleet/limiter.js";
 import { FleetProgress, formatDuration } from "../../src/fleet/progress.js";
 import { fleetExitCode, oneLine } from "../../src/fleet/run.js";
 import { expandString, placeholderProblems, placeholdersIn } from "../../src/fleet/template.js";
-import { unitConfig } from "../../src/fleet/units.js";
+import { sharedStoreProblems, unitConfig } from "../../src/fleet/units.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
 const PARENT = `AC${"a".repeat(32)}`;
@@ -93,6 +93,31 @@ describe("the fleet example", () => {
     expect(JSON.stringify(unit.config.consumers)).toContain("http://cust-7.internal:8080/");
     // An account Twilio does not list under the parent has no FriendlyName to fill in: that account fails.
     expect(() => unitConfig(loaded, { sid: CUSTOMER, friendlyName: undefined })).toThrow(ConfigError);
+  });
+});
+
+describe("stores two accounts would share", () => {
+  it("the example's accounts each have their own; two accounts with one FriendlyName do not", async () => {
+    const loaded = await loadConfig(join(packageRoot(), "config", "examples", "fleet.example.yaml"), {
+      ...TOKEN,
+      VAULT_SECRET_ID: "s",
+    });
+    const other = `AC${"1".repeat(32)}`;
+    expect(
+      sharedStoreProblems(loaded, [
+        { sid: CUSTOMER, friendlyName: "cust-7" },
+        { sid: other, friendlyName: "cust-8" },
+      ]),
+    ).toEqual([]);
+    // The example's Vault path is made of the FriendlyName alone: two accounts named alike would share it.
+    const problems = sharedStoreProblems(loaded, [
+      { sid: CUSTOMER, friendlyName: "cust-7" },
+      { sid: other, friendlyName: "cust-7" },
+    ]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^stores\[\d\] \(\S+\): accounts AC…\w{4} \(cust-7\) and AC…1111 \(cust-7\) would write the same store/,
+    );
   });
 });
 
