@@ -7,7 +7,7 @@
  */
 import type { LoadedConfig } from "../config/load.js";
 import { validateConfig } from "../config/load.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import type { FleetAccount } from "./accounts.js";
 import { expandTemplate, TEMPLATED_SECTIONS, usesFriendlyName } from "./template.js";
@@ -92,4 +92,16 @@ export function sharedStoreProblems(fleet: LoadedConfig, accounts: readonly Flee
   }
   const lines = [...problems.values()];
   return lines.length > 5 ? [...lines.slice(0, 5), `and ${lines.length - 5} more store(s) like these`] : lines;
+}
+
+/**
+ * For commands that take one account's config (doctor, watch): a fleet config's stores are templates, and
+ * checking them with stand-in values would diagnose a store no account has. Bad input, saying what to use.
+ */
+export function refuseFleetConfig(loaded: LoadedConfig, command: string, instead: string): void {
+  if (loaded.fleet === undefined) return;
+  throw new RotatorError(
+    `${command} takes one account's config; ${loaded.file} is a fleet config (accounts:), whose stores are templates filled in per account`,
+    { exitCode: ExitCode.badInput, hint: instead },
+  );
 }

@@ -539,6 +539,26 @@ describe("stores two accounts would share", () => {
   });
 });
 
+describe("commands that take one account's config", () => {
+  it("doctor --config and watch refuse a fleet config (exit 2), saying what to run instead, and check nothing", async () => {
+    const fleet = await setup("one-account-only", fleetConfig(emulator, { discover: { friendlyName: "cust-*" } }));
+    const before = emulator.stats().requests;
+    const doctor = await runCli(["doctor", "--config", fleet.config, "--state-dir", fleet.state], { env });
+    expect(doctor.code, doctor.stderr).toBe(2);
+    const doctorText = doctor.stdout + doctor.stderr;
+    expect(doctorText).toContain(`${fleet.config} is a fleet config (accounts:)`);
+    expect(doctorText).toContain(`rotator status --config ${fleet.config}`);
+    // Not a diagnosis of the stand-in account the templates are checked with at load.
+    expect(doctorText).not.toContain("AC00000000000000000000000000000000");
+    const watch = await runCli(["watch", "--once", "--config", fleet.config, "--state-dir", fleet.state], { env });
+    expect(watch.code, watch.stderr).toBe(2);
+    expect(watch.stderr).toContain(`${fleet.config} is a fleet config (accounts:)`);
+    expect(watch.stderr).toContain(`rotator status --check --config ${fleet.config}`);
+    expect(emulator.stats().requests).toBe(before);
+    expect(existsSync(fleet.state)).toBe(false);
+  });
+});
+
 describe("two schedulers running one fleet on shared PostgreSQL state", () => {
   it("race rotate --if-due from two state directories: each account rotated exactly once, by one of them", async () => {
     // Keys seeded "91 days ago" (the emulator's clock), so every account is due for its 90-day rotation.

@@ -41,6 +41,11 @@ export async function runDoctorCommand(
       const file = resolve(runtime.cwd, options.config);
       try {
         const loaded = await loadConfig(file, runtime.env);
+        (await import("../../fleet/units.js")).refuseFleetConfig(
+          loaded,
+          "doctor --config",
+          `\`rotator status --config ${loaded.file}\` lists each account's problems; \`rotator doctor --env-file FILE\` diagnoses one account's dotenv store`,
+        );
         const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
         // The journals doctor consults are where the config keeps them (state:), as for every other command.
         state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });

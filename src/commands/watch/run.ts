@@ -44,6 +44,11 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
       resolveConfigPath({ flag: options.config, env: runtime.env, cwd: runtime.cwd }),
     );
     const loaded = await loadConfig(configPath, runtime.env);
+    (await import("../../fleet/units.js")).refuseFleetConfig(
+      loaded,
+      "watch",
+      `for a fleet, run \`rotator status --check --config ${loaded.file}\` on a schedule: it exits non-zero when any account is due, unfinished or has a problem`,
+    );
     const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
     // The last run watch reports is read where the config keeps its journals (state:).
     state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });
