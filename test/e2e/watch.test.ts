@@ -192,7 +192,14 @@ describe("rotator watch", () => {
       runId: rotate.result.runId,
     });
 
-    const after = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    // The check that heard the recovery may have read the journal just before the rotation recorded its end
+    // (the stores held the new key already): the next check, one interval later, reports the completed run.
+    const scrape = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    await until(
+      async () => (await scrape()).get(`rotator_last_rotation_status{account="${account}",status="completed"}`) === 1,
+      10_000,
+    );
+    const after = await scrape();
     expect(after.get(`rotator_last_rotation_status{account="${account}",status="completed"}`)).toBe(1);
     expect(after.get(`rotator_last_rotation_timestamp_seconds{account="${account}"}`)).toBeGreaterThan(0);
     expect(after.get(`rotator_watch_healthy{account="${account}"}`)).toBe(1);
