@@ -4,7 +4,6 @@
  * because a Standard key may not manage keys (Twilio answers 20003).
  */
 import type { StoredCredential } from "../../../providers/contract.js";
-import { PreflightError } from "../../errors.js";
 import {
   createTwilioClient,
   isTwilioApiError,
@@ -13,9 +12,10 @@ import {
   type RequestThrottle,
   type TwilioClient,
 } from "../../twilio/client.js";
-import { type AdminCredentialShape, diagnoseAdmin20003 } from "../../twilio/diagnose.js";
+import type { AdminCredentialShape } from "../../twilio/diagnose.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
 import { maskSid } from "../../util/mask.js";
+import { adminCheckFailure } from "../admin-check.js";
 import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
 import { is20003, untilAuthenticates, untilRefused } from "../polling.js";
 import { API_KEY_LABELS } from "./labels.js";
@@ -103,15 +103,7 @@ export class ApiKeyIssuer implements Issuer {
     try {
       await this.#retry("fetch account", () => this.#admin.api.v2010.accounts(this.#accountSid).fetch());
     } catch (error) {
-      if (is20003(error)) {
-        throw new PreflightError([
-          `the admin credential does not authenticate with Twilio (HTTP 401, error 20003). Likely causes:\n      * ${diagnoseAdmin20003(this.#options.admin).join("\n      * ")}`,
-        ]);
-      }
-      if (isTwilioApiError(error) && error.status === 404) {
-        throw new PreflightError([`twilio.accountSid: Twilio knows no account ${this.#accountSid} (HTTP 404)`]);
-      }
-      throw new PreflightError([`could not reach Twilio to check the admin credential: ${messageOf(error)}`]);
+      throw adminCheckFailure(error, this.#options.admin, this.#accountSid);
     }
   }
 
@@ -284,8 +276,4 @@ export class ApiKeyIssuer implements Issuer {
   confirmRefused(old: StoredCredential): Promise<boolean> {
     return untilRefused(() => this.#callAs(old), this.#options.revokeConfirmTimeoutMs);
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -16,11 +16,12 @@
  */
 import type { StoredCredential } from "../../../providers/contract.js";
 import { tokenFingerprint } from "../../../providers/contract.js";
-import { PreflightError } from "../../errors.js";
+import { errorMessage } from "../../errors.js";
 import { createTwilioClient, isTwilioApiError, isUnreadableResponse, type TwilioClient } from "../../twilio/client.js";
-import { type AdminCredentialShape, diagnoseAdmin20003 } from "../../twilio/diagnose.js";
+import type { AdminCredentialShape } from "../../twilio/diagnose.js";
 import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
+import { adminCheckFailure } from "../admin-check.js";
 import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
 import { is20003, sleep, untilAuthenticates, untilRefused } from "../polling.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
@@ -148,15 +149,7 @@ export class AuthTokenIssuer implements Issuer {
     try {
       await this.#asAdmin("fetch account", (client) => client.api.v2010.accounts(this.#accountSid).fetch());
     } catch (error) {
-      if (is20003(error)) {
-        throw new PreflightError([
-          `the admin credential does not authenticate with Twilio (HTTP 401, error 20003). Likely causes:\n      * ${diagnoseAdmin20003(this.#options.admin).join("\n      * ")}`,
-        ]);
-      }
-      if (isTwilioApiError(error) && error.status === 404) {
-        throw new PreflightError([`twilio.accountSid: Twilio knows no account ${this.#accountSid} (HTTP 404)`]);
-      }
-      throw new PreflightError([`could not reach Twilio to check the admin credential: ${messageOf(error)}`]);
+      throw adminCheckFailure(error, this.#options.admin, this.#accountSid);
     }
   }
 
@@ -270,7 +263,7 @@ export class AuthTokenIssuer implements Issuer {
             if (attempt < CREATE_ATTEMPTS) continue;
           }
           throw new SecondaryRefusedError(
-            `Twilio refused to create a secondary Auth Token (${messageOf(error)}). Most likely one exists already, made in the Console or by another tool: find out whose it is, then delete it (Console > Account > API keys & tokens) or promote it yourself, and run again`,
+            `Twilio refused to create a secondary Auth Token (${errorMessage(error)}). Most likely one exists already, made in the Console or by another tool: find out whose it is, then delete it (Console > Account > API keys & tokens) or promote it yourself, and run again`,
             { cause: error },
           );
         }
@@ -390,10 +383,6 @@ function mayHaveTakenEffect(error: unknown): boolean {
   if (isTwilioApiError(error)) return error.status === 502 || error.status === 504;
   // A connection refused never carried the request.
   return error instanceof Error && !("status" in error) && (error as NodeJS.ErrnoException).code !== "ECONNREFUSED";
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export { isRetryableTwilioError };
