@@ -14,7 +14,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const CLI = fileURLToPath(new URL("../bin/rotator.js", import.meta.url));
-const BUILT = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
+const BUILT = fileURLToPath(new URL("../dist/bundle/main.js", import.meta.url));
 
 interface Subject {
   label: string;

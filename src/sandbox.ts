@@ -236,12 +236,18 @@ function sandboxConfig(emulator: TwilioEmulator, apps: RunningApp[]): string {
   ].join("\n");
 }
 
-/** The app script: compiled next to this module (dist/src), or run from source through tsx in tests. */
+/**
+ * The app script, next to this module: compiled (dist/src), bundled (dist/cli: this module is then one of
+ * the bundle's chunks, beside the app's entry), or run from source through tsx in tests.
+ */
 function appScript(): { command: string; args: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".ts"))
-    return { command: process.execPath, args: ["--import", "tsx", here.replace(/sandbox\.ts$/, "sandbox-app.ts")] };
-  return { command: process.execPath, args: [here.replace(/sandbox\.js$/, "sandbox-app.js")] };
+  if (import.meta.url.endsWith(".ts")) {
+    return {
+      command: process.execPath,
+      args: ["--import", "tsx", fileURLToPath(new URL("sandbox-app.ts", import.meta.url))],
+    };
+  }
+  return { command: process.execPath, args: [fileURLToPath(new URL("sandbox-app.js", import.meta.url))] };
 }
 
 function spawnApp({ name, store }: (typeof APPS)[number]): StartingApp {

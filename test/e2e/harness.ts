@@ -21,8 +21,8 @@ const bin = join(root, "bin", "rotator.js");
 
 /** Build dist/ once if a developer runs vitest without `npm test` (which builds first). */
 export function ensureBuilt(): void {
-  if (!existsSync(join(root, "dist", "src", "cli", "main.js"))) {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  if (!existsSync(join(root, "dist", "bundle", "main.js"))) {
+    execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * What `npm pack` ships is what an installed rotator (`npm install -g ./rotator-<version>.tgz`) runs with: the
- * launcher, every compiled module, the sandbox's app, the Twilio specs the sandbox's emulator is held to, the
+ * launcher and the bundle it runs, every compiled module (the library entry points), the sandbox's app, the Twilio specs the sandbox's emulator is held to, the
  * example config; and every package the compiled code imports is a runtime dependency (a devDependency is
  * absent from an installed tree: the CLI would die with ERR_MODULE_NOT_FOUND on the first command using it).
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ensureBuilt, root } from "./harness.js";
@@ -41,6 +42,12 @@ function compiledSources(): string[] {
     .filter((file) => !file.startsWith("providers/contract-suite/"));
 }
 
+/** The bundle's chunks (scripts/bundle.ts), each a file bin/rotator.js may load. */
+function bundledChunks(): string[] {
+  const meta = JSON.parse(readFileSync(join(root, "dist/bundle/meta.json"), "utf8")) as { outputs: object };
+  return Object.keys(meta.outputs).map((path) => relative(root, join(root, path)));
+}
+
 /** Package names a compiled module imports: static and dynamic imports, and createRequire(...)("name"). */
 function importedPackages(code: string): string[] {
   const specifiers = [
@@ -50,14 +57,18 @@ function importedPackages(code: string): string[] {
     ...code.matchAll(/\brequire\(\s*"([^"]+)"\s*\)/g),
     ...code.matchAll(/createRequire\([^)]*\)\(\s*"([^"]+)"/g),
   ].map((match) => match[1]!);
-  return specifiers
-    .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"))
-    .map((specifier) =>
-      specifier
-        .split("/")
-        .slice(0, specifier.startsWith("@") ? 2 : 1)
-        .join("/"),
-    );
+  return (
+    specifiers
+      // The bundle holds CommonJS packages that require Node's own modules without the node: prefix.
+      .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"))
+      .filter((specifier) => !builtinModules.includes(specifier.split("/")[0]!))
+      .map((specifier) =>
+        specifier
+          .split("/")
+          .slice(0, specifier.startsWith("@") ? 2 : 1)
+          .join("/"),
+      )
+  );
 }
 
 describe("the packed package", () => {
@@ -66,6 +77,9 @@ describe("the packed package", () => {
     const needed = [
       "package.json",
       "bin/rotator.js",
+      "dist/bundle/main.js",
+      "dist/bundle/sandbox-app.js",
+      ...bundledChunks(),
       "dist/src/cli/main.js",
       "dist/src/sandbox-app.js",
       "dist/src/consumer/index.js",

@@ -5,9 +5,10 @@
  * not name and no live-block library, and the Twilio SDK without its package index (TwiML, JWT, webhooks);
  * each sandbox app loads neither, nor the SDK's 2010 resource tree it does not use.
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ensureBuilt, root, runCli } from "./harness.js";
 
@@ -19,7 +20,27 @@ interface Traced {
   /** The packages it loaded anything of (scoped ones as @scope/name). */
   packages: Set<string>;
   files: string[];
+  /** The bundle's chunks it loaded (dist/bundle/…). */
+  chunks: string[];
 }
+
+/**
+ * A file loaded, or, for a chunk of the bundle bin/rotator.js runs (scripts/bundle.ts), the source files
+ * bundled into it: what a process loads is then what is in the chunks it loads.
+ */
+function bundledSources(file: string): string[] {
+  const chunk = relative(root, file);
+  if (!chunk.startsWith(`dist${sep}bundle${sep}`)) return [file];
+  const inputs = bundleMeta().outputs[chunk.split(sep).join("/")]?.inputs;
+  if (inputs === undefined) throw new Error(`${chunk} is not in dist/bundle/meta.json: rebuild (npm run build)`);
+  return Object.keys(inputs).map((input) => join(root, input));
+}
+
+let meta: { outputs: Record<string, { inputs: Record<string, unknown> }> } | undefined;
+const bundleMeta = () => {
+  meta ??= JSON.parse(readFileSync(join(root, "dist", "bundle", "meta.json"), "utf8")) as NonNullable<typeof meta>;
+  return meta;
+};
 
 /** Run the CLI with every process's module loads recorded; one entry per process. */
 async function traced(args: string[]): Promise<Traced[]> {
@@ -37,14 +58,16 @@ async function traced(args: string[]): Promise<Traced[]> {
     expect(run.code, run.stderr).toBe(0);
     return await Promise.all(
       (await readdir(dir)).map(async (name) => {
-        const [script = "", ...files] = (await readFile(join(dir, name), "utf8")).trim().split("\n");
+        const [script = "", ...loaded] = (await readFile(join(dir, name), "utf8")).trim().split("\n");
+        const files = loaded.flatMap(bundledSources);
         const packages = new Set(
           files.flatMap((file) => {
             const match = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
             return match === null ? [] : [match[1]!];
           }),
         );
-        return { script, packages, files };
+        const chunks = loaded.filter((file) => relative(root, file).startsWith(`dist${sep}bundle${sep}`));
+        return { script, packages, files, chunks };
       }),
     );
   } finally {
@@ -69,6 +92,9 @@ describe("start-up: what each process loads", () => {
     const cli = processes.filter((p) => p.script.endsWith("bin/rotator.js"));
     const apps = processes.filter((p) => p.script.endsWith("sandbox-app.js"));
     expect([cli.length, apps.length]).toEqual([1, 3]);
+    // What runs is the bundle (scripts/bundle.ts): the CLI's chunks, and the apps' entry beside them.
+    for (const { chunks } of cli) expect(chunks).toContain(join(root, "dist", "bundle", "main.js"));
+    for (const { script } of apps) expect(script).toBe(join(root, "dist", "bundle", "sandbox-app.js"));
     for (const { packages, files } of [...cli, ...apps]) {
       for (const sdk of STORE_SDKS) expect(packages.has(sdk), sdk).toBe(false);
       expect(packages.has("log-update")).toBe(false);

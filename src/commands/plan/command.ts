@@ -1,6 +1,12 @@
 /** `rotator plan`: the dry run. */
 import type { Command } from "commander";
-import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+import {
+  addCommonOptions,
+  type CommandContext,
+  type CommonOptions,
+  examples,
+  startSandboxFirst,
+} from "../shared/command-context.js";
 
 interface PlanOptions extends CommonOptions {
   emergency?: boolean;
@@ -33,6 +39,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         context.exit.code = 2;
         return;
       }
+      const commandOptions = startSandboxFirst(options);
       const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),
@@ -46,7 +53,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
       };
       await runConfigCommand(
         "plan",
-        options,
+        commandOptions,
         context,
         (engine) => plan(engine, planOptions),
         renderPlan,

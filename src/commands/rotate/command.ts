@@ -1,6 +1,12 @@
 /** `rotator rotate`: the whole fixed order, now. */
 import type { Command } from "commander";
-import { addCommonOptions, type CommandContext, type CommonOptions, examples } from "../shared/command-context.js";
+import {
+  addCommonOptions,
+  type CommandContext,
+  type CommonOptions,
+  examples,
+  startSandboxFirst,
+} from "../shared/command-context.js";
 
 interface RotateCommandOptions extends CommonOptions {
   ifDue?: boolean;
@@ -48,6 +54,7 @@ ${examples([
         context.exit.code = 2;
         return;
       }
+      const commandOptions = startSandboxFirst(options);
       const [
         { runConfigCommand },
         { rotate },
@@ -75,7 +82,7 @@ ${examples([
       };
       await runConfigCommand(
         "rotate",
-        options,
+        commandOptions,
         context,
         (engine, helpers) =>
           rotate(engine, {

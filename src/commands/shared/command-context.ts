@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { Runtime } from "../../cli/runtime.js";
+import type { Sandbox } from "../../sandbox.js";
 
 export interface CommandContext {
   runtime: Runtime;
@@ -18,6 +19,23 @@ export interface CommonOptions {
   /** false with --no-color. */
   color?: boolean;
   sandbox?: boolean;
+  /** With --sandbox: the sandbox, started by the command before it loaded the engine (startSandboxFirst). */
+  startedSandbox?: Promise<Sandbox>;
+}
+
+/**
+ * With --sandbox, start the sandbox before the command loads the engine and what it renders with. Its
+ * apps are processes of their own, so they load their modules while this one loads its; started after,
+ * they would load theirs while this process waited (start-up is most of a sandbox run's wall time).
+ * A failure is reported by runConfigCommand, which awaits it.
+ */
+export function startSandboxFirst<T extends CommonOptions>(options: T): T {
+  if (!options.sandbox) return options;
+  const startedSandbox = import("../../sandbox.js").then(({ startSandbox }) =>
+    startSandbox({ stateDir: options.stateDir }),
+  );
+  startedSandbox.catch(() => undefined);
+  return { ...options, startedSandbox };
 }
 
 export function addCommonOptions(command: Command, options: { sandbox?: boolean } = {}): Command {

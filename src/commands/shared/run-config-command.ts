@@ -55,11 +55,12 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
   const helpers: RunHelpers = { output, sandbox: undefined };
   try {
     if (options.sandbox) {
-      const { startSandbox } = await import("../../sandbox.js");
-      // Its apps (separate processes) start at once, and load their modules while this process loads the
-      // engine's; a failure to load is reported by executeConfigCommand, which loads them again.
-      const starting = startSandbox({ stateDir: options.stateDir });
+      const starting =
+        options.startedSandbox ??
+        import("../../sandbox.js").then(({ startSandbox }) => startSandbox({ stateDir: options.stateDir }));
       starting.catch(() => undefined);
+      // The sandbox's apps (separate processes) load their modules while this process loads the engine's; a
+      // failure to load is reported by executeConfigCommand, which loads them again.
       await Promise.all([import("../../config/load.js"), import("../../engine/context.js")]).catch(() => undefined);
       sandbox = await starting;
       helpers.sandbox = sandbox;
