@@ -3,7 +3,7 @@
  * every provider type to its definition; the config schema is built from these, so a store entry in
  * config and the provider that serves it can never disagree.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import type { CredentialKind, StoreProvider } from "./contract.js";
 
 export interface ProviderEnvironment {

@@ -3,7 +3,7 @@
  * under its type. The config schema, the type union and `createStoreProvider` follow from this map, and
  * registry.test.ts checks the map against the folders under providers/.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { awsSecretsManager } from "./aws-secrets-manager/index.js";
 import { azureKeyVault } from "./azure-key-vault/index.js";
 import type { StoreProvider } from "./contract.js";

@@ -2,7 +2,7 @@
  * Zod pieces every store entry shares, the `{ env: NAME }` reference used for anything secret, and the one
  * URL piece every URL in the config uses.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 // Spelled out A-Za-z rather than an `i` flag: the generated JSON Schema keeps the pattern but drops flags.
 export const storeName = z

@@ -3,7 +3,7 @@
  * credential-kind check, the field names of a kind, the unique-field-names refinement of a config schema, shell
  * quoting for the commands messages suggest, credential equality, and reading a `{ env: NAME }` reference.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { CredentialKind, RestorePoint, StoredCredential } from "./contract.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
 import { type FieldNames, withFieldDefaults } from "./fields.js";

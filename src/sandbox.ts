@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { httpCall } from "./consumers/http-request.js";
 import type { TwilioEmulator } from "./emulator/index.js";
 import { maskSid, registerSecret } from "./util/mask.js";
 
@@ -98,7 +99,9 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
   // What to undo if the start fails half-way.
   const owned: { emulator?: TwilioEmulator; dir?: string } = {};
   try {
-    const [{ startTwilioEmulator }, { createTwilioClient, keyAuthenticates }] = await Promise.all([
+    // The Twilio client is not needed until the checks at the end, but the engine needs it for the run:
+    // loaded now, it loads while the apps load theirs.
+    const [{ startTwilioEmulator }, { keyAuthenticates }] = await Promise.all([
       import("./emulator/index.js"),
       import("./twilio/client.js"),
     ]);
@@ -110,13 +113,9 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     registerSecret(emulator.authToken);
     const dir = await mkdtemp(join(tmpdir(), "rotator-sandbox-"));
     owned.dir = dir;
-    const admin = createTwilioClient({
-      accountSid: emulator.accountSid,
-      username: emulator.accountSid,
-      password: emulator.authToken,
-      baseUrl: emulator.baseUrl,
-    });
-    const seeded = await admin.api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "sandbox-seed" });
+    // Seeded in the emulator directly, as a create over the API would make it: the apps wait for this key,
+    // and a call through the client would first load its 2010 resource tree.
+    const seeded = emulator.createStandardKey(emulator.accountSid, { friendlyName: "sandbox-seed" });
     registerSecret(seeded.secret);
     clockOffsetMs = 0;
     for (const store of ["app-a", "app-b"]) {
@@ -280,8 +279,10 @@ function spawnApp({ name, store }: (typeof APPS)[number]): StartingApp {
 async function stopApp(app: RunningApp): Promise<SandboxApp> {
   let stats = { requests: 0, refused: 0 };
   try {
-    const answer = await fetch(`${app.url}/stats`);
-    stats = (await answer.json()) as typeof stats;
+    // node:http rather than fetch: the first fetch compiles undici's WebAssembly HTTP parser on V8's
+    // background threads, and the process's exit then waits (about 75 ms here) for that to finish.
+    const answer = await httpCall("GET", `${app.url}/stats`, { headers: {}, timeoutMs: 2_000 });
+    stats = JSON.parse(answer.body) as typeof stats;
   } catch {
     // A dead app has no stats; what it saw is lost, and shows as 0 requests.
   }

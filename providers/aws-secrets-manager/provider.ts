@@ -28,7 +28,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import pRetry from "p-retry";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type CredentialKind,
   credentialId,

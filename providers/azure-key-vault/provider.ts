@@ -35,7 +35,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { type KeyVaultSecret, SecretClient } from "@azure/keyvault-secrets";
 import pRetry from "p-retry";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type CredentialKind,
   credentialId,

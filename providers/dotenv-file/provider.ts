@@ -16,7 +16,7 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { access, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type CredentialKind,
   credentialId,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DOTENV_FIELD_DEFAULTS } from "../fields.js";
 import { storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";

@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { StoreError } from "../errors.js";
 import type { EnvReference } from "../schema-parts.js";
 import { readEnvReference } from "../toolkit.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { envReferenceFor, httpUrl, storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";

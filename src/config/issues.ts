@@ -5,7 +5,7 @@
  * the known types, and a wrong type says what was expected. Values are never quoted except a short `type`
  * given by the user, and anything shaped like a secret is masked, keys included.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { HIDDEN, looksLikeSecret, maskTokenLike } from "./excerpt.js";
 import { closest } from "./suggest.js";
 

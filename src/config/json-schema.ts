@@ -1,5 +1,5 @@
 /** The config's JSON Schema, generated from the Zod schema so the two can never disagree. */
-import { z } from "zod";
+import * as z from "zod";
 import { configSchema } from "./schema.js";
 
 export function configJsonSchema(): string {

@@ -3,7 +3,7 @@
  * is generated from it for editors. Every object is strict: an unknown key is an error naming its path,
  * because a misspelt option silently ignored is how a rotation does something nobody asked for.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";

@@ -2,7 +2,7 @@
  * Config for consumers: the app instances that must be seen using the new key before the old one is
  * revoked. The http probe is a contract apps in any language implement (see README, "Consumer contract").
  */
-import { z } from "zod";
+import * as z from "zod";
 import { envReference, httpUrl, storeName } from "../../providers/schema-parts.js";
 
 // A literal header value is for what is not secret (Accept, a tenant id); one shaped like a token is refused.

@@ -4,7 +4,7 @@
  * loaded on first use (issuers bring the Twilio SDK). The registry (./registry.ts) maps every type to its
  * definition; the config schema and the issuer a context gets both follow from it.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import type { CredentialLabels, Issuer } from "./issuer.js";

@@ -3,7 +3,7 @@
  * files (schema.ts, labels.ts, issuer.ts, index.ts), and one line here. The config schema and the issuer a
  * context gets follow from this map; registry.test.ts checks it against the folders.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { apiKey } from "./api-key/index.js";
 import { authToken } from "./auth-token/index.js";
 import type { CredentialTypeDefinition, IssuerEnvironment } from "./definition.js";

@@ -1,5 +1,5 @@
 /** Zod pieces every credential type's `credential:` section shares. */
-import { z } from "zod";
+import * as z from "zod";
 
 export const maxAgeDays = (noun: string) =>
   z.number().int().min(1).max(3650).default(90).describe(`Rotate when the ${noun} is older (--if-due).`);

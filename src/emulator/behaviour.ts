@@ -3,7 +3,7 @@
  * default that follows the nearest documented statement; tests flip them to check that the engine copes
  * with either answer (twilio-api.md: "unconfirmed ... make them configurable in the emulator").
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const behaviourSchema = z.strictObject({
   /**

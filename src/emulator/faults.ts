@@ -5,7 +5,7 @@
  * drops) or arrives as a 5xx, the case where a caller cannot tell whether a promotion happened. Each fault matches requests by method and path and may stop after `times` firings; it counts
  * how often it fired, so a test can assert that a retry happened.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { serverError, type TwilioError, tooManyRequests } from "./errors.js";
 
 const match = {

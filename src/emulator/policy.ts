@@ -4,7 +4,7 @@
  * a restricted key succeeds only if its operation's permission is in `allow`; anything else is refused the
  * way Twilio documents it, as unauthorized (401, 20003).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { badParameter } from "./errors.js";
 
 /** Twilio's documented limit of permissions per restricted key. */

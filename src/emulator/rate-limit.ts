@@ -10,7 +10,7 @@
  * Both count per account (the account the request's credentials name, checked before authentication,
  * as a front door would) unless `scope` is `global`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { type TwilioError, tooManyRequests } from "./errors.js";
 
 export const rateLimitSchema = z.strictObject({

@@ -4,7 +4,7 @@
  * webhook gets Slack's `{ "text": … }`. A Slack webhook URL is itself a credential (whoever has it may post
  * to the channel), so it is given as `{ env: NAME }`, never written in the config.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { envReferenceFor, httpUrl } from "../../providers/schema-parts.js";
 
 /** Every event rotator notifies about. */

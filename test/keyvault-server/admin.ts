@@ -15,7 +15,7 @@
  *   POST   /__keyvault/certificate-secrets  {name}    201: a secret backing a certificate (managed)
  */
 import type { ServerResponse } from "node:http";
-import { z } from "zod";
+import * as z from "zod";
 import type { ClientRegistry } from "./auth/clients.js";
 import type { Faults } from "./faults.js";
 import type { KeyVaultServer } from "./server.js";

@@ -15,7 +15,7 @@
  *   character of the secret bundle's `value` is changed (see corruptOne). It fires only on answers that carry
  *   a value (a get or a set), so match it to `GET` and the version's path to corrupt reads of one version.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"] as const;
 const WRITE_METHODS: readonly string[] = ["PUT", "PATCH", "POST", "DELETE"];

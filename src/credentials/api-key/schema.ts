@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { maxAgeDays, verifyPath } from "../schema-parts.js";
 
 export const DEFAULT_KEY_VERIFY_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";

@@ -3,7 +3,7 @@
  * directory (`--state-dir`); `postgres` keeps them in a database that several hosts share, so schedulers on
  * two hosts never rotate one store at once and either can finish a run the other left.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { envReferenceFor } from "../../../providers/schema-parts.js";
 
 export const localStateSchema = z
