@@ -2,7 +2,7 @@
  * Bundles the CLI and the sandbox's app (from tsc's output in dist/) into dist/bundle/, the code bin/rotator.js
  * runs. Why: start-up. Node 20 has no compile cache, and resolving, reading and compiling a few hundred
  * module files (zod, yaml, the Twilio client and axios, rotator's own) is most of what a short command costs:
- * a sandbox app starts in about 0.27 s bundled against 0.45 s from separate files, and `rotate --sandbox`
+ * a sandbox app starts in about 0.3 s bundled against 0.45 s from separate files, and `rotate --sandbox`
  * runs four such processes on what is often a 2-core machine (bench/startup.ts measures it).
  *
  * Every dynamic import() stays a dynamic import of its own chunk (splitting), so a command still loads only

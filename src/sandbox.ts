@@ -6,8 +6,9 @@
  * before the old key is revoked, and not one request refused with 20003.
  *
  * Start-up is most of a sandbox run's wall time, and most of an app's start-up is loading its modules: the
- * apps are spawned first, before this module loads the emulator and the Twilio SDK, and told where their
- * store and Twilio are once those exist (sandbox-app.ts).
+ * apps are spawned first (the command starts the sandbox before it loads the engine: startSandboxFirst),
+ * before this module loads the emulator and the Twilio SDK, and told where their store and Twilio are once
+ * those exist (sandbox-app.ts). Both run bundled (scripts/bundle.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";

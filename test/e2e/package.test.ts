@@ -1,8 +1,9 @@
 /**
  * What `npm pack` ships is what an installed rotator (`npm install -g ./rotator-<version>.tgz`) runs with: the
- * launcher and the bundle it runs, every compiled module (the library entry points), the sandbox's app, the Twilio specs the sandbox's emulator is held to, the
- * example config; and every package the compiled code imports is a runtime dependency (a devDependency is
- * absent from an installed tree: the CLI would die with ERR_MODULE_NOT_FOUND on the first command using it).
+ * launcher and the bundle it runs (dist/bundle), every compiled module (the library entry points), the
+ * sandbox's app, the Twilio specs the sandbox's emulator is held to, the example config; and every package
+ * the shipped code imports is a runtime dependency (a devDependency is absent from an installed tree: the
+ * CLI would die with ERR_MODULE_NOT_FOUND on the first command using it).
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";

@@ -3,7 +3,8 @@
  * noise; bench/startup.ts prints them as ratios): `--help` and `version` load commander and rotator's own
  * command definitions only; a sandbox rotation whose stderr is no terminal loads no store SDK its config does
  * not name and no live-block library, and the Twilio SDK without its package index (TwiML, JWT, webhooks);
- * each sandbox app loads neither, nor the SDK's 2010 resource tree it does not use.
+ * each sandbox app loads neither, nor the SDK's 2010 resource tree it does not use. The CLI runs as a bundle
+ * (scripts/bundle.ts): a chunk it loads counts as loading every source esbuild put in it (dist/bundle/meta.json).
  */
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
