@@ -75,10 +75,12 @@ export async function inspectClaim(ref: StoreRef, runId: string | undefined, sta
   return isUnfinished(run) ? { state: "unfinished", claim } : { state: "stale", claim };
 }
 
-/** `run R (config /x.yaml, state dir /s)`. */
+/** `run R (config /x.yaml, state dir /s)`, or `…, state in PostgreSQL, instance <id>)`. */
 export function describeClaim(claim: ClaimRecord): string {
   const config = claim.configFile === undefined ? "" : `, config ${claim.configFile}`;
-  return `run ${claim.runId} (pid ${claim.pid} on ${claim.host}${config}, state dir ${claim.stateDir})`;
+  const state =
+    claim.database === undefined ? `state dir ${claim.stateDir}` : `state in PostgreSQL, instance ${claim.database}`;
+  return `run ${claim.runId} (pid ${claim.pid} on ${claim.host}${config}, ${state})`;
 }
 
 /** The error a claim of another run means for a command that wants the store. */
@@ -96,7 +98,12 @@ export function claimError(ref: StoreRef, state: ClaimState): RotatorError | und
       `${which} is claimed by the unfinished ${describeClaim(state.claim)}; rotating it now could revoke the key that run's stores still hold`,
       {
         exitCode: ExitCode.unfinishedRun,
-        hint: `finish it first with \`rotator resume${config} --state-dir ${state.claim.stateDir}\` (or undo it with \`rotator rollback\` and the same options); if that run's state directory is gone for good, delete ${ref.claimFile}`,
+        // With PostgreSQL state the journal is in the database the config's `state:` names: --state-dir
+        // would point resume at a local directory that never held it.
+        hint:
+          state.claim.database === undefined
+            ? `finish it first with \`rotator resume${config} --state-dir ${state.claim.stateDir}\` (or undo it with \`rotator rollback\` and the same options); if that run's state directory is gone for good, delete ${ref.claimFile}`
+            : `finish it first with \`rotator resume${config}\`, its config's \`state:\` naming the PostgreSQL database that holds the run (or undo it with \`rotator rollback\` and the same options); if that database is gone for good, delete ${ref.claimFile}`,
       },
     );
   }
