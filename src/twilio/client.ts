@@ -53,10 +53,8 @@ export class TwilioUnreadableResponseError extends Error {
   readonly status: number;
   readonly request: string;
 
-  constructor(status: number, request: string, bytes: number) {
-    super(
-      `${request} answered HTTP ${status} with a body that is not JSON (${bytes} bytes, not shown: it may hold a secret)`,
-    );
+  constructor(status: number, request: string, bytes: number, what = "a body that is not JSON") {
+    super(`${request} answered HTTP ${status} with ${what} (${bytes} bytes, not shown: it may hold a secret)`);
     this.status = status;
     this.request = request;
   }
@@ -204,7 +202,12 @@ export async function keyAuthenticates(options: {
     throttle: options.throttle,
   });
   try {
-    await client.api.v2010.accounts(options.accountSid).messages.list({ limit: 1 });
+    // The generic request, not `api.v2010.accounts(…).messages`: the same GET without loading the 2010
+    // resource tree (v2010-keys.ts says why).
+    await client.request({
+      method: "get",
+      uri: `https://api.twilio.com/2010-04-01/Accounts/${options.accountSid}/Messages.json?PageSize=1`,
+    });
     return true;
   } catch (error) {
     if (isTwilioApiError(error) && error.status === 401) return false;

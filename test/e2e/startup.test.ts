@@ -3,8 +3,9 @@
  * noise; bench/startup.ts prints them as ratios): `--help` and `version` load commander and rotator's own
  * command definitions only; a sandbox rotation whose stderr is no terminal loads no store SDK its config does
  * not name and no live-block library, and the Twilio SDK without its package index (TwiML, JWT, webhooks);
- * each sandbox app loads neither, nor the SDK's 2010 resource tree it does not use. The CLI runs as a bundle
- * (scripts/bundle.ts): a chunk it loads counts as loading every source esbuild put in it (dist/bundle/meta.json).
+ * no process loads the SDK's 2010 resource tree (the issuer and the apps use the client's generic request).
+ * The CLI runs as a bundle (scripts/bundle.ts): a chunk it loads counts as loading every source esbuild put
+ * in it (dist/bundle/meta.json).
  */
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -103,8 +104,9 @@ describe("start-up: what each process loads", () => {
       expect(twilioIndex(files)).toBe(false);
       expect(packages.has("xmlbuilder")).toBe(false);
     }
-    // The apps make their calls through the client's generic request: the 2010 resource tree stays unloaded.
-    for (const { files } of apps) {
+    // The apps and rotator's API-key issuer make their calls through the client's generic request
+    // (src/twilio/v2010-keys.ts): the 2010 resource tree stays unloaded in every process.
+    for (const { files } of [...cli, ...apps]) {
       expect(files.some((file) => file.includes("/twilio/lib/rest/api/v2010/"))).toBe(false);
     }
   });

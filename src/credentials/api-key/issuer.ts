@@ -14,6 +14,7 @@ import {
 } from "../../twilio/client.js";
 import type { AdminCredentialShape } from "../../twilio/diagnose.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
+import { v2010Keys } from "../../twilio/v2010-keys.js";
 import { maskSid } from "../../util/mask.js";
 import { adminCheckFailure } from "../admin-check.js";
 import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
@@ -58,6 +59,8 @@ export class ApiKeyIssuer implements Issuer {
   readonly revokeEvenWhenOldIsDead = false;
   readonly #options: ApiKeyIssuerOptions;
   readonly #admin: TwilioClient;
+  /** The account and Standard keys on the 2010 API (v2010-keys.ts: without loading its resource tree). */
+  readonly #keys: ReturnType<typeof v2010Keys>;
   readonly #accountSid: string;
 
   constructor(options: ApiKeyIssuerOptions) {
@@ -70,6 +73,7 @@ export class ApiKeyIssuer implements Issuer {
       baseUrl: options.baseUrl,
       throttle: options.throttle,
     });
+    this.#keys = v2010Keys(this.#admin, this.#accountSid);
   }
 
   describeCreate(): string {
@@ -101,7 +105,7 @@ export class ApiKeyIssuer implements Issuer {
 
   async checkAdmin(): Promise<void> {
     try {
-      await this.#retry("fetch account", () => this.#admin.api.v2010.accounts(this.#accountSid).fetch());
+      await this.#retry("fetch account", () => this.#keys.fetchAccount());
     } catch (error) {
       throw adminCheckFailure(error, this.#options.admin, this.#accountSid);
     }
@@ -117,7 +121,7 @@ export class ApiKeyIssuer implements Issuer {
       const key =
         this.#options.keyType === "restricted"
           ? await this.#retry("fetch key", () => this.#admin.iam.v1.apiKey(id).fetch())
-          : await this.#retry("fetch key", () => this.#admin.api.v2010.accounts(this.#accountSid).keys(id).fetch());
+          : await this.#retry("fetch key", () => this.#keys.fetchKey(id));
       return { id: key.sid, friendlyName: key.friendlyName, createdAt: key.dateCreated };
     } catch (error) {
       if (isTwilioApiError(error) && error.status === 404) return undefined;
@@ -156,9 +160,7 @@ export class ApiKeyIssuer implements Issuer {
       );
       return this.#issued(key.sid, key.secret, key.dateCreated);
     }
-    const key = await this.#retry("create key", () =>
-      this.#admin.api.v2010.accounts(this.#accountSid).newKeys.create({ friendlyName }),
-    );
+    const key = await this.#retry("create key", () => this.#keys.createKey(friendlyName));
     return this.#issued(key.sid, key.secret, key.dateCreated);
   }
 
@@ -238,7 +240,7 @@ export class ApiKeyIssuer implements Issuer {
     const keys =
       this.#options.keyType === "restricted"
         ? await this.#retry("list keys", () => this.#admin.iam.v1.getApiKeys.list({ accountSid: this.#accountSid }))
-        : await this.#retry("list keys", () => this.#admin.api.v2010.accounts(this.#accountSid).keys.list());
+        : await this.#retry("list keys", () => this.#keys.listKeys());
     return keys.filter((key) => key.friendlyName === friendlyName).map((key) => key.sid);
   }
 
@@ -247,7 +249,7 @@ export class ApiKeyIssuer implements Issuer {
       if (this.#options.keyType === "restricted") {
         await this.#retry("delete key", () => this.#admin.iam.v1.apiKey(id).remove());
       } else {
-        await this.#retry("delete key", () => this.#admin.api.v2010.accounts(this.#accountSid).keys(id).remove());
+        await this.#retry("delete key", () => this.#keys.removeKey(id));
       }
       return "deleted";
     } catch (error) {
