@@ -237,7 +237,7 @@ function sandboxConfig(emulator: TwilioEmulator, apps: RunningApp[]): string {
 }
 
 /**
- * The app script, next to this module: compiled (dist/src), bundled (dist/cli: this module is then one of
+ * The app script, next to this module: compiled (dist/src), bundled (dist/bundle: this module is then one of
  * the bundle's chunks, beside the app's entry), or run from source through tsx in tests.
  */
 function appScript(): { command: string; args: string[] } {
