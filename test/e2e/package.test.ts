@@ -3,11 +3,14 @@
  * launcher and the bundle it runs (dist/bundle), every compiled module (the library entry points), the
  * sandbox's app, the Twilio specs the sandbox's emulator is held to, the example config; and every package
  * the shipped code imports is a runtime dependency (a devDependency is absent from an installed tree: the
- * CLI would die with ERR_MODULE_NOT_FOUND on the first command using it).
+ * CLI would die with ERR_MODULE_NOT_FOUND on the first command using it). And installed from that tarball
+ * into a prefix of its own, the command runs a whole sandbox rotation from a folder outside the checkout.
  */
-import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ensureBuilt, root } from "./harness.js";
@@ -114,4 +117,58 @@ describe("the packed package", () => {
     }
     expect(Object.fromEntries(missing)).toEqual({});
   });
+
+  it("installed from the packed tarball, away from the checkout, runs a whole sandbox rotation", async () => {
+    ensureBuilt();
+    const dir = await mkdtemp(join(tmpdir(), "rotator-install-"));
+    try {
+      // --ignore-scripts: the tarball of what is built (vitest runs after the build); --prefer-offline: its
+      // dependencies from npm's cache where the checkout's `npm ci` left them, the registry otherwise.
+      execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: root, stdio: "ignore" });
+      const [tarball] = readdirSync(dir).filter((name) => name.endsWith(".tgz"));
+      const prefix = join(dir, "prefix");
+      execFileSync(
+        "npm",
+        [
+          "install",
+          "-g",
+          "--prefix",
+          prefix,
+          "--prefer-offline",
+          "--ignore-scripts",
+          "--no-audit",
+          "--no-fund",
+          join(dir, tarball!),
+        ],
+        { cwd: dir, stdio: "ignore" },
+      );
+      const installed = join(prefix, "lib", "node_modules", "rotator");
+      // It runs its own bundle, and finds the Twilio client's resource folders and the emulator's specs in
+      // the installed tree, not in this checkout.
+      expect(readdirSync(join(installed, "dist", "bundle"))).toContain("sandbox-app.js");
+      const run = spawnSync(join(prefix, "bin", "rotator"), ["rotate", "--sandbox", "--json"], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1", ROTATOR_FAILPOINT: undefined, ROTATOR_CONFIG: undefined },
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as {
+        status: string;
+        consumers: Array<{ state: string }>;
+        sandbox: { apps: Array<{ requests: number; refused: number }> };
+      };
+      expect(result.status).toBe("completed");
+      expect(result.sandbox.apps).toHaveLength(3);
+      for (const app of result.sandbox.apps) {
+        expect(app.requests).toBeGreaterThan(0);
+        expect(app.refused).toBe(0);
+      }
+      expect(result.consumers.map((consumer) => consumer.state)).toHaveLength(3);
+      // What ran is the installed copy (a tarball install copies; a link would run this checkout).
+      expect(realpathSync(join(prefix, "bin", "rotator"))).toBe(realpathSync(join(installed, "bin", "rotator.js")));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
