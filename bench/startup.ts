@@ -83,7 +83,11 @@ export async function startupBench(options: { rounds?: number } = {}): Promise<s
     const samples = times.get(subject.label)!;
     const ms = median(samples);
     const ratio = subject.label === "node -e 0" ? "" : `  = ${(ms / node).toFixed(2)}x node -e 0`;
-    lines.push(`  ${subject.label.padEnd(26)} ${ms.toFixed(0).padStart(5)} ms (median of ${samples.length})${ratio}`);
+    // The spread says how much to trust the median on a machine that other work shares.
+    const spread = `${Math.min(...samples).toFixed(0)}-${Math.max(...samples).toFixed(0)}`;
+    lines.push(
+      `  ${subject.label.padEnd(26)} ${ms.toFixed(0).padStart(5)} ms (median of ${samples.length}, ${spread})${ratio}`,
+    );
   }
   const help = median(times.get("rotator --help")!) / node;
   const sandbox = median(times.get("rotator rotate --sandbox")!);
