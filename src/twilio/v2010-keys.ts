@@ -90,11 +90,24 @@ export function v2010Keys(client: TwilioClient, accountSid: string) {
     /** Every key of the account, page after page (the largest page the spec allows). */
     listKeys: async (): Promise<V2010Key[]> => {
       const keys: V2010Key[] = [];
+      const asked = new Set<string>();
       let uri: string | undefined = `${account}/Keys.json?PageSize=1000`;
       while (uri !== undefined) {
-        const page: KeysPage = (await call<KeysPage>(client, "get", uri)).body;
+        asked.add(uri);
+        const answer: Answer<KeysPage | undefined> = await call<KeysPage | undefined>(client, "get", uri);
+        const page: KeysPage | undefined = answer.body;
+        // A page without its list, or a next page already read (which would loop for ever), is no answer.
+        const next: string | undefined = page?.next_page_uri ? `${ORIGIN}${page.next_page_uri}` : undefined;
+        if (!Array.isArray(page?.keys) || (next !== undefined && asked.has(next))) {
+          throw new TwilioUnreadableResponseError(
+            answer.status,
+            `GET /2010-04-01/Accounts/${accountSid}/Keys.json`,
+            answer.bytes,
+            Array.isArray(page?.keys) ? "a next page it already gave" : "a page without its list of keys",
+          );
+        }
         keys.push(...page.keys.map(toKey));
-        uri = page.next_page_uri ? `${ORIGIN}${page.next_page_uri}` : undefined;
+        uri = next;
       }
       return keys;
     },

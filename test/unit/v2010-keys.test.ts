@@ -48,3 +48,41 @@ describe("v2010Keys().createKey", () => {
     });
   });
 });
+
+describe("v2010Keys().listKeys", () => {
+  const ask = (pages: Record<string, unknown>) =>
+    ({
+      request: async ({ uri }: { uri: string }) => ({
+        statusCode: 200,
+        body: JSON.stringify(pages[new URL(uri).pathname + new URL(uri).search]),
+        headers: {},
+      }),
+    }) as unknown as TwilioClient;
+  const first = `/2010-04-01/Accounts/${ACCOUNT}/Keys.json?PageSize=1000`;
+  const key = (n: number) => ({ sid: `SK${String(n).repeat(32)}`, friendly_name: `k${n}`, date_created: "x" });
+
+  it("follows next_page_uri to the last page", async () => {
+    const second = `/2010-04-01/Accounts/${ACCOUNT}/Keys.json?PageSize=1000&Page=1&PageToken=PA1`;
+    const keys = await v2010Keys(
+      ask({ [first]: { keys: [key(1)], next_page_uri: second }, [second]: { keys: [key(2)], next_page_uri: null } }),
+      ACCOUNT,
+    ).listKeys();
+    expect(keys.map((k) => k.friendlyName)).toEqual(["k1", "k2"]);
+  });
+
+  it("a next page it already gave is an unreadable answer, not a loop", async () => {
+    const error = await v2010Keys(ask({ [first]: { keys: [key(1)], next_page_uri: first } }), ACCOUNT)
+      .listKeys()
+      .catch((e: unknown) => e);
+    expect(isUnreadableResponse(error)).toBe(true);
+    expect((error as Error).message).toContain("a next page it already gave");
+  });
+
+  it("a page without its list of keys is an unreadable answer", async () => {
+    const error = await v2010Keys(ask({ [first]: { next_page_uri: null } }), ACCOUNT)
+      .listKeys()
+      .catch((e: unknown) => e);
+    expect(isUnreadableResponse(error)).toBe(true);
+    expect((error as Error).message).toContain("a page without its list of keys");
+  });
+});
