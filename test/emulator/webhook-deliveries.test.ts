@@ -65,7 +65,12 @@ describe("what receivers answered", () => {
     expect(emulator.webhooks.deliveries(2).map((d) => d.id)).toEqual([3, 4]);
     emulator.webhooks.resetCounts();
     expect(emulator.webhooks.counts()).toMatchObject({ sent: 0, byUrl: [] });
-    expect((await emulator.webhooks.inboundMessage(ok.phoneNumber)).id).toBe(5);
+    expect(emulator.webhooks.lastSentId()).toBe(4);
+    const next = emulator.webhooks.inboundMessage(ok.phoneNumber);
+    // The id is given as the webhook is signed, before any answer.
+    expect(emulator.webhooks.lastSentId()).toBe(5);
+    expect((await next).id).toBe(5);
+    expect(emulator.webhooks.deliveries(4).map((d) => d.id)).toEqual([5]);
   });
 
   it("counts a receiver that does not answer in time as failed, and closing the emulator ends what is in flight", async () => {
@@ -171,6 +176,7 @@ describe("admin endpoints", () => {
     expect(read.json).toMatchObject({
       settings: { signingLagMs: 0, timeoutMs: 15_000 },
       counts: { sent: 2, accepted: 2, rejected: 0, failed: 0 },
+      lastSentId: 2,
     });
     expect(((await call(`${base}/webhooks/deliveries?afterId=1`, "GET")).json as unknown[]).length).toBe(1);
     expect((await call(`${base}/webhooks`, "DELETE")).status).toBe(204);

@@ -10,7 +10,7 @@
  *   POST   /__emulator/phone-numbers/{number}/messages     {"from"?,"body"?}: an inbound SMS to its SmsUrl
  *                                                           -> 200 the delivery, once the receiver answered
  *   POST   /__emulator/phone-numbers/{number}/calls        {"from"?}: an inbound call to its VoiceUrl -> 200 the delivery
- *   GET    /__emulator/webhooks                            {"settings","counts"}: totals and per-URL counts
+ *   GET    /__emulator/webhooks                            {"settings","counts","lastSentId"}: totals, per-URL counts
  *   DELETE /__emulator/webhooks                            zero the counts -> 204
  *   GET    /__emulator/webhooks/deliveries[?afterId=N]     the last 500 deliveries (after id N)
  *   GET    /__emulator/webhooks/settings                   {"signingLagMs","timeoutMs"}
@@ -46,7 +46,7 @@ export function handleWebhookAdmin(
   } else if (number?.[1] !== undefined) {
     handleNumber(webhooks, res, method, decodeURIComponent(number[1]), number[2], input);
   } else if (op === "GET /__emulator/webhooks") {
-    sendJson(res, 200, { settings: webhooks.settings(), counts: webhooks.counts() });
+    sendJson(res, 200, { settings: webhooks.settings(), counts: webhooks.counts(), lastSentId: webhooks.lastSentId() });
   } else if (op === "DELETE /__emulator/webhooks") {
     webhooks.resetCounts();
     res.writeHead(204).end();

@@ -163,6 +163,14 @@ export class EmulatorWebhooks {
     return this.log.counts();
   }
 
+  /**
+   * The id of the last webhook sent so far, answered or not. Ids are given as webhooks are signed, so
+   * `deliveries(lastSentId())` later shows only webhooks signed after this moment.
+   */
+  lastSentId(): number {
+    return this.log.lastId;
+  }
+
   /** The last deliveries (up to 500), oldest first; those after `afterId` only, when given. */
   deliveries(afterId?: number): WebhookDelivery[] {
     return this.log.recent(afterId);

@@ -64,6 +64,11 @@ export class WebhookLog {
     return this.#nextId++;
   }
 
+  /** The id of the last webhook sent (0 before the first), answered or not yet. */
+  get lastId(): number {
+    return this.#nextId - 1;
+  }
+
   record(delivery: WebhookDelivery): void {
     let counts = this.#byUrl.get(delivery.url);
     if (!counts) {
