@@ -64,6 +64,7 @@ export class PhoneNumbers {
   readonly #byNumber = new Map<string, PhoneNumberRecord>();
   readonly #clock: () => Date;
   #seq = 0;
+  #seedCursor = 0;
 
   constructor(clock: () => Date) {
     this.#clock = clock;
@@ -107,11 +108,25 @@ export class PhoneNumbers {
    */
   freeNumberIn(areaCode: string): string {
     for (let line = 100; line < 200; line++) {
-      const candidate = `+1${areaCode}5550${line}`;
+      const candidate = fictional(areaCode, line);
       if (!this.#byNumber.has(candidate)) return candidate;
     }
     // Twilio documents no code of its own for an exhausted area code; 21422 is "not available for purchase".
     throw new TwilioError(400, 21422, `No phone number is available in area code ${areaCode}`);
+  }
+
+  /**
+   * Any free fictional number, for numbers seeded without one: area codes 200 to 999 in turn (80,000
+   * numbers), from where the last one was found, so seeding a fleet costs no rescans.
+   */
+  anyFreeNumber(): string {
+    for (let tries = 0; tries < SEEDABLE; tries++) {
+      const k = this.#seedCursor;
+      this.#seedCursor = (k + 1) % SEEDABLE;
+      const candidate = fictional(String(200 + Math.floor(k / 100)), 100 + (k % 100));
+      if (!this.#byNumber.has(candidate)) return candidate;
+    }
+    throw new TwilioError(400, 21422, "No fictional phone number is left to seed");
   }
 
   update(record: PhoneNumberRecord, settings: NumberSettings & { accountSid?: string | undefined }): void {
@@ -151,6 +166,13 @@ export class PhoneNumbers {
     Object.assign(record.methods, settings.methods ?? {});
     if (settings.voiceCallerIdLookup !== undefined) record.voiceCallerIdLookup = settings.voiceCallerIdLookup;
   }
+}
+
+/** Area codes 200-999, 100 fictional lines each. */
+const SEEDABLE = 800 * 100;
+
+function fictional(areaCode: string, line: number): string {
+  return `+1${areaCode}5550${line}`;
 }
 
 /** Twilio's default FriendlyName: `(415) 555-1234` for a North American number, else the number. */

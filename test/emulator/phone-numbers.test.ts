@@ -113,6 +113,19 @@ describe("buying and managing numbers", () => {
   });
 });
 
+describe("seeding numbers without HTTP", () => {
+  it("gives each seeded number a free fictional one, across area codes, never one already bought", async () => {
+    const { emulator, admin } = harness();
+    await admin.api.v2010.accounts(emulator.accountSid).incomingPhoneNumbers.create({ phoneNumber: "+12005550101" });
+    const seeded = Array.from({ length: 250 }, () => emulator.webhooks.seedPhoneNumber().phoneNumber);
+    expect(seeded.slice(0, 2)).toEqual(["+12005550100", "+12005550102"]);
+    expect(seeded[99]).toBe("+12015550100");
+    expect(new Set(seeded).size).toBe(250);
+    expect(seeded).not.toContain("+12005550101");
+    expect(() => emulator.webhooks.seedPhoneNumber({ phoneNumber: seeded[0] })).toThrow(/not available/);
+  });
+});
+
 describe("sending from a number", () => {
   it("sends from a number the account bought, refuses one nobody owns (21606) or another account owns (21660)", async () => {
     const { emulator, admin } = harness();

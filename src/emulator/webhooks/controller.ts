@@ -42,7 +42,7 @@ const url = z.string().refine(isWebhookUrl, "must be an absolute http:// or http
 export const seedNumberSchema = z.strictObject({
   /** Default: the main account. */
   accountSid: z.string().optional(),
-  /** Default: a free +1 555-01xx number in area code 555. */
+  /** Default: a free fictional number, +1 {200-999} 555-01xx. */
   phoneNumber: z.string().optional(),
   region: z.string().optional(),
   friendlyName: z.string().min(1).max(64).optional(),
@@ -112,7 +112,7 @@ export class EmulatorWebhooks {
         StatusCallbackMethod: seed.statusCallbackMethod,
       }),
     };
-    const phoneNumber = seed.phoneNumber ?? this.numbers.freeNumberIn("555");
+    const phoneNumber = seed.phoneNumber ?? this.numbers.anyFreeNumber();
     return phoneNumberView(this.numbers.buy(accountSid, phoneNumber, region, settings));
   }
 
