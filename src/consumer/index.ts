@@ -283,3 +283,17 @@ export async function verifyTwilioCredentials(
     throw error;
   }
 }
+
+export {
+  type RejectionReason,
+  type SignedWebhook,
+  type TrustedSecrets,
+  verifyTwilioWebhook,
+  type WebhookVerdict,
+} from "./webhook-signature.js";
+export {
+  TwilioWebhookValidator,
+  type TwilioWebhookValidatorOptions,
+  type WebhookParams,
+  type WebhookValidationStatus,
+} from "./webhooks.js";

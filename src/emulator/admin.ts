@@ -19,6 +19,7 @@
  *   DELETE /__emulator/faults                            remove all faults -> 204
  *   GET    /__emulator/faults/{id}                       one fault -> 200, or 404
  *   DELETE /__emulator/faults/{id}                       remove one fault -> 204, or 404
+ *   /__emulator/phone-numbers, /__emulator/webhooks, /__emulator/traffic: see webhooks/admin.ts
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorSubaccount, RegionOption } from "./emulator.js";
@@ -26,6 +27,8 @@ import type { FaultController, FaultInput } from "./faults.js";
 import { sendJson } from "./server.js";
 import type { AccountStatus, EmulatorSnapshot, KeyType } from "./state.js";
 import type { EmulatorStats } from "./stats.js";
+import { handleWebhookAdmin } from "./webhooks/admin.js";
+import type { EmulatorWebhooks } from "./webhooks/controller.js";
 
 export interface AdminOperations {
   snapshot(): EmulatorSnapshot;
@@ -44,6 +47,7 @@ export interface AdminOperations {
   stats(): EmulatorStats;
   resetStats(): void;
   faults: FaultController;
+  webhooks: EmulatorWebhooks;
 }
 
 const STATUSES: readonly string[] = ["active", "suspended", "closed"];
@@ -62,6 +66,7 @@ export function handleAdmin(
   const method = (req.method ?? "GET").toUpperCase();
   const path = url.pathname.replace(/\/+$/, "");
   try {
+    if (handleWebhookAdmin(ops.webhooks, res, method, url, path, () => parseJson(body))) return;
     const faultId = /^\/__emulator\/faults\/([^/]+)$/.exec(path)?.[1];
     const accountOp = /^\/__emulator\/accounts\/([^/]+)\/([a-z-]+)$/.exec(path);
     if (path === "/__emulator/snapshot" && method === "GET") {

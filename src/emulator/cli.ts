@@ -10,6 +10,8 @@ export interface TwilioEmulatorCommandOptions {
   accountSid?: string;
   authToken?: string;
   specDir?: string;
+  /** See TwilioEmulatorOptions.signingLagMs. */
+  signingLagMs?: number;
 }
 
 export async function runTwilioEmulatorCommand(

@@ -5,6 +5,7 @@ import { invalidFriendlyName } from "./errors.js";
 import type { RequestParams } from "./params.js";
 import type { HttpMethod, Operation, SpecName, TwilioSpecs } from "./spec.js";
 import type { EmulatorState } from "./state.js";
+import type { EmulatorWebhooks } from "./webhooks/controller.js";
 
 export interface RequestContext {
   readonly state: EmulatorState;
@@ -22,6 +23,8 @@ export interface RequestContext {
    * request meant for a regional host, that host (`https://iam.dublin.ie1.twilio.com`) as Twilio answers.
    */
   readonly origin: string;
+  /** Phone numbers and the webhooks they and messages send. */
+  readonly webhooks: EmulatorWebhooks;
   /** Propagation delay to give a key this request creates (from key-activation-delay faults). */
   keyActivationDelayMs(): number;
 }

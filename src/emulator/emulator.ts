@@ -22,6 +22,7 @@ import {
   subaccountLimitReached,
 } from "./state.js";
 import { type EmulatorStats, StatsCounter } from "./stats.js";
+import { EmulatorWebhooks } from "./webhooks/controller.js";
 
 export interface TwilioEmulatorOptions {
   /**
@@ -52,6 +53,11 @@ export interface TwilioEmulatorOptions {
   behaviour?: EmulatorBehaviourInput;
   /** Throttle API requests with 429 (20429) and Retry-After; see rate-limit.ts. Off by default. */
   rateLimit?: RateLimitInput;
+  /**
+   * After a promote (or a reset of the primary), how long webhooks are still signed with the primary it
+   * replaced, as Twilio's propagation does; default 0. Changeable later with `webhooks.configure()`.
+   */
+  signingLagMs?: number;
 }
 
 export interface EmulatorKey {
@@ -124,6 +130,8 @@ export interface TwilioEmulator {
   stats(): EmulatorStats;
   resetStats(): void;
   faults: FaultController;
+  /** Phone numbers, signed webhooks, what receivers answered, inbound traffic (see webhooks/controller.ts). */
+  webhooks: EmulatorWebhooks;
 }
 
 export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): Promise<TwilioEmulator> {
@@ -167,6 +175,9 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   const faults = new Faults();
   const stats = new StatsCounter();
   const closing = new AbortController();
+  const webhooks = new EmulatorWebhooks(state, closing.signal, {
+    ...(options.signingLagMs === undefined ? {} : { signingLagMs: options.signingLagMs }),
+  });
 
   const account = (sid: string) => {
     const found = state.account(sid);
@@ -262,6 +273,7 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     stats: () => stats.view(),
     resetStats: () => stats.reset(),
     faults,
+    webhooks,
   };
 
   let baseUrl = "";
@@ -274,6 +286,7 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
       behaviour,
       limiter,
       stats,
+      webhooks,
       closing: closing.signal,
       origin: () => baseUrl,
       admin: (req, res, url, body) => handleAdmin(ops, req, res, url, body),
@@ -310,9 +323,11 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     createSubaccounts,
     stats: ops.stats,
     resetStats: ops.resetStats,
+    webhooks,
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         closing.abort();
+        webhooks.close();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       });

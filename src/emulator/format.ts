@@ -25,7 +25,8 @@ function random(size: number): Buffer {
   return pool.subarray(used - size, used);
 }
 
-export function newSid(prefix: "AC" | "SK" | "SM"): string {
+/** AC accounts, SK keys, SM messages, PN phone numbers, CA calls. */
+export function newSid(prefix: "AC" | "SK" | "SM" | "PN" | "CA"): string {
   return prefix + random(16).toString("hex");
 }
 

@@ -8,6 +8,13 @@ import { notFound } from "./errors.js";
 import { createAccount, fetchAccount, listAccounts, updateAccount } from "./resources/accounts.js";
 import { createSecondaryToken, deleteSecondaryToken, promoteSecondaryToken } from "./resources/auth-tokens.js";
 import {
+  createIncomingPhoneNumber,
+  deleteIncomingPhoneNumber,
+  fetchIncomingPhoneNumber,
+  listIncomingPhoneNumbers,
+  updateIncomingPhoneNumber,
+} from "./resources/incoming-phone-numbers.js";
+import {
   createKeyV1,
   createKeyV2010,
   deleteKeyV1,
@@ -25,6 +32,16 @@ const ADMIN: Access = { kind: "account-admin" };
 /** The permission Twilio's restricted-key policy example grants for reading messages. */
 export const MESSAGES_READ = "/twilio/messaging/messages/read";
 export const MESSAGES_CREATE = "/twilio/messaging/messages/create";
+/**
+ * What a restricted key needs for IncomingPhoneNumbers. Twilio lists "Phone Numbers" among restricted-key
+ * products without the permission strings in reach here, so these follow the messages pattern (unconfirmed).
+ */
+export const PHONE_NUMBERS_PERMISSION = {
+  read: "/twilio/phone-numbers/incoming/read",
+  create: "/twilio/phone-numbers/incoming/create",
+  update: "/twilio/phone-numbers/incoming/update",
+  delete: "/twilio/phone-numbers/incoming/delete",
+} as const;
 
 const callerAccount = (ctx: RequestContext) => ctx.principal.accountSid;
 const pathParam = (name: string) => (ctx: RequestContext) => ctx.params.path[name] ?? "";
@@ -42,6 +59,12 @@ const ACCOUNT = "/2010-04-01/Accounts/{Sid}.json";
 const KEYS = "/2010-04-01/Accounts/{AccountSid}/Keys.json";
 const KEY = "/2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json";
 const MESSAGES = "/2010-04-01/Accounts/{AccountSid}/Messages.json";
+const NUMBERS = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json";
+const NUMBER = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json";
+const numbers = (action: keyof typeof PHONE_NUMBERS_PERMISSION): Access => ({
+  kind: "permission",
+  permission: PHONE_NUMBERS_PERMISSION[action],
+});
 
 export const ROUTES: readonly RouteDefinition[] = [
   { spec: "api", path: ACCOUNTS, method: "GET", access: ADMIN, target: callerAccount, handle: listAccounts },
@@ -70,6 +93,46 @@ export const ROUTES: readonly RouteDefinition[] = [
     testCredentials: true,
     target: pathParam("AccountSid"),
     handle: createMessage,
+  },
+  {
+    spec: "api",
+    path: NUMBERS,
+    method: "GET",
+    access: numbers("read"),
+    target: pathParam("AccountSid"),
+    handle: listIncomingPhoneNumbers,
+  },
+  {
+    spec: "api",
+    path: NUMBERS,
+    method: "POST",
+    access: numbers("create"),
+    target: pathParam("AccountSid"),
+    handle: createIncomingPhoneNumber,
+  },
+  {
+    spec: "api",
+    path: NUMBER,
+    method: "GET",
+    access: numbers("read"),
+    target: pathParam("AccountSid"),
+    handle: fetchIncomingPhoneNumber,
+  },
+  {
+    spec: "api",
+    path: NUMBER,
+    method: "POST",
+    access: numbers("update"),
+    target: pathParam("AccountSid"),
+    handle: updateIncomingPhoneNumber,
+  },
+  {
+    spec: "api",
+    path: NUMBER,
+    method: "DELETE",
+    access: numbers("delete"),
+    target: pathParam("AccountSid"),
+    handle: deleteIncomingPhoneNumber,
   },
   {
     spec: "iam",

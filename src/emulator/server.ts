@@ -23,6 +23,7 @@ import type { Router } from "./router.js";
 import type { TwilioSpecs } from "./spec.js";
 import type { EmulatorState } from "./state.js";
 import type { StatsCounter } from "./stats.js";
+import type { EmulatorWebhooks } from "./webhooks/controller.js";
 
 /** Far above any form Twilio accepts; only here so a runaway client cannot exhaust memory. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -35,6 +36,7 @@ export interface ServerDeps {
   behaviour: EmulatorBehaviour;
   limiter: RateLimiter | undefined;
   stats: StatsCounter;
+  webhooks: EmulatorWebhooks;
   /** Aborted on close, so requests held by latency faults do not keep the process alive. */
   closing: AbortSignal;
   /** The listener's own origin, used when a request carries no usable Host header. */
@@ -99,6 +101,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
       params,
       path,
       origin: originOf(req, host, deps),
+      webhooks: deps.webhooks,
       keyActivationDelayMs: () => deps.faults.keyActivationDelayMs(method, path),
     };
     requireScope(principal, route.def.target(ctx), route.def, deps.state, deps.behaviour);

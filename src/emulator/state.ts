@@ -158,6 +158,8 @@ export class EmulatorState {
   #seq = 0;
   /** Told every secret the emulator hands out, so tests can scan output for all of them. */
   onSecretIssued: ((secret: string) => void) | undefined;
+  /** Told each time a primary token is replaced (promote or reset): webhook signing follows it with a lag. */
+  onPrimaryReplaced: ((accountSid: string, region: string, previous: TokenRecord) => void) | undefined;
 
   #issued(secret: string): string {
     this.onSecretIssued?.(secret);
@@ -368,8 +370,10 @@ export class EmulatorState {
     const tokens = this.#requireTokens(accountSid, region);
     const secondary = tokens.secondary;
     if (!secondary) return undefined;
+    const previous = tokens.primary;
     tokens.primary = secondary;
     tokens.secondary = undefined;
+    this.onPrimaryReplaced?.(accountSid, region, previous);
     return secondary;
   }
 
@@ -379,7 +383,9 @@ export class EmulatorState {
    */
   rotatePrimaryToken(accountSid: string, region: string = DEFAULT_REGION): TokenRecord {
     const tokens = this.#requireTokens(accountSid, region);
+    const previous = tokens.primary;
     tokens.primary = this.#token(this.#issued(newAuthToken()), this.now());
+    this.onPrimaryReplaced?.(accountSid, region, previous);
     return tokens.primary;
   }
 

@@ -28,6 +28,15 @@ describe("spec contract", () => {
     await api.accounts(sid).keys(key.sid).update({ friendlyName: "v2010 key, renamed" });
     await api.accounts(sid).keys(key.sid).remove();
     await api.accounts(sid).messages.list({ pageSize: 1 });
+    const bought = await api.accounts(sid).incomingPhoneNumbers.create({
+      phoneNumber: "+15555550100",
+      smsUrl: "https://example.com/sms",
+    });
+    await api.accounts(sid).incomingPhoneNumbers.list({ phoneNumber: "+1555555****" });
+    await api.accounts(sid).incomingPhoneNumbers(bought.sid).fetch();
+    await api.accounts(sid).incomingPhoneNumbers(bought.sid).update({ voiceUrl: "https://example.com/voice" });
+    await api.accounts(sid).messages.create({ from: bought.phoneNumber, to: "+15558675310", body: "contract" });
+    await api.accounts(sid).incomingPhoneNumbers(bought.sid).remove();
     const test = emulator.testCredentials();
     await client(test.accountSid, test.authToken, test.accountSid)
       .api.v2010.accounts(test.accountSid)
@@ -52,7 +61,7 @@ describe("spec contract", () => {
     const contract = specContract();
     const exercised = new Set(exchanges.map((e) => key3(contract.assertConforms(e))));
     const served = new Router(TwilioSpecs.load(SPEC_DIR)).operations().map((op) => key3(op));
-    expect(served).toHaveLength(19);
+    expect(served).toHaveLength(24);
     expect([...exercised].sort()).toEqual([...served].sort());
     // Every success status is one the spec declares, and they are the expected ones.
     const statuses = Object.fromEntries(
@@ -63,6 +72,9 @@ describe("spec contract", () => {
       "POST /2010-04-01/Accounts/{sid}/Keys.json": 201,
       "POST /2010-04-01/Accounts/{sid}/Messages.json": 201,
       "DELETE /2010-04-01/Accounts/{sid}/Keys/{sid}.json": 204,
+      "POST /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json": 201,
+      "POST /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{sid}.json": 200,
+      "DELETE /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{sid}.json": 204,
       "POST /v1/Keys": 201,
       "DELETE /v1/Keys/{sid}": 204,
       "POST /v1/AuthTokens/Secondary": 201,

@@ -13,32 +13,62 @@ export function registerEmulatorCommand(program: Command, { runtime, exit }: Com
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--account-sid <sid>", "account SID to create (default: random)")
     .option("--auth-token <token>", "its auth token (default: random)")
+    .addOption(
+      new Option(
+        "--signing-lag-ms <ms>",
+        "after a token promote, keep signing webhooks with the old primary this long, as Twilio's propagation does",
+      )
+        .default(0)
+        .argParser(parseSigningLag),
+    )
     .addHelpText(
       "after",
-      examples([["rotator emulator twilio --port 4010", "serve on http://127.0.0.1:4010 until Ctrl-C"]]),
+      examples([
+        ["rotator emulator twilio --port 4010", "serve on http://127.0.0.1:4010 until Ctrl-C"],
+        ["rotator emulator twilio --signing-lag-ms 2000", "webhooks signed with the old token for 2 s after a promote"],
+      ]),
     )
-    .action(async (options: { port: number; host: string; accountSid?: string; authToken?: string }) => {
-      try {
-        const { runTwilioEmulatorCommand } = await import("../../emulator/cli.js");
-        const emulator = await runTwilioEmulatorCommand(
-          {
-            port: options.port,
-            host: options.host,
-            ...(options.accountSid === undefined ? {} : { accountSid: options.accountSid }),
-            ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
-          },
-          runtime.stdout,
-        );
-        // Serve until SIGINT or SIGTERM closes it (the command's signal handlers call close()).
-        await new Promise<void>((resolve) => {
-          const close = emulator.close;
-          emulator.close = () => close().finally(resolve);
-        });
-      } catch (error) {
-        runtime.stderr.write(`rotator: ${error instanceof Error ? error.message : String(error)}\n`);
-        exit.code = ExitCode.badInput;
-      }
-    });
+    .action(
+      async (options: {
+        port: number;
+        host: string;
+        accountSid?: string;
+        authToken?: string;
+        signingLagMs: number;
+      }) => {
+        try {
+          const { runTwilioEmulatorCommand } = await import("../../emulator/cli.js");
+          const emulator = await runTwilioEmulatorCommand(
+            {
+              port: options.port,
+              host: options.host,
+              signingLagMs: options.signingLagMs,
+              ...(options.accountSid === undefined ? {} : { accountSid: options.accountSid }),
+              ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
+            },
+            runtime.stdout,
+          );
+          // Serve until SIGINT or SIGTERM closes it (the command's signal handlers call close()).
+          await new Promise<void>((resolve) => {
+            const close = emulator.close;
+            emulator.close = () => close().finally(resolve);
+          });
+        } catch (error) {
+          runtime.stderr.write(`rotator: ${error instanceof Error ? error.message : String(error)}\n`);
+          exit.code = ExitCode.badInput;
+        }
+      },
+    );
+}
+
+function parseSigningLag(value: string): number {
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms > 3_600_000) {
+    throw new InvalidArgumentError(
+      `--signing-lag-ms must be a whole number of milliseconds from 0 to 3600000, not "${value}"`,
+    );
+  }
+  return ms;
 }
 
 function parsePort(value: string): number {

@@ -1,14 +1,15 @@
 /**
  * api v2010 Messages. The list is always empty: it exists because it is the cheap call a Standard key may
- * make, which is how a rotation checks that a new Standard key authenticates. Create exists for test
- * credentials, whose documented use it is: Twilio's magic numbers decide the answer, and nothing is sent or
- * kept (https://www.twilio.com/docs/iam/test-credentials#test-sms-messages). Live credentials get the
- * answer Twilio gives an account that owns no phone numbers, which every emulated account is.
+ * make, which is how a rotation checks that a new Standard key authenticates. Create sends from a number
+ * the account bought (IncomingPhoneNumbers) and calls the message's StatusCallback with `sent`, then
+ * `delivered`; nothing is kept. Test credentials get Twilio's magic numbers
+ * (https://www.twilio.com/docs/iam/test-credentials#test-sms-messages) and no callbacks.
  */
 import type { RequestContext } from "../context.js";
 import { TwilioError } from "../errors.js";
 import { newSid, rfc2822 } from "../format.js";
 import { pageQuery, paginate, v2010Envelope } from "../paging.js";
+import { isWebhookUrl } from "../webhooks/signature.js";
 
 const FILTERS = ["To", "From", "DateSent", "DateSent<", "DateSent>"] as const;
 
@@ -54,7 +55,7 @@ const MAGIC_TO: Readonly<Record<string, readonly [number, string]>> = {
 };
 
 export function createMessage(ctx: RequestContext): unknown {
-  const { To, From, MessagingServiceSid, Body, MediaUrl, ContentSid } = ctx.params.body;
+  const { To, From, MessagingServiceSid, Body, MediaUrl, ContentSid, StatusCallback } = ctx.params.body;
   const accountSid = ctx.params.path.AccountSid ?? "";
   if (From === undefined && MessagingServiceSid === undefined) {
     throw new TwilioError(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message");
@@ -66,21 +67,22 @@ export function createMessage(ctx: RequestContext): unknown {
     // No Messaging Services are emulated, so none of the caller's exists.
     throw new TwilioError(400, 21701, `The Messaging Service Sid ${MessagingServiceSid} is invalid.`);
   }
-  const fromError = ctx.principal.kind === "test-credentials" ? MAGIC_FROM[From] : undefined;
-  if (fromError) throw new TwilioError(400, ...fromError);
-  if (ctx.principal.kind !== "test-credentials" || From !== TEST_FROM) {
-    // Live: the account owns no numbers. Test: only the magic sender works, never a live number.
-    throw new TwilioError(
-      400,
-      21606,
-      `The 'From' phone number provided (${From}) is not a valid message-capable Twilio phone number for this destination/account.`,
-    );
+  if (StatusCallback !== undefined && !isWebhookUrl(StatusCallback)) {
+    throw new TwilioError(400, 21502, `StatusCallback ${StatusCallback} is not a valid callback URL`);
   }
-  const toError = MAGIC_TO[To ?? ""];
-  if (toError) throw new TwilioError(400, ...toError);
+  const live = ctx.principal.kind !== "test-credentials";
+  if (live) requireOwnSender(ctx, From, accountSid);
+  else requireTestSender(From, To);
   const sid = newSid("SM");
   const now = rfc2822(ctx.state.now());
   const uri = `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`;
+  if (live && StatusCallback !== undefined) {
+    ctx.webhooks.dispatcher.messageStatusCallbacks(
+      { sid, accountSid, from: From, to: To ?? "" },
+      ctx.region,
+      StatusCallback,
+    );
+  }
   return {
     account_sid: accountSid,
     api_version: "2010-04-01",
@@ -103,4 +105,37 @@ export function createMessage(ctx: RequestContext): unknown {
     to: To,
     uri,
   };
+}
+
+/**
+ * Live credentials send from a number their account bought: one no account owns is 21606, one another
+ * account (a sibling or the parent included) owns is 21660 (https://www.twilio.com/docs/api/errors/21660).
+ */
+function requireOwnSender(ctx: RequestContext, from: string, accountSid: string): void {
+  const number = ctx.webhooks.numbers.byNumber(from);
+  if (number === undefined) {
+    throw notMessageCapable(from);
+  }
+  if (number.accountSid !== accountSid) {
+    throw new TwilioError(400, 21660, `Mismatch between the 'From' number ${from} and the account ${accountSid}`);
+  }
+}
+
+function notMessageCapable(from: string): TwilioError {
+  return new TwilioError(
+    400,
+    21606,
+    `The 'From' phone number provided (${from}) is not a valid message-capable Twilio phone number for this destination/account.`,
+  );
+}
+
+/** Test credentials: the magic From numbers fail as documented, and only TEST_FROM sends (never a live number). */
+function requireTestSender(from: string, to: string | undefined): void {
+  const fromError = MAGIC_FROM[from];
+  if (fromError) throw new TwilioError(400, ...fromError);
+  if (from !== TEST_FROM) {
+    throw notMessageCapable(from);
+  }
+  const toError = MAGIC_TO[to ?? ""];
+  if (toError) throw new TwilioError(400, ...toError);
 }

@@ -11,7 +11,8 @@
  * - api v2010 declares `first_page_uri`, `next_page_uri`, `uri`... as `format: uri`, yet they are relative
  *   (`/2010-04-01/...`) in the spec's examples and on Twilio. For that spec only, `uri` accepts a relative
  *   reference starting with `/`. The v1 specs keep strict absolute `uri`.
- * - `uri-map` (subresource_uris) is not a format Ajv can apply to objects; the accounts test checks it.
+ * - `uri-map` (subresource_uris) and `phone-number-capabilities` are not formats Ajv can apply to objects;
+ *   the accounts test checks the first, the capabilities' booleans are declared properties.
  *
  * The specs declare no error responses; errors are held to the body shape Twilio documents instead.
  */
@@ -102,6 +103,9 @@ export class SpecContract {
       });
       // uri-map types an object, which Ajv formats cannot check (the accounts test checks subresource_uris).
       ajv.addFormat("uri-map", true);
+      // phone-number-capabilities types an object too (its four booleans are checked as properties).
+      ajv.addFormat("phone-number-capabilities", true);
+      ajv.addFormat("http-method", /^(GET|POST)$/);
       ajv.addFormat("phone-number", /^(\+[1-9]\d{1,14}|[a-z]+:\S+|\w{1,11})$/);
       ajv.addFormat("currency", /^[A-Z]{3}$/);
       if (relativeUris) {
