@@ -10,7 +10,7 @@ import { failed } from "../../doctor/findings.js";
 import { silentReporter } from "../../engine/reporter.js";
 import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
-import { redact } from "../../util/mask.js";
+import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
 import type { DoctorCommandOptions } from "./command.js";
 import { renderDoctor } from "./render.js";
@@ -93,7 +93,7 @@ export async function runDoctorCommand(
     findings: report.findings,
   };
   if (options.json) {
-    runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, null, 2))}\n`);
+    runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, 2)}\n`);
   } else renderDoctor(result, output);
   exit.code = result.exitCode;
 }

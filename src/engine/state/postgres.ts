@@ -22,7 +22,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ClientBase, Pool } from "pg";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
-import { redact } from "../../util/mask.js";
+import { redact, redactedJson } from "../../util/mask.js";
 import { isUnfinished, type JournalEvent, type JournalRecord, type RunSummary } from "../journal.js";
 import { fromDisk, type JournalWord, toDisk } from "../journal-words.js";
 import { describeIdentity, describeOwner, type LockOwner, type LockState, type StoreRef } from "../lock.js";
@@ -290,7 +290,7 @@ class PostgresJournal implements RunJournal {
         `INSERT INTO rotator_journal (run_id, seq, record)
          SELECT $1, $2, $3::jsonb
          WHERE (SELECT count(*) FROM rotator_locks WHERE holder = $4 AND expires_at > now()) = $5`,
-        [this.runId, seq, redact(JSON.stringify(toDisk(record, this.word))), locks.holder, locks.count],
+        [this.runId, seq, redactedJson(toDisk(record, this.word)), locks.holder, locks.count],
       );
       inserted = result.rowCount ?? 0;
     } catch (error) {
