@@ -12,12 +12,18 @@
  *   store's reads went) and a reload handler, and a startup check that fails with a clear message on 20003.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+// The client's type straight from its file, as the client is made (src/twilio/client.ts): the package index's
+// typings would also pull in the JWT helpers', which need @types/jsonwebtoken in an app that checks its
+// libraries' declarations. Like twilio's own typings, it needs esModuleInterop in a CommonJS project.
+import type TwilioClient from "twilio/lib/rest/Twilio.js";
 import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
 import { credentialId, tokenFingerprint } from "../../providers/contract.js";
+import { MissingPackageError } from "../../providers/errors.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
-import { createTwilioClient, isTwilioApiError, type TwilioClient } from "../twilio/client.js";
+import { createTwilioClient, isTwilioApiError } from "../twilio/client.js";
 import { sameCredential } from "../util/credentials.js";
 import { redactedJson } from "../util/mask.js";
+import { installHint } from "../util/optional-packages.js";
 import { type StoreReadFailure, type StoreReadStatus, StoreReads, withDeadline } from "./store-reads.js";
 
 export type { StoreReadFailure, StoreReadStatus } from "./store-reads.js";
@@ -124,6 +130,9 @@ export class TwilioCredentials {
       credentialKind: options.kind ?? "api-key",
       baseDir: options.baseDir ?? process.cwd(),
       env: options.env ?? process.env,
+    }).catch((error: unknown) => {
+      if (!(error instanceof MissingPackageError)) throw error;
+      throw new TwilioCredentialError(`${error.message}; ${installHint(error.packageName)}`, { cause: error });
     });
     // Reported by the first read; not an unhandled rejection before it.
     this.#provider.catch(() => undefined);
