@@ -2,12 +2,14 @@
  * Benchmarks, printed as ratios from one run (machines differ, and other work shares them; ratios are what
  * to compare between commits). Nothing here asserts a time: tests never do.
  * - startup.ts: whole-process wall time of `--help`, `version` and `rotate --sandbox` against `node -e 0`;
- * - rotation.ts: the engine's per-store cost and RSS growth, in-process.
+ * - rotation.ts: the engine's per-store cost and RSS growth, in-process;
+ * - consumer.ts: what an app pays for rotator/consumer: installed size against twilio alone, per-call overhead.
  * Run: npm run bench (builds first), or `npm run bench -- startup` for one of them.
  */
 const BENCHES = {
   startup: async () => (await import("./startup.js")).startupBench(),
   rotation: async () => (await import("./rotation.js")).rotationBench(),
+  consumer: async () => (await import("./consumer.js")).consumerBench(),
 } as const;
 
 type BenchName = keyof typeof BENCHES;

@@ -25,6 +25,11 @@ export interface ProviderDefinition<Schema extends z.ZodType = z.ZodType> {
   /** One-line summary shown by `rotator doctor` and in the JSON Schema's description. */
   readonly summary: string;
   /**
+   * The npm packages `load()` needs (the store's SDK): optional peer dependencies of rotator, installed by the
+   * app or host that uses this store type. A missing one is named in a MissingPackageError.
+   */
+  readonly packages: readonly string[];
+  /**
    * The provider's factory. Loaded on first use (a dynamic import), because providers bring SDKs that take
    * a noticeable part of a second to load; the config schema above is all that loading a config needs.
    */

@@ -26,3 +26,30 @@ export class StoreError extends Error {
 export function isStoreError(error: unknown): error is StoreError {
   return error instanceof StoreError;
 }
+
+/**
+ * A store type's SDK is not installed. rotator declares each store's SDK an optional peer dependency, so an app
+ * or host installs only the SDKs of the stores it uses; the message names the package to install.
+ */
+export class MissingPackageError extends Error {
+  override readonly name = "MissingPackageError";
+
+  constructor(
+    readonly store: string,
+    readonly storeType: string,
+    readonly packageName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `store "${store}" is of type ${storeType}, which needs the package ${packageName}: it is not installed`,
+      options,
+    );
+  }
+}
+
+/** Whether `error` is Node not finding `packageName` itself (an import or a require), rather than something it needs. */
+export function isMissingPackage(error: unknown, packageName: string): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") return false;
+  return error instanceof Error && error.message.includes(`'${packageName}'`);
+}

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -47,6 +47,31 @@ describe("provider registry", () => {
     expect(unknownType.error?.issues[0]).toMatchObject({ code: "invalid_union", path: ["type"] });
     const unknownKey = storeEntrySchema.safeParse({ name: "host", type: "dotenv-file", path: "app.env", region: "x" });
     expect(unknownKey.error?.issues[0]).toMatchObject({ code: "unrecognized_keys", keys: ["region"] });
+  });
+
+  it("each definition names the packages its folder imports beyond rotator's own bundle: optional peers of rotator", async () => {
+    const pkg = JSON.parse(await readFile(join(providersDir, "..", "package.json"), "utf8")) as {
+      peerDependencies: Record<string, string>;
+    };
+    // Bundled into rotator (devDependencies), so never a store's to install.
+    const bundled = new Set(["zod", "p-retry"]);
+    for (const [key, definition] of Object.entries(providers)) {
+      const folder = join(providersDir, key);
+      const sources = (await readdir(folder)).filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"));
+      const imported = new Set<string>();
+      for (const source of sources) {
+        const code = await readFile(join(folder, source), "utf8");
+        for (const [, specifier] of code.matchAll(/^import\b[^;]*?\bfrom\s*"([^".][^"]*)"/gm)) {
+          const name = specifier!
+            .split("/")
+            .slice(0, specifier!.startsWith("@") ? 2 : 1)
+            .join("/");
+          if (!name.startsWith("node:") && !bundled.has(name)) imported.add(name);
+        }
+      }
+      expect([...definition.packages].sort(), key).toEqual([...imported].sort());
+      for (const name of definition.packages) expect(pkg.peerDependencies, `${key}: ${name}`).toHaveProperty([name]);
+    }
   });
 
   it("createStoreProvider builds the provider for an entry", async () => {

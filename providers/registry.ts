@@ -9,6 +9,7 @@ import { azureKeyVault } from "./azure-key-vault/index.js";
 import type { StoreProvider } from "./contract.js";
 import type { ProviderDefinition, ProviderEnvironment } from "./definition.js";
 import { dotenvFile } from "./dotenv-file/index.js";
+import { isMissingPackage, MissingPackageError } from "./errors.js";
 import { vaultKv2 } from "./vault-kv2/index.js";
 
 /** Keyed by type; `registry()` makes the compiler check each key against its config schema's `type`. */
@@ -29,12 +30,34 @@ export const storeEntrySchema = discriminatedByType(definitions.map((definition)
 
 export type StoreEntry = z.infer<typeof storeEntrySchema>;
 
-/** The provider serving a store entry from config (its code is loaded on first use). */
+/**
+ * The provider serving a store entry from config (its code is loaded on first use). A MissingPackageError when
+ * the store type's SDK is not installed.
+ */
 export async function createStoreProvider(entry: StoreEntry, environment: ProviderEnvironment): Promise<StoreProvider> {
   const definition: ProviderDefinition = providers[entry.type];
-  const create = await definition.load();
+  const create = await loadOnce(definition).catch((error: unknown) => {
+    const missing = definition.packages.find((name) => isMissingPackage(error, name));
+    throw missing === undefined ? error : new MissingPackageError(entry.name, entry.type, missing, { cause: error });
+  });
   // Parse again with the provider's own schema, so each provider is only ever handed the config it defines.
   return create(definition.configSchema.parse(entry), environment);
+}
+
+const loads = new Map<ProviderDefinition, ReturnType<ProviderDefinition["load"]>>();
+
+/**
+ * Each provider's code is loaded once per process, and a load that failed fails the same way every time: a
+ * bundle's CommonJS module that threw while loading (its SDK missing) would otherwise answer a second load
+ * with empty exports.
+ */
+function loadOnce(definition: ProviderDefinition): ReturnType<ProviderDefinition["load"]> {
+  let load = loads.get(definition);
+  if (load === undefined) {
+    load = definition.load();
+    loads.set(definition, load);
+  }
+  return load;
 }
 
 /**

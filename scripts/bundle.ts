@@ -1,27 +1,35 @@
 /**
- * Bundles the CLI and the sandbox's app (from tsc's output in dist/) into dist/bundle/, the code bin/rotator.js
- * runs. Why: start-up. Node 20 has no compile cache, and resolving, reading and compiling a few hundred
- * module files (zod, yaml, the Twilio client and axios, rotator's own) is most of what a short command costs:
- * a sandbox app starts in about 0.3 s bundled against 0.45 s from separate files, and `rotate --sandbox`
- * runs four such processes on what is often a 2-core machine (bench/startup.ts measures it).
+ * Bundles tsc's output (dist/src, dist/providers) into what the package ships and runs:
  *
- * Every dynamic import() stays a dynamic import of its own chunk (splitting), so a command still loads only
- * what it uses: `--help` loads commander and the command definitions, a config naming only dotenv files no
- * store SDK. Left out of the bundle, loaded from node_modules as before: the store SDKs (AWS, Azure, Vault)
- * and pg, which only a config naming them loads, and the Twilio client's resource tree (Twilio.js requires
- * each product's folder lazily, in a getter; bundled, every one of them would be parsed at start).
+ * - dist/bundle/: the CLI, the sandbox's app and the `rotator` library entry. Why: start-up. Node 20 has no
+ *   compile cache, and resolving, reading and compiling a few hundred module files (zod, yaml, the Twilio
+ *   client and axios, rotator's own) is most of what a short command costs: a sandbox app starts in about
+ *   0.3 s bundled against 0.45 s from separate files, and `rotate --sandbox` runs four such processes on what
+ *   is often a 2-core machine (bench/startup.ts measures it). Every dynamic import() stays a dynamic import of
+ *   its own chunk (splitting), so a command still loads only what it uses: `--help` loads commander and the
+ *   command definitions, a config naming only dotenv files no store SDK. Left out, loaded from node_modules:
+ *   the store SDKs and pg (optional peer dependencies, which only a config naming them loads), and the Twilio
+ *   client's resource tree (Twilio.js requires each product's folder lazily, in a getter; bundled, every one
+ *   of them would be parsed at start).
+ * - dist/consumer/: `rotator/consumer` as an ES module (index.js, a chunk per store provider) and as CommonJS
+ *   (index.cjs, for `require()`), with CommonJS declarations (types/**.d.cts) beside tsc's ES ones. Why: an
+ *   app embedding the library installs rotator and `twilio` and nothing else it does not use (zod, yaml, the
+ *   CLI's packages are inside the bundles; a store's SDK comes from the app, which uses that store). `twilio`
+ *   stays the app's: the client the library hands out, and its errors, are the app's own classes.
  *
- * The library entry points (`rotator`, `rotator/consumer`) stay tsc's output: an app embedding the consumer
- * library bundles it, if it wants, with its own tools. dist/bundle/meta.json is esbuild's metafile: which
- * sources each chunk holds (test/e2e/startup.test.ts reads it).
+ * dist/bundle/meta.json is esbuild's metafile for the CLI: which sources each chunk holds
+ * (test/e2e/startup.test.ts reads it); it is not shipped.
  */
-import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { packageRoot } from "../src/util/package-root.js";
 
 const root = packageRoot();
-const outdir = join(root, "dist", "bundle");
+const dist = join(root, "dist");
+
+/** Packages rotator leaves to whoever uses them (package.json peerDependencies), and the AWS SDK's own. */
+const OPTIONAL_PEERS = ["@aws-sdk/*", "@smithy/*", "@azure/*", "node-vault", "pg"];
 
 /** `require("./Api")` in twilio/lib/rest/Twilio.js stays a runtime require of `twilio/lib/rest/Api`. */
 const twilioProductsFromNodeModules: Plugin = {
@@ -35,25 +43,84 @@ const twilioProductsFromNodeModules: Plugin = {
   },
 };
 
-rmSync(outdir, { recursive: true, force: true });
-const result = await build({
-  entryPoints: [join(root, "dist/src/cli/main.js"), join(root, "dist/src/sandbox-app.js")],
-  outdir,
+const common = { bundle: true, platform: "node", target: "node20", logLevel: "warning" } as const;
+
+// --------------------------------------------------------------------------------------------- the CLI
+
+const cliDir = join(dist, "bundle");
+rmSync(cliDir, { recursive: true, force: true });
+const cli = await build({
+  ...common,
+  entryPoints: [join(dist, "src/cli/main.js"), join(dist, "src/sandbox-app.js"), join(dist, "src/index.js")],
+  outdir: cliDir,
   // Entries and chunks side by side: the sandbox finds its app's entry next to its own chunk.
   entryNames: "[name]",
   chunkNames: "[name]-[hash]",
-  bundle: true,
   splitting: true,
   format: "esm",
-  platform: "node",
-  target: "node20",
-  external: ["@aws-sdk/*", "@smithy/*", "@azure/*", "node-vault", "pg"],
+  external: OPTIONAL_PEERS,
   // The CommonJS packages inside (axios, yaml, the Twilio client) call require() for Node's own modules.
   banner: {
     js: 'import { createRequire as __rotatorCreateRequire } from "node:module"; const require = __rotatorCreateRequire(import.meta.url);',
   },
   plugins: [twilioProductsFromNodeModules],
   metafile: true,
-  logLevel: "warning",
 });
-writeFileSync(join(outdir, "meta.json"), JSON.stringify(result.metafile));
+writeFileSync(join(cliDir, "meta.json"), JSON.stringify(cli.metafile));
+
+// --------------------------------------------------------------------------------------------- rotator/consumer
+
+const consumerDir = join(dist, "consumer");
+rmSync(consumerDir, { recursive: true, force: true });
+const consumerEntry = join(dist, "src/consumer/index.js");
+const consumerExternal = [...OPTIONAL_PEERS, "twilio"];
+
+await build({
+  ...common,
+  entryPoints: [consumerEntry],
+  outdir: consumerDir,
+  entryNames: "[name]",
+  chunkNames: "[name]-[hash]",
+  // Each store provider in a chunk of its own, loaded when an app's store is of its type.
+  splitting: true,
+  format: "esm",
+  external: consumerExternal,
+});
+
+await build({
+  ...common,
+  entryPoints: [consumerEntry],
+  outfile: join(consumerDir, "index.cjs"),
+  format: "cjs",
+  external: consumerExternal,
+  // CommonJS has no import.meta: its one use (a require() rooted at the module's own file) gets the file's URL.
+  define: { "import.meta.url": "__rotatorFileUrl" },
+  banner: { js: 'const __rotatorFileUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+
+writeCommonJsDeclarations(join(dist, "src/consumer/index.d.ts"), join(consumerDir, "types"));
+
+/**
+ * tsc's declarations of the library and every declaration file they import, copied under `into` as .d.cts with
+ * their relative imports pointed at the copies: a `require()` of rotator/consumer is typed by CommonJS
+ * declarations, which TypeScript (node16/nodenext) never lets import the package's ES ones.
+ */
+function writeCommonJsDeclarations(entry: string, into: string): void {
+  const pending = [entry];
+  const done = new Set<string>();
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (done.has(file)) continue;
+    done.add(file);
+    const text = readFileSync(file, "utf8").replace(
+      /(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.js\2/g,
+      (_match, keyword: string, quote: string, specifier: string) => {
+        pending.push(resolve(dirname(file), `${specifier}.d.ts`));
+        return `${keyword}${quote}${specifier}.cjs${quote}`;
+      },
+    );
+    const target = join(into, relative(dist, file)).replace(/\.d\.ts$/, ".d.cts");
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, text);
+  }
+}

@@ -7,6 +7,7 @@ export const awsSecretsManager = defineProvider({
   summary:
     "An AWS Secrets Manager secret holding the credential as JSON; the new value is staged as AWSPENDING, read " +
     "back, then made AWSCURRENT.",
+  packages: ["@aws-sdk/client-secrets-manager"],
   // The provider (and its SDK) loads only when a config names this type: `rotator --help` and a
   // dotenv-only rotation never pay for SDKs they do not use.
   load: async () => {

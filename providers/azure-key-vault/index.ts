@@ -7,6 +7,7 @@ export const azureKeyVault = defineProvider({
   summary:
     "An Azure Key Vault secret holding the credential as JSON; each write sets a new version tagged with the run, " +
     "read back by its id; rollback sets the previous version's value again.",
+  packages: ["@azure/identity", "@azure/keyvault-secrets"],
   // The provider (and the Azure SDKs) load only when a config names this type.
   load: async () => {
     const { AzureKeyVaultProvider } = await import("./provider.js");

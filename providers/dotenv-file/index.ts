@@ -5,6 +5,7 @@ export const dotenvFile = defineProvider({
   type: "dotenv-file",
   configSchema: dotenvFileConfigSchema,
   summary: "A dotenv file on this host (TWILIO_ACCOUNT_SID=... lines), rewritten atomically in place.",
+  packages: [],
   // The provider (and its SDK) loads only when a config names this type: `rotator --help` and a
   // dotenv-only rotation never pay for SDKs they do not use.
   load: async () => {

@@ -2,6 +2,9 @@
  * The `rotator` executable: the real process handed to the program (program.ts). Progress goes to stderr,
  * the result to stdout (`--json`: one object); the exit code says how it ended (EXIT CODES in --help).
  */
+import { inspect } from "node:util";
+import { ExitCode } from "../errors.js";
+import { redact } from "../util/mask.js";
 import { runProgram } from "./program.js";
 import { processRuntime } from "./runtime.js";
 
@@ -18,7 +21,19 @@ for (const stream of [process.stdout, process.stderr]) {
 // Node 22 is for whoever upgrades that pin, not for an operator reading a rotation's progress.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const code = await runProgram(process.argv.slice(2), processRuntime());
+// A bug's error reaches stderr through the same redaction as everything else, never through node's own
+// printing of an uncaught error (which would quote an SDK error's headers as they are).
+const crashed = (error: unknown): number => {
+  process.stderr.write(
+    `rotator: internal error (a bug: please report it with the journal): ${redact(inspect(error))}\n`,
+  );
+  return ExitCode.internal;
+};
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (error: unknown) => process.exit(crashed(error)));
+}
+
+const code = await runProgram(process.argv.slice(2), processRuntime()).catch(crashed);
 // A pipe takes large writes asynchronously: a fleet's `--json` result (a thousand accounts) must reach the
 // reader whole before the exit, or it is cut off mid-object. Bounded, so a reader that stopped reading
 // cannot hold a finished run either.

@@ -21,6 +21,7 @@ import { registerVersionCommand, versionLine } from "../commands/version/command
 import { registerWatchCommand } from "../commands/watch/command.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../util/package-root.js";
+import { nodeOptionRefusal } from "./node-options.js";
 import type { Runtime } from "./runtime.js";
 
 export const HELP_WIDTH = 80;
@@ -105,6 +106,11 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
 
 /** Parse `argv` (without node and the script), run the command, and return its exit code. */
 export async function runProgram(argv: readonly string[], runtime: Runtime): Promise<number> {
+  const refused = nodeOptionRefusal(argv);
+  if (refused !== undefined) {
+    runtime.stderr.write(`${refused}\n`);
+    return ExitCode.badInput;
+  }
   const exit = { code: ExitCode.completed as number };
   const program = buildProgram(runtime, exit);
   try {

@@ -1,27 +1,48 @@
 /**
  * `rotator/consumer`: what an app embeds to be rotation-safe.
  *
- * - Loads the Twilio credential from a store through the same providers rotator writes with, and caches it
- *   for a TTL, so a rotation reaches the app within the TTL even without a reload hook.
- * - When Twilio answers 20003, re-reads the store and retries the call once: the store already holds the
- *   new key by the time the old one could be revoked.
- * - Exposes the status handler the `http` consumer probe reads (`{"keySid", "authenticated"}`) and a reload
- *   handler, and a startup check that fails with a clear message on 20003.
+ * - Loads the Twilio credential from a store through the same providers rotator writes with, and re-reads it
+ *   in the background once a TTL has passed, so a rotation reaches the app within the TTL even without a
+ *   reload hook. A Twilio call never waits for the store while the credential it has is good: every read
+ *   after the first runs beside the calls, bounded by a deadline, and a store that is down or frozen is
+ *   counted (`status().store`, `onStoreReadFailure`) while the app goes on with what it read last.
+ * - When Twilio answers 20003, re-reads the store (bounded by the same deadline) and retries the call once:
+ *   the store already holds the new key by the time the old one could be revoked.
+ * - Exposes the status handler the `http` consumer probe reads (`{"keySid", "authenticated"}`, and how the
+ *   store's reads went) and a reload handler, and a startup check that fails with a clear message on 20003.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+// The client's type straight from its file, as the client is made (src/twilio/client.ts): the package index's
+// typings would also pull in the JWT helpers', which need @types/jsonwebtoken in an app that checks its
+// libraries' declarations. Like twilio's own typings, it needs esModuleInterop in a CommonJS project.
+import type TwilioClient from "twilio/lib/rest/Twilio.js";
 import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
 import { credentialId, tokenFingerprint } from "../../providers/contract.js";
+import { MissingPackageError } from "../../providers/errors.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
-import { createTwilioClient, isTwilioApiError, type TwilioClient } from "../twilio/client.js";
+import { createTwilioClient, isTwilioApiError } from "../twilio/client.js";
 import { sameCredential } from "../util/credentials.js";
+import { redactedJson } from "../util/mask.js";
+import { installHint } from "../util/optional-packages.js";
+import { type StoreReadFailure, type StoreReadStatus, StoreReads, withDeadline } from "./store-reads.js";
+
+export type { StoreReadFailure, StoreReadStatus } from "./store-reads.js";
 
 export interface TwilioCredentialsOptions {
   /** A store entry, exactly as under `stores:` in a rotator config. */
   store: unknown;
   /** What the store holds. Default: api-key. */
   kind?: "api-key" | "auth-token";
-  /** How long a read of the store is trusted, in seconds. Default 60. */
+  /**
+   * How long a read of the store is trusted, in seconds. Default 60. Once it has passed, the next call still
+   * goes out at once with the credential read last, and starts a re-read beside it.
+   */
   ttlSeconds?: number;
+  /**
+   * How long one read of the store may take, in seconds, before it counts as failed. Default 10. Only the first
+   * read (nothing cached yet), a reload, and the re-read after a 20003 are waited for, never longer than this.
+   */
+  storeTimeoutSeconds?: number;
   /** Where `{ env }` references and relative paths resolve. Defaults: process.env, process.cwd(). */
   env?: Readonly<Record<string, string | undefined>>;
   baseDir?: string;
@@ -39,6 +60,23 @@ export interface TwilioCredentialsOptions {
    * monitoring. Gets masked ids only. A callback that throws is ignored: monitoring never breaks a call.
    */
   onAuthenticationFailure?: (event: AuthenticationFailure) => void;
+  /**
+   * Called on every failed or timed-out read of the store (the app goes on with the credential it read last,
+   * when it has one). Gets the store's name and a message without secrets. A callback that throws is ignored.
+   */
+  onStoreReadFailure?: (event: StoreReadFailure) => void;
+}
+
+/** What `status()` and the status handler answer. */
+export interface ConsumerStatus {
+  /** The API key in use (API keys). */
+  keySid?: string;
+  /** The first 16 hex characters of the token's SHA-256 (Auth Tokens). */
+  tokenFingerprint?: string;
+  /** Whether Twilio accepted the credential in use on the last call made with it. */
+  authenticated: boolean;
+  /** How the store's reads went: a store that stopped answering shows here while the app goes on. */
+  store: StoreReadStatus;
 }
 
 /** One 20003 answer, as `onAuthenticationFailure` and `authenticationFailures` report it. */
@@ -52,6 +90,21 @@ export interface AuthenticationFailure {
   at: Date;
 }
 
+/** A duration option in seconds: a positive, finite number, or the default when absent. */
+function seconds(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TwilioCredentialError(`${name} must be a positive number of seconds (given: ${String(value)})`);
+  }
+  return value;
+}
+
+/** The credential read last and the client made for it. */
+interface Cached {
+  credential: StoredCredential;
+  client: TwilioClient;
+}
+
 export class TwilioCredentialError extends Error {
   override readonly name = "TwilioCredentialError";
 }
@@ -59,10 +112,12 @@ export class TwilioCredentialError extends Error {
 export class TwilioCredentials {
   /** The store's provider, loaded on first read (providers load their SDKs lazily). */
   readonly #provider: Promise<StoreProvider>;
-  readonly #ttlMs: number;
+  readonly #storeName: string;
+  readonly #readTimeoutMs: number;
+  readonly #reads: StoreReads;
   readonly #baseUrl: string | undefined;
   readonly #checkPath: string;
-  #cached: { credential: StoredCredential; readAt: number; client: TwilioClient } | undefined;
+  #cached: Cached | undefined;
   #reading: Promise<StoredCredential> | undefined;
   /** Whether Twilio accepted the current credential on the last call made with it (the check on read, or `withClient`). */
   #authenticated = false;
@@ -75,10 +130,19 @@ export class TwilioCredentials {
       credentialKind: options.kind ?? "api-key",
       baseDir: options.baseDir ?? process.cwd(),
       env: options.env ?? process.env,
+    }).catch((error: unknown) => {
+      if (!(error instanceof MissingPackageError)) throw error;
+      throw new TwilioCredentialError(`${error.message}; ${installHint(error.packageName)}`, { cause: error });
     });
     // Reported by the first read; not an unhandled rejection before it.
     this.#provider.catch(() => undefined);
-    this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
+    this.#storeName = entry.name;
+    this.#readTimeoutMs = seconds("storeTimeoutSeconds", options.storeTimeoutSeconds, 10) * 1000;
+    this.#reads = new StoreReads(
+      entry.name,
+      seconds("ttlSeconds", options.ttlSeconds, 60) * 1000,
+      options.onStoreReadFailure,
+    );
     this.#baseUrl = options.twilioBaseUrl;
     this.#checkPath = options.checkPath ?? "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
     this.#onFailure = options.onAuthenticationFailure;
@@ -90,6 +154,11 @@ export class TwilioCredentials {
    */
   get authenticationFailures(): number {
     return this.#failures;
+  }
+
+  /** How many reads of the store failed or timed out since the app started (also in `status().store`). */
+  get storeReadFailures(): number {
+    return this.#reads.failures;
   }
 
   #refused(credential: StoredCredential, during: AuthenticationFailure["during"]): void {
@@ -108,13 +177,26 @@ export class TwilioCredentials {
     }
   }
 
-  /** The credential, from cache while it is fresh. */
+  /**
+   * The credential: the one read last, at once, whenever there is one (a re-read is started beside the caller
+   * once the TTL has passed); the first call waits for the first read.
+   */
   async current(): Promise<StoredCredential> {
-    if (this.#cached !== undefined && Date.now() - this.#cached.readAt < this.#ttlMs) return this.#cached.credential;
-    return this.refresh();
+    return (await this.#entry()).credential;
   }
 
-  /** Re-read the store now (concurrent callers share one read). */
+  async #entry(): Promise<Cached> {
+    const cached = this.#cached;
+    if (cached === undefined) {
+      await this.refresh();
+      return this.#cached!;
+    }
+    // Counted and reported by the read itself; the caller goes on with what it has.
+    if (this.#reading === undefined && this.#reads.due()) this.refresh().catch(() => undefined);
+    return cached;
+  }
+
+  /** Re-read the store now (concurrent callers share one read), within the store deadline. */
   refresh(): Promise<StoredCredential> {
     this.#reading ??= this.#read().finally(() => {
       this.#reading = undefined;
@@ -123,19 +205,29 @@ export class TwilioCredentials {
   }
 
   async #read(): Promise<StoredCredential> {
-    const provider = await this.#provider;
+    let credential: StoredCredential;
+    try {
+      // Loading the provider (its SDK, on the first read) is this process's work, not the store's answer: only
+      // the read is held to the deadline.
+      const provider = await this.#provider;
+      credential = await withDeadline(this.#readStore(provider), this.#readTimeoutMs, `store "${this.#storeName}"`);
+    } catch (error) {
+      this.#reads.failed(error, this.#cached !== undefined);
+      throw error;
+    }
+    this.#reads.succeeded();
+    const previous = this.#cached;
+    if (previous !== undefined && sameCredential(previous.credential, credential)) return credential;
+    this.#cached = { credential, client: this.#clientFor(credential) };
+    await this.#confirm(credential);
+    return credential;
+  }
+
+  async #readStore(provider: StoreProvider): Promise<StoredCredential> {
     const { credential } = await provider.read();
     if (credential === undefined) {
       throw new TwilioCredentialError(`store "${provider.name}" (${provider.describe()}) holds no Twilio credential`);
     }
-    const previous = this.#cached;
-    const sameKey = previous !== undefined && sameCredential(previous.credential, credential);
-    this.#cached = {
-      credential,
-      readAt: Date.now(),
-      client: sameKey ? previous.client : this.#clientFor(credential),
-    };
-    if (!sameKey) await this.#confirm(credential);
     return credential;
   }
 
@@ -173,60 +265,64 @@ export class TwilioCredentials {
 
   /** An official twilio client for the current credential. */
   async client(): Promise<TwilioClient> {
-    await this.current();
-    return this.#cached!.client;
+    return (await this.#entry()).client;
   }
 
   /**
-   * Run a Twilio call with the current client. On 20003 the store is re-read and, if it now holds another
-   * credential, the call is retried once with it.
+   * Run a Twilio call with the current client (at once while a credential is cached, whatever the store does).
+   * On 20003 the store is re-read, within the store deadline, and if it now holds another credential the call
+   * is retried once with it; a store that does not answer leaves the 20003 as it was.
    */
   async withClient<T>(call: (client: TwilioClient) => Promise<T>): Promise<T> {
-    const before = await this.current();
+    const before = await this.#entry();
     try {
-      const result = await call(this.#cached!.client);
-      this.#authenticated = true;
-      return result;
+      return this.#accepted(before, await call(before.client));
     } catch (error) {
       if (!(isTwilioApiError(error) && error.status === 401)) throw error;
-      this.#refused(before, "call");
-      const after = await this.refresh();
-      if (sameCredential(after, before)) {
+      this.#refused(before.credential, "call");
+      const after = await this.refresh().catch(() => before.credential);
+      if (sameCredential(after, before.credential)) {
         this.#authenticated = false;
         throw error;
       }
+      const retry = this.#cached!;
       try {
-        const result = await call(this.#cached!.client);
-        this.#authenticated = true;
-        return result;
+        return this.#accepted(retry, await call(retry.client));
       } catch (retryError) {
         if (isTwilioApiError(retryError) && retryError.status === 401) {
           this.#authenticated = false;
-          this.#refused(after, "call");
+          this.#refused(retry.credential, "call");
         }
         throw retryError;
       }
     }
   }
 
-  /** What the `http` consumer probe reads. */
-  status(): { keySid?: string; tokenFingerprint?: string; authenticated: boolean } {
+  /** A call made with `used` succeeded: `authenticated` is about the credential in use, not one replaced meanwhile. */
+  #accepted<T>(used: Cached, result: T): T {
+    if (this.#cached === used) this.#authenticated = true;
+    return result;
+  }
+
+  /** What the `http` consumer probe reads, and how the store's reads went. */
+  status(): ConsumerStatus {
+    const store = this.#reads.status();
     const credential = this.#cached?.credential;
-    if (credential === undefined) return { authenticated: false };
+    if (credential === undefined) return { authenticated: false, store };
     return credential.kind === "api-key"
-      ? { keySid: credential.apiKeySid, authenticated: this.#authenticated }
-      : { tokenFingerprint: tokenFingerprint(credential.authToken), authenticated: this.#authenticated };
+      ? { keySid: credential.apiKeySid, authenticated: this.#authenticated, store }
+      : { tokenFingerprint: tokenFingerprint(credential.authToken), authenticated: this.#authenticated, store };
   }
 
   /** A node:http / Express handler for the status URL (GET). */
   statusHandler(): (req: IncomingMessage, res: ServerResponse) => void {
     return (_req, res) => {
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify(this.status()));
+      res.end(redactedJson(this.status()));
     };
   }
 
-  /** A node:http / Express handler for the reload hook (POST): re-reads the store, answers 204. */
+  /** A node:http / Express handler for the reload hook (POST): re-reads the store, answers 204 (503 if it cannot). */
   reloadHandler(): (req: IncomingMessage, res: ServerResponse) => void {
     return (_req, res) => {
       this.refresh().then(
@@ -236,7 +332,7 @@ export class TwilioCredentials {
         },
         (error: unknown) => {
           res.writeHead(503, { "content-type": "application/json" });
-          res.end(JSON.stringify({ error: (error as Error).message }));
+          res.end(redactedJson({ error: (error as Error).message }));
         },
       );
     };

@@ -50,7 +50,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       findings.push(
         failed("env-file-readable", `env file ${options.envFile}`, {
           cause: `cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-          fix: "pass --env-file with the path of the file the app loads",
+          fix: "pass --dotenv with the path of the file the app loads",
           certainty: "certain",
         }),
       );

@@ -15,6 +15,7 @@ import { ConfigError, errorMessage } from "../errors.js";
 import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { registerSecret } from "../util/mask.js";
+import { missingPackageAsBadInput } from "../util/optional-packages.js";
 import type { Interruption } from "./interrupt.js";
 import type { StoreRef } from "./lock.js";
 import type { Reporter } from "./reporter.js";
@@ -76,7 +77,9 @@ export async function buildContext(
   const env = options.env ?? process.env;
   const stores = await Promise.all(
     config.stores.map((entry) =>
-      createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }),
+      createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }).catch(
+        missingPackageAsBadInput,
+      ),
     ),
   );
   const closeStores = () => Promise.allSettled(stores.map((store) => store.close?.()));

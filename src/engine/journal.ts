@@ -24,7 +24,7 @@ import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { RestorePoint } from "../../providers/contract.js";
 import { ExitCode, RotatorError } from "../errors.js";
-import { redact } from "../util/mask.js";
+import { redactedJson } from "../util/mask.js";
 import { fromDisk, type JournalWord, toDisk } from "./journal-words.js";
 
 /**
@@ -272,7 +272,7 @@ export class Journal {
   #next(event: JournalEvent): { record: JournalRecord; line: string } {
     this.#seq += 1;
     const record = { ts: new Date().toISOString(), seq: this.#seq, runId: this.runId, ...event } as JournalRecord;
-    return { record, line: `${redact(JSON.stringify(toDisk(record, this.word)))}\n` };
+    return { record, line: `${redactedJson(toDisk(record, this.word))}\n` };
   }
 
   records(): JournalRecord[] {

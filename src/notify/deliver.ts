@@ -6,7 +6,7 @@
  */
 import { createHmac, randomUUID } from "node:crypto";
 import pRetry, { AbortError } from "p-retry";
-import { redact, registerSecret } from "../util/mask.js";
+import { redact, redactedJson, registerSecret } from "../util/mask.js";
 import type { NotifyEntry, NotifyEvent } from "./schema.js";
 
 /** What every notification says, whatever its channel. Secret-free: ids are masked (`SK…a1b2`). */
@@ -130,11 +130,11 @@ function request(
     registerSecret(url);
     return {
       url,
-      body: redact(JSON.stringify(slackMessage(payload))),
+      body: redactedJson(slackMessage(payload)),
       headers: { "content-type": "application/json" },
     };
   }
-  const body = redact(JSON.stringify({ ...payload, ts: new Date().toISOString() }));
+  const body = redactedJson({ ...payload, ts: new Date().toISOString() });
   const timestamp = String(Math.floor(Date.now() / 1000));
   const headers: Record<string, string> = {
     "content-type": "application/json",

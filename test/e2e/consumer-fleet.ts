@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { ConsumerStatus } from "../../src/consumer/index.js";
 import { root, transcript } from "./harness.js";
 
 export interface ConsumerStats {
@@ -14,8 +15,16 @@ export interface ConsumerStats {
   ok: number;
   unauthorized: number;
   otherErrors: number;
+  /** Calls that failed, whatever the error (a call still under way counts in `calls` only). */
+  failed: number;
   /** Every credential id it used, in order. */
   keys: string[];
+  /** The most a successful call took beyond its Twilio round trips (time spent in the library), in ms. */
+  maxOverheadMs: number;
+  /** Calls the library made to onStoreReadFailure. */
+  storeReadFailureEvents: number;
+  /** The library's status() when the stats were read. */
+  status: ConsumerStatus;
 }
 
 export interface Consumer {
@@ -33,6 +42,7 @@ export interface ConsumerOptions {
   ttlSeconds?: number;
   noReload?: boolean;
   callIntervalMs?: number;
+  storeTimeoutSeconds?: number;
 }
 
 /** Starts consumers and stops every one of them at the end of the file (call `stopAll` in afterAll). */
@@ -56,6 +66,7 @@ export function consumerFleet(baseUrl: () => string) {
           TTL_SECONDS: String(options.ttlSeconds ?? 3600),
           CALL_INTERVAL_MS: String(options.callIntervalMs ?? 40),
           NO_RELOAD: options.noReload ? "1" : "0",
+          STORE_TIMEOUT_SECONDS: options.storeTimeoutSeconds === undefined ? "" : String(options.storeTimeoutSeconds),
         } as NodeJS.ProcessEnv,
         stdio: ["ignore", "pipe", "pipe"],
       });

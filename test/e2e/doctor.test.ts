@@ -310,7 +310,7 @@ const cases: Case[] = [
       const file = join((await ws()).dir, "bom.env");
       const text = `\uFEFFTWILIO_ACCOUNT_SID=${key.accountSid}\r\nTWILIO_API_KEY=${key.sid}\r\nTWILIO_API_SECRET=${key.secret}\r\n`;
       await writeFile(file, text, { mode: 0o600 });
-      return { args: [...base(), "--env-file", file], env: bareEnv() };
+      return { args: [...base(), "--dotenv", file], env: bareEnv() };
     },
     expect: [
       {
@@ -330,7 +330,7 @@ const cases: Case[] = [
         file,
         `TWILIO_ACCOUNT_SID=${key.accountSid}\nTWILIO_API_KEY=${key.sid}\nTWILIO_API_SECRET="${key.secret} "\n`,
       );
-      return { args: [...base(), "--env-file", file], env: bareEnv() };
+      return { args: [...base(), "--dotenv", file], env: bareEnv() };
     },
     expect: [
       {
@@ -355,7 +355,7 @@ const cases: Case[] = [
         accountSid: sub!.sid,
         admin: { authToken: { env: "SUB_TOKEN" } },
       });
-      return { args: ["--env-file", file, "--config", config], env: bareEnv({ SUB_TOKEN: current }) };
+      return { args: ["--dotenv", file, "--config", config], env: bareEnv({ SUB_TOKEN: current }) };
     },
     expect: [
       {

@@ -1,23 +1,37 @@
 /**
- * What `npm pack` ships is what an installed rotator (`npm install -g ./rotator-<version>.tgz`) runs with: the
- * launcher and the bundle it runs (dist/bundle), every compiled module (the library entry points), the
- * sandbox's app, the Twilio specs the sandbox's emulator is held to, the example config; and every package
- * the shipped code imports is a runtime dependency (a devDependency is absent from an installed tree: the
- * CLI would die with ERR_MODULE_NOT_FOUND on the first command using it). And installed from that tarball
- * into a prefix of its own, the command runs a whole sandbox rotation from a folder outside the checkout.
+ * What `npm pack` ships is what an installed rotator runs with: the launcher and the bundles (the CLI with the
+ * sandbox's app and the `rotator` library in dist/bundle; `rotator/consumer` as an ES module and as CommonJS in
+ * dist/consumer), the declarations, the Twilio specs the sandbox's emulator is held to, the example config.
+ * Every package the shipped code imports is a dependency (`twilio`) or an optional peer dependency (a store's
+ * SDK, `pg`): a devDependency is absent from an installed tree.
+ *
+ * Installed from that tarball:
+ * - as a command (`npm install -g`, into a prefix of its own), it runs a whole sandbox rotation from a folder
+ *   outside the checkout; a config naming a store whose SDK is not installed is bad input naming the package;
+ *   node reads none of its arguments;
+ * - into a fresh app, `rotator/consumer` brings rotator and `twilio` and nothing else (no store SDK, no zod),
+ *   and is imported with `import` and `require()`, and from TypeScript with every module resolution (node10,
+ *   node16, nodenext for both module formats, bundler; declarations checked too), each program reading a
+ *   dotenv store and calling Twilio (the emulator); a store whose SDK is missing is a clear error naming the
+ *   package to install.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, realpathSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { describe, expect, it } from "vitest";
-import { ensureBuilt, root } from "./harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminClient, ensureBuilt, envText, root, startTwilioEmulator, type TwilioEmulator } from "./harness.js";
 
-interface PackedFile {
-  path: string;
+interface PackageJson {
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  devDependencies: Record<string, string>;
 }
+
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as PackageJson;
 
 function packedFiles(): string[] {
   ensureBuilt();
@@ -27,32 +41,17 @@ function packedFiles(): string[] {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "ignore"],
   });
-  const [pack] = JSON.parse(output) as Array<{ files: PackedFile[] }>;
+  const [pack] = JSON.parse(output) as Array<{ files: Array<{ path: string }> }>;
   return pack!.files.map((file) => file.path);
 }
 
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
-  );
-}
-
-/** The sources tsconfig.build.json compiles: src/ and providers/, without tests and the contract suite. */
-function compiledSources(): string[] {
-  return ["src", "providers"]
-    .flatMap((folder) => walk(join(root, folder)))
-    .map((file) => relative(root, file))
-    .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
-    .filter((file) => !file.startsWith("providers/contract-suite/"));
-}
-
-/** The bundle's chunks (scripts/bundle.ts), each a file bin/rotator.js may load. */
+/** The CLI bundle's chunks (scripts/bundle.ts), each a file bin/rotator.js may load. */
 function bundledChunks(): string[] {
   const meta = JSON.parse(readFileSync(join(root, "dist/bundle/meta.json"), "utf8")) as { outputs: object };
   return Object.keys(meta.outputs).map((path) => relative(root, join(root, path)));
 }
 
-/** Package names a compiled module imports: static and dynamic imports, and createRequire(...)("name"). */
+/** Package names a module imports: static and dynamic imports, require() and createRequire(...)("name"). */
 function importedPackages(code: string): string[] {
   const specifiers = [
     ...code.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"/gm),
@@ -63,7 +62,7 @@ function importedPackages(code: string): string[] {
   ].map((match) => match[1]!);
   return (
     specifiers
-      // The bundle holds CommonJS packages that require Node's own modules without the node: prefix.
+      // The bundles hold CommonJS packages that require Node's own modules without the node: prefix.
       .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"))
       .filter((specifier) => !builtinModules.includes(specifier.split("/")[0]!))
       .map((specifier) =>
@@ -75,83 +74,133 @@ function importedPackages(code: string): string[] {
   );
 }
 
+/** The packages an ES module of the package loads when imported: its static imports and its static chunks'. */
+function loadedAtImport(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const code = readFileSync(join(root, file), "utf8");
+  const specifiers = [...code.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"/gm)].map((m) => m[1]!);
+  return specifiers.flatMap((specifier) =>
+    specifier.startsWith("./")
+      ? loadedAtImport(relative(root, join(root, file, "..", specifier)), seen)
+      : specifier.startsWith("node:")
+        ? []
+        : [specifier],
+  );
+}
+
+/** npm, quietly, from its cache where the checkout's `npm ci` left the packages, the registry otherwise. */
+function npmInstall(cwd: string, args: string[]): void {
+  execFileSync("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", ...args], {
+    cwd,
+    stdio: "ignore",
+  });
+}
+
+async function packInto(dir: string): Promise<string> {
+  ensureBuilt();
+  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: root, stdio: "ignore" });
+  const [tarball] = readdirSync(dir).filter((name) => name.endsWith(".tgz"));
+  return join(dir, tarball!);
+}
+
 describe("the packed package", () => {
-  it("ships the launcher, every compiled module, the sandbox app, the Twilio specs and the example config", () => {
+  it("ships the launcher, the bundles, the declarations, the Twilio specs and the example config; no tsc output, maps or tests", () => {
     const files = new Set(packedFiles());
     const needed = [
       "package.json",
       "bin/rotator.js",
       "dist/bundle/main.js",
       "dist/bundle/sandbox-app.js",
-      ...bundledChunks(),
-      "dist/src/cli/main.js",
-      "dist/src/sandbox-app.js",
-      "dist/src/consumer/index.js",
+      "dist/bundle/index.js",
+      ...bundledChunks().filter((file) => file.endsWith(".js")),
+      "dist/consumer/index.js",
+      "dist/consumer/index.cjs",
+      "dist/consumer/types/src/consumer/index.d.cts",
       "dist/src/consumer/index.d.ts",
+      "dist/src/index.d.ts",
       "vendor/twilio-oai/twilio_api_v2010.json",
       "vendor/twilio-oai/twilio_iam_v1.json",
       "vendor/twilio-oai/twilio_accounts_v1.json",
       "vendor/twilio-oai/LICENSE",
       "config/examples/rotator.example.yaml",
       "config/rotator.schema.json",
-      ...compiledSources().map((file) => `dist/${file.replace(/\.ts$/, ".js")}`),
     ];
     expect(needed.filter((file) => !files.has(file))).toEqual([]);
-    // Nothing of the tests, benchmarks, scripts or the Key Vault test server's spec.
+    // Every entry point package.json names is shipped.
+    const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Record<string, unknown>;
+    const targets = (value: unknown): string[] =>
+      typeof value === "string" ? [value] : Object.values(value as object).flatMap(targets);
+    const entries = [manifest.main, manifest.types, manifest.exports, manifest.typesVersions].flatMap(targets);
+    expect(entries.length).toBeGreaterThan(6);
+    expect(entries.map((target) => target.replace(/^\.\//, "")).filter((file) => !files.has(file))).toEqual([]);
+    // The bundles are what runs: tsc's own modules, source maps, the bundle's metafile, tests, benchmarks,
+    // scripts and the Key Vault test server's spec stay behind.
     expect(
-      [...files].filter((file) =>
-        /^(test|bench|scripts|node_modules|\.cache|vendor\/azure-keyvault-spec)\//.test(file),
+      [...files].filter(
+        (file) =>
+          /^(test|bench|scripts|node_modules|\.cache|vendor\/azure-keyvault-spec)\//.test(file) ||
+          /^dist\/(src|providers)\/.*\.js$/.test(file) ||
+          file.endsWith(".map") ||
+          file === "dist/bundle/meta.json",
       ),
     ).toEqual([]);
   });
 
-  it("every package the compiled code imports is a runtime dependency", () => {
-    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-      dependencies: Record<string, string>;
-    };
-    const missing = new Map<string, string>();
-    for (const file of packedFiles().filter((path) => path.endsWith(".js"))) {
+  it("every package the shipped code imports is a dependency or an optional peer; the consumer's entries load none of the peers", () => {
+    const peers = Object.keys(pkg.peerDependencies);
+    // The store SDKs and pg, each optional, each pinned for development at a version its range accepts.
+    expect(peers.sort()).toEqual([
+      "@aws-sdk/client-secrets-manager",
+      "@azure/identity",
+      "@azure/keyvault-secrets",
+      "node-vault",
+      "pg",
+    ]);
+    for (const peer of peers) {
+      expect(pkg.peerDependenciesMeta[peer]?.optional, peer).toBe(true);
+      expect(pkg.peerDependencies[peer], peer).toBe(`^${pkg.devDependencies[peer]}`);
+    }
+    const unknown = new Map<string, string>();
+    for (const file of packedFiles().filter((path) => /\.c?js$/.test(path))) {
       for (const name of importedPackages(readFileSync(join(root, file), "utf8"))) {
-        if (!(name in pkg.dependencies)) missing.set(name, file);
+        // The AWS SDK's own packages come with it.
+        const known = name in pkg.dependencies || peers.includes(name) || name.startsWith("@smithy/");
+        if (!known) unknown.set(name, file);
       }
     }
-    expect(Object.fromEntries(missing)).toEqual({});
+    expect(Object.fromEntries(unknown)).toEqual({});
+    // What `rotator/consumer` loads before a store is created: `twilio`, no peer (each provider's chunk, or
+    // the lazily run part of the CommonJS file, loads its own SDK when an app's store is of its type).
+    expect(loadedAtImport("dist/consumer/index.js").filter((name) => !name.startsWith("twilio/"))).toEqual([]);
+    const cjs = readFileSync(join(root, "dist/consumer/index.cjs"), "utf8");
+    const topLevelRequires = [...cjs.matchAll(/^var \w+ = (?:__toESM\()?require\("([^"]+)"\)/gm)].map((m) => m[1]!);
+    expect(topLevelRequires.length).toBeGreaterThan(0);
+    expect(topLevelRequires.filter((name) => !name.startsWith("twilio/") && !name.startsWith("node:"))).toEqual([]);
   });
 
-  it("installed from the packed tarball, away from the checkout, runs a whole sandbox rotation", async () => {
-    ensureBuilt();
+  it("installed as a command, away from the checkout: a whole sandbox rotation; a store whose SDK is missing is exit 2 naming it; node reads no argument", async () => {
     const dir = await mkdtemp(join(tmpdir(), "rotator-install-"));
     try {
-      // --ignore-scripts: the tarball of what is built (vitest runs after the build); --prefer-offline: its
-      // dependencies from npm's cache where the checkout's `npm ci` left them, the registry otherwise.
-      execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: root, stdio: "ignore" });
-      const [tarball] = readdirSync(dir).filter((name) => name.endsWith(".tgz"));
+      const tarball = await packInto(dir);
       const prefix = join(dir, "prefix");
-      execFileSync(
-        "npm",
-        [
-          "install",
-          "-g",
-          "--prefix",
-          prefix,
-          "--prefer-offline",
-          "--ignore-scripts",
-          "--no-audit",
-          "--no-fund",
-          join(dir, tarball!),
-        ],
-        { cwd: dir, stdio: "ignore" },
-      );
+      npmInstall(dir, ["-g", "--prefix", prefix, tarball]);
       const installed = join(prefix, "lib", "node_modules", "rotator");
+      // No store SDK came with it.
+      expect(readdirSync(join(prefix, "lib", "node_modules"))).toEqual(["rotator"]);
+      expect(existsSync(join(installed, "node_modules", "@aws-sdk"))).toBe(false);
       // It runs its own bundle, and finds the Twilio client's resource folders and the emulator's specs in
       // the installed tree, not in this checkout.
       expect(readdirSync(join(installed, "dist", "bundle"))).toContain("sandbox-app.js");
-      const run = spawnSync(join(prefix, "bin", "rotator"), ["rotate", "--sandbox", "--json"], {
-        cwd: dir,
-        encoding: "utf8",
-        env: { ...process.env, NO_COLOR: "1", ROTATOR_FAILPOINT: undefined, ROTATOR_CONFIG: undefined },
-        timeout: 60_000,
-      });
+      const env = { ...process.env, NO_COLOR: "1", ROTATOR_FAILPOINT: undefined, ROTATOR_CONFIG: undefined };
+      const rotator = (args: string[], extraEnv: Record<string, string> = {}) =>
+        spawnSync(join(prefix, "bin", "rotator"), args, {
+          cwd: dir,
+          encoding: "utf8",
+          env: { ...env, ...extraEnv },
+          timeout: 60_000,
+        });
+      const run = rotator(["rotate", "--sandbox", "--json"]);
       expect(run.status, run.stderr).toBe(0);
       const result = JSON.parse(run.stdout) as {
         status: string;
@@ -167,8 +216,304 @@ describe("the packed package", () => {
       expect(result.consumers.map((consumer) => consumer.state)).toHaveLength(3);
       // What ran is the installed copy (a tarball install copies; a link would run this checkout).
       expect(realpathSync(join(prefix, "bin", "rotator"))).toBe(realpathSync(join(installed, "bin", "rotator.js")));
+
+      // A config with an AWS store: the SDK is not installed, so the command says which package, and how.
+      const config = join(dir, "aws.yaml");
+      await writeFile(
+        config,
+        [
+          "version: 1",
+          "twilio: { accountSid: AC00000000000000000000000000000000, admin: { authToken: { env: ADMIN_TOKEN } }, baseUrl: 'http://127.0.0.1:9' }",
+          "credential: { type: api-key }",
+          "stores:",
+          "  - { name: prod-aws, type: aws-secrets-manager, secretId: prod/twilio, region: us-east-1 }",
+          "",
+        ].join("\n"),
+      );
+      const plan = rotator(["plan", "--config", config, "--state-dir", join(dir, "state")], {
+        ADMIN_TOKEN: "0".repeat(32),
+      });
+      expect(plan.status, plan.stderr).toBe(2);
+      expect(plan.stderr).toContain(
+        'store "prod-aws" is of type aws-secrets-manager, which needs the package @aws-sdk/client-secrets-manager: it is not installed',
+      );
+      const version = pkg.devDependencies["@aws-sdk/client-secrets-manager"];
+      expect(plan.stderr).toContain(`npm install -g @aws-sdk/client-secrets-manager@${version}`);
+      // Installed as the message says, beside the global rotator, the store is reached for (and found down).
+      npmInstall(dir, ["-g", "--prefix", prefix, `@aws-sdk/client-secrets-manager@${version}`]);
+      const planned = rotator(["plan", "--config", config, "--state-dir", join(dir, "state")], {
+        ADMIN_TOKEN: "0".repeat(32),
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: "http://127.0.0.1:9",
+      });
+      expect(planned.status, planned.stderr).toBe(2);
+      expect(planned.stdout + planned.stderr).not.toContain("not installed");
+      expect(planned.stdout + planned.stderr).toMatch(/prod-aws.*(unreachable|ECONNREFUSED|no answer)/);
+      // State on PostgreSQL without pg: the same kind of answer.
+      await writeFile(
+        config,
+        [
+          "version: 1",
+          "twilio: { accountSid: AC00000000000000000000000000000000, admin: { authToken: { env: ADMIN_TOKEN } }, baseUrl: 'http://127.0.0.1:9' }",
+          "credential: { type: api-key }",
+          "state: { backend: postgres, url: { env: DATABASE_URL } }",
+          "stores:",
+          `  - { name: app, type: dotenv-file, path: ${join(dir, "app.env")} }`,
+          "",
+        ].join("\n"),
+      );
+      const pgPlan = rotator(["plan", "--config", config], {
+        ADMIN_TOKEN: "0".repeat(32),
+        DATABASE_URL: "postgres://rotator@127.0.0.1:9/rotator",
+      });
+      expect(pgPlan.status, pgPlan.stderr).toBe(2);
+      expect(pgPlan.stderr).toContain("state: backend: postgres");
+      expect(pgPlan.stderr).toContain(`needs the package pg: it is not installed`);
+      expect(pgPlan.stderr).toContain(`npm install -g pg@${pkg.devDependencies.pg}`);
+
+      // The installed command keeps node away from its arguments: an env file node would load runs nothing.
+      const marker = join(dir, "node-acted");
+      const envFile = join(dir, "node.env");
+      await writeFile(join(dir, "marker.cjs"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")\n`);
+      await writeFile(envFile, `NODE_OPTIONS="--require ${join(dir, "marker.cjs")}"\n`);
+      const doctor = rotator(["doctor", `--env-file=${envFile}`]);
+      expect(doctor.status).toBe(2);
+      expect(doctor.stderr).toContain("rotator doctor --dotenv FILE");
+      expect(existsSync(marker)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 240_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** The app's program: one source, compiled in each mode (and its JavaScript twins). */
+const APP_SOURCE = `import { TwilioCredentials, type ConsumerStatus } from "rotator/consumer";
+
+async function main(): Promise<void> {
+  const [path, twilioBaseUrl, accountSid] = process.argv.slice(2) as [string, string, string];
+  const credentials = new TwilioCredentials({ store: { name: "app", type: "dotenv-file", path }, twilioBaseUrl });
+  const keySid: string = await credentials.currentId();
+  const page = await credentials.withClient((client) => client.api.v2010.accounts(accountSid).messages.list({ limit: 1 }));
+  const status: ConsumerStatus = credentials.status();
+  await credentials.close();
+  console.log(JSON.stringify({ keySid, listed: Array.isArray(page), status }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
+/** The same in JavaScript, as an ES module and as CommonJS. */
+const js = (load: string) => `${load}
+const [path, twilioBaseUrl, accountSid] = process.argv.slice(2);
+const credentials = new TwilioCredentials({ store: { name: "app", type: "dotenv-file", path }, twilioBaseUrl });
+credentials.currentId().then(async (keySid) => {
+  const page = await credentials.withClient((client) => client.api.v2010.accounts(accountSid).messages.list({ limit: 1 }));
+  const status = credentials.status();
+  await credentials.close();
+  console.log(JSON.stringify({ keySid, listed: Array.isArray(page), status }));
+});
+`;
+
+/** A store whose SDK the app did not install: what the first read says. */
+const missingSdk = (load: string, store: string) => `${load}
+const credentials = new TwilioCredentials({ store: ${store}, env: {} });
+credentials.current().then(
+  () => console.log(JSON.stringify({ read: true })),
+  (error) => console.log(JSON.stringify({ name: error.name, message: error.message })),
+);
+`;
+
+/** Each module resolution, with the module setting it goes with and the file extension giving the format. */
+const MODES = [
+  { name: "node10", module: "commonjs", resolution: "node10", source: "app.ts", output: "app.js" },
+  { name: "node16, CommonJS", module: "node16", resolution: "node16", source: "app.cts", output: "app.cjs" },
+  { name: "node16, ES module", module: "node16", resolution: "node16", source: "app.mts", output: "app.mjs" },
+  { name: "nodenext, CommonJS", module: "nodenext", resolution: "nodenext", source: "app.cts", output: "app.cjs" },
+  { name: "nodenext, ES module", module: "nodenext", resolution: "nodenext", source: "app.mts", output: "app.mjs" },
+  { name: "bundler", module: "esnext", resolution: "bundler", source: "app.mts", output: "app.mjs" },
+] as const;
+
+describe("rotator/consumer installed into a fresh app", () => {
+  let dir: string;
+  let app: string;
+  let emulator: TwilioEmulator;
+  let keySid: string;
+  let storeFile: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "rotator-app-"));
+    app = join(dir, "app");
+    await mkdir(app);
+    await writeFile(join(app, "package.json"), `${JSON.stringify({ name: "app", version: "1.0.0", private: true })}\n`);
+    npmInstall(app, [
+      await packInto(dir),
+      `typescript@${pkg.devDependencies.typescript}`,
+      `@types/node@${pkg.devDependencies["@types/node"]}`,
+    ]);
+    emulator = await startTwilioEmulator({ port: 0 });
+    const key = await adminClient(emulator)
+      .api.v2010.accounts(emulator.accountSid)
+      .newKeys.create({ friendlyName: "package-test" });
+    keySid = key.sid;
+    storeFile = join(dir, "twilio.env");
+    await writeFile(storeFile, envText(emulator.accountSid, key.sid, key.secret, "app"), { mode: 0o600 });
+  }, 240_000);
+
+  afterAll(async () => {
+    await emulator?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs one of the app's programs (not spawnSync: the emulator answering it lives in this process). */
+  function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [file, storeFile, emulator.baseUrl, emulator.accountSid],
+        { cwd: app, encoding: "utf8", env: { PATH: process.env.PATH, HOME: dir }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          if (error !== null && typeof error.code !== "number") reject(error);
+          else resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
+        },
+      );
+    });
+  }
+
+  function expectWorked(what: string, ran: Awaited<ReturnType<typeof run>>): void {
+    expect(ran.code, `${what}: ${ran.stderr}`).toBe(0);
+    expect(JSON.parse(ran.stdout), what).toEqual({
+      keySid,
+      listed: true,
+      status: {
+        keySid,
+        authenticated: true,
+        store: { readFailures: 0, consecutiveFailures: 0, lastReadAt: expect.any(String) },
+      },
+    });
+  }
+
+  let compilations: Promise<Map<(typeof MODES)[number], { folder: string; code: number; output: string }>> | undefined;
+
+  /**
+   * The app's program compiled once per mode, two compilers at a time (each reads the declarations of every
+   * one of twilio's products, tens of seconds apiece; more at once only thrash a small machine).
+   */
+  function compiledInEachMode() {
+    compilations ??= (async () => {
+      const results = new Map<(typeof MODES)[number], { folder: string; code: number; output: string }>();
+      const queue = [...MODES];
+      const worker = async () => {
+        for (let mode = queue.shift(); mode !== undefined; mode = queue.shift()) {
+          results.set(mode, await compile(mode));
+        }
+      };
+      await Promise.all([worker(), worker()]);
+      return results;
+    })();
+    return compilations;
+  }
+
+  async function compile(mode: (typeof MODES)[number]) {
+    const folder = join(app, `ts-${mode.name.replace(/\W+/g, "-")}`);
+    await mkdir(folder);
+    await writeFile(join(folder, mode.source), APP_SOURCE);
+    await writeFile(
+      join(folder, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: mode.module,
+          moduleResolution: mode.resolution,
+          target: "es2022",
+          strict: true,
+          // twilio's own declarations need it in a CommonJS project; the app's libraries' are checked too.
+          esModuleInterop: true,
+          skipLibCheck: false,
+          types: ["node"],
+          outDir: "out",
+        },
+        files: [mode.source],
+      }),
+    );
+    return new Promise<{ folder: string; code: number; output: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(app, "node_modules/typescript/bin/tsc"), "-p", folder],
+        { cwd: folder },
+        (error, stdout, stderr) =>
+          resolve({ folder, code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
+      ),
+    );
+  }
+
+  it("brings rotator and twilio's own tree, nothing else: no store SDK, no pg, no zod, none of the CLI's packages", () => {
+    const installed = readdirSync(join(app, "node_modules"));
+    expect(installed).toContain("rotator");
+    expect(installed).toContain("twilio");
+    for (const absent of [
+      "@aws-sdk",
+      "@azure",
+      "@smithy",
+      "node-vault",
+      "pg",
+      "zod",
+      "yaml",
+      "commander",
+      "p-retry",
+      "prom-client",
+    ]) {
+      expect(installed, absent).not.toContain(absent);
+    }
+  });
+
+  it("import and require() read a dotenv store and call Twilio", async () => {
+    await writeFile(join(app, "esm.mjs"), js('import { TwilioCredentials } from "rotator/consumer";'));
+    await writeFile(join(app, "cjs.cjs"), js('const { TwilioCredentials } = require("rotator/consumer");'));
+    expectWorked("import", await run(join(app, "esm.mjs")));
+    expectWorked("require()", await run(join(app, "cjs.cjs")));
+  });
+
+  it.each(MODES)(
+    "TypeScript, moduleResolution $resolution ($name): checked with the declarations, run",
+    async (mode) => {
+      const compiled = await compiledInEachMode();
+      const tsc = compiled.get(mode)!;
+      expect(tsc.code, tsc.output).toBe(0);
+      expectWorked(mode.name, await run(join(tsc.folder, "out", mode.output)));
+    },
+    // The first waits for every compile (about a minute each on a busy 2-core machine, two at a time).
+    600_000,
+  );
+
+  it("a store whose SDK is not installed: a TwilioCredentialError naming the package and how to install it", async () => {
+    const stores = {
+      "@aws-sdk/client-secrets-manager":
+        '{ name: "prod", type: "aws-secrets-manager", secretId: "prod/twilio", region: "us-east-1" }',
+      "node-vault":
+        '{ name: "prod", type: "vault-kv2", address: "http://127.0.0.1:8200", mount: "secret", path: "twilio", auth: { method: "token", token: { env: "VAULT_TOKEN" } } }',
+    };
+    for (const [packageName, store] of Object.entries(stores)) {
+      await writeFile(
+        join(app, "missing.mjs"),
+        missingSdk('import { TwilioCredentials } from "rotator/consumer";', store),
+      );
+      await writeFile(
+        join(app, "missing.cjs"),
+        missingSdk('const { TwilioCredentials } = require("rotator/consumer");', store),
+      );
+      for (const file of ["missing.mjs", "missing.cjs"]) {
+        const ran = await run(join(app, file));
+        expect(ran.code, ran.stderr).toBe(0);
+        const said = JSON.parse(ran.stdout) as { name: string; message: string };
+        expect(said.name, file).toBe("TwilioCredentialError");
+        expect(said.message, file).toContain(`which needs the package ${packageName}: it is not installed`);
+        expect(said.message, file).toContain(`npm install ${packageName}@${pkg.devDependencies[packageName]}`);
+      }
+    }
+  });
 });

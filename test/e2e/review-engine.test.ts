@@ -150,7 +150,8 @@ describe("a store whose identity cannot be learnt at resume time", () => {
       expect(rolledBack.code, rolledBack.stderr).toBe(7);
       expect(rolledBack.stderr).toContain("aws: restored");
       expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(ws.seeded.sid);
-      const current = await aws.send(new GetSecretValueCommand({ SecretId: secretId }));
+      // By stage: with none, moto answers the version CreateSecret made whatever AWSCURRENT names.
+      const current = await aws.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: "AWSCURRENT" }));
       expect(JSON.parse(current.SecretString!).apiKeySid).toBe(ws.seeded.sid);
     } finally {
       await proxy.close();

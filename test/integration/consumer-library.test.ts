@@ -12,7 +12,12 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { tokenFingerprint } from "../../providers/contract.js";
-import { TwilioCredentialError, TwilioCredentials, verifyTwilioCredentials } from "../../src/consumer/index.js";
+import {
+  type StoreReadFailure,
+  TwilioCredentialError,
+  TwilioCredentials,
+  verifyTwilioCredentials,
+} from "../../src/consumer/index.js";
 import { createHttpProbe } from "../../src/consumers/http-probe.js";
 import { httpConsumerSchema } from "../../src/consumers/schema.js";
 import { isTwilioApiError, type TwilioApiError, type TwilioClient } from "../../src/twilio/client.js";
@@ -81,6 +86,9 @@ async function deleteKey(key: Key): Promise<void> {
 
 const masked = (sid: string) => `SK…${sid.slice(-4)}`;
 
+/** `status().store` while every read of the store has succeeded. */
+const answering = { readFailures: 0, consecutiveFailures: 0, lastReadAt: expect.any(String) };
+
 /** A dotenv store file, mode 0600, holding `key`. */
 async function storeFile(key: Key): Promise<string> {
   const file = join(dir, `app-${++fileCounter}.env`);
@@ -140,7 +148,7 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 // ---------------------------------------------------------------------------------------------------------
 
 describe("current() and refresh()", () => {
-  it("caches for the TTL: a changed file is seen only once the TTL has passed (fake clock)", async () => {
+  it("caches for the TTL: a changed file is seen only once the TTL has passed, by a re-read beside the calls (fake clock)", async () => {
     const [a, b, c] = [await newKey(), await newKey(), await newKey()];
     const file = await storeFile(a);
     const credentials = credentialsFor(file, { ttlSeconds: 60 });
@@ -159,7 +167,12 @@ describe("current() and refresh()", () => {
     expect(await credentials.currentId()).toBe(a.sid);
     expect(readsOf(file)).toBe(readsAfterFirst);
 
+    // Once the TTL has passed, the next call still gets the credential at once, and a re-read starts beside it.
     vi.setSystemTime(start + 60_000);
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    // refresh() joins that read (one read of the file, not two) and answers what it found.
+    expect(sidOf(await credentials.refresh())).toBe(b.sid);
+    expect(readsOf(file)).toBe(readsAfterFirst + 1);
     expect(sidOf(await credentials.current())).toBe(b.sid);
     expect(readsOf(file)).toBe(readsAfterFirst + 1);
 
@@ -168,7 +181,7 @@ describe("current() and refresh()", () => {
     expect(sidOf(await credentials.current())).toBe(b.sid);
     expect(sidOf(await credentials.refresh())).toBe(c.sid);
     expect(sidOf(await credentials.current())).toBe(c.sid);
-    expect(credentials.status()).toEqual({ keySid: c.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: c.sid, authenticated: true, store: answering });
   });
 
   it("caches for the TTL on the real clock too", async () => {
@@ -179,7 +192,89 @@ describe("current() and refresh()", () => {
     await writeStore(file, b);
     expect(sidOf(await credentials.current())).toBe(a.sid);
     await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    expect(sidOf(await credentials.refresh())).toBe(b.sid);
     expect(sidOf(await credentials.current())).toBe(b.sid);
+  });
+
+  it("a re-read that fails is counted and reported, the cached key goes on, and the store is asked again after a pause", async () => {
+    const [a, b] = [await newKey(), await newKey()];
+    const file = await storeFile(a);
+    const events: StoreReadFailure[] = [];
+    const credentials = new TwilioCredentials({
+      store: { name: "app", type: "dotenv-file", path: file },
+      ttlSeconds: 60,
+      twilioBaseUrl: emulator.baseUrl,
+      onStoreReadFailure: (event) => {
+        events.push(event);
+        throw new Error("a broken monitoring hook");
+      },
+    });
+    credentialsMade.push(credentials);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = new Date("2031-01-01T00:00:00Z").getTime();
+    vi.setSystemTime(start);
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    await rm(file);
+
+    vi.setSystemTime(start + 60_000);
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    const failure = await failureOf(credentials.refresh());
+    expect(failure.message).toContain(file);
+    expect(events).toEqual([
+      {
+        store: "app",
+        message: failure.message,
+        timedOut: false,
+        consecutiveFailures: 1,
+        servingCached: true,
+        at: expect.any(Date),
+      },
+    ]);
+    expect(credentials.storeReadFailures).toBe(1);
+    expect(credentials.status()).toEqual({
+      keySid: a.sid,
+      authenticated: true,
+      store: {
+        readFailures: 1,
+        consecutiveFailures: 1,
+        lastReadAt: new Date(start).toISOString(),
+        lastError: failure.message,
+      },
+    });
+
+    // Calls go on with the cached key, and do not ask the store again for a second (then 2 s, 4 s ... up to 30 s).
+    const reads = readsOf(file);
+    vi.setSystemTime(start + 60_999);
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    expect(readsOf(file)).toBe(reads);
+    await writeStore(file, b);
+    vi.setSystemTime(start + 61_000);
+    expect(sidOf(await credentials.current())).toBe(a.sid);
+    expect(sidOf(await credentials.refresh())).toBe(b.sid);
+    expect(readsOf(file)).toBe(reads + 1);
+    expect(credentials.status()).toEqual({
+      keySid: b.sid,
+      authenticated: true,
+      store: { readFailures: 1, consecutiveFailures: 0, lastReadAt: new Date(start + 61_000).toISOString() },
+    });
+  });
+
+  it("durations must be positive numbers of seconds: anything else is a clear error at construction", () => {
+    for (const [option, value] of [
+      ["ttlSeconds", 0],
+      ["ttlSeconds", -5],
+      ["storeTimeoutSeconds", Number.NaN],
+      ["storeTimeoutSeconds", "5"],
+    ] as const) {
+      expect(
+        () =>
+          new TwilioCredentials({
+            store: { name: "app", type: "dotenv-file", path: "/nonexistent/app.env" },
+            [option]: value as number,
+          }),
+      ).toThrow(new TwilioCredentialError(`${option} must be a positive number of seconds (given: ${String(value)})`));
+    }
   });
 
   it("concurrent refresh() calls (and current() on an empty cache) share one read", async () => {
@@ -234,7 +329,7 @@ describe("withClient", () => {
     const warmup = recordingCall();
     await credentials.withClient(warmup.call);
     expect(warmup.attempts).toEqual([{ username: a.sid, status: "ok" }]);
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true, store: answering });
 
     // A rotation: the store gets the new key, then the old one is revoked. The app still caches the old one.
     await writeStore(file, b);
@@ -249,7 +344,7 @@ describe("withClient", () => {
       { username: b.sid, status: "ok" },
     ]);
     expect(readsOf(file)).toBe(readsBefore + 1);
-    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: true, store: answering });
     expect(sidOf(await credentials.current())).toBe(b.sid);
   });
 
@@ -269,7 +364,7 @@ describe("withClient", () => {
     expect(attempts).toEqual([{ username: a.sid, status: 401 }]);
     // It did look: the store was re-read once before giving up.
     expect(readsOf(file)).toBe(readsBefore + 1);
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: false });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: false, store: answering });
 
     // The store catches up later: the next call recovers by itself, TTL or not.
     const b = await newKey();
@@ -277,7 +372,7 @@ describe("withClient", () => {
     const recovery = recordingCall();
     await credentials.withClient(recovery.call);
     expect(recovery.attempts.map((x) => x.status)).toEqual([401, "ok"]);
-    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: true, store: answering });
   });
 
   it("retries only once: when the store's new key is refused too, that 401 is thrown and status names it", async () => {
@@ -298,7 +393,7 @@ describe("withClient", () => {
       { username: a.sid, status: 401 },
       { username: b.sid, status: 401 },
     ]);
-    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false });
+    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false, store: answering });
   });
 
   it("a non-401 error (a 500 from Twilio) is not retried and does not touch the store or the status", async () => {
@@ -322,7 +417,7 @@ describe("withClient", () => {
     expect(attempts).toEqual([{ username: a.sid, status: 500 }]);
     expect(emulator.faults.get(fault.id)?.fired).toBe(1);
     expect(readsOf(file)).toBe(readsBefore);
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true, store: answering });
 
     // The fault is spent: the next call goes through.
     const next = recordingCall();
@@ -395,7 +490,8 @@ describe("statusHandler() and reloadHandler() over node:http", () => {
     expect(answer.status).toBe(200);
     expect(answer.type).toBe("application/json");
     expect(answer.cache).toBe("no-store");
-    expect(answer.text).toBe(`{"keySid":"${a.sid}","authenticated":true}`);
+    expect(answer.text).toMatch(new RegExp(`^\\{"keySid":"${a.sid}","authenticated":true,"store":\\{`));
+    expect(JSON.parse(answer.text)).toEqual({ keySid: a.sid, authenticated: true, store: answering });
     const report = await probe().check({ kind: "api-key", id: a.sid });
     said.push(report.detail);
     expect(report).toEqual({
@@ -408,12 +504,12 @@ describe("statusHandler() and reloadHandler() over node:http", () => {
 
   it("POST reload re-reads the store (204, no body) and GET then reports the new key", async () => {
     await writeStore(file, b);
-    expect(JSON.parse((await get()).text)).toEqual({ keySid: a.sid, authenticated: true });
+    expect(JSON.parse((await get()).text)).toMatchObject({ keySid: a.sid, authenticated: true });
     expect((await probe().check({ kind: "api-key", id: b.sid })).state).toBe("other-credential");
 
     const reloaded = await post();
     expect(reloaded).toEqual({ status: 204, text: "" });
-    expect(JSON.parse((await get()).text)).toEqual({ keySid: b.sid, authenticated: true });
+    expect(JSON.parse((await get()).text)).toEqual({ keySid: b.sid, authenticated: true, store: answering });
 
     // The same through the probe's own reload hook.
     await writeStore(file, a);
@@ -431,7 +527,12 @@ describe("statusHandler() and reloadHandler() over node:http", () => {
     expect(body.error).toMatch(/does not exist/);
     for (const secret of [a.secret, b.secret]) expect(answer.text).not.toContain(secret);
 
-    expect(JSON.parse((await get()).text)).toEqual({ keySid: a.sid, authenticated: true });
+    // The failed read shows in the status answer; the key read last stays in use.
+    expect(JSON.parse((await get()).text)).toEqual({
+      keySid: a.sid,
+      authenticated: true,
+      store: { readFailures: 1, consecutiveFailures: 1, lastReadAt: expect.any(String), lastError: body.error },
+    });
     const error = await failureOf(probe().reload!());
     expect(error.message).toBe(`reload hook ${origin}/-/reload-credentials answered HTTP 503`);
     await writeStore(file, a);
@@ -452,7 +553,7 @@ describe("statusHandler() and reloadHandler() over node:http", () => {
       const text = await (await fetch(url)).text();
       said.push(text);
       const fingerprint = tokenFingerprint(emulator.authToken);
-      expect(text).toBe(`{"tokenFingerprint":"${fingerprint}","authenticated":true}`);
+      expect(JSON.parse(text)).toEqual({ tokenFingerprint: fingerprint, authenticated: true, store: answering });
       const report = await createHttpProbe(httpConsumerSchema.parse({ name: "app", type: "http", url }), {
         baseDir: dir,
         env: {},
@@ -474,7 +575,7 @@ describe("verifyTwilioCredentials", () => {
     const a = await newKey();
     const credentials = credentialsFor(await storeFile(a));
     await expect(verifyTwilioCredentials(credentials)).resolves.toBeUndefined();
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true, store: answering });
   });
 
   it("for a deleted key throws TwilioCredentialError: 20003, the masked key, likely causes, no secret", async () => {
@@ -492,7 +593,7 @@ describe("verifyTwilioCredentials", () => {
     expect(error.message).not.toContain(a.secret);
     expect(isTwilioApiError(error.cause)).toBe(true);
     expect((error.cause as TwilioApiError).status).toBe(401);
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: false });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: false, store: answering });
   });
 
   it("names the key refused last when the store had changed under it", async () => {
@@ -545,13 +646,13 @@ describe("authenticated means accepted by Twilio", () => {
     const file = await storeFile(a);
     const credentials = credentialsFor(file);
     await credentials.current();
-    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true });
+    expect(credentials.status()).toEqual({ keySid: a.sid, authenticated: true, store: answering });
 
     const b = await newKey();
     await deleteKey(b);
     await writeStore(file, b);
     await credentials.refresh();
-    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false });
+    expect(credentials.status()).toEqual({ keySid: b.sid, authenticated: false, store: answering });
   });
 });
 

@@ -10,7 +10,7 @@ import { failed } from "../../doctor/findings.js";
 import { silentReporter } from "../../engine/reporter.js";
 import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
-import { redact } from "../../util/mask.js";
+import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
 import type { DoctorCommandOptions } from "./command.js";
 import { renderDoctor } from "./render.js";
@@ -44,7 +44,7 @@ export async function runDoctorCommand(
         (await import("../../fleet/units.js")).refuseFleetConfig(
           loaded,
           "doctor --config",
-          `\`rotator status --config ${loaded.file}\` lists each account's problems; \`rotator doctor --env-file FILE\` diagnoses one account's dotenv store`,
+          `\`rotator status --config ${loaded.file}\` lists each account's problems; \`rotator doctor --dotenv FILE\` diagnoses one account's dotenv store`,
         );
         const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
         // The journals doctor consults are where the config keeps them (state:), as for every other command.
@@ -69,11 +69,11 @@ export async function runDoctorCommand(
         );
       }
     }
-    const fromEnv = options.env === true || (options.envFile === undefined && options.config === undefined);
+    const fromEnv = options.env === true || (options.dotenv === undefined && options.config === undefined);
     const found = await runDoctor({
       env: runtime.env,
       fromEnv,
-      envFile: options.envFile === undefined ? undefined : resolve(runtime.cwd, options.envFile),
+      envFile: options.dotenv === undefined ? undefined : resolve(runtime.cwd, options.dotenv),
       config,
       baseUrl: options.baseUrl,
       offline: options.offline === true,
@@ -93,7 +93,7 @@ export async function runDoctorCommand(
     findings: report.findings,
   };
   if (options.json) {
-    runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, null, 2))}\n`);
+    runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, 2)}\n`);
   } else renderDoctor(result, output);
   exit.code = result.exitCode;
 }

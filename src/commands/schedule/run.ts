@@ -15,7 +15,7 @@ import { streamReporter } from "../../engine/reporter.js";
 import { type CommandResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
-import { redact } from "../../util/mask.js";
+import { redactedJson } from "../../util/mask.js";
 import { packageVersion } from "../../util/package-root.js";
 import type { CommandContext } from "../shared/command-context.js";
 import { executeConfigCommand } from "../shared/run-config-command.js";
@@ -39,7 +39,7 @@ export async function runScheduleCommand(
     const at = new Date().toISOString();
     if (options.json) {
       runtime.stdout.write(
-        `${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, command: "schedule", at, ...decision }))}\n`,
+        `${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, command: "schedule", at, ...decision })}\n`,
       );
     } else output.print(`${at} schedule: ${describe(decision)}`);
   };

@@ -19,7 +19,7 @@ import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { FleetContext } from "../../fleet/run.js";
 import type { Sandbox } from "../../sandbox.js";
-import { redact } from "../../util/mask.js";
+import { redactedJson } from "../../util/mask.js";
 import type { CommandContext, CommonOptions } from "./command-context.js";
 
 export interface RunHelpers {
@@ -97,7 +97,7 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
   }
   // Printed before the sandbox goes away, so nothing shown names files that no longer exist.
   if (options.json) {
-    runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, null, 2))}\n`);
+    runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, 2)}\n`);
   } else if (fleetRan && fleet !== undefined && "fleet" in result) {
     fleet.render(result as F, output, helpers);
   } else {

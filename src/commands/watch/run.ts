@@ -11,7 +11,7 @@ import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
-import { redact } from "../../util/mask.js";
+import { redactedJson } from "../../util/mask.js";
 import type { WatchCheck } from "../../watch/check.js";
 import type { CommandContext } from "../shared/command-context.js";
 import { renderRun } from "../shared/render-run.js";
@@ -77,7 +77,7 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
         for (const warning of check.warnings) reporter.warn(warning);
         if (options.json) {
           runtime.stdout.write(
-            `${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, command: "watch", ...check }))}\n`,
+            `${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, command: "watch", ...check })}\n`,
           );
         } else output.print(checkLine(check, output.out));
       },
@@ -85,8 +85,7 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
     exit.code = options.once && failing ? ExitCode.badInput : ExitCode.completed;
   } catch (error) {
     const result = errorResult("watch", error);
-    if (options.json)
-      runtime.stdout.write(`${redact(JSON.stringify({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }))}\n`);
+    if (options.json) runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result })}\n`);
     else renderRun(result, output);
     exit.code = result.exitCode;
   } finally {

@@ -21,8 +21,10 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ClientBase, Pool } from "pg";
+import { isMissingPackage } from "../../../providers/errors.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
-import { redact } from "../../util/mask.js";
+import { redact, redactedJson } from "../../util/mask.js";
+import { installHint } from "../../util/optional-packages.js";
 import { isUnfinished, type JournalEvent, type JournalRecord, type RunSummary } from "../journal.js";
 import { fromDisk, type JournalWord, toDisk } from "../journal-words.js";
 import { describeIdentity, describeOwner, type LockOwner, type LockState, type StoreRef } from "../lock.js";
@@ -76,7 +78,16 @@ export function databaseDisplay(url: string): string {
 
 /** Connect and read the database's rotator instance id (if its tables exist yet): nothing is created here. */
 export async function openPostgresState(options: PostgresStateOptions): Promise<StateBackendPool> {
-  const { default: pg } = await import("pg");
+  const { default: pg } = await import("pg").catch((error: unknown) => {
+    if (!isMissingPackage(error, "pg")) throw error;
+    throw new RotatorError(
+      `state: backend: postgres in ${options.configFile} needs the package pg: it is not installed`,
+      {
+        exitCode: ExitCode.badInput,
+        hint: `${installHint("pg")}; nothing was changed`,
+      },
+    );
+  });
   const display = databaseDisplay(options.url);
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -290,7 +301,7 @@ class PostgresJournal implements RunJournal {
         `INSERT INTO rotator_journal (run_id, seq, record)
          SELECT $1, $2, $3::jsonb
          WHERE (SELECT count(*) FROM rotator_locks WHERE holder = $4 AND expires_at > now()) = $5`,
-        [this.runId, seq, redact(JSON.stringify(toDisk(record, this.word))), locks.holder, locks.count],
+        [this.runId, seq, redactedJson(toDisk(record, this.word)), locks.holder, locks.count],
       );
       inserted = result.rowCount ?? 0;
     } catch (error) {
