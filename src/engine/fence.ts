@@ -1,0 +1,145 @@
+/**
+ * Every store call the engine makes goes through here (buildContext wraps each provider once), so two rules
+ * hold for every store type without each step saying so:
+ *
+ * - A deadline. Each call (a read, a write with its read-back and retries, a rollback) ends within the store's
+ *   `timeoutSeconds`: a store that accepts connections but never answers is reported as unreachable then, naming
+ *   it and what to check, and every request of the call is aborted. For a little while after (as long again)
+ *   further calls to it fail at once with the same finding, so a command facing a hung store pays the wait once
+ *   rather than once per call.
+ * - A fence. A call that may change the store (prepare, write, rollback, release) first confirms that this
+ *   process still holds the store's lock (renewing its lease, with state on PostgreSQL), and runs in a scope in
+ *   which the provider confirms it again before each request that changes the store (providers/store-call.ts).
+ *   A process that lost its lock is stopped with the state backend's own error (exit 5), never a StoreError the
+ *   engine would answer with a rollback.
+ */
+import type { ProviderPreflight, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
+import { StoreError } from "../../providers/errors.js";
+import type { StoreIdentity } from "../../providers/identity.js";
+import { inStoreCall, type StoreCallScope, type StoreFence, StoreFenceError } from "../../providers/store-call.js";
+
+/** A store that did not answer within its deadline. */
+export class StoreUnreachableError extends StoreError {}
+
+export interface FenceOptions {
+  /** The store's deadline per call (its `timeoutSeconds`). */
+  timeoutMs: number;
+  /** Where the deadline is configured, for messages: `stores[2].timeoutSeconds`. */
+  setting: string;
+  /** The lock this process holds on the store now, if any (the state backend's). */
+  fence(): StoreFence | undefined;
+  /** Test hook: pause points inside store calls (engine/failpoint.ts pausepoint). */
+  pause?: (point: string) => Promise<void>;
+}
+
+type Call = "identity" | "preflight" | "read" | "prepare" | "write" | "rollback" | "release";
+
+/** `provider`, with every call bounded by its deadline and every change fenced by this process's lock. */
+export function fencedStore(provider: StoreProvider, options: FenceOptions): StoreProvider {
+  let unreachable: { until: number; error: StoreUnreachableError } | undefined;
+
+  const giveUp = (call: Call): StoreUnreachableError => {
+    const seconds = options.timeoutMs / 1000;
+    const error = new StoreUnreachableError(
+      "retryable",
+      provider.name,
+      `${provider.describe()} is unreachable: no answer within ${seconds} s (${options.setting}) to ${describeCall(call)}. ` +
+        "Check that the store's server is up, answering, and reachable from this host; rotator gave the call up.",
+    );
+    unreachable = { until: performance.now() + options.timeoutMs, error };
+    return error;
+  };
+
+  async function bounded<T>(call: Call, body: () => Promise<T>): Promise<T> {
+    if (unreachable !== undefined && performance.now() < unreachable.until) throw unreachable.error;
+    const changes = call === "prepare" || call === "write" || call === "rollback" || call === "release";
+    const fence = changes ? options.fence() : undefined;
+    if (changes) {
+      if (fence === undefined) throw new Error(`store "${provider.name}": ${call} without this process's lock`);
+      // Immediately before the call: a process that lost its lock never starts one (the engine's error, exit 5).
+      await fence.confirm();
+    }
+    const controller = new AbortController();
+    const deadline = performance.now() + options.timeoutMs;
+    const scope: StoreCallScope = {
+      store: provider.name,
+      signal: controller.signal,
+      deadline,
+      marginMs: options.timeoutMs,
+      ...(fence === undefined ? {} : { fence }),
+      ...(options.pause === undefined ? {} : { pause: options.pause }),
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(giveUp(call));
+      }, options.timeoutMs);
+    });
+    try {
+      return await Promise.race([inStoreCall(scope, body), expired]);
+    } catch (error) {
+      // The lock is gone: the state backend's error, as the journal would raise it.
+      if (error instanceof StoreFenceError && error.reason === "lock-lost" && error.cause instanceof Error) {
+        throw error.cause;
+      }
+      // Whatever an aborted request made of the abort, the truth is the deadline.
+      if (controller.signal.aborted || performance.now() >= deadline) {
+        throw unreachable?.error ?? giveUp(call);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  }
+
+  return {
+    name: provider.name,
+    type: provider.type,
+    capabilities: provider.capabilities,
+    describe: () => provider.describe(),
+    // Never throws (the contract): a store that does not answer in time gets the config's spelling, marked
+    // unresolved (context.ts then looks for the identity a journaled run recorded for it).
+    identity: async (): Promise<StoreIdentity> => {
+      try {
+        return await bounded("identity", () => provider.identity());
+      } catch (error) {
+        if (!(error instanceof StoreUnreachableError)) throw error;
+        return { key: `${provider.type}:${provider.describe()}`, display: provider.describe(), unresolved: true };
+      }
+    },
+    preflight: (): Promise<ProviderPreflight> => bounded("preflight", () => provider.preflight()),
+    read: (): Promise<StoreSnapshot> => bounded("read", () => provider.read()),
+    prepare: (expected, ctx) => bounded("prepare", () => provider.prepare(expected, ctx)),
+    write: (next, restorePoint, ctx) => bounded("write", () => provider.write(next, restorePoint, ctx)),
+    rollback: (restorePoint, ctx) => bounded("rollback", () => provider.rollback(restorePoint, ctx)),
+    release: (restorePoint, ctx) => bounded("release", () => provider.release(restorePoint, ctx)),
+    close: async () => {
+      await provider.close?.();
+    },
+  };
+}
+
+function describeCall(call: Call): string {
+  switch (call) {
+    case "identity":
+      return "a lookup of the store";
+    case "preflight":
+    case "read":
+      return "a read";
+    case "prepare":
+      return "preparing the write";
+    case "write":
+      return "the write";
+    case "rollback":
+      return "the rollback";
+    case "release":
+      return "tidying up after the run";
+  }
+}
+
+/** For messages that quote a store call's failure. */
+export function isUnreachable(error: unknown): error is StoreUnreachableError {
+  return error instanceof StoreUnreachableError;
+}
