@@ -14,9 +14,11 @@
  *   engine would answer with a rollback.
  */
 import type { ProviderPreflight, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
-import { StoreError } from "../../providers/errors.js";
+import { isStoreError, StoreError } from "../../providers/errors.js";
 import type { StoreIdentity } from "../../providers/identity.js";
 import { inStoreCall, type StoreCallScope, type StoreFence, StoreFenceError } from "../../providers/store-call.js";
+import { ExitCode, RotatorError } from "../errors.js";
+import type { EngineContext } from "./context.js";
 
 /** A store that did not answer within its deadline. */
 export class StoreUnreachableError extends StoreError {}
@@ -31,6 +33,9 @@ export interface FenceOptions {
   /** Test hook: pause points inside store calls (engine/failpoint.ts pausepoint). */
   pause?: (point: string) => Promise<void>;
 }
+
+/** A deadline noticed this late (ms) was missed by this process, not by the store. */
+const STALL_MS = 1_000;
 
 type Call = "identity" | "preflight" | "read" | "prepare" | "write" | "rollback" | "release";
 
@@ -73,19 +78,19 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(giveUp(call));
+        reject(stalledFor(performance.now() - deadline) ?? giveUp(call));
       }, options.timeoutMs);
     });
     try {
       return await Promise.race([inStoreCall(scope, body), expired]);
     } catch (error) {
-      // The lock is gone: the state backend's error, as the journal would raise it.
-      if (error instanceof StoreFenceError && error.reason === "lock-lost" && error.cause instanceof Error) {
-        throw error.cause;
+      if (error instanceof StoreFenceError) {
+        // The lock is gone: the state backend's own error, as the journal would raise it. Too late: as it says.
+        throw error.reason === "lock-lost" && error.cause instanceof Error ? error.cause : error;
       }
       // Whatever an aborted request made of the abort, the truth is the deadline.
       if (controller.signal.aborted || performance.now() >= deadline) {
-        throw unreachable?.error ?? giveUp(call);
+        throw stalledFor(performance.now() - deadline) ?? unreachable?.error ?? giveUp(call);
       }
       throw error;
     } finally {
@@ -93,6 +98,19 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
       controller.abort();
     }
   }
+
+  /**
+   * When the deadline passed long before this process noticed, it is this process that stalled (frozen,
+   * starved of CPU), not the store that failed to answer: said so, and the store is not marked unreachable.
+   */
+  const stalledFor = (lateMs: number): StoreError | undefined =>
+    lateMs < STALL_MS
+      ? undefined
+      : new StoreError(
+          "retryable",
+          provider.name,
+          `this process stalled for ${Math.round(lateMs / 1000)} s (frozen or starved) while calling ${provider.describe()}, past the call's deadline of ${options.timeoutMs / 1000} s (${options.setting}); rotator gave the call up.`,
+        );
 
   return {
     name: provider.name,
@@ -139,7 +157,29 @@ function describeCall(call: Call): string {
   }
 }
 
-/** For messages that quote a store call's failure. */
-export function isUnreachable(error: unknown): error is StoreUnreachableError {
-  return error instanceof StoreUnreachableError;
+/**
+ * Before `resume` or `rollback` acts on a run: every store must answer. One that cannot be reached now (no
+ * answer within its deadline, a refused or dropped connection) stops the command before it changes anything,
+ * naming the store and what to check: half a rollback, or a resume that can neither finish nor undo, would
+ * only leave more to put right once it is back. Exit 7; the run stays as its journal says.
+ */
+export async function requireReachableStores(
+  context: Pick<EngineContext, "stores">,
+  run: { runId: string },
+  command: "resume" | "rollback",
+): Promise<void> {
+  const reads = await Promise.allSettled(context.stores.map((store) => store.read()));
+  const down = reads.flatMap((read) =>
+    read.status === "rejected" && isStoreError(read.reason) && read.reason.kind === "retryable"
+      ? [read.reason.message]
+      : [],
+  );
+  if (down.length === 0) return;
+  throw new RotatorError(
+    `cannot ${command} run ${run.runId} now, a store does not answer:\n  - ${down.join("\n  - ")}\nnothing was changed; the run is as it was`,
+    {
+      exitCode: ExitCode.needsOperator,
+      hint: `once every store answers, run \`rotator ${command}\` again (\`rotator status\` shows the run meanwhile)`,
+    },
+  );
 }
