@@ -79,7 +79,7 @@ export const storeEntryBase = {
     .optional()
     .describe(
       "How long one call to this store (a read, a write with its read-back and retries, a rollback) may take " +
-        "before rotator gives it up and calls the store unreachable. Default 10, or half of state.leaseSeconds " +
+        "before rotator gives it up and calls the store unreachable. Default 5, or half of state.leaseSeconds " +
         "when that is less; with state on PostgreSQL it may be at most half of state.leaseSeconds.",
     ),
 };

@@ -5,12 +5,12 @@
  * A store call must end well within the lease: the lease is what keeps another host from taking a run over,
  * and a call still running (or frozen) when it runs out is one another host's rollback could cross. So a
  * store's deadline is at most half the lease: a configured one above that is refused at load, and the default
- * (10 s) shrinks to half a shorter lease.
+ * (5 s: a store call is a handful of requests, each well under a second) shrinks to half a shorter lease.
  */
 import type { StateConfig } from "./state/schema.js";
 
 /** A store call's deadline when `timeoutSeconds` is not set (and the lease allows it). */
-export const DEFAULT_STORE_TIMEOUT_SECONDS = 10;
+export const DEFAULT_STORE_TIMEOUT_SECONDS = 5;
 /** Each Twilio request's deadline when `twilio.timeoutSeconds` is not set. */
 export const DEFAULT_TWILIO_TIMEOUT_SECONDS = 10;
 

@@ -19,6 +19,7 @@ import type { StoreIdentity } from "../../providers/identity.js";
 import { inStoreCall, type StoreCallScope, type StoreFence, StoreFenceError } from "../../providers/store-call.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import type { EngineContext } from "./context.js";
+import { storeTimeoutMs } from "./deadlines.js";
 
 /** A store that did not answer within its deadline. */
 export class StoreUnreachableError extends StoreError {}
@@ -182,4 +183,37 @@ export async function requireReachableStores(
       hint: `once every store answers, run \`rotator ${command}\` again (\`rotator status\` shows the run meanwhile)`,
     },
   );
+}
+
+/**
+ * What `plan` says about fencing with state on PostgreSQL, where a host can lose its lease while alive (frozen
+ * past it): how each store keeps such a host's late change out, and for a store that offers no condition (Key
+ * Vault), exactly what remains. Nothing with local state: a lock file is not lost to time, only taken by hand.
+ */
+export function fencingNotes(context: Pick<EngineContext, "stores" | "loaded">): string[] {
+  const { state, stores: entries } = context.loaded.config;
+  if (state.backend !== "postgres") return [];
+  const lease = state.leaseSeconds;
+  const conditional = context.stores.filter((store) => store.capabilities.fence === "store").map((s) => s.name);
+  const notes = [
+    `fencing (state on PostgreSQL, lease ${lease} s): a host that loses its lease changes no store afterwards: it ` +
+      "renews the lease right before every request that changes a store, and sends the request only while the lease " +
+      "has at least the store's timeoutSeconds left" +
+      (conditional.length === 0
+        ? "."
+        : `; ${conditional.join(", ")} also refuse by themselves such a request that arrives late (conditional label moves, check-and-set, a temp file the next holder removes).`),
+  ];
+  context.stores.forEach((store, index) => {
+    if (store.capabilities.fence !== "deadline") return;
+    const seconds = storeTimeoutMs(entries[index] ?? {}, state) / 1000;
+    notes.push(
+      `store "${store.name}": ${store.describe()} offers no conditional write, so one window remains: a host that ` +
+        "freezes after its last check (lease renewed, clock checked as the request goes to the HTTP client) and " +
+        `before the request has left it (connecting, TLS, writing it: milliseconds), and stays frozen longer than the ` +
+        `lease had left (at least ${seconds} s), sends that request when it wakes, possibly after another host took ` +
+        `the run over; so does a store that applies a request more than ${seconds} s after receiving it. Hosts that ` +
+        "are never paused (no VM or container freeze) do not meet it.",
+    );
+  });
+  return notes;
 }

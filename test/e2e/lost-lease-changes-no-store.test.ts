@@ -47,10 +47,18 @@ beforeAll(() => {
   });
 });
 
+/** Values by digest: a failing comparison prints both sides, and the values hold the secret. */
+function digest(value: string | Uint8Array): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
 /** One store of a type under test: its config entry, and its state read through its own SDK. */
 interface StoreUnderTest {
   entry: Record<string, unknown>;
-  /** Everything a change would alter, by version id or stage (never by a read without one: moto bug 1). */
+  /**
+   * Everything a change would alter, by version id or stage (never by a read without one: moto bug 1), values
+   * by their digest.
+   */
   state(): Promise<unknown>;
   /** The key SID readers of the store get now. */
   keySid(): Promise<string | undefined>;
@@ -89,7 +97,7 @@ const CASES: StoreCase[] = [
               .sort(),
             versions: (Versions ?? []).map((v) => v.VersionId).sort(),
             current: now.VersionId,
-            value: now.SecretString,
+            value: digest(now.SecretString ?? ""),
           };
         },
         keySid: async () => (JSON.parse((await current()).SecretString ?? "{}") as { apiKeySid?: string }).apiKeySid,
@@ -111,7 +119,7 @@ const CASES: StoreCase[] = [
           return {
             currentVersion: meta.data.current_version,
             versions: Object.keys(meta.data.versions).sort(),
-            data: latest.data.data,
+            data: digest(JSON.stringify(latest.data.data)),
           };
         },
         keySid: async () => (await vault.read(`secret/data/${path}`)).data.data.apiKeySid as string,
@@ -127,7 +135,10 @@ const CASES: StoreCase[] = [
       const azure = await e2e.azureStore(ws, e2e.seededValue(ws));
       return {
         entry: azure.entry,
-        state: async () => ({ ...(await azure.state()), versions: await azure.versionCount() }),
+        state: async () => {
+          const { value, version, tags } = await azure.state();
+          return { value: digest(JSON.stringify(value)), version, tags, versions: await azure.versionCount() };
+        },
         keySid: async () => (await azure.state()).value.apiKeySid as string,
       };
     },
@@ -313,3 +324,28 @@ function newKeyOf(keys: () => string[], ws: Workspace): string {
   expect(made).toHaveLength(1);
   return made[0] as string;
 }
+
+describe("plan with state on PostgreSQL", () => {
+  it("says how each store keeps a host that lost its lease out, and states Key Vault's residual window exactly", async () => {
+    const ws = await e2e.workspace(1);
+    const azure = await e2e.azureStore(ws, e2e.seededValue(ws));
+    const db = await database();
+    const [a] = await twoHosts(ws, db, LEASE_SECONDS, {
+      stores: [
+        { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] },
+        { ...azure.entry, timeoutSeconds: 2 },
+      ],
+    });
+    const planned = await a.run("plan");
+    expect(planned.code, planned.stderr).toBe(0);
+    const notes = (json(planned).notes as string[]).join("\n");
+    expect(notes).toContain(
+      `fencing (state on PostgreSQL, lease ${LEASE_SECONDS} s): a host that loses its lease changes no store afterwards`,
+    );
+    expect(notes).toContain("; app-1 also refuse by themselves such a request that arrives late");
+    expect(notes).toMatch(
+      /store "azure": Azure Key Vault secret \S+ at \S+ offers no conditional write, so one window remains: .* stays frozen longer than the lease had left \(at least 2 s\), sends that request when it wakes/,
+    );
+    expect(planned.stdout).not.toContain(azure.clientSecret);
+  });
+});
