@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CreateSecretCommand, GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { StatusResult } from "../../src/commands/status/run.js";
 import { awsClient, type RunningServers, startServers } from "../harness/servers.js";
 import { cliArgs, readStoreKey, runCli, runJson, type Workspace, writeConfigFor } from "./harness.js";
