@@ -423,7 +423,10 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     const secret = await this.#describeSecret();
     if (secret.ARN !== point.secretArn) return;
     const { current, pending } = labelsOf(secret.VersionIdsToStages);
-    if (current === ours && pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
+    if (current !== ours || pending !== ours) return;
+    // The run's id holding the old value is a rollback's restore, whose AWSPENDING is where it was before the run.
+    if ((await this.#getVersion(ours)) === (await this.#getVersion(point.previousVersionId))) return;
+    await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
   }
 
   async close(): Promise<void> {

@@ -118,13 +118,12 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
     type: provider.type,
     capabilities: provider.capabilities,
     describe: () => provider.describe(),
-    // Never throws (the contract): a store that does not answer in time gets the config's spelling, marked
-    // unresolved (context.ts then looks for the identity a journaled run recorded for it).
+    // Never throws (the contract): a store that does not answer in time (or this process stalled) gets the
+    // config's spelling, marked unresolved (context.ts then looks for the identity its journaled runs recorded).
     identity: async (): Promise<StoreIdentity> => {
       try {
         return await bounded("identity", () => provider.identity());
-      } catch (error) {
-        if (!(error instanceof StoreUnreachableError)) throw error;
+      } catch {
         return { key: `${provider.type}:${provider.describe()}`, display: provider.describe(), unresolved: true };
       }
     },
