@@ -41,6 +41,20 @@ export interface ProviderCapabilities {
   checkAndSet: boolean;
   /** The store keeps earlier versions that can be read back by id. */
   versioned: boolean;
+  /**
+   * What stops a change this process sent from landing after it lost the store's lock (a host frozen mid-call
+   * whose run another host took over). `store`: the store itself refuses it, by a condition the change carries
+   * (AWS label moves naming the version the label is on, Vault check-and-set, a dotenv file's replacement that
+   * needs a temp file the next lock holder removes). `deadline`: the store offers no condition, so only the lock
+   * check right before each request and the call's deadline stand in the way, and a request already on its way
+   * can still land (Key Vault; README, "Fencing").
+   */
+  fence: "store" | "deadline";
+  /**
+   * A rollback moves the store to a new version that the run's own writes are conditional against, so after it
+   * no write of the run (one still on its way, or retried) can land: AWS, Vault.
+   */
+  rollbackFencesWrites: boolean;
 }
 
 /**

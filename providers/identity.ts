@@ -20,6 +20,11 @@ export interface StoreIdentity {
    * whatever `--state-dir` it was given.
    */
   claimFile?: string;
+  /**
+   * The provider could not learn what the store is (it did not answer, or refused the lookup), so `key` is the
+   * config's spelling instead. The engine then looks for the key a journaled run recorded for this store.
+   */
+  unresolved?: boolean;
 }
 
 const DEFAULT_PORTS: Record<string, string> = { "http:": "80", "https:": "443" };

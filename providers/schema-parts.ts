@@ -72,6 +72,16 @@ export type EnvReference = z.infer<typeof envReference>;
 export const storeEntryBase = {
   name: storeName,
   fields: fieldNamesSchema.optional(),
+  timeoutSeconds: z
+    .number()
+    .min(0.1)
+    .max(300)
+    .optional()
+    .describe(
+      "How long one call to this store (a read, a write with its read-back and retries, a rollback) may take " +
+        "before rotator gives it up and calls the store unreachable. Default 5, or half of state.leaseSeconds " +
+        "when that is less; with state on PostgreSQL it may be at most half of state.leaseSeconds.",
+    ),
 };
 
 /**

@@ -31,7 +31,7 @@ import { rejection, runProviderContract } from "../contract-suite/suite.js";
 import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { awsSecretsManager } from "./index.js";
 import { AwsSecretsManagerProvider } from "./provider.js";
-import { versionIdFor } from "./staging.js";
+import { restoreVersionIdFor, versionIdFor } from "./staging.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.
 beforeEach(() => {
@@ -158,6 +158,26 @@ async function rawState(secretId: string) {
   return { labels, current: await currentValue(secretId) };
 }
 
+/**
+ * What a reader of each staging label gets (the contract's `raw`): a rollback restores these, by a new version
+ * (see the provider's file comment), so the version ids behind them may change.
+ */
+async function stageValues(secretId: string) {
+  const valueAt = async (stage: string) => {
+    try {
+      const response = await admin.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+      return response.SecretString;
+    } catch {
+      return undefined; // no version holds the label
+    }
+  };
+  return {
+    AWSCURRENT: await valueAt("AWSCURRENT"),
+    AWSPREVIOUS: await valueAt("AWSPREVIOUS"),
+    AWSPENDING: await valueAt("AWSPENDING"),
+  };
+}
+
 async function labelsOf(secretId: string): Promise<Record<string, string[]>> {
   return (await rawState(secretId)).labels;
 }
@@ -249,7 +269,7 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
     provider: open(),
     reopen: open,
     secrets: [secretAccessKey, sessionToken],
-    raw: () => rawState(secretId),
+    raw: () => stageValues(secretId),
     versionCount: () => versionCount(secretId),
     others: async () => {
       const value = JSON.parse((await currentValue(secretId)) ?? "{}") as Record<string, unknown>;
@@ -276,7 +296,13 @@ runProviderContract(
   "aws-secrets-manager",
   { create: (initial, kind) => makeStore(initial, kind) },
   {
-    capabilities: { nativeStaging: true, checkAndSet: true, versioned: true },
+    capabilities: {
+      nativeStaging: true,
+      checkAndSet: true,
+      versioned: true,
+      fence: "store",
+      rollbackFencesWrites: true,
+    },
     interceptsWrites: true,
     timeout: 60_000,
   },
@@ -339,22 +365,81 @@ describe("aws-secrets-manager against moto", () => {
       ]);
     });
 
-    it("rollback moves AWSCURRENT back to the old VersionId and AWSPREVIOUS back to where it was", async () => {
+    it("rollback writes the old value back as a new version and moves AWSCURRENT to it; AWSPREVIOUS goes back to where it was", async () => {
       const { secretId, provider, ctx, journaled, old, olderVersionId, currentVersionId } = await fixture();
-      const before = await labelsOf(secretId);
+      const before = await stageValues(secretId);
       const restorePoint = await journaled();
       const next = newKey();
       const version = await provider.write(next, restorePoint, ctx);
 
       await provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
-      expect(await labelsOf(secretId)).toEqual(before);
-      expect(before).toEqual({ [olderVersionId]: ["AWSPREVIOUS"], [currentVersionId]: ["AWSCURRENT"] });
-      expect(await provider.read()).toEqual({ credential: old, version: currentVersionId });
-      // The version this run wrote stays, without labels: deprecated history, never deleted by rotator.
+      const restored = restoreVersionIdFor(ctx.runId, credentialId(next));
+      expect(await labelsOf(secretId)).toEqual({ [olderVersionId]: ["AWSPREVIOUS"], [restored]: ["AWSCURRENT"] });
+      expect(await stageValues(secretId)).toEqual(before);
+      expect(await provider.read()).toEqual({ credential: old, version: restored });
+      // The versions this run wrote and the old one stay, without labels: history, never deleted by rotator.
       const { Versions } = await admin.send(
         new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true }),
       );
-      expect(Versions?.find((v) => v.VersionId === version)?.VersionStages ?? []).toEqual([]);
+      for (const id of [version, currentVersionId]) {
+        expect(Versions?.find((v) => v.VersionId === id)?.VersionStages ?? []).toEqual([]);
+      }
+    });
+
+    it("a switch of the run still on its way when another process rolled the run back is refused by Secrets Manager", async () => {
+      // Host A staged its version, then froze with UpdateSecretVersionStage on its way; host B rolled the run back.
+      const { secretId, provider, reopen, proxy, ctx, journaled, old, currentVersionId } = await fixture();
+      const restorePoint = await journaled();
+      const next = newKey();
+      const ours = versionIdFor(ctx.runId, credentialId(next));
+      proxy.inject((operation) => (operation === "UpdateSecretVersionStage" ? "reset" : undefined));
+      await rejection(provider.write(next, restorePoint, ctx));
+      proxy.heal();
+      expect((await labelsOf(secretId))[ours]).toEqual(["AWSPENDING"]);
+
+      await reopen().rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      const afterRollback = await rawState(secretId);
+      expect(afterRollback.labels[currentVersionId]).toBeUndefined();
+
+      // A's request lands now: exactly what its write sends, naming the version AWSCURRENT was on when it looked.
+      await expect(
+        admin.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: "AWSCURRENT",
+            RemoveFromVersionId: currentVersionId,
+            MoveToVersionId: ours,
+          }),
+        ),
+      ).rejects.toThrow();
+      expect(await rawState(secretId)).toEqual(afterRollback);
+      expect((await provider.read()).credential).toEqual(old);
+    });
+
+    it("a staging put of the run still on its way when another process rolled the run back is refused: its version id is taken", async () => {
+      const { secretId, provider, reopen, ctx, journaled, old } = await fixture();
+      const restorePoint = await journaled();
+      const next = newKey();
+      const ours = versionIdFor(ctx.runId, credentialId(next));
+      // B rolls the run back before A's PutSecretValue arrives: the old value is written under the run's version id.
+      await reopen().rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
+      const afterRollback = await rawState(secretId);
+      expect(afterRollback.labels[ours]).toEqual(["AWSCURRENT"]);
+
+      await expect(
+        admin.send(
+          new PutSecretValueCommand({
+            SecretId: secretId,
+            SecretString: JSON.stringify({ ...OTHERS, ...credentialFields(next) }),
+            ClientRequestToken: ours,
+            VersionStages: ["AWSPENDING"],
+          }),
+        ),
+      ).rejects.toThrow(/ResourceExists|already in use/);
+      // And the write itself, should A carry on, refuses to make anything current.
+      expect((await rejection(provider.write(next, restorePoint, ctx))).kind).toBe("needs-operator");
+      expect(await rawState(secretId)).toEqual(afterRollback);
+      expect((await provider.read()).credential).toEqual(old);
     });
 
     it("an AWSPENDING label left on the current version by an earlier rotation is taken over, and put back on rollback", async () => {
@@ -366,7 +451,7 @@ describe("aws-secrets-manager against moto", () => {
           MoveToVersionId: currentVersionId,
         }),
       );
-      const before = await rawState(secretId);
+      const before = await stageValues(secretId);
       expect((await provider.preflight()).notes.join("\n")).toContain("AWSPENDING label sits on the current version");
       const restorePoint = await journaled();
       expect(restorePoint.pendingOnPrevious).toBe(true);
@@ -375,7 +460,9 @@ describe("aws-secrets-manager against moto", () => {
       expect((await labelsOf(secretId))[version!]).toEqual(["AWSCURRENT"]);
 
       await provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
-      expect(await rawState(secretId)).toEqual(before);
+      expect(await stageValues(secretId)).toEqual(before);
+      const restored = restoreVersionIdFor(ctx.runId, credentialId(next));
+      expect((await labelsOf(secretId))[restored]?.sort()).toEqual(["AWSCURRENT", "AWSPENDING"]);
     });
 
     it("keeps every other field of the JSON, with configured field names", async () => {
@@ -435,9 +522,9 @@ describe("aws-secrets-manager against moto", () => {
       expect(await versionCount(secretId)).toBe(versionsBefore + 1);
     });
 
-    it("a write cut off after staging is undone by rollback: the staged label goes, nothing else changed", async () => {
+    it("a write cut off after staging is undone by rollback: the staged label goes, readers see what they saw", async () => {
       const { secretId, provider, reopen, proxy, ctx, journaled } = await fixture();
-      const before = await rawState(secretId);
+      const before = await stageValues(secretId);
       const restorePoint = await journaled();
       const next = newKey();
       proxy.inject((operation) =>
@@ -447,7 +534,8 @@ describe("aws-secrets-manager against moto", () => {
       proxy.heal();
 
       await reopen().rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) });
-      expect(await rawState(secretId)).toEqual(before);
+      expect(await stageValues(secretId)).toEqual(before);
+      expect((await labelsOf(secretId))[versionIdFor(ctx.runId, credentialId(next))] ?? []).toEqual([]);
     });
 
     it("a version with this run's id that holds another value is not made current", async () => {

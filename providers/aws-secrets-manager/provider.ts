@@ -11,9 +11,19 @@
  *      service refuses if AWSCURRENT moved meanwhile, so this is an atomic compare-and-swap. AWSPREVIOUS follows
  *      to the old version, as in AWS's own rotation. Then the AWSPENDING label is taken off again.
  *
- * Undo: AWSCURRENT goes back to the version from before the run (the restore point holds only version ids), and
- * AWSPREVIOUS and AWSPENDING go back to where they were; the version this run wrote is left without labels,
- * which Secrets Manager treats as deprecated history. Nothing is ever deleted.
+ * Undo: the value from before the run (read by the version id the restore point holds) is written again as a new
+ * version, staged as AWSPENDING, and AWSCURRENT is moved to it from wherever it is (the run's version, or still the
+ * old one), conditionally; AWSPREVIOUS and AWSPENDING then go back to where they were. Restoring by moving
+ * AWSCURRENT back to the old version would let a switch of this run still on its way (a host frozen mid-write
+ * whose run another host rolled back; its SDK retrying after a timeout) land afterwards: it names the old
+ * version in RemoveFromVersionId, and would find AWSCURRENT there again. After a restore by a new version it
+ * never does, and Secrets Manager refuses it. When the run's own version was never staged, the old value is
+ * written under the run's own version id, so a PutSecretValue of the run still on its way is refused too. The
+ * versions left without labels are deprecated history. Nothing is ever deleted.
+ *
+ * Fencing: every request that changes the secret is sent only while this process holds the store's lock (and
+ * its lease has time left: providers/store-call.ts), and every label move names the version the label is on as
+ * this process saw it, so a move racing anyone else's fails instead of undoing it.
  *
  * Reads always ask for VersionStage AWSCURRENT: moto (the local emulator) answers a read without a stage from
  * a stale pointer after a label move (moto bug 1 in notes/emulators.md), and asking explicitly is right on AWS too.
@@ -45,6 +55,7 @@ import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import { beforeSend, callSignal, StoreFenceError, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -64,6 +75,7 @@ import {
   isRotatorVersion,
   type Labels,
   labelsOf,
+  restoreVersionIdFor,
   versionIdFor,
 } from "./staging.js";
 
@@ -148,7 +160,13 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * names the version AWSCURRENT must be moved from, which Secrets Manager checks atomically. So a change by
    * someone else at any moment before the switch is refused, never overwritten.
    */
-  readonly capabilities: ProviderCapabilities = { nativeStaging: true, checkAndSet: true, versioned: true };
+  readonly capabilities: ProviderCapabilities = {
+    nativeStaging: true,
+    checkAndSet: true,
+    versioned: true,
+    fence: "store",
+    rollbackFencesWrites: true,
+  };
   readonly name: string;
   readonly secretId: string;
   readonly #endpoint: string | undefined;
@@ -165,7 +183,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     this.secretId = config.secretId;
     this.#endpoint = config.endpoint;
     this.#region = configuredRegion(config, environment);
-    this.#client = options.client ?? new SecretsManagerClient(clientConfig(config, environment));
+    this.#client = options.client ?? fencedClient(new SecretsManagerClient(clientConfig(config, environment)));
     this.#retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
     this.#kind = environment.credentialKind;
@@ -184,6 +202,9 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     } catch {
       const region = await this.#resolvedRegion().catch(() => this.#region ?? "default-region");
       where = this.secretId.startsWith("arn:") ? this.secretId : `${region}/${this.secretId}`;
+      if (!this.secretId.startsWith("arn:")) {
+        return { key: `aws-secrets-manager:${endpoint}/${where}`, display: this.describe(), unresolved: true };
+      }
     }
     return { key: `aws-secrets-manager:${endpoint}/${where}`, display: this.describe() };
   });
@@ -234,11 +255,12 @@ export class AwsSecretsManagerProvider implements StoreProvider {
       try {
         return await this.#client.send(
           new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: AWSCURRENT }),
+          this.#sendOptions(),
         );
       } catch (error) {
         if (awsCode(error) !== "ResourceNotFoundException") throw error;
         // Not found is either no secret (DescribeSecret fails too, and says so) or a secret with no value yet.
-        await this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }));
+        await this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }), this.#sendOptions());
         return undefined;
       }
     });
@@ -288,7 +310,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
             "another credential; check which credential the secret should hold.",
         );
       }
-      if (labels.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
+      if (labels.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
       return ours;
     }
     if (labels.current !== point.previousVersionId) {
@@ -306,42 +328,85 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     await this.#stage(ours, text, Object.hasOwn(secret.VersionIdsToStages ?? {}, ours));
     await this.#switchTo(ours, point.previousVersionId);
     const after = labelsOf((await this.#describeSecret()).VersionIdsToStages);
-    if (after.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
+    if (after.pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
     return ours;
   }
 
   async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     const ours = versionIdFor(ctx.runId, ctx.newKeyId);
-    const secret = await this.#describeSecret();
-    this.#checkSameSecret(point, secret);
-    let labels = this.#consistentLabels(secret);
+    const restore = restoreVersionIdFor(ctx.runId, ctx.newKeyId);
+    for (let attempt = 1; ; attempt++) {
+      const secret = await this.#describeSecret();
+      this.#checkSameSecret(point, secret);
+      const { current } = this.#consistentLabels(secret);
+      const stages = secret.VersionIdsToStages ?? {};
+      // What AWSCURRENT held before the run: versions never change, so this is exactly what to put back.
+      const before = await this.#getVersion(point.previousVersionId);
+      if (current === restore || (current === ours && (await this.#getVersion(ours)) === before)) {
+        await this.#relabelAfterRestore(point, current, [ours, restore]);
+        return; // restored already
+      }
+      if (current !== ours && current !== point.previousVersionId) {
+        throw this.#error(
+          "needs-operator",
+          `secret ${this.secretId} is now on version ${current ?? "none"}, neither the one rotator wrote ` +
+            `(${ours}) nor the one from before the run (${point.previousVersionId}): someone else changed it, so ` +
+            "rotator left it alone. Check which credential it should hold; to go back to the one from before the run: " +
+            `aws secretsmanager update-secret-version-stage --secret-id ${shellQuote(this.secretId)} ` +
+            `--version-stage ${AWSCURRENT} --move-to-version-id ${point.previousVersionId} ` +
+            `--remove-from-version-id ${current ?? "<current version>"}`,
+        );
+      }
+      // Where the old value goes: a new version, never the old one again, so that a switch of this run still on
+      // its way (RemoveFromVersionId: the version from before the run) finds AWSCURRENT gone from there and fails.
+      // When the run's own version was never staged, the old value takes its id: a PutSecretValue of the run
+      // still on its way then finds the id taken with another value, and AWS refuses it.
+      let target = current === point.previousVersionId && (stages[ours] ?? []).length === 0 ? ours : restore;
+      if ((await this.#putPending(target, before, Object.hasOwn(stages, target), "restore-stage")) === "other value") {
+        if (target === restore) throw this.#restoreTaken(restore);
+        target = restore;
+        const staged = await this.#putPending(restore, before, Object.hasOwn(stages, restore), "restore-stage");
+        if (staged === "other value") throw this.#restoreTaken(restore);
+      }
+      try {
+        await this.#moveLabel(AWSCURRENT, current, target, "restore-switch");
+      } catch (error) {
+        // AWSCURRENT moved meanwhile: this run's own switch landing late is the one move that can cross this one
+        // under the lock. Decide again from what the secret holds now (anyone else's change is refused above).
+        const crossed = error instanceof StoreError && error.kind === "needs-operator";
+        if (crossed && !(error instanceof StoreFenceError) && attempt < 3) continue;
+        throw error;
+      }
+      await this.#relabelAfterRestore(point, target, [ours, restore]);
+      return;
+    }
+  }
 
-    if (labels.current === ours) {
-      await this.#moveLabel(AWSCURRENT, ours, point.previousVersionId);
-      labels = this.#consistentLabels(await this.#describeSecret());
-    } else if (labels.current !== point.previousVersionId) {
-      throw this.#error(
-        "needs-operator",
-        `secret ${this.secretId} is now on version ${labels.current ?? "none"}, neither the one rotator wrote ` +
-          `(${ours}) nor the one from before the run (${point.previousVersionId}): someone else changed it, so ` +
-          "rotator left it alone. Check which credential it should hold; to go back to the one from before the run: " +
-          `aws secretsmanager update-secret-version-stage --secret-id ${shellQuote(this.secretId)} ` +
-          `--version-stage ${AWSCURRENT} --move-to-version-id ${point.previousVersionId} ` +
-          `--remove-from-version-id ${labels.current ?? "<current version>"}`,
-      );
+  /**
+   * After the restore, the other labels as they were before the run: AWSPREVIOUS back on the version it was on
+   * (AWS moved it to the version AWSCURRENT left), AWSPENDING on the current version if it sat on the current one
+   * before the run, else nowhere. Only labels on this run's versions (or the one from before) are moved: one
+   * someone else put elsewhere since is theirs.
+   */
+  async #relabelAfterRestore(point: AwsRestorePoint, restored: string, runVersions: string[]): Promise<void> {
+    const labels = this.#consistentLabels(await this.#describeSecret());
+    const ours = new Set([restored, point.previousVersionId, ...runVersions]);
+    const wanted: Array<[string, string | undefined, string | undefined]> = [
+      [AWSPENDING, labels.pending, point.pendingOnPrevious ? restored : undefined],
+      [AWSPREVIOUS, labels.previous, point.previousLabelVersionId ?? undefined],
+    ];
+    for (const [stage, now, home] of wanted) {
+      if (now !== home && (now === undefined || ours.has(now))) await this.#moveLabel(stage, now, home, "relabel");
     }
+  }
 
-    // AWSCURRENT is back (or never left). Put back the labels that moved along with it, or with the staging.
-    if (labels.previous === ours) {
-      await this.#moveLabel(AWSPREVIOUS, ours, point.previousLabelVersionId ?? undefined);
-    }
-    const pendingHome = point.pendingOnPrevious ? point.previousVersionId : undefined;
-    if (labels.pending === ours) {
-      await this.#moveLabel(AWSPENDING, ours, pendingHome);
-    } else if (labels.pending === undefined && pendingHome !== undefined) {
-      await this.#moveLabel(AWSPENDING, undefined, pendingHome);
-    }
+  #restoreTaken(versionId: string): StoreError {
+    return this.#error(
+      "needs-operator",
+      `version ${versionId} of secret ${this.secretId}, which rotator makes to put back the value from before this ` +
+        "run, already exists with another value; rotator did not make it current. Check the secret's versions.",
+    );
   }
 
   /**
@@ -358,7 +423,10 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     const secret = await this.#describeSecret();
     if (secret.ARN !== point.secretArn) return;
     const { current, pending } = labelsOf(secret.VersionIdsToStages);
-    if (current === ours && pending === ours) await this.#moveLabel(AWSPENDING, ours, undefined);
+    if (current !== ours || pending !== ours) return;
+    // The run's id holding the old value is a rollback's restore, whose AWSPENDING is where it was before the run.
+    if ((await this.#getVersion(ours)) === (await this.#getVersion(point.previousVersionId))) return;
+    await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
   }
 
   async close(): Promise<void> {
@@ -369,28 +437,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
 
   /** PutSecretValue as AWSPENDING under our version id, then read it back and compare. */
   async #stage(versionId: string, text: string, exists: boolean): Promise<void> {
-    if (!exists) {
-      await this.#call(`stage the new value as ${AWSPENDING}`, async () => {
-        try {
-          await this.#client.send(
-            new PutSecretValueCommand({
-              SecretId: this.secretId,
-              SecretString: text,
-              ClientRequestToken: versionId,
-              VersionStages: [AWSPENDING],
-            }),
-          );
-        } catch (error) {
-          // The version exists already (an earlier attempt whose labels are gone, so DescribeSecret did not list
-          // it): AWS refuses a token reused with another value. Whatever it holds is compared below.
-          if (awsCode(error) !== "ResourceExistsException") throw error;
-        }
-      });
-    }
-    // A version that exists is compared, never written again: moto overwrites an AWSPENDING version when its
-    // token is reused with another value (moto bug 3), where AWS refuses; comparing first behaves the same on both.
-    const staged = await this.#getVersion(versionId);
-    if (staged !== text) {
+    if ((await this.#putPending(versionId, text, exists, "stage")) === "other value") {
       throw this.#error(
         "needs-operator",
         `version ${versionId} of secret ${this.secretId}, the one rotator makes for this run's new credential, ` +
@@ -401,18 +448,50 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   }
 
   /**
+   * PutSecretValue of `text` as version `versionId`, labelled AWSPENDING (so no reader sees it), unless it exists;
+   * then whether the version holds `text`. Versions never change, so a version that exists with another value
+   * stays as it is: AWS refuses the token (ResourceExistsException), and a version that exists is compared
+   * rather than written again, since moto overwrites an AWSPENDING version whose token is reused (moto bug 3).
+   */
+  async #putPending(versionId: string, text: string, exists: boolean, op: string): Promise<"holds it" | "other value"> {
+    if (!exists) {
+      await storeChange(op, () =>
+        this.#call(`put version ${versionId} as ${AWSPENDING}`, async () => {
+          try {
+            await this.#client.send(
+              new PutSecretValueCommand({
+                SecretId: this.secretId,
+                SecretString: text,
+                ClientRequestToken: versionId,
+                VersionStages: [AWSPENDING],
+              }),
+              this.#sendOptions(),
+            );
+          } catch (error) {
+            // The version exists already (an earlier attempt whose labels are gone, so DescribeSecret did not list
+            // it): AWS refuses a token reused with another value. Whatever it holds is compared below.
+            if (awsCode(error) !== "ResourceExistsException") throw error;
+          }
+        }),
+      );
+    }
+    return (await this.#getVersion(versionId)) === text ? "holds it" : "other value";
+  }
+
+  /**
    * Move AWSCURRENT from the version prepare saw to our staged one. If someone else moved it first, the service
    * refuses; then our version is unstaged again, so the secret is exactly as they left it and no stray AWSPENDING
    * blocks the next rotation (rollback cannot take it off: it leaves a secret someone else changed alone).
    */
   async #switchTo(ours: string, from: string): Promise<void> {
     try {
-      await this.#moveLabel(AWSCURRENT, from, ours);
+      await this.#moveLabel(AWSCURRENT, from, ours, "switch");
     } catch (error) {
       if (!(error instanceof StoreError) || error.kind !== "needs-operator") throw error;
       try {
-        await this.#moveLabel(AWSPENDING, ours, undefined);
+        await this.#moveLabel(AWSPENDING, ours, undefined, "unstage");
       } catch (unstageError) {
+        if (unstageError instanceof StoreFenceError) throw unstageError;
         throw this.#error(
           "needs-operator",
           `someone else moved ${AWSCURRENT} of secret ${this.secretId} away from version ${from} before rotator ` +
@@ -432,47 +511,67 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * remove). Safe to repeat: after a failure it looks where the label is, so an attempt whose answer was lost is
    * not mistaken for a refusal, and a label someone else moved is reported, not fought over.
    */
-  async #moveLabel(stage: string, from: string | undefined, to: string | undefined): Promise<void> {
+  async #moveLabel(stage: string, from: string | undefined, to: string | undefined, op: string): Promise<void> {
     const action =
       to === undefined
         ? `remove ${stage} from version ${from}`
         : `move ${stage} to version ${to}${from ? ` from ${from}` : ""}`;
-    await this.#call(action, async () => {
-      try {
-        await this.#client.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: this.secretId,
-            VersionStage: stage,
-            ...(from === undefined ? {} : { RemoveFromVersionId: from }),
-            ...(to === undefined ? {} : { MoveToVersionId: to }),
-          }),
-        );
-      } catch (error) {
-        const { VersionIdsToStages } = await this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }));
-        const holder = holderOf(VersionIdsToStages, stage);
-        if (holder === to) return;
-        if (holder !== from) {
-          throw this.#error(
-            "needs-operator",
-            `${stage} of secret ${this.secretId} is on version ${holder ?? "none"}, not ${from ?? "none"}, while ` +
-              `rotator was moving it to ${to ?? "no version"}: someone else is changing the secret.`,
-            safeCause(error),
+    // A change (fenced: only while this process holds the store's lock), and conditional in the store itself:
+    // RemoveFromVersionId fails unless the label is on the version this process saw it on.
+    await storeChange(op, () =>
+      this.#call(action, async () => {
+        try {
+          await this.#client.send(
+            new UpdateSecretVersionStageCommand({
+              SecretId: this.secretId,
+              VersionStage: stage,
+              ...(from === undefined ? {} : { RemoveFromVersionId: from }),
+              ...(to === undefined ? {} : { MoveToVersionId: to }),
+            }),
+            this.#sendOptions(),
           );
+        } catch (error) {
+          if (error instanceof StoreError) throw error;
+          const { VersionIdsToStages } = await this.#client.send(
+            new DescribeSecretCommand({ SecretId: this.secretId }),
+            this.#sendOptions(),
+          );
+          const holder = holderOf(VersionIdsToStages, stage);
+          if (holder === to) return;
+          if (holder !== from) {
+            throw this.#error(
+              "needs-operator",
+              `${stage} of secret ${this.secretId} is on version ${holder ?? "none"}, not ${from ?? "none"}, while ` +
+                `rotator was moving it to ${to ?? "no version"}: someone else is changing the secret.`,
+              safeCause(error),
+            );
+          }
+          throw error;
         }
-        throw error;
-      }
-    });
+      }),
+    );
+  }
+
+  /** The SDK options of every request: the store call's AbortSignal, so nothing outlives its deadline. */
+  #sendOptions(): { abortSignal?: AbortSignal } {
+    const signal = callSignal();
+    return signal === undefined ? {} : { abortSignal: signal };
   }
 
   // ------------------------------------------------------------------------------------------- reads
 
   async #describeSecret(): Promise<DescribeSecretCommandOutput> {
-    return this.#call("look up", () => this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId })));
+    return this.#call("look up", () =>
+      this.#client.send(new DescribeSecretCommand({ SecretId: this.secretId }), this.#sendOptions()),
+    );
   }
 
   async #getVersion(versionId: string): Promise<string> {
     const response = await this.#call(`read version ${versionId}`, () =>
-      this.#client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionId: versionId })),
+      this.#client.send(
+        new GetSecretValueCommand({ SecretId: this.secretId, VersionId: versionId }),
+        this.#sendOptions(),
+      ),
     );
     return this.#textOf(response, versionId);
   }
@@ -626,6 +725,21 @@ export class AwsSecretsManagerProvider implements StoreProvider {
       return "no region configured";
     }
   }
+}
+
+/**
+ * The SDK client with the store-call fence's last check (providers/store-call.ts) inside its retry loop, after
+ * signing: the last moment before each attempt leaves. (A client a test hands in is used as it is.)
+ */
+function fencedClient(client: SecretsManagerClient): SecretsManagerClient {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      await beforeSend();
+      return next(args);
+    },
+    { step: "finalizeRequest", priority: "low" },
+  );
+  return client;
 }
 
 /** The AWS error code of an SDK service exception (its `name`), else undefined. */

@@ -23,6 +23,15 @@ export function versionIdFor(runId: string, newKeyId: string): string {
   return `rotator-${digest.slice(0, 40)}`;
 }
 
+/**
+ * The version a rollback of that run writes the old value back as (when the run's own id is not free for it):
+ * derived the same way, so two rollbacks of one run (a resume after a crash, another host after a takeover) make
+ * one version, and never the id of a version the run's write could make current.
+ */
+export function restoreVersionIdFor(runId: string, newKeyId: string): string {
+  return versionIdFor(runId, `restore\0${newKeyId}`);
+}
+
 /** A version some rotator run wrote (AWS's own ids are UUIDs). */
 export function isRotatorVersion(versionId: string): boolean {
   return /^rotator-[0-9a-f]{40}$/.test(versionId);

@@ -160,7 +160,13 @@ runProviderContract(
     },
   },
   {
-    capabilities: { nativeStaging: false, checkAndSet: false, versioned: true },
+    capabilities: {
+      nativeStaging: false,
+      checkAndSet: false,
+      versioned: true,
+      fence: "deadline",
+      rollbackFencesWrites: false,
+    },
     interceptsWrites: true,
     timeout: 30_000,
   },

@@ -52,6 +52,7 @@ import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
 import { contentHash, credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import { beforeSend, callSignal, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -72,6 +73,22 @@ export const TAG_RESTORES = "rotator-restores";
 /** Key Vault's limit of tags per version. */
 export const MAX_TAGS = 15;
 export const CONTENT_TYPE = "application/json";
+
+/**
+ * Key Vault has no conditional write, so the check that a set may still leave (its store call not given up,
+ * this process's lease not about to run out) is made as late as the SDK allows: per attempt, after the
+ * challenge and the token, as the request goes to the HTTP client (providers/store-call.ts).
+ */
+type PipelinePolicy = NonNullable<
+  NonNullable<ConstructorParameters<typeof SecretClient>[2]>["additionalPolicies"]
+>[number]["policy"];
+const FENCE_POLICY: PipelinePolicy = {
+  name: "rotatorStoreFence",
+  sendRequest: async (request, next) => {
+    await beforeSend();
+    return next(request);
+  },
+};
 
 export interface RetryPolicy {
   retries: number;
@@ -139,7 +156,13 @@ interface Version {
 export class AzureKeyVaultProvider implements StoreProvider {
   readonly type = "azure-key-vault";
   /** checkAndSet: false, because Key Vault has no conditional write (see the file comment). */
-  readonly capabilities: ProviderCapabilities = { nativeStaging: false, checkAndSet: false, versioned: true };
+  readonly capabilities: ProviderCapabilities = {
+    nativeStaging: false,
+    checkAndSet: false,
+    versioned: true,
+    fence: "deadline",
+    rollbackFencesWrites: false,
+  };
   readonly name: string;
   /** The vault's origin, `https://host[:port]`, as configured. */
   readonly vaultUrl: string;
@@ -262,6 +285,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     const text = withCredential(this.#objectOf(latest), next, this.#names);
     const tags = { ...operatorTags(latest.tags), [TAG_RUN]: ctx.runId, [TAG_KEY]: keyId };
     const written = await this.#setAfterChecking(
+      "set",
       "set the new version",
       { text, contentType: CONTENT_TYPE, tags, notBefore: undefined, expiresOn: undefined },
       point.previousVersionId,
@@ -323,6 +347,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
       );
     }
     const restored = await this.#setAfterChecking(
+      "restore",
       `set the value of version ${previousId} again`,
       {
         text: before.text,
@@ -514,6 +539,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
    * anything else is someone else's write (needs-operator).
    */
   async #setAfterChecking(
+    op: "set" | "restore",
     action: string,
     version: Omit<Version, "id" | "managed">,
     expectedLatest: string,
@@ -523,14 +549,16 @@ export class AzureKeyVaultProvider implements StoreProvider {
     for (let attempt = 0; ; attempt++) {
       try {
         const client = this.#secretClient();
-        const set = await client.setSecret(this.secretName, version.text, {
-          ...this.#requestOptions(),
-          ...(version.contentType === undefined ? {} : { contentType: version.contentType }),
-          tags: version.tags,
-          enabled: true,
-          ...(version.notBefore === undefined ? {} : { notBefore: version.notBefore }),
-          ...(version.expiresOn === undefined ? {} : { expiresOn: version.expiresOn }),
-        });
+        const set = await storeChange(op, () =>
+          client.setSecret(this.secretName, version.text, {
+            ...this.#requestOptions(),
+            ...(version.contentType === undefined ? {} : { contentType: version.contentType }),
+            tags: version.tags,
+            enabled: true,
+            ...(version.notBefore === undefined ? {} : { notBefore: version.notBefore }),
+            ...(version.expiresOn === undefined ? {} : { expiresOn: version.expiresOn }),
+          }),
+        );
         const id = set.properties.version;
         if (id === undefined) throw this.#error("fatal", `Key Vault set a version of ${this.#where()} but named none.`);
         return id;
@@ -556,6 +584,8 @@ export class AzureKeyVaultProvider implements StoreProvider {
     this.#client = new SecretClient(this.vaultUrl, credential, {
       // Retried here instead (see the file comment).
       retryOptions: { maxRetries: 0 },
+      // Each request as it leaves (after the challenge and the token): a set only while its time has not run out.
+      additionalPolicies: [{ policy: FENCE_POLICY, position: "perRetry" }],
       disableChallengeResourceVerification: this.#config.disableChallengeResourceVerification === true,
       ...(ca === undefined ? {} : { tlsOptions: { ca } }),
     });
@@ -563,7 +593,11 @@ export class AzureKeyVaultProvider implements StoreProvider {
   }
 
   #requestOptions() {
-    return { requestOptions: { timeout: this.#options.timeoutMs ?? 10_000 } };
+    const signal = callSignal();
+    return {
+      requestOptions: { timeout: this.#options.timeoutMs ?? 10_000 },
+      ...(signal === undefined ? {} : { abortSignal: signal }),
+    };
   }
 
   /** One logical call, retried while it fails in a passing way; anything it throws is a StoreError. */

@@ -31,7 +31,9 @@ export interface CaseContext {
 
 /**
  * After a failed write: nothing it left behind stands in the way of undoing or retrying. Rollback changes
- * nothing, the write then works, and its rollback restores the store.
+ * nothing readers see; then the write works, and its rollback restores the store. A store whose rollback fences
+ * the run's writes (`rollbackFencesWrites`) refuses the write after the rollback instead, leaving the store as
+ * it was; there the retried write is tried first, and then undone.
  */
 export async function undoesAndRetries(
   test: ContractRun,
@@ -40,7 +42,17 @@ export async function undoesAndRetries(
   restorePoint: RestorePoint,
   next: StoredCredential,
   before: unknown,
+  capabilities: ProviderCapabilities,
 ): Promise<void> {
+  if (capabilities.rollbackFencesWrites) {
+    await provider.write(next, restorePoint, test.ctx);
+    expect((await provider.read()).credential).toEqual(next);
+    await provider.rollback(restorePoint, test.withKey(next));
+    expect(await store.raw()).toEqual(before);
+    await test.rejects(provider.write(next, restorePoint, test.ctx), "needs-operator");
+    expect(await store.raw()).toEqual(before);
+    return;
+  }
   await provider.rollback(restorePoint, test.withKey(next));
   expect(await store.raw()).toEqual(before);
   await provider.write(next, restorePoint, test.ctx);

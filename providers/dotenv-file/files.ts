@@ -55,14 +55,22 @@ export async function replaceFile(
   data: Uint8Array,
   owner: Ownership,
   tempPrefix: string,
+  /** Called between the temp file's flush and the rename (the fence: see the provider's file comment). */
+  beforeRename: (rename: () => Promise<void>) => Promise<void> = (rename) => rename(),
 ): Promise<void> {
   const directory = dirname(target);
   const temp = await writeTemp(directory, tempPrefix, data, owner);
   try {
-    await rename(temp, target);
+    await beforeRename(async () => {
+      try {
+        await rename(temp, target);
+      } catch (error) {
+        throw new FileStepError("rename", target, error);
+      }
+    });
   } catch (error) {
     await rm(temp, { force: true }).catch(() => undefined);
-    throw new FileStepError("rename", target, error);
+    throw error;
   }
   await syncDirectory(directory);
 }
@@ -96,7 +104,7 @@ export async function removeFile(path: string): Promise<void> {
   await syncDirectory(dirname(path));
 }
 
-/** Delete temp files whose names start with `prefix` in `directory` (left by a crash mid-write). */
+/** Delete temp files whose names start with `prefix` in `directory` (left by a crash mid-write, or by a writer that lost its lock). */
 export async function removeTempFiles(directory: string, prefix: string): Promise<void> {
   let names: string[];
   try {
@@ -105,7 +113,7 @@ export async function removeTempFiles(directory: string, prefix: string): Promis
     if (errorCode(error) === "ENOENT") return;
     throw error;
   }
-  const stale = names.filter((name) => name.startsWith(`${prefix}.`) && name.endsWith(".tmp"));
+  const stale = names.filter((name) => name.startsWith(prefix) && name.endsWith(".tmp"));
   for (const name of stale) await rm(join(directory, name), { force: true });
 }
 

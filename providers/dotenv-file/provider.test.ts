@@ -128,7 +128,15 @@ runProviderContract(
   { create: makeStore },
   // No interceptsWrites: a file has no request to hold up. Its check and its rename are two system calls, so a
   // writer landing between them is not caught (the provider says so where it declares checkAndSet).
-  { capabilities: { nativeStaging: false, checkAndSet: true, versioned: false } },
+  {
+    capabilities: {
+      nativeStaging: false,
+      checkAndSet: true,
+      versioned: false,
+      fence: "store",
+      rollbackFencesWrites: false,
+    },
+  },
 );
 
 describe("dotenv-file", () => {
@@ -559,7 +567,13 @@ describe("dotenv-file", () => {
       const { path, provider } = await fixture("");
       expect(provider.describe()).toBe(`dotenv file ${path}`);
       expect(provider.type).toBe("dotenv-file");
-      expect(provider.capabilities).toEqual({ nativeStaging: false, checkAndSet: true, versioned: false });
+      expect(provider.capabilities).toEqual({
+        nativeStaging: false,
+        checkAndSet: true,
+        versioned: false,
+        fence: "store",
+        rollbackFencesWrites: false,
+      });
     });
   });
 });

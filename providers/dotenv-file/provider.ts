@@ -38,6 +38,7 @@ import {
   withFieldDefaults,
 } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
+import { beforeSend, StoreFenceError, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -85,7 +86,13 @@ export class DotenvFileProvider implements StoreProvider {
    * and the rename are two system calls, so a writer landing in between (microseconds) is not caught; dotenv
    * files have no lock every editor honours.
    */
-  readonly capabilities: ProviderCapabilities = { nativeStaging: false, checkAndSet: true, versioned: false };
+  readonly capabilities: ProviderCapabilities = {
+    nativeStaging: false,
+    checkAndSet: true,
+    versioned: false,
+    fence: "store",
+    rollbackFencesWrites: false,
+  };
   readonly name: string;
   /** The configured file, absolute. */
   readonly path: string;
@@ -206,6 +213,7 @@ export class DotenvFileProvider implements StoreProvider {
     assertCredentialKind(next, this.#kind, this.#error);
     const point = this.#restorePoint(restorePoint);
     const { real, stats } = await this.#locate();
+    await this.#fenceOutEarlierWriters(real);
     this.#refuseLooseMode(stats);
     const bytes = await this.#read(real);
     const updated = updateDotenv(bytes, credentialToFields(next, this.#names));
@@ -227,7 +235,7 @@ export class DotenvFileProvider implements StoreProvider {
       );
     }
     try {
-      await replaceFile(real, updated, ownershipOf(stats), tempPrefix(real, ctx));
+      await replaceFile(real, updated, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("write"));
     } catch (error) {
       throw this.#fileError(error, `write file ${this.path}`);
     }
@@ -237,6 +245,7 @@ export class DotenvFileProvider implements StoreProvider {
   async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     const real = await this.#realPathIfExists();
+    if (real !== undefined) await this.#fenceOutEarlierWriters(real);
     const current = real === undefined ? undefined : await this.#readOptional(real);
     if (current !== undefined && contentVersion(current) === point.hashBefore) return; // never written, or undone
 
@@ -271,7 +280,7 @@ export class DotenvFileProvider implements StoreProvider {
       throw this.#fileError(error, `read file ${this.path}`);
     }
     try {
-      await replaceFile(real, backup, ownershipOf(stats), tempPrefix(real, ctx));
+      await replaceFile(real, backup, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("restore"));
     } catch (error) {
       throw this.#fileError(error, `restore file ${this.path} from ${point.backupPath}`);
     }
@@ -283,10 +292,25 @@ export class DotenvFileProvider implements StoreProvider {
       await removeFile(point.backupPath);
       // Temp files of this run survive only a crash mid-write; they may hold a secret.
       const real = (await this.#realPathIfExists()) ?? this.path;
-      await removeTempFiles(dirname(real), tempPrefix(real, ctx));
-      await removeTempFiles(dirname(point.backupPath), tempPrefix(real, ctx));
+      await removeTempFiles(dirname(real), `${tempPrefix(real, ctx)}.`);
+      await removeTempFiles(dirname(point.backupPath), `${tempPrefix(real, ctx)}.`);
     } catch (error) {
       throw this.#fileError(error, `delete the backup ${point.backupPath}`);
+    }
+  }
+
+  /**
+   * Remove every rotator temp file beside the file, before this process writes it. Whoever holds the store's
+   * lock now is the only writer allowed: a temp file there is an earlier writer's, one that crashed or one that
+   * lost the lock, frozen between its temp file and its rename. Its rename then finds no file and fails, so it
+   * can never replace the file after this process looked at it. (A writer checks its lock only after its temp
+   * file is flushed: one that passed the check made its temp file before this removal, which therefore finds it.)
+   */
+  async #fenceOutEarlierWriters(real: string): Promise<void> {
+    try {
+      await removeTempFiles(dirname(real), rotatorPrefix(real));
+    } catch (error) {
+      throw this.#fileError(error, `remove rotator's leftover temp files beside ${this.path}`);
     }
   }
 
@@ -425,6 +449,7 @@ export class DotenvFileProvider implements StoreProvider {
 
   /** A failed file operation, said in the user's terms. fs errors carry paths and codes, never file content. */
   #fileError(error: unknown, action: string): StoreError {
+    if (error instanceof StoreFenceError) return error;
     const step = error instanceof FileStepError ? error.step : undefined;
     const code = errorCode(error instanceof FileStepError ? error.cause : error);
     const [kind, hint] = explain(code, step);
@@ -504,5 +529,22 @@ function ownershipOf(stats: Stats): { mode: number; uid: number; gid: number } {
 /** Names of this run's backup and temp files: `.<file>.rotator-<runId>`, next to the file. */
 function tempPrefix(real: string, ctx: WriteContext): string {
   const run = ctx.runId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
-  return `.${basename(real)}.rotator-${run}`;
+  return `${rotatorPrefix(real)}${run}`;
+}
+
+/** What every run's backup and temp file names beside the file start with. */
+function rotatorPrefix(real: string): string {
+  return `.${basename(real)}.rotator-`;
+}
+
+/**
+ * The rename that replaces the file, as one fenced store change: only while this process holds the store's
+ * lock, checked after the temp file is flushed and again (by the clock) right before the rename.
+ */
+function fencedRename(op: string): (rename: () => Promise<void>) => Promise<void> {
+  return (rename) =>
+    storeChange(op, async () => {
+      await beforeSend();
+      await rename();
+    });
 }

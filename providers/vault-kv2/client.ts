@@ -9,6 +9,8 @@
  */
 import nodeVault from "node-vault";
 import pRetry from "p-retry";
+import { StoreError } from "../errors.js";
+import { beforeSend } from "../store-call.js";
 import { toRequestFailure, VaultRequestFailure } from "./errors.js";
 
 export interface RetryOptions {
@@ -91,6 +93,8 @@ export class VaultHttp {
       try {
         return await this.#send(request);
       } catch (error) {
+        // Refused before it was sent (the lock is gone, the call is over): not a Vault failure, never retried.
+        if (error instanceof StoreError) throw error;
         throw toRequestFailure(error, request.method, request.path);
       }
     };
@@ -107,6 +111,7 @@ export class VaultHttp {
         shouldRetry: ({ error }) => error instanceof VaultRequestFailure && error.kind === "retryable",
       });
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       const failure = toRequestFailure(error, request.method, request.path);
       failure.attempts = attempts;
       throw failure;
@@ -117,6 +122,8 @@ export class VaultHttp {
     const headers: Record<string, string> = {};
     if (request.token !== undefined) headers["X-Vault-Token"] = request.token;
     if (this.#namespace !== undefined) headers["X-Vault-Namespace"] = this.#namespace;
+    // The last moment before a request that changes the secret leaves (providers/store-call.ts).
+    await beforeSend();
     try {
       const body: unknown = await this.#client.request({
         method: request.method,

@@ -248,7 +248,13 @@ function contractHarness(empty: "absent" | "others-only", auth: "token" | "appro
 }
 
 const VAULT_CONTRACT = {
-  capabilities: { nativeStaging: false, checkAndSet: true, versioned: true },
+  capabilities: {
+    nativeStaging: false,
+    checkAndSet: true,
+    versioned: true,
+    fence: "store",
+    rollbackFencesWrites: true,
+  },
   interceptsWrites: true,
   timeout: 30_000,
 } as const;
@@ -317,6 +323,45 @@ describe("vault-kv2 against OpenBao", () => {
       // Idempotent: a second rollback (a resume) writes nothing.
       await store.provider.rollback(restorePoint, rollbackCtx(next));
       expect((await metadata("secret", store.path)).current_version).toBe(4);
+    });
+
+    it("a check-and-set write of the run still on its way when another process rolled the run back is refused by Vault", async () => {
+      // Host A read version 1 and froze with its write (cas 1) on its way; host B rolled the run back.
+      const store = await vaultStore();
+      const old = newKey();
+      await root.write(`secret/data/${store.path}`, { data: { ...OTHERS, ...fields(old) } });
+      const before = await currentData("secret", store.path);
+      const { snapshot } = await store.provider.preflight();
+      const restorePoint = await store.provider.prepare(snapshot, ctx);
+      const next = newKey();
+
+      await store.open().rollback(restorePoint, rollbackCtx(next));
+      expect((await metadata("secret", store.path)).current_version).toBe(2);
+      expect(await currentData("secret", store.path)).toEqual(before);
+
+      // A's request lands now: exactly what its write sends.
+      await expect(
+        root.write(`secret/data/${store.path}`, { data: { ...OTHERS, ...fields(next) }, options: { cas: 1 } }),
+      ).rejects.toThrow(/check-and-set/);
+      expect((await metadata("secret", store.path)).current_version).toBe(2);
+      expect(await currentData("secret", store.path)).toEqual(before);
+      expect((await rejection(store.provider.write(next, restorePoint, ctx))).kind).toBe("needs-operator");
+      expect(await store.provider.read()).toEqual({ credential: old, version: "2" });
+    });
+
+    it("a secret that did not exist: the rollback of a run whose write never landed leaves no data, and the write is refused", async () => {
+      const store = await vaultStore();
+      const { snapshot } = await store.provider.preflight();
+      const restorePoint = await store.provider.prepare(snapshot, ctx);
+      const next = newKey();
+      await store.provider.rollback(restorePoint, rollbackCtx(next));
+      await store.provider.rollback(restorePoint, rollbackCtx(next));
+      expect(await currentData("secret", store.path)).toBeUndefined();
+      expect((await metadata("secret", store.path)).current_version).toBe(1);
+      await expect(
+        root.write(`secret/data/${store.path}`, { data: fields(next), options: { cas: 0 } }),
+      ).rejects.toThrow(/check-and-set/);
+      expect(await currentData("secret", store.path)).toBeUndefined();
     });
 
     it("rollback refuses to write back a previous version that reads back corrupted (hash of preflight's read), needs-operator", async () => {

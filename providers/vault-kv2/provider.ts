@@ -41,6 +41,7 @@ import {
 } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { contentHash } from "../json-secret.js";
+import { storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
@@ -135,7 +136,13 @@ export function dataHash(data: SecretData): string {
 
 export class VaultKv2Provider implements StoreProvider {
   readonly type = "vault-kv2";
-  readonly capabilities: ProviderCapabilities = { nativeStaging: false, checkAndSet: true, versioned: true };
+  readonly capabilities: ProviderCapabilities = {
+    nativeStaging: false,
+    checkAndSet: true,
+    versioned: true,
+    fence: "store",
+    rollbackFencesWrites: true,
+  };
   readonly name: string;
   readonly address: string;
   readonly namespace: string | undefined;
@@ -291,10 +298,12 @@ export class VaultKv2Provider implements StoreProvider {
     const capability = previous > 0 ? "update" : "create";
     let written: number;
     try {
-      const { body } = await this.#call(
-        { method: "POST", path: this.#dataPath, body: { data, options: { cas: previous } } },
-        `write Vault secret ${this.#where()}`,
-        { capability, path: this.#dataPath },
+      const { body } = await storeChange("write", () =>
+        this.#call(
+          { method: "POST", path: this.#dataPath, body: { data, options: { cas: previous } } },
+          `write Vault secret ${this.#where()}`,
+          { capability, path: this.#dataPath },
+        ),
       );
       written = this.#parse(writeResponse, body, "write").data.version;
     } catch (error) {
@@ -325,72 +334,111 @@ export class VaultKv2Provider implements StoreProvider {
 
   async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#rollbackOnce(point, ctx.newKeyId);
+        return;
+      } catch (error) {
+        // Check-and-set refused: the run's own write landed meanwhile (the one write that can cross this one
+        // under the lock: a host frozen with it on its way). Decide again from what the secret holds now.
+        if (isCasConflict(error) && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * One attempt at the rollback. Whatever the secret holds, it ends on a version above the one from before the
+   * run: even when the run's write never landed, the data from before is written again (or, for a secret that
+   * had none, an empty version written and deleted), so a write of this run still on its way, check-and-set
+   * against that version, is refused by Vault whenever it arrives.
+   */
+  async #rollbackOnce(point: VaultRestorePoint, newKeyId: string): Promise<void> {
     const previous = point.previousVersion;
     const current = await this.#readCurrent();
-    if (current.version === previous) return; // never written
-    const ours = current.version === previous + 1 && this.#holdsKey(current, ctx.newKeyId);
+    const ours = current.version === previous + 1 && this.#holdsKey(current, newKeyId);
 
     if (!point.previousHadData) {
+      if (current.version === previous) {
+        const fence = await this.#writeData({}, previous, `fence Vault secret ${this.#where()}`);
+        await this.#deleteVersion(fence, point, "fence");
+        return;
+      }
       if (current.data === undefined) return; // no data, as before the run (undone already)
-      if (!ours) throw this.#changedByOthers(point, current.version);
-      await this.#call(
-        { method: "POST", path: this.#deletePath, body: { versions: [current.version] } },
-        `delete version ${current.version} of Vault secret ${this.#where()} (undoing this run's write)`,
-        { capability: "update", path: this.#deletePath },
-      );
-      const after = await this.#readCurrent();
-      if (after.data !== undefined) throw this.#changedByOthers(point, after.version);
+      const ownFence = current.version === previous + 1 && Object.keys(current.data).length === 0;
+      if (!ours && !ownFence) throw this.#changedByOthers(point, current.version);
+      await this.#deleteVersion(current.version, point, "delete");
       return;
     }
 
-    if (ours) {
-      const before = await this.#readVersion(previous);
-      if (
-        before !== undefined &&
-        typeof point.previousDataHash === "string" &&
-        dataHash(before) !== point.previousDataHash
-      ) {
-        throw this.#error(
-          "needs-operator",
-          `cannot roll back Vault secret ${this.#where()}: version ${previous} reads back different from what rotator ` +
-            "read before the run (its content hash changed), so writing it back could put a corrupted or substituted " +
-            `credential in; nothing was written. The secret holds this run's new credential (version ${current.version}). ` +
-            "Check the path to Vault (a proxy?) and the version's history, then run `rotator resume` again.",
-        );
-      }
-      if (before === undefined) {
-        throw this.#error(
-          "needs-operator",
-          `cannot roll back Vault secret ${this.#where()}: version ${previous}, which it held before the run, is ` +
-            "deleted or destroyed (or was dropped by max_versions), so rotator cannot write it back. The secret " +
-            `holds this run's new credential (version ${current.version}); put the right credential in by hand.`,
-        );
-      }
-      let written: number;
-      try {
-        const { body } = await this.#call(
-          { method: "POST", path: this.#dataPath, body: { data: before, options: { cas: current.version } } },
-          `write version ${previous} of Vault secret ${this.#where()} back`,
-          { capability: "update", path: this.#dataPath },
-        );
-        written = this.#parse(writeResponse, body, "write").data.version;
-      } catch (error) {
-        if (!isCasConflict(error)) throw error;
-        const now = await this.#readCurrent();
-        if (now.data !== undefined && isDeepStrictEqual(now.data, before)) return; // our earlier attempt landed
-        throw this.#changedByOthers(point, now.version, error);
-      }
+    const before = await this.#dataBefore(point, current.version);
+    if (current.version === previous || ours) {
+      const written = await this.#writeData(
+        before,
+        current.version,
+        `write version ${previous} of Vault secret ${this.#where()} back`,
+      );
       const after = await this.#readCurrent();
       if (after.version !== written || !isDeepStrictEqual(after.data, before)) {
         throw this.#changedByOthers(point, after.version);
       }
       return;
     }
-
     // Undone already: the data of the version from before the run is current again.
-    const before = await this.#readVersion(previous);
-    if (current.data !== undefined && before !== undefined && isDeepStrictEqual(current.data, before)) return;
+    if (current.data !== undefined && isDeepStrictEqual(current.data, before)) return;
     throw this.#changedByOthers(point, current.version);
+  }
+
+  /** The data of the version from before the run, checked against the hash prepare journaled. */
+  async #dataBefore(point: VaultRestorePoint, now: number): Promise<SecretData> {
+    const previous = point.previousVersion;
+    const before = await this.#readVersion(previous);
+    if (
+      before !== undefined &&
+      typeof point.previousDataHash === "string" &&
+      dataHash(before) !== point.previousDataHash
+    ) {
+      throw this.#error(
+        "needs-operator",
+        `cannot roll back Vault secret ${this.#where()}: version ${previous} reads back different from what rotator ` +
+          "read before the run (its content hash changed), so writing it back could put a corrupted or substituted " +
+          `credential in; nothing was written. The secret is on version ${now}. ` +
+          "Check the path to Vault (a proxy?) and the version's history, then run `rotator resume` again.",
+      );
+    }
+    if (before === undefined) {
+      throw this.#error(
+        "needs-operator",
+        `cannot roll back Vault secret ${this.#where()}: version ${previous}, which it held before the run, is ` +
+          "deleted or destroyed (or was dropped by max_versions), so rotator cannot write it back. The secret " +
+          `is on version ${now}; put the right credential in by hand.`,
+      );
+    }
+    return before;
+  }
+
+  /** Write `data` as a new version, check-and-set against `cas`; the version written. */
+  async #writeData(data: SecretData, cas: number, action: string): Promise<number> {
+    const { body } = await storeChange("restore", () =>
+      this.#call({ method: "POST", path: this.#dataPath, body: { data, options: { cas } } }, action, {
+        capability: cas > 0 ? "update" : "create",
+        path: this.#dataPath,
+      }),
+    );
+    return this.#parse(writeResponse, body, "write").data.version;
+  }
+
+  /** Soft-delete exactly one version (this run's, or the rollback's own fence), so readers see no data again. */
+  async #deleteVersion(version: number, point: VaultRestorePoint, op: string): Promise<void> {
+    await storeChange(op, () =>
+      this.#call(
+        { method: "POST", path: this.#deletePath, body: { versions: [version] } },
+        `delete version ${version} of Vault secret ${this.#where()} (undoing this run's write)`,
+        { capability: "update", path: this.#deletePath },
+      ),
+    );
+    const after = await this.#readCurrent();
+    if (after.data !== undefined) throw this.#changedByOthers(point, after.version);
   }
 
   async release(restorePoint: RestorePoint, _ctx: WriteContext & { newKeyId: string }): Promise<void> {

@@ -8,6 +8,7 @@ import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
 import { credentialSchema } from "../credentials/registry.js";
+import { DEFAULT_TWILIO_TIMEOUT_SECONDS, storeDeadlineProblems } from "../engine/deadlines.js";
 import { stateSchema } from "../engine/state/schema.js";
 import { notifySchema } from "../notify/schema.js";
 import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
@@ -79,6 +80,15 @@ const twilioSection = z.strictObject({
     .optional()
     .describe(
       "Send Twilio API calls here instead of Twilio (an emulator), e.g. http://127.0.0.1:4010. Default: Twilio.",
+    ),
+  timeoutSeconds: z
+    .number()
+    .min(0.5)
+    .max(300)
+    .default(DEFAULT_TWILIO_TIMEOUT_SECONDS)
+    .describe(
+      "How long one request to Twilio may go unanswered before rotator gives it up (a passing failure, " +
+        "retried a few times within as long again). Default 10.",
     ),
 });
 
@@ -228,6 +238,7 @@ export const configSchema = z
         });
       }
     }
+    for (const { path, message } of storeDeadlineProblems(config)) ctx.addIssue({ code: "custom", path, message });
     for (const list of ["stores", "consumers"] as const) {
       const seen = new Map<string, number>();
       config[list].forEach((entry, index) => {

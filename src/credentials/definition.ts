@@ -19,6 +19,8 @@ export interface IssuerEnvironment {
   propagationTimeoutMs: number;
   /** How long to wait for Twilio to refuse the revoked credential. */
   revokeConfirmTimeoutMs: number;
+  /** How long one Twilio request may go unanswered (`twilio.timeoutSeconds`). */
+  requestTimeoutMs?: number;
   onRetry?: (what: string, error: Error, attempt: number) => void;
   /**
    * Told when the issuer stops using the configured admin credential for another (an auth token rotated

@@ -16,10 +16,15 @@ import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { registerSecret } from "../util/mask.js";
 import { missingPackageAsBadInput } from "../util/optional-packages.js";
+import { storeTimeoutMs } from "./deadlines.js";
+import { pausepoint } from "./failpoint.js";
+import { fencedStore } from "./fence.js";
 import type { Interruption } from "./interrupt.js";
+import type { RunSummary } from "./journal.js";
 import type { StoreRef } from "./lock.js";
 import type { Reporter } from "./reporter.js";
 import type { StateBackend } from "./state/backend.js";
+import { LocalStateBackend } from "./state/local.js";
 
 export interface EngineContext {
   loaded: LoadedConfig;
@@ -75,10 +80,22 @@ export async function buildContext(
 ): Promise<EngineContext> {
   const { config } = loaded;
   const env = options.env ?? process.env;
+  // Every store call bounded by its deadline and every change fenced by the locks this state holds (fence.ts).
+  const state = options.state ?? new LocalStateBackend(options.stateDir);
   const stores = await Promise.all(
-    config.stores.map((entry) =>
-      createStoreProvider(entry, { credentialKind: config.credential.type, baseDir: loaded.baseDir, env }).catch(
-        missingPackageAsBadInput,
+    config.stores.map(async (entry, index) =>
+      fencedStore(
+        await createStoreProvider(entry, {
+          credentialKind: config.credential.type,
+          baseDir: loaded.baseDir,
+          env,
+        }).catch(missingPackageAsBadInput),
+        {
+          timeoutMs: storeTimeoutMs(entry, config.state),
+          setting: `stores[${index}].timeoutSeconds`,
+          fence: () => state.fence(),
+          pause: (point) => pausepoint(point, env),
+        },
       ),
     ),
   );
@@ -92,6 +109,7 @@ export async function buildContext(
       admin,
       baseUrl: config.twilio.baseUrl,
       propagationTimeoutMs: config.verify.newKeyTimeoutSeconds * 1000,
+      requestTimeoutMs: config.twilio.timeoutSeconds * 1000,
       revokeConfirmTimeoutMs: config.verify.revokeConfirmSeconds * 1000,
       ...(options.throttle === undefined ? {} : { throttle: options.throttle }),
       onRetry: (what, error, attempt) =>
@@ -101,7 +119,7 @@ export async function buildContext(
         options.reporter.warn(`admin credential: ${from} no longer works; going on with ${to}`);
       },
     });
-    refs = await resolveStoreRefs(loaded, stores);
+    refs = await resolveStoreRefs(loaded, stores, state);
   } catch (error) {
     await closeStores();
     throw error;
@@ -116,7 +134,7 @@ export async function buildContext(
     legacyCredentialKeys: [credentialKeyOf(config, refs, "legacy")],
     consumers,
     stateDir: options.stateDir,
-    ...(options.state === undefined ? {} : { state: options.state }),
+    state,
     reporter: options.reporter,
     env,
     adminSwitches,
@@ -160,14 +178,19 @@ async function adminFromStore(loaded: LoadedConfig, stores: StoreProvider[]): Pr
   };
 }
 
-async function resolveStoreRefs(loaded: LoadedConfig, stores: StoreProvider[]): Promise<StoreRef[]> {
+async function resolveStoreRefs(
+  loaded: LoadedConfig,
+  stores: StoreProvider[],
+  state: StateBackend,
+): Promise<StoreRef[]> {
   const entries = loaded.config.stores;
+  const journaled = journaledIdentities(state);
   const refs = await Promise.all(
     stores.map(async (store, index): Promise<StoreRef> => {
       const identity = await store.identity();
       return {
         name: store.name,
-        identity: identity.key,
+        identity: (identity.unresolved === true ? await journaled(store) : undefined) ?? identity.key,
         display: identity.display,
         legacyIdentity: legacyStoreIdentity(store, entries[index]),
         ...(identity.claimFile === undefined ? {} : { claimFile: identity.claimFile }),
@@ -186,6 +209,24 @@ async function resolveStoreRefs(loaded: LoadedConfig, stores: StoreProvider[]): 
   });
   if (problems.length > 0) throw new ConfigError(loaded.file, problems, "remove the duplicate store entry");
   return refs;
+}
+
+/**
+ * A store that did not answer (or refused the lookup) when asked what it is: the identity the newest run that
+ * journaled this store, as this config describes it, recorded then. Without it, an unreachable store would be
+ * known by another key than its runs' and locks', and this config would no longer find its own runs (`status`
+ * showing none, `resume` nothing to do) exactly while a store is down. The journal is read once, when needed.
+ */
+function journaledIdentities(state: StateBackend): (store: StoreProvider) => Promise<string | undefined> {
+  let runs: Promise<RunSummary[]> | undefined;
+  return async (store) => {
+    runs ??= state.listRuns().catch(() => []);
+    for (const run of [...(await runs)].reverse()) {
+      const entry = run.started?.stores.find((s) => s.type === store.type && s.location === store.describe());
+      if (entry?.identity !== undefined) return entry.identity;
+    }
+    return undefined;
+  };
 }
 
 /**

@@ -132,10 +132,31 @@ export function describeOwner(owner: LockOwner | undefined): string {
 export class StoreLocks {
   /** The lock files held, in the order they were taken. */
   readonly paths: readonly string[];
+  /** What this process wrote in each: a lock file holding anything else is no longer ours. */
+  readonly #written: ReadonlyMap<string, string>;
+  readonly #runId: string;
   #released = false;
 
-  private constructor(paths: readonly string[]) {
-    this.paths = paths;
+  private constructor(taken: ReadonlyArray<{ path: string; content: string }>, runId: string) {
+    this.paths = taken.map((lock) => lock.path);
+    this.#written = new Map(taken.map((lock) => [lock.path, lock.content]));
+    this.#runId = runId;
+  }
+
+  /**
+   * Throws (exit 5) unless every lock file still holds what this process wrote: one removed by hand, or taken
+   * over by a `resume` that judged its holder gone, means another process may be writing the stores now.
+   */
+  assertHeld(): void {
+    for (const [path, content] of this.#written) {
+      let now: string | undefined;
+      try {
+        now = readFileSync(path, "utf8");
+      } catch {
+        now = undefined;
+      }
+      if (this.#released || now !== content) throw new LockLostError(this.#runId, path, readOwner(path));
+    }
   }
 
   /**
@@ -153,20 +174,38 @@ export class StoreLocks {
       a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0,
     );
     ensureStateDir(stateDir, "locks");
-    const taken: string[] = [];
+    const taken: Array<{ path: string; content: string }> = [];
     try {
       for (const store of unique) taken.push(acquireOne(stateDir, store, owner, options));
     } catch (error) {
-      for (const path of taken.reverse()) unlinkQuietly(path);
+      for (const { path } of taken.reverse()) unlinkQuietly(path);
       throw error;
     }
-    return new StoreLocks(taken);
+    return new StoreLocks(taken, owner.runId);
   }
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const path of [...this.paths].reverse()) unlinkQuietly(path);
+    // Only our own: a lock file someone else holds now (after ours was taken from us) is theirs to remove.
+    for (const path of [...this.paths].reverse()) {
+      if (readFileQuietly(path) === this.#written.get(path)) unlinkQuietly(path);
+    }
+  }
+}
+
+/** This process's lock of a store is gone: removed, or taken over by another process. */
+export class LockLostError extends RotatorError {
+  override readonly name = "LockLostError";
+  constructor(runId: string, path: string, holder: LockOwner | undefined) {
+    const now = holder === undefined ? "it was removed" : `it is held by ${describeOwner(holder)}`;
+    super(
+      `run ${runId}: this process no longer holds its lock ${path} (${now}); it stopped before its next step and changes no store`,
+      {
+        exitCode: ExitCode.locked,
+        hint: "`rotator status` shows who holds the run now; `rotator resume` finishes it once no one does",
+      },
+    );
   }
 }
 
@@ -175,7 +214,7 @@ function acquireOne(
   store: StoreRef,
   owner: { runId: string; command: string; configFile?: string },
   options: { takeOverStale?: boolean },
-): string {
+): { path: string; content: string } {
   const path = lockPath(stateDir, store.identity);
   const record: LockOwner = {
     pid: process.pid,
@@ -184,15 +223,16 @@ function acquireOne(
     ...owner,
     store: store.identity,
   };
+  const content = JSON.stringify(record);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
       try {
-        writeSync(fd, JSON.stringify(record));
+        writeSync(fd, content);
       } finally {
         closeSync(fd);
       }
-      return path;
+      return { path, content };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw stateDirError(stateDir, `create ${path}`, error);
     }
@@ -230,6 +270,14 @@ export function takeOverStale(path: string, stale: LockOwner | undefined): void 
     }
   }
   unlinkQuietly(aside);
+}
+
+function readFileQuietly(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function unlinkQuietly(path: string): void {

@@ -15,6 +15,7 @@ import { createRequire } from "node:module";
 import RequestClient from "twilio/lib/base/RequestClient.js";
 import type RestExceptionModule from "twilio/lib/base/RestException.js";
 import Twilio from "twilio/lib/rest/Twilio.js";
+import { DEFAULT_TWILIO_TIMEOUT_SECONDS } from "../engine/deadlines.js";
 
 // RestException is compiled as an ES module's default export (`exports.default`), where Node's `import`
 // and vitest's interop disagree on what a default import is; `require` means the same to both.
@@ -60,6 +61,26 @@ export class TwilioUnreadableResponseError extends Error {
   }
 }
 
+/**
+ * A request Twilio (or the emulator at twilio.baseUrl) did not answer within its deadline. No `status`: the
+ * retry policy takes it for a passing network failure, as it is.
+ */
+export class TwilioUnreachableError extends Error {
+  override readonly name = "TwilioUnreachableError";
+  constructor(request: string, origin: string, timeoutMs: number) {
+    super(
+      `${request} to ${origin}: no answer within ${timeoutMs / 1000} s (twilio.timeoutSeconds); Twilio is unreachable ` +
+        "from this host or not answering: check the network path (proxy, firewall, DNS) and https://status.twilio.com",
+    );
+  }
+}
+
+/** axios's own timeout (the client's `timeout`): ECONNABORTED, or ETIMEDOUT with transitional options. */
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ECONNABORTED" || code === "ETIMEDOUT";
+}
+
 export function isUnreadableResponse(error: unknown): error is TwilioUnreadableResponseError {
   return error instanceof TwilioUnreadableResponseError;
 }
@@ -101,12 +122,14 @@ const THROTTLED_429_ATTEMPTS = 8;
 class RotatorRequestClient extends RequestClient {
   readonly #origin: string | undefined;
   readonly #throttle: RequestThrottle | undefined;
+  readonly #timeoutMs: number;
 
   constructor(baseUrl: string | undefined, timeoutMs: number, throttle?: RequestThrottle) {
     // keepAlive off: rotator makes a handful of calls, and open sockets keep test processes alive.
     super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
     this.#origin = baseUrl?.replace(/\/+$/, "");
     this.#throttle = throttle;
+    this.#timeoutMs = timeoutMs;
   }
 
   override async request<TData>(opts: RequestOptions<TData>): Promise<TwilioResponse<TData>> {
@@ -116,9 +139,12 @@ class RotatorRequestClient extends RequestClient {
       const headers = { ...opts.headers, "X-Forwarded-Host": new URL(meant).host };
       sent = { ...opts, uri: this.#origin + opts.uri.slice(meant.length), headers };
     }
-    const send = () => super.request<TData>(sent) as Promise<TwilioResponse<TData>>;
-    const response = this.#throttle === undefined ? await send() : await sendThrottled(send, this.#throttle);
     const request = `${opts.method.toUpperCase()} ${new URL(sent.uri).pathname}`;
+    const send = () =>
+      (super.request<TData>(sent) as Promise<TwilioResponse<TData>>).catch((error: unknown) => {
+        throw isTimeout(error) ? new TwilioUnreachableError(request, new URL(sent.uri).origin, this.#timeoutMs) : error;
+      });
+    const response = this.#throttle === undefined ? await send() : await sendThrottled(send, this.#throttle);
     if (response.statusCode >= 400) throw new TwilioApiError(response, request);
     // The library JSON.parses bodies itself, and V8's parse errors quote the text; check here, quoting nothing.
     if (typeof response.body === "string" && response.body.length > 0 && !isJson(response.body)) {
@@ -166,7 +192,8 @@ export interface TwilioClientOptions {
   password: string;
   /** An emulator's origin, e.g. http://127.0.0.1:4010. Undefined means Twilio itself. */
   baseUrl?: string | undefined;
-  timeoutMs?: number;
+  /** How long one request may go unanswered; default DEFAULT_TWILIO_TIMEOUT_SECONDS. */
+  timeoutMs?: number | undefined;
   /** Twilio Region (`ie1`) and Edge (`dublin`): the client then calls `api.dublin.ie1.twilio.com`. */
   region?: string | undefined;
   edge?: string | undefined;
@@ -177,7 +204,11 @@ export interface TwilioClientOptions {
 export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
   return new Twilio(options.username, options.password, {
     accountSid: options.accountSid,
-    httpClient: new RotatorRequestClient(options.baseUrl, options.timeoutMs ?? 30_000, options.throttle),
+    httpClient: new RotatorRequestClient(
+      options.baseUrl,
+      options.timeoutMs ?? DEFAULT_TWILIO_TIMEOUT_SECONDS * 1000,
+      options.throttle,
+    ),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.edge === undefined ? {} : { edge: options.edge }),
   });
@@ -193,6 +224,7 @@ export async function keyAuthenticates(options: {
   secret: string;
   baseUrl?: string | undefined;
   throttle?: RequestThrottle | undefined;
+  timeoutMs?: number | undefined;
 }): Promise<boolean> {
   const client = createTwilioClient({
     accountSid: options.accountSid,
@@ -200,6 +232,7 @@ export async function keyAuthenticates(options: {
     password: options.secret,
     baseUrl: options.baseUrl,
     throttle: options.throttle,
+    timeoutMs: options.timeoutMs,
   });
   try {
     // The generic request, not `api.v2010.accounts(…).messages`: the same GET without loading the 2010

@@ -12,9 +12,8 @@
  *   nothing changed; `plan` and `status` on an empty database create nothing;
  * - the secret scan covers the journal rows too, and the database password is never printed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { freshDatabase, type TestDatabase } from "../harness/postgres.js";
@@ -22,17 +21,15 @@ import {
   authenticates,
   type CliRun,
   readStoreKey,
-  root,
   secretLeaks,
   transcript,
   until,
   useE2e,
   type Workspace,
-  writeConfigFor,
 } from "./harness.js";
+import { type Host, json, runOn, twoHosts as sharedTwoHosts, startOn } from "./hosts.js";
 
 const e2e = useE2e();
-const bin = join(root, "bin", "rotator.js");
 const LEASE_SECONDS = 2;
 /** Long enough that a CLI started right after the kill surely finds the dead holder's lease still running. */
 const CRASH_LEASE_SECONDS = 6;
@@ -60,81 +57,9 @@ async function database(): Promise<TestDatabase> {
   return db;
 }
 
-/** The namespace a "host" runs in: as root a UTS namespace; otherwise a user namespace mapping us to root too. */
-const NAMESPACE = process.getuid?.() === 0 ? ["--uts"] : ["--user", "--map-root-user", "--uts"];
-
-/**
- * The CLI as started on host `host`: its own hostname (a UTS namespace; unshare and sh exec, so `child` is the
- * rotator process itself), everything printed kept for the scan.
- */
-function startOn(
-  host: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(
-    "unshare",
-    [...NAMESPACE, "sh", "-c", 'hostname "$0" && exec "$@"', host, process.execPath, bin, ...args],
-    { cwd: root, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const done = new Promise<CliRun>((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr?.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      transcript.push(stdout, stderr);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
-
-/** The CLI run on host `host` to its end. */
-function runOn(host: string, args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
-  return startOn(host, args, env).done;
-}
-
-const json = (run: CliRun) => {
-  try {
-    return JSON.parse(run.stdout) as Record<string, unknown> & { error?: string; hint?: string; status?: string };
-  } catch {
-    throw new Error(`not one JSON object (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  }
-};
-
-interface Host {
-  name: string;
-  config: string;
-  stateDir: string;
-  env: Record<string, string | undefined>;
-  run(command: string, ...rest: string[]): Promise<CliRun>;
-}
-
-/** Two hosts for one workspace: their own config file (the same stores) and state directory, one database. */
-async function twoHosts(ws: Workspace, db: TestDatabase, leaseSeconds = LEASE_SECONDS): Promise<[Host, Host]> {
-  const state = { backend: "postgres", url: { env: "DATABASE_URL" }, leaseSeconds };
-  const make = async (name: string): Promise<Host> => {
-    const config = join(ws.dir, `${name}.yaml`);
-    const stateDir = join(ws.dir, `state-${name}`);
-    await mkdir(stateDir, { recursive: true });
-    await writeConfigFor(ws, { state }, { file: config });
-    const env = { ...ws.env, DATABASE_URL: db.url };
-    return {
-      name,
-      config,
-      stateDir,
-      env,
-      run: (command, ...rest) =>
-        runOn(name, [command, "--config", config, "--state-dir", stateDir, "--json", ...rest], env),
-    };
-  };
-  return [await make("rotator-host-a"), await make("rotator-host-b")];
+/** Two hosts for one workspace, sharing the database (see hosts.ts). */
+function twoHosts(ws: Workspace, db: TestDatabase, leaseSeconds = LEASE_SECONDS): Promise<[Host, Host]> {
+  return sharedTwoHosts(ws, db, leaseSeconds);
 }
 
 /** The account's keys that are not other workspaces' (the emulator's account is the file's, shared). */

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { lockPath } from "../../src/engine/lock.js";
 import { openStateBackend, type StateBackend } from "../../src/engine/state/index.js";
 import { LocalStateBackend } from "../../src/engine/state/local.js";
 import { freshDatabase, type TestDatabase } from "../harness/postgres.js";
@@ -127,11 +128,29 @@ describe("PostgreSQL state: leases", () => {
       stalled.child.kill("SIGCONT");
       stalled.send("append");
       expect(await stalled.next()).toMatchObject({ exitCode: 5 });
+      // Nor may it change a store: the fence every store change confirms first refuses it too.
+      stalled.send("confirm");
+      const refused = await stalled.next();
+      expect(refused).toMatchObject({ exitCode: 5 });
+      expect(String(refused.failed)).toMatch(/no longer holds the lease/);
       // Still stale: what it journaled waits for a resume.
       expect((await view.inspectLocks(held))[0]?.lock.state).toBe("stale");
       expect((await view.readRun(runId))?.records).toHaveLength(1);
     } finally {
       stalled.child.kill("SIGKILL");
+    }
+  });
+
+  it("a live holder's fence renews its lease and says until when it holds: at most one lease ahead", async () => {
+    const held = stores(1);
+    const live = await startHolder(backend, held, `run-${randomUUID()}`);
+    try {
+      live.send("confirm");
+      const answer = await live.next();
+      expect(answer.confirmed as number).toBeGreaterThan(0);
+      expect(answer.confirmed as number).toBeLessThanOrEqual(LEASE_MS);
+    } finally {
+      live.child.kill("SIGKILL");
     }
   });
 
@@ -146,6 +165,42 @@ describe("PostgreSQL state: leases", () => {
     expect(lock?.state === "stale" && lock.owner?.leaseUntil).toBeTruthy();
     // A renewal at most a third of a lease before the kill: stale no sooner than two thirds of a lease after.
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual((LEASE_MS * 2) / 3 - 100);
+  });
+});
+
+describe("local state: a lock taken from its holder", () => {
+  it("the holder appends nothing more and its fence refuses every store change (exit 5); its release leaves the new holder's lock", async () => {
+    const local: BackendUnderTest = {
+      kind: "local",
+      leaseMs: 0,
+      open: async () => new LocalStateBackend(stateDir),
+      holderInput: () => ({ backend: "local", stateDir, leaseMs: 0 }),
+    };
+    const held = stores(1);
+    const runId = `run-${randomUUID()}`;
+    const holder = await startHolder(local, held, runId);
+    try {
+      holder.send("confirm");
+      // No lease: held until taken from it (Infinity, which JSON writes as null).
+      expect(await holder.next()).toMatchObject({ confirmed: null });
+      // An operator removes the lock of a process that is alive (frozen, say), and another run takes it.
+      await rm(lockPath(stateDir, held[0]?.identity as string));
+      const view = await local.open();
+      const locks = await view.acquireLocks(held, { runId: `other-${randomUUID()}`, command: "rotate" });
+      for (const step of ["append", "confirm"]) {
+        holder.send(step);
+        const answer = await holder.next();
+        expect(answer, step).toMatchObject({ exitCode: 5 });
+        expect(String(answer.failed), step).toMatch(/no longer holds its lock .* \(it is held by run other-/);
+      }
+      holder.send("release");
+      expect(await holder.next()).toMatchObject({ released: true });
+      expect((await view.inspectLocks(held))[0]?.lock.state).toBe("held");
+      expect((await view.readRun(runId))?.records.map((r) => r.event)).toEqual(["issue-started"]);
+      await locks.release();
+    } finally {
+      holder.child.kill("SIGKILL");
+    }
   });
 });
 

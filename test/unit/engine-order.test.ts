@@ -90,7 +90,13 @@ function fakes(log: string[], fail: Set<Failure>) {
     return {
       name,
       type: "dotenv-file",
-      capabilities: { nativeStaging: false, checkAndSet: false, versioned: false },
+      capabilities: {
+        nativeStaging: false,
+        checkAndSet: false,
+        versioned: false,
+        fence: "deadline",
+        rollbackFencesWrites: false,
+      },
       describe: () => `fake ${name}`,
       async identity() {
         return { key: `fake:${name}`, display: `fake ${name}` };

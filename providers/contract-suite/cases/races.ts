@@ -99,7 +99,7 @@ export function declareRaceCases({ setup, capabilities, intercepts, timeout }: C
         expect(error.message).toContain(`"${provider.name}"`);
         expect(await store.raw()).toEqual(before);
         expect((await provider.read()).credential).toEqual(old);
-        await undoesAndRetries(test, store, provider, restorePoint, next, before);
+        await undoesAndRetries(test, store, provider, restorePoint, next, before, capabilities);
       },
       timeout,
     );

@@ -3,7 +3,7 @@ import { expect, it } from "vitest";
 import type { StoreError } from "../../errors.js";
 import { type CaseContext, undoesAndRetries } from "../helpers.js";
 
-export function declareRollbackCases({ setup, timeout }: CaseContext): void {
+export function declareRollbackCases({ setup, capabilities, timeout }: CaseContext): void {
   it(
     "rollback after write restores the store exactly",
     async () => {
@@ -23,7 +23,7 @@ export function declareRollbackCases({ setup, timeout }: CaseContext): void {
   );
 
   it(
-    "rollback when write never ran changes nothing",
+    "rollback when write never ran changes nothing readers see",
     async () => {
       const { test, store, provider } = await setup("seeded");
       const before = await store.raw();
@@ -32,10 +32,43 @@ export function declareRollbackCases({ setup, timeout }: CaseContext): void {
 
       await provider.rollback(restorePoint, test.withKey(test.credential()));
       expect(await store.raw()).toEqual(before);
-      expect(await provider.read()).toEqual(snapshot);
+      // A store whose rollback fences the run's writes moves to a new version holding the same value.
+      const after = await provider.read();
+      expect(after.credential).toEqual(snapshot.credential);
+      if (!capabilities.rollbackFencesWrites) expect(after).toEqual(snapshot);
     },
     timeout,
   );
+
+  if (capabilities.rollbackFencesWrites) {
+    it(
+      "after a rollback, a write of the run (one still on its way, or retried) is refused: the store keeps the old value",
+      async () => {
+        const { test, old, store, provider, reopen } = await setup("seeded");
+        const before = await store.raw();
+        const { snapshot } = await provider.preflight();
+        const restorePoint = test.journal(await provider.prepare(snapshot, test.ctx));
+        const next = test.credential();
+
+        // Rolled back before its write landed (another host took the run over), then the write arrives.
+        await reopen().rollback(test.journal(restorePoint), test.withKey(next));
+        await test.rejects(provider.write(next, restorePoint, test.ctx), "needs-operator");
+        expect(await store.raw()).toEqual(before);
+        expect((await provider.read()).credential).toEqual(old);
+
+        // Written, rolled back, written again: refused as well.
+        const { snapshot: again } = await provider.preflight();
+        const second = test.journal(await provider.prepare(again, { runId: `${test.ctx.runId}-2` }));
+        const ctx2 = { runId: `${test.ctx.runId}-2` };
+        await provider.write(next, second, ctx2);
+        await provider.rollback(second, { ...ctx2, newKeyId: test.withKey(next).newKeyId });
+        await test.rejects(provider.write(next, second, ctx2), "needs-operator");
+        expect((await provider.read()).credential).toEqual(old);
+        expect(await store.raw()).toEqual(before);
+      },
+      timeout,
+    );
+  }
 
   it(
     "rollback is idempotent",
@@ -171,7 +204,7 @@ export function declareRollbackCases({ setup, timeout }: CaseContext): void {
       expect(error.message).toContain(`"${provider.name}"`);
       expect(await store.raw()).toEqual(before);
       expect((await provider.read()).credential).toEqual(old);
-      await undoesAndRetries(test, store, provider, restorePoint, next, before);
+      await undoesAndRetries(test, store, provider, restorePoint, next, before, capabilities);
     },
     timeout,
   );

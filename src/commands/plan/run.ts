@@ -6,6 +6,7 @@
 import { credentialId } from "../../../providers/contract.js";
 import { claimProblems } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
+import { fencingNotes } from "../../engine/fence.js";
 import { describeOwner } from "../../engine/lock.js";
 import { otherHolders, overlapError, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
@@ -92,6 +93,7 @@ export async function plan(
     notes: [
       ...preflight.notes,
       ...preflight.stores.flatMap((f) => f.notes.map((note) => `store "${f.name}": ${note}`)),
+      ...fencingNotes(context),
     ],
     currentKeyAgeDays: ageDays,
     consumers: preflight.consumers.map((c) => ({

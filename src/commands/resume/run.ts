@@ -10,6 +10,7 @@
  * - Crashed after every store was written: carry on with consumers and the revoke.
  */
 import type { EngineContext } from "../../engine/context.js";
+import { requireReachableStores } from "../../engine/fence.js";
 import { isUnfinished } from "../../engine/journal.js";
 import { describeOwner } from "../../engine/lock.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
@@ -29,6 +30,7 @@ export async function resume(context: EngineContext): Promise<CommandResult> {
       for (const line of staleBefore) reporter.info(line);
       return emptyResult("resume", "nothing-to-resume", ExitCode.completed, { warnings: staleBefore });
     }
+    await requireReachableStores(context, run, "resume");
     const journal = await reopenJournal(context, run);
     reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
     return continueJournaledRun(context, journal, "resume");

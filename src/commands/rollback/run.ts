@@ -6,6 +6,7 @@
  * exit 3 is for a rotation that had to roll back. Decided under the stores' locks, from the journal as it is then (see reenter.ts).
  */
 import type { EngineContext } from "../../engine/context.js";
+import { requireReachableStores } from "../../engine/fence.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
 import { rebuildState, reopenJournal, underLocks } from "../../engine/reenter.js";
 import { type CommandResult, resultFromState } from "../../engine/result.js";
@@ -27,6 +28,7 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
         hint: "run `rotator resume` to finish it; every store already holds the new key",
       });
     }
+    await requireReachableStores(context, run, "rollback");
     const journal = await reopenJournal(context, run);
     context.reporter.step(`rolling back run ${run.runId} on request`);
     const state = rebuildState(context, journal, await journal.records());

@@ -22,6 +22,7 @@ export const apiKey = defineCredentialType({
         revokeConfirmTimeoutMs: environment.revokeConfirmTimeoutMs,
         ...(environment.onRetry === undefined ? {} : { onRetry: environment.onRetry }),
         ...(environment.throttle === undefined ? {} : { throttle: environment.throttle }),
+        ...(environment.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: environment.requestTimeoutMs }),
       });
   },
 });

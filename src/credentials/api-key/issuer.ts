@@ -34,6 +34,8 @@ export interface ApiKeyIssuerOptions {
   propagationTimeoutMs: number;
   /** How long a deleted key may keep authenticating before we say so. */
   revokeConfirmTimeoutMs: number;
+  /** How long one Twilio request may go unanswered (`twilio.timeoutSeconds`). */
+  requestTimeoutMs?: number;
   retry?: RetryPolicy;
   onRetry?: (what: string, error: Error, attempt: number) => void;
   /** Paces every request with other issuers' (a fleet). */
@@ -72,6 +74,7 @@ export class ApiKeyIssuer implements Issuer {
       password: options.admin.password,
       baseUrl: options.baseUrl,
       throttle: options.throttle,
+      timeoutMs: options.requestTimeoutMs,
     });
     this.#keys = v2010Keys(this.#admin, this.#accountSid);
   }
@@ -181,6 +184,7 @@ export class ApiKeyIssuer implements Issuer {
       password: credential.apiKeySecret,
       baseUrl: this.#options.baseUrl,
       throttle: this.#options.throttle,
+      timeoutMs: this.#options.requestTimeoutMs,
     });
     const path = this.#options.verifyPath.replace("{AccountSid}", credential.accountSid);
     await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
@@ -215,6 +219,7 @@ export class ApiKeyIssuer implements Issuer {
         secret: current.apiKeySecret,
         baseUrl: this.#options.baseUrl,
         throttle: this.#options.throttle,
+        timeoutMs: this.#options.requestTimeoutMs,
       }).catch(() => false);
       return elsewhere
         ? `${where} is refused (20003) to the current key, which authenticates elsewhere: a ${keyType} key may not call it, so the new key could never be verified; use one it may call, such as ${DEFAULT_VERIFY_PATH}`

@@ -20,6 +20,7 @@ export const authToken = defineCredentialType({
         revokeConfirmTimeoutMs: environment.revokeConfirmTimeoutMs,
         ...(environment.onRetry === undefined ? {} : { onRetry: environment.onRetry }),
         ...(environment.onAdminSwitch === undefined ? {} : { onAdminSwitch: environment.onAdminSwitch }),
+        ...(environment.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: environment.requestTimeoutMs }),
       });
   },
 });

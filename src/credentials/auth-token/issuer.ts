@@ -35,6 +35,8 @@ export interface AuthTokenIssuerOptions {
   promoteSettleMs: number;
   propagationTimeoutMs: number;
   revokeConfirmTimeoutMs: number;
+  /** How long one Twilio request may go unanswered (`twilio.timeoutSeconds`). */
+  requestTimeoutMs?: number;
   retry?: RetryPolicy;
   onRetry?: (what: string, error: Error, attempt: number) => void;
   onAdminSwitch?: (from: string, to: string) => void;
@@ -85,7 +87,13 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   #clientFor(username: string, password: string): TwilioClient {
-    return createTwilioClient({ accountSid: this.#accountSid, username, password, baseUrl: this.#options.baseUrl });
+    return createTwilioClient({
+      accountSid: this.#accountSid,
+      username,
+      password,
+      baseUrl: this.#options.baseUrl,
+      timeoutMs: this.#options.requestTimeoutMs,
+    });
   }
 
   describeCreate(): string {

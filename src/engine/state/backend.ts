@@ -8,9 +8,12 @@
  * - a journal record is durable before `append` resolves (the engine acts on a step only after that);
  * - `acquireLocks` takes every store's lock or none, and two holders never hold one store at once;
  * - a lock whose holder is gone is "stale": reported to `rotate` (exit 5, with the command that finishes
- *   the run), taken over only by `resume` and `rollback`, atomically (two takers never both win).
+ *   the run), taken over only by `resume` and `rollback`, atomically (two takers never both win);
+ * - a holder that lost its locks (a lease that ran out, a lock file removed or taken over) can append nothing
+ *   more to its journal, and its `fence()` refuses every store change (engine/fence.ts): it stops with exit 5.
  */
 
+import type { StoreFence } from "../../../providers/store-call.js";
 import type { JournalEvent, JournalRecord, RunSummary } from "../journal.js";
 import type { JournalWord } from "../journal-words.js";
 import type { LockState, StoreRef } from "../lock.js";
@@ -74,6 +77,11 @@ export interface StateBackend {
     request: LockRequest,
     options?: { takeOverStale?: boolean },
   ): Promise<HeldLocks>;
+  /**
+   * This view's hold on the locks it holds now, which every store change confirms first (engine/fence.ts);
+   * undefined while it holds none.
+   */
+  fence(): StoreFence | undefined;
   /** Each store's lock, in the order given. */
   inspectLocks(stores: readonly StoreRef[]): Promise<Array<StoreRef & { lock: LockState }>>;
   /** Runs whose holder is alive and holds a lock right now ("running", whatever their journal says). */

@@ -24,7 +24,7 @@ export async function openStateBackend(
 ): Promise<StateBackendPool> {
   if (state.backend === "local") {
     const backend = new LocalStateBackend(where.stateDir);
-    return { view: () => backend, close: async () => {} };
+    return { view: () => backend.view(), close: async () => {} };
   }
   const url = where.env[state.url.env];
   if (url === undefined || url === "") {

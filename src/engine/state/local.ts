@@ -10,6 +10,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import type { StoreFence } from "../../../providers/store-call.js";
 import {
   isUnfinished,
   Journal,
@@ -25,9 +26,12 @@ import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } fr
 
 class LocalJournal implements RunJournal {
   readonly #journal: Journal;
+  readonly #locks: () => StoreLocks | undefined;
 
-  constructor(journal: Journal) {
+  /** `locks`: the lock set held now, checked before each append (a journal written without locks: tests). */
+  constructor(journal: Journal, locks: () => StoreLocks | undefined) {
     this.#journal = journal;
+    this.#locks = locks;
   }
 
   get runId(): string {
@@ -46,7 +50,11 @@ class LocalJournal implements RunJournal {
   async append(event: JournalEvent): Promise<JournalRecord> {
     // One after another: two appends asked for at once (a step's record while a signal's is written) must
     // reach the file in the order of their sequence numbers, which separate async writes would not promise.
-    const appended = this.#pending.then(() => this.#journal.appendDurably(event));
+    const appended = this.#pending.then(() => {
+      // A process whose lock was taken from it records nothing more: the run is someone else's now.
+      this.#locks()?.assertHeld();
+      return this.#journal.appendDurably(event);
+    });
     this.#pending = appended.catch(() => undefined);
     return appended;
   }
@@ -59,11 +67,19 @@ class LocalJournal implements RunJournal {
 export class LocalStateBackend implements StateBackend {
   readonly kind = "local" as const;
   readonly stateDir: string;
-  /** Summaries of runs that are over, by file name: they never change again. */
-  readonly #over = new Map<string, RunSummary>();
+  /** Summaries of runs that are over, by file name: they never change again (shared by every view). */
+  readonly #over: Map<string, RunSummary>;
+  /** The lock set this backend holds now (a command holds one at a time): it fences appends and store changes. */
+  #held: StoreLocks | undefined;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, over = new Map<string, RunSummary>()) {
     this.stateDir = stateDir;
+    this.#over = over;
+  }
+
+  /** A view for one command's context (one of a fleet's accounts): its own lock set, the shared run cache. */
+  view(): LocalStateBackend {
+    return new LocalStateBackend(this.stateDir, this.#over);
   }
 
   get description(): string {
@@ -75,11 +91,11 @@ export class LocalStateBackend implements StateBackend {
   }
 
   async createJournal(runId: string, word: JournalWord): Promise<RunJournal> {
-    return new LocalJournal(Journal.create(this.stateDir, runId, word));
+    return new LocalJournal(Journal.create(this.stateDir, runId, word), () => this.#held);
   }
 
   async reopenJournal(runId: string, word: JournalWord): Promise<RunJournal> {
-    return new LocalJournal(Journal.reopen(this.stateDir, runId, word));
+    return new LocalJournal(Journal.reopen(this.stateDir, runId, word), () => this.#held);
   }
 
   async listRuns(): Promise<RunSummary[]> {
@@ -125,7 +141,25 @@ export class LocalStateBackend implements StateBackend {
     options: { takeOverStale?: boolean } = {},
   ): Promise<HeldLocks> {
     const locks = StoreLocks.acquire(this.stateDir, stores, request, options);
-    return { release: async () => locks.release() };
+    this.#held = locks;
+    return {
+      release: async () => {
+        if (this.#held === locks) this.#held = undefined;
+        locks.release();
+      },
+    };
+  }
+
+  fence(): StoreFence | undefined {
+    const locks = this.#held;
+    if (locks === undefined) return undefined;
+    return {
+      // No lease here: a lock file is held until it is removed, so holding it now is all there is to confirm.
+      confirm: async () => {
+        locks.assertHeld();
+        return Number.POSITIVE_INFINITY;
+      },
+    };
   }
 
   async inspectLocks(stores: readonly StoreRef[]) {

@@ -22,6 +22,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { ClientBase, Pool } from "pg";
 import { isMissingPackage } from "../../../providers/errors.js";
+import type { StoreFence } from "../../../providers/store-call.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { redact, redactedJson } from "../../util/mask.js";
 import { installHint } from "../../util/optional-packages.js";
@@ -220,17 +221,30 @@ export class LeaseLostError extends RotatorError {
   }
 }
 
-class PostgresLocks implements HeldLocks {
+class PostgresLocks implements HeldLocks, StoreFence {
   readonly holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   readonly count: number;
   readonly #shared: Shared;
+  readonly #runId: string;
   #timer: NodeJS.Timeout | undefined;
   #released = false;
+  /**
+   * Until when (performance.now(), ms) the lease surely holds: a lease is renewed to the database's now() plus
+   * the lease, and that now() is no earlier than the moment this process sent the statement, so the statement's
+   * send time plus the lease is a bound the database's clock cannot undercut (clocks tick at one rate).
+   */
+  #heldUntil = 0;
   lost = false;
 
-  constructor(shared: Shared, count: number) {
+  constructor(shared: Shared, count: number, runId: string) {
     this.#shared = shared;
     this.count = count;
+    this.#runId = runId;
+  }
+
+  /** The lease was (re)set by a statement sent at `sentAt` (performance.now()). */
+  heldFrom(sentAt: number): void {
+    this.#heldUntil = Math.max(this.#heldUntil, sentAt + this.#shared.leaseMs);
   }
 
   /** Renew the lease every third of it while held, so only a dead (or stalled) holder's lease runs out. */
@@ -242,15 +256,47 @@ class PostgresLocks implements HeldLocks {
   async #renew(): Promise<void> {
     if (this.#released || this.lost) return;
     try {
-      const result = await this.#shared.pool.query(
-        "UPDATE rotator_locks SET expires_at = now() + $2 * interval '1 millisecond' WHERE holder = $1 AND expires_at > now()",
-        [this.holder, this.#shared.leaseMs],
-      );
-      // Ran out before we renewed (a stall): never revive it, someone may be taking it over.
-      if ((result.rowCount ?? 0) < this.count) this.lost = true;
+      await this.#extend();
     } catch {
       // A passing database error: the next renewal tries again, well within the lease.
     }
+  }
+
+  /** Extend every lock's lease, only while each is still ours and unexpired; false when one is not. */
+  async #extend(): Promise<boolean> {
+    const sentAt = performance.now();
+    const result = await this.#shared.pool.query(
+      "UPDATE rotator_locks SET expires_at = now() + $2 * interval '1 millisecond' WHERE holder = $1 AND expires_at > now()",
+      [this.holder, this.#shared.leaseMs],
+    );
+    // Ran out before we renewed (a stall): never revive it, someone may be taking it over.
+    if ((result.rowCount ?? 0) < this.count) {
+      this.lost = true;
+      return false;
+    }
+    this.heldFrom(sentAt);
+    return true;
+  }
+
+  /**
+   * Before a store change (engine/fence.ts): renew the lease and say until when it holds; LeaseLostError when it
+   * is gone. A database that does not answer in time leaves the lease as last renewed, which still holds for
+   * what is left of it by this process's clock.
+   */
+  async confirm(): Promise<number> {
+    if (this.#released || this.lost) throw new LeaseLostError(this.#runId, this.#shared.display);
+    let extended: boolean | "no answer";
+    try {
+      // The update succeeds only while the database still sees the lease unexpired: then no one can have
+      // taken it over, however long ago this process last renewed it.
+      extended = await withinMs(this.#extend(), CONFIRM_TIMEOUT_MS);
+    } catch {
+      extended = "no answer";
+    }
+    if (extended === false || (extended === "no answer" && performance.now() >= this.#heldUntil)) {
+      throw new LeaseLostError(this.#runId, this.#shared.display);
+    }
+    return this.#heldUntil;
   }
 
   async release(): Promise<void> {
@@ -258,6 +304,22 @@ class PostgresLocks implements HeldLocks {
     this.#released = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#shared.pool.query("DELETE FROM rotator_locks WHERE holder = $1", [this.holder]);
+  }
+}
+
+/** How long a lease check waits for the database before it goes by the lease as last renewed. */
+const CONFIRM_TIMEOUT_MS = 5_000;
+
+/** `work`, or "no answer" once `ms` have passed (the work goes on; its result is then ignored). */
+async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | "no answer"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"no answer">((resolve) => {
+    timer = setTimeout(() => resolve("no answer"), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -444,8 +506,9 @@ class PostgresStateBackend implements StateBackend {
     const deadline = Date.now() + leaseMs + 2_000;
     const seen = new Map<string, string>();
     for (;;) {
-      const locks = new PostgresLocks(this.#shared, unique.length);
+      const locks = new PostgresLocks(this.#shared, unique.length, request.runId);
       let outcome: Awaited<ReturnType<PostgresStateBackend["tryAcquire"]>>;
+      const sentAt = performance.now();
       try {
         outcome = await this.tryAcquire(unique, request, locks, options.takeOverStale ?? false);
       } catch (error) {
@@ -454,6 +517,7 @@ class PostgresStateBackend implements StateBackend {
         throw error;
       }
       if (outcome.taken) {
+        locks.heldFrom(sentAt);
         locks.startRenewing();
         this.#held = locks;
         return {
@@ -536,6 +600,10 @@ class PostgresStateBackend implements StateBackend {
     } finally {
       client.release();
     }
+  }
+
+  fence(): StoreFence | undefined {
+    return this.#held;
   }
 
   async inspectLocks(stores: readonly StoreRef[]): Promise<Array<StoreRef & { lock: LockState }>> {
