@@ -312,6 +312,10 @@ describe("SIDs", () => {
     expect(sidProblems(`AC${hex.slice(1)}`)).toContain(
       "is 33 characters; an account SID is 34 characters: AC followed by 32 hex digits (truncated when copied?)",
     );
+    // 32 characters, as a secret has, but AC and hex digits: a SID cut short, not a secret.
+    expect(sidProblems(`AC${hex.slice(2)}`)).toBe(
+      "twilio.accountSid: is 32 characters; an account SID is 34 characters: AC followed by 32 hex digits (truncated when copied?)",
+    );
     expect(sidProblems(`ac${hex}`)).toContain('starts with "ac"; an account SID starts with upper-case AC');
     expect(sidProblems(`SK${hex}`)).toContain("is an API key SID (SK…), not an account SID (AC…)");
     expect(sidProblems(`AC${"g".repeat(32)}`)).toContain("has characters other than hex digits");
