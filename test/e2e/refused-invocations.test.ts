@@ -7,16 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type CliRun,
-  cliArgs,
-  journals,
-  REMOVE,
-  runCli,
-  useE2e,
-  type Workspace,
-  writeConfigFor,
-} from "./harness.js";
+import { type CliRun, cliArgs, journals, REMOVE, runCli, useE2e, type Workspace, writeConfigFor } from "./harness.js";
 
 const e2e = useE2e();
 
