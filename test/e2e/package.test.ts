@@ -101,6 +101,8 @@ describe("the packed package", () => {
       "vendor/azure-keyvault-spec/secrets.json",
       "vendor/azure-keyvault-spec/LICENSE",
       "config/examples/rotator.example.yaml",
+      "monitoring/prometheus/rotator-alerts.yaml",
+      "monitoring/grafana/rotator-dashboard.json",
       "config/rotator.schema.json",
       ...compiledSources().map((file) => `dist/${file.replace(/\.ts$/, ".js")}`),
     ];
