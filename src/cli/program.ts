@@ -75,7 +75,7 @@ Examples:
   rotator status --json            the current key, its age, recent runs
   rotator doctor                   diagnose the credential in the environment
   rotator watch --interval 30s     alert within a minute when 401s appear
-  rotator init vault-kv2 dotenv-file   a commented config for those stores`;
+  rotator init dotenv-file         a commented config for a dotenv store`;
 
 export function buildProgram(runtime: Runtime, exit: { code: number }): Command {
   const program = new Command("rotator")

@@ -122,10 +122,18 @@ const POSTGRES_SUPERUSER = "rotator_admin";
 // ---------------------------------------------------------------------------------------------- install
 
 /** Runs the installer for the given servers; it is idempotent and fast when the stamps match. */
-export async function ensureInstalled(which: readonly ServerName[] = ALL_SERVERS): Promise<void> {
+export async function ensureInstalled(which: readonly ServerName[] = ALL_SERVERS): Promise<string[]> {
   try {
     // Generous buffer: a cold pip install is chatty on stderr.
-    await execFileAsync("bash", [INSTALLER, ...which], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const { stderr } = await execFileAsync("bash", [INSTALLER, ...which], {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    // The installer's own account of each part: "ok moto 5.2.5", "installing ...".
+    return stderr
+      .split("\n")
+      .filter((line) => line.startsWith("install.sh: "))
+      .map((line) => line.slice("install.sh: ".length));
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
     const lines = stderr.trim().split("\n");
@@ -276,6 +284,7 @@ function logTail(logFile: string, lines = 30): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 class StartError extends Error {
   constructor(
@@ -622,9 +631,12 @@ function superuserUrl(port: number): string {
  */
 export async function startServers<N extends ServerName = ServerName>(
   which: readonly N[] = ALL_SERVERS as readonly N[],
+  options: { report?: (line: string) => void } = {},
 ): Promise<RunningServers<N>> {
   const names = [...new Set(which)];
-  await ensureInstalled(names);
+  const installing = performance.now();
+  const installed = await ensureInstalled(names);
+  options.report?.(`installed (${seconds(performance.now() - installing)}): ${installed.join("; ")}`);
   installExitHooks();
 
   const specs: Record<ServerName, ServerSpec<unknown>> = {
@@ -656,12 +668,16 @@ export async function startServers<N extends ServerName = ServerName>(
   };
 
   const firstStart = async (name: N): Promise<void> => {
+    const starting = performance.now();
     // A port handed out by the OS may be taken by someone else before the server binds it: retry elsewhere.
     for (let attempt = 1; ; attempt++) {
       const p = await allocate(name);
       try {
         running.set(name, await startOn(name, p));
         ports.set(name, p);
+        options.report?.(
+          `started ${name} on 127.0.0.1:${p.main}${p.second === undefined ? "" : ` and :${p.second}`} (${seconds(performance.now() - starting)})`,
+        );
         return;
       } catch (error) {
         if (!(error instanceof StartError && error.portConflict && attempt < 3)) throw error;

@@ -75,22 +75,24 @@ function registerTwilio(emulator: Command, { runtime, exit }: CommandContext): v
     .addOption(
       new Option(
         "--clock-offset <duration>",
-        "run the clock this far from the real one, e.g. -91d (keys made now are 91 days old later)",
+        "run the clock this far from the real one: -91d dates keys made now 91 days ago",
       ).argParser(signedDurationOption),
     )
     .addHelpText(
       "after",
       `
-Admin endpoints (loopback only) under /__emulator/: faults, snapshot, keys,
-main-keys, subaccounts, stats, and the clock: POST /__emulator/clock with
-{"advance": "91d"} moves it 91 days on, so a key made before is 91 days old
-and \`rotate --if-due\` rotates it. README "Trying it locally" has the rest.
+To see a key due for rotation: start with --clock-offset -91d, make the key
+(it is dated 91 days ago), then put the clock right with POST
+/__emulator/clock {"offset": "0"} (or {"advance": "91d"}): rotator, on the
+real clock, finds it 91 days old, and \`rotate --if-due\` rotates it. Other
+admin endpoints (loopback only) under /__emulator/: faults, snapshot, keys,
+main-keys, subaccounts, stats. README "Trying it locally" has the rest.
 ${examples([
   ["rotator emulator twilio --port 4010", "serve on http://127.0.0.1:4010 until Ctrl-C"],
   ["rotator emulator twilio --subaccounts 50 --rate-limit 100", "a fleet of 50, throttled"],
-  ["rotator emulator twilio --clock-offset -91d", "what is made now will look 91 days old"],
+  ["rotator emulator twilio --clock-offset -91d", "keys made now are dated 91 days ago"],
   ["rotator emulator twilio --faults faults.json", 'e.g. [{"kind": "latency", "latencyMs": 500}]'],
-  ['curl -X POST -d \'{"advance": "91d"}\' http://127.0.0.1:4010/__emulator/clock', "move the clock 91 days on"],
+  ['curl -X POST -d \'{"offset": "0"}\' http://127.0.0.1:4010/__emulator/clock', "put the clock right"],
 ])}`,
     )
     .action(async (options: TwilioOptions) => {
