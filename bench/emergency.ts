@@ -198,14 +198,20 @@ async function emergencyFromProcessStart(index: number): Promise<number> {
   });
   let stderr = "";
   let refusedAt: number | undefined;
+  const timeline: string[] = [];
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
+    for (const line of String(chunk).split("\n").filter(Boolean)) {
+      timeline.push(`${(performance.now() - start).toFixed(0).padStart(6)} ms  ${line}`);
+    }
     if (refusedAt === undefined && stderr.includes("Twilio now refuses it")) refusedAt = performance.now();
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   up.close();
   await rm(dir, { recursive: true, force: true });
   if (code !== 0 || refusedAt === undefined) throw new Error(`the emergency ended exit ${code}:\n${stderr}`);
+  // BENCH_TIMELINE=1: when each progress line of the run reached this process, to see where the time goes.
+  if (process.env.BENCH_TIMELINE) console.log(timeline.join("\n"));
   return refusedAt - start;
 }
 

@@ -115,10 +115,16 @@ describe("the packed package", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
     };
+    // Names in the bundle that are never loaded from node_modules: Ajv's code strings for its standalone mode
+    // (`require("ajv/dist/runtime/…")` inside template literals; Ajv itself is bundled with the Key Vault
+    // emulator), and the AWS SDK's optional SigV4a peer, required in a try that fails as it does unbundled.
+    const neverLoaded = new Set(["ajv", "ajv-formats", "@aws-sdk/signature-v4-crt"]);
     const missing = new Map<string, string>();
     for (const file of packedFiles().filter((path) => path.endsWith(".js"))) {
       for (const name of importedPackages(readFileSync(join(root, file), "utf8"))) {
-        if (!(name in pkg.dependencies)) missing.set(name, file);
+        if (!(name in pkg.dependencies) && !(file.startsWith("dist/bundle/") && neverLoaded.has(name))) {
+          missing.set(name, file);
+        }
       }
     }
     expect(Object.fromEntries(missing)).toEqual({});
