@@ -69,7 +69,7 @@ const envFile = (app: string, sid: string, keySid: string, secret: string) =>
   ].join("\n");
 
 const NEXT_STEPS = [
-  "copy config/examples/rotator.example.yaml to rotator.yaml and name your stores in it",
+  "`rotator init dotenv-file vault-kv2` (the store types you use) writes a commented rotator.yaml; `rotator validate` checks it",
   "`rotator plan` shows what rotate would do against them, changing nothing",
   'make each app report its key (the consumer contract, README "Consumers"), or use rotator/consumer',
   "`rotator rotate`, then `rotator rotate --if-due --yes` from a daily schedule",

@@ -1,5 +1,5 @@
 /**
- * The provider against the project's Key Vault test server (test/keyvault-server), through the official SDK and
+ * The provider against the project's Key Vault emulator (src/keyvault-emulator), through the official SDK and
  * a real client-credentials flow against the server's authority, over HTTPS verified against the server's CA. The
  * server runs in this test process so a test can act at the moment a request reaches it (a write racing the
  * provider's, a store breaking at the write request) and give each store an application of its own.
@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { ClientSecretCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type KeyVaultServer, startKeyVaultServer } from "../../test/keyvault-server/server.js";
+import { type KeyVaultServer, startKeyVaultServer } from "../../src/keyvault-emulator/server.js";
 import { type CredentialKind, credentialId, type StoredCredential } from "../contract.js";
 import { rejection, runProviderContract, secretFreeRejection } from "../contract-suite/suite.js";
 import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";

@@ -203,6 +203,22 @@ describe("dotenv-file", () => {
       expect(error.message).toMatch(/holds NUL bytes, so it is not a dotenv/);
     });
 
+    it("refuses in preflight a binary file without NUL bytes that holds no credential, and leaves it alone", async () => {
+      // A gzip header and a few bytes of deflate data: control bytes, no NUL, no KEY=value line.
+      const binary = Buffer.from([
+        0x1f, 0x8b, 0x08, 0x08, 0x9c, 0x3d, 0x54, 0x61, 0x02, 0x03, 0x61, 0x2e, 0x65, 0x6e, 0x76, 0x0a,
+      ]);
+      const { path, provider } = await fixture(binary);
+      const error = await rejection(provider.preflight());
+      expect(error.message).toMatch(/is not text \(it holds control bytes\) and assigns none of TWILIO_ACCOUNT_SID/);
+      expect(await readFile(path)).toEqual(binary);
+    });
+
+    it("a text file with latin1 comments and no credential yet is still a dotenv file", async () => {
+      const { provider } = await fixture(Buffer.from("# caf\xe9\nAPP=x\n", "latin1"));
+      expect((await provider.preflight()).snapshot.credential).toBeUndefined();
+    });
+
     it.runIf(isRoot)("refuses a bind-mounted file (rename onto a mount point always fails with EBUSY)", async () => {
       const { dir, path, provider } = await fixture(envFile(newKey()));
       const source = join(dir, "source.env");

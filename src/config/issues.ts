@@ -65,7 +65,7 @@ function describe(issue: Issue, context: { schema?: z.core.$ZodType; input?: unk
     return [`${where}: ${unknownDiscriminator(issue.path, issue.options ?? [], context.input)}`];
   }
   if (issue.path.length === 0 && issue.code === "invalid_type" && (context.input ?? null) === null) {
-    return ["(top level): the file is empty; start from config/examples/rotator.example.yaml"];
+    return ["(top level): the file is empty; `rotator init` writes a commented config to start from"];
   }
   if (issue.code === "invalid_union" && issue.message === "Invalid input") {
     return [`${where}: does not match any accepted form; see config/rotator.schema.json`];

@@ -76,6 +76,20 @@ function resolveAdmin(config: RotatorConfig, file: string, env: Environment): Ad
 }
 
 export async function loadConfig(path: string, env: Environment = process.env): Promise<LoadedConfig> {
+  const read = await readConfig(path);
+  return {
+    config: read.config,
+    file: read.file,
+    baseDir: read.baseDir,
+    admin: resolveAdmin(read.config, read.file, env),
+    ...(read.fleet === undefined ? {} : { fleet: read.fleet }),
+  };
+}
+
+/** A config read and checked without the environment (`rotator validate`): no variable it names is read. */
+export type ReadConfig = Omit<LoadedConfig, "admin"> & { raw: unknown };
+
+export async function readConfig(path: string): Promise<ReadConfig> {
   const file = resolve(path);
   let text: string;
   try {
@@ -96,7 +110,7 @@ export async function loadConfig(path: string, env: Environment = process.env): 
     config,
     file,
     baseDir: dirname(file),
-    admin: resolveAdmin(config, file, env),
+    raw,
     ...(fleetRaw === undefined ? {} : { fleet: { raw: fleetRaw } }),
   };
 }
@@ -121,7 +135,7 @@ function readError(file: string, code: string): ConfigError {
       return new ConfigError(
         file,
         ["file not found"],
-        "pass --config PATH (or set ROTATOR_CONFIG), or start from config/examples/rotator.example.yaml; " +
+        "pass --config PATH (or set ROTATOR_CONFIG), or make one with `rotator init` (e.g. `rotator init dotenv-file vault-kv2`); " +
           "without either, rotator looks for ./rotator.yaml or ./rotator.yml",
       );
     case "EISDIR": {

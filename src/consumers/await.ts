@@ -24,6 +24,11 @@ export interface AwaitOptions {
   onRound?: (elapsedMs: number, remainingMs: number) => void;
   /** Asked between rounds: true stops the wait early (an interruption), as if the deadline had passed. */
   shouldStop?: () => boolean;
+  /**
+   * Asked of a consumer not converged after each of its checks: true stops waiting for it, unconverged (a
+   * rollback need not wait for a consumer that cannot hold what it is about to delete).
+   */
+  done?: (result: ConsumerResult) => boolean;
 }
 
 /** Sleep, waking early (every 100 ms at most) once `shouldStop` says so. */
@@ -77,8 +82,11 @@ export async function awaitConsumers(
   );
   const started = Date.now();
   const deadline = started + options.timeoutMs;
+  const checked = new Set<string>();
+  const waitingFor = (result: ConsumerResult) =>
+    result.convergedAt === null && !(checked.has(result.name) && options.done?.(result) === true);
   for (;;) {
-    const pending = probes.filter((probe) => results.get(probe.name)?.convergedAt === null);
+    const pending = probes.filter((probe) => waitingFor(results.get(probe.name)!));
     await Promise.all(
       pending.map(async (probe) => {
         const report = await probe
@@ -91,12 +99,14 @@ export async function awaitConsumers(
           convergedAt: report.state === "converged" ? new Date().toISOString() : null,
         };
         results.set(probe.name, next);
+        checked.add(probe.name);
         if (previous.report.state !== report.state || previous.report.detail !== report.detail)
           options.onChange?.(next);
       }),
     );
     const all = probes.map((probe) => results.get(probe.name)!);
     if (all.every((r) => r.convergedAt !== null)) return { converged: true, results: all };
+    if (!all.some(waitingFor)) return { converged: false, results: all };
     options.onRound?.(Date.now() - started, Math.max(0, deadline - Date.now()));
     if (Date.now() + options.pollMs > deadline || options.shouldStop?.()) return { converged: false, results: all };
     await sleepUnless(options.pollMs, options.shouldStop);

@@ -14,6 +14,8 @@
  *   POST   /__emulator/accounts/{sid}/status             {"status"} -> 204: suspend, close or reactivate any account
  *   POST   /__emulator/accounts/{sid}/test-credentials   -> 200 {"accountSid","authToken"}
  *   GET    /__emulator/stats, DELETE /__emulator/stats   request counters; DELETE resets them -> 204
+ *   GET    /__emulator/clock                             {"now","offsetSeconds"}: the emulator's clock
+ *   POST   /__emulator/clock                             {"offset": "-91d"} or {"advance": "91d"} -> 200 the clock
  *   GET    /__emulator/faults                            all faults with their `fired` counts
  *   POST   /__emulator/faults                            a fault as JSON (see faults.ts) -> 201 the fault with its id
  *   DELETE /__emulator/faults                            remove all faults -> 204
@@ -22,7 +24,8 @@
  *   /__emulator/phone-numbers, /__emulator/webhooks, /__emulator/traffic: see webhooks/admin.ts
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { EmulatorSubaccount, RegionOption } from "./emulator.js";
+import { parseSignedDuration } from "../util/duration.js";
+import type { EmulatorClock, EmulatorSubaccount, RegionOption } from "./emulator.js";
 import type { FaultController, FaultInput } from "./faults.js";
 import { sendJson } from "./server.js";
 import type { AccountStatus, EmulatorSnapshot, KeyType } from "./state.js";
@@ -44,6 +47,8 @@ export interface AdminOperations {
   setAccountStatus(accountSid: string, status: AccountStatus): void;
   testCredentials(accountSid?: string): { accountSid: string; authToken: string };
   createSubaccounts(count: number, options?: { friendlyNamePrefix?: string }): EmulatorSubaccount[];
+  clock(): EmulatorClock;
+  moveClock(move: { offsetMs: number } | { advanceMs: number }): EmulatorClock;
   stats(): EmulatorStats;
   resetStats(): void;
   faults: FaultController;
@@ -85,6 +90,10 @@ export function handleAdmin(
       sendJson(res, 201, ops.createSubaccounts(count, prefix === undefined ? {} : { friendlyNamePrefix: prefix }));
     } else if (accountOp?.[1] !== undefined) {
       handleAccountOp(ops, res, method, accountOp[1], accountOp[2] ?? "", parseJson(body));
+    } else if (path === "/__emulator/clock" && method === "GET") {
+      sendJson(res, 200, ops.clock());
+    } else if (path === "/__emulator/clock" && method === "POST") {
+      sendJson(res, 200, ops.moveClock(clockMove(parseJson(body))));
     } else if (path === "/__emulator/stats" && method === "GET") {
       sendJson(res, 200, ops.stats());
     } else if (path === "/__emulator/stats" && method === "DELETE") {
@@ -144,6 +153,25 @@ function handleAccountOp(
   } else {
     notFound(res, method, `/__emulator/accounts/${sid}/${operation}`);
   }
+}
+
+/** `{"offset": "-91d"}` sets the clock's offset from the real one; `{"advance": "91d"}` moves it (negative: back). */
+function clockMove(input: Record<string, unknown> | undefined): { offsetMs: number } | { advanceMs: number } {
+  const offset = optionalString(input, "offset");
+  const advance = optionalString(input, "advance");
+  if ((offset === undefined) === (advance === undefined)) {
+    throw new Error(
+      'give one of "offset" (the clock\'s distance from the real one) or "advance", e.g. {"advance": "91d"}',
+    );
+  }
+  const ms = signedDuration((offset ?? advance) as string);
+  return offset !== undefined ? { offsetMs: ms } : { advanceMs: ms };
+}
+
+function signedDuration(text: string): number {
+  const ms = parseSignedDuration(text);
+  if (typeof ms === "string") throw new Error(ms);
+  return ms;
 }
 
 function notFound(res: ServerResponse, method: string, path: string): void {

@@ -30,6 +30,12 @@ export interface TwilioEmulatorOptions {
    * and tokens. Default Date.now; the sandbox seeds its key "91 days ago" with it.
    */
   clock?: () => number;
+  /**
+   * How far the emulator's clock runs from `clock` (milliseconds; negative: behind). -91 days dates the keys
+   * and tokens made now 91 days ago; `moveClock` (or POST /__emulator/clock) moves it later, so what was made
+   * before ages. Default 0.
+   */
+  clockOffsetMs?: number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; 0 (the default) picks a free one. */
@@ -70,6 +76,13 @@ export interface EmulatorKey {
 /** Where an operation on an account's credentials applies; default US1. */
 export interface RegionOption {
   region?: string;
+}
+
+export interface EmulatorClock {
+  /** The emulator's time now, ISO 8601. */
+  now: string;
+  /** How far it runs from the real clock, in seconds (negative: behind). */
+  offsetSeconds: number;
 }
 
 export interface EmulatorSubaccount {
@@ -126,6 +139,10 @@ export interface TwilioEmulator {
     count: number,
     options?: { friendlyNamePrefix?: string; ownerAccountSid?: string },
   ): EmulatorSubaccount[];
+  /** The emulator's clock: its time now and how far it runs from the real one. */
+  clock(): EmulatorClock;
+  /** Set the clock's offset from the real one, or move it by `advanceMs` (negative: back). */
+  moveClock(move: { offsetMs: number } | { advanceMs: number }): EmulatorClock;
   /** Counters of API traffic since start (or the last resetStats()). */
   stats(): EmulatorStats;
   resetStats(): void;
@@ -162,6 +179,17 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   const specs = TwilioSpecs.load(options.specDir);
   const router = new Router(specs);
   options.onSecretIssued?.(authToken);
+  let clockOffsetMs = options.clockOffsetMs ?? 0;
+  if (!Number.isFinite(clockOffsetMs)) throw new Error("twilio emulator: clockOffsetMs must be a number");
+  const realClock = options.clock ?? Date.now;
+  const now = () => realClock() + clockOffsetMs;
+  const clock = (): EmulatorClock => ({ now: new Date(now()).toISOString(), offsetSeconds: clockOffsetMs / 1000 });
+  const moveClock = (move: { offsetMs: number } | { advanceMs: number }): EmulatorClock => {
+    const next = "offsetMs" in move ? move.offsetMs : clockOffsetMs + move.advanceMs;
+    if (!Number.isFinite(next)) throw new Error("twilio emulator: the clock moves by a number of milliseconds");
+    clockOffsetMs = next;
+    return clock();
+  };
   const state = new EmulatorState(
     {
       accountSid,
@@ -170,7 +198,7 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
       subaccountLimit,
       onSecretIssued: options.onSecretIssued,
     },
-    options.clock,
+    now,
   );
   const faults = new Faults();
   const stats = new StatsCounter();
@@ -270,6 +298,8 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     setAccountStatus,
     testCredentials,
     createSubaccounts,
+    clock,
+    moveClock,
     stats: () => stats.view(),
     resetStats: () => stats.reset(),
     faults,
@@ -321,6 +351,8 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     setAccountStatus,
     testCredentials,
     createSubaccounts,
+    clock,
+    moveClock,
     stats: ops.stats,
     resetStats: ops.resetStats,
     webhooks,

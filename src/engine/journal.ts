@@ -88,7 +88,13 @@ export type JournalEvent =
       results: Array<{ name: string; state: string; detail: string; convergedAt: string | null; reloaded: string }>;
     }
   | { event: "stores-checked"; missing: string[] }
-  | { event: "consumers-restored"; converged: boolean; laggards: string[] }
+  | {
+      event: "consumers-restored";
+      converged: boolean;
+      laggards: string[];
+      /** Not answering, and never seen on the new credential in this run: not waited for. */
+      unreachable?: string[];
+    }
   | { event: "revoke-started"; oldId: string }
   | { event: "old-credential-revoked"; oldId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
   /** The admin credential the run started with stopped working (it was the one rotated); the run went on with another. */

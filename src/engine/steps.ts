@@ -484,7 +484,17 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     return outcome;
   }
   await releaseStores(state, rolledBack);
-  const outcome: RunOutcome = { status: "rolled-back", exitCode: ExitCode.rolledBack, error: reason };
+  const outcome: RunOutcome = {
+    status: "rolled-back",
+    exitCode: ExitCode.rolledBack,
+    error: reason,
+    // After a leak the old credential is what had to go: rolled back, it is still live.
+    ...(state.mode.emergency && state.oldId !== undefined
+      ? {
+          next: `the old ${noun} ${maskSid(state.oldId)} is still valid and in every store: fix what failed, then run \`rotator rotate --emergency\` again`,
+        }
+      : {}),
+  };
   await state.journal.append({ event: "run-finished", ...outcome });
   reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
   return outcome;
@@ -492,26 +502,67 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
 
 /**
  * Before the new key is deleted on rollback: consumers may have picked it up already (a reload hook, a
- * short cache TTL, a resumed run that was awaiting them). Ask them to reload and wait until each reports
- * the old key again. Returns the ones that do not, by the deadline.
+ * short cache TTL, a resumed run that was awaiting them). Ask them to reload and wait until none may still
+ * hold it. Returns the ones that may, by the deadline (an emergency's is the shorter one).
+ *
+ * A consumer may hold the new key when it reports it, or when it does not answer and was seen on it in this
+ * run (the journal's consumer checks, or this wait). One that does not answer and was never seen on it
+ * cannot be holding it (it was down, or cut off, while the stores held it): it is not waited for, and when it
+ * starts it reads the old key its store holds again (promise 1 is about consumers left on a dead key). One
+ * that reports the old key need not authenticate with it: in an emergency the old key may be dead already.
  */
 async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
   const { consumers, loaded, reporter, issuer } = state.context;
   const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
   if (consumers.length === 0 || state.oldId === undefined || state.newId === undefined || !touched) return [];
   reporter.info(`checking that ${consumers.length} consumer(s) are back on ${maskSid(state.oldId)}`);
+  const seenOnNew = await consumersSeenOnNewCredential(state);
+  const newMasked = maskSid(state.newId);
+  const mayHoldNew = (result: ConsumerResult): boolean => {
+    const { state: probed, reported } = result.report;
+    if (reported === newMasked) seenOnNew.add(result.name);
+    if (probed === "unreachable") return seenOnNew.has(result.name);
+    // Another credential than the old one: the new one, or one the probe cannot name (a command check).
+    return probed !== "not-authenticated" && (reported === undefined || reported === newMasked);
+  };
   const { converged, results } = await awaitConsumers(
     consumers,
     { kind: issuer.kind, id: state.oldId },
     {
-      timeoutMs: loaded.config.verify.consumersTimeoutSeconds * 1000,
+      timeoutMs: consumersDeadlineSeconds(loaded.config.verify, { ...state.mode, revokeImmediately: false }) * 1000,
       pollMs: loaded.config.verify.consumersPollSeconds * 1000,
       onChange: (result) => reporter.info(`${result.name}: ${result.report.detail}`),
+      done: (result) => !mayHoldNew(result),
     },
   );
-  const laggards = results.filter((r) => r.convergedAt === null).map((r) => r.name);
-  await state.journal.append({ event: "consumers-restored", converged, laggards });
+  const pending = results.filter((r) => r.convergedAt === null);
+  const laggards = pending.filter(mayHoldNew).map((r) => r.name);
+  const silent = pending.filter((r) => r.report.state === "unreachable" && !mayHoldNew(r)).map((r) => r.name);
+  await state.journal.append({
+    event: "consumers-restored",
+    converged,
+    laggards,
+    ...(silent.length > 0 ? { unreachable: silent } : {}),
+  });
+  if (silent.length > 0 && laggards.length === 0) {
+    warn(
+      state,
+      `${silent.join(", ")} did not answer and never reported ${newMasked} in this run, so cannot be holding it: it is deleted; once up, they read ${maskSid(state.oldId)} from their store`,
+    );
+  }
   return laggards;
+}
+
+/** Consumers this run's journal saw reporting the new credential (its consumer checks are about the new one). */
+async function consumersSeenOnNewCredential(state: RunState): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (const record of await state.journal.records()) {
+    if (record.event !== "consumers-checked") continue;
+    for (const result of record.results) {
+      if (result.state === "converged" || result.state === "not-authenticated") seen.add(result.name);
+    }
+  }
+  return seen;
 }
 
 /** The new key, plus any key this run created whose creation the journal never saw (crash mid-create). */

@@ -118,6 +118,13 @@ export function sidProblems(value: string, kind: keyof typeof SID_KINDS): string
   const { problems, core } = strayCharacters(value);
   const expected = `${name} is 34 characters: ${prefix} followed by 32 hex digits`;
   if (pattern.test(core)) return problems;
+  // The upper-case prefix and hex digits, too few of them: a SID cut short, not a secret of 32 characters
+  // (tokens are lower-case hex; a key secret of this shape is about one in 10^13).
+  const digits = core.slice(2);
+  if (core.startsWith(prefix) && /^[0-9a-fA-F]+$/.test(digits) && digits.length < 32) {
+    problems.push(`is ${core.length} characters; ${expected} (truncated when copied?)`);
+    return problems;
+  }
   if (/^[0-9a-fA-F]{32}$/.test(core) || /^[A-Za-z0-9]{32}$/.test(core)) {
     problems.push(
       `looks like a secret (an Auth Token or key secret: 32 characters, no ${prefix} prefix), not ${name}; ` +

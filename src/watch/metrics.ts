@@ -19,6 +19,7 @@ export class WatchMetrics {
   readonly #healthy: Gauge;
   readonly #lastCheck: Gauge;
   readonly #checks: Counter;
+  readonly #refusals: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -81,6 +82,14 @@ export class WatchMetrics {
       labelNames: ["result"],
       registers,
     });
+    // What the "20003 rising" alert watches: each check adds one per store whose credential Twilio refused
+    // when watch called it, and one per consumer whose own last call was refused.
+    this.#refusals = new Counter({
+      name: "rotator_authentication_failures_total",
+      help: "20003 (HTTP 401) refusals checks found: a store's credential (watch's own call) or a consumer's last call.",
+      labelNames: ["account", "source", "name"],
+      registers,
+    });
   }
 
   update(check: WatchCheck): void {
@@ -97,12 +106,15 @@ export class WatchMetrics {
       this.#lastRunTime.set({ account }, Date.parse(check.lastRun.finishedAt) / 1000);
       this.#lastRunStatus.set({ account, status: check.lastRun.status }, 1);
     }
-    for (const store of check.stores)
+    for (const store of check.stores) {
       this.#store.set({ account, store: store.name }, store.state === "authenticated" ? 1 : 0);
+      if (store.state === "refused") this.#refusals.inc({ account, source: "store", name: store.name });
+    }
     for (const consumer of check.consumers) {
       this.#consumerConverged.set({ consumer: consumer.name }, consumer.converged ? 1 : 0);
       if (consumer.authenticated !== null)
         this.#consumerAuthenticated.set({ consumer: consumer.name }, consumer.authenticated ? 1 : 0);
+      if (consumer.authenticated === false) this.#refusals.inc({ account, source: "consumer", name: consumer.name });
     }
     this.#healthy.set({ account }, check.healthy ? 1 : 0);
     this.#lastCheck.set(Date.parse(check.checkedAt) / 1000);

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, inject, it } from "vitest";
-import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { AZURE_SECRET_VARIABLE, makeAzureStore } from "./azure-store.js";
 import { cliArgs, journals, runCli, useE2e, type Workspace } from "./harness.js";
 

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SecretClient } from "@azure/keyvault-secrets";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
+import { newClientSecret } from "../../src/keyvault-emulator/auth/clients.js";
 import { azureSecretClient, type ServerEndpoints } from "../harness/servers.js";
-import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
-import { newClientSecret } from "../keyvault-server/auth/clients.js";
 
 export const AZURE_SECRET_VARIABLE = "TEST_AZURE_CLIENT_SECRET";
 

@@ -15,6 +15,7 @@ import {
   cliArgs,
   configFor,
   configYaml,
+  journalRecords,
   journals,
   REMOVE,
   rawYaml,
@@ -304,7 +305,7 @@ const cases: BadInput[] = [
   {
     name: "an empty file",
     edit: () => "",
-    expect: [/\(top level\): the file is empty; start from config\/examples\/rotator\.example\.yaml/],
+    expect: [/\(top level\): the file is empty; `rotator init` writes a commented config to start from/],
   },
   // Which file.
   {
@@ -436,7 +437,7 @@ describe("where the config and state come from", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(result.status).toBe("completed");
     expect(result.journal?.startsWith(ws.stateDir)).toBe(true);
-    expect(await journals(ws)).toContain(result.runId ?? "no run id");
+    expect((await journalRecords(ws)).map((record) => record.runId)).toContain(result.runId);
   });
 
   it("the flags win over the environment variables", async () => {

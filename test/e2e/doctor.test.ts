@@ -653,7 +653,9 @@ describe("rotator doctor", () => {
     const [sub] = e2e.emulator.createSubaccounts(1, { friendlyNamePrefix: "doctor-token-ok-" });
     const config = await tokenConfig(await ws(), sub!.sid, [sub!.authToken, sub!.authToken]);
     const { code, result } = await doctor(["--config", config], bareEnv({ SUB_TOKEN: sub!.authToken }));
-    expect(code, JSON.stringify(result.findings)).toBe(0);
+    // On failure, the failing checks one per line, not every finding as one line of JSON.
+    const failing = result.findings.filter((f) => !f.ok).map((f) => `${f.check} ${f.subject}: ${f.cause ?? ""}`);
+    expect(code, failing.join("\n")).toBe(0);
     expect(result.findings.filter((f) => f.check === "auth-token-format" && f.ok)).toHaveLength(2);
   });
 

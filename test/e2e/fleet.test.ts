@@ -35,6 +35,7 @@ import {
   startTwilioEmulator,
   type TwilioEmulator,
   transcript,
+  until,
 } from "./harness.js";
 
 let emulator: TwilioEmulator;
@@ -135,13 +136,15 @@ beforeAll(async () => {
   env = { ...process.env, [ADMIN_VARIABLE]: emulator.authToken, ROTATOR_FAILPOINT: undefined };
   // More than one page of 1,000 before the customers, so discovery has to page to find them.
   emulator.createSubaccounts(1100, { friendlyNamePrefix: "other-" });
-  // Each account's consumer reports the key in its account's file (after CHECK_DELAY seconds); while
-  // "stuck-<name>" exists, that one keeps reporting its old key (the seed) whatever the file holds.
+  // Each account's consumer reports the key in its account's file; while "stuck-<name>" exists, that one keeps
+  // reporting its old key (the seed) whatever the file holds; while "hold-<name>" (holding the seed's SID)
+  // exists, it has not switched to any other key yet and says so in "reached-<name>": a run held there, past
+  // its store writes, for as long as the test wants.
   await writeFile(
     join(dir, "check.sh"),
     [
       "#!/bin/sh",
-      'if [ -n "$CHECK_DELAY" ]; then sleep "$CHECK_DELAY"; fi',
+      `if [ -e "${dir}/hold-$1" ] && ! grep -qx "$ROTATOR_EXPECTED_KEY_SID" "${dir}/hold-$1"; then touch "${dir}/reached-$1"; exit 1; fi`,
       `if [ -e "${dir}/stuck-$1" ]; then grep -qx "$ROTATOR_EXPECTED_KEY_SID" "${dir}/$2.seed"; exit $?; fi`,
       `grep -qx "TWILIO_API_KEY=$ROTATOR_EXPECTED_KEY_SID" "${dir}/$2.env"`,
       "",
@@ -345,10 +348,17 @@ describe("kill -9 of a fleet run mid-way", () => {
         },
       ),
     );
-    // A consumer that takes a while to answer: the accounts in flight are mostly waiting for it when the kill comes.
-    const slow = { ...env, CHECK_DELAY: "0.3" };
+    // The kill lands mid-way by construction, however busy the machine: the first five accounts go through,
+    // the other seven are held at their consumer once their store is written. Four at a time run, so the
+    // kill comes with five done, four held mid-way (unfinished), three not started.
+    const held = killed.slice(5);
+    for (const c of held) await writeFile(join(dir, `hold-${c.friendlyName}`), `${c.seed}\n`);
+    const reached = async () =>
+      (await readdir(dir))
+        .filter((name) => name.startsWith("reached-kill-"))
+        .map((name) => name.slice("reached-".length));
     const child: ChildProcess = spawn(process.execPath, [join(root, "bin", "rotator.js"), ...args(fleet, "rotate")], {
-      env: slow as NodeJS.ProcessEnv,
+      env: env as NodeJS.ProcessEnv,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -356,22 +366,25 @@ describe("kill -9 of a fleet run mid-way", () => {
     child.stdout?.on("data", (chunk) => {
       stdout += chunk;
     });
-    const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
-      child.stderr?.on("data", (chunk) => {
-        stderr += chunk;
-        // Five accounts done, four in flight, three not started.
-        if (/\[5\/12\]/.test(stderr)) child.kill("SIGKILL");
-      });
-      child.on("close", (_code, sig) => resolve(sig));
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
     });
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, sig) => resolve(sig)));
+    await until(async () => (await reached()).length >= 4 && /; 5 done, 0 failed/.test(stderr), 60_000);
+    const inFlight = (await reached()).sort();
+    child.kill("SIGKILL");
+    const signal = await closed;
     transcript.push(stdout, stderr);
-    expect(signal, stderr).toBe("SIGKILL");
+    expect(signal).toBe("SIGKILL");
+    for (const c of held) await rm(join(dir, `hold-${c.friendlyName}`));
 
     const { result: before } = await runJson<FleetResult<StatusResult>>(args(fleet, "status"), { env });
     const unfinishedBefore = before.accounts.filter((a) =>
       (a as StatusResult).runs?.some((r) => r.status === "interrupted" || r.status === "awaiting-consumers"),
     );
-    expect(unfinishedBefore.length, JSON.stringify(before.accounts)).toBeGreaterThan(0);
+    // Exactly the held ones: a short list of names on failure, not the fleet's JSON.
+    expect(unfinishedBefore.map((a) => a.friendlyName).sort()).toEqual(inFlight);
+    expect(inFlight).toHaveLength(4);
 
     // One unfinished account is renamed meanwhile: discovery's pattern no longer matches it, resume still finds it.
     const parent = createTwilioClient({
@@ -382,7 +395,7 @@ describe("kill -9 of a fleet run mid-way", () => {
     });
     const renamed = killed.find((c) => maskSid(c.sid) === unfinishedBefore[0]?.account)!;
     await parent.api.v2010.accounts(renamed.sid).update({ friendlyName: "renamed-customer" });
-    const { run, result } = await runJson<FleetResult>(args(fleet, "resume"), { env: slow });
+    const { run, result } = await runJson<FleetResult>(args(fleet, "resume"), { env });
     await parent.api.v2010.accounts(renamed.sid).update({ friendlyName: renamed.friendlyName });
     expect(result.accounts.find((a) => a.account === maskSid(renamed.sid))?.friendlyName).toBe("renamed-customer");
     // resume picked up every unfinished account, and only those, and ended each: finished, or rolled back

@@ -150,6 +150,22 @@ export async function journals(ws: Workspace): Promise<string> {
   return texts.join("");
 }
 
+/**
+ * The records of a workspace's journals, parsed (a torn last line skipped): for assertions on events, whose
+ * failure then shows a short list rather than kilobytes of JSON lines.
+ */
+export async function journalRecords(ws: Workspace): Promise<Array<Record<string, unknown> & { event: string }>> {
+  return (await journals(ws))
+    .split("\n")
+    .filter((line) => line.startsWith("{") && line.endsWith("}"))
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { event: string });
+}
+
+/** How each journaled run of a workspace ended (its run-finished records' status), in order. */
+export async function finishedStatuses(ws: Workspace): Promise<unknown[]> {
+  return (await journalRecords(ws)).filter((record) => record.event === "run-finished").map((record) => record.status);
+}
+
 export async function readStoreKey(file: string): Promise<{ sid: string | undefined; secret: string | undefined }> {
   const text = await readFile(file, "utf8");
   const value = (name: string) => text.match(new RegExp(`^(?:export )?${name}=["']?([^"'\\n]*)["']?$`, "m"))?.[1];

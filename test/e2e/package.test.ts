@@ -7,21 +7,25 @@
  *
  * Installed from that tarball:
  * - as a command (`npm install -g`, into a prefix of its own), it runs a whole sandbox rotation from a folder
- *   outside the checkout; a config naming a store whose SDK is not installed is bad input naming the package;
- *   node reads none of its arguments;
+ *   outside the checkout; the store SDKs are inside its bundle, so a config naming a cloud store needs nothing
+ *   installed beside it; state on PostgreSQL without `pg` is bad input naming the package; the Key Vault
+ *   emulator runs from it; node reads none of its arguments;
  * - into a fresh app, `rotator/consumer` brings rotator and `twilio` and nothing else (no store SDK, no zod),
  *   and is imported with `import` and `require()`, and from TypeScript with every module resolution (node10,
  *   node16, nodenext for both module formats, bundler; declarations checked too), each program reading a
  *   dotenv store and calling Twilio (the emulator); a store whose SDK is missing is a clear error naming the
  *   package to install.
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { adminClient, ensureBuilt, envText, root, startTwilioEmulator, type TwilioEmulator } from "./harness.js";
 
 interface PackageJson {
@@ -105,7 +109,7 @@ async function packInto(dir: string): Promise<string> {
 }
 
 describe("the packed package", () => {
-  it("ships the launcher, the bundles, the declarations, the Twilio specs and the example config; no tsc output, maps or tests", () => {
+  it("ships the launcher, the bundles, the declarations, the emulators' specs, the monitoring pack and the example config; no tsc output, maps or tests", () => {
     const files = new Set(packedFiles());
     const needed = [
       "package.json",
@@ -123,6 +127,10 @@ describe("the packed package", () => {
       "vendor/twilio-oai/twilio_iam_v1.json",
       "vendor/twilio-oai/twilio_accounts_v1.json",
       "vendor/twilio-oai/LICENSE",
+      "vendor/azure-keyvault-spec/secrets.json",
+      "vendor/azure-keyvault-spec/LICENSE",
+      "monitoring/prometheus/rotator-alerts.yaml",
+      "monitoring/grafana/rotator-dashboard.json",
       "config/examples/rotator.example.yaml",
       "config/rotator.schema.json",
     ];
@@ -135,11 +143,11 @@ describe("the packed package", () => {
     expect(entries.length).toBeGreaterThan(6);
     expect(entries.map((target) => target.replace(/^\.\//, "")).filter((file) => !files.has(file))).toEqual([]);
     // The bundles are what runs: tsc's own modules, source maps, the bundle's metafile, tests, benchmarks,
-    // scripts and the Key Vault test server's spec stay behind.
+    // and scripts stay behind.
     expect(
       [...files].filter(
         (file) =>
-          /^(test|bench|scripts|node_modules|\.cache|vendor\/azure-keyvault-spec)\//.test(file) ||
+          /^(test|bench|scripts|node_modules|\.cache)\//.test(file) ||
           /^dist\/(src|providers)\/.*\.js$/.test(file) ||
           file.endsWith(".map") ||
           file === "dist/bundle/meta.json",
@@ -161,11 +169,19 @@ describe("the packed package", () => {
       expect(pkg.peerDependenciesMeta[peer]?.optional, peer).toBe(true);
       expect(pkg.peerDependencies[peer], peer).toBe(`^${pkg.devDependencies[peer]}`);
     }
+    // Names in the CLI bundle that are never loaded from node_modules: Ajv's code strings for its standalone
+    // mode (`require("ajv/dist/runtime/…")` inside template literals; Ajv itself is bundled with the Key Vault
+    // emulator), and the AWS SDK's optional SigV4a peer, required in a try that fails as it does unbundled.
+    const neverLoaded = new Set(["ajv", "ajv-formats", "@aws-sdk/signature-v4-crt"]);
     const unknown = new Map<string, string>();
     for (const file of packedFiles().filter((path) => /\.c?js$/.test(path))) {
       for (const name of importedPackages(readFileSync(join(root, file), "utf8"))) {
         // The AWS SDK's own packages come with it.
-        const known = name in pkg.dependencies || peers.includes(name) || name.startsWith("@smithy/");
+        const known =
+          name in pkg.dependencies ||
+          peers.includes(name) ||
+          name.startsWith("@smithy/") ||
+          (file.startsWith("dist/bundle/") && neverLoaded.has(name));
         if (!known) unknown.set(name, file);
       }
     }
@@ -179,7 +195,7 @@ describe("the packed package", () => {
     expect(topLevelRequires.filter((name) => !name.startsWith("twilio/") && !name.startsWith("node:"))).toEqual([]);
   });
 
-  it("installed as a command, away from the checkout: a whole sandbox rotation; a store whose SDK is missing is exit 2 naming it; node reads no argument", async () => {
+  it("installed as a command, away from the checkout: a whole sandbox rotation; cloud stores with no SDK installed; pg missing is exit 2 naming it; the Key Vault emulator; node reads no argument", async () => {
     const dir = await mkdtemp(join(tmpdir(), "rotator-install-"));
     try {
       const tarball = await packInto(dir);
@@ -217,7 +233,8 @@ describe("the packed package", () => {
       // What ran is the installed copy (a tarball install copies; a link would run this checkout).
       expect(realpathSync(join(prefix, "bin", "rotator"))).toBe(realpathSync(join(installed, "bin", "rotator.js")));
 
-      // A config with an AWS store: the SDK is not installed, so the command says which package, and how.
+      // A config with an AWS store: its SDK is in the bundle, so the store is reached for (and found down)
+      // with nothing installed beside rotator.
       const config = join(dir, "aws.yaml");
       await writeFile(
         config,
@@ -230,17 +247,6 @@ describe("the packed package", () => {
           "",
         ].join("\n"),
       );
-      const plan = rotator(["plan", "--config", config, "--state-dir", join(dir, "state")], {
-        ADMIN_TOKEN: "0".repeat(32),
-      });
-      expect(plan.status, plan.stderr).toBe(2);
-      expect(plan.stderr).toContain(
-        'store "prod-aws" is of type aws-secrets-manager, which needs the package @aws-sdk/client-secrets-manager: it is not installed',
-      );
-      const version = pkg.devDependencies["@aws-sdk/client-secrets-manager"];
-      expect(plan.stderr).toContain(`npm install -g @aws-sdk/client-secrets-manager@${version}`);
-      // Installed as the message says, beside the global rotator, the store is reached for (and found down).
-      npmInstall(dir, ["-g", "--prefix", prefix, `@aws-sdk/client-secrets-manager@${version}`]);
       const planned = rotator(["plan", "--config", config, "--state-dir", join(dir, "state")], {
         ADMIN_TOKEN: "0".repeat(32),
         AWS_ACCESS_KEY_ID: "testing",
@@ -250,6 +256,7 @@ describe("the packed package", () => {
       expect(planned.status, planned.stderr).toBe(2);
       expect(planned.stdout + planned.stderr).not.toContain("not installed");
       expect(planned.stdout + planned.stderr).toMatch(/prod-aws.*(unreachable|ECONNREFUSED|no answer)/);
+      expect(readdirSync(join(prefix, "lib", "node_modules"))).toEqual(["rotator"]);
       // State on PostgreSQL without pg: the same kind of answer.
       await writeFile(
         config,
@@ -281,6 +288,20 @@ describe("the packed package", () => {
       expect(doctor.status).toBe(2);
       expect(doctor.stderr).toContain("rotator doctor --dotenv FILE");
       expect(existsSync(marker)).toBe(false);
+
+      // The Key Vault emulator ships too: its spec, and the Ajv that holds it to it, bundled.
+      const keyVault = spawn(join(prefix, "bin", "rotator"), ["emulator", "azure-key-vault"], {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const [line] = (await once(createInterface({ input: keyVault.stdout }), "line")) as [string];
+        const announced = JSON.parse(line) as { vaultUrl: string; caFile: string };
+        expect(announced.vaultUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+        expect(await keyVaultAdmin(announced.vaultUrl, readFileSync(announced.caFile, "utf8")).health()).toBe(true);
+      } finally {
+        keyVault.kill("SIGTERM");
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -54,7 +54,7 @@ describe("--sandbox", () => {
     expect(run.stdout).toMatch(/^ok run \S+: completed \(exit 0\)|^✓ run \S+: completed \(exit 0\)/);
     expect(run.stdout).toMatch(/web-1: \d+ requests, 0 got 20003/);
     expect(run.stdout).toContain("next, for a real setup:");
-    expect(run.stdout).toContain("config/examples");
+    expect(run.stdout).toContain("`rotator init dotenv-file vault-kv2`");
     expect(run.stdout).not.toContain("==>");
     expect(run.stderr).toContain("==> waiting for 3 consumer(s)");
     // No color when the output is not a terminal.

@@ -173,7 +173,7 @@ describe("rotator schedule", () => {
     const ws = workspaces[0]!;
     const bad = await runCli(cliArgs(ws, "schedule", "--cron", "every night"), { env: ws.env });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--cron "every night" is not a cron expression');
+    expect(JSON.parse(bad.stdout).error).toContain('--cron "every night" is not a cron expression');
   });
 });
 

@@ -170,6 +170,13 @@ describe("rotator watch", () => {
     expect(failing.get(`rotator_store_authenticated{account="${account}",store="app-1"}`)).toBe(0);
     expect(failing.get(`rotator_watch_healthy{account="${account}"}`)).toBe(0);
     expect(failing.get('rotator_watch_checks_total{result="failing"}')).toBeGreaterThanOrEqual(1);
+    // The 20003s the checks found, what the "rising" alert of monitoring/ watches: none while healthy.
+    expect(healthy.get(`rotator_authentication_failures_total{account="${account}",source="store",name="app-1"}`)).toBe(
+      undefined,
+    );
+    expect(
+      failing.get(`rotator_authentication_failures_total{account="${account}",source="store",name="app-1"}`),
+    ).toBeGreaterThanOrEqual(1);
 
     // Still failing: no second alert. Then the next rotation (an emergency one: the key is dead) recovers.
     await until(async () => watch.checks().filter((c) => !c.healthy).length >= 2, 20_000);

@@ -19,6 +19,7 @@
  */
 
 import type { TestProject } from "vitest/node";
+import { DEBIAN_TOOLS, installDebianTools } from "./debian-tools.js";
 import { ALL_SERVERS, type ServerEndpoints, type ServerName, startServers } from "./servers.js";
 
 function selectedServers(): ServerName[] {
@@ -30,11 +31,33 @@ function selectedServers(): ServerName[] {
   return names as ServerName[];
 }
 
+/** What the run installs and starts, and how long each took: on stderr, before the tests' own output. */
+function report(line: string): void {
+  process.stderr.write(`integration setup: ${line}\n`);
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const servers = await startServers(selectedServers());
+  const started = performance.now();
+  const names = selectedServers();
+  report(
+    `servers ${names.join(", ")} (SERVERS= selects others), in ${process.env.SERVERS_CACHE_DIR ?? ".cache/servers"}`,
+  );
+  const [servers] = await Promise.all([
+    startServers(names, { report }),
+    (async () => {
+      const installing = performance.now();
+      await installDebianTools();
+      report(`tools ${DEBIAN_TOOLS.join(", ")} from Debian's packages (${seconds(performance.now() - installing)})`);
+    })(),
+  ]);
+  report(`ready in ${seconds(performance.now() - started)}`);
   // With a SERVERS subset the missing entries are absent; tests reading them fail loudly on undefined.
   project.provide("servers", servers.endpoints as ServerEndpoints);
   return async () => {
+    const stopping = performance.now();
     await servers.stop();
+    report(`stopped ${names.join(", ")} (${seconds(performance.now() - stopping)})`);
   };
 }
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

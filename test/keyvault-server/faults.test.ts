@@ -3,8 +3,8 @@
  * seen through @azure/keyvault-secrets; and the control routes a server in another process is driven by.
  */
 import { describe, expect, it } from "vitest";
-import { keyVaultAdmin } from "./admin-client.js";
-import { corruptOne } from "./faults.js";
+import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
+import { corruptOne } from "../../src/keyvault-emulator/faults.js";
 import { useKeyVaultServer } from "./helpers/harness.js";
 
 const kv = useKeyVaultServer();

@@ -289,7 +289,7 @@ describe("schema messages say what is expected", () => {
     expect(problems).toContain("verify.consumersPollSeconds: must be at least 0.1");
     expect(problems).not.toMatch(/Invalid input/);
     expect(configError(() => validateConfig(null, "/etc/rotator.yaml")).problems).toEqual([
-      "(top level): the file is empty; start from config/examples/rotator.example.yaml",
+      "(top level): the file is empty; `rotator init` writes a commented config to start from",
     ]);
   });
 });
@@ -311,6 +311,10 @@ describe("SIDs", () => {
     );
     expect(sidProblems(`AC${hex.slice(1)}`)).toContain(
       "is 33 characters; an account SID is 34 characters: AC followed by 32 hex digits (truncated when copied?)",
+    );
+    // 32 characters, as a secret has, but AC and hex digits: a SID cut short, not a secret.
+    expect(sidProblems(`AC${hex.slice(2)}`)).toBe(
+      "twilio.accountSid: is 32 characters; an account SID is 34 characters: AC followed by 32 hex digits (truncated when copied?)",
     );
     expect(sidProblems(`ac${hex}`)).toContain('starts with "ac"; an account SID starts with upper-case AC');
     expect(sidProblems(`SK${hex}`)).toContain("is an API key SID (SK…), not an account SID (AC…)");

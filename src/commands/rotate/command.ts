@@ -54,6 +54,15 @@ ${examples([
         context.exit.code = 2;
         return;
       }
+      if (options.ifDue && options.emergency) {
+        // Each would silently defeat the other: --if-due skips a key younger than maxAgeDays, and an
+        // emergency rotates whatever the key's age.
+        context.runtime.stderr.write(
+          "rotator: --if-due and --emergency contradict each other: --if-due rotates only a key older than credential.maxAgeDays, --emergency rotates now whatever its age; drop --if-due for an emergency (or --emergency for the scheduled job)\n",
+        );
+        context.exit.code = 2;
+        return;
+      }
       const commandOptions = startSandboxFirst(options);
       const [
         { runConfigCommand },

@@ -21,7 +21,12 @@ export function registerScheduleCommand(program: Command, context: CommandContex
         .default(300_000, "5m")
         .argParser(duration),
     )
-    .option("--timezone <zone>", "the cron expression's time zone (default: the machine's), e.g. Europe/Dublin")
+    .addOption(
+      new Option(
+        "--timezone <zone>",
+        "the cron expression's time zone (default: the machine's), e.g. Europe/Dublin",
+      ).argParser(timeZone),
+    )
     .addHelpText(
       "after",
       `
@@ -39,6 +44,18 @@ ${examples([
       const { runScheduleCommand } = await import("./run.js");
       await runScheduleCommand(options, context);
     });
+}
+
+/** An IANA zone this machine's Node knows: Intl refuses any other (and croner would only fail at its first run). */
+function timeZone(value: string): string {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+  } catch {
+    throw new InvalidArgumentError(
+      "not a time zone this machine knows: give an IANA name such as Europe/Dublin, America/New_York or UTC (`timedatectl list-timezones` lists them)",
+    );
+  }
+  return value;
 }
 
 function duration(value: string): number {

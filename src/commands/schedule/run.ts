@@ -13,12 +13,13 @@ import { makeOutput } from "../../cli/output.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import { streamReporter } from "../../engine/reporter.js";
 import { type CommandResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
-import { ExitCode } from "../../errors.js";
+import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redactedJson } from "../../util/mask.js";
 import { packageVersion } from "../../util/package-root.js";
 import type { CommandContext } from "../shared/command-context.js";
-import { executeConfigCommand } from "../shared/run-config-command.js";
+import { renderRun } from "../shared/render-run.js";
+import { errorResult, executeConfigCommand } from "../shared/run-config-command.js";
 import type { ScheduleCommandOptions } from "./command.js";
 
 type Decision =
@@ -48,19 +49,24 @@ export async function runScheduleCommand(
     stateDir: resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env })),
     env: runtime.env,
   };
-  let job: Cron;
+  const refuse = (error: RotatorError) => {
+    const result = errorResult("schedule", error);
+    if (options.json) {
+      runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result })}\n`);
+    } else renderRun(result, output);
+    exit.code = result.exitCode;
+  };
+  const problem = cronProblem(options);
+  if (problem !== undefined) return refuse(problem);
+  // A config that does not load now would fail every run the scheduler makes, silently until someone reads its
+  // log: refuse to start instead. (A store that is down at start is a run's problem, not the scheduler's.)
   try {
-    job = new Cron(options.cron, {
-      paused: true,
-      protect: true,
-      ...(options.timezone ? { timezone: options.timezone } : {}),
-    });
+    const { loadConfig } = await import("../../config/load.js");
+    await loadConfig(where.configPath, where.env);
   } catch (error) {
-    runtime.stderr.write(`rotator: --cron "${options.cron}" is not a cron expression: ${(error as Error).message}\n`);
-    exit.code = ExitCode.badInput;
-    return;
+    if (error instanceof RotatorError) return refuse(error);
+    throw error;
   }
-  job.stop();
 
   const stopping = new AbortController();
   let running: Promise<void> | undefined;
@@ -144,6 +150,34 @@ export async function runScheduleCommand(
   const code = interruptedRun ? ExitCode.interrupted : ExitCode.completed;
   log({ event: "stopped", exitCode: code });
   exit.code = code;
+}
+
+/** Why the cron expression cannot drive a schedule (not one, or never firing), or undefined. */
+function cronProblem(options: ScheduleCommandOptions): RotatorError | undefined {
+  const hint =
+    'five fields (minute hour day-of-month month day-of-week), or six with seconds first: "0 3 * * *" is every night at 03:00';
+  let next: Date | null;
+  try {
+    const job = new Cron(options.cron, { paused: true, ...(options.timezone ? { timezone: options.timezone } : {}) });
+    next = job.nextRun();
+    job.stop();
+  } catch (error) {
+    return new RotatorError(
+      `--cron "${options.cron}" is not a cron expression: ${errorMessage(error)}; nothing was scheduled`,
+      {
+        exitCode: ExitCode.badInput,
+        hint,
+      },
+    );
+  }
+  if (next === null) {
+    // croner finds no time at all (a 30 February, a year long past): the scheduler would wait for ever.
+    return new RotatorError(
+      `--cron "${options.cron}" never fires: no date matches it (a day the month does not have, such as 30 in February?); nothing was scheduled`,
+      { exitCode: ExitCode.badInput, hint },
+    );
+  }
+  return undefined;
 }
 
 function detailOf(result: CommandResult): string {

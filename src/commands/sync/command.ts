@@ -31,6 +31,14 @@ ${examples([
 ])}`,
     )
     .action(async (options: SyncCommandOptions) => {
+      if (options.keySid !== undefined && options.fromStore !== undefined) {
+        // --from-store copies the key's SID with its secret; a --key-sid beside it would be ignored.
+        context.runtime.stderr.write(
+          "rotator: --key-sid goes with --from-env (it names the key whose secret the variable holds); --from-store copies the key SID and its secret from that store, so drop --key-sid\n",
+        );
+        context.exit.code = 2;
+        return;
+      }
       const [{ runConfigCommand }, { sync }, { renderRun }, { packageVersion }] = await Promise.all([
         import("../shared/run-config-command.js"),
         import("./run.js"),

@@ -16,6 +16,7 @@ import { runFromVerify } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
 import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
+import { sidProblems } from "../../twilio/diagnose.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
 
 export interface SyncOptions {
@@ -33,6 +34,22 @@ export async function sync(context: EngineContext, options: SyncOptions): Promis
     throw new RotatorError("sync needs exactly one source: --from-env NAME or --from-store STORE", {
       exitCode: ExitCode.badInput,
       hint: "`rotator sync --from-env TWILIO_AUTH_TOKEN` takes the token in that variable to every store",
+    });
+  }
+  if (options.keySid !== undefined && context.issuer.kind !== "api-key") {
+    throw new RotatorError(
+      `--key-sid names an API key, but ${context.loaded.file} rotates the account's Auth Token (credential.type: ${context.loaded.config.credential.type}); nothing was changed`,
+      {
+        exitCode: ExitCode.badInput,
+        hint: "drop --key-sid: with an auth-token config --from-env NAME holds the token itself",
+      },
+    );
+  }
+  const keySidProblems = options.keySid === undefined ? [] : sidProblems(options.keySid, "key");
+  if (keySidProblems.length > 0) {
+    throw new RotatorError(`--key-sid ${keySidProblems.join("; ")}; nothing was changed`, {
+      exitCode: ExitCode.badInput,
+      hint: "give the SID of the key whose secret the variable holds (Console > Account > API keys & tokens)",
     });
   }
   return startNewRun(context, "sync", (runId) => syncClaimed(context, runId, options));

@@ -9,7 +9,7 @@ import type { EngineContext } from "../../engine/context.js";
 import { streamReporter } from "../../engine/reporter.js";
 import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import type { StateBackendPool } from "../../engine/state/index.js";
-import { ExitCode } from "../../errors.js";
+import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redactedJson } from "../../util/mask.js";
 import type { WatchCheck } from "../../watch/check.js";
@@ -54,9 +54,13 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
     state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });
     context = await buildContext(loaded, { stateDir, state: state.view(), reporter, env: runtime.env });
     const metrics = options.metricsPort === undefined ? undefined : new WatchMetrics();
-    if (metrics !== undefined && options.metricsPort !== undefined) {
-      metricsServer = await metrics.serve(options.metricsPort, options.metricsHost);
-      reporter.step(`metrics on http://${options.metricsHost}:${metricsServer.port}/metrics`);
+    const { metricsPort, metricsHost } = options;
+    if (metrics !== undefined && metricsPort !== undefined) {
+      const serving = await metrics.serve(metricsPort, metricsHost).catch((error: unknown) => {
+        throw metricsListenError(error, metricsHost, metricsPort);
+      });
+      metricsServer = serving;
+      reporter.step(`metrics on http://${metricsHost}:${serving.port}/metrics`);
     }
     if (!options.once) {
       reporter.step(`watching ${loaded.file} every ${formatDuration(options.interval)} (Ctrl-C to stop)`);
@@ -97,6 +101,32 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
     }
     await state?.close();
   }
+}
+
+/** Why the metrics server could not listen, in the options' terms, and what to do (exit 2: bad input). */
+function metricsListenError(error: unknown, host: string, port: number): RotatorError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `--metrics-host ${host} --metrics-port ${port}`;
+  const [what, hint] =
+    code === "EADDRINUSE"
+      ? [
+          `port ${port} on ${host} is already in use`,
+          "pick another --metrics-port, or stop what listens there (ss -ltnp)",
+        ]
+      : code === "EADDRNOTAVAIL"
+        ? [
+            `${host} is not an address of this machine`,
+            "give one of its addresses (ip -brief address), 127.0.0.1, or 0.0.0.0 for all",
+          ]
+        : code === "ENOTFOUND" || code === "EAI_AGAIN"
+          ? [`${host} does not resolve to an address`, "give an IP address, or a name this machine resolves"]
+          : code === "EACCES"
+            ? [
+                `listening on port ${port} is not permitted`,
+                "ports below 1024 need root (or CAP_NET_BIND_SERVICE): pick a port from 1024 up",
+              ]
+            : [`cannot listen (${code ?? errorMessage(error)})`, "check --metrics-host and --metrics-port"];
+  return new RotatorError(`${where}: ${what}; watch did not start`, { exitCode: ExitCode.badInput, hint });
 }
 
 function checkLine(check: WatchCheck & { notified?: string }, s: ReturnType<typeof makeOutput>["out"]): string[] {

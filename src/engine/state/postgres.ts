@@ -117,6 +117,9 @@ export async function openPostgresState(options: PostgresStateOptions): Promise<
     pool,
     leaseMs: options.leaseMs,
     display,
+    configFile: options.configFile,
+    lockSets: 0,
+    lost: undefined,
     instanceId,
     stateDir: options.stateDir,
     ensureSchema() {
@@ -133,6 +136,9 @@ export async function openPostgresState(options: PostgresStateOptions): Promise<
       return migrating;
     },
   };
+  // From here on (the open's own failure is said above): an outage names the database and the next step.
+  const where = { display, configFile: options.configFile };
+  reportLostConnections(pool, (cause) => shared.lost ?? new StateDatabaseLostError(where, cause, shared.lockSets > 0));
   return {
     view: () => new PostgresStateBackend(shared),
     close: () => pool.end(),
@@ -192,6 +198,12 @@ interface Shared {
   pool: Pool;
   leaseMs: number;
   display: string;
+  /** The config naming the database, for messages. */
+  configFile: string;
+  /** Lock sets this process holds now: while any is held, a lost database may have stopped a run. */
+  lockSets: number;
+  /** Set when the database stopped answering during a run: every later failure says the same. */
+  lost: StateDatabaseLostError | undefined;
   /** The database's rotator instance id (claims name it), once its tables exist. */
   instanceId: string | undefined;
   stateDir: string;
@@ -219,6 +231,71 @@ export class LeaseLostError extends RotatorError {
       },
     );
   }
+}
+
+/**
+ * The state database stopped answering (the server gone, the network, a timeout) after it was opened. During a
+ * run the run stops at once, since a step it cannot record it must not take: exit 7, and `resume` is the next
+ * step once the database answers. Otherwise (a read-only command) nothing was changed: exit 2.
+ */
+export class StateDatabaseLostError extends RotatorError {
+  override readonly name = "StateDatabaseLostError";
+  readonly #where: { display: string; configFile: string };
+
+  constructor(where: { display: string; configFile: string }, cause: unknown, duringRun: boolean, runId?: string) {
+    const database = `the PostgreSQL state database ${where.display} (state.url in ${where.configFile})`;
+    const detail = redact(errorMessage(cause)) || String((cause as { code?: string }).code ?? "no answer");
+    const resume = `once the database answers again, run \`rotator resume --config ${where.configFile}\`: it finishes or rolls back the run from what its journal recorded (\`rotator status\` shows where it stopped)`;
+    super(
+      runId !== undefined
+        ? `run ${runId} stopped: ${database} stopped answering (${detail}), so rotator could not record its next step and did not take it`
+        : `${database} stopped answering (${detail})`,
+      duringRun
+        ? {
+            exitCode: ExitCode.needsOperator,
+            hint: runId === undefined ? `if a run was in progress, ${resume}` : resume,
+            cause,
+          }
+        : {
+            exitCode: ExitCode.badInput,
+            hint: "nothing was changed; check that the database accepts connections from this host, then run the command again",
+            cause,
+          },
+    );
+    this.#where = where;
+  }
+
+  /** The same, said of the run whose journal write it stopped. */
+  duringRun(runId: string): StateDatabaseLostError {
+    return new StateDatabaseLostError(this.#where, this.cause, true, runId);
+  }
+}
+
+/** A failure that means the database did not answer, as opposed to a statement it refused. */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  // Node's socket errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, EPIPE, ...); SQLSTATE class 08
+  // (connection exception) and 57P01-57P03 (the server shutting down or starting up).
+  if (typeof code === "string" && (/^E[A-Z]+$/.test(code) || /^08/.test(code) || /^57P0[123]$/.test(code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|connection timeout/i.test(errorMessage(error));
+}
+
+/**
+ * Make every query and connect of the pool fail with `lost(cause)` once the database stops answering, so that
+ * whichever call meets the outage first (an append, a read in a finally), the command ends saying which
+ * database, and what to run next.
+ */
+function reportLostConnections(pool: Pool, lost: (cause: unknown) => Error): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  const translate = (error: unknown): never => {
+    throw connectionLost(error) ? lost(error) : error;
+  };
+  Object.assign(pool, {
+    query: (...args: unknown[]) => query(...args).catch(translate),
+    // The pool's own query() connects with a callback: that form is left as it is.
+    connect: (...args: unknown[]) => (args.length > 0 ? connect(...args) : connect().catch(translate)),
+  });
 }
 
 class PostgresLocks implements HeldLocks, StoreFence {
@@ -302,8 +379,15 @@ class PostgresLocks implements HeldLocks, StoreFence {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    this.#shared.lockSets -= 1;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    await this.#shared.pool.query("DELETE FROM rotator_locks WHERE holder = $1", [this.holder]);
+    try {
+      await this.#shared.pool.query("DELETE FROM rotator_locks WHERE holder = $1", [this.holder]);
+    } catch (error) {
+      // Unrenewed, the lease runs out by itself within state.leaseSeconds; what stopped the command is said
+      // by the error it is already ending with, which this one must not replace.
+      if (!(error instanceof StateDatabaseLostError)) throw error;
+    }
   }
 }
 
@@ -369,6 +453,11 @@ class PostgresJournal implements RunJournal {
     } catch (error) {
       // Another process appended this seq: it owns the run now.
       if ((error as { code?: string }).code === "23505") throw new LeaseLostError(this.runId, this.#shared.display);
+      if (error instanceof StateDatabaseLostError) {
+        // Not recorded, so not taken: the step waits for `resume`, which reads what was recorded.
+        this.#shared.lost ??= error.duringRun(this.runId);
+        throw this.#shared.lost;
+      }
       throw error;
     }
     if (inserted !== 1) {
@@ -518,6 +607,7 @@ class PostgresStateBackend implements StateBackend {
       }
       if (outcome.taken) {
         locks.heldFrom(sentAt);
+        this.#shared.lockSets += 1;
         locks.startRenewing();
         this.#held = locks;
         return {

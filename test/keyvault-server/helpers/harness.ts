@@ -6,7 +6,11 @@
 import { ClientSecretCredential, type TokenCredential } from "@azure/identity";
 import { SecretClient, type SecretClientOptions } from "@azure/keyvault-secrets";
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
-import { type KeyVaultServer, type KeyVaultServerOptions, startKeyVaultServer } from "../server.js";
+import {
+  type KeyVaultServer,
+  type KeyVaultServerOptions,
+  startKeyVaultServer,
+} from "../../../src/keyvault-emulator/server.js";
 import { type Exchange, KeyVaultContract } from "./contract.js";
 
 export const contract = new KeyVaultContract();

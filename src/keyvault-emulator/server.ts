@@ -2,7 +2,7 @@
  * The project's Azure Key Vault test server: the secrets data plane of one vault and a small Entra-ID-shaped
  * authority beside it, both HTTPS on 127.0.0.1 with a certificate made at start (certificates.ts). Held to
  * Azure's published REST spec (spec.ts) and driven, in the tests, only through @azure/keyvault-secrets and
- * @azure/identity. Test-only: nothing under src/ or providers/ imports it.
+ * @azure/identity. `rotator emulator azure-key-vault` runs it (cli.ts); the engine and providers never import it.
  *
  *     const server = await startKeyVaultServer();
  *     const credential = new ClientSecretCredential(server.tenantId, server.client.clientId, server.client.clientSecret, {

@@ -10,14 +10,14 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { packageRoot } from "../util/package-root.js";
 
 const addFormats = addFormatsModule.default;
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const SPEC_FILE = path.join(PROJECT_ROOT, "vendor/azure-keyvault-spec/secrets.json");
+/** The vendored spec, in the package (also when this runs bundled, or installed). */
+export const SPEC_FILE = path.join(packageRoot(import.meta.url), "vendor/azure-keyvault-spec/secrets.json");
 
 export type HttpMethod = "GET" | "PUT" | "PATCH" | "POST" | "DELETE";
 

@@ -1,0 +1,130 @@
+/**
+ * The config `rotator init` writes: commented, valid as written (`rotator validate` passes on it), with every
+ * value a user must change marked CHANGE ME. One store template per store type; the record's type makes the
+ * compiler refuse a registry without its template.
+ */
+import type { ProviderType } from "../../../providers/registry.js";
+
+export type CredentialChoice = "api-key" | "auth-token";
+
+/** What a store of each type is called in the config, before a second of the same type gets a number. */
+export const STORE_NAMES: Record<ProviderType, string> = {
+  "dotenv-file": "app",
+  "vault-kv2": "vault",
+  "aws-secrets-manager": "aws",
+  "azure-key-vault": "azure",
+};
+
+/** A store entry, as lines under `stores:`; `{name}` is its name, `{suffix}` "" for the first of a type, then "-2", ... */
+const STORE_TEMPLATES: Record<ProviderType, (credential: CredentialChoice) => string> = {
+  "dotenv-file": (credential) => `  - name: {name}
+    type: dotenv-file
+    path: ./twilio{suffix}.env # CHANGE ME: the file an app reads (mode 0600); relative to this config
+    # The variables, if not ${credential === "api-key" ? "TWILIO_ACCOUNT_SID, TWILIO_API_KEY, TWILIO_API_SECRET" : "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN"}:
+    # fields: { ${credential === "api-key" ? "apiKeySid: TWILIO_API_KEY_SID" : "authToken: TWILIO_TOKEN"} }`,
+  "vault-kv2": () => `  - name: {name}
+    type: vault-kv2
+    address: https://vault.example.com:8200 # CHANGE ME: as in VAULT_ADDR (an emulator: http://127.0.0.1:8200)
+    mount: secret # the KV version 2 mount
+    path: apps/twilio{suffix} # CHANGE ME: the secret's path inside the mount
+    auth: { method: token, token: { env: VAULT_TOKEN } }
+    # auth: { method: approle, roleId: rotator, secretId: { env: VAULT_SECRET_ID } }
+    # auth: { method: kubernetes, role: rotator }
+    # caFile: /etc/ssl/vault-ca.pem # the CA of a Vault with a private certificate`,
+  "aws-secrets-manager": () => `  - name: {name}
+    type: aws-secrets-manager
+    secretId: prod/twilio{suffix} # CHANGE ME: the secret's name or ARN (it must exist)
+    region: us-east-1 # CHANGE ME; credentials come from the SDK's chain (AWS_PROFILE, a role, ...)
+    # endpoint: http://127.0.0.1:5000 # an emulator (moto); default: AWS`,
+  "azure-key-vault": () => `  - name: {name}
+    type: azure-key-vault
+    vaultUrl: https://my-vault.vault.azure.net # CHANGE ME: the vault's URI
+    secretName: twilio{suffix} # CHANGE ME: the secret (it must exist and hold a JSON object, at least {})
+    auth: { method: default } # DefaultAzureCredential: environment, workload or managed identity, Azure CLI
+    # An application's secret instead (authorityHost: a private authority, or \`rotator emulator azure-key-vault\`):
+    # auth: { method: client-secret, tenantId: <guid>, clientId: <guid>, clientSecret: { env: AZURE_CLIENT_SECRET } }`,
+};
+
+const HEAD = (
+  stores: string[],
+  credential: CredentialChoice,
+) => `# A rotator config, made by \`rotator init ${stores.join(" ")}${credential === "auth-token" ? " --credential auth-token" : ""}\`.
+# Change each CHANGE ME, then \`rotator validate\` (offline) and \`rotator plan\` (changes nothing).
+# Secret values never go in here: only where they are ({ env: NAME }, or a store).
+version: 1
+
+twilio:
+  accountSid: ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa # CHANGE ME: the account (Twilio Console dashboard)`;
+
+const ADMIN: Record<CredentialChoice, (firstStore: string) => string> = {
+  "api-key": () => `  # What rotator creates and deletes keys with: the Auth Token, or a Main API key
+  # ({ apiKeySid: SK..., apiKeySecret: { env: NAME } }). A Standard key may not manage keys.
+  admin: { authToken: { env: TWILIO_AUTH_TOKEN } }`,
+  "auth-token": (
+    firstStore,
+  ) => `  # The token being rotated is also the admin: read from a store, so the next run finds the new one
+  # ({ env: TWILIO_AUTH_TOKEN } works too, but that variable holds a dead token after a rotation).
+  admin: { authToken: { fromStore: ${firstStore} } }`,
+};
+
+const CREDENTIAL: Record<CredentialChoice, string> = {
+  "api-key": `credential:
+  type: api-key # a Standard key (keyType: restricted, with a policy, for a Restricted one)
+  friendlyNamePrefix: rotator # new keys are named rotator-<run id>
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older key`,
+  "auth-token": `credential:
+  type: auth-token # a secondary token, written everywhere, promoted once every consumer uses it
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older token (its age comes from rotator's journal)`,
+};
+
+const CONSUMERS: Record<CredentialChoice, string> = {
+  "api-key": "keySid",
+  "auth-token": "tokenFingerprint",
+};
+
+const TAIL = (credential: CredentialChoice) => `
+# The app instances that read those stores: the old credential is revoked only once each reports the new one.
+# consumers:
+#   - name: web-1
+#     type: http # answers {"${CONSUMERS[credential]}": "…", "authenticated": true}: README "Consumers", or rotator/consumer
+#     url: http://10.0.0.5:8080/.well-known/twilio-credential # CHANGE ME: the app's base URL and status path
+#     reload: { url: http://10.0.0.5:8080/-/reload-credentials } # optional: asks it to re-read its store
+#   - name: worker-1
+#     type: command # exit 0 when it uses $ROTATOR_EXPECTED_${credential === "api-key" ? "KEY_SID" : "TOKEN_FINGERPRINT"} and authenticates
+#     command: [/usr/local/bin/check-twilio-credential]
+
+verify:
+  consumersTimeoutSeconds: 300 # consumers not switched by then: the run stops, revoking nothing (exit 4)
+
+# Who hears about runs and about \`rotator watch\`'s alerts (a failing target never changes a run):
+# notify:
+#   - { type: webhook, url: https://hooks.example.com/rotator, secret: { env: ROTATOR_WEBHOOK_SECRET } }
+#   - { type: slack, url: { env: SLACK_WEBHOOK_URL } }
+
+# Journals and locks shared by several hosts (default: the local state directory):
+# state: { backend: postgres, url: { env: DATABASE_URL } }
+`;
+
+/** The config for these store types (in this order), as YAML text. */
+export function initialConfig(stores: readonly ProviderType[], credential: CredentialChoice): string {
+  const seen = new Map<ProviderType, number>();
+  const entries = stores.map((type) => {
+    const count = (seen.get(type) ?? 0) + 1;
+    seen.set(type, count);
+    const suffix = count === 1 ? "" : `-${count}`;
+    const name = `${STORE_NAMES[type]}${suffix}`;
+    return { name, text: STORE_TEMPLATES[type](credential).replaceAll("{name}", name).replaceAll("{suffix}", suffix) };
+  });
+  return [
+    HEAD([...stores], credential),
+    ADMIN[credential](entries[0]?.name ?? STORE_NAMES["dotenv-file"]),
+    "  # baseUrl: http://127.0.0.1:4010 # `rotator emulator twilio`, to try it locally; default: Twilio",
+    "",
+    CREDENTIAL[credential],
+    "",
+    "# Written in this order; on any failure restored in reverse, and the new credential deleted.",
+    "stores:",
+    ...entries.map((entry) => entry.text),
+    TAIL(credential),
+  ].join("\n");
+}
