@@ -60,11 +60,23 @@ export type JournalEvent =
       mode?: "rotate" | "sync";
       emergency?: boolean;
       revokeImmediately?: boolean;
+      /** `rotate --allow-shared-revoke`: the revoke goes ahead though stores of other configs hold the old credential. */
+      allowSharedRevoke?: boolean;
       /**
        * `identity` is the store's config-independent identity (context.ts storeIdentity), which locks and the
-       * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`).
+       * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`). `entry` is
+       * the store's config entry as the run started with it (references, never a secret: see facts.ts); absent
+       * in runs started before the run's facts were journaled.
        */
-      stores: Array<{ name: string; type: string; location: string; identity?: string }>;
+      stores: Array<{
+        name: string;
+        type: string;
+        location: string;
+        identity?: string;
+        entry?: Record<string, unknown>;
+      }>;
+      /** What else binds the run (facts.ts): absent in runs started before it was journaled. */
+      facts?: JournaledFacts;
       /** The absolute path of the config file the run was started with (absent in older runs). */
       configFile?: string;
       pid: number;
@@ -98,10 +110,34 @@ export type JournalEvent =
   | { event: "store-rollback-failed"; store: string; error: string }
   | { event: "credential-discarded"; newId: string; outcome: "deleted" | "absent" }
   | { event: "stores-released" }
-  | { event: "resume-started"; pid: number; host: string }
+  | {
+      event: "resume-started";
+      pid: number;
+      host: string;
+      /** The config file the resuming command read, and how it differs from the run's facts (facts.ts). */
+      configFile?: string;
+      differences?: string[];
+    }
+  /** `--drop-consumer`: consumers the run started with that it no longer waits for, on the operator's word. */
+  | { event: "consumers-dropped"; names: string[]; command: string }
   | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
 
 export type JournalRecord = JournalEvent & { ts: string; seq: number; runId: string };
+
+/**
+ * A run's facts besides its stores (facts.ts): the config's directory (relative paths in entries are resolved
+ * against it), the admin credential's source, Twilio's address, the credential's settings and the consumers,
+ * each as the config gave it (references such as `{ env: NAME }` stay references).
+ */
+export interface JournaledFacts {
+  baseDir: string;
+  admin: Record<string, unknown>;
+  baseUrl?: string;
+  credential: Record<string, unknown>;
+  consumers: Array<Record<string, unknown>>;
+  /** `rotate --admin-from-env NAME`: the variable whose token stands in when the configured admin is refused. */
+  adminFallbackEnv?: string;
+}
 
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const base =

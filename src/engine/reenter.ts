@@ -9,6 +9,7 @@ import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
 import { type EngineContext, ownsRun } from "./context.js";
+import { type BoundRun, bindRun } from "./facts.js";
 import { failpoint, pausepoint } from "./failpoint.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
@@ -80,24 +81,52 @@ export async function releaseClaimsIfOver(
   if (run === undefined || !isUnfinished(run)) releaseClaims(context.refs, runId);
 }
 
-/** The run's config must name the same stores as when the run started: resume writes them by name. */
-export function checkSameStores(context: EngineContext, started: RunSummary["started"]): void {
-  const then = (started?.stores ?? []).map((s) => `${s.name}:${s.type}`).join(", ");
-  const now = context.stores.map((s) => `${s.name}:${s.type}`).join(", ");
-  if (then !== now) {
-    throw new RotatorError(`the config's stores changed since the run started (then: ${then}; now: ${now})`, {
-      exitCode: ExitCode.badInput,
-      hint: "resume with the config the run started with",
+/**
+ * Re-enter a journaled run: bind it to its facts (facts.ts: the context it is carried on with, and how the
+ * invoked config differs), reopen its journal, and record who re-entered it, what differs and which consumers
+ * the operator dropped. The caller closes `bound` when done.
+ */
+export async function enterRun(
+  context: EngineContext,
+  run: RunSummary,
+  command: "resume" | "rollback",
+  dropConsumers: readonly string[] = [],
+): Promise<{ bound: BoundRun; journal: RunJournal }> {
+  const bound = await bindRun(context, run, dropConsumers);
+  try {
+    const journal = await stateOf(context).reopenJournal(run.runId, bound.context.issuer.labels.word);
+    await journal.append({
+      event: "resume-started",
+      ...processIdentity(),
+      configFile: context.loaded.file,
+      ...(bound.differences.length === 0 ? {} : { differences: bound.differences }),
     });
+    if (bound.droppedNow.length > 0) {
+      await journal.append({ event: "consumers-dropped", names: bound.droppedNow, command });
+    }
+    for (const line of bound.differences) context.reporter.warn(line);
+    return { bound, journal };
+  } catch (error) {
+    await bound.close();
+    throw error;
   }
 }
 
-/** Reopen the run's journal for this command, recording who re-entered it. */
-export async function reopenJournal(context: EngineContext, run: RunSummary): Promise<RunJournal> {
-  checkSameStores(context, run.started);
-  const journal = await stateOf(context).reopenJournal(run.runId, context.issuer.labels.word);
-  await journal.append({ event: "resume-started", ...processIdentity() });
-  return journal;
+/** `--drop-consumer` with no unfinished run to drop it from: bad input, nothing done. */
+export function nothingToDropFrom(command: "resume" | "rollback"): RotatorError {
+  return new RotatorError(`--drop-consumer: there is no unfinished run of this config to ${command}`, {
+    exitCode: ExitCode.badInput,
+    hint: "`rotator status` lists recent runs; --drop-consumer applies to an unfinished run's consumers",
+  });
+}
+
+/** A re-entered run's result, with how the invoked config differed from the run's facts and whom it dropped. */
+export function withBinding(result: CommandResult, bound: BoundRun): CommandResult {
+  return {
+    ...result,
+    ...(bound.differences.length === 0 ? {} : { configDifferences: bound.differences }),
+    ...(bound.dropped.length === 0 ? {} : { droppedConsumers: bound.dropped }),
+  };
 }
 
 export function rebuildState(context: EngineContext, journal: RunJournal, records: JournalRecord[]): RunState {

@@ -38,6 +38,13 @@ export interface CommandResult {
   /** What `resume` will do, when the run is not over. */
   next?: string;
   journal?: string;
+  /**
+   * resume/rollback: every way the config they were invoked with differs from the run's facts (engine/facts.ts),
+   * in words; absent when it does not.
+   */
+  configDifferences?: string[];
+  /** resume/rollback: consumers the run started with that it no longer waits for (`--drop-consumer`). */
+  droppedConsumers?: string[];
   /** `--sandbox` only: the sandbox's own check of the outcome (see sandbox.ts). */
   sandbox?: unknown;
 }

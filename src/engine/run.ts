@@ -91,7 +91,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       status: "awaiting-consumers" as const,
       exitCode: ExitCode.awaitingConsumers,
       error: `not every consumer uses the new ${noun(state)} yet: ${laggards.join(", ")}; the old ${noun(state)} was not revoked`,
-      next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)}; or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
+      next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)} (\`--drop-consumer NAME\` for one that is gone for good); or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
     };
     await state.journal.append({ event: "run-finished", ...outcome });
     return resultFromState(command, state, outcome);

@@ -4,9 +4,9 @@
  */
 import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
+import { runStartedEvent } from "../../engine/facts.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
-import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { otherHolders, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
@@ -126,28 +126,17 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   }
 
   const journal = await stateOf(context).createJournal(runId, context.issuer.labels.word);
-  await journal.append({
-    event: "run-started",
-    command: options.emergency ? "rotate --emergency" : "rotate",
-    credentialKey: context.credentialKey,
-    accountSid: loaded.config.twilio.accountSid,
-    credentialType: loaded.config.credential.type,
-    journalVersion: JOURNAL_VERSION,
-    ...(loaded.config.credential.type === "api-key" ? { keyType: loaded.config.credential.keyType } : {}),
-    ...(options.reason === undefined ? {} : { reason: options.reason }),
-    stores: context.stores.map((s, i) => ({
-      name: s.name,
-      type: s.type,
-      location: s.describe(),
-      identity: context.refs[i]?.identity ?? `${s.type}:${s.describe()}`,
-    })),
-    configFile: loaded.file,
-    ...processIdentity(),
-    version: options.version ?? "unknown",
-    mode: "rotate",
-    emergency: options.emergency ?? false,
-    revokeImmediately: options.revokeImmediately ?? false,
-  });
+  await journal.append(
+    runStartedEvent(context, {
+      command: options.emergency ? "rotate --emergency" : "rotate",
+      mode: "rotate",
+      emergency: options.emergency ?? false,
+      revokeImmediately: options.revokeImmediately ?? false,
+      allowSharedRevoke: options.allowSharedRevoke ?? false,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(options.version === undefined ? {} : { version: options.version }),
+    }),
+  );
   const state = newRunState(
     context,
     journal,

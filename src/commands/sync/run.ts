@@ -8,7 +8,7 @@
 import type { StoredCredential } from "../../../providers/contract.js";
 import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
-import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
+import { runStartedEvent } from "../../engine/facts.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { type PreflightResult, runPreflight } from "../../engine/preflight.js";
 import type { CommandResult } from "../../engine/result.js";
@@ -39,7 +39,7 @@ export async function sync(context: EngineContext, options: SyncOptions): Promis
 }
 
 async function syncClaimed(context: EngineContext, runId: string, options: SyncOptions): Promise<CommandResult> {
-  const { reporter, loaded, issuer } = context;
+  const { reporter, issuer } = context;
   const { noun } = issuer.labels;
   reporter.step("preflight: admin credential, stores");
   const preflight = await runPreflight(context, { sync: true });
@@ -62,24 +62,13 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   }
 
   const journal = await stateOf(context).createJournal(runId, issuer.labels.word);
-  await journal.append({
-    event: "run-started",
-    journalVersion: JOURNAL_VERSION,
-    command: "sync",
-    mode: "sync",
-    credentialKey: context.credentialKey,
-    accountSid: loaded.config.twilio.accountSid,
-    credentialType: loaded.config.credential.type,
-    stores: context.stores.map((s, i) => ({
-      name: s.name,
-      type: s.type,
-      location: s.describe(),
-      identity: context.refs[i]?.identity ?? `${s.type}:${s.describe()}`,
-    })),
-    configFile: loaded.file,
-    ...processIdentity(),
-    version: options.version ?? "unknown",
-  });
+  await journal.append(
+    runStartedEvent(context, {
+      command: "sync",
+      mode: "sync",
+      ...(options.version === undefined ? {} : { version: options.version }),
+    }),
+  );
   const state = newRunState(
     context,
     journal,
