@@ -32,7 +32,11 @@ function isOurs(ref: OverlapContext["refs"][number], identity: string): boolean 
   return ref.identity === identity || ref.legacyIdentity === identity;
 }
 
-/** Unfinished runs started by another config (another credentialKey) sharing a store with this one, oldest first. */
+/**
+ * Unfinished runs started by another config (another credentialKey) sharing a store with this one, or started
+ * from this very config file before its stores changed (even none in common: the run is still this file's to
+ * finish), oldest first.
+ */
 export async function overlappingRuns(context: OverlapContext): Promise<Overlap[]> {
   return (await stateOf(context).listRuns())
     .filter((run) => run.started !== undefined && !ownsRun(context, run.started.credentialKey) && isUnfinished(run))
@@ -40,7 +44,18 @@ export async function overlappingRuns(context: OverlapContext): Promise<Overlap[
       const theirs = runStoreIdentities(run);
       return { run, shared: context.refs.filter((ref) => theirs.some((identity) => isOurs(ref, identity))) };
     })
-    .filter((overlap) => overlap.shared.length > 0);
+    .filter((overlap) => overlap.shared.length > 0 || isFromThisFile(context, overlap.run));
+}
+
+/** A run this config file started, for the same account and credential type (its stores may since differ). */
+function isFromThisFile(context: OverlapContext, run: RunSummary): boolean {
+  const started = run.started;
+  const { config, file } = context.loaded;
+  return (
+    started?.configFile === file &&
+    started.accountSid === config.twilio.accountSid &&
+    started.credentialType === config.credential.type
+  );
 }
 
 /** Stores outside this config that this state directory's journals say hold a given credential now. */
@@ -148,10 +163,34 @@ export function describeOverlap(context: OverlapContext, overlap: Overlap): stri
     configFile === undefined
       ? "of another config (started by an older rotator, which did not journal its config file)"
       : configFile === context.loaded.file
-        ? `of this config file as it was before its stores changed (then: ${(run.started?.stores ?? []).map((s) => s.name).join(", ")})`
+        ? `of this config file as it was before its stores changed (then: ${(run.started?.stores ?? []).map((s) => s.name).join(", ")}; ${storeChanges(run, context.refs).join("; ")})`
         : `of config ${configFile}`;
+  if (shared.length === 0) return `run ${run.runId} ${origin} is not finished`;
   const stores = shared.map((store) => `${store.name} (${describeIdentity(store.identity)})`).join(", ");
   return `run ${run.runId} ${origin} is not finished and shares ${shared.length === 1 ? "store" : "stores"} ${stores} with this config`;
+}
+
+/** How a config's stores differ from a run's, store by store: moved, no longer listed, added. */
+export function storeChanges(run: RunSummary, refs: readonly StoreRef[]): string[] {
+  const then = run.started?.stores ?? [];
+  const changes: string[] = [];
+  for (const store of then) {
+    const identity = store.identity ?? `${store.type}:${store.location}`;
+    if (refs.some((ref) => isOurs(ref, identity))) continue;
+    const renamed = refs.find((ref) => ref.name === store.name);
+    changes.push(
+      renamed === undefined
+        ? `store ${store.name} (${store.location}) is no longer listed`
+        : `store ${store.name} moved: the run wrote ${store.location}, this config names ${renamed.display ?? describeIdentity(renamed.identity)}`,
+    );
+  }
+  for (const ref of refs) {
+    const known = then.some((store) => isOurs(ref, store.identity ?? `${store.type}:${store.location}`));
+    if (!known && !then.some((store) => store.name === ref.name)) {
+      changes.push(`store ${ref.name} (${ref.display ?? describeIdentity(ref.identity)}) was added`);
+    }
+  }
+  return changes;
 }
 
 /** The command that finishes (or undoes) the run, with the config and state directory it needs. */

@@ -206,6 +206,38 @@ describe("the run's stores, whatever the config calls them", () => {
   });
 });
 
+describe("a config whose stores are no longer the run's", () => {
+  it("resume names each store moved, dropped or added, and changes nothing", async () => {
+    const ws = await e2e.workspace(2);
+    await writeConfigFor(ws, { consumers: [await stuckConsumer(ws)], ...verify(0.5) });
+    const rotated = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(rotated.run.code).toBe(4);
+    ws.secrets.push((await readStoreKey(ws.storeFiles[0]!)).secret!);
+    const moved = join(ws.dir, "moved.env");
+    const added = join(ws.dir, "added.env");
+    for (const file of [moved, added]) await writeFile(file, await readFile(ws.storeFiles[1]!), { mode: 0o600 });
+    const before = await Promise.all(ws.storeFiles.map((file) => readFile(file, "utf8")));
+    await writeConfigFor(ws, {
+      stores: [
+        { name: "app-2", type: "dotenv-file", path: moved },
+        { name: "extra", type: "dotenv-file", path: added },
+      ],
+      ...verify(0.5),
+    });
+    const resumed = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.run.code, resumed.run.stderr).toBe(6);
+    const error = resumed.result.error ?? "";
+    expect(error).toContain(`run ${rotated.result.runId} of this config file as it was before its stores changed`);
+    expect(error).toContain(`store app-1 (dotenv file ${ws.storeFiles[0]}) is no longer listed`);
+    expect(error).toContain(
+      `store app-2 moved: the run wrote dotenv file ${ws.storeFiles[1]}, this config names dotenv file ${moved}`,
+    );
+    expect(error).toContain(`store extra (dotenv file ${added}) was added`);
+    expect(await Promise.all(ws.storeFiles.map((file) => readFile(file, "utf8")))).toEqual(before);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+  });
+});
+
 describe("a journal without facts (an older rotator's)", () => {
   it("still resumes, with this config's consumers, and says so", async () => {
     const ws = await e2e.workspace(1);
