@@ -21,7 +21,8 @@ export function failpoint(name: string, env: Readonly<Record<string, string | un
  * one command at an exact point (between a read and a lock, say) while it runs another, which is what the
  * hostile tester widened with strace. Unset in production, where this is a no-op.
  *
- * Points: before-lock:<resume|rollback>, after-lock:<resume|rollback>.
+ * Points: before-lock:<rotate|sync|resume|rollback> (its config recorded, no lock tried yet),
+ * after-lock:<rotate|resume|rollback>.
  */
 export async function pausepoint(
   name: string,

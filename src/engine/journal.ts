@@ -118,6 +118,8 @@ export type JournalEvent =
       configFile?: string;
       differences?: string[];
     }
+  /** `resume --allow-shared-revoke`: the revoke may go ahead though stores of other configs hold the old credential. */
+  | { event: "shared-revoke-allowed"; command: string }
   /** `--drop-consumer`: consumers the run started with that it no longer waits for, on the operator's word. */
   | { event: "consumers-dropped"; names: string[]; command: string }
   | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
@@ -158,8 +160,8 @@ function runsDir(stateDir: string): string {
   return join(stateDir, "runs");
 }
 
-/** Create `<state-dir>/runs` (or `locks`); a state directory that cannot be created is bad input (exit 2). */
-export function ensureStateDir(stateDir: string, sub: "runs" | "locks" = "runs"): void {
+/** Create `<state-dir>/runs` (or `locks`, `configs`); a state directory that cannot be created is bad input (exit 2). */
+export function ensureStateDir(stateDir: string, sub: "runs" | "locks" | "configs" = "runs"): void {
   const dir = join(stateDir, sub);
   try {
     // 0700: the journal names keys and stores; no one else needs to read it.
@@ -219,7 +221,7 @@ export function stateDirProblem(stateDir: string): string | undefined {
       existing = parent;
     }
   }
-  for (const dir of [existing, join(stateDir, "runs"), join(stateDir, "locks")]) {
+  for (const dir of [existing, join(stateDir, "runs"), join(stateDir, "locks"), join(stateDir, "configs")]) {
     try {
       if (!existsSync(dir)) continue;
       accessSync(dir, constants.W_OK | constants.X_OK);

@@ -6,7 +6,9 @@
 import { ExitCode, RotatorError } from "../errors.js";
 import { claimRecord, claimStores } from "./claims.js";
 import type { EngineContext } from "./context.js";
+import { pausepoint } from "./failpoint.js";
 import { newRunId } from "./journal.js";
+import { noteThisConfig } from "./known-configs.js";
 import { refuseOverlappingRun } from "./overlap.js";
 import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
 import { stateOf } from "./state/index.js";
@@ -18,6 +20,10 @@ export async function startNewRun<T>(
 ): Promise<T> {
   const { loaded } = context;
   const runId = newRunId();
+  // Known before the locks are tried: a config that loses a shared store's lock to another is still one whose
+  // stores the winner must not strand (known-configs.ts).
+  await noteThisConfig(context);
+  await pausepoint(`before-lock:${command}`, context.env);
   // One lock per store: a config sharing any store with this one waits its turn (exit 5).
   const lock = await stateOf(context).acquireLocks(context.refs, { runId, command, configFile: loaded.file });
   try {

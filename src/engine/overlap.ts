@@ -8,6 +8,7 @@ import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type EngineContext, ownsRun } from "./context.js";
 import { defaultStateDir, isUnfinished, type RunSummary } from "./journal.js";
+import { knownHoldersOf } from "./known-configs.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
 import { stateOf } from "./state/index.js";
 
@@ -58,11 +59,19 @@ function isFromThisFile(context: OverlapContext, run: RunSummary): boolean {
   );
 }
 
-/** Stores outside this config that this state directory's journals say hold a given credential now. */
+/**
+ * Stores outside this config known to hold a given credential now: by this state's journals (the latest run
+ * that wrote each store), or by a config sharing a store with this one whose other stores were read just now
+ * (engine/known-configs.ts).
+ */
 export interface OtherHolder {
-  /** The latest run that wrote (or kept) the credential in these stores. */
-  run: RunSummary;
-  stores: Array<{ name: string; location: string }>;
+  /** The config file holding those stores, when known. */
+  configFile: string | undefined;
+  /** The latest run that wrote (or kept) the credential in these stores, when a journal says so. */
+  run?: RunSummary;
+  /** The host of a config known from its record rather than a run. */
+  host?: string;
+  stores: Array<{ name: string; location: string; identity: string; unreadable?: string }>;
 }
 
 /**
@@ -103,10 +112,28 @@ function oldKeyOf(run: RunSummary): string | undefined {
 
 /**
  * Before a revoke: which stores *outside* this config are known to hold `credentialId`, by the latest run of
- * any config that wrote each store. Two configs sharing one store share its credential: revoking it for one
- * config strands the other config's stores, which no lock or consumer check of this run would notice.
+ * any config that wrote each store, and by reading the other stores of every config recorded as sharing a
+ * store with this one (a config refused at the lock has journaled nothing, but was recorded before it tried).
+ * Two configs sharing one store share its credential: revoking it for one config strands the other config's
+ * stores, which no lock or consumer check of this run would notice. Asked by rotate under its locks, and again
+ * just before the revoke (engine/run.ts), when a config that came since is known too.
  */
 export async function otherHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
+  const journaled = await journaledHolders(context, credentialId);
+  const named = new Set(journaled.flatMap((holder) => holder.stores.map((store) => store.identity)));
+  const known = (await knownHoldersOf(context, credentialId))
+    .map(
+      (holder): OtherHolder => ({
+        configFile: holder.config.configFile,
+        host: holder.config.host,
+        stores: holder.stores.filter((store) => !named.has(store.identity)),
+      }),
+    )
+    .filter((holder) => holder.stores.length > 0);
+  return [...journaled, ...known];
+}
+
+async function journaledHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
   const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string[] }>();
   for (const run of await stateOf(context).listRuns()) {
     if (run.started === undefined) continue;
@@ -124,8 +151,12 @@ export async function otherHolders(context: OverlapContext, credentialId: string
   for (const [identity, entry] of latest) {
     if (!entry.held.includes(credentialId)) continue;
     if (context.refs.some((ref) => isOurs(ref, identity))) continue;
-    const holder = byRun.get(entry.run.runId) ?? { run: entry.run, stores: [] };
-    holder.stores.push({ name: entry.name, location: entry.location });
+    const holder = byRun.get(entry.run.runId) ?? {
+      configFile: entry.run.started?.configFile,
+      run: entry.run,
+      stores: [],
+    };
+    holder.stores.push({ name: entry.name, location: entry.location, identity });
     byRun.set(entry.run.runId, holder);
   }
   return [...byRun.values()];
@@ -135,10 +166,18 @@ export async function otherHolders(context: OverlapContext, credentialId: string
 export function describeHolders(holders: OtherHolder[]): string {
   return holders
     .map((holder) => {
-      const stores = holder.stores.map((s) => `${s.name} (${s.location})`).join(", ");
-      const config = holder.run.started?.configFile ?? "another config";
-      const unfinished = isUnfinished(holder.run) ? ", not finished: its consumers may still use it" : "";
-      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (run ${holder.run.runId}${unfinished})`;
+      const stores = holder.stores
+        .map(
+          (s) =>
+            `${s.name} (${s.location}${s.unreadable === undefined ? "" : `; could not be read, so it may: ${s.unreadable}`})`,
+        )
+        .join(", ");
+      const config = holder.configFile ?? "another config";
+      const origin =
+        holder.run !== undefined
+          ? `run ${holder.run.runId}${isUnfinished(holder.run) ? ", not finished: its consumers may still use it" : ""}`
+          : `which shares a store with this config; known from its last command${holder.host === undefined ? "" : ` on ${holder.host}`}`;
+      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (${origin})`;
     })
     .join("; ");
 }
@@ -150,7 +189,7 @@ export function sharedCredentialError(holders: OtherHolder[], credentialId?: str
     `${key} is also held by ${describeHolders(holders)}, outside this config; revoking it would leave them with a dead credential`,
     {
       exitCode: ExitCode.unfinishedRun,
-      hint: `${holders.some((holder) => isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it`,
+      hint: `${holders.some((holder) => holder.run !== undefined && isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it`,
     },
   );
 }

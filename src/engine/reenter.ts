@@ -11,6 +11,7 @@ import { claimRecord, claimStores, releaseClaims } from "./claims.js";
 import { type EngineContext, ownsRun } from "./context.js";
 import { type BoundRun, bindRun } from "./facts.js";
 import { failpoint, pausepoint } from "./failpoint.js";
+import { noteThisConfig } from "./known-configs.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
 import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
@@ -49,6 +50,7 @@ export async function underLocks<T>(
 ): Promise<T> {
   // Only names the lock's owner in messages; nothing is decided from this read.
   const hint = await unfinishedRunFor(context);
+  await noteThisConfig(context);
   await pausepoint(`before-lock:${command}`, context.env);
   const lock = await stateOf(context).acquireLocks(
     context.refs,
@@ -136,6 +138,7 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
     kind: started?.mode ?? "rotate",
     emergency: started?.emergency ?? started?.command.includes("--emergency") ?? false,
     revokeImmediately: started?.revokeImmediately ?? false,
+    allowSharedRevoke: (started?.allowSharedRevoke ?? false) || has(records, "shared-revoke-allowed"),
   };
   const state = newRunState(context, journal, undefined, [], mode);
   state.oldId = oldId;

@@ -12,6 +12,7 @@
 import { ExitCode } from "../errors.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
+import { otherHolders, sharedCredentialError } from "./overlap.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
@@ -112,6 +113,8 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     // A sync puts the supplied credential everywhere; nothing of Twilio's changes.
     return resultFromState(command, state, await finishStep(state));
   }
+  const shared = await sharedHoldersBeforeRevoke(state);
+  if (shared !== undefined) return resultFromState(command, state, shared);
   try {
     await revokeStep(state);
   } catch (error) {
@@ -127,6 +130,27 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     return resultFromState(command, state, outcome);
   }
   return resultFromState(command, state, await finishStep(state));
+}
+
+/**
+ * The cross-config check again, just before the revoke: a config sharing a store may have become known since
+ * rotate's preflight (one refused at the lock meanwhile, or while this run awaited its consumers). Revoking
+ * would strand its other stores: nothing is revoked, and the run stays unfinished for the operator to decide.
+ */
+async function sharedHoldersBeforeRevoke(state: RunState): Promise<RunOutcome | undefined> {
+  if (state.oldId === undefined || state.mode.allowSharedRevoke) return undefined;
+  const holders = await otherHolders(state.context, state.oldId);
+  if (holders.length === 0) return undefined;
+  const refusal = sharedCredentialError(holders, state.oldId);
+  const outcome: RunOutcome = {
+    status: "failed",
+    exitCode: ExitCode.unfinishedRun,
+    error: `${refusal.message}; it was not revoked`,
+    next: `every store of this config holds the new ${noun(state)}, and the old one is still valid: \`rotator resume --allow-shared-revoke\` revokes it once you have checked those stores (or rotate them with this config), or \`rotator rollback\` undoes the run`,
+  };
+  await state.journal.append({ event: "run-finished", ...outcome });
+  state.context.reporter.warn(outcome.error as string);
+  return outcome;
 }
 
 function warn(state: RunState, warning: string): void {

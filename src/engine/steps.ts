@@ -56,6 +56,8 @@ export interface RunMode {
   kind: "rotate" | "sync";
   emergency: boolean;
   revokeImmediately: boolean;
+  /** Revoke even though stores of other configs are known to hold the old credential (the operator checked). */
+  allowSharedRevoke?: boolean;
 }
 
 export const ROTATE: RunMode = { kind: "rotate", emergency: false, revokeImmediately: false };

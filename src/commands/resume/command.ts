@@ -10,6 +10,7 @@ import {
 
 interface ResumeCommandOptions extends CommonOptions {
   dropConsumer: string[];
+  allowSharedRevoke?: boolean;
 }
 
 export function registerResumeCommand(program: Command, context: CommandContext): void {
@@ -20,6 +21,7 @@ export function registerResumeCommand(program: Command, context: CommandContext)
       collect,
       [],
     )
+    .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old credential")
     .addHelpText(
       "after",
       `
@@ -30,6 +32,10 @@ or removed, a store renamed, moved or reordered, other settings). A consumer
 the run started with is waited for even if the config no longer lists it; one
 the config adds is waited for too. --drop-consumer NAME stops waiting for one
 of the run's consumers, on your word: it is journaled and named in the result.
+Just before the revoke, stores of other configs (known from this state's
+journals, or sharing a store with this one) that hold the old credential stop
+the run (exit 6, nothing revoked); --allow-shared-revoke goes ahead once you
+have checked them.
 ${examples([
   ["rotator resume", "carry on the run `rotator status` calls interrupted"],
   ["rotator resume --config /etc/rotator/prod.yaml", "the run of another config"],
@@ -44,7 +50,10 @@ ${examples([
         import("../shared/render-run.js"),
         import("../shared/fleet-command.js"),
       ]);
-      const resumeOptions = { dropConsumers: options.dropConsumer };
+      const resumeOptions = {
+        dropConsumers: options.dropConsumer,
+        allowSharedRevoke: options.allowSharedRevoke ?? false,
+      };
       await runConfigCommand(
         "resume",
         options,

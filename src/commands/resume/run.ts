@@ -21,6 +21,8 @@ import { ExitCode } from "../../errors.js";
 export interface ResumeOptions {
   /** Consumers of the run to stop waiting for, on the operator's word (journaled; the result names them). */
   dropConsumers?: string[];
+  /** Revoke even though stores of other configs are known to hold the old credential (journaled). */
+  allowSharedRevoke?: boolean;
 }
 
 export async function resume(context: EngineContext, options: ResumeOptions = {}): Promise<CommandResult> {
@@ -38,6 +40,7 @@ export async function resume(context: EngineContext, options: ResumeOptions = {}
     }
     const { bound, journal } = await enterRun(context, run, "resume", dropConsumers);
     try {
+      if (options.allowSharedRevoke) await journal.append({ event: "shared-revoke-allowed", command: "resume" });
       reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
       return withBinding(await continueJournaledRun(bound.context, journal, "resume"), bound);
     } finally {

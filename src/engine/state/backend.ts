@@ -13,6 +13,7 @@
 
 import type { JournalEvent, JournalRecord, RunSummary } from "../journal.js";
 import type { JournalWord } from "../journal-words.js";
+import type { KnownConfig } from "../known-configs.js";
 import type { LockState, StoreRef } from "../lock.js";
 
 /** One run's journal, open for appending. */
@@ -85,6 +86,14 @@ export interface StateBackend {
    * no journal there, "unknown" when this backend cannot look (another database, another host's files).
    */
   runOfClaim(origin: ClaimOrigin & { runId: string }): Promise<RunSummary | undefined | "unknown">;
+  /**
+   * Record a config (engine/known-configs.ts), replacing its earlier record, and index it by each store it
+   * names: done before a command that may change stores takes their locks, so configs sharing a store know of
+   * each other even when one is refused at the lock.
+   */
+  noteConfig(config: KnownConfig): Promise<void>;
+  /** The configs recorded as naming this store (some may name it no more: their record says). */
+  configsNaming(storeIdentity: string): Promise<KnownConfig[]>;
   /** Let go of connections and timers; held locks are released by their own `release`. */
   close(): Promise<void>;
 }
