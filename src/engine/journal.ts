@@ -84,6 +84,8 @@ export type JournalEvent =
       version: string;
     }
   | { event: "preflight-passed"; oldId: string; storeVersions: Record<string, string | null> }
+  /** An Auth Token run is about to claim its account's token slot (token-slot.ts): a mark named after the run. */
+  | { event: "token-slot-claiming"; friendlyName: string }
   | { event: "issue-started"; friendlyName: string }
   /** The create was refused before anything was made (so rollback has nothing of this run's to delete). */
   | { event: "issue-refused"; error: string }
@@ -91,6 +93,11 @@ export type JournalEvent =
   /** `rotator sync`: the credential the operator supplied, checked with Twilio; nothing was issued. */
   | { event: "credential-supplied"; newId: string; source: string }
   | { event: "credential-verified"; newId: string; attempts: number; elapsedMs: number }
+  /**
+   * The run's new credential no longer authenticates (replaced, deleted or promoted away by someone else): it
+   * is not this run's to delete any more, and the run ends, back on the old one if that still works.
+   */
+  | { event: "credential-lost"; newId: string; oldWorks: boolean }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }

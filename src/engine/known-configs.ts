@@ -7,8 +7,8 @@
  * store with this one what their other stores hold, reading them through their recorded entries.
  *
  * A record is the config's facts (engine/facts.ts: entries and references, never a secret), kept per config
- * file, host and account; an index by store identity finds the configs naming a store without reading them
- * all (a fleet records one per account).
+ * file, host and account; an index by store identity (and by credential key) finds the configs naming a store
+ * without reading them all (a fleet records one per account).
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
@@ -45,9 +45,18 @@ export function knownConfigId(host: string, configFile: string, accountSid: stri
   return createHash("sha256").update(`${host}\0${configFile}\0${accountSid}`).digest("hex").slice(0, 16);
 }
 
-/** The index key of a store identity (identities hold paths and URLs). */
-export function storeKey(identity: string): string {
-  return createHash("sha256").update(identity).digest("hex").slice(0, 16);
+/** What a recorded config is found by: each store it names, and its credential key. */
+export type ConfigIndex = { store: string } | { credentialKey: string };
+
+/** An index entry as a file-name-safe key (identities hold paths and URLs). */
+export function indexKey(index: ConfigIndex): string {
+  const text = "store" in index ? `store:${index.store}` : `key:${index.credentialKey}`;
+  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+/** Every index entry a config's record is found by. */
+export function indexesOf(config: KnownConfig): ConfigIndex[] {
+  return [...config.stores.map((store) => ({ store: store.identity })), { credentialKey: config.credentialKey }];
 }
 
 /** This context's config, as a state backend records it. */
@@ -93,7 +102,7 @@ export async function configsSharingStores(context: KnownContext): Promise<Known
   const own = knownConfigId(hostname(), context.loaded.file, context.loaded.config.twilio.accountSid);
   const found = new Map<string, KnownConfig>();
   for (const ref of context.refs) {
-    for (const config of await state.configsNaming(ref.identity)) {
+    for (const config of await state.knownConfigs({ store: ref.identity })) {
       if (config.id === own || ownsRun(context, config.credentialKey)) continue;
       if (config.accountSid !== context.loaded.config.twilio.accountSid) continue;
       if (config.credentialType !== context.loaded.config.credential.type) continue;
@@ -111,32 +120,45 @@ export async function configsSharingStores(context: KnownContext): Promise<Known
  * that store's credential in its others too, unless it can be seen not to.
  */
 export async function knownHoldersOf(context: KnownContext, id: string): Promise<KnownHolder[]> {
-  const ours = new Set(context.refs.flatMap((ref) => [ref.identity, ref.legacyIdentity ?? ref.identity]));
   const holders: KnownHolder[] = [];
   for (const config of await configsSharingStores(context)) {
-    const stores: KnownHolder["stores"] = [];
-    for (const store of config.stores) {
-      if (ours.has(store.identity)) continue;
-      const held = await heldBy(config, store.entry, context);
-      if (held.id === id || held.unreadable !== undefined) {
-        stores.push({
-          name: store.name,
-          location: store.location,
-          identity: store.identity,
-          ...(held.unreadable === undefined ? {} : { unreadable: held.unreadable }),
-        });
-      }
-    }
+    const stores = await storesOutsideHolding(context, config, id);
     if (stores.length > 0) holders.push({ config, stores });
   }
   return holders;
 }
 
+/**
+ * The stores of a config (recorded, or a run's journaled facts) outside this context's that hold `id` now, read
+ * through their entries; one that cannot be read counts as holding it.
+ */
+export async function storesOutsideHolding(
+  context: Pick<KnownContext, "refs" | "loaded" | "env">,
+  config: Pick<KnownConfig, "baseDir" | "stores">,
+  id: string,
+): Promise<KnownHolder["stores"]> {
+  const ours = new Set(context.refs.flatMap((ref) => [ref.identity, ref.legacyIdentity ?? ref.identity]));
+  const stores: KnownHolder["stores"] = [];
+  for (const store of config.stores) {
+    if (ours.has(store.identity)) continue;
+    const held = await heldBy(config, store.entry, context);
+    if (held.id === id || held.unreadable !== undefined) {
+      stores.push({
+        name: store.name,
+        location: store.location,
+        identity: store.identity,
+        ...(held.unreadable === undefined ? {} : { unreadable: held.unreadable }),
+      });
+    }
+  }
+  return stores;
+}
+
 /** What a recorded store entry holds now: its credential's id, or why it could not be read. */
 async function heldBy(
-  config: KnownConfig,
+  config: Pick<KnownConfig, "baseDir">,
   entry: Record<string, unknown>,
-  context: KnownContext,
+  context: Pick<KnownContext, "loaded" | "env">,
 ): Promise<{ id?: string; unreadable?: string }> {
   const parsed = storeEntrySchema.safeParse(entry);
   if (!parsed.success) return { unreadable: "its recorded entry is not one this rotator reads" };

@@ -11,6 +11,7 @@ import { defaultStateDir, isUnfinished, type RunSummary } from "./journal.js";
 import { knownHoldersOf } from "./known-configs.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
 import { stateOf } from "./state/index.js";
+import { tokenConfigHolders } from "./token-slot.js";
 
 /** The identities of the stores a run writes, from its run-started record. */
 export function runStoreIdentities(run: RunSummary): string[] {
@@ -71,6 +72,8 @@ export interface OtherHolder {
   run?: RunSummary;
   /** The host of a config known from its record rather than a run. */
   host?: string;
+  /** The mark in the Twilio account by which a config rotating its Auth Token is known (token-slot.ts). */
+  mark?: { sid: string; name: string };
   stores: Array<{ name: string; location: string; identity: string; unreadable?: string }>;
 }
 
@@ -118,7 +121,10 @@ function oldKeyOf(run: RunSummary): string | undefined {
  * stores, which no lock or consumer check of this run would notice. Asked by rotate under its locks, and again
  * just before the revoke (engine/run.ts), when a config that came since is known too.
  */
-export async function otherHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
+export async function otherHolders(
+  context: OverlapContext & Pick<EngineContext, "issuer" | "reporter">,
+  credentialId: string,
+): Promise<OtherHolder[]> {
   const journaled = await journaledHolders(context, credentialId);
   const named = new Set(journaled.flatMap((holder) => holder.stores.map((store) => store.identity)));
   const known = (await knownHoldersOf(context, credentialId))
@@ -130,7 +136,10 @@ export async function otherHolders(context: OverlapContext, credentialId: string
       }),
     )
     .filter((holder) => holder.stores.length > 0);
-  return [...journaled, ...known];
+  // An Auth Token is held by every config of its account: those marked in Twilio, seen from any state.
+  const counted = new Set(journaled.flatMap((holder) => holder.run?.started?.credentialKey ?? []));
+  const token = await tokenConfigHolders(context, credentialId, counted);
+  return [...journaled, ...known, ...token];
 }
 
 async function journaledHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
@@ -172,6 +181,9 @@ export function describeHolders(holders: OtherHolder[]): string {
             `${s.name} (${s.location}${s.unreadable === undefined ? "" : `; could not be read, so it may: ${s.unreadable}`})`,
         )
         .join(", ");
+      if (holder.mark !== undefined && holder.run === undefined) {
+        return `a config marked in the account as rotating its Auth Token (API key ${maskSid(holder.mark.sid)} "${holder.mark.name}"), which this state does not know (its journal is in another state directory, database or host), so its stores are presumed to hold it`;
+      }
       const config = holder.configFile ?? "another config";
       const origin =
         holder.run !== undefined
@@ -189,7 +201,7 @@ export function sharedCredentialError(holders: OtherHolder[], credentialId?: str
     `${key} is also held by ${describeHolders(holders)}, outside this config; revoking it would leave them with a dead credential`,
     {
       exitCode: ExitCode.unfinishedRun,
-      hint: `${holders.some((holder) => holder.run !== undefined && isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it`,
+      hint: `${holders.some((holder) => holder.run !== undefined && isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it${holders.some((holder) => holder.mark !== undefined) ? "; a config retired for good: delete its mark (the API key named above, Console > Account > API keys & tokens)" : ""}`,
     },
   );
 }

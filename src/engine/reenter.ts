@@ -12,9 +12,11 @@ import { type EngineContext, ownsRun } from "./context.js";
 import { type BoundRun, bindRun } from "./facts.js";
 import { failpoint, pausepoint } from "./failpoint.js";
 import { noteThisConfig } from "./known-configs.js";
+import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
 import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
+import { lockRefs, registerTokenConfig } from "./token-slot.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
 
@@ -51,9 +53,10 @@ export async function underLocks<T>(
   // Only names the lock's owner in messages; nothing is decided from this read.
   const hint = await unfinishedRunFor(context);
   await noteThisConfig(context);
+  await registerTokenConfig(context);
   await pausepoint(`before-lock:${command}`, context.env);
   const lock = await stateOf(context).acquireLocks(
-    context.refs,
+    lockRefs(context),
     { runId: hint?.runId ?? `${command}-${process.pid}`, command, configFile: context.loaded.file },
     { takeOverStale: true },
   );
@@ -143,6 +146,7 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
   const state = newRunState(context, journal, undefined, [], mode);
   state.oldId = oldId;
   state.newId = find(records, "credential-issued")?.newId ?? find(records, "credential-supplied")?.newId;
+  state.newLost = has(records, "credential-lost");
   for (const progress of state.stores) {
     const name = progress.provider.name;
     const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);
@@ -182,6 +186,10 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     reporter.info(`every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`);
     // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
     state.issued = await recoverNewCredential(state);
+    // Before waiting for anyone: consumers cannot converge on a credential someone else has since killed.
+    if (!has(records, "revoke-started") && (await newCredentialIsDead(state))) {
+      return resultFromState(command, state, await settleLostCredential(state));
+    }
     return runFromConsumers(state, command);
   }
   if (state.newId === undefined) {
@@ -204,6 +212,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     );
   }
   state.issued = recovered;
+  if (await newCredentialIsDead(state)) return resultFromState(command, state, await settleLostCredential(state));
   try {
     await reconcileStores(state);
   } catch (error) {

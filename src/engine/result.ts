@@ -52,7 +52,7 @@ export interface CommandResult {
 export function resultFromState(
   command: string,
   state: RunState,
-  outcome: { status: RunStatus; exitCode: number; error?: string; next?: string },
+  outcome: { status: RunStatus; exitCode: number; error?: string; next?: string; hint?: string },
 ): CommandResult {
   return {
     command,
@@ -74,6 +74,7 @@ export function resultFromState(
     })),
     warnings: state.warnings,
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    ...(outcome.hint === undefined ? {} : { hint: outcome.hint }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),
     journal: state.journal.path,
   };

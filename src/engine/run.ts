@@ -9,9 +9,11 @@
  *   `resume` carries it on (or `rollback` undoes it);
  * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
  */
-import { ExitCode } from "../errors.js";
+import { ExitCode, errorMessage } from "../errors.js";
+import { maskSid } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
+import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { otherHolders, sharedCredentialError } from "./overlap.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
@@ -28,6 +30,7 @@ import {
   verifyNewStep,
   writeStoresStep,
 } from "./steps.js";
+import { slotStillOurs } from "./token-slot.js";
 
 const interrupted = (context: EngineContext) => interruptionRequested(context.interruption);
 /** "key" or "token": the credential type's word, so messages say what is rotated. */
@@ -113,8 +116,11 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     // A sync puts the supplied credential everywhere; nothing of Twilio's changes.
     return resultFromState(command, state, await finishStep(state));
   }
-  const shared = await sharedHoldersBeforeRevoke(state);
-  if (shared !== undefined) return resultFromState(command, state, shared);
+  // Promise 1 once more, just before the revoke: the new credential must still be alive (an account's secondary
+  // can be replaced from anywhere), the account's token slot still this run's, no other config's store on the old.
+  if (await newCredentialIsDead(state)) return resultFromState(command, state, await settleLostCredential(state));
+  const refused = (await slotStillOurs(state)) ?? (await sharedHoldersBeforeRevoke(state));
+  if (refused !== undefined) return resultFromState(command, state, refused);
   try {
     await revokeStep(state);
   } catch (error) {
@@ -139,7 +145,19 @@ export async function runFromConsumers(state: RunState, command: string): Promis
  */
 async function sharedHoldersBeforeRevoke(state: RunState): Promise<RunOutcome | undefined> {
   if (state.oldId === undefined || state.mode.allowSharedRevoke) return undefined;
-  const holders = await otherHolders(state.context, state.oldId);
+  let holders: Awaited<ReturnType<typeof otherHolders>>;
+  try {
+    holders = await otherHolders(state.context, state.oldId);
+  } catch (error) {
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error: `could not check which other configs hold the old ${noun(state)} ${maskSid(state.oldId)}: ${errorMessage(error)}; it was not revoked`,
+      next: `\`rotator resume\` checks again and revokes (every store already holds the new ${noun(state)})`,
+    };
+    await state.journal.append({ event: "run-finished", ...outcome });
+    return outcome;
+  }
   if (holders.length === 0) return undefined;
   const refusal = sharedCredentialError(holders, state.oldId);
   const outcome: RunOutcome = {

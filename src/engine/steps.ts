@@ -43,6 +43,8 @@ export interface RunState {
   warnings: string[];
   /** How the run goes; journaled in run-started, so a resume goes the same way. */
   mode: RunMode;
+  /** The new credential no longer authenticates (journaled `credential-lost`): not this run's to delete any more. */
+  newLost?: boolean;
 }
 
 /**
@@ -68,6 +70,8 @@ export interface RunOutcome {
   error?: string;
   /** What `resume` will do next, when the run is not over. */
   next?: string;
+  /** What the operator can do, for a run that is over but left something to them (not journaled as `next`). */
+  hint?: string;
 }
 
 export function newRunState(
@@ -463,8 +467,9 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     return outcome;
   }
   try {
-    // A sync's credential is the operator's, in use elsewhere: never deleted.
-    for (const id of state.mode.kind === "sync" ? [] : await keysToDiscard(state)) {
+    // A sync's credential is the operator's, in use elsewhere: never deleted. A lost one (replaced by someone
+    // else's) is not this run's any more: deleting "the secondary" would delete theirs.
+    for (const id of state.mode.kind === "sync" || state.newLost ? [] : await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
       await state.journal.append({ event: "credential-discarded", newId: id, outcome });
       if (id === state.newId) reporter.info(`deleted the new ${noun} ${maskSid(id)}`);

@@ -309,18 +309,19 @@ export function stateBackendContract(name: string, make: () => BackendUnderTest)
       const y = `y-${randomUUID().slice(0, 8)}`;
       await a.noteConfig(config(x, [s1, s2]));
       await a.noteConfig(config(y, [s1, s3]));
-      const ids = async (ref: StoreRef) => (await b.configsNaming(ref.identity)).map((c) => c.id).sort();
+      const ids = async (ref: StoreRef) => (await b.knownConfigs({ store: ref.identity })).map((c) => c.id).sort();
       expect(await ids(s1)).toEqual([x, y].sort());
       expect(await ids(s2)).toEqual([x]);
       const { seenAt: _seen, ...recorded } = config(y, [s1, s3]);
-      expect(await b.configsNaming(s3.identity)).toEqual([{ ...recorded, seenAt: expect.any(String) }]);
+      expect(await b.knownConfigs({ store: s3.identity })).toEqual([{ ...recorded, seenAt: expect.any(String) }]);
       // X now names S3 instead of S2: its record says so wherever it is found (S2's entry may linger).
       await b.noteConfig(config(x, [s1, s3]));
       expect(await ids(s3)).toEqual([x, y].sort());
-      for (const found of await a.configsNaming(s2.identity)) {
+      for (const found of await a.knownConfigs({ store: s2.identity })) {
         expect(found.stores.map((store) => store.identity)).toEqual([s1.identity, s3.identity]);
       }
-      expect(await a.configsNaming(stores(1)[0]!.identity)).toEqual([]);
+      expect(await a.knownConfigs({ store: stores(1)[0]!.identity })).toEqual([]);
+      expect((await b.knownConfigs({ credentialKey: `key-${y}` })).map((c) => c.id)).toEqual([y]);
     });
   });
 }

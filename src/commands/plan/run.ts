@@ -12,7 +12,8 @@ import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
-import { ExitCode } from "../../errors.js";
+import { tokenSlotProblems } from "../../engine/token-slot.js";
+import { ExitCode, errorMessage } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "./actions.js";
 
@@ -62,13 +63,20 @@ export async function plan(
 
   const preflight = await runPreflight(context, options);
   problems.push(...preflight.problems);
+  // The account's token slot, as rotate meets it (its marks in Twilio are read with the admin credential).
+  problems.push(...(await tokenSlotProblems(context, { readMarks: preflight.adminOk })));
 
   const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   if (oldId !== undefined && !options.allowSharedRevoke) {
-    const holders = await otherHolders(context, oldId);
-    if (holders.length > 0) {
-      const error = sharedCredentialError(holders, oldId);
-      problems.push(`${error.message}; ${error.hint}`);
+    try {
+      const holders = await otherHolders(context, oldId);
+      if (holders.length > 0) {
+        const error = sharedCredentialError(holders, oldId);
+        problems.push(`${error.message}; ${error.hint}`);
+      }
+    } catch (error) {
+      // Rotate would stop on it too (its check reads the same).
+      problems.push(`could not check which other configs hold ${maskSid(oldId)}: ${errorMessage(error)}`);
     }
   }
   const age = preflight.currentAge;

@@ -16,6 +16,7 @@ import { refuseOverlappingRun } from "../../engine/overlap.js";
 import { continueJournaledRun, enterRun, nothingToDropFrom, underLocks, withBinding } from "../../engine/reenter.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
+import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
 import { ExitCode } from "../../errors.js";
 
 export interface ResumeOptions {
@@ -44,6 +45,8 @@ export async function resume(context: EngineContext, options: ResumeOptions = {}
       reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
       return withBinding(await continueJournaledRun(bound.context, journal, "resume"), bound);
     } finally {
+      // With the run's own issuer: after a promote only it knows the new token to act as admin with.
+      await releaseTokenSlotIfOver(bound.context, run.runId);
       await bound.close();
     }
   });

@@ -10,6 +10,7 @@ import { refuseOverlappingRun } from "../../engine/overlap.js";
 import { enterRun, nothingToDropFrom, rebuildState, underLocks, withBinding } from "../../engine/reenter.js";
 import { type CommandResult, resultFromState } from "../../engine/result.js";
 import { rollbackStep } from "../../engine/steps.js";
+import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 
 export interface RollbackOptions {
@@ -43,6 +44,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;
       return withBinding(resultFromState("rollback", state, asked), bound);
     } finally {
+      await releaseTokenSlotIfOver(bound.context, run.runId);
       await bound.close();
     }
   });

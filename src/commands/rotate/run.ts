@@ -10,11 +10,12 @@ import { interruptionRequested } from "../../engine/interrupt.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { otherHolders, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
-import { type CommandResult, emptyResult } from "../../engine/result.js";
+import { type CommandResult, emptyResult, resultFromState } from "../../engine/result.js";
 import { runFromIssue } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
-import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
+import { claimTokenSlot } from "../../engine/token-slot.js";
+import { ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "../plan/actions.js";
 
@@ -64,7 +65,16 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
 
   if (preflight.current !== undefined && !options.allowSharedRevoke) {
-    const holders = await otherHolders(context, credentialId(preflight.current));
+    const holders = await otherHolders(context, credentialId(preflight.current)).catch((error: unknown) => {
+      throw new RotatorError(
+        `could not check which other configs hold the current credential: ${errorMessage(error)}`,
+        {
+          exitCode: ExitCode.badInput,
+          hint: "nothing was changed; run again once the cause is fixed",
+          cause: error,
+        },
+      );
+    });
     if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
   }
 
@@ -142,7 +152,12 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     journal,
     preflight.current,
     preflight.stores.map((f) => f.snapshot),
-    { kind: "rotate", emergency: options.emergency ?? false, revokeImmediately: options.revokeImmediately ?? false },
+    {
+      kind: "rotate",
+      emergency: options.emergency ?? false,
+      revokeImmediately: options.revokeImmediately ?? false,
+      allowSharedRevoke: options.allowSharedRevoke ?? false,
+    },
   );
   state.warnings.push(...warnings);
   // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
@@ -160,6 +175,22 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
   });
   reporter.info(`run ${runId}, journal ${journal.path}`);
+  // The account's secondary-token slot, claimed where every config and host of the account sees it.
+  try {
+    await claimTokenSlot(context, runId, journal);
+  } catch (error) {
+    // Refused (another run holds the slot), or Twilio would not list or make the claim: nothing was created.
+    const refusal = error instanceof RotatorError ? error : undefined;
+    const outcome = {
+      status: "failed" as const,
+      exitCode: refusal?.exitCode ?? ExitCode.badInput,
+      error: `${refusal?.message ?? `could not claim the account's Auth Token slot: ${errorMessage(error)}`}; nothing was created`,
+    };
+    await journal.append({ event: "run-finished", ...outcome });
+    const hint =
+      refusal?.hint ?? "run again once Twilio accepts the admin credential (`rotator plan` shows what is wrong)";
+    return resultFromState("rotate", state, { ...outcome, hint });
+  }
   return runFromIssue(state, "rotate");
 }
 

@@ -15,6 +15,7 @@ import type { CommandResult } from "../../engine/result.js";
 import { runFromVerify } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
+import { refuseOtherClaims } from "../../engine/token-slot.js";
 import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
 
@@ -45,6 +46,8 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   const preflight = await runPreflight(context, { sync: true });
   for (const note of preflight.notes) reporter.info(note);
   if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
+  // A run claiming this account's token slot elsewhere is about to replace the token sync would write.
+  await refuseOtherClaims(context);
 
   const supplied = suppliedCredential(context, options, preflight);
   const source = options.fromEnv !== undefined ? `env ${options.fromEnv}` : `store ${options.fromStore}`;

@@ -20,9 +20,17 @@ import { errorMessage } from "../../errors.js";
 import { createTwilioClient, isTwilioApiError, isUnreadableResponse, type TwilioClient } from "../../twilio/client.js";
 import type { AdminCredentialShape } from "../../twilio/diagnose.js";
 import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
+import { v2010Keys } from "../../twilio/v2010-keys.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
 import { adminCheckFailure } from "../admin-check.js";
-import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
+import type {
+  AccountMarks,
+  CredentialInfo,
+  IssuedCredential,
+  Issuer,
+  IssuerPreflight,
+  VerifyOutcome,
+} from "../issuer.js";
 import { is20003, sleep, untilAuthenticates, untilRefused } from "../polling.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
 
@@ -286,6 +294,33 @@ export class AuthTokenIssuer implements Issuer {
     const path = this.#options.verifyPath.replace("{AccountSid}", this.#accountSid);
     await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
   }
+
+  async authenticatesNow(credential: StoredCredential): Promise<boolean> {
+    if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
+    return this.#accepts(credential.authToken);
+  }
+
+  /** The account's keys through the admin credential (and its fallback, once the configured one is promoted away). */
+  readonly marks: AccountMarks = {
+    list: () => this.#asAdmin("list keys", (client) => v2010Keys(client, this.#accountSid).listKeys()),
+    create: async (friendlyName) => {
+      const key = await this.#asAdmin("create key", (client) =>
+        v2010Keys(client, this.#accountSid).createKey(friendlyName),
+      );
+      // Never used: a mark is known by its name. Its secret is dropped here, and masked should it ever be shown.
+      registerSecret(key.secret);
+      return key.sid;
+    },
+    remove: async (sid) => {
+      try {
+        await this.#asAdmin("delete key", (client) => v2010Keys(client, this.#accountSid).removeKey(sid));
+        return "deleted";
+      } catch (error) {
+        if (isTwilioApiError(error) && error.status === 404) return "absent";
+        throw error;
+      }
+    },
+  };
 
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
     if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");

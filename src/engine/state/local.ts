@@ -22,7 +22,7 @@ import {
   summarizeRun,
 } from "../journal.js";
 import type { JournalWord } from "../journal-words.js";
-import { type KnownConfig, storeKey } from "../known-configs.js";
+import { type ConfigIndex, indexesOf, indexKey, type KnownConfig } from "../known-configs.js";
 import { inspectLocks, liveRunIds, StoreLocks, type StoreRef } from "../lock.js";
 import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } from "./backend.js";
 
@@ -156,8 +156,8 @@ export class LocalStateBackend implements StateBackend {
   }
 
   /**
-   * `configs/<id>.json` holds a config's record; `configs/by-store/<store key>/<id>` (empty) says that config
-   * named that store when last recorded.
+   * `configs/<id>.json` holds a config's record; `configs/by/<index key>/<id>` (empty) says that config had
+   * that index entry (a store it named, its credential key) when last recorded.
    */
   async noteConfig(config: KnownConfig): Promise<void> {
     ensureStateDir(this.stateDir, "configs");
@@ -167,21 +167,21 @@ export class LocalStateBackend implements StateBackend {
       const temporary = `${file}.${process.pid}.tmp`;
       writeFileSync(temporary, JSON.stringify(config), { mode: 0o600 });
       renameSync(temporary, file);
-      for (const store of config.stores) {
-        const index = join(dir, "by-store", storeKey(store.identity));
-        mkdirSync(index, { recursive: true, mode: 0o700 });
-        writeFileSync(join(index, config.id), "", { mode: 0o600 });
+      for (const index of indexesOf(config)) {
+        const entries = join(dir, "by", indexKey(index));
+        mkdirSync(entries, { recursive: true, mode: 0o700 });
+        writeFileSync(join(entries, config.id), "", { mode: 0o600 });
       }
     } catch (error) {
       throw stateDirError(this.stateDir, `record the config in ${dir}`, error);
     }
   }
 
-  async configsNaming(storeIdentity: string): Promise<KnownConfig[]> {
+  async knownConfigs(index: ConfigIndex): Promise<KnownConfig[]> {
     const dir = join(this.stateDir, "configs");
     let ids: string[];
     try {
-      ids = readdirSync(join(dir, "by-store", storeKey(storeIdentity)));
+      ids = readdirSync(join(dir, "by", indexKey(index)));
     } catch {
       return [];
     }

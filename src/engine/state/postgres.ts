@@ -16,7 +16,8 @@
  *   therefore cannot record, and so cannot act on, another step: the engine journals before each step.
  *
  * - Configs (engine/known-configs.ts): rows of `rotator_meta` keyed `config:<id>` (the record, as JSON) and
- *   `config-store:<store key>:<id>` (an index entry), written before a command takes its locks.
+ *   `config-index:<index key>:<id>` (an index entry: a store it names, its credential key), written before a
+ *   command takes its locks.
  *
  * The schema is created by the first command that writes (under an advisory lock, so hosts starting at once do
  * not race); opening the database and every read leave it as it is, so `plan` changes nothing even there.
@@ -28,7 +29,7 @@ import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { redact } from "../../util/mask.js";
 import { isUnfinished, type JournalEvent, type JournalRecord, type RunSummary } from "../journal.js";
 import { fromDisk, type JournalWord, toDisk } from "../journal-words.js";
-import { type KnownConfig, storeKey } from "../known-configs.js";
+import { type ConfigIndex, indexesOf, indexKey, type KnownConfig } from "../known-configs.js";
 import { describeIdentity, describeOwner, type LockOwner, type LockState, type StoreRef } from "../lock.js";
 import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } from "./backend.js";
 import type { StateBackendPool } from "./index.js";
@@ -582,7 +583,7 @@ class PostgresStateBackend implements StateBackend {
     await this.#shared.ensureSchema();
     const rows: Array<[string, string]> = [
       [`config:${config.id}`, JSON.stringify(config)],
-      ...config.stores.map((store): [string, string] => [`config-store:${storeKey(store.identity)}:${config.id}`, ""]),
+      ...indexesOf(config).map((index): [string, string] => [`config-index:${indexKey(index)}:${config.id}`, ""]),
     ];
     await this.#shared.pool.query(
       `INSERT INTO rotator_meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])
@@ -591,8 +592,8 @@ class PostgresStateBackend implements StateBackend {
     );
   }
 
-  async configsNaming(storeIdentity: string): Promise<KnownConfig[]> {
-    const prefix = `config-store:${storeKey(storeIdentity)}:`;
+  async knownConfigs(index: ConfigIndex): Promise<KnownConfig[]> {
+    const prefix = `config-index:${indexKey(index)}:`;
     const rows = await orEmpty(async () => {
       const result = await this.#shared.pool.query<{ value: string }>(
         `SELECT value FROM rotator_meta WHERE key IN (
