@@ -126,10 +126,11 @@ export interface Issuer {
   /** True once Twilio refuses the credential with 20003 (bounded wait). */
   confirmRefused(old: StoredCredential): Promise<boolean>;
   /**
-   * The run's new credential is known (issued, or recovered from a store by resume). An issuer whose admin
-   * credential is the one being rotated keeps it, to carry on once the old one stops working.
+   * The run's new credential is known (issued, or recovered from a store by resume), or the operator supplied
+   * a checked one (`sync`, `rotate --admin-from-env`). An issuer whose admin credential is the account's token
+   * keeps it, to carry on with it once the configured one is refused. `source` says where it came from.
    */
-  adoptNew(credential: StoredCredential): void;
+  adoptNew(credential: StoredCredential, source?: string): void;
   /** Whether an error from `issue` means nothing was created (a refusal), so rollback has nothing to delete. */
   refusedBeforeCreating(error: unknown): boolean;
 }

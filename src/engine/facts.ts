@@ -17,6 +17,7 @@ import { type LoadedConfig, resolveAdmin, validateConfig } from "../config/load.
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { type ConsumerEntry, consumerEntrySchema } from "../consumers/schema.js";
 import { ConfigError, ExitCode, RotatorError } from "../errors.js";
+import { registerSecret } from "../util/mask.js";
 import { buildContext, type EngineContext } from "./context.js";
 import {
   JOURNAL_VERSION,
@@ -68,6 +69,7 @@ export function runStartedEvent(context: EngineContext, options: RunStartedOptio
       credential: asRecord(config.credential),
       consumers: config.consumers.map(asRecord),
       ...(options.adminFallbackEnv === undefined ? {} : { adminFallbackEnv: options.adminFallbackEnv }),
+      ...adminAccountOf(context),
     },
     configFile: file,
     ...processIdentity(),
@@ -76,6 +78,13 @@ export function runStartedEvent(context: EngineContext, options: RunStartedOptio
     revokeImmediately: options.revokeImmediately ?? false,
     ...(options.allowSharedRevoke ? { allowSharedRevoke: true } : {}),
   };
+}
+
+/** A fleet's admin is its parent's credential: journaled, so a rotation of the parent's token knows it. */
+function adminAccountOf(context: EngineContext): { adminAccount?: string } {
+  const username = context.loaded.admin?.username;
+  const account = context.loaded.config.twilio.accountSid;
+  return username?.startsWith("AC") && username !== account ? { adminAccount: username } : {};
 }
 
 const asRecord = (value: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(value ?? {}));
@@ -149,6 +158,7 @@ export async function bindRun(context: EngineContext, run: RunSummary, dropNow: 
     isDeepStrictEqual(facts.credential, asRecord(loaded.config.credential)) &&
     entries.every((entry, index) => isDeepStrictEqual(entry, asRecord(loaded.config.stores[index])));
   if (sameConsumers && sameRest) {
+    await offerJournaledAdmin(context, facts);
     return { context, differences, dropped, droppedNow, close: async () => {} };
   }
   const probes: ConsumerProbe[] = [
@@ -184,7 +194,27 @@ export async function bindRun(context: EngineContext, run: RunSummary, dropNow: 
       },
     );
   }
+  await offerJournaledAdmin(bound, facts);
   return { context: bound, differences, dropped, droppedNow, close: () => closeStores(bound) };
+}
+
+/**
+ * A run started with `--admin-from-env NAME` goes on with that token as the stand-in admin when NAME still holds
+ * one Twilio takes (quietly not otherwise: the run's new token takes over once a store holds it).
+ */
+async function offerJournaledAdmin(context: EngineContext, facts: JournaledFacts): Promise<void> {
+  const name = facts.adminFallbackEnv;
+  const token = name === undefined ? undefined : context.env[name];
+  if (name === undefined || token === undefined || token === "") return;
+  registerSecret(token);
+  const credential = {
+    kind: "auth-token" as const,
+    accountSid: context.loaded.config.twilio.accountSid,
+    authToken: token,
+  };
+  if (await context.issuer.authenticatesNow(credential).catch(() => false)) {
+    context.issuer.adoptNew(credential, `the token in env ${name} (--admin-from-env of the run, checked with Twilio)`);
+  }
 }
 
 async function closeStores(context: EngineContext): Promise<void> {

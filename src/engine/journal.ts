@@ -146,6 +146,8 @@ export interface JournaledFacts {
   consumers: Array<Record<string, unknown>>;
   /** `rotate --admin-from-env NAME`: the variable whose token stands in when the configured admin is refused. */
   adminFallbackEnv?: string;
+  /** The account whose credential the admin is (a fleet's parent), when it is not the rotated account. */
+  adminAccount?: string;
 }
 
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {

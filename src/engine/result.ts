@@ -1,5 +1,6 @@
 /** The one result object every command prints with `--json`, and from which the exit code comes. */
 import { maskSid } from "../util/mask.js";
+import type { AdminDependent } from "./admin-dependents.js";
 import type { RunStatus } from "./journal.js";
 import type { RunState, StoreOutcome } from "./steps.js";
 
@@ -45,6 +46,11 @@ export interface CommandResult {
   configDifferences?: string[];
   /** resume/rollback: consumers the run started with that it no longer waits for (`--drop-consumer`). */
   droppedConsumers?: string[];
+  /**
+   * An Auth Token rotation: the other configs (known to this state's journals) whose admin credential is this
+   * account's token; after the promote, whether each holds the dead one (engine/admin-dependents.ts).
+   */
+  adminDependents?: AdminDependent[];
   /** `--sandbox` only: the sandbox's own check of the outcome (see sandbox.ts). */
   sandbox?: unknown;
 }
@@ -73,6 +79,7 @@ export function resultFromState(
       convergedAt: c.convergedAt,
     })),
     warnings: state.warnings,
+    ...(state.adminDependents === undefined ? {} : { adminDependents: state.adminDependents }),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.hint === undefined ? {} : { hint: outcome.hint }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),

@@ -11,6 +11,7 @@
  */
 import { ExitCode, errorMessage } from "../errors.js";
 import { maskSid } from "../util/mask.js";
+import { judgeAdminDependents } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
 import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
@@ -123,6 +124,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
   if (refused !== undefined) return resultFromState(command, state, refused);
   try {
     await revokeStep(state);
+    await reportAdminDependents(state);
   } catch (error) {
     // Every store holds the new credential and every consumer uses it; only the old one lingers. Not a
     // rollback case: resume retries the revoke.
@@ -169,6 +171,24 @@ async function sharedHoldersBeforeRevoke(state: RunState): Promise<RunOutcome | 
   await state.journal.append({ event: "run-finished", ...outcome });
   state.context.reporter.warn(outcome.error as string);
   return outcome;
+}
+
+/** After a promote: which other configs of the account held the old token as their admin, and now a dead one. */
+async function reportAdminDependents(state: RunState): Promise<void> {
+  if (state.context.issuer.kind !== "auth-token") return;
+  const dependents = await judgeAdminDependents(state).catch((error: unknown) => {
+    warn(state, `could not check which other configs use this account's token as their admin: ${errorMessage(error)}`);
+    return [];
+  });
+  if (dependents.length === 0) return;
+  state.adminDependents = dependents;
+  for (const dependent of dependents) {
+    if (dependent.deadAdmin === false) continue;
+    warn(
+      state,
+      `config ${dependent.config} uses this account's Auth Token as its admin credential (${dependent.admin}): ${dependent.detail}`,
+    );
+  }
 }
 
 function warn(state: RunState, warning: string): void {

@@ -11,6 +11,7 @@ import type { IssuedCredential } from "../credentials/issuer.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
+import type { AdminDependent } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
 import type { RunStatus } from "./journal.js";
@@ -45,6 +46,8 @@ export interface RunState {
   mode: RunMode;
   /** The new credential no longer authenticates (journaled `credential-lost`): not this run's to delete any more. */
   newLost?: boolean;
+  /** After a promote: the other configs whose admin was the old token, and whether they hold a dead one now. */
+  adminDependents?: AdminDependent[];
 }
 
 /**

@@ -3,6 +3,7 @@
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
 import { credentialId } from "../../../providers/contract.js";
+import { describeAdminDependents, listAdminDependents } from "../../engine/admin-dependents.js";
 import type { EngineContext } from "../../engine/context.js";
 import { runStartedEvent } from "../../engine/facts.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
@@ -14,6 +15,7 @@ import { type CommandResult, emptyResult, resultFromState } from "../../engine/r
 import { runFromIssue } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
+import { adoptAdminFromEnv } from "../../engine/supplied-admin.js";
 import { claimTokenSlot } from "../../engine/token-slot.js";
 import { ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
@@ -36,6 +38,11 @@ export interface RotateOptions {
    * journals) to hold it: the operator has checked those stores, or means to break them.
    */
   allowSharedRevoke?: boolean;
+  /**
+   * With `emergency`, an Auth Token config: the variable holding the account's current token, checked with
+   * Twilio, to act as admin should the configured one be refused (a `fromStore` admin after a reset).
+   */
+  adminFromEnv?: string;
   version?: string;
   /**
    * Asked once preflight passed, before anything changes, with the steps rotate is about to take (the CLI
@@ -52,6 +59,7 @@ export interface ConfirmationRequest {
 }
 
 export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
+  if (options.adminFromEnv !== undefined) await adoptAdminFromEnv(context, options.adminFromEnv);
   return startNewRun(context, "rotate", (runId) => rotateClaimed(context, runId, options));
 }
 
@@ -78,6 +86,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
   }
 
+  for (const line of describeAdminDependents(await listAdminDependents(context))) reporter.info(line);
   const age = preflight.currentAge;
   const currentName = maskSid(preflight.current === undefined ? undefined : credentialId(preflight.current));
   if (options.ifDue && !options.emergency && preflight.currentInfo !== undefined) {
@@ -144,6 +153,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
       revokeImmediately: options.revokeImmediately ?? false,
       allowSharedRevoke: options.allowSharedRevoke ?? false,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(options.adminFromEnv === undefined ? {} : { adminFallbackEnv: options.adminFromEnv }),
       ...(options.version === undefined ? {} : { version: options.version }),
     }),
   );

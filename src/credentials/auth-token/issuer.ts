@@ -146,10 +146,7 @@ export class AuthTokenIssuer implements Issuer {
     if (this.#admin.token === fallback.token) return false;
     const from = this.#admin.source;
     this.#admin = fallback;
-    this.#options.onAdminSwitch?.(
-      `${from} (the token this run rotated, which Twilio now refuses)`,
-      "the run's new token, as the stores hold it",
-    );
+    this.#options.onAdminSwitch?.(`${from} (Twilio refuses it: promoted away, or reset)`, fallback.source);
     return true;
   }
 
@@ -394,11 +391,11 @@ export class AuthTokenIssuer implements Issuer {
     return untilRefused(() => this.#callAs(old.authToken), this.#options.revokeConfirmTimeoutMs);
   }
 
-  adoptNew(credential: StoredCredential): void {
+  adoptNew(credential: StoredCredential, source = "the run's new token, as the stores hold it"): void {
     if (credential.kind !== "auth-token" || this.#admin.token === undefined) return;
     this.#fallback = {
       client: this.#clientFor(this.#accountSid, credential.authToken),
-      source: "the run's new token",
+      source,
       token: credential.authToken,
     };
   }
