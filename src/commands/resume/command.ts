@@ -9,7 +9,7 @@ import {
 } from "../shared/command-context.js";
 
 interface ResumeCommandOptions extends CommonOptions {
-  dropConsumer: string[];
+  dropConsumer?: string[];
   allowSharedRevoke?: boolean;
 }
 
@@ -19,7 +19,6 @@ export function registerResumeCommand(program: Command, context: CommandContext)
       "--drop-consumer <name>",
       "stop waiting for a consumer the run started with (repeatable; journaled)",
       collect,
-      [],
     )
     .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old credential")
     .addHelpText(
@@ -51,7 +50,7 @@ ${examples([
         import("../shared/fleet-command.js"),
       ]);
       const resumeOptions = {
-        dropConsumers: options.dropConsumer,
+        dropConsumers: options.dropConsumer ?? [],
         allowSharedRevoke: options.allowSharedRevoke ?? false,
       };
       await runConfigCommand(

@@ -9,7 +9,7 @@ import {
 } from "../shared/command-context.js";
 
 interface RollbackCommandOptions extends CommonOptions {
-  dropConsumer: string[];
+  dropConsumer?: string[];
 }
 
 export function registerRollbackCommand(program: Command, context: CommandContext): void {
@@ -24,7 +24,6 @@ export function registerRollbackCommand(program: Command, context: CommandContex
       "--drop-consumer <name>",
       "do not wait for this consumer of the run to be back on the old credential (repeatable; journaled)",
       collect,
-      [],
     )
     .addHelpText(
       "after",
@@ -51,12 +50,12 @@ ${examples([
         "rollback",
         options,
         context,
-        (engine) => rollback(engine, { dropConsumers: options.dropConsumer }),
+        (engine) => rollback(engine, { dropConsumers: options.dropConsumer ?? [] }),
         renderRun,
         // Only the accounts with an unfinished run have anything to undo.
         fleetRunCommand(
           "rollback",
-          (engine) => rollback(engine, { dropConsumers: options.dropConsumer }),
+          (engine) => rollback(engine, { dropConsumers: options.dropConsumer ?? [] }),
           () => ({ onlyUnfinished: true }),
         ),
       );

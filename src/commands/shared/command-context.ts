@@ -51,7 +51,7 @@ export function addCommonOptions(command: Command, options: { sandbox?: boolean 
 }
 
 /** For an option that may be given several times (`--drop-consumer a --drop-consumer b`). */
-export const collect = (value: string, previous: string[]): string[] => [...previous, value];
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /**
  * `\nExamples:\n  rotator …   what it does` for a command's help, within 80 columns: a description that
