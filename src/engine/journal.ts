@@ -97,7 +97,7 @@ export type JournalEvent =
    * The run's new credential no longer authenticates (replaced, deleted or promoted away by someone else): it
    * is not this run's to delete any more, and the run ends, back on the old one if that still works.
    */
-  | { event: "credential-lost"; newId: string; oldWorks: boolean }
+  | { event: "credential-lost"; newId: string; oldWorks?: boolean }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }

@@ -222,6 +222,21 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
   return runFromVerify(state, command);
 }
 
+/**
+ * Before an operator's rollback: a new credential someone else has since killed (an account's secondary replaced
+ * by another create) is not this run's to delete: deleting "the secondary" would delete theirs. Journaled.
+ */
+export async function noticeLostCredential(state: RunState): Promise<void> {
+  if (state.newLost || state.newId === undefined || state.mode.kind === "sync") return;
+  state.issued = await recoverNewCredential(state);
+  if (!(await newCredentialIsDead(state))) return;
+  state.newLost = true;
+  await state.journal.append({ event: "credential-lost", newId: state.newId });
+  state.context.reporter.warn(
+    `the run's new ${state.context.issuer.labels.noun} ${maskSid(state.newId)} no longer authenticates (replaced, deleted or promoted by someone else): it is not deleted, as it is no longer this run's`,
+  );
+}
+
 /** The new secret exists only in memory and in the stores: read it back from any store that has it. */
 async function recoverNewCredential(state: RunState): Promise<StoredCredential | undefined> {
   for (const progress of state.stores) {

@@ -162,6 +162,23 @@ describe("resume re-checks the run's new token before waiting or promoting", () 
     expect(await strandedTokenStores(ws, e2e.emulator)).toEqual([]);
   });
 
+  it("rollback of a run whose secondary was replaced restores every store and deletes nothing not its own", async () => {
+    const ws = await tokenWorkspace(e2e);
+    const { x, ready } = await awaitingX(ws);
+    const theirs = e2e.emulator.createSecondaryToken(ws.account.sid);
+    ws.secrets.push(theirs);
+    // X's consumer reads its store again: back on the primary once the store is.
+    await writeFile(ready, "");
+    const rolledBack = await runJson(args(x, "rollback"), { env: ws.env });
+    expect(rolledBack.run.code, rolledBack.run.stderr).toBe(0);
+    expect(rolledBack.run.stderr).toMatch(/no longer authenticates .*it is not deleted, as it is no longer this run's/);
+    for (const file of x.stores) expect(await tokenIn(file)).toBe(ws.account.token);
+    expect(tokensOf(e2e.emulator, ws.account.sid)).toEqual({
+      primary: fingerprint(ws.account.token),
+      secondary: fingerprint(theirs),
+    });
+  });
+
   it("promoted behind its back: nothing it holds works; it ends and names the sync to run", async () => {
     const ws = await tokenWorkspace(e2e);
     const { x } = await awaitingX(ws);

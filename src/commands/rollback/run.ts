@@ -7,7 +7,14 @@
  */
 import type { EngineContext } from "../../engine/context.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
-import { enterRun, nothingToDropFrom, rebuildState, underLocks, withBinding } from "../../engine/reenter.js";
+import {
+  enterRun,
+  nothingToDropFrom,
+  noticeLostCredential,
+  rebuildState,
+  underLocks,
+  withBinding,
+} from "../../engine/reenter.js";
 import { type CommandResult, resultFromState } from "../../engine/result.js";
 import { rollbackStep } from "../../engine/steps.js";
 import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
@@ -39,6 +46,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
     try {
       context.reporter.step(`rolling back run ${run.runId} on request`);
       const state = rebuildState(bound.context, journal, await journal.records());
+      await noticeLostCredential(state);
       const outcome = await rollbackStep(state, "rollback requested by the operator");
       // Exit 3 says a rotation had to roll back; an operator's rollback that did what was asked succeeded.
       const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;
