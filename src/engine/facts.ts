@@ -139,18 +139,30 @@ export async function bindRun(context: EngineContext, run: RunSummary, dropNow: 
   );
   const dropped = [...new Set([...droppedBefore, ...dropNow])];
   const droppedNow = dropNow.filter((name) => !droppedBefore.includes(name));
-  const differences = describeDifferences(context, run, runConsumers, entries, facts);
+  const differences = describeDifferences(context, run, runConsumers, dropped, entries, facts);
   for (const name of dropped) {
     differences.push(
       `consumer ${name} is dropped from the run (--drop-consumer${droppedNow.includes(name) ? ", now" : ", journaled earlier"}): it is not waited for`,
     );
   }
-  const added = loaded.config.consumers.filter(
-    (c) => !runConsumers.some((r) => isDeepStrictEqual(asRecord(c), asRecord(r))),
-  );
-  const kept = runConsumers.filter((c) => !dropped.includes(c.name));
+  // Waited for: the run's consumers less those dropped, each as this config configures it when it names it (a
+  // consumer restarted on another port is the same consumer, moved), plus any this config adds.
+  const nowConsumers = loaded.config.consumers;
+  const waited = [
+    ...runConsumers
+      .filter((consumer) => !dropped.includes(consumer.name))
+      .map((consumer) => {
+        const now = nowConsumers.find((candidate) => candidate.name === consumer.name);
+        return now === undefined
+          ? { entry: consumer, baseDir: facts.baseDir }
+          : { entry: now, baseDir: loaded.baseDir };
+      }),
+    ...nowConsumers
+      .filter((now) => !runConsumers.some((consumer) => consumer.name === now.name) && !dropped.includes(now.name))
+      .map((now) => ({ entry: now, baseDir: loaded.baseDir })),
+  ];
   const sameConsumers =
-    added.length === 0 && kept.length === loaded.config.consumers.length && facts.baseDir === loaded.baseDir;
+    waited.length === nowConsumers.length && waited.every((consumer) => consumer.baseDir === loaded.baseDir);
   const sameRest =
     facts.baseDir === loaded.baseDir &&
     isDeepStrictEqual(facts.admin, asRecord(loaded.config.twilio.admin)) &&
@@ -161,18 +173,7 @@ export async function bindRun(context: EngineContext, run: RunSummary, dropNow: 
     await offerJournaledAdmin(context, facts);
     return { context, differences, dropped, droppedNow, close: async () => {} };
   }
-  const probes: ConsumerProbe[] = [
-    ...kept.map((entry) => createProbe(entry, { baseDir: facts.baseDir, env: context.env })),
-    ...added.map((entry) => {
-      const clash = runConsumers.some((r) => r.name === entry.name);
-      // The config's consumer of the same name differs from the run's: both are waited for, told apart by name.
-      const probe = createProbe(clash ? { ...entry, name: `${entry.name} (as configured now)` } : entry, {
-        baseDir: loaded.baseDir,
-        env: context.env,
-      });
-      return probe;
-    }),
-  ];
+  const probes: ConsumerProbe[] = waited.map(({ entry, baseDir }) => createProbe(entry, { baseDir, env: context.env }));
   const runLoaded = runConfig(context, run, facts, entries, differences);
   const bound = await buildContext(runLoaded, {
     stateDir: context.stateDir,
@@ -357,6 +358,7 @@ function describeDifferences(
   context: EngineContext,
   run: RunSummary,
   runConsumers: ConsumerEntry[],
+  dropped: readonly string[],
   entries: Array<Record<string, unknown>>,
   facts: JournaledFacts,
 ): string[] {
@@ -370,8 +372,8 @@ function describeDifferences(
   } else if (facts.baseDir !== loaded.baseDir) {
     out.push(`the config file moved since the run started (from ${facts.baseDir}): relative paths are the run's`);
   }
-  const nowConsumers = loaded.config.consumers;
-  for (const consumer of runConsumers) {
+  const nowConsumers = loaded.config.consumers.filter((consumer) => !dropped.includes(consumer.name));
+  for (const consumer of runConsumers.filter((c) => !dropped.includes(c.name))) {
     const now = nowConsumers.find((c) => c.name === consumer.name);
     if (now === undefined) {
       out.push(
@@ -379,7 +381,7 @@ function describeDifferences(
       );
     } else if (!isDeepStrictEqual(asRecord(now), asRecord(consumer))) {
       out.push(
-        `consumer ${consumer.name} differs from the run's (${changedFields(asRecord(consumer), asRecord(now)).join(", ")}): the run's is waited for, and this config's too, as "${consumer.name} (as configured now)"`,
+        `consumer ${consumer.name} differs from the run's (${changedFields(asRecord(consumer), asRecord(now)).join(", ")}): it is the same consumer, configured anew (moved, say), and this config's probe is used`,
       );
     }
   }

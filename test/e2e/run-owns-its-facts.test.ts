@@ -155,6 +155,26 @@ describe("resume waits for the consumers the run started with, whatever config i
   });
 });
 
+describe("a consumer the config configures anew", () => {
+  it("under the same name (restarted elsewhere, say) is the same consumer: this config's probe is used, and said", async () => {
+    const ws = await e2e.workspace(1);
+    const stuck = await stuckConsumer(ws);
+    await writeConfigFor(ws, { consumers: [{ ...stuck, name: "app" }], ...verify(0.5) });
+    expect((await runCli(cliArgs(ws, "rotate"), { env: ws.env })).code).toBe(4);
+    ws.secrets.push((await readStoreKey(ws.storeFiles[0]!)).secret!);
+    await writeConfigFor(ws, {
+      consumers: [{ ...(await storeReader(ws, "moved", ws.storeFiles[0]!)), name: "app" }],
+      ...verify(0.5),
+    });
+    const resumed = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.run.code, resumed.run.stderr).toBe(0);
+    expect(resumed.result.consumers.map((c) => c.name)).toEqual(["app"]);
+    expect((resumed.result.configDifferences ?? []).join("\n")).toContain(
+      "consumer app differs from the run's (command): it is the same consumer, configured anew (moved, say), and this config's probe is used",
+    );
+  });
+});
+
 describe("rollback waits for the run's consumers to be back on the old key, whatever config it reads", () => {
   it("a consumer on the new key that the config no longer lists keeps the new key alive until dropped", async () => {
     const ws = await e2e.workspace(2);

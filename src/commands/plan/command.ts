@@ -42,7 +42,8 @@ ${examples([
     )
     .action(async (options: PlanOptions) => {
       if ((options.revokeImmediately || options.adminFromEnv !== undefined) && !options.emergency) {
-        context.runtime.stderr.write("rotator: --revoke-immediately and --admin-from-env go with --emergency\n");
+        const flag = options.revokeImmediately ? "--revoke-immediately" : "--admin-from-env";
+        context.runtime.stderr.write(`rotator: ${flag} goes with --emergency\n`);
         context.exit.code = 2;
         return;
       }

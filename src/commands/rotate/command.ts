@@ -60,13 +60,13 @@ ${examples([
 ])}`,
     )
     .action(async (options: RotateCommandOptions) => {
-      if (
-        (options.reason !== undefined || options.revokeImmediately || options.adminFromEnv !== undefined) &&
-        !options.emergency
-      ) {
-        context.runtime.stderr.write(
-          "rotator: --reason, --revoke-immediately and --admin-from-env go with --emergency\n",
-        );
+      if ((options.reason !== undefined || options.revokeImmediately) && !options.emergency) {
+        context.runtime.stderr.write("rotator: --reason and --revoke-immediately go with --emergency\n");
+        context.exit.code = 2;
+        return;
+      }
+      if (options.adminFromEnv !== undefined && !options.emergency) {
+        context.runtime.stderr.write("rotator: --admin-from-env goes with --emergency\n");
         context.exit.code = 2;
         return;
       }
