@@ -4,12 +4,11 @@
  * that token for them too. `plan` and `rotate` name them before; after the promote the result says which of
  * them now hold a dead admin credential, as far as this host can tell (its environment, their stores).
  */
-import { credentialId, tokenFingerprint } from "../../providers/contract.js";
-import { createStoreProvider, storeEntrySchema } from "../../providers/registry.js";
-import { errorMessage } from "../errors.js";
+import { tokenFingerprint } from "../../providers/contract.js";
 import type { EngineContext } from "./context.js";
 import { describeAdmin, factsOf } from "./facts.js";
 import type { RunSummary } from "./journal.js";
+import { heldBy } from "./known-configs.js";
 import { stateOf } from "./state/index.js";
 import type { RunState } from "./steps.js";
 
@@ -105,20 +104,9 @@ async function verdictOf(
   if (state.context.refs.some((ref) => ref.identity === store.identity)) {
     return { deadAdmin: false, detail: `it reads store ${store.name}, one of this config's: it holds the new token` };
   }
-  const parsed = storeEntrySchema.safeParse(facts.entries[index]);
-  if (!parsed.success) return { deadAdmin: null, detail: `its store ${store.name} cannot be read from here` };
-  const provider = await createStoreProvider(parsed.data, {
-    credentialKind: "auth-token",
-    baseDir: facts.facts.baseDir,
-    env: state.context.env,
-  }).catch(() => undefined);
-  try {
-    const credential = provider === undefined ? undefined : (await provider.read()).credential;
-    if (provider === undefined) return { deadAdmin: null, detail: `its store ${store.name} cannot be read from here` };
-    return held(credential === undefined ? undefined : credentialId(credential), `its store ${store.name} (fromStore)`);
-  } catch (error) {
-    return { deadAdmin: null, detail: `its store ${store.name} could not be read: ${errorMessage(error)}` };
-  } finally {
-    await provider?.close?.();
+  const read = await heldBy({ baseDir: facts.facts.baseDir }, facts.entries[index] ?? {}, state.context);
+  if (read.unreadable !== undefined) {
+    return { deadAdmin: null, detail: `its store ${store.name} could not be read from here: ${read.unreadable}` };
   }
+  return held(read.id, `its store ${store.name} (fromStore)`);
 }

@@ -154,8 +154,8 @@ export async function storesOutsideHolding(
   return stores;
 }
 
-/** What a recorded store entry holds now: its credential's id, or why it could not be read. */
-async function heldBy(
+/** What a recorded (or journaled) store entry holds now: its credential's id, or why it could not be read. */
+export async function heldBy(
   config: Pick<KnownConfig, "baseDir">,
   entry: Record<string, unknown>,
   context: Pick<KnownContext, "loaded" | "env">,

@@ -16,7 +16,7 @@ import { ADMIN_VARIABLE, configYaml, readStoreKey, runJson, useE2e } from "./har
 import {
   fingerprint,
   strandedTokenStores,
-  type TokenConfig,
+  tokenArgs,
   tokenIn,
   tokensOf,
   tokenWorks,
@@ -25,15 +25,7 @@ import {
 
 const e2e = useE2e();
 
-const args = (config: TokenConfig, command: string, ...rest: string[]) => [
-  command,
-  "--config",
-  config.file,
-  "--state-dir",
-  config.stateDir,
-  "--json",
-  ...rest,
-];
+const args = tokenArgs;
 
 const fromStore = { twilio: { admin: { authToken: { fromStore: "app-1" } } } };
 

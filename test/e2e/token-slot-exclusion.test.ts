@@ -25,6 +25,7 @@ import {
   strandedTokenStores,
   type TokenConfig,
   type TokenWorkspace,
+  tokenArgs,
   tokenIn,
   tokenReader,
   tokensOf,
@@ -36,15 +37,7 @@ const e2e = useE2e();
 const databases: TestDatabase[] = [];
 e2e.onTeardown(() => Promise.all(databases.map((db) => db.drop())).then(() => undefined));
 
-const args = (config: TokenConfig, command: string, ...rest: string[]) => [
-  command,
-  "--config",
-  config.file,
-  "--state-dir",
-  config.stateDir,
-  "--json",
-  ...rest,
-];
+const args = tokenArgs;
 
 const short = { verify: { consumersTimeoutSeconds: 0.5 } };
 

@@ -92,6 +92,17 @@ function mergeShallow(base: Record<string, unknown>, overrides: ConfigOverrides)
   return out;
 }
 
+/** A command on a token config, with its own state directory, its result as JSON. */
+export const tokenArgs = (config: TokenConfig, command: string, ...rest: string[]): string[] => [
+  command,
+  "--config",
+  config.file,
+  "--state-dir",
+  config.stateDir,
+  "--json",
+  ...rest,
+];
+
 export async function tokenIn(file: string): Promise<string | undefined> {
   return (await readFile(file, "utf8")).match(/^TWILIO_AUTH_TOKEN=(.*)$/m)?.[1];
 }
