@@ -49,7 +49,11 @@ export function validateConfig(raw: unknown, file: string): RotatorConfig {
   return parsed.data;
 }
 
-function resolveAdmin(config: RotatorConfig, file: string, env: Environment): AdminCredentialShape | undefined {
+/**
+ * The admin credential `config` names, its secret read from `env`; undefined when it comes from a store (read
+ * when the context is built). Throws a ConfigError naming the variable when it is not set.
+ */
+export function resolveAdmin(config: RotatorConfig, file: string, env: Environment): AdminCredentialShape | undefined {
   const admin = config.twilio.admin;
   if ("authToken" in admin && "fromStore" in admin.authToken) return undefined;
   const [path, variable] =

@@ -47,8 +47,21 @@ export interface CredentialLabels {
   revoked: string;
 }
 
+/**
+ * The account's API keys as marks rotator leaves for configs, state directories and hosts that cannot see each
+ * other's journals (engine/token-slot.ts). Made with the admin credential; a mark's secret is dropped at once.
+ */
+export interface AccountMarks {
+  list(): Promise<Array<{ sid: string; friendlyName: string; dateCreated: Date }>>;
+  /** Creates a key named `friendlyName`; returns its SID (the secret is never kept). */
+  create(friendlyName: string): Promise<string>;
+  remove(sid: string): Promise<"deleted" | "absent">;
+}
+
 export interface Issuer {
   readonly kind: CredentialKind;
+  /** Auth-token issuers: the account's keys, as marks (an account's token is shared by every config of it). */
+  readonly marks?: AccountMarks;
   readonly labels: CredentialLabels;
   /**
    * Whether the revoke step is needed even when Twilio no longer accepts the old credential: a key that is
@@ -89,6 +102,11 @@ export interface Issuer {
   /** Wait (bounded) until the credential authenticates; throws when it never does. */
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome>;
   /**
+   * One call with the credential, now: true when Twilio accepts it, false when it answers 20003 (deleted,
+   * replaced, promoted away). Anything else throws.
+   */
+  authenticatesNow(credential: StoredCredential): Promise<boolean>;
+  /**
    * Ids of credentials run `runId` created that it may not have journaled (a crash mid-create, a retried
    * create). `started`: the journal says the run began creating one; `knownId`: the one it journaled.
    */
@@ -108,10 +126,11 @@ export interface Issuer {
   /** True once Twilio refuses the credential with 20003 (bounded wait). */
   confirmRefused(old: StoredCredential): Promise<boolean>;
   /**
-   * The run's new credential is known (issued, or recovered from a store by resume). An issuer whose admin
-   * credential is the one being rotated keeps it, to carry on once the old one stops working.
+   * The run's new credential is known (issued, or recovered from a store by resume), or the operator supplied
+   * a checked one (`sync`, `rotate --admin-from-env`). An issuer whose admin credential is the account's token
+   * keeps it, to carry on with it once the configured one is refused. `source` says where it came from.
    */
-  adoptNew(credential: StoredCredential): void;
+  adoptNew(credential: StoredCredential, source?: string): void;
   /** Whether an error from `issue` means nothing was created (a refusal), so rollback has nothing to delete. */
   refusedBeforeCreating(error: unknown): boolean;
 }

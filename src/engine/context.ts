@@ -76,6 +76,8 @@ export async function buildContext(
     interruption?: Interruption;
     /** Paces Twilio requests with other contexts' (a fleet's accounts). */
     throttle?: RequestThrottle;
+    /** The consumers, when not the config's own (a resumed run's: engine/facts.ts). */
+    consumers?: ConsumerProbe[];
   },
 ): Promise<EngineContext> {
   const { config } = loaded;
@@ -124,7 +126,8 @@ export async function buildContext(
     await closeStores();
     throw error;
   }
-  const consumers = config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
+  const consumers =
+    options.consumers ?? config.consumers.map((entry) => createProbe(entry, { baseDir: loaded.baseDir, env }));
   return {
     loaded,
     issuer,

@@ -21,10 +21,11 @@ export function failpoint(name: string, env: Readonly<Record<string, string | un
  * one command at an exact point (between a read and a lock, say) while it runs another, which is what the
  * hostile tester widened with strace. Unset in production, where this is a no-op.
  *
- * Points: before-lock:<resume|rollback>, after-lock:<resume|rollback>; inside a store call that changes a store
- * (providers/store-call.ts), `store-change:<store>:<op>` (the lock confirmed, the request not yet on its way)
- * and `store-send:<store>:<op>` (the request about to leave, every check of this process passed), where <op> is
- * the provider's: aws stage | switch | unstage | restore-stage | restore-switch | relabel; vault write | restore |
+ * Points: before-lock:<rotate|sync|resume|rollback> (its config recorded, no lock tried yet),
+ * after-lock:<rotate|resume|rollback>; inside a store call that changes a store (providers/store-call.ts),
+ * `store-change:<store>:<op>` (the lock confirmed, the request not yet on its way) and
+ * `store-send:<store>:<op>` (the request about to leave, every check of this process passed), where <op> is the
+ * provider's: aws stage | switch | unstage | restore-stage | restore-switch | relabel; vault write | restore |
  * delete | fence; azure-key-vault set | restore; dotenv write | restore.
  */
 export async function pausepoint(

@@ -60,11 +60,23 @@ export type JournalEvent =
       mode?: "rotate" | "sync";
       emergency?: boolean;
       revokeImmediately?: boolean;
+      /** `rotate --allow-shared-revoke`: the revoke goes ahead though stores of other configs hold the old credential. */
+      allowSharedRevoke?: boolean;
       /**
        * `identity` is the store's config-independent identity (context.ts storeIdentity), which locks and the
-       * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`).
+       * overlap check use; absent in runs started before it was journaled (then `<type>:<location>`). `entry` is
+       * the store's config entry as the run started with it (references, never a secret: see facts.ts); absent
+       * in runs started before the run's facts were journaled.
        */
-      stores: Array<{ name: string; type: string; location: string; identity?: string }>;
+      stores: Array<{
+        name: string;
+        type: string;
+        location: string;
+        identity?: string;
+        entry?: Record<string, unknown>;
+      }>;
+      /** What else binds the run (facts.ts): absent in runs started before it was journaled. */
+      facts?: JournaledFacts;
       /** The absolute path of the config file the run was started with (absent in older runs). */
       configFile?: string;
       pid: number;
@@ -72,6 +84,8 @@ export type JournalEvent =
       version: string;
     }
   | { event: "preflight-passed"; oldId: string; storeVersions: Record<string, string | null> }
+  /** An Auth Token run is about to claim its account's token slot (token-slot.ts): a mark named after the run. */
+  | { event: "token-slot-claiming"; friendlyName: string }
   | { event: "issue-started"; friendlyName: string }
   /** The create was refused before anything was made (so rollback has nothing of this run's to delete). */
   | { event: "issue-refused"; error: string }
@@ -79,6 +93,11 @@ export type JournalEvent =
   /** `rotator sync`: the credential the operator supplied, checked with Twilio; nothing was issued. */
   | { event: "credential-supplied"; newId: string; source: string }
   | { event: "credential-verified"; newId: string; attempts: number; elapsedMs: number }
+  /**
+   * The run's new credential no longer authenticates (replaced, deleted or promoted away by someone else): it
+   * is not this run's to delete any more, and the run ends, back on the old one if that still works.
+   */
+  | { event: "credential-lost"; newId: string; oldWorks?: boolean }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }
@@ -104,10 +123,38 @@ export type JournalEvent =
   | { event: "store-rollback-failed"; store: string; error: string }
   | { event: "credential-discarded"; newId: string; outcome: "deleted" | "absent" }
   | { event: "stores-released" }
-  | { event: "resume-started"; pid: number; host: string }
+  | {
+      event: "resume-started";
+      pid: number;
+      host: string;
+      /** The config file the resuming command read, and how it differs from the run's facts (facts.ts). */
+      configFile?: string;
+      differences?: string[];
+    }
+  /** `resume --allow-shared-revoke`: the revoke may go ahead though stores of other configs hold the old credential. */
+  | { event: "shared-revoke-allowed"; command: string }
+  /** `--drop-consumer`: consumers the run started with that it no longer waits for, on the operator's word. */
+  | { event: "consumers-dropped"; names: string[]; command: string }
   | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
 
 export type JournalRecord = JournalEvent & { ts: string; seq: number; runId: string };
+
+/**
+ * A run's facts besides its stores (facts.ts): the config's directory (relative paths in entries are resolved
+ * against it), the admin credential's source, Twilio's address, the credential's settings and the consumers,
+ * each as the config gave it (references such as `{ env: NAME }` stay references).
+ */
+export interface JournaledFacts {
+  baseDir: string;
+  admin: Record<string, unknown>;
+  baseUrl?: string;
+  credential: Record<string, unknown>;
+  consumers: Array<Record<string, unknown>>;
+  /** `rotate --admin-from-env NAME`: the variable whose token stands in when the configured admin is refused. */
+  adminFallbackEnv?: string;
+  /** The account whose credential the admin is (a fleet's parent), when it is not the rotated account. */
+  adminAccount?: string;
+}
 
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const base =
@@ -128,8 +175,8 @@ function runsDir(stateDir: string): string {
   return join(stateDir, "runs");
 }
 
-/** Create `<state-dir>/runs` (or `locks`); a state directory that cannot be created is bad input (exit 2). */
-export function ensureStateDir(stateDir: string, sub: "runs" | "locks" = "runs"): void {
+/** Create `<state-dir>/runs` (or `locks`, `configs`); a state directory that cannot be created is bad input (exit 2). */
+export function ensureStateDir(stateDir: string, sub: "runs" | "locks" | "configs" = "runs"): void {
   const dir = join(stateDir, sub);
   try {
     // 0700: the journal names keys and stores; no one else needs to read it.
@@ -189,7 +236,7 @@ export function stateDirProblem(stateDir: string): string | undefined {
       existing = parent;
     }
   }
-  for (const dir of [existing, join(stateDir, "runs"), join(stateDir, "locks")]) {
+  for (const dir of [existing, join(stateDir, "runs"), join(stateDir, "locks"), join(stateDir, "configs")]) {
     try {
       if (!existsSync(dir)) continue;
       accessSync(dir, constants.W_OK | constants.X_OK);

@@ -8,8 +8,10 @@ import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type EngineContext, ownsRun } from "./context.js";
 import { defaultStateDir, isUnfinished, type RunSummary } from "./journal.js";
+import { knownHoldersOf } from "./known-configs.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
 import { stateOf } from "./state/index.js";
+import { tokenConfigHolders } from "./token-slot.js";
 
 /** The identities of the stores a run writes, from its run-started record. */
 export function runStoreIdentities(run: RunSummary): string[] {
@@ -32,7 +34,11 @@ function isOurs(ref: OverlapContext["refs"][number], identity: string): boolean 
   return ref.identity === identity || ref.legacyIdentity === identity;
 }
 
-/** Unfinished runs started by another config (another credentialKey) sharing a store with this one, oldest first. */
+/**
+ * Unfinished runs started by another config (another credentialKey) sharing a store with this one, or started
+ * from this very config file before its stores changed (even none in common: the run is still this file's to
+ * finish), oldest first.
+ */
 export async function overlappingRuns(context: OverlapContext): Promise<Overlap[]> {
   return (await stateOf(context).listRuns())
     .filter((run) => run.started !== undefined && !ownsRun(context, run.started.credentialKey) && isUnfinished(run))
@@ -40,14 +46,35 @@ export async function overlappingRuns(context: OverlapContext): Promise<Overlap[
       const theirs = runStoreIdentities(run);
       return { run, shared: context.refs.filter((ref) => theirs.some((identity) => isOurs(ref, identity))) };
     })
-    .filter((overlap) => overlap.shared.length > 0);
+    .filter((overlap) => overlap.shared.length > 0 || isFromThisFile(context, overlap.run));
 }
 
-/** Stores outside this config that this state directory's journals say hold a given credential now. */
+/** A run this config file started, for the same account and credential type (its stores may since differ). */
+function isFromThisFile(context: OverlapContext, run: RunSummary): boolean {
+  const started = run.started;
+  const { config, file } = context.loaded;
+  return (
+    started?.configFile === file &&
+    started.accountSid === config.twilio.accountSid &&
+    started.credentialType === config.credential.type
+  );
+}
+
+/**
+ * Stores outside this config known to hold a given credential now: by this state's journals (the latest run
+ * that wrote each store), or by a config sharing a store with this one whose other stores were read just now
+ * (engine/known-configs.ts).
+ */
 export interface OtherHolder {
-  /** The latest run that wrote (or kept) the credential in these stores. */
-  run: RunSummary;
-  stores: Array<{ name: string; location: string }>;
+  /** The config file holding those stores, when known. */
+  configFile: string | undefined;
+  /** The latest run that wrote (or kept) the credential in these stores, when a journal says so. */
+  run?: RunSummary;
+  /** The host of a config known from its record rather than a run. */
+  host?: string;
+  /** The mark in the Twilio account by which a config rotating its Auth Token is known (token-slot.ts). */
+  mark?: { sid: string; name: string };
+  stores: Array<{ name: string; location: string; identity: string; unreadable?: string }>;
 }
 
 /**
@@ -88,10 +115,34 @@ function oldKeyOf(run: RunSummary): string | undefined {
 
 /**
  * Before a revoke: which stores *outside* this config are known to hold `credentialId`, by the latest run of
- * any config that wrote each store. Two configs sharing one store share its credential: revoking it for one
- * config strands the other config's stores, which no lock or consumer check of this run would notice.
+ * any config that wrote each store, and by reading the other stores of every config recorded as sharing a
+ * store with this one (a config refused at the lock has journaled nothing, but was recorded before it tried).
+ * Two configs sharing one store share its credential: revoking it for one config strands the other config's
+ * stores, which no lock or consumer check of this run would notice. Asked by rotate under its locks, and again
+ * just before the revoke (engine/run.ts), when a config that came since is known too.
  */
-export async function otherHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
+export async function otherHolders(
+  context: OverlapContext & Pick<EngineContext, "issuer" | "reporter">,
+  credentialId: string,
+): Promise<OtherHolder[]> {
+  const journaled = await journaledHolders(context, credentialId);
+  const named = new Set(journaled.flatMap((holder) => holder.stores.map((store) => store.identity)));
+  const known = (await knownHoldersOf(context, credentialId))
+    .map(
+      (holder): OtherHolder => ({
+        configFile: holder.config.configFile,
+        host: holder.config.host,
+        stores: holder.stores.filter((store) => !named.has(store.identity)),
+      }),
+    )
+    .filter((holder) => holder.stores.length > 0);
+  // An Auth Token is held by every config of its account: those marked in Twilio, seen from any state.
+  const counted = new Set(journaled.flatMap((holder) => holder.run?.started?.credentialKey ?? []));
+  const token = await tokenConfigHolders(context, credentialId, counted);
+  return [...journaled, ...known, ...token];
+}
+
+async function journaledHolders(context: OverlapContext, credentialId: string): Promise<OtherHolder[]> {
   const latest = new Map<string, { run: RunSummary; name: string; location: string; held: string[] }>();
   for (const run of await stateOf(context).listRuns()) {
     if (run.started === undefined) continue;
@@ -109,8 +160,12 @@ export async function otherHolders(context: OverlapContext, credentialId: string
   for (const [identity, entry] of latest) {
     if (!entry.held.includes(credentialId)) continue;
     if (context.refs.some((ref) => isOurs(ref, identity))) continue;
-    const holder = byRun.get(entry.run.runId) ?? { run: entry.run, stores: [] };
-    holder.stores.push({ name: entry.name, location: entry.location });
+    const holder = byRun.get(entry.run.runId) ?? {
+      configFile: entry.run.started?.configFile,
+      run: entry.run,
+      stores: [],
+    };
+    holder.stores.push({ name: entry.name, location: entry.location, identity });
     byRun.set(entry.run.runId, holder);
   }
   return [...byRun.values()];
@@ -120,10 +175,21 @@ export async function otherHolders(context: OverlapContext, credentialId: string
 export function describeHolders(holders: OtherHolder[]): string {
   return holders
     .map((holder) => {
-      const stores = holder.stores.map((s) => `${s.name} (${s.location})`).join(", ");
-      const config = holder.run.started?.configFile ?? "another config";
-      const unfinished = isUnfinished(holder.run) ? ", not finished: its consumers may still use it" : "";
-      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (run ${holder.run.runId}${unfinished})`;
+      const stores = holder.stores
+        .map(
+          (s) =>
+            `${s.name} (${s.location}${s.unreadable === undefined ? "" : `; could not be read, so it may: ${s.unreadable}`})`,
+        )
+        .join(", ");
+      if (holder.mark !== undefined && holder.run === undefined) {
+        return `a config marked in the account as rotating its Auth Token (API key ${maskSid(holder.mark.sid)} "${holder.mark.name}"), which this state does not know (its journal is in another state directory, database or host), so its stores are presumed to hold it`;
+      }
+      const config = holder.configFile ?? "another config";
+      const origin =
+        holder.run !== undefined
+          ? `run ${holder.run.runId}${isUnfinished(holder.run) ? ", not finished: its consumers may still use it" : ""}`
+          : `which shares a store with this config; known from its last command${holder.host === undefined ? "" : ` on ${holder.host}`}`;
+      return `${holder.stores.length === 1 ? "store" : "stores"} ${stores} of config ${config} (${origin})`;
     })
     .join("; ");
 }
@@ -135,7 +201,7 @@ export function sharedCredentialError(holders: OtherHolder[], credentialId?: str
     `${key} is also held by ${describeHolders(holders)}, outside this config; revoking it would leave them with a dead credential`,
     {
       exitCode: ExitCode.unfinishedRun,
-      hint: `${holders.some((holder) => isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it`,
+      hint: `${holders.some((holder) => holder.run !== undefined && isUnfinished(holder.run)) ? "finish (or roll back) the unfinished run named first; then " : ""}rotate every store that holds it in one run: add those stores to this config (one config per credential), or pass --allow-shared-revoke once you have checked that they no longer use it${holders.some((holder) => holder.mark !== undefined) ? "; a config retired for good: delete its mark (the API key named above, Console > Account > API keys & tokens)" : ""}`,
     },
   );
 }
@@ -148,10 +214,34 @@ export function describeOverlap(context: OverlapContext, overlap: Overlap): stri
     configFile === undefined
       ? "of another config (started by an older rotator, which did not journal its config file)"
       : configFile === context.loaded.file
-        ? `of this config file as it was before its stores changed (then: ${(run.started?.stores ?? []).map((s) => s.name).join(", ")})`
+        ? `of this config file as it was before its stores changed (then: ${(run.started?.stores ?? []).map((s) => s.name).join(", ")}; ${storeChanges(run, context.refs).join("; ")})`
         : `of config ${configFile}`;
+  if (shared.length === 0) return `run ${run.runId} ${origin} is not finished`;
   const stores = shared.map((store) => `${store.name} (${describeIdentity(store.identity)})`).join(", ");
   return `run ${run.runId} ${origin} is not finished and shares ${shared.length === 1 ? "store" : "stores"} ${stores} with this config`;
+}
+
+/** How a config's stores differ from a run's, store by store: moved, no longer listed, added. */
+export function storeChanges(run: RunSummary, refs: readonly StoreRef[]): string[] {
+  const then = run.started?.stores ?? [];
+  const changes: string[] = [];
+  for (const store of then) {
+    const identity = store.identity ?? `${store.type}:${store.location}`;
+    if (refs.some((ref) => isOurs(ref, identity))) continue;
+    const renamed = refs.find((ref) => ref.name === store.name);
+    changes.push(
+      renamed === undefined
+        ? `store ${store.name} (${store.location}) is no longer listed`
+        : `store ${store.name} moved: the run wrote ${store.location}, this config names ${renamed.display ?? describeIdentity(renamed.identity)}`,
+    );
+  }
+  for (const ref of refs) {
+    const known = then.some((store) => isOurs(ref, store.identity ?? `${store.type}:${store.location}`));
+    if (!known && !then.some((store) => store.name === ref.name)) {
+      changes.push(`store ${ref.name} (${ref.display ?? describeIdentity(ref.identity)}) was added`);
+    }
+  }
+  return changes;
 }
 
 /** The command that finishes (or undoes) the run, with the config and state directory it needs. */

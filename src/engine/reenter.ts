@@ -9,10 +9,15 @@ import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
 import { type EngineContext, ownsRun } from "./context.js";
+import { type BoundRun, bindRun } from "./facts.js";
 import { failpoint, pausepoint } from "./failpoint.js";
+import { requireReachableStores } from "./fence.js";
+import { noteThisConfig } from "./known-configs.js";
+import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
 import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
+import { lockRefs, registerTokenConfig } from "./token-slot.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
 
@@ -48,9 +53,11 @@ export async function underLocks<T>(
 ): Promise<T> {
   // Only names the lock's owner in messages; nothing is decided from this read.
   const hint = await unfinishedRunFor(context);
+  await noteThisConfig(context);
+  await registerTokenConfig(context);
   await pausepoint(`before-lock:${command}`, context.env);
   const lock = await stateOf(context).acquireLocks(
-    context.refs,
+    lockRefs(context),
     { runId: hint?.runId ?? `${command}-${process.pid}`, command, configFile: context.loaded.file },
     { takeOverStale: true },
   );
@@ -80,24 +87,54 @@ export async function releaseClaimsIfOver(
   if (run === undefined || !isUnfinished(run)) releaseClaims(context.refs, runId);
 }
 
-/** The run's config must name the same stores as when the run started: resume writes them by name. */
-export function checkSameStores(context: EngineContext, started: RunSummary["started"]): void {
-  const then = (started?.stores ?? []).map((s) => `${s.name}:${s.type}`).join(", ");
-  const now = context.stores.map((s) => `${s.name}:${s.type}`).join(", ");
-  if (then !== now) {
-    throw new RotatorError(`the config's stores changed since the run started (then: ${then}; now: ${now})`, {
-      exitCode: ExitCode.badInput,
-      hint: "resume with the config the run started with",
+/**
+ * Re-enter a journaled run: bind it to its facts (facts.ts: the context it is carried on with, and how the
+ * invoked config differs), reopen its journal, and record who re-entered it, what differs and which consumers
+ * the operator dropped. The caller closes `bound` when done.
+ */
+export async function enterRun(
+  context: EngineContext,
+  run: RunSummary,
+  command: "resume" | "rollback",
+  dropConsumers: readonly string[] = [],
+): Promise<{ bound: BoundRun; journal: RunJournal }> {
+  const bound = await bindRun(context, run, dropConsumers);
+  try {
+    // Every store of the run must answer first: a rollback or resume that stops half-way helps nobody.
+    await requireReachableStores(bound.context, run, command);
+    const journal = await stateOf(context).reopenJournal(run.runId, bound.context.issuer.labels.word);
+    await journal.append({
+      event: "resume-started",
+      ...processIdentity(),
+      configFile: context.loaded.file,
+      ...(bound.differences.length === 0 ? {} : { differences: bound.differences }),
     });
+    if (bound.droppedNow.length > 0) {
+      await journal.append({ event: "consumers-dropped", names: bound.droppedNow, command });
+    }
+    for (const line of bound.differences) context.reporter.warn(line);
+    return { bound, journal };
+  } catch (error) {
+    await bound.close();
+    throw error;
   }
 }
 
-/** Reopen the run's journal for this command, recording who re-entered it. */
-export async function reopenJournal(context: EngineContext, run: RunSummary): Promise<RunJournal> {
-  checkSameStores(context, run.started);
-  const journal = await stateOf(context).reopenJournal(run.runId, context.issuer.labels.word);
-  await journal.append({ event: "resume-started", ...processIdentity() });
-  return journal;
+/** `--drop-consumer` with no unfinished run to drop it from: bad input, nothing done. */
+export function nothingToDropFrom(command: "resume" | "rollback"): RotatorError {
+  return new RotatorError(`--drop-consumer: there is no unfinished run of this config to ${command}`, {
+    exitCode: ExitCode.badInput,
+    hint: "`rotator status` lists recent runs; --drop-consumer applies to an unfinished run's consumers",
+  });
+}
+
+/** A re-entered run's result, with how the invoked config differed from the run's facts and whom it dropped. */
+export function withBinding(result: CommandResult, bound: BoundRun): CommandResult {
+  return {
+    ...result,
+    ...(bound.differences.length === 0 ? {} : { configDifferences: bound.differences }),
+    ...(bound.dropped.length === 0 ? {} : { droppedConsumers: bound.dropped }),
+  };
 }
 
 export function rebuildState(context: EngineContext, journal: RunJournal, records: JournalRecord[]): RunState {
@@ -107,10 +144,12 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
     kind: started?.mode ?? "rotate",
     emergency: started?.emergency ?? started?.command.includes("--emergency") ?? false,
     revokeImmediately: started?.revokeImmediately ?? false,
+    allowSharedRevoke: (started?.allowSharedRevoke ?? false) || has(records, "shared-revoke-allowed"),
   };
   const state = newRunState(context, journal, undefined, [], mode);
   state.oldId = oldId;
   state.newId = find(records, "credential-issued")?.newId ?? find(records, "credential-supplied")?.newId;
+  state.newLost = has(records, "credential-lost");
   for (const progress of state.stores) {
     const name = progress.provider.name;
     const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);
@@ -150,6 +189,10 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     reporter.info(`every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`);
     // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
     state.issued = await recoverNewCredential(state);
+    // Before waiting for anyone: consumers cannot converge on a credential someone else has since killed.
+    if (!has(records, "revoke-started") && (await newCredentialIsDead(state))) {
+      return resultFromState(command, state, await settleLostCredential(state));
+    }
     return runFromConsumers(state, command);
   }
   if (state.newId === undefined) {
@@ -172,6 +215,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
     );
   }
   state.issued = recovered;
+  if (await newCredentialIsDead(state)) return resultFromState(command, state, await settleLostCredential(state));
   try {
     await reconcileStores(state);
   } catch (error) {
@@ -179,6 +223,21 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
   }
   reporter.info(`recovered ${maskSid(state.newId)} from a store; finishing the writes`);
   return runFromVerify(state, command);
+}
+
+/**
+ * Before an operator's rollback: a new credential someone else has since killed (an account's secondary replaced
+ * by another create) is not this run's to delete: deleting "the secondary" would delete theirs. Journaled.
+ */
+export async function noticeLostCredential(state: RunState): Promise<void> {
+  if (state.newLost || state.newId === undefined || state.mode.kind === "sync") return;
+  state.issued = await recoverNewCredential(state);
+  if (!(await newCredentialIsDead(state))) return;
+  state.newLost = true;
+  await state.journal.append({ event: "credential-lost", newId: state.newId });
+  state.context.reporter.warn(
+    `the run's new ${state.context.issuer.labels.noun} ${maskSid(state.newId)} no longer authenticates (replaced, deleted or promoted by someone else): it is not deleted, as it is no longer this run's`,
+  );
 }
 
 /** The new secret exists only in memory and in the stores: read it back from any store that has it. */

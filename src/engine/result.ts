@@ -1,5 +1,6 @@
 /** The one result object every command prints with `--json`, and from which the exit code comes. */
 import { maskSid } from "../util/mask.js";
+import type { AdminDependent } from "./admin-dependents.js";
 import type { RunStatus } from "./journal.js";
 import type { RunState, StoreOutcome } from "./steps.js";
 
@@ -38,6 +39,18 @@ export interface CommandResult {
   /** What `resume` will do, when the run is not over. */
   next?: string;
   journal?: string;
+  /**
+   * resume/rollback: every way the config they were invoked with differs from the run's facts (engine/facts.ts),
+   * in words; absent when it does not.
+   */
+  configDifferences?: string[];
+  /** resume/rollback: consumers the run started with that it no longer waits for (`--drop-consumer`). */
+  droppedConsumers?: string[];
+  /**
+   * An Auth Token rotation: the other configs (known to this state's journals) whose admin credential is this
+   * account's token; after the promote, whether each holds the dead one (engine/admin-dependents.ts).
+   */
+  adminDependents?: AdminDependent[];
   /** `--sandbox` only: the sandbox's own check of the outcome (see sandbox.ts). */
   sandbox?: unknown;
 }
@@ -45,7 +58,7 @@ export interface CommandResult {
 export function resultFromState(
   command: string,
   state: RunState,
-  outcome: { status: RunStatus; exitCode: number; error?: string; next?: string },
+  outcome: { status: RunStatus; exitCode: number; error?: string; next?: string; hint?: string },
 ): CommandResult {
   return {
     command,
@@ -66,7 +79,9 @@ export function resultFromState(
       convergedAt: c.convergedAt,
     })),
     warnings: state.warnings,
+    ...(state.adminDependents === undefined ? {} : { adminDependents: state.adminDependents }),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    ...(outcome.hint === undefined ? {} : { hint: outcome.hint }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),
     journal: state.journal.path,
   };

@@ -9,9 +9,13 @@
  *   `resume` carries it on (or `rollback` undoes it);
  * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
  */
-import { ExitCode } from "../errors.js";
+import { ExitCode, errorMessage } from "../errors.js";
+import { maskSid } from "../util/mask.js";
+import { judgeAdminDependents } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
+import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
+import { otherHolders, sharedCredentialError } from "./overlap.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
@@ -27,6 +31,7 @@ import {
   verifyNewStep,
   writeStoresStep,
 } from "./steps.js";
+import { slotStillOurs } from "./token-slot.js";
 
 const interrupted = (context: EngineContext) => interruptionRequested(context.interruption);
 /** "key" or "token": the credential type's word, so messages say what is rotated. */
@@ -91,7 +96,7 @@ export async function runFromConsumers(state: RunState, command: string): Promis
       status: "awaiting-consumers" as const,
       exitCode: ExitCode.awaitingConsumers,
       error: `not every consumer uses the new ${noun(state)} yet: ${laggards.join(", ")}; the old ${noun(state)} was not revoked`,
-      next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)}; or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
+      next: `fix those consumers, then \`rotator resume\` re-checks them and revokes the old ${noun(state)} (\`--drop-consumer NAME\` for one that is gone for good); or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
     };
     await state.journal.append({ event: "run-finished", ...outcome });
     return resultFromState(command, state, outcome);
@@ -112,8 +117,14 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     // A sync puts the supplied credential everywhere; nothing of Twilio's changes.
     return resultFromState(command, state, await finishStep(state));
   }
+  // Promise 1 once more, just before the revoke: the new credential must still be alive (an account's secondary
+  // can be replaced from anywhere), the account's token slot still this run's, no other config's store on the old.
+  if (await newCredentialIsDead(state)) return resultFromState(command, state, await settleLostCredential(state));
+  const refused = (await slotStillOurs(state)) ?? (await sharedHoldersBeforeRevoke(state));
+  if (refused !== undefined) return resultFromState(command, state, refused);
   try {
     await revokeStep(state);
+    await reportAdminDependents(state);
   } catch (error) {
     // Every store holds the new credential and every consumer uses it; only the old one lingers. Not a
     // rollback case: resume retries the revoke.
@@ -127,6 +138,57 @@ export async function runFromConsumers(state: RunState, command: string): Promis
     return resultFromState(command, state, outcome);
   }
   return resultFromState(command, state, await finishStep(state));
+}
+
+/**
+ * The cross-config check again, just before the revoke: a config sharing a store may have become known since
+ * rotate's preflight (one refused at the lock meanwhile, or while this run awaited its consumers). Revoking
+ * would strand its other stores: nothing is revoked, and the run stays unfinished for the operator to decide.
+ */
+async function sharedHoldersBeforeRevoke(state: RunState): Promise<RunOutcome | undefined> {
+  if (state.oldId === undefined || state.mode.allowSharedRevoke) return undefined;
+  let holders: Awaited<ReturnType<typeof otherHolders>>;
+  try {
+    holders = await otherHolders(state.context, state.oldId);
+  } catch (error) {
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error: `could not check which other configs hold the old ${noun(state)} ${maskSid(state.oldId)}: ${errorMessage(error)}; it was not revoked`,
+      next: `\`rotator resume\` checks again and revokes (every store already holds the new ${noun(state)})`,
+    };
+    await state.journal.append({ event: "run-finished", ...outcome });
+    return outcome;
+  }
+  if (holders.length === 0) return undefined;
+  const refusal = sharedCredentialError(holders, state.oldId);
+  const outcome: RunOutcome = {
+    status: "failed",
+    exitCode: ExitCode.unfinishedRun,
+    error: `${refusal.message}; it was not revoked`,
+    next: `every store of this config holds the new ${noun(state)}, and the old one is still valid: \`rotator resume --allow-shared-revoke\` revokes it once you have checked those stores (or rotate them with this config), or \`rotator rollback\` undoes the run`,
+  };
+  await state.journal.append({ event: "run-finished", ...outcome });
+  state.context.reporter.warn(outcome.error as string);
+  return outcome;
+}
+
+/** After a promote: which other configs of the account held the old token as their admin, and now a dead one. */
+async function reportAdminDependents(state: RunState): Promise<void> {
+  if (state.context.issuer.kind !== "auth-token") return;
+  const dependents = await judgeAdminDependents(state).catch((error: unknown) => {
+    warn(state, `could not check which other configs use this account's token as their admin: ${errorMessage(error)}`);
+    return [];
+  });
+  if (dependents.length === 0) return;
+  state.adminDependents = dependents;
+  for (const dependent of dependents) {
+    if (dependent.deadAdmin === false) continue;
+    warn(
+      state,
+      `config ${dependent.config} uses this account's Auth Token as its admin credential (${dependent.admin}): ${dependent.detail}`,
+    );
+  }
 }
 
 function warn(state: RunState, warning: string): void {

@@ -11,6 +11,7 @@ import type { IssuedCredential } from "../credentials/issuer.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
+import type { AdminDependent } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
 import type { RunStatus } from "./journal.js";
@@ -43,6 +44,10 @@ export interface RunState {
   warnings: string[];
   /** How the run goes; journaled in run-started, so a resume goes the same way. */
   mode: RunMode;
+  /** The new credential no longer authenticates (journaled `credential-lost`): not this run's to delete any more. */
+  newLost?: boolean;
+  /** After a promote: the other configs whose admin was the old token, and whether they hold a dead one now. */
+  adminDependents?: AdminDependent[];
 }
 
 /**
@@ -56,6 +61,8 @@ export interface RunMode {
   kind: "rotate" | "sync";
   emergency: boolean;
   revokeImmediately: boolean;
+  /** Revoke even though stores of other configs are known to hold the old credential (the operator checked). */
+  allowSharedRevoke?: boolean;
 }
 
 export const ROTATE: RunMode = { kind: "rotate", emergency: false, revokeImmediately: false };
@@ -66,6 +73,8 @@ export interface RunOutcome {
   error?: string;
   /** What `resume` will do next, when the run is not over. */
   next?: string;
+  /** What the operator can do, for a run that is over but left something to them (not journaled as `next`). */
+  hint?: string;
 }
 
 export function newRunState(
@@ -461,8 +470,9 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     return outcome;
   }
   try {
-    // A sync's credential is the operator's, in use elsewhere: never deleted.
-    for (const id of state.mode.kind === "sync" ? [] : await keysToDiscard(state)) {
+    // A sync's credential is the operator's, in use elsewhere: never deleted. A lost one (replaced by someone
+    // else's) is not this run's any more: deleting "the secondary" would delete theirs.
+    for (const id of state.mode.kind === "sync" || state.newLost ? [] : await keysToDiscard(state)) {
       const outcome = await issuer.discard(id);
       await state.journal.append({ event: "credential-discarded", newId: id, outcome });
       if (id === state.newId) reporter.info(`deleted the new ${noun} ${maskSid(id)}`);

@@ -3,7 +3,7 @@
  * the real `rotator` binary in a child process, so that kill -9 and concurrent runs are what they say.
  * Every byte the CLI prints and every journal it writes is kept for the secret scan.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,26 +40,35 @@ export function runCli(
   args: string[],
   options: { env: Record<string, string | undefined>; cwd?: string },
 ): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: options.cwd ?? root,
-      env: options.env as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
+  return startCli(args, options).done;
+}
+
+/** The CLI started in a child process, for a test that signals it while it runs; `done` as runCli's. */
+export function startCli(
+  args: string[],
+  options: { env: Record<string, string | undefined>; cwd?: string },
+): { child: ChildProcess; done: Promise<CliRun>; stderr: () => string } {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? root,
+    env: options.env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const done = new Promise<CliRun>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) => {
       transcript.push(stdout, stderr);
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return { child, done, stderr: () => stderr };
 }
 
 export interface Workspace {

@@ -1,21 +1,12 @@
-/**
- * Auth Token rotation as a hostile release tester attacks it (review of issue #9's work): stores holding the
- * account's secondary rather than its primary, a create that fails or loses its answer while a secondary of
- * someone else's exists (or of this run's own), a resume that finds a secondary it cannot tell apart, and an
- * admin credential read from a store that already holds the new token. Each test rotates a subaccount's token.
- */
-import { createHash } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
-import { createTwilioClient, isTwilioApiError } from "../../src/twilio/client.js";
 import { ADMIN_VARIABLE, cliArgs, journalRecords, runCli, useE2e, type Workspace } from "./harness.js";
+import { fingerprint, tokensOf, tokenWorks } from "./token-workspace.js";
 
 const e2e = useE2e();
-
-const fingerprint = (token: string) => createHash("sha256").update(token).digest("hex").slice(0, 16);
 
 interface TokenWorkspace extends Workspace {
   account: { sid: string; token: string };
@@ -76,27 +67,6 @@ async function putToken(ws: TokenWorkspace, token: string): Promise<void> {
   for (const file of ws.storeFiles) {
     await writeFile(file, `TWILIO_ACCOUNT_SID=${ws.account.sid}\nTWILIO_AUTH_TOKEN=${token}\n`, { mode: 0o600 });
   }
-}
-
-/** Whether the emulator accepts this account's token now. */
-async function tokenWorks(emulator: TwilioEmulator, sid: string, token: string): Promise<boolean> {
-  const client = createTwilioClient({ accountSid: sid, username: sid, password: token, baseUrl: emulator.baseUrl });
-  try {
-    await client.api.v2010.accounts(sid).fetch();
-    return true;
-  } catch (error) {
-    if (isTwilioApiError(error) && error.status === 401) return false;
-    throw error;
-  }
-}
-
-/** The account's primary fingerprint and its secondary's (null: none). */
-function tokensOf(emulator: TwilioEmulator, sid: string): { primary: string; secondary: string | null } {
-  const account = emulator.snapshot().accounts.find((a) => a.sid === sid)!;
-  return {
-    primary: account.authToken.fingerprint.replace(/^sha256:/, ""),
-    secondary: account.secondaryAuthToken?.fingerprint.replace(/^sha256:/, "") ?? null,
-  };
 }
 
 /** A second emulator that refuses a create while a secondary exists (Twilio does not document which it does). */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import type { KnownConfig } from "../../src/engine/known-configs.js";
 import type { StoreRef } from "../../src/engine/lock.js";
 import type { StateBackend } from "../../src/engine/state/index.js";
 import { RotatorError } from "../../src/errors.js";
@@ -282,6 +283,45 @@ export function stateBackendContract(name: string, make: () => BackendUnderTest)
       expect(await live.next()).toMatchObject({ released: true });
       expect((await view.inspectLocks(held))[0]?.lock.state).toBe("free");
       live.child.kill("SIGKILL");
+    });
+
+    it("records configs by the stores they name: another view finds them, a later record replaces the earlier", async () => {
+      const [a, b] = [await backend.open(), await backend.open()];
+      const [s1, s2, s3] = stores(3) as [StoreRef, StoreRef, StoreRef];
+      const config = (id: string, named: StoreRef[]): KnownConfig => ({
+        id,
+        configFile: `/etc/rotator/${id}.yaml`,
+        host: "contract-host",
+        credentialKey: `key-${id}`,
+        accountSid: `AC${"0".repeat(32)}`,
+        credentialType: "api-key",
+        baseDir: "/etc/rotator",
+        stores: named.map((ref) => ({
+          name: ref.name,
+          type: "dotenv-file",
+          location: ref.identity,
+          identity: ref.identity,
+          entry: { name: ref.name, type: "dotenv-file", path: `/srv/${ref.name}.env` },
+        })),
+        seenAt: new Date().toISOString(),
+      });
+      const x = `x-${randomUUID().slice(0, 8)}`;
+      const y = `y-${randomUUID().slice(0, 8)}`;
+      await a.noteConfig(config(x, [s1, s2]));
+      await a.noteConfig(config(y, [s1, s3]));
+      const ids = async (ref: StoreRef) => (await b.knownConfigs({ store: ref.identity })).map((c) => c.id).sort();
+      expect(await ids(s1)).toEqual([x, y].sort());
+      expect(await ids(s2)).toEqual([x]);
+      const { seenAt: _seen, ...recorded } = config(y, [s1, s3]);
+      expect(await b.knownConfigs({ store: s3.identity })).toEqual([{ ...recorded, seenAt: expect.any(String) }]);
+      // X now names S3 instead of S2: its record says so wherever it is found (S2's entry may linger).
+      await b.noteConfig(config(x, [s1, s3]));
+      expect(await ids(s3)).toEqual([x, y].sort());
+      for (const found of await a.knownConfigs({ store: s2.identity })) {
+        expect(found.stores.map((store) => store.identity)).toEqual([s1.identity, s3.identity]);
+      }
+      expect(await a.knownConfigs({ store: stores(1)[0]!.identity })).toEqual([]);
+      expect((await b.knownConfigs({ credentialKey: `key-${y}` })).map((c) => c.id)).toEqual([y]);
     });
   });
 }

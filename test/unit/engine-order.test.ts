@@ -60,6 +60,9 @@ function fakes(log: string[], fail: Set<Failure>) {
     async checkCanVerify() {
       return undefined;
     },
+    async authenticatesNow() {
+      return true;
+    },
     async verifyAuthenticates() {
       log.push("verify");
       if (fail.has("verify")) throw new Error("never authenticated");

@@ -12,6 +12,7 @@ interface PlanOptions extends CommonOptions {
   emergency?: boolean;
   revokeImmediately?: boolean;
   allowSharedRevoke?: boolean;
+  adminFromEnv?: string;
 }
 
 export function registerPlanCommand(program: Command, context: CommandContext): void {
@@ -24,18 +25,25 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
     .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
     .option("--revoke-immediately", "with --emergency: plan a revoke that does not wait for consumers")
     .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
+    .option("--admin-from-env <name>", "with --emergency: plan as if rotate were given --admin-from-env")
     .addHelpText(
       "after",
-      examples([
-        ["rotator plan", "check ./rotator.yaml and print the steps"],
-        ["rotator plan --sandbox", "the same on the built-in sandbox"],
-        ["rotator plan --json | jq .summary", "the one-line count of changes"],
-        ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
-      ]),
+      `
+For an Auth Token config, plan also lists the configs this state's journals
+know whose admin credential is this account's token (they hold a dead one
+once the new token is promoted), and reports an unfinished run of the
+account, or a claim of its token slot, that rotate would stop on.
+${examples([
+  ["rotator plan", "check ./rotator.yaml and print the steps"],
+  ["rotator plan --sandbox", "the same on the built-in sandbox"],
+  ["rotator plan --json | jq .summary", "the one-line count of changes"],
+  ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
+])}`,
     )
     .action(async (options: PlanOptions) => {
-      if (options.revokeImmediately && !options.emergency) {
-        context.runtime.stderr.write("rotator: --revoke-immediately goes with --emergency\n");
+      if ((options.revokeImmediately || options.adminFromEnv !== undefined) && !options.emergency) {
+        const flag = options.revokeImmediately ? "--revoke-immediately" : "--admin-from-env";
+        context.runtime.stderr.write(`rotator: ${flag} goes with --emergency\n`);
         context.exit.code = 2;
         return;
       }
@@ -50,6 +58,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         emergency: options.emergency ?? false,
         revokeImmediately: options.revokeImmediately ?? false,
         allowSharedRevoke: options.allowSharedRevoke ?? false,
+        ...(options.adminFromEnv === undefined ? {} : { adminFromEnv: options.adminFromEnv }),
       };
       await runConfigCommand(
         "plan",

@@ -4,6 +4,7 @@
  * lock, no store, no Twilio call that changes state.
  */
 import { credentialId } from "../../../providers/contract.js";
+import { describeAdminDependents, listAdminDependents } from "../../engine/admin-dependents.js";
 import { claimProblems } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";
 import { fencingNotes } from "../../engine/fence.js";
@@ -13,7 +14,9 @@ import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
-import { ExitCode } from "../../errors.js";
+import { adoptAdminFromEnv } from "../../engine/supplied-admin.js";
+import { tokenSlotProblems } from "../../engine/token-slot.js";
+import { ExitCode, errorMessage } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "./actions.js";
 
@@ -31,8 +34,15 @@ export interface PlanResult extends CommandResult {
 
 export async function plan(
   context: EngineContext,
-  options: { emergency?: boolean; revokeImmediately?: boolean; allowSharedRevoke?: boolean } = {},
+  options: {
+    emergency?: boolean;
+    revokeImmediately?: boolean;
+    allowSharedRevoke?: boolean;
+    adminFromEnv?: string;
+  } = {},
 ): Promise<PlanResult> {
+  // What rotate would do with it: read and checked, never used to change anything here.
+  if (options.adminFromEnv !== undefined) await adoptAdminFromEnv(context, options.adminFromEnv);
   const { stores } = context;
   const state = stateOf(context);
   const problems: string[] = [];
@@ -63,15 +73,24 @@ export async function plan(
 
   const preflight = await runPreflight(context, options);
   problems.push(...preflight.problems);
+  // The account's token slot, as rotate meets it (its marks in Twilio are read with the admin credential).
+  problems.push(...(await tokenSlotProblems(context, { readMarks: preflight.adminOk })));
 
   const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
   if (oldId !== undefined && !options.allowSharedRevoke) {
-    const holders = await otherHolders(context, oldId);
-    if (holders.length > 0) {
-      const error = sharedCredentialError(holders, oldId);
-      problems.push(`${error.message}; ${error.hint}`);
+    try {
+      const holders = await otherHolders(context, oldId);
+      if (holders.length > 0) {
+        const error = sharedCredentialError(holders, oldId);
+        problems.push(`${error.message}; ${error.hint}`);
+      }
+    } catch (error) {
+      // Rotate would stop on it too (its check reads the same).
+      problems.push(`could not check which other configs hold ${maskSid(oldId)}: ${errorMessage(error)}`);
     }
   }
+  // An Auth Token's promote ends it for every config whose admin it is, too: say which, before.
+  const adminDependents = await listAdminDependents(context);
   const age = preflight.currentAge;
   const ageDays = age === undefined || age.skewed ? null : age.days;
   const actions = planActions(context, preflight, options);
@@ -90,8 +109,10 @@ export async function plan(
     problems,
     // What each store found (Key Vault's and Secrets Manager's unverifiable write permission among it) is part of
     // the truth plan owes; it is said per store.
+    ...(adminDependents.length === 0 ? {} : { adminDependents }),
     notes: [
       ...preflight.notes,
+      ...describeAdminDependents(adminDependents),
       ...preflight.stores.flatMap((f) => f.notes.map((note) => `store "${f.name}": ${note}`)),
       ...fencingNotes(context),
     ],

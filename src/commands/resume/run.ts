@@ -10,30 +10,45 @@
  * - Crashed after every store was written: carry on with consumers and the revoke.
  */
 import type { EngineContext } from "../../engine/context.js";
-import { requireReachableStores } from "../../engine/fence.js";
 import { isUnfinished } from "../../engine/journal.js";
 import { describeOwner } from "../../engine/lock.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
-import { continueJournaledRun, reopenJournal, underLocks } from "../../engine/reenter.js";
+import { continueJournaledRun, enterRun, nothingToDropFrom, underLocks, withBinding } from "../../engine/reenter.js";
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
+import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
 import { ExitCode } from "../../errors.js";
 
-export async function resume(context: EngineContext): Promise<CommandResult> {
+export interface ResumeOptions {
+  /** Consumers of the run to stop waiting for, on the operator's word (journaled; the result names them). */
+  dropConsumers?: string[];
+  /** Revoke even though stores of other configs are known to hold the old credential (journaled). */
+  allowSharedRevoke?: boolean;
+}
+
+export async function resume(context: EngineContext, options: ResumeOptions = {}): Promise<CommandResult> {
   const { reporter } = context;
+  const dropConsumers = options.dropConsumers ?? [];
   // Read before the locks only to say which stale locks this resume clears; nothing is decided from it.
   const staleBefore = await staleLocksOfRunsWithNothingToFinish(context);
   return underLocks(context, "resume", async (run) => {
     if (run === undefined) {
       await refuseOverlappingRun(context, "resume");
+      if (dropConsumers.length > 0) throw nothingToDropFrom("resume");
       reporter.step("nothing to resume: every run of this credential is finished");
       for (const line of staleBefore) reporter.info(line);
       return emptyResult("resume", "nothing-to-resume", ExitCode.completed, { warnings: staleBefore });
     }
-    await requireReachableStores(context, run, "resume");
-    const journal = await reopenJournal(context, run);
-    reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
-    return continueJournaledRun(context, journal, "resume");
+    const { bound, journal } = await enterRun(context, run, "resume", dropConsumers);
+    try {
+      if (options.allowSharedRevoke) await journal.append({ event: "shared-revoke-allowed", command: "resume" });
+      reporter.step(`resuming run ${run.runId} (journal ${journal.path})`);
+      return withBinding(await continueJournaledRun(bound.context, journal, "resume"), bound);
+    } finally {
+      // With the run's own issuer: after a promote only it knows the new token to act as admin with.
+      await releaseTokenSlotIfOver(bound.context, run.runId);
+      await bound.close();
+    }
   });
 }
 

@@ -6,17 +6,31 @@
  * exit 3 is for a rotation that had to roll back. Decided under the stores' locks, from the journal as it is then (see reenter.ts).
  */
 import type { EngineContext } from "../../engine/context.js";
-import { requireReachableStores } from "../../engine/fence.js";
 import { refuseOverlappingRun } from "../../engine/overlap.js";
-import { rebuildState, reopenJournal, underLocks } from "../../engine/reenter.js";
+import {
+  enterRun,
+  nothingToDropFrom,
+  noticeLostCredential,
+  rebuildState,
+  underLocks,
+  withBinding,
+} from "../../engine/reenter.js";
 import { type CommandResult, resultFromState } from "../../engine/result.js";
 import { rollbackStep } from "../../engine/steps.js";
+import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 
-export async function rollback(context: EngineContext): Promise<CommandResult> {
+export interface RollbackOptions {
+  /** Consumers of the run not to wait for (back on the old credential), on the operator's word. */
+  dropConsumers?: string[];
+}
+
+export async function rollback(context: EngineContext, options: RollbackOptions = {}): Promise<CommandResult> {
+  const dropConsumers = options.dropConsumers ?? [];
   return underLocks(context, "rollback", async (run) => {
     if (run === undefined) {
       await refuseOverlappingRun(context, "rollback");
+      if (dropConsumers.length > 0) throw nothingToDropFrom("rollback");
       throw new RotatorError("there is no unfinished run of this credential to roll back", {
         exitCode: ExitCode.badInput,
         hint: "`rotator status` lists recent runs; a completed rotation is undone by rotating again",
@@ -28,13 +42,18 @@ export async function rollback(context: EngineContext): Promise<CommandResult> {
         hint: "run `rotator resume` to finish it; every store already holds the new key",
       });
     }
-    await requireReachableStores(context, run, "rollback");
-    const journal = await reopenJournal(context, run);
-    context.reporter.step(`rolling back run ${run.runId} on request`);
-    const state = rebuildState(context, journal, await journal.records());
-    const outcome = await rollbackStep(state, "rollback requested by the operator");
-    // Exit 3 says a rotation had to roll back; an operator's rollback that did what was asked succeeded.
-    const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;
-    return resultFromState("rollback", state, asked);
+    const { bound, journal } = await enterRun(context, run, "rollback", dropConsumers);
+    try {
+      context.reporter.step(`rolling back run ${run.runId} on request`);
+      const state = rebuildState(bound.context, journal, await journal.records());
+      await noticeLostCredential(state);
+      const outcome = await rollbackStep(state, "rollback requested by the operator");
+      // Exit 3 says a rotation had to roll back; an operator's rollback that did what was asked succeeded.
+      const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;
+      return withBinding(resultFromState("rollback", state, asked), bound);
+    } finally {
+      await releaseTokenSlotIfOver(bound.context, run.runId);
+      await bound.close();
+    }
   });
 }

@@ -14,6 +14,7 @@ interface RotateCommandOptions extends CommonOptions {
   reason?: string;
   revokeImmediately?: boolean;
   allowSharedRevoke?: boolean;
+  adminFromEnv?: string;
   yes?: boolean;
 }
 
@@ -27,6 +28,10 @@ export function registerRotateCommand(program: Command, context: CommandContext)
     .option("--reason <text>", "why (with --emergency): journaled with the run")
     .option("--revoke-immediately", "with --emergency: revoke once every store holds the new one, not waiting")
     .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old key")
+    .option(
+      "--admin-from-env <name>",
+      "with --emergency: the account's current Auth Token, used as admin if the configured one is refused",
+    )
     .option("-y, --yes", "do not ask for confirmation on a terminal")
     .addHelpText(
       "after",
@@ -39,12 +44,18 @@ own unit, several at once under accounts.concurrency and requestsPerSecond
 (slower after a 429); one account's failure never stops the others. Progress
 (done, failed, remaining, ETA) goes to stderr, a table of accounts to stdout;
 the exit code is the most pressing of the accounts' codes.
+
+After a security reset (or a promote in the Console) with admin: { authToken:
+{ fromStore: STORE } }, the admin token read from the store is the dead one:
+--emergency --admin-from-env NAME gives the account's current token, checked
+with Twilio, to act as the admin credential instead.
 ${examples([
   ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
   ["rotator rotate", "rotate, after showing the plan"],
   ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
   ["rotator rotate --emergency --yes", "after a leak or a security reset"],
   ["rotator rotate --emergency --revoke-immediately --reason 'leak'", "revoke at once"],
+  ["rotator rotate --emergency --admin-from-env CURRENT_TOKEN", "the stores' token was reset by Twilio"],
   ["rotator rotate --config fleet.yaml --yes --json", "a fleet: each account's result"],
 ])}`,
     )
@@ -60,6 +71,11 @@ ${examples([
         context.runtime.stderr.write(
           "rotator: --if-due and --emergency contradict each other: --if-due rotates only a key older than credential.maxAgeDays, --emergency rotates now whatever its age; drop --if-due for an emergency (or --emergency for the scheduled job)\n",
         );
+        context.exit.code = 2;
+        return;
+      }
+      if (options.adminFromEnv !== undefined && !options.emergency) {
+        context.runtime.stderr.write("rotator: --admin-from-env goes with --emergency\n");
         context.exit.code = 2;
         return;
       }
@@ -87,6 +103,7 @@ ${examples([
         ...(options.reason === undefined ? {} : { reason: options.reason }),
         revokeImmediately: options.revokeImmediately ?? false,
         allowSharedRevoke: options.allowSharedRevoke ?? false,
+        ...(options.adminFromEnv === undefined ? {} : { adminFromEnv: options.adminFromEnv }),
         version: packageVersion(),
       };
       await runConfigCommand(

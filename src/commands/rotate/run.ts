@@ -3,18 +3,21 @@
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
 import { credentialId } from "../../../providers/contract.js";
+import { describeAdminDependents, listAdminDependents } from "../../engine/admin-dependents.js";
 import type { EngineContext } from "../../engine/context.js";
+import { runStartedEvent } from "../../engine/facts.js";
 import { failpoint, pausepoint } from "../../engine/failpoint.js";
 import { interruptionRequested } from "../../engine/interrupt.js";
-import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { otherHolders, sharedCredentialError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
-import { type CommandResult, emptyResult } from "../../engine/result.js";
+import { type CommandResult, emptyResult, resultFromState } from "../../engine/result.js";
 import { runFromIssue } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
-import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
+import { adoptAdminFromEnv } from "../../engine/supplied-admin.js";
+import { claimTokenSlot } from "../../engine/token-slot.js";
+import { ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "../plan/actions.js";
 
@@ -35,6 +38,11 @@ export interface RotateOptions {
    * journals) to hold it: the operator has checked those stores, or means to break them.
    */
   allowSharedRevoke?: boolean;
+  /**
+   * With `emergency`, an Auth Token config: the variable holding the account's current token, checked with
+   * Twilio, to act as admin should the configured one be refused (a `fromStore` admin after a reset).
+   */
+  adminFromEnv?: string;
   version?: string;
   /**
    * Asked once preflight passed, before anything changes, with the steps rotate is about to take (the CLI
@@ -51,6 +59,7 @@ export interface ConfirmationRequest {
 }
 
 export async function rotate(context: EngineContext, options: RotateOptions = {}): Promise<CommandResult> {
+  if (options.adminFromEnv !== undefined) await adoptAdminFromEnv(context, options.adminFromEnv);
   return startNewRun(context, "rotate", (runId) => rotateClaimed(context, runId, options));
 }
 
@@ -64,10 +73,20 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
 
   if (preflight.current !== undefined && !options.allowSharedRevoke) {
-    const holders = await otherHolders(context, credentialId(preflight.current));
+    const holders = await otherHolders(context, credentialId(preflight.current)).catch((error: unknown) => {
+      throw new RotatorError(
+        `could not check which other configs hold the current credential: ${errorMessage(error)}`,
+        {
+          exitCode: ExitCode.badInput,
+          hint: "nothing was changed; run again once the cause is fixed",
+          cause: error,
+        },
+      );
+    });
     if (holders.length > 0) throw sharedCredentialError(holders, credentialId(preflight.current));
   }
 
+  for (const line of describeAdminDependents(await listAdminDependents(context))) reporter.info(line);
   const age = preflight.currentAge;
   const currentName = maskSid(preflight.current === undefined ? undefined : credentialId(preflight.current));
   if (options.ifDue && !options.emergency && preflight.currentInfo !== undefined) {
@@ -126,34 +145,29 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   }
 
   const journal = await stateOf(context).createJournal(runId, context.issuer.labels.word);
-  await journal.append({
-    event: "run-started",
-    command: options.emergency ? "rotate --emergency" : "rotate",
-    credentialKey: context.credentialKey,
-    accountSid: loaded.config.twilio.accountSid,
-    credentialType: loaded.config.credential.type,
-    journalVersion: JOURNAL_VERSION,
-    ...(loaded.config.credential.type === "api-key" ? { keyType: loaded.config.credential.keyType } : {}),
-    ...(options.reason === undefined ? {} : { reason: options.reason }),
-    stores: context.stores.map((s, i) => ({
-      name: s.name,
-      type: s.type,
-      location: s.describe(),
-      identity: context.refs[i]?.identity ?? `${s.type}:${s.describe()}`,
-    })),
-    configFile: loaded.file,
-    ...processIdentity(),
-    version: options.version ?? "unknown",
-    mode: "rotate",
-    emergency: options.emergency ?? false,
-    revokeImmediately: options.revokeImmediately ?? false,
-  });
+  await journal.append(
+    runStartedEvent(context, {
+      command: options.emergency ? "rotate --emergency" : "rotate",
+      mode: "rotate",
+      emergency: options.emergency ?? false,
+      revokeImmediately: options.revokeImmediately ?? false,
+      allowSharedRevoke: options.allowSharedRevoke ?? false,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(options.adminFromEnv === undefined ? {} : { adminFallbackEnv: options.adminFromEnv }),
+      ...(options.version === undefined ? {} : { version: options.version }),
+    }),
+  );
   const state = newRunState(
     context,
     journal,
     preflight.current,
     preflight.stores.map((f) => f.snapshot),
-    { kind: "rotate", emergency: options.emergency ?? false, revokeImmediately: options.revokeImmediately ?? false },
+    {
+      kind: "rotate",
+      emergency: options.emergency ?? false,
+      revokeImmediately: options.revokeImmediately ?? false,
+      allowSharedRevoke: options.allowSharedRevoke ?? false,
+    },
   );
   state.warnings.push(...warnings);
   // An emergency rotation of a key Twilio no longer knows has nothing to revoke.
@@ -171,6 +185,22 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
   });
   reporter.info(`run ${runId}, journal ${journal.path}`);
+  // The account's secondary-token slot, claimed where every config and host of the account sees it.
+  try {
+    await claimTokenSlot(context, runId, journal);
+  } catch (error) {
+    // Refused (another run holds the slot), or Twilio would not list or make the claim: nothing was created.
+    const refusal = error instanceof RotatorError ? error : undefined;
+    const outcome = {
+      status: "failed" as const,
+      exitCode: refusal?.exitCode ?? ExitCode.badInput,
+      error: `${refusal?.message ?? `could not claim the account's Auth Token slot: ${errorMessage(error)}`}; nothing was created`,
+    };
+    await journal.append({ event: "run-finished", ...outcome });
+    const hint =
+      refusal?.hint ?? "run again once Twilio accepts the admin credential (`rotator plan` shows what is wrong)";
+    return resultFromState("rotate", state, { ...outcome, hint });
+  }
   return runFromIssue(state, "rotate");
 }
 

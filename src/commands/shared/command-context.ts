@@ -50,6 +50,9 @@ export function addCommonOptions(command: Command, options: { sandbox?: boolean 
   return command;
 }
 
+/** For an option that may be given several times (`--drop-consumer a --drop-consumer b`). */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
 /**
  * `\nExamples:\n  rotator …   what it does` for a command's help, within 80 columns: a description that
  * does not fit beside its command goes on the line under it.

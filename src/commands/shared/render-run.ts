@@ -30,6 +30,13 @@ export function renderRun(result: CommandResult, output: Output): void {
     const converged = consumer.convergedAt !== null;
     lines.push(`  consumer ${consumer.name}: ${converged ? s.ok(s.tick) : s.warn(s.ellipsis)} ${consumer.detail}`);
   }
+  if (result.configDifferences !== undefined && result.configDifferences.length > 0) {
+    lines.push("  this config differs from the run's facts (the run's are used):");
+    for (const difference of result.configDifferences) lines.push(`    - ${difference}`);
+  }
+  if (result.droppedConsumers !== undefined && result.droppedConsumers.length > 0) {
+    lines.push(`  consumers dropped from the run (--drop-consumer): ${result.droppedConsumers.join(", ")}`);
+  }
   for (const warning of result.warnings) lines.push(s.warn(`  warning: ${warning}`));
   if (result.error) lines.push(`  ${good ? "" : s.fail("error: ")}${result.error.replace(/\n/g, "\n  ")}`);
   if (result.hint) lines.push(`  hint: ${result.hint}`);

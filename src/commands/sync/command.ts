@@ -24,7 +24,9 @@ export function registerSyncCommand(program: Command, context: CommandContext): 
       `
 For stores that no longer match Twilio: a token promoted in the Console or
 reset by Twilio, stores that drifted apart. The credential is checked with
-Twilio before any store is written.
+Twilio before any store is written. For an Auth Token config whose admin
+credential is the dead token (admin: { authToken: { fromStore } } reads it
+from a store), the supplied token, once checked, acts as the admin credential.
 ${examples([
   ["rotator sync --from-env NEW_TWILIO_AUTH_TOKEN", "the token Twilio gave you"],
   ["rotator sync --from-store vault", "make every store match vault"],

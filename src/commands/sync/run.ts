@@ -8,16 +8,18 @@
 import type { StoredCredential } from "../../../providers/contract.js";
 import { credentialId } from "../../../providers/contract.js";
 import type { EngineContext } from "../../engine/context.js";
-import { JOURNAL_VERSION, processIdentity } from "../../engine/journal.js";
+import { runStartedEvent } from "../../engine/facts.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { type PreflightResult, runPreflight } from "../../engine/preflight.js";
 import type { CommandResult } from "../../engine/result.js";
 import { runFromVerify } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
-import { newRunState } from "../../engine/steps.js";
+import { journalAdminSwitches, newRunState } from "../../engine/steps.js";
+import { secretFromEnv } from "../../engine/supplied-admin.js";
+import { refuseOtherClaims } from "../../engine/token-slot.js";
 import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { sidProblems } from "../../twilio/diagnose.js";
-import { maskSid, registerSecret } from "../../util/mask.js";
+import { maskSid } from "../../util/mask.js";
 
 export interface SyncOptions {
   /** The environment variable holding the token (auth-token) or the key secret (api-key). */
@@ -52,16 +54,46 @@ export async function sync(context: EngineContext, options: SyncOptions): Promis
       hint: "give the SID of the key whose secret the variable holds (Console > Account > API keys & tokens)",
     });
   }
+  await offerSuppliedAsAdmin(context, options);
   return startNewRun(context, "sync", (runId) => syncClaimed(context, runId, options));
 }
 
+/**
+ * An Auth Token config's admin may be the very token the stores hold, dead now (promoted in the Console, reset
+ * by Twilio; with `fromStore` it is read from a store): the supplied token, once Twilio accepts it, is offered
+ * to the issuer as the admin to go on with when the configured one is refused. Read again, under the locks,
+ * for the sync itself.
+ */
+async function offerSuppliedAsAdmin(context: EngineContext, options: SyncOptions): Promise<void> {
+  const { issuer } = context;
+  if (issuer.kind !== "auth-token") return;
+  let supplied: StoredCredential | undefined;
+  if (options.fromEnv !== undefined) {
+    supplied = suppliedFromEnv(context, options.fromEnv, options.keySid);
+  } else {
+    const store = context.stores.find((candidate) => candidate.name === options.fromStore);
+    supplied =
+      store === undefined
+        ? undefined
+        : await store.read().then(
+            (snapshot) => snapshot.credential,
+            () => undefined,
+          );
+  }
+  if (supplied === undefined || !(await issuer.authenticatesNow(supplied).catch(() => false))) return;
+  const source = options.fromEnv !== undefined ? `env ${options.fromEnv}` : `store ${options.fromStore}`;
+  issuer.adoptNew(supplied, `the token from ${source} (supplied to sync, checked with Twilio)`);
+}
+
 async function syncClaimed(context: EngineContext, runId: string, options: SyncOptions): Promise<CommandResult> {
-  const { reporter, loaded, issuer } = context;
+  const { reporter, issuer } = context;
   const { noun } = issuer.labels;
   reporter.step("preflight: admin credential, stores");
   const preflight = await runPreflight(context, { sync: true });
   for (const note of preflight.notes) reporter.info(note);
   if (preflight.problems.length > 0) throw new PreflightError(preflight.problems);
+  // A run claiming this account's token slot elsewhere is about to replace the token sync would write.
+  await refuseOtherClaims(context);
 
   const supplied = suppliedCredential(context, options, preflight);
   const source = options.fromEnv !== undefined ? `env ${options.fromEnv}` : `store ${options.fromStore}`;
@@ -79,24 +111,13 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   }
 
   const journal = await stateOf(context).createJournal(runId, issuer.labels.word);
-  await journal.append({
-    event: "run-started",
-    journalVersion: JOURNAL_VERSION,
-    command: "sync",
-    mode: "sync",
-    credentialKey: context.credentialKey,
-    accountSid: loaded.config.twilio.accountSid,
-    credentialType: loaded.config.credential.type,
-    stores: context.stores.map((s, i) => ({
-      name: s.name,
-      type: s.type,
-      location: s.describe(),
-      identity: context.refs[i]?.identity ?? `${s.type}:${s.describe()}`,
-    })),
-    configFile: loaded.file,
-    ...processIdentity(),
-    version: options.version ?? "unknown",
-  });
+  await journal.append(
+    runStartedEvent(context, {
+      command: "sync",
+      mode: "sync",
+      ...(options.version === undefined ? {} : { version: options.version }),
+    }),
+  );
   const state = newRunState(
     context,
     journal,
@@ -111,6 +132,8 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   });
   state.newId = credentialId(supplied);
   state.issued = supplied;
+  // The configured admin was refused and the supplied token stood in (offerSuppliedAsAdmin): say so, journaled.
+  await journalAdminSwitches(state);
   // Accepted, but perhaps not for long: the account's secondary token dies when anyone creates another.
   const standing = await issuer.describe(state.newId, supplied).catch(() => undefined);
   if (standing?.notRotatable !== undefined) {
@@ -129,8 +152,6 @@ function suppliedCredential(
   options: SyncOptions,
   preflight: PreflightResult,
 ): StoredCredential {
-  const { config } = context.loaded;
-  const accountSid = config.twilio.accountSid;
   if (options.fromStore !== undefined) {
     const finding = preflight.stores.find((store) => store.name === options.fromStore);
     if (finding === undefined) {
@@ -150,23 +171,20 @@ function suppliedCredential(
     }
     return held;
   }
-  const name = options.fromEnv as string;
-  const value = context.env[name];
-  if (value === undefined || value === "") {
-    throw new RotatorError(`--from-env: environment variable ${name} is ${value === undefined ? "not set" : "empty"}`, {
-      exitCode: ExitCode.badInput,
-      hint: `export ${name} with the ${context.issuer.labels.long}'s ${context.issuer.kind === "api-key" ? "secret" : "value"} first`,
-    });
-  }
-  if (value !== value.trim()) {
-    throw new RotatorError(`--from-env: ${name} has leading or trailing whitespace (a stray newline?)`, {
-      exitCode: ExitCode.badInput,
-      hint: "remove it: stores would get it verbatim, and Twilio would refuse it",
-    });
-  }
-  registerSecret(value);
+  return suppliedFromEnv(context, options.fromEnv as string, options.keySid);
+}
+
+/** `--from-env NAME` (with `--key-sid` for an API key): the credential the variable holds. Never printed. */
+function suppliedFromEnv(context: EngineContext, name: string, keySid: string | undefined): StoredCredential {
+  const accountSid = context.loaded.config.twilio.accountSid;
+  const value = secretFromEnv(
+    context.env,
+    name,
+    "--from-env",
+    `the ${context.issuer.labels.long}'s ${context.issuer.kind === "api-key" ? "secret" : "value"}`,
+  );
   if (context.issuer.kind === "auth-token") return { kind: "auth-token", accountSid, authToken: value };
-  if (options.keySid === undefined || !/^SK[0-9a-f]{32}$/i.test(options.keySid)) {
+  if (keySid === undefined || !/^SK[0-9a-f]{32}$/i.test(keySid)) {
     throw new RotatorError(
       "--from-env with an api-key config needs --key-sid SK… (the key whose secret the variable holds)",
       {
@@ -174,6 +192,6 @@ function suppliedCredential(
       },
     );
   }
-  const apiKeySid = `SK${options.keySid.slice(2).toLowerCase()}`;
+  const apiKeySid = `SK${keySid.slice(2).toLowerCase()}`;
   return { kind: "api-key", accountSid, apiKeySid, apiKeySecret: value };
 }

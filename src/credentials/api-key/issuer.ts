@@ -227,6 +227,16 @@ export class ApiKeyIssuer implements Issuer {
     }
   }
 
+  async authenticatesNow(credential: StoredCredential): Promise<boolean> {
+    try {
+      await this.#callAs(credential);
+      return true;
+    } catch (error) {
+      if (is20003(error)) return false;
+      throw error;
+    }
+  }
+
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
     const what = `the new key ${credential.kind === "api-key" ? maskSid(credential.apiKeySid) : "(token)"}`;
     return untilAuthenticates(() => this.#callAs(credential), { timeoutMs: this.#options.propagationTimeoutMs, what });

@@ -20,9 +20,17 @@ import { errorMessage } from "../../errors.js";
 import { createTwilioClient, isTwilioApiError, isUnreadableResponse, type TwilioClient } from "../../twilio/client.js";
 import type { AdminCredentialShape } from "../../twilio/diagnose.js";
 import { DEFAULT_RETRY_POLICY, isRetryableTwilioError, type RetryPolicy, withTwilioRetry } from "../../twilio/retry.js";
+import { v2010Keys } from "../../twilio/v2010-keys.js";
 import { maskSid, registerSecret } from "../../util/mask.js";
 import { adminCheckFailure } from "../admin-check.js";
-import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
+import type {
+  AccountMarks,
+  CredentialInfo,
+  IssuedCredential,
+  Issuer,
+  IssuerPreflight,
+  VerifyOutcome,
+} from "../issuer.js";
 import { is20003, sleep, untilAuthenticates, untilRefused } from "../polling.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
 
@@ -146,10 +154,7 @@ export class AuthTokenIssuer implements Issuer {
     if (this.#admin.token === fallback.token) return false;
     const from = this.#admin.source;
     this.#admin = fallback;
-    this.#options.onAdminSwitch?.(
-      `${from} (the token this run rotated, which Twilio now refuses)`,
-      "the run's new token, as the stores hold it",
-    );
+    this.#options.onAdminSwitch?.(`${from} (Twilio refuses it: promoted away, or reset)`, fallback.source);
     return true;
   }
 
@@ -295,6 +300,33 @@ export class AuthTokenIssuer implements Issuer {
     await client.request({ method: "get", uri: `https://api.twilio.com${path}` });
   }
 
+  async authenticatesNow(credential: StoredCredential): Promise<boolean> {
+    if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
+    return this.#accepts(credential.authToken);
+  }
+
+  /** The account's keys through the admin credential (and its fallback, once the configured one is promoted away). */
+  readonly marks: AccountMarks = {
+    list: () => this.#asAdmin("list keys", (client) => v2010Keys(client, this.#accountSid).listKeys()),
+    create: async (friendlyName) => {
+      const key = await this.#asAdmin("create key", (client) =>
+        v2010Keys(client, this.#accountSid).createKey(friendlyName),
+      );
+      // Never used: a mark is known by its name. Its secret is dropped here, and masked should it ever be shown.
+      registerSecret(key.secret);
+      return key.sid;
+    },
+    remove: async (sid) => {
+      try {
+        await this.#asAdmin("delete key", (client) => v2010Keys(client, this.#accountSid).removeKey(sid));
+        return "deleted";
+      } catch (error) {
+        if (isTwilioApiError(error) && error.status === 404) return "absent";
+        throw error;
+      }
+    },
+  };
+
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
     if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
     const what = `the new token ${maskSid(tokenFingerprint(credential.authToken))}`;
@@ -367,11 +399,11 @@ export class AuthTokenIssuer implements Issuer {
     return untilRefused(() => this.#callAs(old.authToken), this.#options.revokeConfirmTimeoutMs);
   }
 
-  adoptNew(credential: StoredCredential): void {
+  adoptNew(credential: StoredCredential, source = "the run's new token, as the stores hold it"): void {
     if (credential.kind !== "auth-token" || this.#admin.token === undefined) return;
     this.#fallback = {
       client: this.#clientFor(this.#accountSid, credential.authToken),
-      source: "the run's new token",
+      source,
       token: credential.authToken,
     };
   }

@@ -16,6 +16,7 @@
 import type { StoreFence } from "../../../providers/store-call.js";
 import type { JournalEvent, JournalRecord, RunSummary } from "../journal.js";
 import type { JournalWord } from "../journal-words.js";
+import type { ConfigIndex, KnownConfig } from "../known-configs.js";
 import type { LockState, StoreRef } from "../lock.js";
 
 /** One run's journal, open for appending. */
@@ -93,6 +94,17 @@ export interface StateBackend {
    * no journal there, "unknown" when this backend cannot look (another database, another host's files).
    */
   runOfClaim(origin: ClaimOrigin & { runId: string }): Promise<RunSummary | undefined | "unknown">;
+  /**
+   * Record a config (engine/known-configs.ts), replacing its earlier record, and index it by each store it
+   * names and by its credential key: done before a command that may change stores takes their locks, so configs sharing a store know of
+   * each other even when one is refused at the lock.
+   */
+  noteConfig(config: KnownConfig): Promise<void>;
+  /**
+   * The configs recorded under this index: naming this store, or with this credential key (an entry outlives a
+   * config's change of stores: its record says what it names now).
+   */
+  knownConfigs(index: ConfigIndex): Promise<KnownConfig[]>;
   /** Let go of connections and timers; held locks are released by their own `release`. */
   close(): Promise<void>;
 }

@@ -8,19 +8,22 @@
  * never changes again (resume only reopens unfinished runs), so its summary is read once and kept; only
  * unfinished and new runs are read again.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StoreFence } from "../../../providers/store-call.js";
 import {
+  ensureStateDir,
   isUnfinished,
   Journal,
   type JournalEvent,
   type JournalRecord,
   type RunSummary,
+  stateDirError,
   stateDirProblem,
   summarizeRun,
 } from "../journal.js";
 import type { JournalWord } from "../journal-words.js";
+import { type ConfigIndex, indexesOf, indexKey, type KnownConfig } from "../known-configs.js";
 import { inspectLocks, liveRunIds, StoreLocks, type StoreRef } from "../lock.js";
 import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } from "./backend.js";
 
@@ -184,6 +187,47 @@ export class LocalStateBackend implements StateBackend {
       // state directory we cannot see (another host's) leaves us unable to tell.
       return existsSync(origin.stateDir) ? undefined : "unknown";
     }
+  }
+
+  /**
+   * `configs/<id>.json` holds a config's record; `configs/by/<index key>/<id>` (empty) says that config had
+   * that index entry (a store it named, its credential key) when last recorded.
+   */
+  async noteConfig(config: KnownConfig): Promise<void> {
+    ensureStateDir(this.stateDir, "configs");
+    const dir = join(this.stateDir, "configs");
+    const file = join(dir, `${config.id}.json`);
+    try {
+      const temporary = `${file}.${process.pid}.tmp`;
+      writeFileSync(temporary, JSON.stringify(config), { mode: 0o600 });
+      renameSync(temporary, file);
+      for (const index of indexesOf(config)) {
+        const entries = join(dir, "by", indexKey(index));
+        mkdirSync(entries, { recursive: true, mode: 0o700 });
+        writeFileSync(join(entries, config.id), "", { mode: 0o600 });
+      }
+    } catch (error) {
+      throw stateDirError(this.stateDir, `record the config in ${dir}`, error);
+    }
+  }
+
+  async knownConfigs(index: ConfigIndex): Promise<KnownConfig[]> {
+    const dir = join(this.stateDir, "configs");
+    let ids: string[];
+    try {
+      ids = readdirSync(join(dir, "by", indexKey(index)));
+    } catch {
+      return [];
+    }
+    const configs: KnownConfig[] = [];
+    for (const id of ids) {
+      try {
+        configs.push(JSON.parse(readFileSync(join(dir, `${id}.json`), "utf8")) as KnownConfig);
+      } catch {
+        // Being replaced right now, or removed by hand: its next record indexes it again.
+      }
+    }
+    return configs;
   }
 
   async close(): Promise<void> {}

@@ -15,6 +15,10 @@
  *   holder still holds every lock of its set with an unexpired lease. A process stalled past its lease (and possibly taken over)
  *   therefore cannot record, and so cannot act on, another step: the engine journals before each step.
  *
+ * - Configs (engine/known-configs.ts): rows of `rotator_meta` keyed `config:<id>` (the record, as JSON) and
+ *   `config-index:<index key>:<id>` (an index entry: a store it names, its credential key), written before a
+ *   command takes its locks.
+ *
  * The schema is created by the first command that writes (under an advisory lock, so hosts starting at once do
  * not race); opening the database and every read leave it as it is, so `plan` changes nothing even there.
  */
@@ -28,6 +32,7 @@ import { redact, redactedJson } from "../../util/mask.js";
 import { installHint } from "../../util/optional-packages.js";
 import { isUnfinished, type JournalEvent, type JournalRecord, type RunSummary } from "../journal.js";
 import { fromDisk, type JournalWord, toDisk } from "../journal-words.js";
+import { type ConfigIndex, indexesOf, indexKey, type KnownConfig } from "../known-configs.js";
 import { describeIdentity, describeOwner, type LockOwner, type LockState, type StoreRef } from "../lock.js";
 import type { ClaimOrigin, HeldLocks, LockRequest, RunJournal, StateBackend } from "./backend.js";
 import type { StateBackendPool } from "./index.js";
@@ -149,9 +154,12 @@ export async function openPostgresState(options: PostgresStateOptions): Promise<
 async function readInstanceId(pool: Pool): Promise<string | undefined> {
   const present = await pool.query<{ present: boolean }>("SELECT to_regclass('rotator_meta') IS NOT NULL AS present");
   if (present.rows[0]?.present !== true) return undefined;
-  const rows = await pool.query<{ key: string; value: string }>("SELECT key, value FROM rotator_meta");
+  const rows = await pool.query<{ key: string; value: string }>(META_KEYS);
   return checkedInstanceId(new Map(rows.rows.map((row) => [row.key, row.value])));
 }
+
+/** The schema's own rows of rotator_meta (the configs recorded there are read by key). */
+const META_KEYS = "SELECT key, value FROM rotator_meta WHERE key IN ('schema_version', 'instance_id')";
 
 function checkedInstanceId(meta: Map<string, string>): string {
   if (meta.get("schema_version") !== SCHEMA_VERSION) {
@@ -183,7 +191,7 @@ async function migrate(pool: Pool): Promise<string> {
       "INSERT INTO rotator_meta (key, value) VALUES ('schema_version', $1), ('instance_id', $2) ON CONFLICT (key) DO NOTHING",
       [SCHEMA_VERSION, randomUUID()],
     );
-    const rows = await client.query<{ key: string; value: string }>("SELECT key, value FROM rotator_meta");
+    const rows = await client.query<{ key: string; value: string }>(META_KEYS);
     await client.query("COMMIT");
     return checkedInstanceId(new Map(rows.rows.map((row) => [row.key, row.value])));
   } catch (error) {
@@ -740,6 +748,32 @@ class PostgresStateBackend implements StateBackend {
     return "unknown";
   }
 
+  async noteConfig(config: KnownConfig): Promise<void> {
+    await this.#shared.ensureSchema();
+    const rows: Array<[string, string]> = [
+      [`config:${config.id}`, JSON.stringify(config)],
+      ...indexesOf(config).map((index): [string, string] => [`config-index:${indexKey(index)}:${config.id}`, ""]),
+    ];
+    await this.#shared.pool.query(
+      `INSERT INTO rotator_meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+      [rows.map(([key]) => key), rows.map(([, value]) => value)],
+    );
+  }
+
+  async knownConfigs(index: ConfigIndex): Promise<KnownConfig[]> {
+    const prefix = `config-index:${indexKey(index)}:`;
+    const rows = await orEmpty(async () => {
+      const result = await this.#shared.pool.query<{ value: string }>(
+        `SELECT value FROM rotator_meta WHERE key IN (
+           SELECT 'config:' || substr(key, $2) FROM rotator_meta WHERE starts_with(key, $1))`,
+        [prefix, prefix.length + 1],
+      );
+      return result.rows;
+    }, []);
+    return rows.map((row) => JSON.parse(row.value) as KnownConfig);
+  }
+
   async close(): Promise<void> {
     // The pool belongs to the backend pool; a view holds nothing else.
   }
@@ -772,6 +806,9 @@ async function privilegesMissing(pool: Pool): Promise<string | undefined> {
     ["rotator_locks", "INSERT"],
     ["rotator_locks", "UPDATE"],
     ["rotator_locks", "DELETE"],
+    // Configs are recorded there (engine/known-configs.ts).
+    ["rotator_meta", "INSERT"],
+    ["rotator_meta", "UPDATE"],
   ];
   // has_table_privilege with a list is true when ANY is held: one call per privilege.
   const result = await pool.query<Record<string, boolean>>(
