@@ -237,7 +237,12 @@ export class KubernetesSecretProvider implements StoreProvider {
     }
     if (secret.immutable === true) throw this.#immutable();
     return this.#replace(secret, { ...(secret.data ?? {}), ...fields }, "write the new credential", () =>
-      this.#changedSincePreflight(point.previousResourceVersion ?? undefined, "a newer one"),
+      this.#error(
+        "needs-operator",
+        `someone else changed Secret ${this.#where()} as rotator wrote it: the API server refused the write, ` +
+          `conditional on resourceVersion ${version} (what preflight read); nothing overwritten. Find out who ` +
+          "changed it and which credential it should hold, then run again.",
+      ),
     );
   }
 

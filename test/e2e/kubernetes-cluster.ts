@@ -27,8 +27,9 @@ export interface ClusterFixture {
   namespace: string;
   port: number;
   kubelet: TestKubelet;
-  /** Rotator's kubeconfig (least rights for the store and the consumer). */
+  /** Rotator's kubeconfig (least rights for the store and the consumer), and the token in it. */
   rotatorKubeconfig: string;
+  rotatorToken: string;
   /** The store entry rotator writes. */
   store: Record<string, unknown>;
   /** The consumer entry for deployment/web, with `extra` merged in by the caller. */
@@ -124,6 +125,7 @@ export async function makeCluster(
     port,
     kubelet,
     rotatorKubeconfig,
+    rotatorToken: rotator.token,
     initialRevision,
     store: { name: "k8s", type: "kubernetes-secret", namespace, secretName: SECRET, kubeconfig: rotatorKubeconfig },
     consumer: (extra = {}) => ({
