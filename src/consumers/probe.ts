@@ -42,6 +42,8 @@ export interface PodReport {
   state: ProbeState | "not-ready" | "old-revision";
   /** Masked identifier it reported, if any. */
   reported?: string;
+  /** Whether its last Twilio call authenticated, when it said. */
+  authenticated?: boolean;
 }
 
 /** What a reload is for: the run, and the credential the consumer should end up on. */
@@ -84,5 +86,7 @@ export interface ConsumerProbe {
    * the new credential and authenticate, before anything else is touched.
    */
   canary?(request: CanaryRequest): Promise<CanaryOutcome>;
+  /** What the canary will do, in words (for plan): "restart 1 pod of deployment/web". */
+  describeCanary?(): string;
   check(expected: Expected): Promise<ProbeReport>;
 }

@@ -65,6 +65,7 @@ export class KubernetesProbe implements ConsumerProbe {
   readonly name: string;
   readonly reload?: (request?: ReloadRequest) => Promise<string | undefined>;
   readonly canary?: (request: CanaryRequest) => Promise<CanaryOutcome>;
+  readonly describeCanary?: () => string;
   readonly #entry: KubernetesConsumerEntry;
   readonly #options: { baseDir: string; env: Env };
   #client: Promise<KubernetesClient> | undefined;
@@ -76,7 +77,11 @@ export class KubernetesProbe implements ConsumerProbe {
     this.#entry = entry;
     this.#options = options;
     if (entry.reload !== undefined) this.reload = (request) => this.#reload(request);
-    if (entry.canary !== undefined) this.canary = (request) => this.#canary(request);
+    if (entry.canary !== undefined) {
+      this.canary = (request) => this.#canary(request);
+      const what = entry.reload === "rollout" ? "restart" : "reload";
+      this.describeCanary = () => `${what} ${entry.canary} pod(s) of ${entry.workload ?? `pods ${entry.selector}`}`;
+    }
   }
 
   describe(): string {
@@ -265,6 +270,7 @@ export class KubernetesProbe implements ConsumerProbe {
             ...report,
             state: probe.state,
             ...(probe.reported === undefined ? {} : { reported: probe.reported }),
+            ...(probe.authenticated === undefined ? {} : { authenticated: probe.authenticated }),
           },
         };
       }),
@@ -398,6 +404,8 @@ function summarise(state: WorkloadState, asked: Asked[], isWorkload: boolean): P
   };
   const reported = converged[0]?.probe?.reported ?? lagging[0]?.probe?.reported;
   if (reported !== undefined) report.reported = reported;
+  // Authenticated only when every pod asked says so (watch reports the ones that do not).
+  if (serving.length > 0) report.authenticated = serving.every((one) => one.probe?.authenticated === true);
   return report;
 }
 
