@@ -74,7 +74,8 @@ function contractHarness(empty: "absent" | "others-only") {
   return {
     async create(initial: StoredCredential | undefined, kind: CredentialKind) {
       const secretName = unique("twilio");
-      const identity = await identityWithRules(admin, endpoints, namespace, secretStoreRules(secretName));
+      const rules = secretStoreRules(secretName, { absent: empty === "absent" });
+      const identity = await identityWithRules(admin, endpoints, namespace, rules);
       const seed =
         initial !== undefined ? { ...OTHERS, ...keysOf(initial) } : empty === "others-only" ? OTHERS : undefined;
       if (seed !== undefined) await seedSecret(secretName, seed);
@@ -104,7 +105,6 @@ function contractHarness(empty: "absent" | "others-only") {
       const open = () => new KubernetesSecretProvider(config, { credentialKind: kind, baseDir: "/", env });
       const raw = () => secretData(admin, namespace, secretName);
       const keys = credentialKeys(kind);
-      const rules = secretStoreRules(secretName);
       return {
         provider: open(),
         reopen: open,

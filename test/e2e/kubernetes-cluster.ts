@@ -9,11 +9,11 @@ import type * as k8s from "@kubernetes/client-node";
 import {
   deleteNamespace,
   encodeData,
+  exampleRoleRules,
   freshNamespace,
   identityWithRules,
   type Kube,
   kubeClient,
-  secretStoreRules,
 } from "../harness/kubernetes.js";
 import type { ServerEndpoints } from "../harness/servers.js";
 import type { Workspace } from "./harness.js";
@@ -41,15 +41,6 @@ export interface ClusterFixture {
   stop(): Promise<void>;
 }
 
-/** The Role rules rotator needs for a `kubernetes` consumer of deployment/web with reload: rollout. */
-export function consumerRules(deployment = "web"): k8s.V1PolicyRule[] {
-  return [
-    { apiGroups: [""], resources: ["pods"], verbs: ["list", "delete"] },
-    { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["list"] },
-    { apiGroups: ["apps"], resources: ["deployments"], resourceNames: [deployment], verbs: ["get", "patch"] },
-  ];
-}
-
 export async function makeCluster(
   endpoints: Pick<ServerEndpoints, "kubernetes">,
   ws: Workspace,
@@ -70,10 +61,8 @@ export async function makeCluster(
       }),
     },
   });
-  const rotator = await identityWithRules(kube, endpoints, namespace, [
-    ...secretStoreRules(SECRET),
-    ...consumerRules(),
-  ]);
+  // The README's least-rights Role, as shipped: it names Secret twilio and deployment/web, as this fixture does.
+  const rotator = await identityWithRules(kube, endpoints, namespace, exampleRoleRules());
   const reader = await identityWithRules(kube, endpoints, namespace, [
     { apiGroups: [""], resources: ["secrets"], resourceNames: [SECRET], verbs: ["get"] },
   ]);

@@ -5,9 +5,11 @@
  * do is what a least-rights Role lets it.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { packageRoot } from "../../src/util/package-root.js";
 import { kubeconfigFor } from "./kubernetes-server.js";
 import type { ServerEndpoints } from "./servers.js";
 
@@ -130,18 +132,36 @@ export async function identityWithRules(
   };
 }
 
-/** The rules rotator's `kubernetes-secret` store needs on one Secret (the README's least-rights Role). */
-export function secretStoreRules(secretName: string): k8s.V1PolicyRule[] {
-  const backup = `${secretName}-rotator-backup`;
+/**
+ * The rules rotator's `kubernetes-secret` store needs on one Secret (as config/examples/kubernetes/rbac.yaml); with
+ * `absent`, for a Secret rotator will create, delete on it too (a rollback removes what the run created).
+ */
+export function secretStoreRules(secretName: string, options: { absent?: boolean } = {}): k8s.V1PolicyRule[] {
   return [
     {
       apiGroups: [""],
       resources: ["secrets"],
-      resourceNames: [secretName, backup],
+      resourceNames: [secretName],
+      verbs: options.absent ? ["get", "update", "delete"] : ["get", "update"],
+    },
+    {
+      apiGroups: [""],
+      resources: ["secrets"],
+      resourceNames: [`${secretName}-rotator-backup`],
       verbs: ["get", "update", "delete"],
     },
     { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
   ];
+}
+
+/** The rules of the Role in config/examples/kubernetes/rbac.yaml: the README's least rights, as shipped. */
+export function exampleRoleRules(): k8s.V1PolicyRule[] {
+  const text = readFileSync(join(packageRoot(), "config", "examples", "kubernetes", "rbac.yaml"), "utf8");
+  const role = parseAllDocuments(text)
+    .map((document) => document.toJS() as { kind?: string; rules?: k8s.V1PolicyRule[] })
+    .find((object) => object.kind === "Role");
+  if (role?.rules === undefined) throw new Error("config/examples/kubernetes/rbac.yaml has no Role with rules");
+  return role.rules;
 }
 
 /** Poll a condition until it holds, or fail after `timeoutMs`. */
