@@ -7,9 +7,9 @@
  *
  * Every dynamic import() stays a dynamic import of its own chunk (splitting), so a command still loads only
  * what it uses: `--help` loads commander and the command definitions, a config naming only dotenv files no
- * store SDK. Left out of the bundle, loaded from node_modules as before: the store SDKs (AWS, Azure, Vault)
- * and pg, which only a config naming them loads, and the Twilio client's resource tree (Twilio.js requires
- * each product's folder lazily, in a getter; bundled, every one of them would be parsed at start).
+ * store SDK. Left out of the bundle, loaded from node_modules as before: the store SDKs (AWS, Azure, Vault,
+ * Kubernetes) and pg, which only a config naming them loads, and the Twilio client's resource tree (Twilio.js
+ * requires each product's folder lazily, in a getter; bundled, every one of them would be parsed at start).
  *
  * The library entry points (`rotator`, `rotator/consumer`) stay tsc's output: an app embedding the consumer
  * library bundles it, if it wants, with its own tools. dist/bundle/meta.json is esbuild's metafile: which
@@ -47,7 +47,7 @@ const result = await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  external: ["@aws-sdk/*", "@smithy/*", "@azure/*", "node-vault", "pg"],
+  external: ["@aws-sdk/*", "@smithy/*", "@azure/*", "@kubernetes/client-node", "node-vault", "pg"],
   // The CommonJS packages inside (axios, yaml, the Twilio client) call require() for Node's own modules.
   banner: {
     js: 'import { createRequire as __rotatorCreateRequire } from "node:module"; const require = __rotatorCreateRequire(import.meta.url);',

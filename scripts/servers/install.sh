@@ -211,6 +211,8 @@ if [[ $want_kubernetes -eq 1 ]]; then
   else
     GO_CMD="${GO:-$(command -v go || true)}"
     [[ -z "$GO_CMD" && -x /usr/local/go/bin/go ]] && GO_CMD=/usr/local/go/bin/go
+    [[ -z "${GO:-}" || -x "$GO" ]] ||
+      die "GO=$GO is not an executable go command; point it at Go 1.${GO_MIN_MINOR} or later (https://go.dev/dl/), or unset it to use the go on PATH."
     [[ -n "$GO_CMD" && -x "$GO_CMD" ]] ||
       die "the Go toolchain (go >= 1.${GO_MIN_MINOR}) is needed to build the Kubernetes API server for the tests, and 'go' is not on PATH (nor /usr/local/go/bin/go). Install Go 1.${GO_MIN_MINOR} or later from https://go.dev/dl/ (or set GO=/path/to/go), then run scripts/servers/install.sh kubernetes; or leave kubernetes out with SERVERS=aws,vault,azure,postgres."
     go_version="$(GOTOOLCHAIN=local "$GO_CMD" env GOVERSION 2>/dev/null || true)"
