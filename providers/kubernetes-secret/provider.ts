@@ -296,9 +296,16 @@ export class KubernetesSecretProvider implements StoreProvider {
     if (this.sync !== undefined) return;
     const point = this.#restorePoint(restorePoint);
     if (point.backupSecret === null) return;
-    const backup = await this.#get(point.backupSecret);
-    if (backup === undefined || backup.metadata?.annotations?.[RUN] !== ctx.runId) return;
-    await this.#deleteIfUnchanged(point.backupSecret, backup, "delete the backup Secret");
+    // A change between the read and the delete (a 409 on the preconditions) is read again, twice at most.
+    for (let round = 1; round <= 3; round++) {
+      const backup = await this.#get(point.backupSecret);
+      if (backup === undefined || backup.metadata?.annotations?.[RUN] !== ctx.runId) return;
+      if (await this.#deleteIfUnchanged(point.backupSecret, backup, "delete the backup Secret")) return;
+    }
+    throw this.#error(
+      "retryable",
+      `the backup Secret ${this.namespace}/${point.backupSecret} kept changing; delete it by hand.`,
+    );
   }
 
   async close(): Promise<void> {

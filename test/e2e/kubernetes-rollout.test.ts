@@ -140,7 +140,8 @@ describe("kubernetes: a canary that never authenticates", () => {
     const after = await cluster.deployment();
     expect(after.metadata?.generation).toBe(before.metadata?.generation);
     expect(after.spec?.template?.metadata?.annotations?.[RESTARTED_FOR]).toBeUndefined();
-    const survivors = [...cluster.kubelet.running.keys()].filter((uid) => original.has(uid));
+    const pods = await cluster.kube.core.listNamespacedPod({ namespace: cluster.namespace, labelSelector: "app=web" });
+    const survivors = pods.items.filter((pod) => original.has(pod.metadata?.uid ?? ""));
     expect(survivors).toHaveLength(2);
     // Every store holds the old key again, the new one is deleted, the old one still works.
     const data = await secretData(cluster.kube, cluster.namespace, SECRET);

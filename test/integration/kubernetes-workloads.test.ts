@@ -167,7 +167,9 @@ describe("kubernetes consumer: workloads", () => {
     expect((await probe.check(expected())).state).not.toBe("converged");
     const after = await convergedWith(probe, 2);
     expect(after.pods?.every((pod) => pod.revision !== firstRevision)).toBe(true);
-    expect([...kubelet.running.keys()].some((uid) => uids.includes(uid))).toBe(false);
+    const now = await admin.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+    expect(now.items.map((pod) => pod.metadata?.name).sort()).toEqual([`${app}-0`, `${app}-1`]);
+    expect(now.items.some((pod) => uids.includes(pod.metadata?.uid ?? ""))).toBe(false);
     const set = await admin.apps.readNamespacedStatefulSet({ name: app, namespace });
     expect(set.spec?.template?.metadata?.annotations?.[RESTARTED_FOR]).toBe("run-sts");
     // Once per run: asking again changes nothing.

@@ -398,7 +398,9 @@ function summarise(state: WorkloadState, asked: Asked[], isWorkload: boolean): P
   const report: ProbeReport = {
     state: ok
       ? "converged"
-      : (worst ?? (serving.length === 0 && old.length === 0 ? "unreachable" : "other-credential")),
+      : // A rollout the controller has not caught up with is a wait, not a failure: nothing to ask yet.
+        (worst ??
+        (serving.length === 0 && old.length === 0 && state.pending === undefined ? "unreachable" : "other-credential")),
     detail: parts.join("; "),
     pods,
   };

@@ -77,12 +77,13 @@ async function deploymentState(
   };
   const caughtUp = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
   if (!caughtUp || newest === undefined) {
+    // Which ReplicaSet is current is not known yet: no pod is judged until the controller catches up.
     return {
       ...base,
       current: [],
-      old: pods.filter((pod) => owned.some((rs) => ownedBy(pod, rs))),
+      old: [],
       revision: "",
-      pending: `the Deployment controller has not rolled out generation ${deployment.metadata?.generation} yet`,
+      pending: `the Deployment controller has not rolled out generation ${deployment.metadata?.generation} yet (${pods.length} pod(s))`,
     };
   }
   const podsOf = (rs: K8s.V1ReplicaSet) => pods.filter((pod) => ownedBy(pod, rs));
@@ -112,9 +113,9 @@ async function statefulSetState(
     return {
       ...base,
       current: [],
-      old: pods,
+      old: [],
       revision: "",
-      pending: `the StatefulSet controller has not rolled out generation ${statefulSet.metadata?.generation} yet`,
+      pending: `the StatefulSet controller has not rolled out generation ${statefulSet.metadata?.generation} yet (${pods.length} pod(s))`,
     };
   }
   return { ...base, ...splitByRevisionLabel(pods, revision), revision: shortRevision(revision) };
@@ -141,9 +142,9 @@ async function daemonSetState(
     return {
       ...base,
       current: [],
-      old: pods,
+      old: [],
       revision: "",
-      pending: `the DaemonSet controller has not rolled out generation ${daemonSet.metadata?.generation} yet`,
+      pending: `the DaemonSet controller has not rolled out generation ${daemonSet.metadata?.generation} yet (${pods.length} pod(s))`,
     };
   }
   return { ...base, ...splitByRevisionLabel(pods, hash), revision: hash };
