@@ -235,4 +235,65 @@ describe("kubernetes consumer: workloads", () => {
     expect((await convergedWith(probe, 2)).pods?.map((p) => p.name)).toEqual([`${app}-a`, `${app}-b`]);
     expect((await probe.check({ kind: "api-key", id: `SK${"0".repeat(32)}` })).state).toBe("other-credential");
   });
+
+  it("reload: { path } with a canary: one pod reloads first and is checked, then the rest", async () => {
+    const port = randomInt(20_000, 60_000);
+    const app = unique("reload");
+    const { kubelet, probe } = await consumerOf(
+      app,
+      { selector: `app=${app}`, reload: { path: "/-/reload-credentials" }, canary: 1 },
+      port,
+    );
+    for (const name of [`${app}-a`, `${app}-b`]) {
+      await admin.core.createNamespacedPod({
+        namespace,
+        body: { metadata: { name, labels: { app } }, spec: template({ app }, port).spec },
+      });
+    }
+    await kubelet.settled(2);
+    await convergedWith(probe, 2);
+    // A new key in the Secret (as a store write would leave it); the pods keep the old one until they reload.
+    const client = (await import("../e2e/harness.js")).adminClient(emulator);
+    const next = await client.api.v2010.accounts(emulator.accountSid).newKeys.create({ friendlyName: "next" });
+    await admin.core.patchNamespacedSecret(
+      {
+        name: "twilio",
+        namespace,
+        body: { data: encodeData({ TWILIO_API_KEY: next.sid, TWILIO_API_SECRET: next.secret }) },
+      },
+      admin.mergePatch,
+    );
+    const onNext: Expected = { kind: "api-key", id: next.sid };
+
+    const canary = await probe.canary?.({
+      runId: "run-reload",
+      expected: onNext,
+      direction: "forward",
+      timeoutMs: 60_000,
+      pollMs: 200,
+    });
+
+    expect(canary).toMatchObject({ outcome: "passed", pods: [{ name: `${app}-a`, state: "converged" }] });
+    // Only the canary reloaded.
+    const between = await probe.check(onNext);
+    expect(between.pods?.map((pod) => [pod.name, pod.state])).toEqual([
+      [`${app}-a`, "converged"],
+      [`${app}-b`, "other-credential"],
+    ]);
+    expect(await probe.reload?.({ runId: "run-reload", expected: onNext, direction: "forward" })).toBe(
+      `POSTed /-/reload-credentials to ${app}-a, ${app}-b`,
+    );
+    expect((await probe.check(onNext)).state).toBe("converged");
+    // The Secret back to the old key, as a rollback leaves it: reloading back puts every pod on it again.
+    await admin.core.patchNamespacedSecret(
+      {
+        name: "twilio",
+        namespace,
+        body: { data: encodeData({ TWILIO_API_KEY: key.sid, TWILIO_API_SECRET: key.secret }) },
+      },
+      admin.mergePatch,
+    );
+    await probe.reload?.({ runId: "run-reload", expected: expected(), direction: "back" });
+    expect((await probe.check(expected())).state).toBe("converged");
+  });
 });
