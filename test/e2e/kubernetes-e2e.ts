@@ -3,6 +3,8 @@
  * cluster fixture per test stopped at the end of the file, a config naming its Secret and its Deployment, the
  * journal's events, and the stats of every pod the test's kubelet ever ran.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { CommandResult } from "../../src/engine/result.js";
 import { journals, type Workspace, writeConfigFor } from "./harness.js";
 import { type ClusterFixture, makeCluster } from "./kubernetes-cluster.js";
@@ -26,6 +28,16 @@ export function useKubernetesE2e() {
       const cluster = await makeCluster(e2e.servers, ws, { twilioBaseUrl: () => e2e.emulator.baseUrl, ...options });
       e2e.onTeardown(() => cluster.stop());
       return cluster;
+    },
+    /** A "Twilio" that refuses every credential (20003), closed at the end of the file: where a broken pod calls. */
+    async refusingTwilio(): Promise<string> {
+      const server = createServer((_req, res) => {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: 20003, message: "Authenticate", status: 401 }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      e2e.onTeardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },
   };
 }

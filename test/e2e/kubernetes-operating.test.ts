@@ -2,26 +2,13 @@
  * Kubernetes and the operator's commands: plan lists the pods a rotation would wait for and its canary; a pod
  * whose Twilio calls fail is named by watch (and its metric), doctor and, once a run waits for it, status.
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { until } from "../harness/kubernetes.js";
 import { cliArgs, runCli, runJson, type Workspace } from "./harness.js";
 import type { PodLaunch } from "./kubelet.js";
 import { type CommandResult, useKubernetesE2e, writeConfig } from "./kubernetes-e2e.js";
 
-const { e2e, clusterFor } = useKubernetesE2e();
-
-/** A "Twilio" that refuses every credential (20003). */
-async function refusingTwilio(): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.writeHead(401, { "content-type": "application/json" });
-    res.end(JSON.stringify({ code: 20003, message: "Authenticate", status: 401 }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  e2e.onTeardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const { e2e, clusterFor, refusingTwilio } = useKubernetesE2e();
 
 /** Two pods of deployment/web; the pod started after `breakOne()` calls a Twilio that refuses it. */
 async function clusterWithOneBadPod(ws: Workspace) {

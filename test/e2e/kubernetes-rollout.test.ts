@@ -6,8 +6,6 @@
  * pod touched; kill -9 during the rollout wait, then resume.
  */
 import { spawn } from "node:child_process";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RESTARTED_FOR } from "../../src/consumers/kubernetes/workload.js";
@@ -17,7 +15,7 @@ import type { PodLaunch } from "./kubelet.js";
 import { SECRET } from "./kubernetes-cluster.js";
 import { type CommandResult, events, sumStats, useKubernetesE2e, writeConfig } from "./kubernetes-e2e.js";
 
-const { e2e, clusterFor } = useKubernetesE2e();
+const { e2e, clusterFor, refusingTwilio } = useKubernetesE2e();
 
 describe("kubernetes: a Deployment of 3 pods, reload by rollout, canary first", () => {
   it("discovers the pods, restarts a canary first, awaits the rollout, sees no 20003, and revokes the old key", async () => {
@@ -82,24 +80,6 @@ describe("kubernetes: a Deployment of 3 pods, reload by rollout, canary first", 
     expect(text).toContain(finalPods[0]?.name ?? "unset");
   });
 });
-
-/** A "Twilio" that refuses every credential (20003): where a canary that can never authenticate calls. */
-async function refusingTwilio(): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.writeHead(401, { "content-type": "application/json" });
-    res.end(
-      JSON.stringify({
-        code: 20003,
-        message: "Authenticate",
-        more_info: "https://www.twilio.com/docs/errors/20003",
-        status: 401,
-      }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  e2e.onTeardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 describe("kubernetes: a canary that never authenticates", () => {
   it("touches no other pod, rolls every store back, brings the canary back onto the old key, exit 3", async () => {

@@ -10,12 +10,11 @@ import { startHttpProxy } from "../harness/http-proxy.js";
 import {
   deleteNamespace,
   encodeData,
+  ensureOpenCrd,
   freshNamespace,
   identityWithRules,
-  type Kube,
   kubeClient,
   secretData,
-  until,
 } from "../harness/kubernetes.js";
 import { awsClient } from "../harness/servers.js";
 import {
@@ -100,40 +99,6 @@ describe("kubernetes: a Secret changed by someone else after preflight", () => {
   });
 });
 
-/** The ExternalSecret CRD, reduced to what the tests use (ESO's own would do; its schema is not the point here). */
-async function ensureExternalSecretCrd(kube: Kube): Promise<void> {
-  try {
-    await kube.extensions.createCustomResourceDefinition({
-      body: {
-        metadata: { name: "externalsecrets.external-secrets.io" },
-        spec: {
-          group: "external-secrets.io",
-          scope: "Namespaced",
-          names: { kind: "ExternalSecret", plural: "externalsecrets", singular: "externalsecret", shortNames: ["es"] },
-          versions: [
-            {
-              name: "v1",
-              served: true,
-              storage: true,
-              schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } },
-            },
-          ],
-        },
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 409) throw error;
-  }
-  await until(
-    async () => {
-      const crd = await kube.extensions.readCustomResourceDefinition({ name: "externalsecrets.external-secrets.io" });
-      return (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
-    },
-    30_000,
-    "the ExternalSecret CRD established",
-  );
-}
-
 /**
  * An ExternalSecret `twilio` that fills Secret `twilio-eso` (owned by it, as ESO's creationPolicy Owner makes it)
  * from an AWS secret, and the test's stand-in for the operator: it copies AWSCURRENT into the Secret whenever
@@ -141,7 +106,12 @@ async function ensureExternalSecretCrd(kube: Kube): Promise<void> {
  */
 async function esoFixture(ws: Workspace) {
   const kube = kubeClient(e2e.servers);
-  await ensureExternalSecretCrd(kube);
+  await ensureOpenCrd(kube, {
+    group: "external-secrets.io",
+    kind: "ExternalSecret",
+    plural: "externalsecrets",
+    version: "v1",
+  });
   const namespace = await freshNamespace(kube, "eso");
   e2e.onTeardown(() => deleteNamespace(kube, namespace));
   const aws = await e2e.awsStore(ws, e2e.seededValue(ws));

@@ -193,3 +193,45 @@ export async function secretData(
 export function encodeData(values: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString("base64")]));
 }
+
+/**
+ * A CRD whose schema accepts anything (x-kubernetes-preserve-unknown-fields): enough to store and dry-run objects
+ * of an operator the harness does not install (External Secrets Operator, the Secrets Store CSI driver). Made once,
+ * shared by every test; resolves once the API server serves it.
+ */
+export async function ensureOpenCrd(
+  kube: Kube,
+  crd: { group: string; kind: string; plural: string; version: string },
+): Promise<void> {
+  const name = `${crd.plural}.${crd.group}`;
+  try {
+    await kube.extensions.createCustomResourceDefinition({
+      body: {
+        metadata: { name },
+        spec: {
+          group: crd.group,
+          scope: "Namespaced",
+          names: { kind: crd.kind, plural: crd.plural, singular: crd.kind.toLowerCase() },
+          versions: [
+            {
+              name: crd.version,
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } },
+            },
+          ],
+        },
+      },
+    });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+  await until(
+    async () => {
+      const made = await kube.extensions.readCustomResourceDefinition({ name });
+      return (made.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
+    },
+    30_000,
+    `CRD ${name} established`,
+  );
+}

@@ -18,7 +18,14 @@ import { createStoreProvider } from "../../providers/registry.js";
 import { validateConfig } from "../../src/config/load.js";
 import { createProbe } from "../../src/consumers/index.js";
 import { packageRoot } from "../../src/util/package-root.js";
-import { deleteNamespace, encodeData, freshNamespace, type Kube, kubeClient, until } from "../harness/kubernetes.js";
+import {
+  deleteNamespace,
+  encodeData,
+  ensureOpenCrd,
+  freshNamespace,
+  type Kube,
+  kubeClient,
+} from "../harness/kubernetes.js";
 
 beforeEach(() => {
   expect.hasAssertions();
@@ -41,44 +48,20 @@ async function dryRun(object: Manifest): Promise<void> {
   await admin.objects.create(object, undefined, "All");
 }
 
-async function openCrd(group: string, kind: string, plural: string, version: string): Promise<void> {
-  const name = `${plural}.${group}`;
-  try {
-    await admin.extensions.createCustomResourceDefinition({
-      body: {
-        metadata: { name },
-        spec: {
-          group,
-          scope: "Namespaced",
-          names: { kind, plural, singular: kind.toLowerCase() },
-          versions: [
-            {
-              name: version,
-              served: true,
-              storage: true,
-              schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } },
-            },
-          ],
-        },
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 409) throw error;
-  }
-  await until(
-    async () => {
-      const crd = await admin.extensions.readCustomResourceDefinition({ name });
-      return (crd.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
-    },
-    30_000,
-    `CRD ${name}`,
-  );
-}
-
 beforeAll(async () => {
   namespace = await freshNamespace(admin, "manifests");
-  await openCrd("external-secrets.io", "ExternalSecret", "externalsecrets", "v1");
-  await openCrd("secrets-store.csi.x-k8s.io", "SecretProviderClass", "secretproviderclasses", "v1");
+  await ensureOpenCrd(admin, {
+    group: "external-secrets.io",
+    kind: "ExternalSecret",
+    plural: "externalsecrets",
+    version: "v1",
+  });
+  await ensureOpenCrd(admin, {
+    group: "secrets-store.csi.x-k8s.io",
+    kind: "SecretProviderClass",
+    plural: "secretproviderclasses",
+    version: "v1",
+  });
 });
 afterAll(async () => {
   await deleteNamespace(admin, namespace);
