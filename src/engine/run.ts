@@ -10,13 +10,13 @@
  * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
  */
 import { ExitCode } from "../errors.js";
+import { canaryStep } from "./canary.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
   awaitSyncedStoresStep,
-  canaryStep,
   describeStepError,
   discardStrayKeys,
   finishStep,
