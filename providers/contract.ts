@@ -77,12 +77,29 @@ export interface ProviderPreflight {
   notes: string[];
 }
 
+/**
+ * A store another system fills from another store of the run (External Secrets Operator keeping a Kubernetes
+ * Secret in step with an AWS secret). Rotator never prepares, writes or rolls it back: once the stores it writes
+ * hold the new credential, the engine asks for a refresh and waits, bounded, until this one holds it too (and,
+ * on rollback, the old one again).
+ */
+export interface StoreSync {
+  /** The config name of the store it follows. */
+  readonly from: string;
+  /** How long it may take to follow, in seconds. */
+  readonly timeoutSeconds: number;
+  /** Ask the other system to refresh now; says what it did, for people. Never throws for a refused request. */
+  request(runId: string): Promise<string>;
+}
+
 export interface StoreProvider {
   /** The store's name from config (`stores[].name`). Used in every message. */
   readonly name: string;
   /** The provider type, equal to its folder name under providers/ and to `stores[].type` in config. */
   readonly type: string;
   readonly capabilities: ProviderCapabilities;
+  /** Set when another system fills this store (see StoreSync): the engine waits for it instead of writing it. */
+  readonly sync?: StoreSync;
   /** A short, secret-free description of where the secret lives, e.g. `file /etc/app/twilio.env`. */
   describe(): string;
 

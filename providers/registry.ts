@@ -10,6 +10,7 @@ import type { StoreProvider } from "./contract.js";
 import type { ProviderDefinition, ProviderEnvironment } from "./definition.js";
 import { dotenvFile } from "./dotenv-file/index.js";
 import { isMissingPackage, MissingPackageError } from "./errors.js";
+import { kubernetesSecret } from "./kubernetes-secret/index.js";
 import { vaultKv2 } from "./vault-kv2/index.js";
 
 /** Keyed by type; `registry()` makes the compiler check each key against its config schema's `type`. */
@@ -17,6 +18,7 @@ export const providers = registry({
   "aws-secrets-manager": awsSecretsManager,
   "azure-key-vault": azureKeyVault,
   "dotenv-file": dotenvFile,
+  "kubernetes-secret": kubernetesSecret,
   "vault-kv2": vaultKv2,
 });
 

@@ -7,8 +7,8 @@
  *   0.3 s bundled against 0.45 s from separate files, and `rotate --sandbox` runs four such processes on what
  *   is often a 2-core machine (bench/startup.ts measures it). Every dynamic import() stays a dynamic import of
  *   its own chunk (splitting), so a command still loads only what it uses: `--help` loads commander and the
- *   command definitions, a config naming only dotenv files no store SDK. The store SDKs (AWS, Azure, Vault)
- *   are bundled too, each in the chunks of its provider: read from a few files instead of hundreds, an
+ *   command definitions, a config naming only dotenv files no store SDK. The store SDKs (AWS, Azure, Vault,
+ *   Kubernetes) are bundled too, each in the chunks of its provider: read from a few files instead of hundreds, an
  *   emergency over four kinds of store reaches "old key refused" from process start in about half the time
  *   (bench/emergency.ts: 1.8 s against 1.0 s on a busy 2-core machine), and an installed CLI needs no SDK
  *   installed beside it. Left out, loaded from node_modules: pg (an optional peer dependency, loaded only with
@@ -37,7 +37,7 @@ const dist = join(root, "dist");
  * Packages the consumer library leaves to the app that uses them (package.json peerDependencies), and the AWS
  * SDK's own; the CLI bundles all of them but pg.
  */
-const OPTIONAL_PEERS = ["@aws-sdk/*", "@smithy/*", "@azure/*", "node-vault", "pg"];
+const OPTIONAL_PEERS = ["@aws-sdk/*", "@smithy/*", "@azure/*", "@kubernetes/client-node", "node-vault", "pg"];
 
 /** `require("./Api")` in twilio/lib/rest/Twilio.js stays a runtime require of `twilio/lib/rest/Api`. */
 const twilioProductsFromNodeModules: Plugin = {

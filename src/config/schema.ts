@@ -239,6 +239,24 @@ export const configSchema = z
       }
     }
     for (const { path, message } of storeDeadlineProblems(config)) ctx.addIssue({ code: "custom", path, message });
+    config.stores.forEach((store, index) => {
+      if (!("syncedFrom" in store) || store.syncedFrom === undefined || store.syncedFrom === store.name) return;
+      const source = config.stores.find((other) => other.name === store.syncedFrom);
+      const message =
+        source === undefined
+          ? `no store is named "${store.syncedFrom}"; name the store this one is filled from (one of ${config.stores.map((s) => `"${s.name}"`).join(", ")})`
+          : "syncedFrom" in source && source.syncedFrom !== undefined
+            ? `store "${source.name}" is itself synced from another; name the store rotator writes`
+            : undefined;
+      if (message !== undefined) ctx.addIssue({ code: "custom", path: ["stores", index, "syncedFrom"], message });
+    });
+    if (config.stores.every((store) => "syncedFrom" in store && store.syncedFrom !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stores"],
+        message: "at least one store must be one rotator writes (not syncedFrom)",
+      });
+    }
     for (const list of ["stores", "consumers"] as const) {
       const seen = new Map<string, number>();
       config[list].forEach((entry, index) => {

@@ -3,7 +3,7 @@
  * report the new credential and authenticate, or the deadline passes. Polling a condition with a deadline,
  * never a fixed sleep: a fast fleet finishes in one round, a slow one gets the whole budget.
  */
-import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
+import type { ConsumerProbe, Expected, ProbeReport, ReloadRequest } from "./probe.js";
 
 export interface ConsumerResult {
   name: string;
@@ -13,6 +13,8 @@ export interface ConsumerResult {
   convergedAt: string | null;
   reloaded: "ok" | "failed" | "no-hook";
   reloadError?: string;
+  /** What the reload did, when it said (a rollout and its generation). */
+  reloadDetail?: string;
 }
 
 export interface AwaitOptions {
@@ -29,6 +31,8 @@ export interface AwaitOptions {
    * rollback need not wait for a consumer that cannot hold what it is about to delete).
    */
   done?: (result: ConsumerResult) => boolean;
+  /** The run the reloads are for, and whether onto the new credential or back (a rollback). */
+  reload?: Omit<ReloadRequest, "expected">;
 }
 
 /** Sleep, waking early (every 100 ms at most) once `shouldStop` says so. */
@@ -40,16 +44,16 @@ async function sleepUnless(ms: number, shouldStop: (() => boolean) | undefined):
   }
 }
 
-type ReloadOutcome = { ok: true } | { ok: false; error: string };
+type ReloadOutcome = { ok: true; detail?: string } | { ok: false; error: string };
 
-export async function reloadAll(probes: ConsumerProbe[]): Promise<Map<string, ReloadOutcome>> {
+export async function reloadAll(probes: ConsumerProbe[], request?: ReloadRequest): Promise<Map<string, ReloadOutcome>> {
   const outcomes = new Map<string, ReloadOutcome>();
   await Promise.all(
     probes.map(async (probe) => {
       if (probe.reload === undefined) return;
       try {
-        await probe.reload();
-        outcomes.set(probe.name, { ok: true });
+        const detail = await probe.reload(request);
+        outcomes.set(probe.name, detail === undefined ? { ok: true } : { ok: true, detail });
       } catch (error) {
         outcomes.set(probe.name, { ok: false, error: (error as Error).message });
       }
@@ -63,7 +67,7 @@ export async function awaitConsumers(
   expected: Expected,
   options: AwaitOptions,
 ): Promise<{ converged: boolean; results: ConsumerResult[] }> {
-  const reloads = await reloadAll(probes);
+  const reloads = await reloadAll(probes, options.reload === undefined ? undefined : { ...options.reload, expected });
   const results = new Map<string, ConsumerResult>(
     probes.map((probe) => {
       const reload = reloads.get(probe.name);
@@ -76,6 +80,7 @@ export async function awaitConsumers(
           convergedAt: null,
           reloaded: reload === undefined ? "no-hook" : reload.ok ? "ok" : "failed",
           ...(reload === undefined || reload.ok ? {} : { reloadError: reload.error }),
+          ...(reload?.ok && reload.detail !== undefined ? { reloadDetail: reload.detail } : {}),
         },
       ];
     }),

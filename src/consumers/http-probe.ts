@@ -86,6 +86,7 @@ export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: st
       if (answer.status < 200 || answer.status >= 300) {
         throw new Error(`reload hook ${where(reload.url)} answered HTTP ${answer.status}`);
       }
+      return undefined;
     };
   }
   return probe;

@@ -29,13 +29,64 @@ export interface ProbeReport {
   detail: string;
   /** Whether the consumer's last Twilio call authenticated, when it said (http probes do, whatever it uses). */
   authenticated?: boolean;
+  /** A consumer of many instances (a Kubernetes workload's pods): each one's word, as journaled. */
+  pods?: PodReport[];
+}
+
+/** One pod of a `kubernetes` consumer: its name and revision (what the journal records), and what it said. */
+export interface PodReport {
+  name: string;
+  /** The workload revision it runs (pod-template-hash, controller-revision-hash); "" for a selector's pods. */
+  revision: string;
+  /** `not-ready` pods are not asked; `old-revision` ones are left from before a rollout. */
+  state: ProbeState | "not-ready" | "old-revision";
+  /** Masked identifier it reported, if any. */
+  reported?: string;
+  /** Whether its last Twilio call authenticated, when it said. */
+  authenticated?: boolean;
+}
+
+/** What a reload is for: the run, and the credential the consumer should end up on. */
+export interface ReloadRequest {
+  runId: string;
+  expected: Expected;
+  /** `forward`: onto the run's new credential; `back`: onto the old one again (a rollback). */
+  direction: "forward" | "back";
+}
+
+/** A canary's brief: reload or restart the first instance(s), and wait at most this long for them. */
+export interface CanaryRequest extends ReloadRequest {
+  timeoutMs: number;
+  pollMs: number;
+  /** Asked between polls: true stops the wait (an interruption). */
+  shouldStop?: () => boolean;
+  /** The canary's progress, for the live display. */
+  onProgress?: (detail: string) => void;
+}
+
+export interface CanaryOutcome {
+  /** `passed`: the canary uses the new credential and authenticates; `stopped`: interrupted before it knew. */
+  outcome: "passed" | "failed" | "stopped";
+  /** One secret-free line for people (which pods, what they said). */
+  detail: string;
+  pods: PodReport[];
 }
 
 export interface ConsumerProbe {
   readonly name: string;
   readonly type: string;
   describe(): string;
-  /** Ask the app to re-read its store (optional hook); throws with a clear message on failure. */
-  reload?(): Promise<void>;
+  /**
+   * Ask the app to re-read its store (optional hook); throws with a clear message on failure. May say what it did
+   * (a rollout and its generation), for the journal.
+   */
+  reload?(request?: ReloadRequest): Promise<string | undefined>;
+  /**
+   * Canary first (a `kubernetes` consumer with `canary: N`): reload or restart N instances, and wait until they use
+   * the new credential and authenticate, before anything else is touched.
+   */
+  canary?(request: CanaryRequest): Promise<CanaryOutcome>;
+  /** What the canary will do, in words (for plan): "restart 1 pod of deployment/web". */
+  describeCanary?(): string;
   check(expected: Expected): Promise<ProbeReport>;
 }

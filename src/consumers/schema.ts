@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import { envReference, httpUrl, storeName } from "../../providers/schema-parts.js";
+import { kubernetesConsumerSchema } from "./kubernetes/schema.js";
 
 // A literal header value is for what is not secret (Accept, a tenant id); one shaped like a token is refused.
 const headerValue = z
@@ -59,7 +60,11 @@ export const commandConsumerSchema = z.strictObject({
     ),
 });
 
-export const consumerEntrySchema = z.discriminatedUnion("type", [httpConsumerSchema, commandConsumerSchema]);
+export const consumerEntrySchema = z.discriminatedUnion("type", [
+  httpConsumerSchema,
+  commandConsumerSchema,
+  kubernetesConsumerSchema,
+]);
 
 export type ConsumerEntry = z.infer<typeof consumerEntrySchema>;
 export type HttpConsumerEntry = z.infer<typeof httpConsumerSchema>;

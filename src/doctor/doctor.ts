@@ -14,6 +14,7 @@ import { stateOf } from "../engine/state/index.js";
 import { diagnoseAdmin20003 } from "../twilio/diagnose.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
+import { consumerFindings } from "./consumers.js";
 import { CONSOLE, type Finding, failed, passed } from "./findings.js";
 import { fieldsOf, offlineChecks, sidsUsable } from "./offline.js";
 import { type AdminAccess, adminCheck, onlineChecks } from "./online.js";
@@ -127,13 +128,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       })),
     );
   }
-  if (config !== undefined)
-    findings.push(
-      ...agreement(
-        config.loaded,
-        seen.filter((s) => s.candidate.store !== undefined),
-      ),
-    );
+  if (config !== undefined) {
+    const stores = seen.filter((s) => s.candidate.store !== undefined);
+    findings.push(...agreement(config.loaded, stores));
+    // Consumers are asked about the one credential the stores agree on (not --offline: they are asked over the network).
+    const agreed = stores.every((s) => sameCredential(s.credential, stores[0]?.credential)) ? stores[0] : undefined;
+    if (!options.offline) findings.push(...(await consumerFindings(config.context, agreed?.credential)));
+  }
   return { healthy: findings.every((finding) => finding.ok), findings };
 }
 

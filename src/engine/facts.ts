@@ -344,7 +344,14 @@ export function describeAdmin(admin: Record<string, unknown>): string {
 }
 
 function describeConsumer(entry: ConsumerEntry): string {
-  return entry.type === "http" ? `http ${entry.url}` : `command ${entry.command.join(" ")}`;
+  switch (entry.type) {
+    case "http":
+      return `http ${entry.url}`;
+    case "command":
+      return `command ${entry.command.join(" ")}`;
+    case "kubernetes":
+      return `kubernetes ${entry.namespace}/${entry.workload ?? entry.selector ?? "pods"}`;
+  }
 }
 
 /** Which top-level fields of two entries differ (names only: values are said elsewhere, or are the user's). */

@@ -101,10 +101,32 @@ export type JournalEvent =
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }
+  /** A store another system fills (`syncedFrom`) was asked to refresh; `detail` says how (or why it could not be). */
+  | { event: "store-sync-requested"; store: string; detail: string }
+  /** The wait for those stores to hold the new credential (`forward`), or the old one again on rollback (`back`). */
+  | { event: "stores-synced"; direction: "forward" | "back"; converged: boolean; laggards: string[] }
+  /** A consumer's canary: the pods restarted or reloaded first, by name and revision, and how it went. */
+  | {
+      event: "consumer-canary";
+      consumer: string;
+      outcome: "passed" | "failed" | "stopped";
+      detail: string;
+      pods: JournaledPod[];
+    }
   | {
       event: "consumers-checked";
       converged: boolean;
-      results: Array<{ name: string; state: string; detail: string; convergedAt: string | null; reloaded: string }>;
+      results: Array<{
+        name: string;
+        state: string;
+        detail: string;
+        convergedAt: string | null;
+        reloaded: string;
+        /** What the reload did (a rollout and its generation), when it said. */
+        reloadDetail?: string;
+        /** A `kubernetes` consumer's pods at the last check: names and revisions, never data. */
+        pods?: JournaledPod[];
+      }>;
     }
   | { event: "stores-checked"; missing: string[] }
   | {
@@ -154,6 +176,14 @@ export interface JournaledFacts {
   adminFallbackEnv?: string;
   /** The account whose credential the admin is (a fleet's parent), when it is not the rotated account. */
   adminAccount?: string;
+}
+
+/** A pod as the journal records it: its name, the workload revision it ran, and what it said (masked). */
+export interface JournaledPod {
+  name: string;
+  revision: string;
+  state: string;
+  reported?: string;
 }
 
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {

@@ -219,7 +219,7 @@ async function checkConsumers(
         if (revokeImmediately) {
           notes.push(`${line}; --revoke-immediately: the old ${context.issuer.labels.noun} is revoked without it`);
         } else problems.push(line);
-      } else if (current !== undefined && report.state === "other-credential" && probe.type === "http") {
+      } else if (current !== undefined && report.state === "other-credential" && probe.type !== "command") {
         notes.push(`consumer "${probe.name}" ${report.detail}, not the stores' ${maskSid(expected.id)}`);
       } else if (report.state === "not-authenticated") {
         notes.push(`consumer "${probe.name}": ${report.detail}`);

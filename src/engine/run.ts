@@ -12,6 +12,7 @@
 import { ExitCode, errorMessage } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { judgeAdminDependents } from "./admin-dependents.js";
+import { canaryStep } from "./canary.js";
 import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
 import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
@@ -19,6 +20,7 @@ import { otherHolders, sharedCredentialError } from "./overlap.js";
 import { type CommandResult, resultFromState } from "./result.js";
 import {
   awaitConsumersStep,
+  awaitSyncedStoresStep,
   describeStepError,
   discardStrayKeys,
   finishStep,
@@ -77,8 +79,40 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
   return runFromConsumers(state, command);
 }
 
-/** Steps 5-8: every store holds the new credential; wait for consumers, then revoke the old one. */
+/**
+ * Steps 5-8: every store rotator writes holds the new credential; wait for the stores others fill from them, the
+ * consumers' canaries, then every consumer, and revoke the old one.
+ */
 export async function runFromConsumers(state: RunState, command: string): Promise<CommandResult> {
+  const unsynced = await awaitSyncedStoresStep(state, "forward");
+  if (unsynced.length > 0 && !state.mode.revokeImmediately) {
+    if (interrupted(state.context)) {
+      return resultFromState(command, state, await stopInterrupted(state, "while waiting for synced stores"));
+    }
+    // Promise 1 again: their readers may still be on the old credential.
+    const outcome = {
+      status: "awaiting-consumers" as const,
+      exitCode: ExitCode.awaitingConsumers,
+      error: `not every store holds the new ${noun(state)} yet: ${unsynced.join(", ")}; the old ${noun(state)} was not revoked`,
+      next: `make the system that fills them catch up, then \`rotator resume\` checks again and carries on; or \`rotator rollback\` restores every store and deletes the new ${noun(state)}`,
+    };
+    await state.journal.append({ event: "run-finished", ...outcome });
+    return resultFromState(command, state, outcome);
+  }
+  if (unsynced.length > 0) {
+    warn(
+      state,
+      `revoking without waiting for synced stores (--revoke-immediately); not holding the new ${noun(state)} yet: ${unsynced.join(", ")}`,
+    );
+  }
+  const canary = await canaryStep(state);
+  if (canary.stopped) {
+    return resultFromState(command, state, await stopInterrupted(state, "while waiting for a canary"));
+  }
+  if (canary.failed !== undefined) {
+    // Nothing else was touched: every store goes back, and the canary with it.
+    return resultFromState(command, state, await rollbackStep(state, canary.failed));
+  }
   const laggards = await awaitConsumersStep(state);
   if (interrupted(state.context) && laggards.length > 0 && !state.mode.revokeImmediately) {
     return resultFromState(command, state, await stopInterrupted(state, "while waiting for consumers"));

@@ -180,8 +180,9 @@ export async function writeStoresStep(
   state: RunState,
   shouldStop: () => boolean = () => false,
 ): Promise<"committed" | "stopped"> {
-  state.context.reporter.step(`writing ${maskSid(state.newId)} to ${state.stores.length} store(s), in order`);
-  for (const progress of state.stores) {
+  const writable = state.stores.filter((progress) => progress.provider.sync === undefined);
+  state.context.reporter.step(`writing ${maskSid(state.newId)} to ${writable.length} store(s), in order`);
+  for (const progress of writable) {
     if (progress.written) continue;
     if (shouldStop()) return "stopped";
     await writeStoreStep(state, progress);
@@ -216,6 +217,7 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
     {
       timeoutMs: timeoutSeconds * 1000,
       pollMs: verify.consumersPollSeconds * 1000,
+      reload: { runId: state.journal.runId, direction: "forward" },
       shouldStop: () => state.context.interruption?.signal !== undefined,
       onChange: (result) => {
         const line = `${result.convergedAt === null ? "…" : "✓"} ${result.name}: ${result.report.detail}`;
@@ -232,6 +234,7 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   reporter.liveDone?.();
   for (const result of results) {
     if (result.reloaded === "failed") reporter.warn(`${result.name}: reload hook failed: ${result.reloadError}`);
+    if (result.reloadDetail !== undefined) reporter.info(`${result.name}: ${result.reloadDetail}`);
   }
   state.consumers = results;
   await state.journal.append({
@@ -243,10 +246,68 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
       detail: r.report.detail,
       convergedAt: r.convergedAt,
       reloaded: r.reloaded,
+      ...(r.reloadDetail === undefined ? {} : { reloadDetail: r.reloadDetail }),
+      ...(r.report.pods === undefined ? {} : { pods: r.report.pods }),
     })),
   });
   return results.filter((r) => r.convergedAt === null).map((r) => r.name);
 }
+
+/**
+ * Stores another system fills (`syncedFrom`): ask each to refresh, then wait (each up to its own bound) until it
+ * holds the run's new credential (`forward`), or the old one again after a rollback (`back`). Returns the ones
+ * that do not, with what they hold.
+ */
+export async function awaitSyncedStoresStep(state: RunState, direction: "forward" | "back"): Promise<string[]> {
+  const synced = state.stores.filter((progress) => progress.provider.sync !== undefined);
+  const target = direction === "forward" ? state.newId : state.oldId;
+  if (synced.length === 0 || target === undefined) return [];
+  const { reporter, loaded } = state.context;
+  const pollMs = loaded.config.verify.consumersPollSeconds * 1000;
+  reporter.step(
+    `waiting for ${synced.map((p) => `${p.provider.name} (synced from ${p.provider.sync?.from})`).join(", ")} to hold ${maskSid(target)}`,
+  );
+  const holds = async (progress: StoreProgress): Promise<string | undefined> => {
+    try {
+      const held = (await progress.provider.read()).credential;
+      return held === undefined ? "none" : credentialId(held);
+    } catch (error) {
+      return `unreadable: ${errorMessage(error)}`;
+    }
+  };
+  const laggards = await Promise.all(
+    synced.map(async (progress): Promise<string | undefined> => {
+      const sync = progress.provider.sync!;
+      const deadline = Date.now() + sync.timeoutSeconds * 1000;
+      let asked = 0;
+      for (;;) {
+        const held = await holds(progress);
+        if (held === target) {
+          reporter.info(`${progress.provider.name}: holds ${maskSid(target)}`);
+          return undefined;
+        }
+        // Asked again now and then: a refresh that ran before its source was readable copies the old value.
+        if (Date.now() - asked >= SYNC_REQUEST_EVERY_MS) {
+          const detail = await sync.request(state.journal.runId);
+          asked = Date.now();
+          await state.journal.append({ event: "store-sync-requested", store: progress.provider.name, detail });
+          reporter.info(`${progress.provider.name}: ${detail}`);
+        }
+        const interrupted = direction === "forward" && state.context.interruption?.signal !== undefined;
+        if (interrupted || Date.now() + pollMs > deadline) {
+          const shown = held?.startsWith("unreadable") ? held : maskSid(held === "none" ? undefined : held);
+          return `${progress.provider.name} (synced from ${sync.from}; holds ${shown})`;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    }),
+  );
+  const missing = laggards.filter((laggard): laggard is string => laggard !== undefined);
+  await state.journal.append({ event: "stores-synced", direction, converged: missing.length === 0, laggards: missing });
+  return missing;
+}
+
+const SYNC_REQUEST_EVERY_MS = 30_000;
 
 /** How long consumers get: the emergency deadline in an emergency, none at all with --revoke-immediately. */
 export function consumersTimeoutSeconds(state: RunState): number {
@@ -455,6 +516,21 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
+  const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
+  const unsynced = touched ? await awaitSyncedStoresStep(state, "back") : [];
+  if (unsynced.length > 0) {
+    // Its readers may already use the new key: deleting it now would strand them.
+    const error = `every store rotator writes holds the old ${noun} again, but ${unsynced.join(", ")} still does not, so the new ${noun} was not deleted`;
+    const outcome: RunOutcome = {
+      status: "failed",
+      exitCode: ExitCode.needsOperator,
+      error,
+      next: `make the system that fills those stores catch up (for an ExternalSecret: kubectl annotate externalsecret <name> force-sync=$(date +%s) --overwrite), then \`rotator resume\` checks again and deletes the new ${noun}`,
+    };
+    await state.journal.append({ event: "run-finished", ...outcome });
+    reporter.warn(error);
+    return outcome;
+  }
   const stillOnNewKey = await consumersBackOnOldKey(state);
   if (stillOnNewKey.length > 0) {
     // A consumer that already switched would get 20003 the moment the new key is deleted: keep it.
@@ -541,6 +617,7 @@ async function consumersBackOnOldKey(state: RunState): Promise<string[]> {
     {
       timeoutMs: consumersDeadlineSeconds(loaded.config.verify, { ...state.mode, revokeImmediately: false }) * 1000,
       pollMs: loaded.config.verify.consumersPollSeconds * 1000,
+      reload: { runId: state.journal.runId, direction: "back" },
       onChange: (result) => reporter.info(`${result.name}: ${result.report.detail}`),
       done: (result) => !mayHoldNew(result),
     },

@@ -31,6 +31,8 @@ export interface ConsumerCheck {
   /** Its last Twilio call authenticated (null when the probe cannot say). */
   authenticated: boolean | null;
   detail: string;
+  /** A `kubernetes` consumer's pods whose last Twilio call did not authenticate, or that did not answer. */
+  podsNotAuthenticated?: string[];
 }
 
 export interface WatchCheck {
@@ -122,7 +124,17 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
         report.state === "bad-response" ||
         report.state === "not-authenticated" ||
         authenticated === false;
-      if (failing) problems.push(`consumer "${probe.name}" (${probe.describe()}): ${report.detail}`);
+      const pods = "pods" in report ? report.pods : undefined;
+      const podsNotAuthenticated = pods
+        ?.filter((pod) => pod.authenticated === false || pod.state === "unreachable" || pod.state === "bad-response")
+        .map((pod) => pod.name);
+      if (failing) {
+        const which =
+          podsNotAuthenticated === undefined || podsNotAuthenticated.length === 0
+            ? ""
+            : ` (pods not authenticated: ${podsNotAuthenticated.join(", ")})`;
+        problems.push(`consumer "${probe.name}" (${probe.describe()}): ${report.detail}${which}`);
+      }
       return {
         name: probe.name,
         type: probe.type,
@@ -130,6 +142,7 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
         converged,
         authenticated,
         detail: report.detail,
+        ...(podsNotAuthenticated === undefined ? {} : { podsNotAuthenticated }),
       };
     }),
   );

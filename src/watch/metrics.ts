@@ -16,6 +16,7 @@ export class WatchMetrics {
   readonly #store: Gauge;
   readonly #consumerConverged: Gauge;
   readonly #consumerAuthenticated: Gauge;
+  readonly #podsNotAuthenticated: Gauge;
   readonly #healthy: Gauge;
   readonly #lastCheck: Gauge;
   readonly #checks: Counter;
@@ -56,6 +57,12 @@ export class WatchMetrics {
     this.#consumerConverged = new Gauge({
       name: "rotator_consumer_converged",
       help: "1 when the consumer reports the credential the stores hold.",
+      labelNames: ["consumer"],
+      registers,
+    });
+    this.#podsNotAuthenticated = new Gauge({
+      name: "rotator_consumer_pods_not_authenticated",
+      help: "A kubernetes consumer's Ready pods whose last Twilio call did not authenticate, or that did not answer.",
       labelNames: ["consumer"],
       registers,
     });
@@ -115,6 +122,8 @@ export class WatchMetrics {
       if (consumer.authenticated !== null)
         this.#consumerAuthenticated.set({ consumer: consumer.name }, consumer.authenticated ? 1 : 0);
       if (consumer.authenticated === false) this.#refusals.inc({ account, source: "consumer", name: consumer.name });
+      if (consumer.podsNotAuthenticated !== undefined)
+        this.#podsNotAuthenticated.set({ consumer: consumer.name }, consumer.podsNotAuthenticated.length);
     }
     this.#healthy.set({ account }, check.healthy ? 1 : 0);
     this.#lastCheck.set(Date.parse(check.checkedAt) / 1000);

@@ -173,14 +173,14 @@ const cases: BadInput[] = [
     name: "an unknown store type",
     config: () => ({ stores: { 0: { type: "dotenv" } } }),
     expect: [
-      /stores\[0\]\.type: "dotenv" is not a known store type; use one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2 \(did you mean dotenv-file\?\)/,
+      /stores\[0\]\.type: "dotenv" is not a known store type; use one of aws-secrets-manager, azure-key-vault, dotenv-file, kubernetes-secret, vault-kv2 \(did you mean dotenv-file\?\)/,
     ],
   },
   {
     name: "a store without a type",
     config: () => ({ stores: { 1: { type: REMOVE } } }),
     expect: [
-      /stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2/,
+      /stores\[1\]\.type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, kubernetes-secret, vault-kv2/,
     ],
   },
   {
@@ -193,7 +193,7 @@ const cases: BadInput[] = [
   {
     name: "an unknown consumer type",
     config: () => ({ consumers: [{ name: "api", type: "grpc" }] }),
-    expect: [/consumers\[0\]\.type: "grpc" is not a known consumer type; use one of http, command/],
+    expect: [/consumers\[0\]\.type: "grpc" is not a known consumer type; use one of http, command, kubernetes/],
   },
   {
     name: "wrong types",

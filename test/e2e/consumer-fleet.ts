@@ -25,6 +25,8 @@ export interface ConsumerStats {
   storeReadFailureEvents: number;
   /** The library's status() when the stats were read. */
   status: ConsumerStatus;
+  /** How often it was asked its status (the probe's GET). */
+  statusRequests: number;
 }
 
 export interface Consumer {
@@ -43,6 +45,10 @@ export interface ConsumerOptions {
   noReload?: boolean;
   callIntervalMs?: number;
   storeTimeoutSeconds?: number;
+  /** Listen here instead of 127.0.0.1 and a free port (a test pod: its own 127.0.0.x and the workload's port). */
+  listen?: { host: string; port: number };
+  /** Start even if Twilio refuses the credential (NO_START_CHECK). */
+  noStartCheck?: boolean;
 }
 
 /** Starts consumers and stops every one of them at the end of the file (call `stopAll` in afterAll). */
@@ -67,6 +73,10 @@ export function consumerFleet(baseUrl: () => string) {
           CALL_INTERVAL_MS: String(options.callIntervalMs ?? 40),
           NO_RELOAD: options.noReload ? "1" : "0",
           STORE_TIMEOUT_SECONDS: options.storeTimeoutSeconds === undefined ? "" : String(options.storeTimeoutSeconds),
+          NO_START_CHECK: options.noStartCheck ? "1" : "0",
+          ...(options.listen === undefined
+            ? {}
+            : { LISTEN_HOST: options.listen.host, LISTEN_PORT: String(options.listen.port) }),
         } as NodeJS.ProcessEnv,
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -79,7 +89,7 @@ export function consumerFleet(baseUrl: () => string) {
         lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
         child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
       });
-      const url = `http://127.0.0.1:${port}`;
+      const url = `http://${options.listen?.host ?? "127.0.0.1"}:${port}`;
       const consumer: Consumer = {
         name,
         url,

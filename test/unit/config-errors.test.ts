@@ -259,17 +259,17 @@ describe("schema messages say what is expected", () => {
 
   it("an unknown or missing type lists the known ones, with 'did you mean'", () => {
     expect(problemsOf((c) => ((c.stores[0] as Json).type = "dotenv"))).toBe(
-      'stores[0].type: "dotenv" is not a known store type; use one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2 ' +
+      'stores[0].type: "dotenv" is not a known store type; use one of aws-secrets-manager, azure-key-vault, dotenv-file, kubernetes-secret, vault-kv2 ' +
         "(did you mean dotenv-file?)",
     );
     expect(problemsOf((c) => delete (c.stores[0] as Json).type)).toBe(
-      "stores[0].type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, vault-kv2",
+      "stores[0].type: missing: give the store type, one of aws-secrets-manager, azure-key-vault, dotenv-file, kubernetes-secret, vault-kv2",
     );
     expect(problemsOf((c) => (c.stores[0] = vault({ method: "tokn" })))).toBe(
       'stores[0].auth.method: "tokn" is not a known auth method; use one of token, approle, kubernetes (did you mean token?)',
     );
     expect(problemsOf((c) => (c.consumers = [{ name: "api", type: "htpp" }]))).toBe(
-      'consumers[0].type: "htpp" is not a known consumer type; use one of http, command (did you mean http?)',
+      'consumers[0].type: "htpp" is not a known consumer type; use one of http, command, kubernetes (did you mean http?)',
     );
     const masked = problemsOf((c) => ((c.stores[0] as Json).type = TOKEN));
     expectNoSecrets(masked);

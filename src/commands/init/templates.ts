@@ -13,6 +13,7 @@ export const STORE_NAMES: Record<ProviderType, string> = {
   "vault-kv2": "vault",
   "aws-secrets-manager": "aws",
   "azure-key-vault": "azure",
+  "kubernetes-secret": "k8s",
 };
 
 /** A store entry, as lines under `stores:`; `{name}` is its name, `{suffix}` "" for the first of a type, then "-2", ... */
@@ -43,6 +44,15 @@ const STORE_TEMPLATES: Record<ProviderType, (credential: CredentialChoice) => st
     auth: { method: default } # DefaultAzureCredential: environment, workload or managed identity, Azure CLI
     # An application's secret instead (authorityHost: a private authority, or \`rotator emulator azure-key-vault\`):
     # auth: { method: client-secret, tenantId: <guid>, clientId: <guid>, clientSecret: { env: AZURE_CLIENT_SECRET } }`,
+  "kubernetes-secret": () => `  - name: {name}
+    type: kubernetes-secret
+    namespace: default # CHANGE ME: the Secret's namespace
+    secretName: twilio{suffix} # CHANGE ME: the Secret pods read (created if absent)
+    # Connection: in a pod, its service account; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config).
+    # kubeconfig: ~/.kube/config
+    # context: prod
+    # A Secret External Secrets Operator fills from another store: rotator waits for it instead of writing it.
+    # syncedFrom: aws`,
 };
 
 const HEAD = (

@@ -10,7 +10,17 @@ import { consumersDeadlineSeconds } from "../../engine/steps.js";
 import { maskSid } from "../../util/mask.js";
 
 export interface PlanAction {
-  action: "preflight" | "create" | "verify" | "write" | "await-consumers" | "revoke" | "finish" | "on-failure";
+  action:
+    | "preflight"
+    | "create"
+    | "verify"
+    | "write"
+    | "await-sync"
+    | "canary"
+    | "await-consumers"
+    | "revoke"
+    | "finish"
+    | "on-failure";
   /** What the step acts on: the account, a store's name, the consumers, the old credential. */
   target: string;
   /** The masked credential before the step, where there is one. */
@@ -67,6 +77,16 @@ export function planActions(context: EngineContext, preflight: PreflightResult, 
         f.snapshot === undefined
           ? "unknown"
           : maskSid(f.snapshot.credential === undefined ? undefined : credentialId(f.snapshot.credential));
+      const sync = stores[i]?.sync;
+      if (sync !== undefined) {
+        return {
+          action: "await-sync",
+          target: f.name,
+          from: held,
+          to: `new ${noun}`,
+          description: `wait for store "${f.name}" (${f.location}) to hold the new ${noun}: rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`,
+        };
+      }
       return {
         action: "write",
         target: f.name,
@@ -75,6 +95,19 @@ export function planActions(context: EngineContext, preflight: PreflightResult, 
         description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
       };
     }),
+    ...(mode.emergency && mode.revokeImmediately ? [] : context.consumers).flatMap((probe): PlanAction[] =>
+      probe.describeCanary === undefined
+        ? []
+        : [
+            {
+              action: "canary",
+              target: probe.name,
+              from: null,
+              to: `new ${noun}`,
+              description: `canary first: ${probe.describeCanary()}, and wait up to ${consumersDeadlineSeconds(config.verify, { emergency: mode.emergency ?? false, revokeImmediately: false })} s for it to use the new ${noun} and authenticate before touching any other; if it does not, roll back`,
+            },
+          ],
+    ),
     {
       action: "await-consumers",
       target: preflight.consumers.map((c) => c.name).join(", "),

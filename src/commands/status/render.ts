@@ -29,6 +29,7 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
   for (const run of result.runs) {
     const host = shared && run.host !== undefined ? `  on ${run.host}` : "";
     lines.push(`  ${run.runId}  ${run.command}  ${run.status}${host}${run.next ? `  next: ${run.next}` : ""}`);
+    for (const waiting of run.waitingFor ?? []) lines.push(`    waiting for ${waiting}`);
   }
   if (result.check !== undefined)
     lines.push(`check: ${result.check.state} (exit ${result.exitCode}): ${result.check.summary}`);

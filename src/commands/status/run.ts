@@ -4,7 +4,7 @@
  */
 import { credentialId } from "../../../providers/contract.js";
 import { type EngineContext, ownsRun } from "../../engine/context.js";
-import { isUnfinished } from "../../engine/journal.js";
+import { isUnfinished, type JournalRecord } from "../../engine/journal.js";
 import { describeIdentity, describeOwner, overallLockState } from "../../engine/lock.js";
 import { overlapError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
@@ -37,6 +37,11 @@ export interface StatusResult extends CommandResult {
     /** The host the run started on (state on PostgreSQL holds every host's runs). */
     host?: string;
     next?: string;
+    /**
+     * What an unfinished run was last seen waiting for: each lagging consumer with its word (a `kubernetes`
+     * consumer's lagging pods by name), each synced store that had not followed.
+     */
+    waitingFor?: string[];
   }>;
   /** Where the runs and locks are: `state directory /x`, `PostgreSQL database h:5432/db`. */
   state: string;
@@ -88,6 +93,7 @@ export async function status(
       finishedAt: run.finished?.ts ?? null,
       ...(run.started?.host === undefined ? {} : { host: run.started.host }),
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
+      ...(isUnfinished(run) ? waitingFor(run.records) : {}),
     }));
   // A run still in preflight holds its stores' locks but has no journal yet: it is running too.
   for (const { lock } of locks) {
@@ -165,4 +171,18 @@ async function checkVerdict(
     state: "ok",
     summary: ageDays === null ? "nothing due" : `the credential is ${ageDays} days old, due at ${maxAge}`,
   };
+}
+
+/** What the run's journal last said it waited for (see `runs[].waitingFor`); nothing when it waited for nothing. */
+function waitingFor(records: JournalRecord[]): { waitingFor?: string[] } {
+  const lagging: string[] = [];
+  const synced = records.filter((r) => r.event === "stores-synced").at(-1);
+  if (synced?.event === "stores-synced" && !synced.converged) lagging.push(...synced.laggards);
+  const checked = records.filter((r) => r.event === "consumers-checked").at(-1);
+  if (checked?.event === "consumers-checked") {
+    for (const result of checked.results) {
+      if (result.convergedAt === null) lagging.push(`consumer ${result.name}: ${result.detail}`);
+    }
+  }
+  return lagging.length === 0 ? {} : { waitingFor: lagging };
 }
