@@ -12,7 +12,7 @@ import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
-import type { DoctorCommandOptions } from "./command.js";
+import type { DoctorCommandOptions } from "./options.js";
 import { renderDoctor } from "./render.js";
 
 export interface DoctorResult extends DoctorReport {
