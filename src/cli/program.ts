@@ -54,8 +54,10 @@ Exit codes:
   6    an unfinished run (or another config) shares one of these stores
   7    needs an operator: a rollback or revoke could not complete; the
        journal says what \`rotator resume\` will do
-  130  interrupted (Ctrl-C, SIGTERM) or not confirmed: the run stopped
-       between steps; the result says what to run next
+  8    cancelled: you answered no at the confirmation prompt; nothing
+       was changed
+  130  interrupted (Ctrl-C, SIGTERM): the run stopped between steps; the
+       result says what to run next
 
 Examples:
   rotator rotate --sandbox         a whole rotation on a built-in sandbox
