@@ -297,3 +297,38 @@ describe("doctor finds its config and journals as every command does", () => {
     }
   });
 });
+
+describe("a fleet asks once, and a no cancels every account", () => {
+  it("rotate and resume over a fleet on a terminal: a no is exit 8, no account started, no key made", async () => {
+    const ws = await e2e.workspace(1);
+    const subaccounts = e2e.emulator.createSubaccounts(2, { friendlyNamePrefix: "alike-" });
+    for (const sub of subaccounts) {
+      const key = e2e.emulator.createStandardKey(sub.sid, { friendlyName: "seed" });
+      ws.secrets.push(key.secret, sub.authToken);
+      await writeFile(join(ws.dir, `${sub.sid}.env`), envText(sub.sid, key.sid, key.secret, sub.friendlyName), {
+        mode: 0o600,
+      });
+    }
+    await writeConfigFor(ws, {
+      accounts: { list: subaccounts.map((sub) => sub.sid) },
+      stores: [{ name: "app", type: "dotenv-file", path: join(ws.dir, "{accountSid}.env") }],
+    });
+    const keysBefore = subaccounts.map((sub) => e2e.emulator.keys(sub.sid).length);
+    const plain = (command: string) => [command, "--config", ws.configPath, "--state-dir", ws.stateDir];
+
+    const rotate = await runInProcess(plain("rotate"), { env: ws.env, tty: true, answer: "n" });
+    expect(rotate.code, rotate.stderr).toBe(8);
+    expect(rotate.stderr).toContain("rotate will rotate the API key of 2 account(s), each on its own:");
+    expect(rotate.stdout).toContain("fleet rotate: cancelled at the prompt, nothing was changed (exit 8)");
+    expect(stripVTControlCharacters(rotate.stdout)).toContain(
+      "next: run the command again and answer y to go ahead (or pass --yes)",
+    );
+    expect(rotate.stdout).not.toContain("`rotator resume`");
+    expect(subaccounts.map((sub) => e2e.emulator.keys(sub.sid).length)).toEqual(keysBefore);
+
+    const resume = await runInProcess(plain("resume"), { env: ws.env, tty: true, answer: "n" });
+    expect(resume.code, resume.stderr).toBe(8);
+    expect(resume.stderr).toContain("resume will finish the runs left unfinished of 2 account(s), each on its own:");
+    expect(await runFiles(ws)).toEqual([]);
+  });
+});
