@@ -96,6 +96,16 @@ describe("sync behaves as rotate does", () => {
     expect(await Promise.all(ws.storeFiles.map((file) => readFile(file, "utf8")))).toEqual(before);
     expect(await runFiles(ws)).toEqual([]);
     expect(receiver.events("/sync-no")).toEqual([]);
+
+    // Ctrl-C at the question (a key to a terminal in raw mode, not a signal) is a no, not a wait for ever.
+    const interrupted = await runInProcess(syncArgs(ws, key), {
+      env: { ...ws.env, NEW_SECRET: key.secret },
+      tty: true,
+      answer: "\u0003",
+    });
+    expect(interrupted.code, interrupted.stderr).toBe(8);
+    expect(interrupted.stderr).toContain(CANCELLED);
+    expect(await Promise.all(ws.storeFiles.map((file) => readFile(file, "utf8")))).toEqual(before);
   });
 
   it("a yes writes every store and notifies; --yes on a terminal and a run without one never ask", async () => {

@@ -2,7 +2,8 @@
  * The one confirmation rule of the commands that change stores (rotate, sync, resume, rollback; their
  * definitions say `changesStores`): on a terminal, without --yes, say what is about to change and ask
  * `[y/N]` before the first change; without a terminal never ask (a cron job or a pipeline goes ahead, as
- * it always has). Anything but y or yes is no: the command ends cancelled (exit 8), having changed nothing.
+ * it always has). Anything but y or yes is no (Ctrl-C at the question too): the command ends cancelled
+ * (exit 8), having changed nothing.
  */
 import { createInterface } from "node:readline/promises";
 import type { Output } from "../../cli/output.js";
@@ -20,12 +21,20 @@ export function asksFirst(options: { yes?: boolean }, runtime: Runtime): boolean
   return options.yes !== true && runtime.stdin.isTTY === true && runtime.stderr.isTTY === true;
 }
 
-/** Print `lines` (what is about to change) on stderr, then ask; true only for y or yes. */
+/**
+ * Print `lines` (what is about to change) on stderr, then ask; true only for y or yes. Ctrl-C at the question
+ * (which a terminal in raw mode hands readline as a key, not as a signal) and the end of input are a no too:
+ * without this the question would wait for ever.
+ */
 export async function askToGoAhead(lines: string[], runtime: Runtime, output: Output): Promise<boolean> {
   output.note(lines);
   const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
   try {
-    const answer = await prompt.question(output.err.bold("Go ahead? [y/N] "));
+    const answer = await new Promise<string>((resolve) => {
+      prompt.once("SIGINT", () => resolve(""));
+      prompt.once("close", () => resolve(""));
+      prompt.question(output.err.bold("Go ahead? [y/N] ")).then(resolve, () => resolve(""));
+    });
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     prompt.close();
