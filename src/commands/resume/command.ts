@@ -46,47 +46,21 @@ have checked them.
     ["rotator resume --drop-consumer old-worker", "a consumer that is gone for good"],
     ["rotator resume --config fleet.yaml", "a fleet: every account left unfinished"],
   ],
-  async run({ options, context, definition }) {
-    const [
-      { runConfigCommand },
-      { resume },
-      { renderRun },
-      { fleetRunCommand },
-      { asksFirst, askToTakeSteps, askForFleet },
-    ] = await Promise.all([
-      import("../shared/run-config-command.js"),
+  async run(invocation) {
+    const [{ runReentryCommand }, { resume }] = await Promise.all([
+      import("../shared/reentry-command.js"),
       import("./run.js"),
-      import("../shared/render-run.js"),
-      import("../shared/fleet-command.js"),
-      import("../shared/confirm.js"),
     ]);
-    const { runtime } = context;
-    const interactive = asksFirst(options, runtime);
-    const resumeOptions = {
-      dropConsumers: options.dropConsumer ?? [],
-      allowSharedRevoke: options.allowSharedRevoke ?? false,
-    };
-    await runConfigCommand({
-      definition,
-      options,
-      context,
-      action: (engine, { output }) =>
+    const { dropConsumer, allowSharedRevoke } = invocation.options;
+    await runReentryCommand(
+      invocation,
+      (engine, confirm) =>
         resume(engine, {
-          ...resumeOptions,
-          ...(interactive ? { confirm: (request) => askToTakeSteps("resume", request, runtime, output) } : {}),
+          dropConsumers: dropConsumer ?? [],
+          allowSharedRevoke: allowSharedRevoke ?? false,
+          ...(confirm === undefined ? {} : { confirm }),
         }),
-      render: renderRun,
-      fleet: fleetRunCommand(
-        definition,
-        (engine) => resume(engine, resumeOptions),
-        ({ output }) =>
-          interactive
-            ? {
-                confirm: (accounts) =>
-                  askForFleet("resume will finish the runs left unfinished of", accounts, runtime, output),
-              }
-            : {},
-      ),
-    });
+      "resume will finish the runs left unfinished of",
+    );
   },
 });

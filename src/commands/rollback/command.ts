@@ -35,44 +35,16 @@ your word (journaled, and named in the result).
     ["rotator rollback --yes --json", "the same from a script, with the result as JSON"],
     ["rotator rollback --config fleet.yaml", "a fleet: every account with an unfinished run"],
   ],
-  async run({ options, context, definition }) {
-    const [
-      { runConfigCommand },
-      { rollback },
-      { renderRun },
-      { fleetRunCommand },
-      { asksFirst, askToTakeSteps, askForFleet },
-    ] = await Promise.all([
-      import("../shared/run-config-command.js"),
+  async run(invocation) {
+    const [{ runReentryCommand }, { rollback }] = await Promise.all([
+      import("../shared/reentry-command.js"),
       import("./run.js"),
-      import("../shared/render-run.js"),
-      import("../shared/fleet-command.js"),
-      import("../shared/confirm.js"),
     ]);
-    const { runtime } = context;
-    const interactive = asksFirst(options, runtime);
-    const dropConsumers = options.dropConsumer ?? [];
-    await runConfigCommand({
-      definition,
-      options,
-      context,
-      action: (engine, { output }) =>
-        rollback(engine, {
-          dropConsumers,
-          ...(interactive ? { confirm: (request) => askToTakeSteps("rollback", request, runtime, output) } : {}),
-        }),
-      render: renderRun,
-      fleet: fleetRunCommand(
-        definition,
-        (engine) => rollback(engine, { dropConsumers }),
-        ({ output }) =>
-          interactive
-            ? {
-                confirm: (accounts) =>
-                  askForFleet("rollback will undo the unfinished runs of", accounts, runtime, output),
-              }
-            : {},
-      ),
-    });
+    const dropConsumers = invocation.options.dropConsumer ?? [];
+    await runReentryCommand(
+      invocation,
+      (engine, confirm) => rollback(engine, { dropConsumers, ...(confirm === undefined ? {} : { confirm }) }),
+      "rollback will undo the unfinished runs of",
+    );
   },
 });
