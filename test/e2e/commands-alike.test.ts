@@ -1,9 +1,10 @@
 /**
  * The commands that change stores behave alike (issue #21, point 2), through the CLI: sync, resume and
  * rollback ask on a terminal as rotate does (a no is a cancellation, exit 8, nothing changed; --yes and a run
- * without a terminal never ask), sync notifies as rotate does and its result has rotate's shape; doctor
- * finds its config as every command does, and names the run that revoked a key from the state directory's
- * journals with no config. Every output, journal and notification is scanned for the secrets made here.
+ * without a terminal never ask; Ctrl-C at the question is a no), sync notifies as rotate does and its result
+ * has rotate's shape; a fleet asks once; doctor finds its config as every command does, and names the run
+ * that revoked a key from the state directory's journals with no config; a credential's age is worded from
+ * what the journals know. Every output, journal and notification is scanned for the secrets made here.
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
@@ -340,5 +341,30 @@ describe("a fleet asks once, and a no cancels every account", () => {
     expect(resume.code, resume.stderr).toBe(8);
     expect(resume.stderr).toContain("resume will finish the runs left unfinished of 2 account(s), each on its own:");
     expect(await runFiles(ws)).toEqual([]);
+  });
+});
+
+describe("ages are worded from what the journals know", () => {
+  it("a key rotator made minutes ago is 'rotated … ago by rotator run R', in rotate's warning and in status", async () => {
+    const ws = await e2e.workspace(1);
+    const rotated = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(rotated.run.code, rotated.run.stderr).toBe(0);
+    ws.secrets.push((await readStoreKey(ws.storeFiles[0]!)).secret!);
+    const runId = rotated.result.runId as string;
+    const byRotator = new RegExp(`rotated (less than a minute|\\d+ minutes?) ago by rotator run ${runId}`);
+
+    const again = await runInProcess(["rotate", "--config", ws.configPath, "--state-dir", ws.stateDir], {
+      env: ws.env,
+      tty: true,
+      answer: "n",
+    });
+    expect(again.code, again.stderr).toBe(8);
+    expect(stripVTControlCharacters(again.stderr)).toMatch(
+      new RegExp(`warning: ${rotated.result.newKey} was ${byRotator.source}: less than a day ago`),
+    );
+    expect(again.stderr).not.toContain("not by rotator");
+
+    const status = await runCli(["status", "--config", ws.configPath, "--state-dir", ws.stateDir], { env: ws.env });
+    expect(status.stdout).toMatch(byRotator);
   });
 });
