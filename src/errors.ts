@@ -12,9 +12,14 @@ export const ExitCode = {
   locked: 5,
   unfinishedRun: 6,
   needsOperator: 7,
-  /** Stopped by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C), or declined at the confirmation prompt. */
+  /** Declined at the confirmation prompt: a cancellation, not an error; nothing was changed. */
+  cancelled: 8,
+  /** Stopped by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C). */
   interrupted: 130,
 } as const;
+
+/** What a result cancelled at the prompt (status `cancelled`, exit `ExitCode.cancelled`) says to do next. */
+export const DECLINED_NEXT = "run the command again and answer y to go ahead (or pass --yes)";
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -4,24 +4,12 @@
  * the thin entry that hands it the real process. Tests run commands in-process through the same function.
  *
  * Start-up cost matters (`rotator --help` should feel instant, and a cron job pays it every run): this
- * module and the command definitions import only commander; each command's action loads what it needs
- * (config loader, engine, providers, SDKs) when it runs.
+ * module and the command definitions (commands/registry.ts) import only commander; each command's `run`
+ * loads what it needs (config loader, engine, providers, SDKs) when it runs.
  */
 import { Command, CommanderError } from "commander";
-import { registerCompletionCommand } from "../commands/completion/command.js";
-import { registerDoctorCommand } from "../commands/doctor/command.js";
-import { registerEmulatorCommand } from "../commands/emulator/command.js";
-import { registerInitCommand } from "../commands/init/command.js";
-import { registerPlanCommand } from "../commands/plan/command.js";
-import { registerResumeCommand } from "../commands/resume/command.js";
-import { registerRollbackCommand } from "../commands/rollback/command.js";
-import { registerRotateCommand } from "../commands/rotate/command.js";
-import { registerScheduleCommand } from "../commands/schedule/command.js";
-import { registerStatusCommand } from "../commands/status/command.js";
-import { registerSyncCommand } from "../commands/sync/command.js";
-import { registerValidateCommand } from "../commands/validate/command.js";
-import { registerVersionCommand, versionLine } from "../commands/version/command.js";
-import { registerWatchCommand } from "../commands/watch/command.js";
+import { COMMANDS } from "../commands/registry.js";
+import { versionLine } from "../commands/version/command.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../util/package-root.js";
 import { nodeOptionRefusal } from "./node-options.js";
@@ -66,8 +54,10 @@ Exit codes:
   6    an unfinished run (or another config) shares one of these stores
   7    needs an operator: a rollback or revoke could not complete; the
        journal says what \`rotator resume\` will do
-  130  interrupted (Ctrl-C, SIGTERM) or not confirmed: the run stopped
-       between steps; the result says what to run next
+  8    cancelled: you answered no at the confirmation prompt; nothing
+       was changed
+  130  interrupted (Ctrl-C, SIGTERM): the run stopped between steps; the
+       result says what to run next
 
 Examples:
   rotator rotate --sandbox         a whole rotation on a built-in sandbox
@@ -95,20 +85,7 @@ export function buildProgram(runtime: Runtime, exit: { code: number }): Command 
     // Inherited by the subcommands added below: commander reports usage errors by throwing.
     .exitOverride();
   const context = { runtime, exit };
-  registerPlanCommand(program, context);
-  registerRotateCommand(program, context);
-  registerResumeCommand(program, context);
-  registerRollbackCommand(program, context);
-  registerStatusCommand(program, context);
-  registerSyncCommand(program, context);
-  registerDoctorCommand(program, context);
-  registerWatchCommand(program, context);
-  registerScheduleCommand(program, context);
-  registerInitCommand(program, context);
-  registerValidateCommand(program, context);
-  registerVersionCommand(program, context);
-  registerEmulatorCommand(program, context);
-  registerCompletionCommand(program, context);
+  for (const command of COMMANDS) command.register(program, context);
   return program;
 }
 

@@ -28,6 +28,11 @@ export interface DoctorOptions {
   envFile?: string | undefined;
   /** A loaded config and its engine context: every store, the admin credential, the journals. */
   config?: { loaded: LoadedConfig; context: EngineContext } | undefined;
+  /**
+   * Without a config: the state directory's journals, which may say which run revoked a dead credential (with a
+   * config, its own state is read).
+   */
+  journals?: StateBackend | undefined;
   /** An emulator's origin for env and env-file credentials (a config names its own twilio.baseUrl). */
   baseUrl?: string | undefined;
   /** Skip the calls to Twilio. */
@@ -65,6 +70,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   let adminRefused = false;
   let journal: ((id: string) => string | undefined) | undefined;
   const config = options.config;
+  if (config === undefined && options.journals !== undefined) journal = await journalLookup(options.journals);
   if (config !== undefined) {
     const { loaded, context } = config;
     journal = await journalLookup(stateOf(context));

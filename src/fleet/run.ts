@@ -14,7 +14,7 @@ import { isUnfinished } from "../engine/journal.js";
 import type { Reporter } from "../engine/reporter.js";
 import { type CommandResult, emptyResult } from "../engine/result.js";
 import type { StateBackendPool } from "../engine/state/index.js";
-import { ConfigError, ExitCode, RotatorError } from "../errors.js";
+import { ConfigError, DECLINED_NEXT, ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type FleetAccount, fetchAccounts, fleetAccounts } from "./accounts.js";
 import { AdaptiveLimiter, type LimiterStats } from "./limiter.js";
@@ -64,9 +64,30 @@ export interface FleetResult<R extends CommandResult = CommandResult> extends Co
   accounts: Array<AccountResult<R>>;
 }
 
+/**
+ * How a command runs over a fleet, from its definition (commands/shared/define-command.ts): which accounts
+ * it runs for, whether each account starts a run, what a fleet where every account succeeded is called.
+ */
+export interface FleetTraits {
+  /** The command's name, in the fleet's result. */
+  name: string;
+  /**
+   * The accounts it runs for: those the config lists or discovers; those and every account with an
+   * unfinished run of this config, listed or not (resume: discovery's filters may no longer match an account
+   * half-way through a rotation); or only the accounts with an unfinished run (rollback: the others have
+   * nothing to undo).
+   */
+  accounts: "listed" | "listed-and-unfinished" | "unfinished";
+  /**
+   * It starts a new run on each account (or plans one): then no two accounts may share a store. Finishing
+   * a run that began, or only reading, goes ahead on shared stores.
+   */
+  startsRuns: boolean;
+  /** The status of a fleet where every account succeeded. */
+  doneStatus: "completed" | "planned";
+}
+
 export interface FleetOptions {
-  /** Only the accounts with an unfinished run of this config (rollback: the others have nothing to undo). */
-  onlyUnfinished?: boolean;
   /** Asked once the accounts are known, before any starts (rotate on a terminal); false cancels. */
   confirm?: (accounts: FleetAccount[]) => Promise<boolean>;
   /** Each account's progress noun ("accounts"), for the progress line. */
@@ -86,6 +107,7 @@ const SEVERITY: number[] = [
   ExitCode.rolledBack,
   ExitCode.badInput,
   ExitCode.interrupted,
+  ExitCode.cancelled,
 ];
 
 export function fleetExitCode(codes: number[]): number {
@@ -97,7 +119,7 @@ export function fleetExitCode(codes: number[]): number {
 }
 
 export async function runFleet<R extends CommandResult>(
-  command: string,
+  traits: FleetTraits,
   fleet: FleetContext,
   perAccount: (context: EngineContext) => Promise<R>,
   options: FleetOptions = {},
@@ -116,11 +138,12 @@ export async function runFleet<R extends CommandResult>(
       : `fleet: discovering the subaccounts of ${maskSid(loaded.config.twilio.accountSid)}`,
   );
   let accounts = await fleetAccounts(loaded, limiter);
-  if (command === "resume" || command === "rollback") {
-    accounts = await withUnfinished(fleet, accounts, limiter, options.onlyUnfinished ?? false);
+  const command = traits.name;
+  if (traits.accounts !== "listed") {
+    accounts = await withUnfinished(fleet, accounts, limiter, traits.accounts === "unfinished");
   }
-  // Resume and rollback still finish what a run began, status only reads; no run starts on shared stores.
-  if (command !== "resume" && command !== "rollback" && command !== "status") {
+  // Finishing what a run began, or only reading, is fine on shared stores; no run starts on them.
+  if (traits.startsRuns) {
     const shared = sharedStoreProblems(loaded, accounts);
     if (shared.length > 0) {
       throw new ConfigError(
@@ -134,10 +157,10 @@ export async function runFleet<R extends CommandResult>(
     `${accounts.length} account(s), up to ${settings.concurrency} at once${settings.requestsPerSecond === undefined ? "" : `, at most ${settings.requestsPerSecond} Twilio requests/s`}`,
   );
   if (options.confirm !== undefined && accounts.length > 0 && !(await options.confirm(accounts))) {
-    return fleetResult(command, [], accounts.length, started, limiter.stats(), {
+    return fleetResult(traits, [], accounts.length, started, limiter.stats(), {
       status: "cancelled",
-      exitCode: ExitCode.interrupted,
-      error: "not confirmed: nothing was changed",
+      exitCode: ExitCode.cancelled,
+      next: DECLINED_NEXT,
     });
   }
 
@@ -185,11 +208,11 @@ export async function runFleet<R extends CommandResult>(
       `${fleet.interruption?.signal ?? "a signal"}: ${accounts.length - done.length} account(s) were not started; run the command again for them`,
     );
   }
-  return fleetResult(command, done, accounts.length, started, limiter.stats(), undefined);
+  return fleetResult(traits, done, accounts.length, started, limiter.stats(), undefined);
 }
 
 /**
- * For resume and rollback: the listed accounts and every account with an unfinished run of this config,
+ * For resume and rollback (traits.accounts): the listed accounts and every account with an unfinished run of this config,
  * listed or not (discovery's filters may no longer match an account half-way through a rotation); with
  * `onlyUnfinished`, those alone.
  */
@@ -280,12 +303,12 @@ export function oneLine(text: string): string {
 }
 
 function fleetResult<R extends CommandResult>(
-  command: string,
+  traits: FleetTraits,
   accounts: Array<AccountResult<R>>,
   total: number,
   started: number,
   stats: LimiterStats,
-  override: { status: CommandResult["status"]; exitCode: number; error: string } | undefined,
+  override: { status: CommandResult["status"]; exitCode: number; next: string } | undefined,
 ): FleetResult<R> {
   const byStatus: Record<string, number> = {};
   for (const result of accounts) byStatus[result.status] = (byStatus[result.status] ?? 0) + 1;
@@ -296,23 +319,16 @@ function fleetResult<R extends CommandResult>(
   const exitCode = override?.exitCode ?? fleetExitCode(codes);
   const failed = accounts.length - succeeded;
   const error =
-    override?.error ??
-    (exitCode === ExitCode.completed
+    override !== undefined || exitCode === ExitCode.completed
       ? undefined
-      : `${failed} of ${total} account(s) did not ${command === "plan" ? "plan cleanly" : "succeed"}${notStarted > 0 ? `, ${notStarted} not started` : ""}`);
+      : `${failed} of ${total} account(s) did not ${traits.doneStatus === "planned" ? "plan cleanly" : "succeed"}${notStarted > 0 ? `, ${notStarted} not started` : ""}`;
   return {
     ...emptyResult(
-      command,
+      traits.name,
       override?.status ??
-        (exitCode === ExitCode.completed
-          ? command === "plan"
-            ? "planned"
-            : "completed"
-          : notStarted > 0
-            ? "interrupted"
-            : "failed"),
+        (exitCode === ExitCode.completed ? traits.doneStatus : notStarted > 0 ? "interrupted" : "failed"),
       exitCode,
-      error === undefined ? {} : { error },
+      { ...(error === undefined ? {} : { error }), ...(override === undefined ? {} : { next: override.next }) },
     ),
     fleet: {
       accounts: total,

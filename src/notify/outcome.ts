@@ -1,18 +1,21 @@
 /**
- * Which notification a command's result makes, and what it says. Only the commands that run a rotation
- * (rotate, resume, rollback) notify; a result that changed nothing and needs nothing (not due, nothing to
- * resume, cancelled) notifies no one.
+ * Which notification a command's result makes, and what it says. A command notifies the events its
+ * definition lists (`notifies`: the commands that change stores list every run outcome); a result that
+ * changed nothing and needs nothing (not due, nothing to resume, cancelled) notifies no one.
  */
 import type { CommandResult } from "../engine/result.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import type { NotifyPayload } from "./deliver.js";
-import type { NotifyEvent } from "./schema.js";
+import type { NotifyEvent } from "./events.js";
 
-export const NOTIFYING_COMMANDS = new Set(["rotate", "resume", "rollback"]);
+/** The event `result` makes, when it is one of those its command notifies (`notifies`, from its definition). */
+export function eventForResult(result: CommandResult, notifies: readonly NotifyEvent[]): NotifyEvent | undefined {
+  const event = outcomeEvent(result);
+  return event !== undefined && notifies.includes(event) ? event : undefined;
+}
 
-export function eventForResult(result: CommandResult): NotifyEvent | undefined {
-  if (!NOTIFYING_COMMANDS.has(result.command)) return undefined;
+function outcomeEvent(result: CommandResult): NotifyEvent | undefined {
   if (result.exitCode === ExitCode.needsOperator) return "needs-operator";
   switch (result.status) {
     case "completed":

@@ -7,18 +7,9 @@
 import * as z from "zod";
 import { envReferenceFor, httpUrl } from "../../providers/schema-parts.js";
 
-/** Every event rotator notifies about. */
-export const NOTIFY_EVENTS = [
-  "completed",
-  "failed",
-  "rolled-back",
-  "awaiting-consumers",
-  "needs-operator",
-  "watch-failure",
-  "watch-recovered",
-] as const;
+import { NOTIFY_EVENTS } from "./events.js";
 
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+export { NOTIFY_EVENTS, type NotifyEvent } from "./events.js";
 
 const events = z
   .array(z.enum(NOTIFY_EVENTS, { error: `must be one of ${NOTIFY_EVENTS.join(", ")}` }))

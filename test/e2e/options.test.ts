@@ -26,6 +26,7 @@ describe("status", () => {
     expect(before).toMatchObject({
       currentKey: `SK…${ws.seeded.sid.slice(-4)}`,
       ageDays: 0,
+      madeByRun: null,
       due: false,
       lock: "free",
       runs: [],
@@ -39,7 +40,13 @@ describe("status", () => {
       expect.objectContaining({ runId: rotated.runId, command: "rotate", status: "completed" }),
     ]);
     const human = await runCli(["status", "--config", ws.configPath, "--state-dir", ws.stateDir], { env: ws.env });
-    expect(human.stdout).toContain(`current key: ${rotated.newKey}, 0 days old`);
+    // Its age worded from what the journals know: made by the run just now, not "0 days old".
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `current key: ${rotated.newKey}, rotated (less than a minute|\\d+ minutes?) ago by rotator run ${rotated.runId}`,
+      ),
+    );
+    expect(status.madeByRun).toBe(rotated.runId);
     expect(human.stdout).toContain(`${rotated.runId}  rotate  completed`);
   });
 });

@@ -1,28 +1,41 @@
 /** Which notification a result makes, the payload's shape, Slack's message, and the signature receivers check. */
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { COMMANDS } from "../../src/commands/registry.js";
 import { emptyResult } from "../../src/engine/result.js";
 import { ExitCode } from "../../src/errors.js";
 import { describeTarget, signBody, slackMessage } from "../../src/notify/deliver.js";
+import { RUN_OUTCOME_EVENTS } from "../../src/notify/events.js";
 import { eventForResult, resultPayload } from "../../src/notify/outcome.js";
 import { notifyEntrySchema } from "../../src/notify/schema.js";
 
 describe("eventForResult", () => {
-  it("maps every outcome of rotate, resume and rollback; other commands and quiet outcomes notify no one", () => {
-    const r = (command: string, status: Parameters<typeof emptyResult>[1], code: number) =>
-      emptyResult(command, status, code);
-    expect(eventForResult(r("rotate", "completed", 0))).toBe("completed");
-    expect(eventForResult(r("resume", "completed", 0))).toBe("completed");
-    expect(eventForResult(r("rotate", "rolled-back", ExitCode.rolledBack))).toBe("rolled-back");
-    expect(eventForResult(r("rollback", "rolled-back", 0))).toBe("rolled-back");
-    expect(eventForResult(r("rotate", "awaiting-consumers", ExitCode.awaitingConsumers))).toBe("awaiting-consumers");
-    expect(eventForResult(r("rotate", "failed", ExitCode.badInput))).toBe("failed");
-    expect(eventForResult(r("resume", "failed", ExitCode.needsOperator))).toBe("needs-operator");
-    expect(eventForResult(r("rotate", "rolled-back", ExitCode.needsOperator))).toBe("needs-operator");
-    expect(eventForResult(r("rotate", "not-due", 0))).toBeUndefined();
-    expect(eventForResult(r("resume", "nothing-to-resume", 0))).toBeUndefined();
-    expect(eventForResult(r("rotate", "cancelled", ExitCode.interrupted))).toBeUndefined();
-    expect(eventForResult(r("plan", "failed", ExitCode.badInput))).toBeUndefined();
+  it("maps every outcome of the commands that change stores; other commands and quiet outcomes notify no one", () => {
+    const definitions = new Map(COMMANDS.map((definition) => [definition.name, definition]));
+    const event = (command: string, status: Parameters<typeof emptyResult>[1], code: number) =>
+      eventForResult(emptyResult(command, status, code), definitions.get(command)?.notifies ?? []);
+    expect(event("rotate", "completed", 0)).toBe("completed");
+    expect(event("resume", "completed", 0)).toBe("completed");
+    expect(event("sync", "completed", 0)).toBe("completed");
+    expect(event("rotate", "rolled-back", ExitCode.rolledBack)).toBe("rolled-back");
+    expect(event("rollback", "rolled-back", 0)).toBe("rolled-back");
+    expect(event("rotate", "awaiting-consumers", ExitCode.awaitingConsumers)).toBe("awaiting-consumers");
+    expect(event("sync", "awaiting-consumers", ExitCode.awaitingConsumers)).toBe("awaiting-consumers");
+    expect(event("rotate", "failed", ExitCode.badInput)).toBe("failed");
+    expect(event("resume", "failed", ExitCode.needsOperator)).toBe("needs-operator");
+    expect(event("rotate", "rolled-back", ExitCode.needsOperator)).toBe("needs-operator");
+    expect(event("rotate", "not-due", 0)).toBeUndefined();
+    expect(event("resume", "nothing-to-resume", 0)).toBeUndefined();
+    expect(event("rotate", "cancelled", ExitCode.cancelled)).toBeUndefined();
+    expect(event("sync", "cancelled", ExitCode.cancelled)).toBeUndefined();
+    expect(event("plan", "failed", ExitCode.badInput)).toBeUndefined();
+    expect(event("status", "failed", ExitCode.badInput)).toBeUndefined();
+  });
+
+  it("the commands that change stores notify alike", () => {
+    const changing = COMMANDS.filter((definition) => definition.changesStores);
+    expect(changing.map((definition) => definition.name).sort()).toEqual(["resume", "rollback", "rotate", "sync"]);
+    for (const definition of changing) expect(definition.notifies).toEqual(RUN_OUTCOME_EVENTS);
   });
 
   it("the payload carries masked ids and the result's words, and Slack gets text only", () => {

@@ -1,10 +1,13 @@
 /**
- * Running `rotator doctor`: gather the sources the options name, load the config when there is one (a
- * config that cannot be loaded is itself a finding), run the checks, print, and exit 0 (healthy) or 2.
+ * Running `rotator doctor`: gather the sources the options name, find and load the config as every command
+ * does (a config that cannot be loaded is itself a finding), read the journals (the config's state, else the
+ * state directory's), run the checks, print, and exit 0 (healthy) or 2.
  */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { makeOutput } from "../../cli/output.js";
-import { resolveStateDir } from "../../config/paths.js";
+import type { Runtime } from "../../cli/runtime.js";
+import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { DoctorReport } from "../../doctor/doctor.js";
 import { failed } from "../../doctor/findings.js";
 import { silentReporter } from "../../engine/reporter.js";
@@ -12,7 +15,7 @@ import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
-import type { DoctorCommandOptions } from "./command.js";
+import type { DoctorCommandOptions } from "./options.js";
 import { renderDoctor } from "./render.js";
 
 export interface DoctorResult extends DoctorReport {
@@ -37,8 +40,10 @@ export async function runDoctorCommand(
   let state: Awaited<ReturnType<typeof openStateBackend>> | undefined;
   try {
     let config: Parameters<typeof runDoctor>[0]["config"];
-    if (options.config !== undefined) {
-      const file = resolve(runtime.cwd, options.config);
+    let journals: Parameters<typeof runDoctor>[0]["journals"];
+    const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
+    const file = findConfig(options, runtime, report);
+    if (file !== undefined) {
       try {
         const loaded = await loadConfig(file, runtime.env);
         (await import("../../fleet/units.js")).refuseFleetConfig(
@@ -46,7 +51,6 @@ export async function runDoctorCommand(
           "doctor --config",
           `\`rotator status --config ${loaded.file}\` lists each account's problems; \`rotator doctor --dotenv FILE\` diagnoses one account's dotenv store`,
         );
-        const stateDir = resolve(runtime.cwd, resolveStateDir({ flag: options.stateDir, env: runtime.env }));
         // The journals doctor consults are where the config keeps them (state:), as for every other command.
         state = await openStateBackend(loaded.config.state, { stateDir, env: runtime.env, configFile: loaded.file });
         context = await buildContext(loaded, {
@@ -69,12 +73,17 @@ export async function runDoctorCommand(
         );
       }
     }
-    const fromEnv = options.env === true || (options.dotenv === undefined && options.config === undefined);
+    if (file === undefined && existsSync(stateDir)) {
+      // No config: the state directory's journals still say which run revoked a credential.
+      journals = new (await import("../../engine/state/local.js")).LocalStateBackend(stateDir);
+    }
+    const fromEnv = options.env === true || (options.dotenv === undefined && file === undefined);
     const found = await runDoctor({
       env: runtime.env,
       fromEnv,
       envFile: options.dotenv === undefined ? undefined : resolve(runtime.cwd, options.dotenv),
       config,
+      journals,
       baseUrl: options.baseUrl,
       offline: options.offline === true,
       ...(options.json ? {} : { onProgress: (line: string) => output.note(output.err.dim(`... ${line}`)) }),
@@ -96,4 +105,30 @@ export async function runDoctorCommand(
     runtime.stdout.write(`${redactedJson({ schemaVersion: RESULT_SCHEMA_VERSION, ...result }, 2)}\n`);
   } else renderDoctor(result, output);
   exit.code = result.exitCode;
+}
+
+/**
+ * The config doctor checks, found as every command finds its own: --config, else $ROTATOR_CONFIG, else
+ * ./rotator.yaml or ./rotator.yml when the directory has one. Asked for the environment's or a dotenv file's
+ * credential (--env, --dotenv), doctor looks for no config it was not given. Two default files at once are a
+ * finding, as they are an error for other commands.
+ */
+function findConfig(options: DoctorCommandOptions, runtime: Runtime, report: DoctorReport): string | undefined {
+  if (options.config !== undefined) return resolve(runtime.cwd, options.config);
+  if (options.env === true || options.dotenv !== undefined) return undefined;
+  try {
+    const found = resolve(runtime.cwd, resolveConfigPath({ env: runtime.env, cwd: runtime.cwd }));
+    // The default name counts only where it exists; a $ROTATOR_CONFIG that does not is reported on loading.
+    const named = runtime.env.ROTATOR_CONFIG !== undefined && runtime.env.ROTATOR_CONFIG !== "";
+    return named || existsSync(found) ? found : undefined;
+  } catch (error) {
+    report.findings.push(
+      failed("config", "config", {
+        cause: errorMessage(error),
+        fix: error instanceof RotatorError && error.hint !== undefined ? error.hint : "pass --config PATH",
+        certainty: "certain",
+      }),
+    );
+    return undefined;
+  }
 }

@@ -8,6 +8,7 @@ import { ExitCode } from "../../errors.js";
 import { parseSignedDuration } from "../../util/duration.js";
 import type { CommandContext } from "../shared/command-context.js";
 import { examples } from "../shared/command-context.js";
+import { defineCommand } from "../shared/define-command.js";
 
 interface TwilioOptions {
   port: number;
@@ -31,20 +32,22 @@ interface KeyVaultOptions {
   clientId?: string;
 }
 
-export function registerEmulatorCommand(program: Command, context: CommandContext): void {
-  const emulator = program
-    .command("emulator")
-    .description("local emulators of Twilio and Azure Key Vault, for trying rotator and for tests")
-    .addHelpText(
-      "after",
-      examples([
-        ["rotator emulator twilio --port 4010", "a Twilio on http://127.0.0.1:4010"],
-        ["rotator emulator azure-key-vault --port 8443", "an Azure Key Vault on https://127.0.0.1:8443"],
-      ]),
-    );
-  registerTwilio(emulator, context);
-  registerKeyVault(emulator, context);
-}
+export const emulatorCommand = defineCommand<Record<string, never>>({
+  name: "emulator",
+  description: "local emulators of Twilio and Azure Key Vault, for trying rotator and for tests",
+  commonOptions: "none",
+  fleet: undefined,
+  notifies: [],
+  changesStores: false,
+  configure: (command, context) => {
+    registerTwilio(command, context);
+    registerKeyVault(command, context);
+  },
+  examples: [
+    ["rotator emulator twilio --port 4010", "a Twilio on http://127.0.0.1:4010"],
+    ["rotator emulator azure-key-vault --port 8443", "an Azure Key Vault on https://127.0.0.1:8443"],
+  ],
+});
 
 function registerTwilio(emulator: Command, { runtime, exit }: CommandContext): void {
   emulator

@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ExitCode } from "../../errors.js";
 import type { CommandContext } from "../shared/command-context.js";
-import type { InitCommandOptions } from "./command.js";
+import type { InitCommandOptions } from "./options.js";
 import type { STORE_TYPES } from "./store-types.js";
 import { initialConfig } from "./templates.js";
 

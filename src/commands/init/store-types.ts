@@ -11,3 +11,9 @@ export const STORE_TYPES = [
 ] as const;
 
 export const CREDENTIAL_TYPES = ["api-key", "auth-token"] as const;
+
+export type StoreType = (typeof STORE_TYPES)[number];
+
+export function isStoreType(value: string): value is StoreType {
+  return (STORE_TYPES as readonly string[]).includes(value);
+}

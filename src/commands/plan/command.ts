@@ -1,12 +1,6 @@
 /** `rotator plan`: the dry run. */
-import type { Command } from "commander";
-import {
-  addCommonOptions,
-  type CommandContext,
-  type CommonOptions,
-  examples,
-  startSandboxFirst,
-} from "../shared/command-context.js";
+import { type CommonOptions, startSandboxFirst } from "../shared/command-context.js";
+import { defineCommand } from "../shared/define-command.js";
 
 interface PlanOptions extends CommonOptions {
   emergency?: boolean;
@@ -15,58 +9,59 @@ interface PlanOptions extends CommonOptions {
   adminFromEnv?: string;
 }
 
-export function registerPlanCommand(program: Command, context: CommandContext): void {
-  addCommonOptions(
-    program
-      .command("plan")
-      .description("dry run: check everything and print the steps rotate would take; changes nothing"),
-    { sandbox: true },
-  )
-    .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
-    .option("--revoke-immediately", "with --emergency: plan a revoke that does not wait for consumers")
-    .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
-    .option("--admin-from-env <name>", "with --emergency: plan as if rotate were given --admin-from-env")
-    .addHelpText(
-      "after",
-      `
+export const planCommand = defineCommand<PlanOptions>({
+  name: "plan",
+  description: "dry run: check everything and print the steps rotate would take; changes nothing",
+  commonOptions: "config-and-sandbox",
+  // It plans a new run on each account: shared stores are refused as rotate would refuse them.
+  fleet: { accounts: "listed", startsRuns: true, doneStatus: "planned" },
+  notifies: [],
+  changesStores: false,
+  configure: (command) =>
+    command
+      .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
+      .option("--revoke-immediately", "with --emergency: plan a revoke that does not wait for consumers")
+      .option("--allow-shared-revoke", "plan as if rotate were given --allow-shared-revoke")
+      .option("--admin-from-env <name>", "with --emergency: plan as if rotate were given --admin-from-env"),
+  help: `
 For an Auth Token config, plan also lists the configs this state's journals
 know whose admin credential is this account's token (they hold a dead one
 once the new token is promoted), and reports an unfinished run of the
 account, or a claim of its token slot, that rotate would stop on.
-${examples([
-  ["rotator plan", "check ./rotator.yaml and print the steps"],
-  ["rotator plan --sandbox", "the same on the built-in sandbox"],
-  ["rotator plan --json | jq .summary", "the one-line count of changes"],
-  ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
-])}`,
-    )
-    .action(async (options: PlanOptions) => {
-      if ((options.revokeImmediately || options.adminFromEnv !== undefined) && !options.emergency) {
-        const flag = options.revokeImmediately ? "--revoke-immediately" : "--admin-from-env";
-        context.runtime.stderr.write(`rotator: ${flag} goes with --emergency\n`);
-        context.exit.code = 2;
-        return;
-      }
-      const commandOptions = startSandboxFirst(options);
-      const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
-        import("../shared/run-config-command.js"),
-        import("./run.js"),
-        import("./render.js"),
-        import("./fleet.js"),
-      ]);
-      const planOptions = {
-        emergency: options.emergency ?? false,
-        revokeImmediately: options.revokeImmediately ?? false,
-        allowSharedRevoke: options.allowSharedRevoke ?? false,
-        ...(options.adminFromEnv === undefined ? {} : { adminFromEnv: options.adminFromEnv }),
-      };
-      await runConfigCommand(
-        "plan",
-        commandOptions,
-        context,
-        (engine) => plan(engine, planOptions),
-        renderPlan,
-        fleetPlanCommand(planOptions),
-      );
+`,
+  examples: [
+    ["rotator plan", "check ./rotator.yaml and print the steps"],
+    ["rotator plan --sandbox", "the same on the built-in sandbox"],
+    ["rotator plan --json | jq .summary", "the one-line count of changes"],
+    ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
+  ],
+  async run({ options, context, definition }) {
+    if ((options.revokeImmediately || options.adminFromEnv !== undefined) && !options.emergency) {
+      const flag = options.revokeImmediately ? "--revoke-immediately" : "--admin-from-env";
+      context.runtime.stderr.write(`rotator: ${flag} goes with --emergency\n`);
+      context.exit.code = 2;
+      return;
+    }
+    const commandOptions = startSandboxFirst(options);
+    const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
+      import("../shared/run-config-command.js"),
+      import("./run.js"),
+      import("./render.js"),
+      import("./fleet.js"),
+    ]);
+    const planOptions = {
+      emergency: options.emergency ?? false,
+      revokeImmediately: options.revokeImmediately ?? false,
+      allowSharedRevoke: options.allowSharedRevoke ?? false,
+      ...(options.adminFromEnv === undefined ? {} : { adminFromEnv: options.adminFromEnv }),
+    };
+    await runConfigCommand({
+      definition,
+      options: commandOptions,
+      context,
+      action: (engine) => plan(engine, planOptions),
+      render: renderPlan,
+      fleet: fleetPlanCommand(definition, planOptions),
     });
-}
+  },
+});

@@ -5,6 +5,7 @@
  */
 import type { Output } from "../../cli/output.js";
 import { type FleetResult, runFleet } from "../../fleet/run.js";
+import { type CommandTraits, fleetTraitsOf } from "../shared/define-command.js";
 import { accountLabel, fleetFooter, fleetHeadline } from "../shared/render-fleet.js";
 import type { FleetCommand } from "../shared/run-config-command.js";
 import { type PlanResult, plan } from "./run.js";
@@ -14,13 +15,16 @@ export type AccountPlan = Omit<PlanResult, "steps" | "actions">;
 
 const SHOWN = 5;
 
-export function fleetPlanCommand(options: {
-  emergency: boolean;
-  allowSharedRevoke: boolean;
-}): FleetCommand<FleetResult<AccountPlan>> {
+export function fleetPlanCommand(
+  definition: CommandTraits,
+  options: {
+    emergency: boolean;
+    allowSharedRevoke: boolean;
+  },
+): FleetCommand<FleetResult<AccountPlan>> {
   return {
     action: (fleet) =>
-      runFleet("plan", fleet, async (engine) => {
+      runFleet(fleetTraitsOf(definition), fleet, async (engine) => {
         const { steps: _steps, actions: _actions, ...summary } = await plan(engine, options);
         return summary;
       }),

@@ -17,13 +17,17 @@ import { continueJournaledRun, enterRun, nothingToDropFrom, underLocks, withBind
 import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
 import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
-import { ExitCode } from "../../errors.js";
+import { DECLINED_NEXT, ExitCode } from "../../errors.js";
+import type { ConfirmationSteps } from "../shared/confirm.js";
+import { describeUnfinishedRun } from "../shared/unfinished-run.js";
 
 export interface ResumeOptions {
   /** Consumers of the run to stop waiting for, on the operator's word (journaled; the result names them). */
   dropConsumers?: string[];
   /** Revoke even though stores of other configs are known to hold the old credential (journaled). */
   allowSharedRevoke?: boolean;
+  /** Asked under the locks once the run is found, before anything changes (the CLI, on a terminal). False cancels. */
+  confirm?: (request: ConfirmationSteps) => Promise<boolean>;
 }
 
 export async function resume(context: EngineContext, options: ResumeOptions = {}): Promise<CommandResult> {
@@ -38,6 +42,12 @@ export async function resume(context: EngineContext, options: ResumeOptions = {}
       reporter.step("nothing to resume: every run of this credential is finished");
       for (const line of staleBefore) reporter.info(line);
       return emptyResult("resume", "nothing-to-resume", ExitCode.completed, { warnings: staleBefore });
+    }
+    const steps = [
+      `carry on ${describeUnfinishedRun(run)} from where it stopped: the stores it has left to write, its consumers, then the revoke of the old credential (or its rollback, where it cannot go on)`,
+    ];
+    if (options.confirm !== undefined && !(await options.confirm({ steps }))) {
+      return emptyResult("resume", "cancelled", ExitCode.cancelled, { next: DECLINED_NEXT });
     }
     const { bound, journal } = await enterRun(context, run, "resume", dropConsumers);
     try {

@@ -15,14 +15,18 @@ import {
   underLocks,
   withBinding,
 } from "../../engine/reenter.js";
-import { type CommandResult, resultFromState } from "../../engine/result.js";
+import { type CommandResult, emptyResult, resultFromState } from "../../engine/result.js";
 import { rollbackStep } from "../../engine/steps.js";
 import { releaseTokenSlotIfOver } from "../../engine/token-slot.js";
-import { ExitCode, RotatorError } from "../../errors.js";
+import { DECLINED_NEXT, ExitCode, RotatorError } from "../../errors.js";
+import type { ConfirmationSteps } from "../shared/confirm.js";
+import { describeUnfinishedRun } from "../shared/unfinished-run.js";
 
 export interface RollbackOptions {
   /** Consumers of the run not to wait for (back on the old credential), on the operator's word. */
   dropConsumers?: string[];
+  /** Asked under the locks once the run is found, before anything changes (the CLI, on a terminal). False cancels. */
+  confirm?: (request: ConfirmationSteps) => Promise<boolean>;
 }
 
 export async function rollback(context: EngineContext, options: RollbackOptions = {}): Promise<CommandResult> {
@@ -41,6 +45,12 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
         exitCode: ExitCode.badInput,
         hint: "run `rotator resume` to finish it; every store already holds the new key",
       });
+    }
+    const steps = [
+      `undo ${describeUnfinishedRun(run)}: put back what every store it wrote held before, wait for its consumers to be back on the old credential, then delete its new one`,
+    ];
+    if (options.confirm !== undefined && !(await options.confirm({ steps }))) {
+      return emptyResult("rollback", "cancelled", ExitCode.cancelled, { next: DECLINED_NEXT });
     }
     const { bound, journal } = await enterRun(context, run, "rollback", dropConsumers);
     try {

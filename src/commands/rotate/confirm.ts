@@ -1,48 +1,27 @@
 /**
  * The question rotate asks on a terminal before it changes anything: the plan, anything worth a second
- * thought (a credential rotated less than a day ago), and `[y/N]`. Anything but yes changes nothing.
+ * thought (a credential made less than a day ago), and `[y/N]` (shared/confirm.ts: anything but yes
+ * changes nothing).
  */
-import { createInterface } from "node:readline/promises";
 import type { Output } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
 import type { FleetAccount } from "../../fleet/accounts.js";
-import { describeAccount } from "../../fleet/units.js";
+import { askForFleet, askToGoAhead } from "../shared/confirm.js";
 import type { ConfirmationRequest } from "./run.js";
 
-export async function askToConfirm(request: ConfirmationRequest, runtime: Runtime, output: Output): Promise<boolean> {
+export function askToConfirm(request: ConfirmationRequest, runtime: Runtime, output: Output): Promise<boolean> {
   const s = output.err;
   const lines = ["", s.bold("rotate will:")];
   for (const [index, action] of request.actions.entries()) lines.push(`  ${index + 1}. ${action.description}`);
   lines.push("", `${s.bold("plan:")} ${request.summary}`);
   for (const warning of request.warnings) lines.push(s.warn(`  warning: ${warning}`));
-  output.note(lines);
-  const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
-  try {
-    const answer = await prompt.question(s.bold("Go ahead? [y/N] "));
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
-  }
+  return askToGoAhead(lines, runtime, output);
 }
 
 /** A fleet asks once, before any account starts: how many, and the first few. */
-export async function askToConfirmFleet(accounts: FleetAccount[], runtime: Runtime, output: Output): Promise<boolean> {
-  const s = output.err;
-  const shown = accounts.slice(0, 5).map((account) => `  - ${describeAccount(account)}`);
-  const more = accounts.length > shown.length ? [`  … and ${accounts.length - shown.length} more`] : [];
-  output.note([
-    "",
-    s.bold(`rotate will rotate the API key of ${accounts.length} account(s), each on its own:`),
-    ...shown,
-    ...more,
+export function askToConfirmFleet(accounts: FleetAccount[], runtime: Runtime, output: Output): Promise<boolean> {
+  return askForFleet("rotate will rotate the API key of", accounts, runtime, output, [
     "",
     "(`rotator plan` shows each account's checks first)",
   ]);
-  const prompt = createInterface({ input: runtime.stdin, output: runtime.stderr, terminal: true });
-  try {
-    const answer = await prompt.question(s.bold("Go ahead? [y/N] "));
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
-  }
 }

@@ -17,9 +17,10 @@ import { stateOf } from "../../engine/state/index.js";
 import { newRunState } from "../../engine/steps.js";
 import { adoptAdminFromEnv } from "../../engine/supplied-admin.js";
 import { claimTokenSlot } from "../../engine/token-slot.js";
-import { ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
+import { DECLINED_NEXT, ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { type PlanAction, planActions, planSummary } from "../plan/actions.js";
+import { youngCredentialWarning } from "../shared/credential-origin.js";
 
 export interface RotateOptions {
   /** Only rotate when the current key is older than credential.maxAgeDays. */
@@ -54,7 +55,7 @@ export interface RotateOptions {
 export interface ConfirmationRequest {
   actions: PlanAction[];
   summary: string;
-  /** Reasons to think twice, such as a credential rotated less than a day ago. */
+  /** Reasons to think twice, such as a credential made less than a day ago. */
   warnings: string[];
 }
 
@@ -112,13 +113,11 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   }
 
   const warnings: string[] = [];
-  if (age !== undefined && !age.skewed && !options.emergency) {
-    const hours = (Date.now() - age.birth.at.getTime()) / 3_600_000;
-    if (hours < 24) {
-      warnings.push(
-        `${currentName} is only ${Math.max(0, Math.floor(hours))} hour(s) old: it was rotated less than a day ago`,
-      );
-    }
+  if (age !== undefined && !age.skewed && !options.emergency && preflight.current !== undefined) {
+    const young = await youngCredentialWarning(currentName, age.birth.at, credentialId(preflight.current), () =>
+      stateOf(context).listRuns(),
+    );
+    if (young !== undefined) warnings.push(young);
   }
   for (const warning of warnings) context.reporter.warn(warning);
   if (options.confirm !== undefined) {
@@ -129,10 +128,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
       warnings,
     });
     if (!confirmed) {
-      return emptyResult("rotate", "cancelled", ExitCode.interrupted, {
-        error: "not confirmed: nothing was changed",
-        warnings,
-      });
+      return emptyResult("rotate", "cancelled", ExitCode.cancelled, { next: DECLINED_NEXT, warnings });
     }
   }
 

@@ -17,10 +17,12 @@ import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redactedJson } from "../../util/mask.js";
 import { packageVersion } from "../../util/package-root.js";
+import { resumeCommand } from "../resume/command.js";
+import { rotateCommand } from "../rotate/command.js";
 import type { CommandContext } from "../shared/command-context.js";
 import { renderRun } from "../shared/render-run.js";
 import { errorResult, executeConfigCommand } from "../shared/run-config-command.js";
-import type { ScheduleCommandOptions } from "./command.js";
+import type { ScheduleCommandOptions } from "./options.js";
 
 type Decision =
   | { event: "started"; cron: string; next: string | null; jitterMs: number }
@@ -79,9 +81,15 @@ export async function runScheduleCommand(
 
   const [{ rotate }, { resume }] = await Promise.all([import("../rotate/run.js"), import("../resume/run.js")]);
   const runOne = async (command: "rotate" | "resume"): Promise<CommandResult> => {
-    const result = await executeConfigCommand(command, where, runtime, reporter, (context) =>
-      command === "rotate" ? rotate(context, { ifDue: true, version: packageVersion() }) : resume(context),
-    );
+    // Run with rotate's and resume's own definitions: they notify as they do when run by hand.
+    const result = await executeConfigCommand({
+      command: command === "rotate" ? rotateCommand : resumeCommand,
+      where,
+      runtime,
+      reporter,
+      action: (context) =>
+        command === "rotate" ? rotate(context, { ifDue: true, version: packageVersion() }) : resume(context),
+    });
     if (result.exitCode === ExitCode.interrupted) interruptedRun = true;
     log({
       event: "result",

@@ -57,7 +57,7 @@ export const collect = (value: string, previous: string[] | undefined): string[]
  * `\nExamples:\n  rotator …   what it does` for a command's help, within 80 columns: a description that
  * does not fit beside its command goes on the line under it.
  */
-export function examples(lines: Array<[string, string]>): string {
+export function examples(lines: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...lines.map(([command]) => command.length));
   const formatted = lines.map(([command, what]) => {
     const beside = `  ${command.padEnd(width)}  ${what}`;

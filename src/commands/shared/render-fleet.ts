@@ -8,6 +8,7 @@ import type { CommandResult } from "../../engine/result.js";
 import { formatDuration } from "../../fleet/progress.js";
 import type { AccountResult, FleetResult } from "../../fleet/run.js";
 import { oneLine } from "../../fleet/run.js";
+import { CANCELLED_MARK } from "./render-run.js";
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(rows: string[][]): string[] {
@@ -29,6 +30,9 @@ export function accountLabel(account: { account: string; friendlyName: string | 
 }
 
 export function fleetHeadline(result: FleetResult, s: Style, what: string): string {
+  if (result.status === "cancelled") {
+    return `${s.warn(CANCELLED_MARK)} ${s.bold(`fleet ${what}: cancelled at the prompt, nothing was changed (exit ${result.exitCode})`)}`;
+  }
   const ok = result.exitCode === 0;
   const { accounts, succeeded } = result.fleet;
   const counts = ok ? `${accounts} account(s)` : `${succeeded} of ${accounts} account(s) succeeded`;
@@ -48,6 +52,7 @@ export function fleetFooter(result: FleetResult, s: Style): string[] {
   ];
   if (result.error) lines.push(`  ${s.fail("error:")} ${result.error}`);
   if (result.hint) lines.push(`  hint: ${result.hint}`);
+  if (result.status === "cancelled" && result.next) lines.push(`  ${s.bold("next:")} ${result.next}`);
   return lines;
 }
 
@@ -72,7 +77,8 @@ export function renderFleetRun(result: FleetResult, output: Output): void {
     if (error !== undefined) lines.push(s.warn(`      ${error}`));
   });
   lines.push(...fleetFooter(result, s));
-  if (result.exitCode !== 0 && result.command !== "plan") {
+  // A fleet cancelled at the prompt started no account: there is nothing to resume.
+  if (result.exitCode !== 0 && result.status !== "cancelled") {
     lines.push(
       `  ${s.bold("next:")} \`rotator resume\` with this config finishes every account left unfinished; \`rotator status\` shows each`,
     );

@@ -8,6 +8,9 @@ import type { SandboxSummary } from "../../sandbox.js";
 
 const GOOD = new Set(["completed", "not-due", "nothing-to-resume", "planned"]);
 
+/** A cancellation is neither a success nor an error: its own mark. */
+export const CANCELLED_MARK = "-";
+
 export function renderRun(result: CommandResult, output: Output): void {
   // A command that stopped before any run (bad input, a lock, nothing confirmed) reports on stderr, like
   // any CLI's error: `rotator plan > plan.txt` still shows it. A run's summary, however it ended, is the
@@ -15,11 +18,15 @@ export function renderRun(result: CommandResult, output: Output): void {
   const toStderr = result.runId === null && result.exitCode !== 0;
   const s = toStderr ? output.err : output.out;
   const lines: string[] = [];
-  const good = GOOD.has(result.status) || (result.command === "rollback" && result.status === "rolled-back");
-  const mark = good ? s.ok(s.tick) : s.fail(s.cross);
-  const headline = result.runId
-    ? `run ${result.runId}: ${result.status} (exit ${result.exitCode})`
-    : `${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`;
+  // Rolled back on request (rollback) succeeded; a rotation that had to roll back exits 3.
+  const good = GOOD.has(result.status) || (result.status === "rolled-back" && result.exitCode === 0);
+  const cancelled = result.status === "cancelled";
+  const mark = good ? s.ok(s.tick) : cancelled ? s.warn(CANCELLED_MARK) : s.fail(s.cross);
+  const headline = cancelled
+    ? `cancelled: you did not confirm, so nothing was changed (exit ${result.exitCode})`
+    : result.runId
+      ? `run ${result.runId}: ${result.status} (exit ${result.exitCode})`
+      : `${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`;
   lines.push(`${mark} ${s.bold(headline)}`);
   const noun = result.credentialType === "auth-token" ? "token" : "key";
   if (result.oldKey || result.newKey) {

@@ -18,9 +18,11 @@ import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../en
 import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { FleetContext } from "../../fleet/run.js";
+import type { NotifyEvent } from "../../notify/events.js";
 import type { Sandbox } from "../../sandbox.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext, CommonOptions } from "./command-context.js";
+import type { CommandTraits } from "./define-command.js";
 
 export interface RunHelpers {
   output: Output;
@@ -36,14 +38,27 @@ export interface FleetCommand<F extends CommandResult> {
   render: (result: F, output: Output, helpers: RunHelpers) => void;
 }
 
-export async function runConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>(
-  name: string,
-  options: CommonOptions,
-  { runtime, exit }: CommandContext,
-  action: (context: EngineContext, helpers: RunHelpers) => Promise<R>,
-  render: (result: R | CommandResult, output: Output, helpers: RunHelpers) => void,
-  fleet?: FleetCommand<F>,
-): Promise<void> {
+/** One invocation of a config-reading command: the definition, the parsed options, and what it does. */
+export interface ConfigCommandRun<R extends CommandResult, F extends CommandResult = CommandResult> {
+  definition: CommandTraits;
+  options: CommonOptions;
+  context: CommandContext;
+  /** What it does with one account's engine context. */
+  action: (context: EngineContext, helpers: RunHelpers) => Promise<R>;
+  /** How its result (or an error's) is printed for people. */
+  render: (result: R | CommandResult, output: Output, helpers: RunHelpers) => void;
+  /** How it runs on a fleet config, when its definition says it takes one. */
+  fleet?: FleetCommand<F>;
+}
+
+export async function runConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>({
+  definition,
+  options,
+  context: { runtime, exit },
+  action,
+  render,
+  fleet,
+}: ConfigCommandRun<R, F>): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
   // The live block (log-update and its dependencies) is loaded only for a terminal.
   const reporter = runtime.stderr.isTTY
@@ -67,9 +82,9 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
     }
     const env = sandbox?.env ?? runtime.env;
-    result = await executeConfigCommand(
-      name,
-      {
+    result = await executeConfigCommand({
+      command: definition,
+      where: {
         configPath:
           sandbox?.configPath ??
           resolve(runtime.cwd, resolveConfigPath({ flag: options.config, env, cwd: runtime.cwd })),
@@ -78,16 +93,18 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
       },
       runtime,
       reporter,
-      (context) => action(context, helpers),
-      fleet === undefined
-        ? undefined
-        : async (context) => {
-            fleetRan = true;
-            return fleet.action(context, helpers);
-          },
-    );
+      action: (context) => action(context, helpers),
+      ...(fleet === undefined
+        ? {}
+        : {
+            fleetAction: async (context: FleetContext) => {
+              fleetRan = true;
+              return fleet.action(context, helpers);
+            },
+          }),
+    });
   } catch (error) {
-    result = errorResult(name, error);
+    result = errorResult(definition.name, error);
   }
   if (sandbox !== undefined && result.exitCode !== ExitCode.badInput) {
     reporter.step("sandbox: checking the result independently of the engine");
@@ -114,16 +131,25 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
 /**
  * The core of a config-reading command, printing nothing but progress: load the config, build the engine's
  * context, run `action` with signals asking it to stop between steps, close the context, send the result's
- * notifications, and return the result (an error becomes one). `schedule` runs rotations through this too.
+ * notifications its definition lists, and return the result (an error becomes one). `schedule` runs
+ * rotations through this too.
  */
-export async function executeConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>(
-  name: string,
-  where: { configPath: string; stateDir: string; env: Readonly<Record<string, string | undefined>> },
-  runtime: Pick<Runtime, "onSignal" | "hardExit">,
-  reporter: Reporter,
-  action: (context: EngineContext) => Promise<R>,
-  fleetAction?: (fleet: FleetContext) => Promise<F>,
-): Promise<R | F | CommandResult> {
+export async function executeConfigCommand<R extends CommandResult, F extends CommandResult = CommandResult>({
+  command,
+  where,
+  runtime,
+  reporter,
+  action,
+  fleetAction,
+}: {
+  command: CommandTraits;
+  where: { configPath: string; stateDir: string; env: Readonly<Record<string, string | undefined>> };
+  runtime: Runtime;
+  reporter: Reporter;
+  action: (context: EngineContext) => Promise<R>;
+  /** Given for a command whose definition takes a fleet. */
+  fleetAction?: (fleet: FleetContext) => Promise<F>;
+}): Promise<R | F | CommandResult> {
   const interruption = interruptionSwitch();
   const unsubscribe = runtime.onSignal((signal) => {
     if (interruption.signal !== undefined) {
@@ -149,11 +175,16 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
     loaded = await loadConfig(where.configPath, where.env);
     state = await openStateBackend(loaded.config.state, { ...where, configFile: loaded.file });
     if (loaded.fleet !== undefined) {
-      if (fleetAction === undefined) {
-        throw new RotatorError(`\`rotator ${name}\` works on one account, and this config names a fleet (accounts:)`, {
-          exitCode: ExitCode.badInput,
-          hint: "plan, rotate, resume, rollback and status run over a fleet; for this command, give a config without accounts:",
-        });
+      if (command.fleet === undefined || fleetAction === undefined) {
+        const { COMMANDS } = await import("../registry.js");
+        const overFleets = COMMANDS.filter((other) => other.fleet !== undefined).map((other) => other.name);
+        throw new RotatorError(
+          `\`rotator ${command.name}\` works on one account, and this config names a fleet (accounts:)`,
+          {
+            exitCode: ExitCode.badInput,
+            hint: `${overFleets.slice(0, -1).join(", ")} and ${overFleets.at(-1)} run over a fleet; for this command, give a config without accounts:`,
+          },
+        );
       }
       result = await fleetAction({
         loaded,
@@ -174,7 +205,7 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
       result = await action(context);
     }
   } catch (error) {
-    result = errorResult(name, error);
+    result = errorResult(command.name, error);
   } finally {
     unsubscribe();
     if (context) {
@@ -184,7 +215,7 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
     await state?.close();
   }
   // After the run is over, whatever its outcome: a notification can only add a warning, never change it.
-  if (loaded !== undefined) result = await notifyResult(result, loaded, where.env, reporter);
+  if (loaded !== undefined) result = await notifyResult(result, command.notifies, loaded, where.env, reporter);
   return result;
 }
 
@@ -198,11 +229,13 @@ export function errorResult(command: string, error: unknown): CommandResult {
 }
 
 /**
- * Send the notifications a run command's result makes (rotate, resume, rollback: see notify/outcome.ts). A
- * target that fails or hangs is a warning in the result; the status and exit code stay what the run made them.
+ * Send the notification a command's result makes, if its definition `notifies` that event (see
+ * notify/outcome.ts). A target that fails or hangs is a warning in the result; the status and exit code stay
+ * what the run made them.
  */
 export async function notifyResult<R extends CommandResult>(
   result: R,
+  notifies: readonly NotifyEvent[],
   loaded: LoadedConfig,
   env: Readonly<Record<string, string | undefined>>,
   reporter: Reporter,
@@ -213,7 +246,7 @@ export async function notifyResult<R extends CommandResult>(
     import("../../notify/outcome.js"),
     import("../../notify/deliver.js"),
   ]);
-  const event = eventForResult(result);
+  const event = eventForResult(result, notifies);
   if (event === undefined) return result;
   const payload = resultPayload(event, result, {
     accountSid: loaded.config.twilio.accountSid,

@@ -6,6 +6,7 @@
  */
 import type { Output } from "../../cli/output.js";
 import { type AccountResult, type FleetResult, runFleet } from "../../fleet/run.js";
+import { type CommandTraits, fleetTraitsOf } from "../shared/define-command.js";
 import { accountLabel, fleetFooter, table } from "../shared/render-fleet.js";
 import type { FleetCommand } from "../shared/run-config-command.js";
 import { CHECK_EXIT_CODES, type StatusResult, status } from "./run.js";
@@ -17,13 +18,18 @@ const CHECK_ORDER = [
   CHECK_EXIT_CODES.due,
 ] as const;
 
-export function fleetStatusCommand(options: {
-  check: boolean;
-  graceDays: number;
-}): FleetCommand<FleetResult<StatusResult>> {
+export function fleetStatusCommand(
+  definition: CommandTraits,
+  options: {
+    check: boolean;
+    graceDays: number;
+  },
+): FleetCommand<FleetResult<StatusResult>> {
   return {
     action: async (fleet) => {
-      const result = await runFleet("status", fleet, (engine) => status(engine, { ...options, limit: 3 }));
+      const result = await runFleet(fleetTraitsOf(definition), fleet, (engine) =>
+        status(engine, { ...options, limit: 3 }),
+      );
       const codes = result.accounts.map((account) => account.exitCode);
       if (!options.check || codes.some((code) => !(Object.values(CHECK_EXIT_CODES) as number[]).includes(code))) {
         return result;

@@ -1,6 +1,7 @@
 /** `rotator status` for people. */
 import type { Output } from "../../cli/output.js";
 import type { CommandResult } from "../../engine/result.js";
+import { describeOrigin } from "../shared/credential-origin.js";
 import { renderRun } from "../shared/render-run.js";
 import type { StatusResult } from "./run.js";
 
@@ -10,8 +11,12 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
     return;
   }
   const s = output.out;
-  const age =
-    result.ageDays === null ? "" : `, ${result.ageDays} days old${result.due ? s.warn(" (due for rotation)") : ""}`;
+  // Worded from what is known: when it was made, and whether a journaled run made it.
+  const origin =
+    result.createdAt === null
+      ? `${result.ageDays} days old`
+      : describeOrigin(new Date(result.createdAt), result.madeByRun ?? undefined);
+  const age = result.ageDays === null ? "" : `, ${origin}${result.due ? s.warn(" (due for rotation)") : ""}`;
   const noun = result.credentialType === "auth-token" ? "token" : "key";
   const unknownAge =
     result.currentKey !== null && result.ageDays === null ? `, age unknown (${result.ageUnknownBecause ?? "?"})` : "";

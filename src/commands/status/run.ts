@@ -13,10 +13,13 @@ import type { CommandResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
+import { runThatMade } from "../shared/credential-origin.js";
 
 export interface StatusResult extends CommandResult {
   currentKey: string | null;
   createdAt: string | null;
+  /** The run of these journals that made the current credential; null when none did (made by hand). */
+  madeByRun: string | null;
   ageDays: number | null;
   /** Why the age is unknown, when it is (a token's age is the journal's; a clock behind Twilio's). */
   ageUnknownBecause?: string;
@@ -79,7 +82,8 @@ export async function status(
   const live = await state.liveRunIds();
   // Another config's unfinished run sharing a store blocks `rotate` of this one, as plan reports.
   const overlap = await overlapError(context, "rotate");
-  const runs = (await state.listRuns())
+  const journaled = await state.listRuns();
+  const runs = journaled
     .filter((run) => ownsRun(context, run.started?.credentialKey))
     .slice(-(options.limit ?? 10))
     .map((run) => ({
@@ -129,6 +133,7 @@ export async function status(
     warnings: preflight.notes,
     currentKey: currentId === undefined ? null : maskSid(currentId),
     createdAt: created?.toISOString() ?? null,
+    madeByRun: currentId === undefined ? null : (runThatMade(journaled, currentId)?.runId ?? null),
     ageDays,
     ...(ageUnknownBecause === undefined ? {} : { ageUnknownBecause }),
     due,

@@ -11,15 +11,16 @@ import type { EngineContext } from "../../engine/context.js";
 import { runStartedEvent } from "../../engine/facts.js";
 import { startNewRun } from "../../engine/new-run.js";
 import { type PreflightResult, runPreflight } from "../../engine/preflight.js";
-import type { CommandResult } from "../../engine/result.js";
+import { type CommandResult, emptyResult } from "../../engine/result.js";
 import { runFromVerify } from "../../engine/run.js";
 import { stateOf } from "../../engine/state/index.js";
 import { journalAdminSwitches, newRunState } from "../../engine/steps.js";
 import { secretFromEnv } from "../../engine/supplied-admin.js";
 import { refuseOtherClaims } from "../../engine/token-slot.js";
-import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
+import { DECLINED_NEXT, ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { sidProblems } from "../../twilio/diagnose.js";
 import { maskSid } from "../../util/mask.js";
+import type { ConfirmationSteps } from "../shared/confirm.js";
 
 export interface SyncOptions {
   /** The environment variable holding the token (auth-token) or the key secret (api-key). */
@@ -29,6 +30,11 @@ export interface SyncOptions {
   /** A store of this config whose credential every other store should hold. */
   fromStore?: string;
   version?: string;
+  /**
+   * Asked once the supplied credential authenticates, before any store is written, with what sync is about
+   * to do (the CLI asks the operator on a terminal). False ends it cancelled, having changed nothing.
+   */
+  confirm?: (request: ConfirmationSteps) => Promise<boolean>;
 }
 
 export async function sync(context: EngineContext, options: SyncOptions): Promise<CommandResult> {
@@ -110,6 +116,15 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
     );
   }
 
+  const asked = {
+    steps: [
+      `write the ${noun} from ${source}, ${maskSid(credentialId(supplied))}, to every store (${context.stores.map((store) => store.name).join(", ")}), all-or-nothing`,
+      "wait until every consumer uses it; nothing is issued or revoked",
+    ],
+  };
+  if (options.confirm !== undefined && !(await options.confirm(asked))) {
+    return emptyResult("sync", "cancelled", ExitCode.cancelled, { next: DECLINED_NEXT });
+  }
   const journal = await stateOf(context).createJournal(runId, issuer.labels.word);
   await journal.append(
     runStartedEvent(context, {

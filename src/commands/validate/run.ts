@@ -10,7 +10,7 @@ import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ConfigError, ExitCode, errorMessage } from "../../errors.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
-import type { ValidateCommandOptions } from "./command.js";
+import type { ValidateCommandOptions } from "./options.js";
 
 interface FileVerdict {
   file: string;

@@ -16,7 +16,7 @@ import type { WatchCheck } from "../../watch/check.js";
 import type { CommandContext } from "../shared/command-context.js";
 import { renderRun } from "../shared/render-run.js";
 import { errorResult } from "../shared/run-config-command.js";
-import type { WatchCommandOptions } from "./command.js";
+import type { WatchCommandOptions } from "./options.js";
 
 export async function runWatchCommand(options: WatchCommandOptions, { runtime, exit }: CommandContext): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
