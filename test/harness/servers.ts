@@ -8,7 +8,7 @@
  *          a copy of the installer's template cluster, TCP on 127.0.0.1 only, no Unix socket; as root it runs
  *          as the installer's user rotator-pg (PostgreSQL refuses root)
  *   kubernetes  etcd, kube-apiserver and kube-controller-manager, built by the installer into a cache outside the
- *          checkout (test/harness/kubernetes-server.ts: its own CA, serving certificate and admin token; HTTPS)
+ *          checkout (test/harness/servers/kubernetes.ts: its own CA, serving certificate and admin token; HTTPS)
  *
  * scripts/servers/install.sh installs moto and OpenBao into .cache/servers/, checks what the Key Vault test
  * server needs (openssl) and makes PostgreSQL's template cluster; it returns in milliseconds once installed. startServers() runs it, starts the
@@ -54,7 +54,7 @@ import nodeVault from "node-vault";
 import pg from "pg";
 import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { newClientSecret } from "../../src/keyvault-emulator/auth/clients.js";
-import { type KubernetesEndpoints, makeKubernetesSpec } from "./kubernetes-server.js";
+import { type KubernetesEndpoints, makeKubernetesSpec } from "./servers/kubernetes.js";
 
 const execFileAsync = promisify(execFile);
 
