@@ -20,7 +20,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { closeServer, createListener, listen, readBody, sendJson as writeJson } from "../server-kit/listener.js";
 import { handleAdmin } from "./admin.js";
@@ -149,25 +148,24 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   let authorityHost = "";
 
   const tls = { key: certificate.keyPem, cert: certificate.certPem };
-  const authority = createServer(tls, (req, res) => {
-    readBody(req, MAX_BODY_BYTES, bodyTooLarge)
-      .then((body) =>
-        handleAuthority(
-          {
-            tenantId,
-            clients,
-            signer,
-            tokenLifetimeSeconds: () => options.tokenLifetimeSeconds ?? 3600,
-            now,
-            origin: () => authorityHost,
-            record: (entry) => tokenRequests.push(entry),
-          },
-          req,
-          res,
-          body,
-        ),
-      )
-      .catch(() => res.destroy());
+  const authority = createListener({
+    tls,
+    handle: async (req, res) =>
+      handleAuthority(
+        {
+          tenantId,
+          clients,
+          signer,
+          tokenLifetimeSeconds: () => options.tokenLifetimeSeconds ?? 3600,
+          now,
+          origin: () => authorityHost,
+          record: (entry) => tokenRequests.push(entry),
+        },
+        req,
+        res,
+        await readBody(req, MAX_BODY_BYTES, bodyTooLarge),
+      ),
+    onUncaught: (res) => res.destroy(),
   });
 
   const server: KeyVaultServer = {
@@ -214,7 +212,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
     },
     async close() {
       closing.abort();
-      // A server that failed to start is closed by its caller too: closeServer ignores one not listening.
+      // Closing never fails: an error closing one listener must not leave the other open.
       await Promise.all([vault, authority].map((s) => closeServer(s).catch(() => undefined)));
     },
   };
