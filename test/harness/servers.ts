@@ -80,6 +80,11 @@ export function isServerName(name: string): name is ServerName {
 
 export const ALL_SERVERS: readonly ServerName[] = Object.keys(SERVERS).filter(isServerName);
 
+/** The server a store type's integration tests (or a feature's) run against; undefined when none is needed. */
+export function serverFor(need: string): ServerName | undefined {
+  return ALL_SERVERS.find((name) => SERVERS[name].neededBy.includes(need));
+}
+
 export interface RunningServers<N extends ServerName = ServerName> {
   /** Stable for the life of the handle: startOne() reuses the same ports. */
   endpoints: Pick<ServerEndpoints, N>;
@@ -153,7 +158,7 @@ export async function startServers<N extends ServerName = ServerName>(
         running.set(name, await startOn(name, p));
         ports.set(name, p);
         options.report?.(
-          `started ${name}, ${spec(name).definition.summary}, on 127.0.0.1:${p.main}${p.second === undefined ? "" : ` and :${p.second}`} (${seconds(performance.now() - starting)})`,
+          `started ${name}, ${spec(name).definition.summary} for ${spec(name).definition.neededBy.join(", ")}, on 127.0.0.1:${p.main}${p.second === undefined ? "" : ` and :${p.second}`} (${seconds(performance.now() - starting)})`,
         );
         return;
       } catch (error) {

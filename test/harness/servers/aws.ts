@@ -22,6 +22,7 @@ const AWS_SECRET_ACCESS_KEY = "testing";
 export const awsServer: ServerDefinition<AwsEndpoints> = {
   name: "aws",
   summary: "moto_server (AWS Secrets Manager API)",
+  neededBy: ["aws-secrets-manager"],
   portCount: 1,
   create: () => ({
     launch({ main }) {

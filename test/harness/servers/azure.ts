@@ -42,6 +42,7 @@ const TSX_LOADER = pathToFileURL(join(REPO_ROOT, "node_modules/tsx/dist/loader.m
 export const azureServer: ServerDefinition<AzureEndpoints> = {
   name: "azure",
   summary: "the project's Key Vault emulator (HTTPS, its own CA)",
+  neededBy: ["azure-key-vault"],
   portCount: 2,
   create() {
     const tenantId = randomUUID();

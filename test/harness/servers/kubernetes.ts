@@ -47,6 +47,7 @@ const ADMIN_USER = "rotator-test-admin";
 export const kubernetesServer: ServerDefinition<KubernetesEndpoints> = {
   name: "kubernetes",
   summary: "etcd, kube-apiserver and kube-controller-manager (HTTPS, its own CA)",
+  neededBy: ["kubernetes-secret", "kubernetes consumers"],
   portCount: 3,
   create,
 };

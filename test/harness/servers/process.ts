@@ -272,6 +272,11 @@ export interface ServerDefinition<E> {
   name: string;
   /** What it is, in a few words, for the integration setup's report. */
   summary: string;
+  /**
+   * What needs it: the store types (provider folders) whose integration tests run against it, and the features
+   * (`state: postgres`, `kubernetes consumers`) tested with it.
+   */
+  neededBy: readonly string[];
   portCount: 1 | 2 | 3;
   /** A server for one handle: what it makes (certificates, a data directory, credentials) is its own. */
   create(): ServerInstance<E>;

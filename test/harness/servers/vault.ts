@@ -17,6 +17,7 @@ const VAULT_ROOT_TOKEN = "root";
 export const vaultServer: ServerDefinition<VaultEndpoints> = {
   name: "vault",
   summary: "OpenBao dev server (Vault API, KV v2 at secret/)",
+  neededBy: ["vault-kv2"],
   portCount: 1,
   create: () => ({
     launch({ main }) {
