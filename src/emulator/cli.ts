@@ -61,7 +61,7 @@ export async function runTwilioEmulatorCommand(
     throw error;
   }
   // close is swapped in place rather than the object copied: a copy would freeze the live authToken getter.
-  emulator.close = closeOnSignals(emulator.close);
+  closeOnSignals(emulator);
   out.write(
     `${JSON.stringify({
       baseUrl: emulator.baseUrl,

@@ -60,13 +60,14 @@ export async function runKeyVaultEmulatorCommand(
   }
   const close = server.close.bind(server);
   let closing: Promise<void> | undefined;
-  server.close = closeOnSignals(() => {
+  server.close = () => {
     closing ??= (async () => {
       await close();
       if (ownCertDir !== undefined) await rm(ownCertDir, { recursive: true, force: true });
     })();
     return closing;
-  });
+  };
+  closeOnSignals(server);
   out.write(
     `${JSON.stringify({
       vaultUrl: server.vaultUrl,

@@ -96,17 +96,18 @@ export function urlHost(host: string): string {
 }
 
 /**
- * For a server run as a command: SIGINT or SIGTERM closes it. Returns the close to use instead of `close`: by either
- * route (a signal, or the caller) it removes the handlers, so the process can exit.
+ * For a server run as a command: SIGINT or SIGTERM calls `server.close()`, whatever `close` is by then (a command
+ * may wrap it to know when the server is gone). `close` is swapped in place, so that closing by either route (a
+ * signal, or the caller) removes the handlers and the process can exit.
  */
-export function closeOnSignals(close: () => Promise<void>): () => Promise<void> {
-  const onSignal = () => void closeAndRelease();
-  const closeAndRelease = () => {
+export function closeOnSignals(server: { close(): Promise<void> }): void {
+  const close = server.close.bind(server);
+  const onSignal = () => void server.close();
+  server.close = () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     return close();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  return closeAndRelease;
 }
