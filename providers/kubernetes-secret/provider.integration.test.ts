@@ -1,5 +1,5 @@
 /**
- * The kubernetes-secret provider against the harness's real API server (test/harness/kubernetes-server.ts): the
+ * The kubernetes-secret provider against the harness's real API server (test/harness/servers/kubernetes.ts): the
  * shared contract suite, then what is particular to Kubernetes: RBAC checked by SelfSubjectAccessReview in
  * preflight, an immutable Secret, the backup Secret, a synced Secret, and the ways to reach the server. Every
  * test acts as a ServiceAccount of its own bound to a Role with the README's least rights on its own Secret,

@@ -24,10 +24,10 @@
  *   /__emulator/phone-numbers, /__emulator/webhooks, /__emulator/traffic: see webhooks/admin.ts
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseSignedDuration } from "../util/duration.js";
+import { kitAdmin, optionalString, parseJsonObject } from "../server-kit/admin.js";
+import { isLoopback, sendJson } from "../server-kit/listener.js";
 import type { EmulatorClock, EmulatorSubaccount, RegionOption } from "./emulator.js";
-import type { FaultController, FaultInput } from "./faults.js";
-import { sendJson } from "./server.js";
+import type { FaultController } from "./faults.js";
 import type { AccountStatus, EmulatorSnapshot, KeyType } from "./state.js";
 import type { EmulatorStats } from "./stats.js";
 import { handleWebhookAdmin } from "./webhooks/admin.js";
@@ -71,49 +71,38 @@ export function handleAdmin(
   const method = (req.method ?? "GET").toUpperCase();
   const path = url.pathname.replace(/\/+$/, "");
   try {
-    if (handleWebhookAdmin(ops.webhooks, res, method, url, path, () => parseJson(body))) return;
-    const faultId = /^\/__emulator\/faults\/([^/]+)$/.exec(path)?.[1];
+    if (handleWebhookAdmin(ops.webhooks, res, method, url, path, () => parseJsonObject(body))) return;
+    const kit = kitAdmin(
+      { faults: ops.faults, clock: { view: ops.clock, move: ops.moveClock } },
+      method,
+      path.slice("/__emulator".length),
+      () => parseJsonObject(body),
+    );
     const accountOp = /^\/__emulator\/accounts\/([^/]+)\/([a-z-]+)$/.exec(path);
-    if (path === "/__emulator/snapshot" && method === "GET") {
+    if (kit !== undefined) {
+      if (kit.body === undefined) res.writeHead(kit.status).end();
+      else sendJson(res, kit.status, kit.body);
+    } else if (path === "/__emulator/snapshot" && method === "GET") {
       sendJson(res, 200, ops.snapshot());
     } else if (path === "/__emulator/keys" && method === "GET") {
       const region = url.searchParams.get("region") ?? undefined;
       sendJson(res, 200, ops.keys(url.searchParams.get("accountSid") ?? undefined, region ? { region } : {}));
     } else if (path === "/__emulator/main-keys" && method === "POST") {
-      const input = parseJson(body);
+      const input = parseJsonObject(body);
       sendJson(res, 201, ops.createMainKey(optionalString(input, "accountSid"), regionOption(input)));
     } else if (path === "/__emulator/subaccounts" && method === "POST") {
-      const input = parseJson(body);
+      const input = parseJsonObject(body);
       const count = input?.count;
       if (typeof count !== "number") throw new Error("count must be a number");
       const prefix = optionalString(input, "friendlyNamePrefix");
       sendJson(res, 201, ops.createSubaccounts(count, prefix === undefined ? {} : { friendlyNamePrefix: prefix }));
     } else if (accountOp?.[1] !== undefined) {
-      handleAccountOp(ops, res, method, accountOp[1], accountOp[2] ?? "", parseJson(body));
-    } else if (path === "/__emulator/clock" && method === "GET") {
-      sendJson(res, 200, ops.clock());
-    } else if (path === "/__emulator/clock" && method === "POST") {
-      sendJson(res, 200, ops.moveClock(clockMove(parseJson(body))));
+      handleAccountOp(ops, res, method, accountOp[1], accountOp[2] ?? "", parseJsonObject(body));
     } else if (path === "/__emulator/stats" && method === "GET") {
       sendJson(res, 200, ops.stats());
     } else if (path === "/__emulator/stats" && method === "DELETE") {
       ops.resetStats();
       res.writeHead(204).end();
-    } else if (path === "/__emulator/faults" && method === "GET") {
-      sendJson(res, 200, ops.faults.list());
-    } else if (path === "/__emulator/faults" && method === "POST") {
-      // The controller validates the shape; an invalid fault comes back as a 400 naming the problem.
-      sendJson(res, 201, ops.faults.add(parseJson(body) as FaultInput));
-    } else if (path === "/__emulator/faults" && method === "DELETE") {
-      ops.faults.clear();
-      res.writeHead(204).end();
-    } else if (faultId !== undefined && method === "GET") {
-      const fault = ops.faults.get(faultId);
-      if (fault) sendJson(res, 200, fault);
-      else sendJson(res, 404, { error: `no fault ${faultId}` });
-    } else if (faultId !== undefined && method === "DELETE") {
-      if (ops.faults.remove(faultId)) res.writeHead(204).end();
-      else sendJson(res, 404, { error: `no fault ${faultId}` });
     } else {
       notFound(res, method, path);
     }
@@ -155,48 +144,11 @@ function handleAccountOp(
   }
 }
 
-/** `{"offset": "-91d"}` sets the clock's offset from the real one; `{"advance": "91d"}` moves it (negative: back). */
-function clockMove(input: Record<string, unknown> | undefined): { offsetMs: number } | { advanceMs: number } {
-  const offset = optionalString(input, "offset");
-  const advance = optionalString(input, "advance");
-  if ((offset === undefined) === (advance === undefined)) {
-    throw new Error(
-      'give one of "offset" (the clock\'s distance from the real one) or "advance", e.g. {"advance": "91d"}',
-    );
-  }
-  const ms = signedDuration((offset ?? advance) as string);
-  return offset !== undefined ? { offsetMs: ms } : { advanceMs: ms };
-}
-
-function signedDuration(text: string): number {
-  const ms = parseSignedDuration(text);
-  if (typeof ms === "string") throw new Error(ms);
-  return ms;
-}
-
 function notFound(res: ServerResponse, method: string, path: string): void {
   sendJson(res, 404, { error: `no admin endpoint ${method} ${path}` });
-}
-
-function optionalString(input: Record<string, unknown> | undefined, name: string): string | undefined {
-  const value = input?.[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new Error(`${name} must be a string`);
-  return value;
 }
 
 function regionOption(input: Record<string, unknown> | undefined): RegionOption {
   const region = optionalString(input, "region");
   return region === undefined ? {} : { region };
-}
-
-function parseJson(body: string): Record<string, unknown> | undefined {
-  if (body.trim() === "") return undefined;
-  const value: unknown = JSON.parse(body);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("expected a JSON object");
-  return value as Record<string, unknown>;
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1" || /^127\./.test(address ?? "");
 }

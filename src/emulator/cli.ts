@@ -3,6 +3,7 @@
  * credentials (they are the emulator's own, made up for this run; with subaccounts, theirs too), and run until
  * SIGINT or SIGTERM.
  */
+import { closeOnSignals } from "../server-kit/listener.js";
 import { startTwilioEmulator, type TwilioEmulator } from "./emulator.js";
 import type { FaultInput } from "./faults.js";
 import type { RateLimitInput } from "./rate-limit.js";
@@ -59,19 +60,8 @@ export async function runTwilioEmulatorCommand(
     await emulator.close();
     throw error;
   }
-  const close = emulator.close;
-  const onSignal = () => {
-    void emulator.close();
-  };
-  // Closing by either route (a signal, or the caller) removes the handlers, so the process can exit.
   // close is swapped in place rather than the object copied: a copy would freeze the live authToken getter.
-  emulator.close = () => {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    return close();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  closeOnSignals(emulator);
   out.write(
     `${JSON.stringify({
       baseUrl: emulator.baseUrl,

@@ -2,8 +2,8 @@
  * Starts the emulator: state, spec-bound router, faults, limits, and one HTTP listener serving api, iam
  * and accounts paths alike, in every Region it holds.
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type ClockMove, type ClockView, OffsetClock } from "../server-kit/clock.js";
+import { closeServer, listen, urlHost } from "../server-kit/listener.js";
 import { type AdminOperations, handleAdmin } from "./admin.js";
 import { type EmulatorBehaviourInput, parseBehaviour } from "./behaviour.js";
 import { type FaultController, Faults } from "./faults.js";
@@ -78,12 +78,8 @@ export interface RegionOption {
   region?: string;
 }
 
-export interface EmulatorClock {
-  /** The emulator's time now, ISO 8601. */
-  now: string;
-  /** How far it runs from the real clock, in seconds (negative: behind). */
-  offsetSeconds: number;
-}
+/** The emulator's time now (ISO 8601) and how far it runs from the real clock, in seconds (negative: behind). */
+export type EmulatorClock = ClockView;
 
 export interface EmulatorSubaccount {
   sid: string;
@@ -142,7 +138,7 @@ export interface TwilioEmulator {
   /** The emulator's clock: its time now and how far it runs from the real one. */
   clock(): EmulatorClock;
   /** Set the clock's offset from the real one, or move it by `advanceMs` (negative: back). */
-  moveClock(move: { offsetMs: number } | { advanceMs: number }): EmulatorClock;
+  moveClock(move: ClockMove): EmulatorClock;
   /** Counters of API traffic since start (or the last resetStats()). */
   stats(): EmulatorStats;
   resetStats(): void;
@@ -179,17 +175,10 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   const specs = TwilioSpecs.load(options.specDir);
   const router = new Router(specs);
   options.onSecretIssued?.(authToken);
-  let clockOffsetMs = options.clockOffsetMs ?? 0;
-  if (!Number.isFinite(clockOffsetMs)) throw new Error("twilio emulator: clockOffsetMs must be a number");
-  const realClock = options.clock ?? Date.now;
-  const now = () => realClock() + clockOffsetMs;
-  const clock = (): EmulatorClock => ({ now: new Date(now()).toISOString(), offsetSeconds: clockOffsetMs / 1000 });
-  const moveClock = (move: { offsetMs: number } | { advanceMs: number }): EmulatorClock => {
-    const next = "offsetMs" in move ? move.offsetMs : clockOffsetMs + move.advanceMs;
-    if (!Number.isFinite(next)) throw new Error("twilio emulator: the clock moves by a number of milliseconds");
-    clockOffsetMs = next;
-    return clock();
-  };
+  const serverClock = new OffsetClock("twilio emulator", options.clock ?? Date.now, options.clockOffsetMs ?? 0);
+  const now = serverClock.now;
+  const clock = (): EmulatorClock => serverClock.view();
+  const moveClock = (move: ClockMove): EmulatorClock => serverClock.move(move);
   const state = new EmulatorState(
     {
       accountSid,
@@ -307,28 +296,23 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
   };
 
   let baseUrl = "";
-  const server = createServer(
-    createRequestListener({
-      state,
-      specs,
-      router,
-      faults,
-      behaviour,
-      limiter,
-      stats,
-      webhooks,
-      closing: closing.signal,
-      origin: () => baseUrl,
-      admin: (req, res, url, body) => handleAdmin(ops, req, res, url, body),
-    }),
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(new Error(`twilio emulator: cannot listen on ${host}:${port}`, { cause: error })),
-    );
-    server.listen(port, host, () => resolve());
+  const server = createRequestListener({
+    state,
+    specs,
+    router,
+    faults,
+    behaviour,
+    limiter,
+    stats,
+    webhooks,
+    closing: closing.signal,
+    origin: () => baseUrl,
+    admin: (req, res, url, body) => handleAdmin(ops, req, res, url, body),
   });
-  baseUrl = `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
+  const boundPort = await listen(server, port, host).catch((error: unknown) => {
+    throw new Error(`twilio emulator: cannot listen on ${host}:${port}`, { cause: error });
+  });
+  baseUrl = `http://${urlHost(host)}:${boundPort}`;
 
   let closed: Promise<void> | undefined;
   return {
@@ -357,20 +341,12 @@ export async function startTwilioEmulator(options: TwilioEmulatorOptions = {}): 
     resetStats: ops.resetStats,
     webhooks,
     close() {
-      closed ??= new Promise<void>((resolve, reject) => {
+      closed ??= (() => {
         closing.abort();
         webhooks.close();
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+        return closeServer(server);
+      })();
       return closed;
     },
   };
-}
-
-/** A wildcard listen address is not one a client can dial; IPv6 literals need brackets in a URL. */
-function urlHost(host: string): string {
-  if (host === "0.0.0.0") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
 }

@@ -3,20 +3,26 @@
  * authenticating (Twilio does not document how fast a new key propagates, so the engine must cope with
  * either), and lost responses: the request is carried out but its answer never arrives (the connection
  * drops) or arrives as a 5xx, the case where a caller cannot tell whether a promotion happened. Each fault matches requests by method and path and may stop after `times` firings; it counts
- * how often it fired, so a test can assert that a retry happened.
+ * how often it fired, so a test can assert that a retry happened. The controller itself (matching, ids,
+ * counts) is the server kit's (src/server-kit/faults.ts); this file holds the Twilio kinds and their effects.
  */
 import * as z from "zod";
+import {
+  type ActiveFault,
+  FaultRegistry,
+  faultMatchFields,
+  globToRegExp,
+  remaining,
+  statelessRegExp,
+} from "../server-kit/faults.js";
 import { serverError, type TwilioError, tooManyRequests } from "./errors.js";
 
+export { globToRegExp };
+
 const match = {
-  /** Only requests with this method; any method when absent. */
-  method: z.enum(["GET", "POST", "DELETE"]).optional(),
-  /** Exact path or glob (`*` within one segment, `**` across segments); a RegExp in-process. Any path when absent. */
-  path: z.union([z.string().startsWith("/", "path must start with /"), z.instanceof(RegExp)]).optional(),
+  ...faultMatchFields(["GET", "POST", "DELETE"]),
   /** A regular expression tested against the path (for JSON callers, who cannot send a RegExp). */
   pathRegex: z.string().optional(),
-  /** Stop after firing this many times. Unlimited when absent. */
-  times: z.int().positive().optional(),
 };
 
 export const faultSchema = z
@@ -74,43 +80,9 @@ export interface FaultEffects {
   error: TwilioError | undefined;
 }
 
-interface ActiveFault {
-  id: string;
-  spec: FaultSpec;
-  pattern: RegExp | undefined;
-  fired: number;
-}
-
-export class Faults implements FaultController {
-  readonly #faults: ActiveFault[] = [];
-  #nextId = 1;
-
-  add(input: FaultInput): FaultView {
-    const parsed = faultSchema.safeParse(input);
-    if (!parsed.success) throw new Error(`invalid fault: ${z.prettifyError(parsed.error)}`);
-    const spec = parsed.data;
-    const fault: ActiveFault = { id: `F${this.#nextId++}`, spec, pattern: pathPattern(spec), fired: 0 };
-    this.#faults.push(fault);
-    return view(fault);
-  }
-
-  list(): FaultView[] {
-    return this.#faults.map(view);
-  }
-
-  get(id: string): FaultView | undefined {
-    const fault = this.#faults.find((f) => f.id === id);
-    return fault && view(fault);
-  }
-
-  remove(id: string): boolean {
-    const index = this.#faults.findIndex((f) => f.id === id);
-    if (index >= 0) this.#faults.splice(index, 1);
-    return index >= 0;
-  }
-
-  clear(): void {
-    this.#faults.length = 0;
+export class Faults extends FaultRegistry<FaultSpec, FaultView, FaultInput> implements FaultController {
+  constructor() {
+    super(faultSchema, { pattern: pathPattern, view });
   }
 
   /**
@@ -119,7 +91,7 @@ export class Faults implements FaultController {
    */
   onRequest(method: string, path: string): FaultEffects {
     const effects: FaultEffects = { latencyMs: 0, error: undefined };
-    for (const fault of this.#matching(method, path)) {
+    for (const fault of this.matching(method, path)) {
       const { spec } = fault;
       if (spec.kind === "latency") {
         effects.latencyMs += spec.latencyMs;
@@ -137,12 +109,8 @@ export class Faults implements FaultController {
 
   /** The activation delay for a key being created by this request (first matching fault), in ms. */
   keyActivationDelayMs(method: string, path: string): number {
-    for (const fault of this.#matching(method, path)) {
-      if (fault.spec.kind !== "key-activation-delay") continue;
-      fault.fired++;
-      return fault.spec.delayMs;
-    }
-    return 0;
+    const spec = this.fire("key-activation-delay", method, path);
+    return spec?.kind === "key-activation-delay" ? spec.delayMs : 0;
   }
 
   /**
@@ -150,53 +118,25 @@ export class Faults implements FaultController {
    * lost-response fault decides what becomes of the answer. Failed operations are answered as they are.
    */
   onSuccess(method: string, path: string): LostResponse | undefined {
-    for (const fault of this.#matching(method, path)) {
-      const { spec } = fault;
-      if (spec.kind !== "lost-response") continue;
-      fault.fired++;
-      return spec.status === undefined ? { drop: true } : { drop: false, error: serverError(spec.status) };
-    }
-    return undefined;
-  }
-
-  #matching(method: string, path: string): ActiveFault[] {
-    return this.#faults.filter(
-      (f) =>
-        (f.spec.times === undefined || f.fired < f.spec.times) &&
-        (f.spec.method === undefined || f.spec.method === method) &&
-        (f.pattern === undefined || f.pattern.test(path)),
-    );
+    const spec = this.fire("lost-response", method, path);
+    if (spec?.kind !== "lost-response") return undefined;
+    return spec.status === undefined ? { drop: true } : { drop: false, error: serverError(spec.status) };
   }
 }
 
-function view(fault: ActiveFault): FaultView {
+function view(fault: ActiveFault<FaultSpec>): FaultView {
   const { path, ...rest } = fault.spec;
   const shown: { path?: string; pathRegex?: string } = {};
   if (typeof path === "string") shown.path = path;
   if (path instanceof RegExp) shown.pathRegex = path.source;
-  return {
-    ...rest,
-    ...shown,
-    id: fault.id,
-    fired: fault.fired,
-    remaining: fault.spec.times === undefined ? null : fault.spec.times - fault.fired,
-  };
+  return { ...rest, ...shown, id: fault.id, fired: fault.fired, remaining: remaining(fault) };
 }
 
 function pathPattern(spec: FaultSpec): RegExp | undefined {
-  if (spec.path instanceof RegExp) return new RegExp(spec.path.source, spec.path.flags.replace(/[gy]/g, ""));
+  if (spec.path instanceof RegExp) return statelessRegExp(spec.path);
   if (spec.pathRegex !== undefined) return new RegExp(spec.pathRegex);
   if (spec.path === undefined) return undefined;
   return globToRegExp(spec.path);
-}
-
-/** `*` matches within one path segment, `**` across segments; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  const source = glob
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${source}$`);
 }
 
 function compiles(source: string): boolean {

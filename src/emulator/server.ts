@@ -9,8 +9,9 @@
  * fault may still swallow. A 429 therefore never changes state. A request counts as in flight (for
  * `maxConcurrentRequests`) from admission until answered, latency faults included.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createListener, readBody, sendJson } from "../server-kit/listener.js";
 import { authenticate, authorize, claimedAccount, requireScope } from "./auth.js";
 import type { EmulatorBehaviour } from "./behaviour.js";
 import type { RequestContext } from "./context.js";
@@ -44,13 +45,13 @@ export interface ServerDeps {
   admin(req: IncomingMessage, res: ServerResponse, url: URL, body: string): void;
 }
 
-export function createRequestListener(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    handle(deps, req, res).catch((error: unknown) => {
-      // Only reachable when the socket failed or the emulator closed mid-request; nothing left to answer.
-      if (!res.headersSent && !res.destroyed) sendError(res, internal(error));
-    });
-  };
+/** The emulator's HTTP server (not yet listening). */
+export function createRequestListener(deps: ServerDeps): Server {
+  return createListener({
+    handle: (req, res) => handle(deps, req, res),
+    // Only reachable when the socket failed or the emulator closed mid-request.
+    onUncaught: (res, error) => sendError(res, internal(error)),
+  });
 }
 
 async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -59,7 +60,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const method = (req.method ?? "GET").toUpperCase();
   let body: string;
   try {
-    body = await readBody(req);
+    body = await readBody(req, MAX_BODY_BYTES, () => new TwilioError(413, 20001, "Request body too large"));
   } catch (error) {
     sendError(res, error instanceof TwilioError ? error : internal(error));
     return;
@@ -140,22 +141,6 @@ function concurrencyHeader(admission: Admission | undefined): Record<string, str
   return admission ? { "Twilio-Concurrent-Requests": String(admission.concurrent) } : {};
 }
 
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res
-    .writeHead(status, {
-      ...headers,
-      "Content-Type": "application/json; charset=utf-8",
-      "Content-Length": Buffer.byteLength(text),
-    })
-    .end(text);
-}
-
 function sendError(res: ServerResponse, error: TwilioError, headers: Record<string, string> = {}): void {
   sendJson(res, error.status, error.body(), { ...headers, ...error.headers });
 }
@@ -183,18 +168,4 @@ function originOf(req: IncomingMessage, twilioHost: TwilioHost | undefined, deps
   return host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/.test(host)
     ? `http://${host}`
     : deps.origin();
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // An oversized body is still read to the end (and dropped): answering mid-upload would reset the
-  // connection and the client would see a socket error instead of the 413.
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(buffer);
-  }
-  if (size > MAX_BODY_BYTES) throw new TwilioError(413, 20001, "Request body too large");
-  return Buffer.concat(chunks).toString("utf8");
 }

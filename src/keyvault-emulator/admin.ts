@@ -7,7 +7,7 @@
  *   GET    /__keyvault/snapshot                       the vault's secret-free snapshot (state.ts)
  *   GET    /__keyvault/requests                       the request records (method, path, operation, status)
  *   POST   /__keyvault/faults        a fault (faults.ts) 201 the fault with its id
- *   GET    /__keyvault/faults                         the faults and how often they fired
+ *   GET    /__keyvault/faults[/{id}]                  the faults (or one) and how often they fired
  *   DELETE /__keyvault/faults[/{id}]                  204
  *   POST   /__keyvault/clients       {clientId?, clientSecret?, permissions?}   201 {clientId, permissions}
  *   PUT    /__keyvault/clients/{id}/permissions       {permissions: [...]}      204
@@ -16,6 +16,7 @@
  */
 import type { ServerResponse } from "node:http";
 import * as z from "zod";
+import { type AdminReply, kitAdmin } from "../server-kit/admin.js";
 import type { ClientRegistry } from "./auth/clients.js";
 import type { Faults } from "./faults.js";
 import type { KeyVaultServer } from "./server.js";
@@ -37,13 +38,8 @@ const clientInput = z.strictObject({
   permissions: permissions.optional(),
 });
 
-interface Reply {
-  status: number;
-  body?: unknown;
-}
-
 export function handleAdmin(deps: AdminDeps, method: string, path: string, body: string, res: ServerResponse): void {
-  let reply: Reply;
+  let reply: AdminReply;
   try {
     reply = route(deps, method, path, body === "" ? {} : JSON.parse(body));
   } catch (error) {
@@ -53,22 +49,19 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, body:
   else sendJson(res, reply.status, reply.body);
 }
 
-function route(deps: AdminDeps, method: string, path: string, json: unknown): Reply {
+function route(deps: AdminDeps, method: string, path: string, json: unknown): AdminReply {
+  const kit = kitAdmin(
+    { faults: deps.faults },
+    method,
+    path.replace(/^\/__keyvault/, "").replace(/\/+$/, ""),
+    () => json,
+  );
+  if (kit !== undefined) return kit;
   const [resource, id, sub] = path.split("/").filter(Boolean).slice(1);
-  const notFound = (what: string): Reply => ({ status: 404, body: { error: `no ${what}` } });
+  const notFound = (what: string): AdminReply => ({ status: 404, body: { error: `no ${what}` } });
   if (method === "GET" && resource === "health") return { status: 200, body: { status: "ok" } };
   if (method === "GET" && resource === "snapshot") return { status: 200, body: deps.state.snapshot() };
   if (method === "GET" && resource === "requests") return { status: 200, body: deps.server.requests };
-  if (resource === "faults") {
-    if (method === "POST" && id === undefined) return { status: 201, body: deps.faults.add(json as never) };
-    if (method === "GET" && id === undefined) return { status: 200, body: deps.faults.list() };
-    if (method === "DELETE" && id === undefined) {
-      deps.faults.clear();
-      return { status: 204 };
-    }
-    if (method === "DELETE" && id !== undefined)
-      return deps.faults.remove(id) ? { status: 204 } : notFound(`fault ${id}`);
-  }
   if (resource === "clients") {
     if (method === "POST" && id === undefined) {
       const input = clientInput.parse(json);

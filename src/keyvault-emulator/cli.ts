@@ -13,6 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorMessage } from "../errors.js";
+import { closeOnSignals } from "../server-kit/listener.js";
 import { type KeyVaultServer, startKeyVaultServer } from "./server.js";
 
 export interface KeyVaultEmulatorCommandOptions {
@@ -59,18 +60,14 @@ export async function runKeyVaultEmulatorCommand(
   }
   const close = server.close.bind(server);
   let closing: Promise<void> | undefined;
-  const onSignal = () => void server.close();
   server.close = () => {
     closing ??= (async () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
       await close();
       if (ownCertDir !== undefined) await rm(ownCertDir, { recursive: true, force: true });
     })();
     return closing;
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  closeOnSignals(server);
   out.write(
     `${JSON.stringify({
       vaultUrl: server.vaultUrl,

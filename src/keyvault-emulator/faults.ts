@@ -2,7 +2,8 @@
  * Fault injection, as the Twilio emulator has it: throttling with Retry-After, server errors, latency, refused
  * writes, connections that break before or after the vault acted, and a corrupted secret value in an answer. Each fault matches requests by method
  * and path (a glob: `*` within a segment, `**` across) and may stop after `times` firings; it counts how often
- * it fired, so a test can assert that a retry happened.
+ * it fired, so a test can assert that a retry happened. The controller itself (matching, ids, counts) is the
+ * server kit's (src/server-kit/faults.ts); this file holds the Key Vault kinds and their effects.
  *
  * Faults look only at requests that carry a bearer token: the SDK's first request of a client is a token-less
  * probe for the authentication challenge, and a fault meant for the operation must not be used up on it.
@@ -16,18 +17,20 @@
  *   a value (a get or a set), so match it to `GET` and the version's path to corrupt reads of one version.
  */
 import * as z from "zod";
+import {
+  type ActiveFault,
+  FaultRegistry,
+  faultMatchFields,
+  globToRegExp,
+  remaining,
+  statelessRegExp,
+} from "../server-kit/faults.js";
 
 const METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"] as const;
 const WRITE_METHODS: readonly string[] = ["PUT", "PATCH", "POST", "DELETE"];
 
-const match = {
-  /** Only requests with this method; any method when absent (refuse-writes: any writing method). */
-  method: z.enum(METHODS).optional(),
-  /** Exact path or glob; a RegExp in-process. Any path when absent. */
-  path: z.union([z.string().startsWith("/", "path must start with /"), z.instanceof(RegExp)]).optional(),
-  /** Stop after firing this many times. Unlimited when absent. */
-  times: z.int().positive().optional(),
-};
+/** Any method when absent (refuse-writes: any writing method). */
+const match = faultMatchFields(METHODS);
 
 export const faultSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("rate-limit"), ...match, retryAfterSeconds: z.int().nonnegative().default(1) }),
@@ -61,13 +64,6 @@ export interface FaultView {
   remaining: number | null;
 }
 
-interface ActiveFault {
-  id: string;
-  spec: FaultSpec;
-  pattern: RegExp | undefined;
-  fired: number;
-}
-
 /** What the faults do to a request before authentication. */
 export interface EarlyEffects {
   latencyMs: number;
@@ -79,42 +75,19 @@ export interface EarlyEffects {
     | undefined;
 }
 
-export class Faults {
-  readonly #faults: ActiveFault[] = [];
-  #nextId = 1;
-
-  add(input: FaultInput): FaultView {
-    const parsed = faultSchema.safeParse(input);
-    if (!parsed.success) throw new Error(`invalid fault: ${z.prettifyError(parsed.error)}`);
-    const spec = parsed.data;
-    const fault: ActiveFault = { id: `F${this.#nextId++}`, spec, pattern: pathPattern(spec.path), fired: 0 };
-    this.#faults.push(fault);
-    return view(fault);
-  }
-
-  list(): FaultView[] {
-    return this.#faults.map(view);
-  }
-
-  get(id: string): FaultView | undefined {
-    const fault = this.#faults.find((f) => f.id === id);
-    return fault && view(fault);
-  }
-
-  remove(id: string): boolean {
-    const index = this.#faults.findIndex((f) => f.id === id);
-    if (index >= 0) this.#faults.splice(index, 1);
-    return index >= 0;
-  }
-
-  clear(): void {
-    this.#faults.length = 0;
+export class Faults extends FaultRegistry<FaultSpec, FaultView, FaultInput> {
+  constructor() {
+    super(faultSchema, {
+      pattern: pathPattern,
+      view,
+      anyMethod: (spec, method) => spec.kind !== "refuse-writes" || WRITE_METHODS.includes(method),
+    });
   }
 
   /** Latencies add up; of the answering faults, the first added that matches answers. */
   early(method: string, path: string): EarlyEffects {
     const effects: EarlyEffects = { latencyMs: 0, answer: undefined };
-    for (const fault of this.#matching(method, path)) {
+    for (const fault of this.matching(method, path)) {
       const { spec } = fault;
       if (spec.kind === "latency") {
         effects.latencyMs += spec.latencyMs;
@@ -134,12 +107,12 @@ export class Faults {
 
   /** Whether a refuse-writes fault refuses this request (it counts as fired). */
   refusesWrite(method: string, path: string): boolean {
-    return this.#fire("refuse-writes", method, path);
+    return this.fire("refuse-writes", method, path) !== undefined;
   }
 
   /** Whether the answer to this request is to be lost (it counts as fired). */
   dropsResponse(method: string, path: string): boolean {
-    return this.#fire("drop-response", method, path);
+    return this.fire("drop-response", method, path) !== undefined;
   }
 
   /**
@@ -147,28 +120,8 @@ export class Faults {
    * fired), else as it was.
    */
   corruptValue(method: string, path: string, value: string): string {
-    const fault = this.#matching(method, path).find((f) => f.spec.kind === "corrupt-value");
-    if (fault === undefined || fault.spec.kind !== "corrupt-value") return value;
-    fault.fired++;
-    return corruptOne(value, fault.spec.offset);
-  }
-
-  #fire(kind: "refuse-writes" | "drop-response", method: string, path: string): boolean {
-    const fault = this.#matching(method, path).find((f) => f.spec.kind === kind);
-    if (fault === undefined) return false;
-    fault.fired++;
-    return true;
-  }
-
-  #matching(method: string, path: string): ActiveFault[] {
-    return this.#faults.filter(
-      (f) =>
-        (f.spec.times === undefined || f.fired < f.spec.times) &&
-        (f.spec.method === undefined
-          ? f.spec.kind !== "refuse-writes" || WRITE_METHODS.includes(method)
-          : f.spec.method === method) &&
-        (f.pattern === undefined || f.pattern.test(path)),
-    );
+    const spec = this.fire("corrupt-value", method, path);
+    return spec?.kind === "corrupt-value" ? corruptOne(value, spec.offset) : value;
   }
 }
 
@@ -192,7 +145,7 @@ export function corruptOne(text: string, offset?: number): string {
   return text.slice(0, at) + replaced + text.slice(at + 1);
 }
 
-function view(fault: ActiveFault): FaultView {
+function view(fault: ActiveFault<FaultSpec>): FaultView {
   const { spec } = fault;
   return {
     id: fault.id,
@@ -200,17 +153,13 @@ function view(fault: ActiveFault): FaultView {
     ...(spec.method === undefined ? {} : { method: spec.method }),
     ...(spec.path === undefined ? {} : { path: spec.path instanceof RegExp ? spec.path.source : spec.path }),
     fired: fault.fired,
-    remaining: spec.times === undefined ? null : spec.times - fault.fired,
+    remaining: remaining(fault),
   };
 }
 
-function pathPattern(path: string | RegExp | undefined): RegExp | undefined {
-  if (path instanceof RegExp) return new RegExp(path.source, path.flags.replace(/[gy]/g, ""));
-  if (path === undefined) return undefined;
-  const source = path
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
-    .join("");
+function pathPattern(spec: FaultSpec): RegExp | undefined {
+  if (spec.path instanceof RegExp) return statelessRegExp(spec.path);
+  if (spec.path === undefined) return undefined;
   // Key Vault names are case-insensitive, and so are the paths a fault names.
-  return new RegExp(`^${source}$`, "i");
+  return globToRegExp(spec.path, "i");
 }

@@ -20,9 +20,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { closeServer, createListener, listen, readBody, sendJson as writeJson } from "../server-kit/listener.js";
 import { handleAdmin } from "./admin.js";
 import { handleAuthority } from "./auth/authority.js";
 import { type ClientInput, type ClientRecord, ClientRegistry } from "./auth/clients.js";
@@ -149,25 +148,24 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   let authorityHost = "";
 
   const tls = { key: certificate.keyPem, cert: certificate.certPem };
-  const authority = createServer(tls, (req, res) => {
-    readBody(req)
-      .then((body) =>
-        handleAuthority(
-          {
-            tenantId,
-            clients,
-            signer,
-            tokenLifetimeSeconds: () => options.tokenLifetimeSeconds ?? 3600,
-            now,
-            origin: () => authorityHost,
-            record: (entry) => tokenRequests.push(entry),
-          },
-          req,
-          res,
-          body,
-        ),
-      )
-      .catch(() => res.destroy());
+  const authority = createListener({
+    tls,
+    handle: async (req, res) =>
+      handleAuthority(
+        {
+          tenantId,
+          clients,
+          signer,
+          tokenLifetimeSeconds: () => options.tokenLifetimeSeconds ?? 3600,
+          now,
+          origin: () => authorityHost,
+          record: (entry) => tokenRequests.push(entry),
+        },
+        req,
+        res,
+        await readBody(req, MAX_BODY_BYTES, bodyTooLarge),
+      ),
+    onUncaught: (res) => res.destroy(),
   });
 
   const server: KeyVaultServer = {
@@ -214,15 +212,12 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
     },
     async close() {
       closing.abort();
-      await Promise.all([vault, authority].map((s) => closeServer(s)));
+      // Closing never fails: an error closing one listener must not leave the other open.
+      await Promise.all([vault, authority].map((s) => closeServer(s).catch(() => undefined)));
     },
   };
 
-  const vault = createServer(tls, (req, res) => {
-    handleVault(req, res).catch((error: unknown) => {
-      if (!res.headersSent && !res.destroyed) send(res, internal(error));
-    });
-  });
+  const vault = createListener({ tls, handle: handleVault, onUncaught: (res, error) => send(res, internal(error)) });
 
   async function handleVault(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", vaultUrl);
@@ -230,7 +225,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
     const method = (req.method ?? "GET").toUpperCase();
     let body: string;
     try {
-      body = await readBody(req);
+      body = await readBody(req, MAX_BODY_BYTES, bodyTooLarge);
     } catch (error) {
       send(res, error instanceof KeyVaultError ? error : internal(error));
       return;
@@ -381,8 +376,8 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   }
 
   const [vaultPort, authorityPort] = await Promise.all([
-    listen(vault, options.port ?? 0),
-    listen(authority, options.authorityPort ?? 0),
+    listen(vault, options.port ?? 0, HOST),
+    listen(authority, options.authorityPort ?? 0, HOST),
   ]);
   vaultUrl = `https://${HOST}:${vaultPort}`;
   authorityHost = `https://${HOST}:${authorityPort}`;
@@ -425,16 +420,7 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(body);
-  res
-    .writeHead(status, {
-      ...serviceHeaders(),
-      ...headers,
-      "Content-Type": "application/json; charset=utf-8",
-      "Content-Length": Buffer.byteLength(text),
-      "Cache-Control": "no-cache",
-    })
-    .end(text);
+  writeJson(res, status, body, { ...serviceHeaders(), ...headers, "Cache-Control": "no-cache" });
 }
 
 function send(res: ServerResponse, error: KeyVaultError): void {
@@ -449,32 +435,6 @@ function internal(error: unknown): KeyVaultError {
   return serverError(500);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(buffer);
-  }
-  if (size > MAX_BODY_BYTES) throw badParameter(`The request body is larger than ${MAX_BODY_BYTES} bytes.`);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, HOST, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+function bodyTooLarge(): KeyVaultError {
+  return badParameter(`The request body is larger than ${MAX_BODY_BYTES} bytes.`);
 }

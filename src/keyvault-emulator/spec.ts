@@ -10,11 +10,10 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import type { Ajv, ValidateFunction } from "ajv";
+import { schemaValidator } from "../server-kit/schema.js";
+import { compilePathTemplate, SpecRouter } from "../server-kit/spec-router.js";
 import { packageRoot } from "../util/package-root.js";
-
-const addFormats = addFormatsModule.default;
 
 /** The vendored spec, in the package (also when this runs bundled, or installed). */
 export const SPEC_FILE = path.join(packageRoot(import.meta.url), "vendor/azure-keyvault-spec/secrets.json");
@@ -50,24 +49,15 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
-interface Template {
-  template: string;
-  pattern: RegExp;
-  names: string[];
-  literalLength: number;
-  operations: Map<HttpMethod, SpecOperation>;
-}
-
 type JsonObject = Record<string, unknown>;
 
 /** The spec types every attribute time as `integer` with `format: unixtime`; Ajv needs the formats declared. */
 export function makeAjv(): Ajv {
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  addFormats(ajv);
-  ajv.addFormat("unixtime", { type: "number", validate: (n: number) => Number.isInteger(n) && n >= 0 });
-  ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 });
-  ajv.addFormat("base64url", /^[A-Za-z0-9_-]*$/);
-  return ajv;
+  return schemaValidator({
+    unixtime: { type: "number", validate: (n: number) => Number.isInteger(n) && n >= 0 },
+    int32: { type: "number", validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 },
+    base64url: /^[A-Za-z0-9_-]*$/,
+  });
 }
 
 export class KeyVaultSpec {
@@ -76,7 +66,7 @@ export class KeyVaultSpec {
   readonly apiVersion: string;
   /** The secret-name pattern of SetSecret, with Key Vault's length limit of 127. */
   readonly secretName: RegExp;
-  readonly #templates: Template[] = [];
+  readonly #router = new SpecRouter<SpecOperation>();
   readonly #ajv = makeAjv();
   readonly #validators = new Map<string, ValidateFunction>();
 
@@ -87,25 +77,10 @@ export class KeyVaultSpec {
     const paths = this.document.paths as Record<string, Record<string, JsonObject>>;
     let namePattern: string | undefined;
     for (const [template, methods] of Object.entries(paths)) {
-      const names: string[] = [];
-      const source = template
-        .split(/(\{[^}]+\})/)
-        .map((part) => {
-          const param = /^\{([^}]+)\}$/.exec(part)?.[1];
-          if (param === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-          names.push(param);
-          // The version segment "is optional. If not specified, the latest version of the secret is returned";
-          // the SDK asks for the latest as `/secrets/<name>/`.
-          return param === "secret-version" ? "([^/]*)" : "([^/]+)";
-        })
-        .join("");
-      const entry: Template = {
-        template,
-        pattern: new RegExp(`^${source}$`),
-        names,
-        literalLength: template.replace(/\{[^}]+\}/g, "").length,
-        operations: new Map(),
-      };
+      // The version segment "is optional. If not specified, the latest version of the secret is returned";
+      // the SDK asks for the latest as `/secrets/<name>/`.
+      const compile = () =>
+        compilePathTemplate(template, (param) => (param === "secret-version" ? "([^/]*)" : "([^/]+)"));
       for (const [method, operation] of Object.entries(methods)) {
         const parameters = (operation.parameters ?? []) as JsonObject[];
         const body = parameters.find((p) => p.in === "body");
@@ -117,7 +92,7 @@ export class KeyVaultSpec {
         if (permission === undefined || !(PERMISSIONS as readonly string[]).includes(permission)) {
           throw new Error(`${template} ${method}: the spec names no secrets/<permission> this server knows`);
         }
-        entry.operations.set(method.toUpperCase() as HttpMethod, {
+        this.#router.add(template, compile, () => undefined, method, {
           operationId: String(operation.operationId),
           method: method.toUpperCase() as HttpMethod,
           template,
@@ -129,33 +104,19 @@ export class KeyVaultSpec {
           bodyDefinition: typeof ref === "string" ? ref.replace("#/definitions/", "") : undefined,
         });
       }
-      this.#templates.push(entry);
     }
     if (namePattern === undefined) throw new Error("the spec declares no secret-name pattern");
     // "^[0-9a-zA-Z-]+$" in the spec; Key Vault caps names at 127 characters.
     this.secretName = new RegExp(namePattern.replace(/\+\$$/, "{1,127}$"));
-    // The most literal template wins: /secrets/{name}/versions before /secrets/{name}/{version}.
-    this.#templates.sort((a, b) => b.literalLength - a.literalLength);
   }
 
   /** The operation a request addresses; `allowed` lists the methods of a matched path otherwise. */
   match(method: string, pathname: string): RouteMatch | { allowed: HttpMethod[] } | undefined {
-    for (const template of this.#templates) {
-      const found = template.pattern.exec(pathname);
-      if (found === null) continue;
-      const operation = template.operations.get(method.toUpperCase() as HttpMethod);
-      if (operation === undefined) {
-        // Another template may serve this method on the same path (POST /secrets/restore, PUT /secrets/{name}).
-        continue;
-      }
-      const params: Record<string, string> = {};
-      template.names.forEach((name, index) => {
-        params[name] = decodeURIComponent(found[index + 1] ?? "");
-      });
-      return { operation, params };
+    const found = this.#router.match(method, pathname);
+    if (found === undefined || !("allowed" in found)) {
+      return found && { operation: found.route, params: found.params };
     }
-    const allowed = this.#templates.filter((t) => t.pattern.test(pathname)).flatMap((t) => [...t.operations.keys()]);
-    return allowed.length > 0 ? { allowed } : undefined;
+    return { allowed: found.allowed as HttpMethod[] };
   }
 
   /** Ajv's findings for a request body, or undefined when it conforms. */

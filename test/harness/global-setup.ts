@@ -1,6 +1,7 @@
 /**
- * vitest globalSetup for the "integration" project: starts moto, OpenBao, the Key Vault test server and PostgreSQL
- * once, in the main vitest process, and hands their endpoints to every test file:
+ * vitest globalSetup for the "integration" project: starts the test servers of the registry (servers.ts: moto,
+ * OpenBao, the Key Vault test server, PostgreSQL, Kubernetes) once, in the main vitest process, and hands their
+ * endpoints to every test file:
  *
  *   import { inject } from "vitest";
  *   const endpoints = inject("servers");
@@ -20,15 +21,15 @@
 
 import type { TestProject } from "vitest/node";
 import { DEBIAN_TOOLS, installDebianTools } from "./debian-tools.js";
-import { ALL_SERVERS, type ServerEndpoints, type ServerName, startServers } from "./servers.js";
+import { ALL_SERVERS, isServerName, type ServerEndpoints, type ServerName, startServers } from "./servers.js";
 
 function selectedServers(): ServerName[] {
   const raw = process.env.SERVERS?.trim();
   if (!raw) return [...ALL_SERVERS];
   const names = raw.split(",").map((s) => s.trim());
-  const unknown = names.filter((n) => !(ALL_SERVERS as readonly string[]).includes(n));
+  const unknown = names.filter((n) => !isServerName(n));
   if (unknown.length > 0) throw new Error(`SERVERS has unknown names: ${unknown.join(", ")}`);
-  return names as ServerName[];
+  return names.filter(isServerName);
 }
 
 /** What the run installs and starts, and how long each took: on stderr, before the tests' own output. */

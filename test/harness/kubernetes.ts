@@ -1,5 +1,5 @@
 /**
- * Helpers for tests on the harness's Kubernetes API server (test/harness/kubernetes-server.ts), through the
+ * Helpers for tests on the harness's Kubernetes API server (test/harness/servers/kubernetes.ts), through the
  * official client: an admin client, a namespace of the test's own, and identities with exactly the RBAC rules a
  * test gives (a ServiceAccount, a Role, a RoleBinding, and a token from TokenRequest), so that what rotator may
  * do is what a least-rights Role lets it.
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { packageRoot } from "../../src/util/package-root.js";
-import { kubeconfigFor } from "./kubernetes-server.js";
+import { kubeconfigFor } from "./servers/kubernetes.js";
 import type { ServerEndpoints } from "./servers.js";
 
 export interface Kube {

@@ -2,7 +2,7 @@
  * A create whose 2xx answer is JSON but lacks the new key's sid or secret: the key exists at Twilio, but is
  * no use without its secret, so it is an unreadable answer (the issuer deletes it by name and creates again),
  * and the error quotes nothing of the body. (A body that is not JSON at all is caught by the client itself:
- * test/e2e/hardening.test.ts.)
+ * test/e2e/malformed-create-answer.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { isUnreadableResponse, type TwilioClient } from "../../src/twilio/client.js";

@@ -21,7 +21,7 @@
  *   DELETE /__emulator/traffic, /__emulator/traffic/{id}   stop all, or one -> 204 (404 for an unknown id)
  */
 import type { ServerResponse } from "node:http";
-import { sendJson } from "../server.js";
+import { sendJson } from "../../server-kit/listener.js";
 import type { EmulatorWebhooks } from "./controller.js";
 import type { TrafficInput } from "./traffic.js";
 

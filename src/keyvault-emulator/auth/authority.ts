@@ -15,6 +15,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendJson } from "../../server-kit/listener.js";
 import type { ClientRegistry } from "./clients.js";
 import { issuerFor, type TokenSigner } from "./tokens.js";
 
@@ -40,14 +41,7 @@ interface Reply {
 
 export function handleAuthority(deps: AuthorityDeps, req: IncomingMessage, res: ServerResponse, body: string): void {
   const { status, body: payload } = route(deps, req, body);
-  const text = JSON.stringify(payload);
-  res
-    .writeHead(status, {
-      "Content-Type": "application/json; charset=utf-8",
-      "Content-Length": Buffer.byteLength(text),
-      "Cache-Control": "no-store, no-cache",
-    })
-    .end(text);
+  sendJson(res, status, payload, { "Cache-Control": "no-store, no-cache" });
 }
 
 function route(deps: AuthorityDeps, req: IncomingMessage, body: string): Reply {

@@ -19,6 +19,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
+import {
+  CACHE_DIR,
+  HOST,
+  launch,
+  readStamp,
+  type ServerDefinition,
+  type ServerInstance,
+  waitReady,
+} from "./process.js";
 
 export interface KubernetesEndpoints {
   /** https://127.0.0.1:<port>, serving a certificate signed by `caPem`. */
@@ -31,41 +40,27 @@ export interface KubernetesEndpoints {
   kubeconfig: string;
 }
 
-/** What servers.ts lends this spec (kept there: the process plumbing every server shares). */
-export interface SpecToolkit<Started> {
-  cacheDir: string;
-  host: string;
-  readStamp(name: string): string;
-  launch(
-    logName: string,
-    port: number,
-    command: string,
-    args: string[],
-    env?: NodeJS.ProcessEnv,
-    options?: { companions?: Started[] },
-  ): Started;
-  waitReady(started: Started, probe: () => Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<void>;
-}
-
-export interface KubernetesPorts {
-  main: number;
-  second?: number;
-  third?: number;
-}
-
 const READY_TIMEOUT_MS = 90_000;
 const ADMIN_USER = "rotator-test-admin";
 
-/** The spec: the API server on `main`, etcd's client and peer listeners on `second` and `third`. */
-export function makeKubernetesSpec<Started>(toolkit: SpecToolkit<Started>) {
+/** The API server on `main`, etcd's client and peer listeners on `second` and `third`. */
+export const kubernetesServer: ServerDefinition<KubernetesEndpoints> = {
+  name: "kubernetes",
+  summary: "etcd, kube-apiserver and kube-controller-manager (HTTPS, its own CA)",
+  neededBy: ["kubernetes-secret", "kubernetes consumers"],
+  portCount: 3,
+  create,
+};
+
+function create(): ServerInstance<KubernetesEndpoints> {
   const adminToken = `k8s${randomBytes(24).toString("hex")}`;
   let dir: string | undefined;
   const file = (name: string) => join(dir ?? "", name);
 
   const prepare = (apiPort: number): void => {
     if (dir !== undefined) return;
-    mkdirSync(join(toolkit.cacheDir, "kubernetes"), { recursive: true });
-    dir = mkdtempSync(join(toolkit.cacheDir, "kubernetes", "run-"));
+    mkdirSync(join(CACHE_DIR, "kubernetes"), { recursive: true });
+    dir = mkdtempSync(join(CACHE_DIR, "kubernetes", "run-"));
     const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
     // RSA: kube-apiserver's service-account and serving code take it everywhere; two days outlive any test run.
     openssl(
@@ -135,61 +130,54 @@ export function makeKubernetesSpec<Started>(toolkit: SpecToolkit<Started>) {
     openssl("genrsa", "-out", "sa.key", "2048");
     openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
     writeFileSync(file("tokens.csv"), `${adminToken},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, { mode: 0o600 });
-    writeFileSync(file("kubeconfig"), kubeconfigFor(`https://${toolkit.host}:${apiPort}`, file("ca.pem"), adminToken), {
+    writeFileSync(file("kubeconfig"), kubeconfigFor(`https://${HOST}:${apiPort}`, file("ca.pem"), adminToken), {
       mode: 0o600,
     });
     mkdirSync(file("etcd"), { recursive: true, mode: 0o700 });
   };
 
   return {
-    portCount: 3 as const,
     dispose() {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       dir = undefined;
     },
-    launch({ main, second, third }: KubernetesPorts): Started {
+    launch({ main, second, third }) {
       if (second === undefined || third === undefined) throw new Error("kubernetes needs three ports");
       prepare(main);
-      const k8sBin = toolkit.readStamp("kubernetes-bin");
-      const etcdBin = toolkit.readStamp("etcd-bin");
-      const host = toolkit.host;
-      const etcd = toolkit.launch("kubernetes-etcd", second, join(etcdBin, "etcd"), [
+      const k8sBin = readStamp("kubernetes-bin");
+      const etcdBin = readStamp("etcd-bin");
+      const etcd = launch("kubernetes-etcd", second, join(etcdBin, "etcd"), [
         `--data-dir=${file("etcd")}`,
         "--name=default",
-        `--listen-client-urls=http://${host}:${second}`,
-        `--advertise-client-urls=http://${host}:${second}`,
-        `--listen-peer-urls=http://${host}:${third}`,
-        `--initial-advertise-peer-urls=http://${host}:${third}`,
-        `--initial-cluster=default=http://${host}:${third}`,
+        `--listen-client-urls=http://${HOST}:${second}`,
+        `--advertise-client-urls=http://${HOST}:${second}`,
+        `--listen-peer-urls=http://${HOST}:${third}`,
+        `--initial-advertise-peer-urls=http://${HOST}:${third}`,
+        `--initial-cluster=default=http://${HOST}:${third}`,
         "--unsafe-no-fsync",
         "--log-level=warn",
       ]);
-      const controllerManager = toolkit.launch(
-        "kubernetes-controller-manager",
-        main,
-        join(k8sBin, "kube-controller-manager"),
-        [
-          `--kubeconfig=${file("kubeconfig")}`,
-          "--leader-elect=false",
-          "--use-service-account-credentials=false",
-          `--service-account-private-key-file=${file("sa.key")}`,
-          `--root-ca-file=${file("ca.pem")}`,
-          "--secure-port=0",
-          // No nodes, volumes or autoscaling here; the rest keeps Deployments, StatefulSets, DaemonSets, garbage
-          // collection and each namespace's default ServiceAccount working.
-          "--controllers=*,-node-ipam-controller,-node-lifecycle-controller,-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller,-ttl-controller,-horizontal-pod-autoscaler-controller",
-          "--concurrent-deployment-syncs=2",
-          "--v=1",
-        ],
-      );
-      return toolkit.launch(
+      const controllerManager = launch("kubernetes-controller-manager", main, join(k8sBin, "kube-controller-manager"), [
+        `--kubeconfig=${file("kubeconfig")}`,
+        "--leader-elect=false",
+        "--use-service-account-credentials=false",
+        `--service-account-private-key-file=${file("sa.key")}`,
+        `--root-ca-file=${file("ca.pem")}`,
+        "--secure-port=0",
+        // No nodes, volumes or autoscaling here; the rest keeps Deployments, StatefulSets, DaemonSets, garbage
+        // collection and each namespace's default ServiceAccount working.
+        "--controllers=*,-node-ipam-controller,-node-lifecycle-controller,-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller,-ttl-controller,-horizontal-pod-autoscaler-controller",
+        "--concurrent-deployment-syncs=2",
+        "--v=1",
+      ]);
+      return launch(
         "kubernetes-apiserver",
         main,
         join(k8sBin, "kube-apiserver"),
         [
-          `--etcd-servers=http://${host}:${second}`,
-          `--bind-address=${host}`,
-          `--advertise-address=${host}`,
+          `--etcd-servers=http://${HOST}:${second}`,
+          `--bind-address=${HOST}`,
+          `--advertise-address=${HOST}`,
           `--secure-port=${main}`,
           `--tls-cert-file=${file("serving.pem")}`,
           `--tls-private-key-file=${file("serving.key")}`,
@@ -209,15 +197,16 @@ export function makeKubernetesSpec<Started>(toolkit: SpecToolkit<Started>) {
         { companions: [controllerManager, etcd] },
       );
     },
-    ready({ main }: KubernetesPorts, started: Started): Promise<void> {
+    ready({ main }, started) {
       const ca = readFileSync(file("ca.pem"));
-      return toolkit.waitReady(
+      return waitReady(
+        "kubernetes",
         started,
         // The default ServiceAccount proves the controller-manager is at work too (no Pod is admitted without it).
         async () =>
-          (await getStatus(`https://${toolkit.host}:${main}/readyz`, adminToken, ca)) === 200 &&
+          (await getStatus(`https://${HOST}:${main}/readyz`, adminToken, ca)) === 200 &&
           (await getStatus(
-            `https://${toolkit.host}:${main}/api/v1/namespaces/default/serviceaccounts/default`,
+            `https://${HOST}:${main}/api/v1/namespaces/default/serviceaccounts/default`,
             adminToken,
             ca,
           )) === 200,
@@ -225,9 +214,9 @@ export function makeKubernetesSpec<Started>(toolkit: SpecToolkit<Started>) {
         100,
       );
     },
-    async endpoints({ main }: KubernetesPorts): Promise<KubernetesEndpoints> {
+    async endpoints({ main }) {
       return {
-        server: `https://${toolkit.host}:${main}`,
+        server: `https://${HOST}:${main}`,
         token: adminToken,
         caPem: readFileSync(file("ca.pem"), "utf8"),
         caFile: file("ca.pem"),
