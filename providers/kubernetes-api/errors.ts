@@ -3,6 +3,9 @@
  * ApiException (HTTP status and the server's Status object), a deadline, or a connection that failed. Never the
  * exception's own message: it carries the whole response body, and a response about a Secret may be the Secret.
  */
+import { failureKind } from "../error-kit/classify.js";
+import { isTimeoutName, isTlsCode } from "../error-kit/network.js";
+import { firstLine } from "../error-kit/safe-cause.js";
 
 export interface ApiFailure {
   /** The HTTP status, when the server answered. */
@@ -15,15 +18,6 @@ export interface ApiFailure {
   passing: boolean;
 }
 
-const TLS_CODES = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "CERT_HAS_EXPIRED",
-]);
-
 export function apiFailure(error: unknown): ApiFailure {
   const status = (error as { code?: unknown }).code;
   if (typeof status === "number") {
@@ -34,15 +28,15 @@ export function apiFailure(error: unknown): ApiFailure {
       status,
       reason,
       detail: `HTTP ${status}${reason === undefined ? "" : ` ${reason}`}: ${said}`,
-      passing: status === 429 || status >= 500,
+      passing: failureKind({ status }) === "retryable",
     };
   }
   const name = (error as { name?: unknown }).name;
-  if (name === "AbortError" || name === "TimeoutError") {
+  if (typeof name === "string" && isTimeoutName(name)) {
     return { status: undefined, reason: undefined, detail: "no answer within the deadline", passing: true };
   }
   const code = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
-  if (typeof code === "string" && TLS_CODES.has(code)) {
+  if (typeof code === "string" && isTlsCode(code)) {
     return {
       status: undefined,
       reason: undefined,
@@ -51,7 +45,12 @@ export function apiFailure(error: unknown): ApiFailure {
     };
   }
   if (typeof code === "string") {
-    return { status: undefined, reason: undefined, detail: `unreachable (${code})`, passing: true };
+    return {
+      status: undefined,
+      reason: undefined,
+      detail: `unreachable (${code})`,
+      passing: failureKind({ code }) === "retryable",
+    };
   }
   return {
     status: undefined,
@@ -78,11 +77,6 @@ function statusBody(body: unknown): { reason?: string; message?: string } | unde
     ...(typeof record.reason === "string" && record.reason !== "" ? { reason: record.reason } : {}),
     ...(typeof record.message === "string" && record.message !== "" ? { message: firstLine(record.message) } : {}),
   };
-}
-
-function firstLine(text: string): string {
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 export function isNotFound(error: unknown): boolean {
