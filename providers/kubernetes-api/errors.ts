@@ -14,8 +14,8 @@ export interface ApiFailure {
   reason: string | undefined;
   /** One line: what the server said, or why it did not answer. */
   detail: string;
-  /** Worth retrying: no answer, a deadline, 429 or 5xx. */
-  passing: boolean;
+  /** `retryable` for no answer, a deadline, 429 or 5xx (error-kit/classify.ts); else `fatal`. */
+  kind: "retryable" | "fatal";
 }
 
 export function apiFailure(error: unknown): ApiFailure {
@@ -28,12 +28,12 @@ export function apiFailure(error: unknown): ApiFailure {
       status,
       reason,
       detail: `HTTP ${status}${reason === undefined ? "" : ` ${reason}`}: ${said}`,
-      passing: failureKind({ status }) === "retryable",
+      kind: failureKind({ status }),
     };
   }
   const name = (error as { name?: unknown }).name;
   if (typeof name === "string" && isTimeoutName(name)) {
-    return { status: undefined, reason: undefined, detail: "no answer within the deadline", passing: true };
+    return { status: undefined, reason: undefined, detail: "no answer within the deadline", kind: "retryable" };
   }
   const code = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
   if (typeof code === "string" && isTlsCode(code)) {
@@ -41,7 +41,7 @@ export function apiFailure(error: unknown): ApiFailure {
       status: undefined,
       reason: undefined,
       detail: `the API server's TLS certificate was not accepted (${code}): check the CA (caFile, or certificate-authority in the kubeconfig)`,
-      passing: false,
+      kind: "fatal",
     };
   }
   if (typeof code === "string") {
@@ -49,14 +49,14 @@ export function apiFailure(error: unknown): ApiFailure {
       status: undefined,
       reason: undefined,
       detail: `unreachable (${code})`,
-      passing: failureKind({ code }) === "retryable",
+      kind: failureKind({ code }),
     };
   }
   return {
     status: undefined,
     reason: undefined,
     detail: error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : "unknown error",
-    passing: false,
+    kind: "fatal",
   };
 }
 
