@@ -144,7 +144,6 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * someone else at any moment before the switch is refused, never overwritten.
    */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: true,
     checkAndSet: true,
     versioned: true,
     fence: "store",

@@ -140,7 +140,6 @@ export class AzureKeyVaultProvider implements StoreProvider {
   readonly type = "azure-key-vault";
   /** checkAndSet: false, because Key Vault has no conditional write (see the file comment). */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: false,
     versioned: true,
     fence: "deadline",

@@ -88,7 +88,6 @@ export class DotenvFileProvider implements StoreProvider {
    * files have no lock every editor honours.
    */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: false,
     fence: "store",

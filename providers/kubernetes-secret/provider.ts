@@ -97,7 +97,6 @@ type SecretData = Record<string, string>;
 export class KubernetesSecretProvider implements StoreProvider {
   readonly type = "kubernetes-secret";
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: false,
     // Every change carries the resourceVersion it read. A Secret the run creates is the exception: a create
@@ -577,7 +576,7 @@ export class KubernetesSecretProvider implements StoreProvider {
         `cannot ${action}: forbidden (${failure.detail}). Grant the rights the README's Kubernetes section lists.`,
       );
     }
-    return this.#error(failure.passing ? "retryable" : "fatal", `cannot ${action}: ${failure.detail}.`);
+    return this.#error(failure.kind, `cannot ${action}: ${failure.detail}.`);
   }
 
   // ------------------------------------------------------------------------------------------- backup

@@ -138,7 +138,6 @@ export function dataHash(data: SecretData): string {
 export class VaultKv2Provider implements StoreProvider {
   readonly type = "vault-kv2";
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: true,
     fence: "store",

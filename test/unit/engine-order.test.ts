@@ -94,7 +94,6 @@ function fakes(log: string[], fail: Set<Failure>) {
       name,
       type: "dotenv-file",
       capabilities: {
-        nativeStaging: false,
         checkAndSet: false,
         versioned: false,
         fence: "deadline",
