@@ -156,6 +156,13 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
     progress.restorePoint = prepared?.restorePoint;
     progress.written = records.some((r) => r.event === "store-written" && r.store === name);
     if (progress.written) progress.outcome = "written";
+    const handedOver = records.find(
+      (r): r is Of<"store-handed-over"> => r.event === "store-handed-over" && r.store === name,
+    );
+    if (handedOver !== undefined) {
+      progress.handedOver = handedOver.reason;
+      progress.outcome = "left-to-operator";
+    }
   }
   return state;
 }
