@@ -8,7 +8,7 @@
  *   `resume` or `rollback` changes anything it stops them (exit 7, the run as it was: `isPassingFailure`); in a run,
  *   the run rolls back, as for `fatal`.
  * - `fatal` (denied, not found, a bad value): the run rolls back every store it prepared.
- * - `needs-operator` from the store being written: the store refused because someone else changed it after
+ * - `needs-operator` from the store being prepared or written: it refused because someone else changed it after
  *   preflight, and overwrote nothing (every provider's check-and-set, held by the contract suite). Its rollback
  *   cannot work (the provider refuses to touch a value that is not the run's) and has nothing to undo: the store
  *   is handed to the operator (journaled `store-handed-over`, so a resume of an interrupted rollback skips it too),
@@ -38,7 +38,8 @@ export function isPassingFailure(error: unknown): error is StoreError {
 export async function handOverRefusingStore(state: RunState, error: unknown): Promise<void> {
   if (!isStoreError(error) || error.kind !== "needs-operator" || error instanceof StoreFenceError) return;
   const progress = state.stores.find((candidate) => candidate.provider.name === error.store);
-  if (progress === undefined || progress.written || progress.restorePoint === undefined) return;
+  // Refused in prepare or in write; one the run had written is for its rollback to judge.
+  if (progress === undefined || progress.written) return;
   try {
     const held = (await progress.provider.read()).credential;
     if (held !== undefined && credentialId(held) === state.newId) return;

@@ -28,7 +28,8 @@ const NEW_SID = `SK${"1".repeat(32)}`;
 
 /**
  * `write:` fails the write (fatal); `refuse:` refuses it, someone else having changed the store, which keeps their
- * value (needs-operator, as every provider's check-and-set); `refuse-after:` refuses after the write landed.
+ * value (needs-operator, as every provider's check-and-set); `refuse-prepare:` does so in prepare; `refuse-after:`
+ * refuses after the write landed.
  */
 type Failure =
   | "issue"
@@ -37,6 +38,7 @@ type Failure =
   | `write:${string}`
   | `refuse:${string}`
   | `refuse-after:${string}`
+  | `refuse-prepare:${string}`
   | `rollback:${string}`;
 
 function fakes(log: string[], fail: Set<Failure>) {
@@ -124,6 +126,10 @@ function fakes(log: string[], fail: Set<Failure>) {
       },
       async prepare(): Promise<RestorePoint> {
         log.push(`prepare:${name}`);
+        if (fail.has(`refuse-prepare:${name}`)) {
+          held = { ...OLD, apiKeySid: `SK${"9".repeat(32)}`, apiKeySecret: "someone-elses-value" };
+          throw new StoreError("needs-operator", name, "changed since preflight; nothing written");
+        }
         return { version };
       },
       async write(next) {
@@ -326,6 +332,14 @@ describe("what the engine does with each kind of store failure", () => {
     expect(records.some((r) => r.event === "store-rollback-failed")).toBe(false);
     expect(records.at(-1)).toMatchObject({ event: "run-finished", status: "failed", exitCode: 7 });
     expect(records.at(-1)).not.toHaveProperty("next");
+  });
+
+  it("needs-operator from the store being prepared: handed over too, exit 7 (nothing of the run was in it)", async () => {
+    const log: string[] = [];
+    const result = await rotate(context(log, ["refuse-prepare:b"]));
+    expect(result.exitCode).toBe(7);
+    expect(log.slice(-5)).toEqual(["write:a", "prepare:b", "rollback:a", "discard:new", "release:a"]);
+    expect(result.stores.map((s) => s.outcome)).toEqual(["rolled-back", "left-to-operator", "unchanged"]);
   });
 
   it("needs-operator from a store that holds the new credential after all: rolled back like the others", async () => {
