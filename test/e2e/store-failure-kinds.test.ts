@@ -123,6 +123,21 @@ async function newKeyOf(ws: Workspace): Promise<unknown> {
   return (await journalRecords(ws)).find((record) => record.event === "key-issued")?.newKeyId;
 }
 
+/** A Vault secret seeded with the workspace's key, behind a proxy that answers the first write to it `status`. */
+async function vaultRefusingFirstWrite(ws: Workspace, status: number, said: string) {
+  const store = await e2e.vaultStore(ws, e2e.seededValue(ws));
+  let refused = 0;
+  const proxy = await proxyTo(e2e.servers.vault.address, (request) => {
+    const write =
+      (request.method === "POST" || request.method === "PUT") &&
+      request.path.startsWith(`/v1/secret/data/${store.path}`);
+    if (!write || refused > 0) return "forward";
+    refused++;
+    return { status, headers: { "content-type": "application/json" }, body: JSON.stringify({ errors: [said] }) };
+  });
+  return { store, proxy, refused: () => refused };
+}
+
 /** The Key Vault test server's admin API (faults, the requests it answered). */
 const keyVault = () => keyVaultAdmin(e2e.servers.azure.vaultUrl, e2e.servers.azure.caPem);
 
@@ -178,24 +193,11 @@ describe("needs-operator: someone else changes a store during the run", () => {
 describe("retryable: a passing fault at a store is tried again, and the run completes", () => {
   it("Vault answers the write 503 once", async () => {
     const ws = await e2e.workspace(1);
-    const store = await e2e.vaultStore(ws, e2e.seededValue(ws));
-    let refused = 0;
-    const proxy = await proxyTo(e2e.servers.vault.address, (request) => {
-      const write =
-        (request.method === "POST" || request.method === "PUT") &&
-        request.path.startsWith(`/v1/secret/data/${store.path}`);
-      if (!write || refused > 0) return "forward";
-      refused++;
-      return {
-        status: 503,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ errors: ["Vault is sealed"] }),
-      };
-    });
+    const { store, proxy, refused } = await vaultRefusingFirstWrite(ws, 503, "Vault is sealed");
     await writeConfigFor(ws, { stores: [{ ...store.entry, address: proxy.endpoint }] });
     const { run, result } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(0);
-    expect(refused).toBe(1);
+    expect(refused()).toBe(1);
     expect(result.stores.map((s) => s.outcome)).toEqual(["written"]);
     const vault = vaultClient(e2e.servers);
     expect((await vault.read(`secret/data/${store.path}`)).data.data.apiKeySid).toBe(await newKeyOf(ws));
@@ -254,21 +256,8 @@ describe("retryable: a passing fault at a store is tried again, and the run comp
 describe("fatal: a store refuses the write for good", () => {
   it("Vault answers the write 403: every store rolled back, exit 3, no store handed over", async () => {
     const ws = await e2e.workspace(1);
-    const store = await e2e.vaultStore(ws, e2e.seededValue(ws));
     // The run's write is refused; the rollback's write of the old data (check-and-set) goes through.
-    let refused = 0;
-    const proxy = await proxyTo(e2e.servers.vault.address, (request) => {
-      const write =
-        (request.method === "POST" || request.method === "PUT") &&
-        request.path.startsWith(`/v1/secret/data/${store.path}`);
-      if (!write || refused > 0) return "forward";
-      refused++;
-      return {
-        status: 403,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ errors: ["permission denied"] }),
-      };
-    });
+    const { store, proxy, refused } = await vaultRefusingFirstWrite(ws, 403, "permission denied");
     await writeConfigFor(ws, {
       stores: [
         { name: "app", type: "dotenv-file", path: ws.storeFiles[0] },
@@ -277,6 +266,7 @@ describe("fatal: a store refuses the write for good", () => {
     });
     const { run, result } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(3);
+    expect(refused()).toBe(1);
     expect(result.status).toBe("rolled-back");
     expect(result.stores.map((s) => s.outcome)).toEqual(["rolled-back", "rolled-back"]);
     expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(ws.seeded.sid);
