@@ -29,6 +29,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import { failureKind } from "../error-kit/classify.js";
 import { withRetries } from "../error-kit/retry.js";
 import type { StoreError, StoreErrorKind } from "../errors.js";
 import {
@@ -475,14 +476,9 @@ function explain(code: string | undefined, step: string | undefined): [StoreErro
     case "ENOSPC":
     case "EDQUOT":
       return ["fatal", ": no space left on the device."];
-    case "EAGAIN":
-    case "EBUSY":
-    case "EINTR":
-    case "EMFILE":
-    case "ENFILE":
-      return ["retryable", "; trying again may work."];
     default:
-      return ["fatal", "."];
+      // Busy or out of descriptors for now (EBUSY, EMFILE, ...) is passing, as for every store (error-kit).
+      return failureKind({ code }) === "retryable" ? ["retryable", "; trying again may work."] : ["fatal", "."];
   }
 }
 

@@ -4,7 +4,7 @@
  * knowledge) and words the message for its users; which kind a failure is, is decided here, once.
  */
 import type { StoreErrorKind } from "../errors.js";
-import { isNetworkCode, isTimeoutName } from "./network.js";
+import { isBusyCode, isNetworkCode, isTimeoutName } from "./network.js";
 
 /** What a failed request said, as far as deciding its kind goes. Never a body, a header or a secret. */
 export interface FailureFacts {
@@ -22,8 +22,9 @@ export interface FailureFacts {
 }
 
 /**
- * - `retryable`: throttled (429), the store failed on its side (5xx), or no answer came (a network code, a
- *   timeout): the one retry policy (./retry.ts) tries again within the call's deadline.
+ * - `retryable`: throttled (429), the store failed on its side (5xx), no answer came (a network code, a
+ *   timeout), or a local resource is busy (EBUSY, EMFILE): the one retry policy (./retry.ts) tries again within
+ *   the call's deadline.
  * - `fatal`: any other answer (401, 403, 404, 409, a 400 of the store's), a host that does not resolve, a TLS
  *   connection refused, anything unknown: trying again would fail the same way.
  *
@@ -33,5 +34,5 @@ export function failureKind(facts: FailureFacts): Exclude<StoreErrorKind, "needs
   if (facts.passing === true) return "retryable";
   const { status } = facts;
   if (status !== undefined) return status === 429 || status >= 500 ? "retryable" : "fatal";
-  return isNetworkCode(facts.code) || isTimeoutName(facts.name) ? "retryable" : "fatal";
+  return isNetworkCode(facts.code) || isBusyCode(facts.code) || isTimeoutName(facts.name) ? "retryable" : "fatal";
 }

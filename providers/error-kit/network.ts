@@ -1,7 +1,7 @@
 /**
  * What a failure without an answer means, the same for every store: the Node (and SDK) codes of a request that got
- * no answer or lost its connection, where the next attempt may well work, and the codes of a TLS connection that
- * was refused, where it never will until someone changes a setting.
+ * no answer or lost its connection, or of a local resource busy for now, where the next attempt may well work,
+ * and the codes of a TLS connection that was refused, where it never will until someone changes a setting.
  */
 
 /** No answer, or the connection broke: passing. */
@@ -29,11 +29,19 @@ const TIMEOUT_NAMES: ReadonlySet<string> = new Set([
   "RequestTimeoutException",
 ]);
 
+/** A local resource busy or exhausted for now (a file locked, out of descriptors, a call interrupted): passing. */
+const BUSY_CODES: ReadonlySet<string> = new Set(["EAGAIN", "EBUSY", "EINTR", "EMFILE", "ENFILE"]);
+
 const TLS_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^EPROTO$|SELF_SIGNED/;
 
 /** A request that got no answer or lost its connection: the same request may work a moment later. */
 export function isNetworkCode(code: string | undefined): boolean {
   return code !== undefined && NETWORK_CODES.has(code);
+}
+
+/** A local resource (a file, descriptors) busy or exhausted for now: the same call may work a moment later. */
+export function isBusyCode(code: string | undefined): boolean {
+  return code !== undefined && BUSY_CODES.has(code);
 }
 
 /** An error named for a request that ran out of time. */
