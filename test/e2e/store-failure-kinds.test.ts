@@ -23,6 +23,7 @@ import {
   envText,
   journalRecords,
   readStoreKey,
+  runCli,
   runJson,
   until,
   type Workspace,
@@ -118,6 +119,17 @@ async function theirKey(ws: Workspace): Promise<StoredValue> {
   return { accountSid: ws.twilio.accountSid, apiKeySid: key.sid, apiKeySecret: key.secret };
 }
 
+/** The next key creation takes 1.5 s: time, after preflight read every store, for someone else to write one. */
+function slowKeyCreation(): void {
+  e2e.emulator.faults.add({
+    kind: "latency",
+    latencyMs: 1500,
+    method: "POST",
+    path: "/2010-04-01/Accounts/*/Keys.json",
+    times: 1,
+  });
+}
+
 /** The run's new key SID, from its journal (the result shows it masked). */
 async function newKeyOf(ws: Workspace): Promise<unknown> {
   return (await journalRecords(ws)).find((record) => record.event === "key-issued")?.newKeyId;
@@ -147,14 +159,7 @@ describe("needs-operator: someone else changes a store during the run", () => {
     async (type) => {
       const { ws, target } = await twoStores(type);
       const theirs = await theirKey(ws);
-      // The key's creation takes a while; in that time (after preflight read every store) someone else writes.
-      e2e.emulator.faults.add({
-        kind: "latency",
-        latencyMs: 1500,
-        method: "POST",
-        path: "/2010-04-01/Accounts/*/Keys.json",
-        times: 1,
-      });
+      slowKeyCreation();
       const running = runJson(cliArgs(ws, "rotate"), { env: ws.env });
       await until(async () => (await journalRecords(ws)).some((record) => record.event === "issue-started"));
       await target.writeTheirs(theirs);
@@ -188,6 +193,40 @@ describe("needs-operator: someone else changes a store during the run", () => {
       expect(await target.heldSid()).toBe(theirs.apiKeySid);
     },
   );
+});
+
+describe("needs-operator, then killed (SIGKILL) as the rollback starts", () => {
+  it("resume finishes the rollback of the other store and still leaves theirs alone: exit 7, then nothing to resume", async () => {
+    const { ws, target } = await twoStores("dotenv-file");
+    const theirs = await theirKey(ws);
+    slowKeyCreation();
+    const running = runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, ROTATOR_FAILPOINT: "after-rollback-started" } });
+    await until(async () => (await journalRecords(ws)).some((record) => record.event === "issue-started"));
+    await target.writeTheirs(theirs);
+    const killed = await running;
+    expect(killed.signal ?? killed.code, killed.stderr).toBe("SIGKILL");
+    expect((await journalRecords(ws)).find((record) => record.event === "store-handed-over")).toMatchObject({
+      store: "target",
+    });
+
+    const resumed = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.run.code, resumed.run.stderr).toBe(7);
+    expect(resumed.result.stores.map((store) => [store.name, store.outcome])).toEqual([
+      ["app", "rolled-back"],
+      ["target", "left-to-operator"],
+    ]);
+    expect(await target.heldSid()).toBe(theirs.apiKeySid);
+    expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(ws.seeded.sid);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    const records = await journalRecords(ws);
+    expect(records.some((record) => record.event === "store-rollback-failed")).toBe(false);
+    expect(records.at(-1)).toMatchObject({ event: "run-finished", status: "failed", exitCode: 7 });
+    expect(records.at(-1)).not.toHaveProperty("next");
+
+    const again = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(again.run.code, again.run.stderr).toBe(0);
+    expect(again.result.status).toBe("nothing-to-resume");
+  });
 });
 
 describe("retryable: a passing fault at a store is tried again, and the run completes", () => {
