@@ -8,8 +8,8 @@
  *   `resume` or `rollback` changes anything it stops them (exit 7, the run as it was: `isPassingFailure`); in a run,
  *   the run rolls back, as for `fatal`.
  * - `fatal` (denied, not found, a bad value): the run rolls back every store it prepared.
- * - `needs-operator` from the store being prepared or written: it refused because someone else changed it after
- *   preflight, and overwrote nothing (every provider's check-and-set, held by the contract suite). Its rollback
+ * - `needs-operator` from the store being prepared or written (or one `resume` finds changed before it writes the
+ *   rest): it refused because someone else changed it after preflight, and overwrote nothing (every provider's check-and-set, held by the contract suite). Its rollback
  *   cannot work (the provider refuses to touch a value that is not the run's) and has nothing to undo: the store
  *   is handed to the operator (journaled `store-handed-over`, so a resume of an interrupted rollback skips it too),
  *   every other store is rolled back, the new credential is deleted, and the run ends `failed`, exit 7, naming

@@ -229,6 +229,31 @@ describe("needs-operator, then killed (SIGKILL) as the rollback starts", () => {
   });
 });
 
+describe("needs-operator found by resume: killed after the first store's write, the second changed meanwhile", () => {
+  it("resume leaves the changed store alone, rolls back the written one, deletes the new key: exit 7", async () => {
+    const { ws, target } = await twoStores("dotenv-file");
+    const theirs = await theirKey(ws);
+    const killed = await runCli(cliArgs(ws, "rotate"), { env: { ...ws.env, ROTATOR_FAILPOINT: "after-write:app" } });
+    expect(killed.signal, killed.stderr).toBe("SIGKILL");
+    await target.writeTheirs(theirs);
+
+    const resumed = await runJson(cliArgs(ws, "resume"), { env: ws.env });
+    expect(resumed.run.code, resumed.run.stderr).toBe(7);
+    expect(resumed.result.error).toContain('store "target": now holds');
+    expect(resumed.result.stores.map((store) => [store.name, store.outcome])).toEqual([
+      ["app", "rolled-back"],
+      ["target", "left-to-operator"],
+    ]);
+    expect(await target.heldSid()).toBe(theirs.apiKeySid);
+    expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(ws.seeded.sid);
+    expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
+    const records = await journalRecords(ws);
+    expect(records.some((record) => record.event === "store-rollback-failed")).toBe(false);
+    expect(records.some((record) => record.event === "key-discarded")).toBe(true);
+    expect(records.at(-1)).toMatchObject({ event: "run-finished", status: "failed", exitCode: 7 });
+  });
+});
+
 describe("retryable: a passing fault at a store is tried again, and the run completes", () => {
   it("Vault answers the write 503 once", async () => {
     const ws = await e2e.workspace(1);
