@@ -9,11 +9,12 @@
  *   the run rolls back, as for `fatal`.
  * - `fatal` (denied, not found, a bad value): the run rolls back every store it prepared.
  * - `needs-operator` from the store being prepared or written (or one `resume` finds changed before it writes the
- *   rest): it refused because someone else changed it after preflight, and overwrote nothing (every provider's check-and-set, held by the contract suite). Its rollback
- *   cannot work (the provider refuses to touch a value that is not the run's) and has nothing to undo: the store
- *   is handed to the operator (journaled `store-handed-over`, so a resume of an interrupted rollback skips it too),
- *   every other store is rolled back, the new credential is deleted, and the run ends `failed`, exit 7, naming
- *   the store. The old credential was never revoked: it is valid, in every store but that one.
+ *   rest): it refused because someone else changed it after preflight, and overwrote nothing (every provider's
+ *   check-and-set, held by the contract suite). Its rollback cannot work (the provider refuses to touch a value
+ *   that is not the run's) and has nothing to undo: the store is handed to the operator (journaled
+ *   `store-handed-over`, so a resume of an interrupted rollback skips it too), every other store is rolled back,
+ *   the new credential is deleted, and the run ends `failed`, exit 7, naming the store. The old credential was
+ *   never revoked: it is valid, in every store but that one.
  *   A `needs-operator` from a rollback itself stays what it was: the rollback of the others goes on, and the
  *   run waits for `resume` (engine/steps.ts rollbackStep).
  */
@@ -64,7 +65,7 @@ export function rollbackOutcome(state: RunState, rolledBack: RunOutcome): RunOut
     status: "failed",
     exitCode: ExitCode.needsOperator,
     error:
-      `${rolledBack.error}. Every other store holds the old ${noun} ${maskSid(state.oldId)} again (untouched, still ` +
+      `${rolledBack.error?.replace(/\.$/, "")}. Every other store holds the old ${noun} ${maskSid(state.oldId)} again (untouched, still ` +
       `valid)${deleted ? ` and the new ${noun} was deleted` : ""}; ${names} was left as it is: someone else changed it during the run, and ` +
       "rotator overwrote nothing there. This run is over: `rotator resume` has nothing left to do for it",
     hint: `check which ${noun} ${names} should hold; once every store agrees, \`rotator rotate\` starts again`,
