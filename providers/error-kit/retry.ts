@@ -21,7 +21,7 @@ export interface RetryPolicy {
   maxRetryAfterMs?: number | undefined;
 }
 
-/** Four tries, 0.2 to 1 s apart (longer if the store asks, up to 10 s), 30 s at most: a throttle or a dropped connection. */
+/** Four tries, 0.2 to 1 s apart (longer if the store asks, up to 10 s), 30 s at most: a throttle, a lost connection. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   retries: 3,
   minTimeoutMs: 200,
