@@ -572,7 +572,8 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
-  await releaseStores(state, rolledBack);
+  // A store handed to the operator has nothing of the run to undo: what prepare kept aside (a backup) goes too.
+  await releaseStores(state, [...rolledBack, ...state.stores.filter((progress) => progress.handedOver !== undefined)]);
   const outcome = rollbackOutcome(state, {
     status: "rolled-back",
     exitCode: ExitCode.rolledBack,

@@ -320,6 +320,7 @@ describe("what the engine does with each kind of store failure", () => {
       "rollback:a",
       "discard:new",
       "release:a",
+      "release:b",
     ]);
     expect(result.stores.map((s) => s.outcome)).toEqual(["rolled-back", "left-to-operator", "unchanged"]);
     expect(result.error).toContain('store "b": someone else changed it');
