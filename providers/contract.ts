@@ -33,11 +33,19 @@ export interface StoreSnapshot {
   version: string | undefined;
 }
 
-/** What a provider can do natively; the engine reads these instead of guessing. */
+/**
+ * What a provider promises about its store. Each is read by something that acts on it or holds the provider to it:
+ * `fence` by the engine (what `plan` says about fencing, engine/fence.ts); `checkAndSet`, `versioned` and
+ * `rollbackFencesWrites` by the contract suite, which declares the cases that prove each one true
+ * (providers/contract-suite/cases). A promise nothing reads is not kept here.
+ */
 export interface ProviderCapabilities {
-  /** The store can hold a new value next to the current one and switch later (AWS staging labels). */
-  nativeStaging: boolean;
-  /** Writes can be made conditional on the version read before (Vault CAS). */
+  /**
+   * Writes are conditional on the version read before (Vault CAS, AWS label moves, a Secret's resourceVersion):
+   * a change by someone else after preflight is refused with a `needs-operator` StoreError, never overwritten.
+   * The engine relies on any store's refusal being `needs-operator` with nothing overwritten, whichever way the
+   * store makes it (engine/store-failure.ts); where this is true, the suite proves it against races.
+   */
   checkAndSet: boolean;
   /** The store keeps earlier versions that can be read back by id. */
   versioned: boolean;

@@ -82,6 +82,18 @@ export function callSignal(): AbortSignal | undefined {
 }
 
 /**
+ * How long (ms) the current call may still try: to its deadline, or inside a change, to the time its request must
+ * have left by (which the lease may bring forward). Infinite outside a call, where the providers' own per-request
+ * timeouts and retry bounds apply (providers/error-kit/retry.ts).
+ */
+export function callTimeLeftMs(): number {
+  const scope = calls.getStore();
+  if (scope === undefined) return Number.POSITIVE_INFINITY;
+  const until = Math.min(scope.deadline, changes.getStore()?.sendBy ?? Number.POSITIVE_INFINITY);
+  return scope.signal.aborted ? 0 : until - performance.now();
+}
+
+/**
  * Send one request (with whatever retries `send` makes) that may change the store: only while this process
  * holds the store's lock, and only until its time is up (see the file comment). `op` names it for pause points.
  */

@@ -3,6 +3,9 @@
  * exceptions (`name` is the AWS error code, `$fault` says whose fault, `$metadata.httpStatusCode`), plain Node
  * errors for the network (`code` ECONNREFUSED, ...), and its own errors for credentials and timeouts.
  */
+import { failureKind } from "../error-kit/classify.js";
+import { isNetworkCode, isTimeoutName } from "../error-kit/network.js";
+import { nonEmpty, property, SafeCause } from "../error-kit/safe-cause.js";
 import type { StoreErrorKind } from "../errors.js";
 import { shellQuote } from "../toolkit.js";
 
@@ -20,6 +23,7 @@ export interface AwsTarget {
   region: string;
 }
 
+/** AWS's own words for "slow down": a 400 of the service that is passing, as a 429 is. */
 const THROTTLING = new Set([
   "ThrottlingException",
   "Throttling",
@@ -30,23 +34,6 @@ const THROTTLING = new Set([
   "RequestThrottledException",
   "SlowDown",
   "ProvisionedThroughputExceededException",
-]);
-
-/** The request never got an answer, or the connection broke: the next attempt may well work. */
-const NETWORK = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EHOSTDOWN",
-  "TimeoutError",
-  "RequestTimeout",
-  "RequestTimeoutException",
 ]);
 
 const CREDENTIALS = new Set([
@@ -81,15 +68,13 @@ export function safeMessage(message: string): string {
 }
 
 function fieldsOf(error: unknown): ErrorFields {
-  const record = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : {};
-  const metadata = record.$metadata as { httpStatusCode?: unknown } | undefined;
-  const str = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  const status = property(property(error, "$metadata"), "httpStatusCode");
   return {
-    name: str(record.name),
-    code: str(record.code),
+    name: nonEmpty(property(error, "name")),
+    code: nonEmpty(property(error, "code")),
     message: safeMessage(error instanceof Error ? error.message : String(error)),
-    fault: str(record.$fault),
-    status: typeof metadata?.httpStatusCode === "number" ? metadata.httpStatusCode : undefined,
+    fault: nonEmpty(property(error, "$fault")),
+    status: typeof status === "number" ? status : undefined,
   };
 }
 
@@ -110,7 +95,7 @@ export function isDeserializationError(error: unknown): boolean {
  * carry the session token (X-Amz-Security-Token) and whose body, for PutSecretValue, the secret value. Anything
  * that logs or inspects the error in depth would print them.
  */
-export class AwsErrorSummary extends Error {
+export class AwsErrorSummary extends SafeCause {
   override readonly name: string;
   /** A Node error code (ECONNRESET, ...) when no answer came back. */
   readonly code: string | undefined;
@@ -132,10 +117,7 @@ export class AwsErrorSummary extends Error {
     this.code = code;
     this.fault = fault;
     this.httpStatusCode = status;
-    const metadata =
-      typeof error === "object" && error !== null ? (error as { $metadata?: unknown }).$metadata : undefined;
-    const requestId = (metadata as { requestId?: unknown } | undefined)?.requestId;
-    this.requestId = typeof requestId === "string" ? requestId : undefined;
+    this.requestId = nonEmpty(property(property(error, "$metadata"), "requestId"));
   }
 }
 
@@ -151,25 +133,18 @@ export function classifyAwsError(error: unknown, target: AwsTarget): AwsFailure 
   const code = nodeCode !== undefined && !isServiceException(error) ? nodeCode : (name ?? "Error");
   const said = isServiceException(error) && message !== "" ? ` AWS said: ${message}` : "";
 
-  if (THROTTLING.has(code) || THROTTLING.has(name ?? "") || status === 429) {
+  const throttled = THROTTLING.has(code) || THROTTLING.has(name ?? "") || status === 429;
+  const unanswered = isNetworkCode(code) || isTimeoutName(code) || isTimeoutName(name);
+  const passing = throttled || unanswered || fault === "server";
+  if (failureKind({ status, code: nodeCode, name, passing }) === "retryable") {
     return {
       kind: "retryable",
       code,
-      explanation: "Secrets Manager is throttling requests; trying again later may work.",
-    };
-  }
-  if (NETWORK.has(code) || NETWORK.has(name ?? "")) {
-    return {
-      kind: "retryable",
-      code,
-      explanation: `no answer from Secrets Manager in ${region} (${code}); it may be unreachable for now.`,
-    };
-  }
-  if (fault === "server" || (status !== undefined && status >= 500)) {
-    return {
-      kind: "retryable",
-      code,
-      explanation: `Secrets Manager failed on its side (HTTP ${status ?? "5xx"}); trying again may work.`,
+      explanation: throttled
+        ? "Secrets Manager is throttling requests; trying again later may work."
+        : unanswered
+          ? `no answer from Secrets Manager in ${region} (${code}); it may be unreachable for now.`
+          : `Secrets Manager failed on its side (HTTP ${status ?? "5xx"}); trying again may work.`,
     };
   }
   if (code === "ENOTFOUND") {

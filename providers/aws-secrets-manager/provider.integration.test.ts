@@ -297,7 +297,6 @@ runProviderContract(
   { create: (initial, kind) => makeStore(initial, kind) },
   {
     capabilities: {
-      nativeStaging: true,
       checkAndSet: true,
       versioned: true,
       fence: "store",

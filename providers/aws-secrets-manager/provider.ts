@@ -37,7 +37,6 @@ import {
   type SecretsManagerClientConfig,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import pRetry from "p-retry";
 import * as z from "zod";
 import {
   type CredentialKind,
@@ -51,6 +50,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
@@ -79,26 +79,9 @@ import {
   versionIdFor,
 } from "./staging.js";
 
-/** Retries of one logical call, on top of the SDK's own (see SDK_MAX_ATTEMPTS). */
-export interface RetryPolicy {
-  retries: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
-  /** No new try after this long, so requests that hang until their timeout cannot stretch a run for minutes. */
-  maxRetryTimeMs?: number;
-}
-
-/** Four tries with 0.2 to 2 s between them: enough for a throttle or a dropped connection, short for a run. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  retries: 3,
-  minTimeoutMs: 200,
-  maxTimeoutMs: 1_000,
-  maxRetryTimeMs: 30_000,
-};
-
 /**
  * The SDK retries throttling, 5xx and network errors by itself; kept low so the two layers do not multiply:
- * one call makes at most SDK_MAX_ATTEMPTS x (retries + 1) requests, 8 by default.
+ * one call makes at most SDK_MAX_ATTEMPTS x (retries + 1) requests (the one retry policy, error-kit/retry.ts).
  */
 export const SDK_MAX_ATTEMPTS = 2;
 
@@ -161,7 +144,6 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * someone else at any moment before the switch is refused, never overwritten.
    */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: true,
     checkAndSet: true,
     versioned: true,
     fence: "store",
@@ -172,7 +154,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   readonly #endpoint: string | undefined;
   readonly #region: string | undefined;
   readonly #client: SecretsManagerClient;
-  readonly #retry: RetryPolicy;
+  readonly #retry: RetryPolicy | undefined;
   readonly #names: FieldNames;
   readonly #kind: CredentialKind;
   readonly #error: ErrorFactory;
@@ -184,7 +166,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     this.#endpoint = config.endpoint;
     this.#region = configuredRegion(config, environment);
     this.#client = options.client ?? fencedClient(new SecretsManagerClient(clientConfig(config, environment)));
-    this.#retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.#retry = options.retry;
     this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
     this.#kind = environment.credentialKind;
   }
@@ -687,7 +669,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * StoreError: the SDK's errors are classified once, here.
    */
   async #call<T>(action: string, operation: () => Promise<T>): Promise<T> {
-    return pRetry(
+    return withRetries(
       async () => {
         try {
           return await operation();
@@ -695,15 +677,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
           throw error instanceof StoreError ? error : await this.#awsError(error, action);
         }
       },
-      {
-        retries: this.#retry.retries,
-        minTimeout: this.#retry.minTimeoutMs,
-        maxTimeout: this.#retry.maxTimeoutMs,
-        factor: 2,
-        randomize: true,
-        ...(this.#retry.maxRetryTimeMs === undefined ? {} : { maxRetryTime: this.#retry.maxRetryTimeMs }),
-        shouldRetry: ({ error }) => error instanceof StoreError && error.kind === "retryable",
-      },
+      { policy: this.#retry },
     );
   }
 

@@ -10,6 +10,9 @@
  * and AggregateAuthenticationError (DefaultAzureCredential's chain). None of them is ever passed on as it is: a cause
  * is an AzureErrorSummary holding only what is safe to show.
  */
+import { failureKind } from "../error-kit/classify.js";
+import { isTlsCode, mentionsNetworkCode } from "../error-kit/network.js";
+import { nonEmpty, oneLine, property, SafeCause } from "../error-kit/safe-cause.js";
 import type { StoreErrorKind } from "../errors.js";
 
 export interface AzureFailure {
@@ -30,23 +33,6 @@ export interface AzureTarget {
   auth: { method: "default" } | { method: "client-secret"; tenantId: string; clientId: string; secretVariable: string };
 }
 
-const NETWORK = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EHOSTDOWN",
-  "UND_ERR_SOCKET",
-  "REQUEST_SEND_ERROR",
-]);
-
-const TLS = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^EPROTO$|SELF_SIGNED/;
-
 /** The fields of an error that are safe to read and show; never its request or response. */
 interface ErrorFields {
   name: string;
@@ -59,21 +45,7 @@ interface ErrorFields {
   retryAfterMs: number | undefined;
 }
 
-function property(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-}
-
-const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
-
-/** One line, at most 600 characters: Key Vault's RBAC denials come as several \r\n-separated lines. */
-function tidy(text: string): string {
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .join("; ")
-    .slice(0, 600);
-}
+const str = nonEmpty;
 
 function fieldsOf(error: unknown): ErrorFields {
   if (error instanceof AzureErrorSummary) {
@@ -94,7 +66,7 @@ function fieldsOf(error: unknown): ErrorFields {
     statusCode: typeof status === "number" ? status : undefined,
     // A RestError without Key Vault's body may quote whatever the server answered (a secret's value, if a body
     // could not be parsed): only the service's own error message, or a message of a non-HTTP error, is shown.
-    message: tidy(
+    message: oneLine(
       serviceMessage ??
         (property(error, "name") === "RestError" && typeof status === "number" ? `HTTP ${status}` : ownMessage),
     ),
@@ -108,7 +80,7 @@ function fieldsOf(error: unknown): ErrorFields {
  * What an SDK error said, as a `cause` that holds nothing else: the SDK's own errors keep the request (the bearer
  * token, the value being set) and the response (the value read) within reach of anything that inspects them.
  */
-export class AzureErrorSummary extends Error {
+export class AzureErrorSummary extends SafeCause {
   override readonly name: string;
   readonly code: string | undefined;
   readonly statusCode: number | undefined;
@@ -158,26 +130,22 @@ export function classifyAzureError(error: unknown, target: AzureTarget): AzureFa
   const authority = authorityFailure(error, fields, target);
   if (authority !== undefined) return authority;
 
-  if (statusCode === 429) {
-    return {
-      kind: "retryable",
-      code: "Throttled",
-      explanation: `Key Vault is throttling requests${fields.retryAfterMs === undefined ? "" : ` (it asked to wait ${Math.ceil(fields.retryAfterMs / 1000)} s)`}; trying again later may work.`,
-      retryAfterMs: fields.retryAfterMs,
-    };
-  }
-  if (statusCode !== undefined && statusCode >= 500) {
-    return {
-      kind: "retryable",
-      code,
-      explanation: `Key Vault failed on its side (HTTP ${statusCode}); trying again may work.`,
-    };
-  }
-  if (statusCode === undefined && NETWORK.has(code)) {
+  if (failureKind({ status: statusCode, code, name }) === "retryable") {
+    if (statusCode === 429) {
+      return {
+        kind: "retryable",
+        code: "Throttled",
+        explanation: `Key Vault is throttling requests${fields.retryAfterMs === undefined ? "" : ` (it asked to wait ${Math.ceil(fields.retryAfterMs / 1000)} s)`}; trying again later may work.`,
+        retryAfterMs: fields.retryAfterMs,
+      };
+    }
     return {
       kind: "retryable",
       code,
-      explanation: `no answer from the vault at ${target.vaultUrl} (${code}); it may be unreachable for now.`,
+      explanation:
+        statusCode === undefined
+          ? `no answer from the vault at ${target.vaultUrl} (${code}); it may be unreachable for now.`
+          : `Key Vault failed on its side (HTTP ${statusCode}); trying again may work.`,
     };
   }
   if (statusCode === undefined && code === "ENOTFOUND") {
@@ -187,7 +155,7 @@ export function classifyAzureError(error: unknown, target: AzureTarget): AzureFa
       explanation: `the vault's host in ${target.vaultUrl} does not resolve (ENOTFOUND); check "vaultUrl".`,
     };
   }
-  if (statusCode === undefined && TLS.test(code)) {
+  if (statusCode === undefined && isTlsCode(code)) {
     return {
       kind: "fatal",
       code,
@@ -312,7 +280,7 @@ function authorityFailure(error: unknown, fields: ErrorFields, target: AzureTarg
       explanation: `the authority has no such tenant, or cannot be reached to say${ids}; check "auth.tenantId" and "auth.authorityHost".`,
     };
   }
-  if ([...NETWORK].some((networkCode) => message.includes(networkCode))) {
+  if (mentionsNetworkCode(message)) {
     return {
       kind: "retryable",
       code: "AuthorityUnreachable",

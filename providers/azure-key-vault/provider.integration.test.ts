@@ -161,7 +161,6 @@ runProviderContract(
   },
   {
     capabilities: {
-      nativeStaging: false,
       checkAndSet: false,
       versioned: true,
       fence: "deadline",

@@ -34,7 +34,6 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { type KeyVaultSecret, SecretClient } from "@azure/keyvault-secrets";
-import pRetry from "p-retry";
 import * as z from "zod";
 import {
   type CredentialKind,
@@ -48,6 +47,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
 import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
@@ -90,24 +90,7 @@ const FENCE_POLICY: PipelinePolicy = {
   },
 };
 
-export interface RetryPolicy {
-  retries: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
-  /** No new try after this long. */
-  maxRetryTimeMs: number;
-  /** A 429 asking to wait longer than this is not waited for: the call fails (retryable) at once. */
-  maxRetryAfterMs: number;
-}
-
-/** Four tries, 0.2 to 1 s apart (longer if Key Vault asks, up to 10 s), at most 30 s in all. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  retries: 3,
-  minTimeoutMs: 200,
-  maxTimeoutMs: 1_000,
-  maxRetryTimeMs: 30_000,
-  maxRetryAfterMs: 10_000,
-};
+export type { RetryPolicy } from "../error-kit/retry.js";
 
 export interface AzureProviderOptions {
   /**
@@ -157,7 +140,6 @@ export class AzureKeyVaultProvider implements StoreProvider {
   readonly type = "azure-key-vault";
   /** checkAndSet: false, because Key Vault has no conditional write (see the file comment). */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: false,
     versioned: true,
     fence: "deadline",
@@ -170,7 +152,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
   readonly #config: AzureKeyVaultConfig;
   readonly #environment: ProviderEnvironment;
   readonly #options: AzureProviderOptions;
-  readonly #retry: RetryPolicy;
+  readonly #retry: RetryPolicy | undefined;
   readonly #names: FieldNames;
   readonly #kind: CredentialKind;
   readonly #error: ErrorFactory;
@@ -183,7 +165,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     this.#config = config;
     this.#environment = environment;
     this.#options = options;
-    this.#retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.#retry = options.retry;
     this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
     this.#kind = environment.credentialKind;
     this.#error = storeErrors(config.name);
@@ -545,32 +527,39 @@ export class AzureKeyVaultProvider implements StoreProvider {
     expectedLatest: string,
     done: (latest: Version) => boolean,
   ): Promise<string> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const client = this.#secretClient();
-        const set = await storeChange(op, () =>
-          client.setSecret(this.secretName, version.text, {
-            ...this.#requestOptions(),
-            ...(version.contentType === undefined ? {} : { contentType: version.contentType }),
-            tags: version.tags,
-            enabled: true,
-            ...(version.notBefore === undefined ? {} : { notBefore: version.notBefore }),
-            ...(version.expiresOn === undefined ? {} : { expiresOn: version.expiresOn }),
-          }),
-        );
-        const id = set.properties.version;
-        if (id === undefined) throw this.#error("fatal", `Key Vault set a version of ${this.#where()} but named none.`);
-        return id;
-      } catch (error) {
-        const failure = error instanceof StoreError ? error : this.#azureError(error, `${action} of ${this.#where()}`);
-        if (failure.kind !== "retryable" || attempt >= this.#retry.retries) throw failure;
-        await this.#pause(failure, attempt, started);
-        const latest = await this.#existingLatest();
-        if (done(latest)) return latest.id;
-        if (latest.id !== expectedLatest) throw this.#writtenByOthers(expectedLatest, latest.id, failure);
-      }
-    }
+    // Set when a set failed: the next try first reads which version is latest (the file comment).
+    let failed: StoreError | undefined;
+    return withRetries(
+      async () => {
+        if (failed !== undefined) {
+          const latest = await this.#existingLatest();
+          if (done(latest)) return latest.id;
+          if (latest.id !== expectedLatest) throw this.#writtenByOthers(expectedLatest, latest.id, failed);
+        }
+        try {
+          const client = this.#secretClient();
+          const set = await storeChange(op, () =>
+            client.setSecret(this.secretName, version.text, {
+              ...this.#requestOptions(),
+              ...(version.contentType === undefined ? {} : { contentType: version.contentType }),
+              tags: version.tags,
+              enabled: true,
+              ...(version.notBefore === undefined ? {} : { notBefore: version.notBefore }),
+              ...(version.expiresOn === undefined ? {} : { expiresOn: version.expiresOn }),
+            }),
+          );
+          const id = set.properties.version;
+          if (id === undefined)
+            throw this.#error("fatal", `Key Vault set a version of ${this.#where()} but named none.`);
+          return id;
+        } catch (error) {
+          failed = error instanceof StoreError ? error : this.#azureError(error, `${action} of ${this.#where()}`);
+          throw failed;
+        }
+      },
+      // Only the set is tried again: a failed check of the latest version (itself retried) is final.
+      { policy: this.#retry, retryAfterMs, retryable: (error) => error === failed && failed.kind === "retryable" },
+    );
   }
 
   // ------------------------------------------------------------------------------------------- plumbing
@@ -602,9 +591,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
 
   /** One logical call, retried while it fails in a passing way; anything it throws is a StoreError. */
   async #call<T>(action: string, operation: (client: SecretClient) => Promise<T>): Promise<T> {
-    const started = Date.now();
-    const retry = this.#retry;
-    return pRetry(
+    return withRetries(
       async () => {
         try {
           return await operation(this.#secretClient());
@@ -612,38 +599,8 @@ export class AzureKeyVaultProvider implements StoreProvider {
           throw error instanceof StoreError ? error : this.#azureError(error, action);
         }
       },
-      {
-        retries: retry.retries,
-        minTimeout: retry.minTimeoutMs,
-        maxTimeout: retry.maxTimeoutMs,
-        maxRetryTime: retry.maxRetryTimeMs,
-        factor: 2,
-        randomize: true,
-        shouldRetry: ({ error }) => error instanceof StoreError && error.kind === "retryable",
-        // A 429's Retry-After beyond the backoff: waited for here, within the bound.
-        onFailedAttempt: async ({ error, retriesLeft }) => {
-          if (!(error instanceof StoreError) || error.kind !== "retryable" || retriesLeft === 0) return;
-          const asked = retryAfterOf(error);
-          if (asked === undefined) return;
-          if (asked > retry.maxRetryAfterMs || Date.now() - started + asked > retry.maxRetryTimeMs) throw error;
-          await sleep(asked);
-        },
-      },
+      { policy: this.#retry, retryAfterMs },
     );
-  }
-
-  /** Between two tries of a set: the backoff, or the Retry-After a 429 asked for (within the bound). */
-  async #pause(failure: StoreError, attempt: number, started: number): Promise<void> {
-    const retry = this.#retry;
-    const backoff = Math.min(retry.minTimeoutMs * 2 ** attempt, retry.maxTimeoutMs);
-    const wait = Math.max(backoff, retryAfterOf(failure) ?? 0);
-    if (
-      wait > Math.max(retry.maxRetryAfterMs, retry.maxTimeoutMs) ||
-      Date.now() - started + wait > retry.maxRetryTimeMs
-    ) {
-      throw failure;
-    }
-    await sleep(wait);
   }
 
   #azureError(error: unknown, action: string): StoreError {
@@ -748,9 +705,8 @@ function credentialIdOf(credential: StoredCredential | undefined): string | unde
   return credential === undefined ? undefined : credentialId(credential);
 }
 
-function retryAfterOf(error: StoreError): number | undefined {
+/** How long a 429 asked to wait (its summary keeps Retry-After), in ms. */
+function retryAfterMs(error: Error): number | undefined {
   const cause = error.cause as { retryAfterMs?: unknown } | undefined;
   return typeof cause?.retryAfterMs === "number" ? cause.retryAfterMs : undefined;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@
  * one isolated store. Shaped after unstorage's `testDriver` and keyv's test-suite.
  *
  *     runProviderContract("vault-kv2", { create: async (initial, kind) => ({ provider, raw, ... }) }, {
- *       capabilities: { nativeStaging: false, checkAndSet: true, versioned: true },
+ *       capabilities: { checkAndSet: true, versioned: true, fence: "store", rollbackFencesWrites: true },
  *       interceptsWrites: true,
  *     });
  *

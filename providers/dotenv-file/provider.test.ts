@@ -130,7 +130,6 @@ runProviderContract(
   // writer landing between them is not caught (the provider says so where it declares checkAndSet).
   {
     capabilities: {
-      nativeStaging: false,
       checkAndSet: true,
       versioned: false,
       fence: "store",
@@ -584,7 +583,6 @@ describe("dotenv-file", () => {
       expect(provider.describe()).toBe(`dotenv file ${path}`);
       expect(provider.type).toBe("dotenv-file");
       expect(provider.capabilities).toEqual({
-        nativeStaging: false,
         checkAndSet: true,
         versioned: false,
         fence: "store",

@@ -29,6 +29,8 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import { failureKind } from "../error-kit/classify.js";
+import { withRetries } from "../error-kit/retry.js";
 import type { StoreError, StoreErrorKind } from "../errors.js";
 import {
   credentialToFields,
@@ -87,7 +89,6 @@ export class DotenvFileProvider implements StoreProvider {
    * files have no lock every editor honours.
    */
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: false,
     fence: "store",
@@ -195,12 +196,9 @@ export class DotenvFileProvider implements StoreProvider {
     }
 
     const backupPath = join(this.#backupDir ?? dirname(real), `${tempPrefix(real, ctx)}.bak`);
-    let outcome: "created" | "exists";
-    try {
-      outcome = await createFileOnce(backupPath, bytes, tempPrefix(real, ctx));
-    } catch (error) {
-      throw this.#fileError(error, `back up file ${this.path} to ${backupPath}`);
-    }
+    const outcome = await this.#file(`back up file ${this.path} to ${backupPath}`, () =>
+      createFileOnce(backupPath, bytes, tempPrefix(real, ctx)),
+    );
     if (outcome === "exists") {
       // A retried prepare finds its own backup; anything else may hold an earlier secret: never overwrite it.
       const existing = await this.#readOptional(backupPath);
@@ -242,11 +240,9 @@ export class DotenvFileProvider implements StoreProvider {
           "undone; rotator did not write the file.",
       );
     }
-    try {
-      await replaceFile(real, updated, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("write"));
-    } catch (error) {
-      throw this.#fileError(error, `write file ${this.path}`);
-    }
+    await this.#file(`write file ${this.path}`, () =>
+      replaceFile(real, updated, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("write")),
+    );
     return contentVersion(updated);
   }
 
@@ -281,30 +277,21 @@ export class DotenvFileProvider implements StoreProvider {
         `file ${this.path} was changed by someone else after rotator wrote it, so rotator left it alone. ${handBack}`,
       );
     }
-    let stats: Stats;
-    try {
-      stats = await stat(real);
-    } catch (error) {
-      throw this.#fileError(error, `read file ${this.path}`);
-    }
-    try {
-      await replaceFile(real, backup, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("restore"));
-    } catch (error) {
-      throw this.#fileError(error, `restore file ${this.path} from ${point.backupPath}`);
-    }
+    const stats = await this.#file(`read file ${this.path}`, () => stat(real));
+    await this.#file(`restore file ${this.path} from ${point.backupPath}`, () =>
+      replaceFile(real, backup, ownershipOf(stats), tempPrefix(real, ctx), fencedRename("restore")),
+    );
   }
 
   async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
     const point = this.#restorePoint(restorePoint);
-    try {
+    await this.#file(`delete the backup ${point.backupPath}`, async () => {
       await removeFile(point.backupPath);
       // Temp files of this run survive only a crash mid-write; they may hold a secret.
       const real = (await this.#realPathIfExists()) ?? this.path;
       await removeTempFiles(dirname(real), `${tempPrefix(real, ctx)}.`);
       await removeTempFiles(dirname(point.backupPath), `${tempPrefix(real, ctx)}.`);
-    } catch (error) {
-      throw this.#fileError(error, `delete the backup ${point.backupPath}`);
-    }
+    });
   }
 
   /**
@@ -315,11 +302,9 @@ export class DotenvFileProvider implements StoreProvider {
    * file is flushed: one that passed the check made its temp file before this removal, which therefore finds it.)
    */
   async #fenceOutEarlierWriters(real: string): Promise<void> {
-    try {
-      await removeTempFiles(dirname(real), rotatorPrefix(real));
-    } catch (error) {
-      throw this.#fileError(error, `remove rotator's leftover temp files beside ${this.path}`);
-    }
+    await this.#file(`remove rotator's leftover temp files beside ${this.path}`, () =>
+      removeTempFiles(dirname(real), rotatorPrefix(real)),
+    );
   }
 
   #snapshotOf(bytes: Uint8Array): StoreSnapshot {
@@ -448,11 +433,18 @@ export class DotenvFileProvider implements StoreProvider {
   }
 
   async #readOptional(path: string): Promise<Buffer | undefined> {
-    try {
-      return await readIfExists(path);
-    } catch (error) {
-      throw this.#fileError(error, `read ${path}`);
-    }
+    return this.#file(`read ${path}`, () => readIfExists(path));
+  }
+
+  /** One file operation: a passing failure (EBUSY, EMFILE, ...) tried again by the one retry policy, then said in the user's terms. */
+  #file<T>(action: string, operation: () => Promise<T>): Promise<T> {
+    return withRetries(async () => {
+      try {
+        return await operation();
+      } catch (error) {
+        throw this.#fileError(error, action);
+      }
+    });
   }
 
   /** A failed file operation, said in the user's terms. fs errors carry paths and codes, never file content. */
@@ -484,14 +476,9 @@ function explain(code: string | undefined, step: string | undefined): [StoreErro
     case "ENOSPC":
     case "EDQUOT":
       return ["fatal", ": no space left on the device."];
-    case "EAGAIN":
-    case "EBUSY":
-    case "EINTR":
-    case "EMFILE":
-    case "ENFILE":
-      return ["retryable", "; trying again may work."];
     default:
-      return ["fatal", "."];
+      // Busy or out of descriptors for now (EBUSY, EMFILE, ...) is passing, as for every store (error-kit).
+      return failureKind({ code }) === "retryable" ? ["retryable", "; trying again may work."] : ["fatal", "."];
   }
 }
 

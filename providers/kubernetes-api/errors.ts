@@ -3,6 +3,9 @@
  * ApiException (HTTP status and the server's Status object), a deadline, or a connection that failed. Never the
  * exception's own message: it carries the whole response body, and a response about a Secret may be the Secret.
  */
+import { failureKind } from "../error-kit/classify.js";
+import { isTimeoutName, isTlsCode } from "../error-kit/network.js";
+import { firstLine } from "../error-kit/safe-cause.js";
 
 export interface ApiFailure {
   /** The HTTP status, when the server answered. */
@@ -11,18 +14,9 @@ export interface ApiFailure {
   reason: string | undefined;
   /** One line: what the server said, or why it did not answer. */
   detail: string;
-  /** Worth retrying: no answer, a deadline, 429 or 5xx. */
-  passing: boolean;
+  /** `retryable` for no answer, a deadline, 429 or 5xx (error-kit/classify.ts); else `fatal`. */
+  kind: "retryable" | "fatal";
 }
-
-const TLS_CODES = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "CERT_HAS_EXPIRED",
-]);
 
 export function apiFailure(error: unknown): ApiFailure {
   const status = (error as { code?: unknown }).code;
@@ -34,30 +28,35 @@ export function apiFailure(error: unknown): ApiFailure {
       status,
       reason,
       detail: `HTTP ${status}${reason === undefined ? "" : ` ${reason}`}: ${said}`,
-      passing: status === 429 || status >= 500,
+      kind: failureKind({ status }),
     };
   }
   const name = (error as { name?: unknown }).name;
-  if (name === "AbortError" || name === "TimeoutError") {
-    return { status: undefined, reason: undefined, detail: "no answer within the deadline", passing: true };
+  if (typeof name === "string" && isTimeoutName(name)) {
+    return { status: undefined, reason: undefined, detail: "no answer within the deadline", kind: "retryable" };
   }
   const code = (error as { code?: unknown; errno?: unknown }).code ?? (error as { errno?: unknown }).errno;
-  if (typeof code === "string" && TLS_CODES.has(code)) {
+  if (typeof code === "string" && isTlsCode(code)) {
     return {
       status: undefined,
       reason: undefined,
       detail: `the API server's TLS certificate was not accepted (${code}): check the CA (caFile, or certificate-authority in the kubeconfig)`,
-      passing: false,
+      kind: "fatal",
     };
   }
   if (typeof code === "string") {
-    return { status: undefined, reason: undefined, detail: `unreachable (${code})`, passing: true };
+    return {
+      status: undefined,
+      reason: undefined,
+      detail: `unreachable (${code})`,
+      kind: failureKind({ code }),
+    };
   }
   return {
     status: undefined,
     reason: undefined,
     detail: error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : "unknown error",
-    passing: false,
+    kind: "fatal",
   };
 }
 
@@ -78,11 +77,6 @@ function statusBody(body: unknown): { reason?: string; message?: string } | unde
     ...(typeof record.reason === "string" && record.reason !== "" ? { reason: record.reason } : {}),
     ...(typeof record.message === "string" && record.message !== "" ? { message: firstLine(record.message) } : {}),
   };
-}
-
-function firstLine(text: string): string {
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 export function isNotFound(error: unknown): boolean {

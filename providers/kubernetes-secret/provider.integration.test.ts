@@ -143,7 +143,6 @@ function contractHarness(empty: "absent" | "others-only") {
 
 const CONTRACT = {
   capabilities: {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: false,
     fence: "store",

@@ -35,6 +35,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import type { StoreError } from "../errors.js";
 import {
   credentialToFields,
@@ -87,8 +88,8 @@ type KubernetesRestorePoint = z.infer<typeof restorePointSchema>;
 export interface KubernetesSecretOptions {
   /** Per request; default 10 s. */
   timeoutMs?: number;
-  /** Attempts of a read that met a passing failure (no answer, 429, 5xx); default 3. */
-  readAttempts?: number;
+  /** How a read that met a passing failure (no answer, 429, 5xx) is tried again; default the one policy's. */
+  retry?: RetryPolicy;
 }
 
 type SecretData = Record<string, string>;
@@ -96,7 +97,6 @@ type SecretData = Record<string, string>;
 export class KubernetesSecretProvider implements StoreProvider {
   readonly type = "kubernetes-secret";
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: false,
     // Every change carries the resourceVersion it read. A Secret the run creates is the exception: a create
@@ -477,18 +477,19 @@ export class KubernetesSecretProvider implements StoreProvider {
   /** A Secret of this namespace, or undefined when there is none. Passing failures are tried again. */
   async #get(name: string): Promise<K8s.V1Secret | undefined> {
     const client = await this.#connect();
-    const attempts = this.#options.readAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await client.core.readNamespacedSecret({ name, namespace: this.namespace });
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        if (!apiFailure(error).passing || attempt >= attempts) {
+    // Reads only: a write is conditional on the resourceVersion it read, so a write tried again after a lost answer
+    // would meet its own change as a conflict; the engine decides about a write that failed.
+    return withRetries(
+      async () => {
+        try {
+          return await client.core.readNamespacedSecret({ name, namespace: this.namespace });
+        } catch (error) {
+          if (isNotFound(error)) return undefined;
           throw this.#requestError(error, `read Secret ${this.namespace}/${name}`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      }
-    }
+      },
+      { policy: this.#options.retry },
+    );
   }
 
   async #create(data: SecretData): Promise<string | undefined> {
@@ -575,7 +576,7 @@ export class KubernetesSecretProvider implements StoreProvider {
         `cannot ${action}: forbidden (${failure.detail}). Grant the rights the README's Kubernetes section lists.`,
       );
     }
-    return this.#error(failure.passing ? "retryable" : "fatal", `cannot ${action}: ${failure.detail}.`);
+    return this.#error(failure.kind, `cannot ${action}: ${failure.detail}.`);
   }
 
   // ------------------------------------------------------------------------------------------- backup

@@ -8,26 +8,10 @@
  * built with a silent logger and strict TLS, and the fields it took from process.env are cleared.
  */
 import nodeVault from "node-vault";
-import pRetry from "p-retry";
+import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
 import { beforeSend } from "../store-call.js";
 import { toRequestFailure, VaultRequestFailure } from "./errors.js";
-
-export interface RetryOptions {
-  /** Retries after the first attempt. */
-  retries: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
-  /** Give up retrying after this long, whatever `retries` says. */
-  maxRetryTimeMs: number;
-}
-
-export const DEFAULT_RETRY: RetryOptions = {
-  retries: 4,
-  minTimeoutMs: 250,
-  maxTimeoutMs: 4_000,
-  maxRetryTimeMs: 30_000,
-};
 
 export interface VaultHttpOptions {
   /** `https://vault:8200`, without a trailing slash. */
@@ -37,7 +21,8 @@ export interface VaultHttpOptions {
   ca: Buffer | undefined;
   /** Per-request timeout. */
   timeoutMs: number;
-  retry: RetryOptions;
+  /** The one retry policy's (error-kit/retry.ts) when undefined. */
+  retry: RetryPolicy | undefined;
 }
 
 export interface VaultRequest {
@@ -63,7 +48,7 @@ export class VaultHttp {
   readonly #client: nodeVault.client;
   readonly #namespace: string | undefined;
   readonly #timeoutMs: number;
-  readonly #retry: RetryOptions;
+  readonly #retry: RetryPolicy | undefined;
 
   constructor(options: VaultHttpOptions) {
     this.address = options.address;
@@ -98,17 +83,11 @@ export class VaultHttp {
         throw toRequestFailure(error, request.method, request.path);
       }
     };
-    const retry = this.#retry;
     try {
       if (request.once === true) return await attempt();
-      return await pRetry(attempt, {
-        retries: retry.retries,
-        factor: 2,
-        minTimeout: retry.minTimeoutMs,
-        maxTimeout: retry.maxTimeoutMs,
-        maxRetryTime: retry.maxRetryTimeMs,
-        randomize: true,
-        shouldRetry: ({ error }) => error instanceof VaultRequestFailure && error.kind === "retryable",
+      return await withRetries(attempt, {
+        policy: this.#retry,
+        retryable: (error) => error instanceof VaultRequestFailure && error.kind === "retryable",
       });
     } catch (error) {
       if (error instanceof StoreError) throw error;

@@ -7,31 +7,18 @@
  * as `cause`: it is boiled down to a VaultRequestFailure holding the method, the API path, the status or error
  * code and Vault's own messages, none of which contains a secret.
  */
+import { failureKind as kindOf } from "../error-kit/classify.js";
+import { isTlsCode } from "../error-kit/network.js";
+import { property, SafeCause } from "../error-kit/safe-cause.js";
 import { StoreError, type StoreErrorKind } from "../errors.js";
 
 /** `cas-mismatch` is a check-and-set conflict: someone else wrote; the caller decides what that means. */
 export type FailureKind = "retryable" | "fatal" | "cas-mismatch";
 
-/** Network error codes where the same request may well work a moment later. */
-const TRANSIENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED", // axios: the request timed out
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EAI_AGAIN",
-  "ERR_SOCKET_CONNECTION_TIMEOUT",
-]);
-
-const TLS_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^EPROTO$/;
-
 const CAS_MISMATCH = /check-and-set parameter did not match/i;
 
 /** One failed call to the Vault HTTP API, free of tokens and secret values. */
-export class VaultRequestFailure extends Error {
+export class VaultRequestFailure extends SafeCause {
   override readonly name = "VaultRequestFailure";
   readonly kind: FailureKind;
   /** How many times the request was sent before giving up. */
@@ -63,14 +50,10 @@ export function failureKind(
   code: string | undefined,
   vaultErrors: readonly string[],
 ): FailureKind {
-  if (status !== undefined) {
-    if (status === 400 && vaultErrors.some((message) => CAS_MISMATCH.test(message))) return "cas-mismatch";
-    // 412: a performance standby has not caught up with the write yet; 429: rate limited; 5xx includes 503
-    // for a sealed Vault or a standby that cannot serve the request.
-    if (status === 412 || status === 429 || status >= 500) return "retryable";
-    return "fatal";
-  }
-  return code !== undefined && TRANSIENT_CODES.has(code) ? "retryable" : "fatal";
+  if (status === 400 && vaultErrors.some((message) => CAS_MISMATCH.test(message))) return "cas-mismatch";
+  // 412: a performance standby has not caught up with the write yet (429 and 5xx, 503 for a sealed Vault or a
+  // standby that cannot serve the request, are passing everywhere).
+  return kindOf({ status, code, passing: status === 412 });
 }
 
 /** Turns whatever node-vault rejected with into a VaultRequestFailure, dropping everything else it carried. */
@@ -97,12 +80,6 @@ function reasonText(status: number | undefined, code: string | undefined, vaultE
   const detail = vaultErrors.filter((message) => message !== "").join("; ");
   if (status !== undefined) return detail === "" ? `HTTP ${status}` : `HTTP ${status} (${detail})`;
   return code ?? "no response";
-}
-
-function property(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && key in value
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
 }
 
 /** What a call needed, so a 403 can say which capability on which path to grant. */
@@ -145,7 +122,7 @@ export function storeErrorFor(failure: VaultRequestFailure, context: FailureCont
     message = `cannot ${action}: Vault at ${address} has no such path (${failure.reason}); check "address", "namespace" and "mount".`;
   } else if (failure.status !== undefined) {
     message = `cannot ${action}: Vault at ${address} answered ${failure.reason}.`;
-  } else if (failure.code !== undefined && TLS_CODE.test(failure.code)) {
+  } else if (isTlsCode(failure.code)) {
     message =
       `cannot ${action}: the TLS connection to ${address} failed (${failure.code}). If Vault's certificate is ` +
       `signed by a private CA, set "caFile" to that CA's PEM file; check that "address" names the host the ` +

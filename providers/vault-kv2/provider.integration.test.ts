@@ -249,7 +249,6 @@ function contractHarness(empty: "absent" | "others-only", auth: "token" | "appro
 
 const VAULT_CONTRACT = {
   capabilities: {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: true,
     fence: "store",

@@ -31,6 +31,7 @@ import {
   type WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
+import type { RetryPolicy } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
 import {
   credentialToFields,
@@ -51,7 +52,7 @@ import {
   storeErrors,
 } from "../toolkit.js";
 import { createSession, type VaultSession } from "./auth.js";
-import { DEFAULT_RETRY, type RetryOptions, VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
+import { VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
 import { type Needed, storeErrorFor, VaultRequestFailure } from "./errors.js";
 import type { VaultKv2Config } from "./schema.js";
 
@@ -111,7 +112,7 @@ const kvConfigResponse = z.object({ data: z.object({ max_versions: z.number().op
 
 /** Settings that are not config: tests shorten the retries. */
 export interface VaultKv2Options {
-  retry?: RetryOptions;
+  retry?: RetryPolicy;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
 }
@@ -137,7 +138,6 @@ export function dataHash(data: SecretData): string {
 export class VaultKv2Provider implements StoreProvider {
   readonly type = "vault-kv2";
   readonly capabilities: ProviderCapabilities = {
-    nativeStaging: false,
     checkAndSet: true,
     versioned: true,
     fence: "store",
@@ -691,7 +691,7 @@ export class VaultKv2Provider implements StoreProvider {
       namespace: this.namespace,
       ca,
       timeoutMs: this.#options.timeoutMs ?? 10_000,
-      retry: this.#options.retry ?? DEFAULT_RETRY,
+      retry: this.#options.retry,
     });
     const session = createSession(this.#config.auth, http, {
       store: this.name,

@@ -14,12 +14,13 @@
  *   engine would answer with a rollback.
  */
 import type { ProviderPreflight, StoreProvider, StoreSnapshot, StoreSync } from "../../providers/contract.js";
-import { isStoreError, StoreError } from "../../providers/errors.js";
+import { StoreError } from "../../providers/errors.js";
 import type { StoreIdentity } from "../../providers/identity.js";
 import { inStoreCall, type StoreCallScope, type StoreFence, StoreFenceError } from "../../providers/store-call.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import type { EngineContext } from "./context.js";
 import { storeTimeoutMs } from "./deadlines.js";
+import { isPassingFailure } from "./store-failure.js";
 
 /** A store that did not answer within its deadline. */
 export class StoreUnreachableError extends StoreError {}
@@ -187,9 +188,7 @@ export async function requireReachableStores(
 ): Promise<void> {
   const reads = await Promise.allSettled(context.stores.map((store) => store.read()));
   const down = reads.flatMap((read) =>
-    read.status === "rejected" && isStoreError(read.reason) && read.reason.kind === "retryable"
-      ? [read.reason.message]
-      : [],
+    read.status === "rejected" && isPassingFailure(read.reason) ? [read.reason.message] : [],
   );
   if (down.length === 0) return;
   throw new RotatorError(

@@ -143,6 +143,8 @@ export type JournalEvent =
   | { event: "rollback-started"; reason: string }
   | { event: "store-rolled-back"; store: string }
   | { event: "store-rollback-failed"; store: string; error: string }
+  /** Someone else changed the store during the run; rotator leaves it to the operator (engine/store-failure.ts). */
+  | { event: "store-handed-over"; store: string; reason: string }
   | { event: "credential-discarded"; newId: string; outcome: "deleted" | "absent" }
   | { event: "stores-released" }
   | {

@@ -5,6 +5,7 @@
  * between, and a rollback acting on the earlier read would then restore a revoked key).
  */
 import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import { StoreError } from "../../providers/errors.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
@@ -17,6 +18,7 @@ import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js"
 import { type CommandResult, resultFromState } from "./result.js";
 import { runFromConsumers, runFromVerify } from "./run.js";
 import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
+import { handOverRefusingStore } from "./store-failure.js";
 import { lockRefs, registerTokenConfig } from "./token-slot.js";
 
 type Of<E extends JournalRecord["event"]> = Extract<JournalRecord, { event: E }>;
@@ -156,6 +158,13 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
     progress.restorePoint = prepared?.restorePoint;
     progress.written = records.some((r) => r.event === "store-written" && r.store === name);
     if (progress.written) progress.outcome = "written";
+    const handedOver = records.find(
+      (r): r is Of<"store-handed-over"> => r.event === "store-handed-over" && r.store === name,
+    );
+    if (handedOver !== undefined) {
+      progress.handedOver = handedOver.reason;
+      progress.outcome = "left-to-operator";
+    }
   }
   return state;
 }
@@ -219,6 +228,7 @@ async function continueRun(state: RunState, records: JournalRecord[], command: s
   try {
     await reconcileStores(state);
   } catch (error) {
+    await handOverRefusingStore(state, error);
     return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
   }
   reporter.info(`recovered ${maskSid(state.newId)} from a store; finishing the writes`);
@@ -280,8 +290,10 @@ async function reconcileStores(state: RunState): Promise<void> {
       continue;
     }
     if (progress.restorePoint === undefined && heldId !== state.oldId) {
-      throw new Error(
-        `store "${progress.provider.name}" now holds ${maskSid(heldId)}, not the old ${state.context.issuer.labels.noun} ${maskSid(state.oldId)}: someone changed it during the interruption`,
+      throw new StoreError(
+        "needs-operator",
+        progress.provider.name,
+        `now holds ${maskSid(heldId)}, not the old ${state.context.issuer.labels.noun} ${maskSid(state.oldId)}: someone changed it during the interruption`,
       );
     }
     progress.expected = snapshot;

@@ -33,6 +33,7 @@ import {
   verifyNewStep,
   writeStoresStep,
 } from "./steps.js";
+import { handOverRefusingStore } from "./store-failure.js";
 import { slotStillOurs } from "./token-slot.js";
 
 const interrupted = (context: EngineContext) => interruptionRequested(context.interruption);
@@ -74,6 +75,7 @@ export async function runFromVerify(state: RunState, command: string): Promise<C
       return resultFromState(command, state, await stopInterrupted(state, "while writing the stores"));
     }
   } catch (error) {
+    await handOverRefusingStore(state, error);
     return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
   }
   return runFromConsumers(state, command);

@@ -16,8 +16,9 @@ import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
 import type { RunStatus } from "./journal.js";
 import type { RunJournal } from "./state/backend.js";
+import { rollbackOutcome } from "./store-failure.js";
 
-export type StoreOutcome = "unchanged" | "written" | "rolled-back" | "rollback-failed";
+export type StoreOutcome = "unchanged" | "written" | "rolled-back" | "rollback-failed" | "left-to-operator";
 
 export interface StoreProgress {
   provider: StoreProvider;
@@ -26,6 +27,8 @@ export interface StoreProgress {
   restorePoint: RestorePoint | undefined;
   written: boolean;
   outcome: StoreOutcome;
+  /** Why the store was handed to the operator (engine/store-failure.ts): the rollback leaves it alone. */
+  handedOver?: string;
 }
 
 export interface RunState {
@@ -482,7 +485,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
   const failed: string[] = [];
   const rolledBack: StoreProgress[] = [];
   for (const progress of [...state.stores].reverse()) {
-    if (progress.restorePoint === undefined) continue;
+    if (progress.restorePoint === undefined || progress.handedOver !== undefined) continue;
     try {
       await progress.provider.rollback(progress.restorePoint, {
         runId: state.journal.runId,
@@ -569,8 +572,9 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
     await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
-  await releaseStores(state, rolledBack);
-  const outcome: RunOutcome = {
+  // A store handed to the operator has nothing of the run to undo: what prepare kept aside (a backup) goes too.
+  await releaseStores(state, [...rolledBack, ...state.stores.filter((progress) => progress.handedOver !== undefined)]);
+  const outcome = rollbackOutcome(state, {
     status: "rolled-back",
     exitCode: ExitCode.rolledBack,
     error: reason,
@@ -580,9 +584,12 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
           next: `the old ${noun} ${maskSid(state.oldId)} is still valid and in every store: fix what failed, then run \`rotator rotate --emergency\` again`,
         }
       : {}),
-  };
-  await state.journal.append({ event: "run-finished", ...outcome });
-  reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
+  });
+  const { hint: _shownNotJournaled, ...journaled } = outcome;
+  await state.journal.append({ event: "run-finished", ...journaled });
+  if (outcome.status === "rolled-back") {
+    reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
+  } else reporter.warn(outcome.error as string);
   return outcome;
 }
 

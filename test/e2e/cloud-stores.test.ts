@@ -272,7 +272,7 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
     expect(e2e.emulator.keys().filter((k) => k.friendlyName.includes(resumedResult.runId!))).toHaveLength(1);
   });
 
-  it("someone else writes the Vault secret during the run: rotator stops and rolls back, overwriting nothing", async () => {
+  it("someone else writes the Vault secret during the run: rotator stops, leaves theirs, rolls back the rest (exit 7)", async () => {
     const cw = await cloudWorkspace();
     const awsBefore = await awsState(cw.secretId);
     const theirs = {
@@ -284,7 +284,8 @@ describe("AWS, Vault, Azure Key Vault and dotenv together", () => {
     const { run, result } = await rotateWhile(cw, async () => {
       await vault.write(`secret/data/${cw.vaultPath}`, { data: theirs });
     });
-    expect(run.code, run.stderr).toBe(3);
+    // Exit 7 (needs-operator: the Vault secret holds someone else's credential now), not 3 (rolled back).
+    expect(run.code, run.stderr).toBe(7);
     expect(result.error).toMatch(/vault/);
     expect((await vaultState(cw.vaultPath)).value).toEqual(theirs);
     await expectAwsRestored(cw, awsBefore, "restored");

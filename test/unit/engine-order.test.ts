@@ -15,6 +15,7 @@ import { validateConfig } from "../../src/config/load.js";
 import type { IssuedCredential, Issuer } from "../../src/credentials/issuer.js";
 import type { EngineContext } from "../../src/engine/context.js";
 import { silentReporter } from "../../src/engine/reporter.js";
+import { stateOf } from "../../src/engine/state/index.js";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
 const OLD = {
@@ -25,7 +26,20 @@ const OLD = {
 } as const satisfies StoredCredential;
 const NEW_SID = `SK${"1".repeat(32)}`;
 
-type Failure = "issue" | "verify" | "revoke" | `write:${string}` | `rollback:${string}`;
+/**
+ * `write:` fails the write (fatal); `refuse:` refuses it, someone else having changed the store, which keeps their
+ * value (needs-operator, as every provider's check-and-set); `refuse-prepare:` does so in prepare; `refuse-after:`
+ * refuses after the write landed.
+ */
+type Failure =
+  | "issue"
+  | "verify"
+  | "revoke"
+  | `write:${string}`
+  | `refuse:${string}`
+  | `refuse-after:${string}`
+  | `refuse-prepare:${string}`
+  | `rollback:${string}`;
 
 function fakes(log: string[], fail: Set<Failure>) {
   const issuer: Issuer = {
@@ -94,7 +108,6 @@ function fakes(log: string[], fail: Set<Failure>) {
       name,
       type: "dotenv-file",
       capabilities: {
-        nativeStaging: false,
         checkAndSet: false,
         versioned: false,
         fence: "deadline",
@@ -113,13 +126,22 @@ function fakes(log: string[], fail: Set<Failure>) {
       },
       async prepare(): Promise<RestorePoint> {
         log.push(`prepare:${name}`);
+        if (fail.has(`refuse-prepare:${name}`)) {
+          held = { ...OLD, apiKeySid: `SK${"9".repeat(32)}`, apiKeySecret: "someone-elses-value" };
+          throw new StoreError("needs-operator", name, "changed since preflight; nothing written");
+        }
         return { version };
       },
       async write(next) {
         log.push(`write:${name}`);
         if (fail.has(`write:${name}`)) throw new StoreError("fatal", name, "denied");
+        if (fail.has(`refuse:${name}`)) {
+          held = { ...OLD, apiKeySid: `SK${"9".repeat(32)}`, apiKeySecret: "someone-elses-value" };
+          throw new StoreError("needs-operator", name, "someone else changed it; nothing overwritten");
+        }
         held = next;
         version += 1;
+        if (fail.has(`refuse-after:${name}`)) throw new StoreError("needs-operator", name, "changed as it was written");
         return String(version);
       },
       async rollback() {
@@ -278,5 +300,61 @@ describe("the fixed order", () => {
     const result = await plan(context(log));
     expect(result.exitCode).toBe(0);
     expect(log).toEqual(PREFLIGHT);
+  });
+});
+
+describe("what the engine does with each kind of store failure", () => {
+  it("needs-operator from the store being written: every other store rolled back, that one not touched, exit 7", async () => {
+    const log: string[] = [];
+    const ctx = context(log, ["refuse:b"]);
+    const result = await rotate(ctx);
+    expect(result.status).toBe("failed");
+    expect(result.exitCode).toBe(7);
+    expect(log.slice(PREFLIGHT.length)).toEqual([
+      "issue",
+      "verify",
+      "prepare:a",
+      "write:a",
+      "prepare:b",
+      "write:b",
+      "rollback:a",
+      "discard:new",
+      "release:a",
+      "release:b",
+    ]);
+    expect(result.stores.map((s) => s.outcome)).toEqual(["rolled-back", "left-to-operator", "unchanged"]);
+    expect(result.error).toContain('store "b": someone else changed it');
+    expect(result.error).toContain("`rotator resume` has nothing left to do");
+    // Over: nothing for resume (no `next`); what to check instead.
+    expect(result.next).toBeUndefined();
+    expect(result.hint).toContain("b should hold");
+    const { records } = (await stateOf(ctx).readRun(result.runId!))!;
+    expect(records.find((r) => r.event === "store-handed-over")).toMatchObject({ store: "b" });
+    expect(records.some((r) => r.event === "store-rollback-failed")).toBe(false);
+    expect(records.at(-1)).toMatchObject({ event: "run-finished", status: "failed", exitCode: 7 });
+    expect(records.at(-1)).not.toHaveProperty("next");
+  });
+
+  it("needs-operator from the store being prepared: handed over too, exit 7 (nothing of the run was in it)", async () => {
+    const log: string[] = [];
+    const result = await rotate(context(log, ["refuse-prepare:b"]));
+    expect(result.exitCode).toBe(7);
+    expect(log.slice(-5)).toEqual(["write:a", "prepare:b", "rollback:a", "discard:new", "release:a"]);
+    expect(result.stores.map((s) => s.outcome)).toEqual(["rolled-back", "left-to-operator", "unchanged"]);
+  });
+
+  it("needs-operator from a store that holds the new credential after all: rolled back like the others", async () => {
+    const log: string[] = [];
+    const result = await rotate(context(log, ["refuse-after:b"]));
+    expect(result.exitCode).toBe(3);
+    expect(log.slice(-5)).toEqual(["rollback:b", "rollback:a", "discard:new", "release:b", "release:a"]);
+  });
+
+  it("fatal from the store being written: every store it prepared rolled back, that one too, exit 3", async () => {
+    const log: string[] = [];
+    const result = await rotate(context(log, ["write:b"]));
+    expect(result.status).toBe("rolled-back");
+    expect(result.exitCode).toBe(3);
+    expect(log.slice(-5)).toEqual(["rollback:b", "rollback:a", "discard:new", "release:b", "release:a"]);
   });
 });

@@ -19,7 +19,6 @@ function fakeProvider(calls: Partial<StoreProvider>): StoreProvider {
     name: "fake",
     type: "dotenv-file",
     capabilities: {
-      nativeStaging: false,
       checkAndSet: false,
       versioned: false,
       fence: "deadline",
