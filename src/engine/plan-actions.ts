@@ -3,11 +3,11 @@
  * for confirmation on a terminal. Each step is structured (`--json`) and has its line for people, plus a
  * one-line count like terraform's ("1 key to create, 2 stores to update, 1 key to revoke").
  */
-import { credentialId } from "../../../providers/contract.js";
-import type { EngineContext } from "../../engine/context.js";
-import type { PreflightResult } from "../../engine/preflight.js";
-import { consumersDeadlineSeconds } from "../../engine/steps.js";
-import { maskSid } from "../../util/mask.js";
+import { credentialId } from "../../providers/contract.js";
+import { maskSid } from "../util/mask.js";
+import type { EngineContext } from "./context.js";
+import type { PreflightResult } from "./preflight.js";
+import { consumersDeadlineSeconds } from "./steps.js";
 
 export interface PlanAction {
   action:
