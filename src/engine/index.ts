@@ -9,5 +9,5 @@ export { type ResumeOptions, resume } from "./operations/resume.js";
 export { type RollbackOptions, rollback } from "./operations/rollback.js";
 export { type ConfirmationRequest, type RotateOptions, rotate } from "./operations/rotate.js";
 export { type SyncOptions, sync } from "./operations/sync.js";
-export type { PlanAction } from "./plan-actions.js";
 export type { CommandResult } from "./result.js";
+export type { PlanAction } from "./step-plans.js";

@@ -75,6 +75,11 @@ export interface RunOutcome {
   next?: string;
   /** What the operator can do, for a run that is over but left something to them (not journaled as `next`). */
   hint?: string;
+  /**
+   * Where this command's result says other than the journal: an interrupted rotation undone (journaled rolled
+   * back, exit 3; said as exit 130, "starts again"), an operator's rollback that did what was asked (exit 0).
+   */
+  said?: { exitCode?: number; next?: string };
 }
 
 export function newRunState(
@@ -442,11 +447,10 @@ export async function discardStrayKeys(state: RunState): Promise<void> {
   }
 }
 
-/** Step 8: drop restore points (backups of the old secret), close the journal with the outcome. */
+/** Step 8: drop restore points (backups of the old secret); the run is complete (the runner journals it). */
 export async function finishStep(state: RunState): Promise<RunOutcome> {
   await releaseStores(state, state.stores);
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
-  await state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
   state.context.reporter.step(
     `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
   );
@@ -472,6 +476,7 @@ async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<
 /**
  * Undo a run that has not revoked: every store that was prepared goes back to its restore point, in
  * reverse order, then the new key is deleted. A store that cannot be rolled back does not stop the others.
+ * Returns the run's outcome, which the runner journals.
  */
 export async function rollbackStep(state: RunState, reason: string): Promise<RunOutcome> {
   const { reporter, issuer } = state.context;
@@ -513,7 +518,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `rollback failed for ${failed.join("; ")}`,
       next: "fix the stores named above, then run `rotator resume` to finish the rollback",
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
@@ -527,7 +531,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error,
       next: `make the system that fills those stores catch up (for an ExternalSecret: kubectl annotate externalsecret <name> force-sync=$(date +%s) --overwrite), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
     return outcome;
   }
@@ -541,7 +544,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error,
       next: `make those consumers re-read their store (reload or restart them), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
     return outcome;
   }
@@ -566,7 +568,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `every store is back to its previous value, but deleting the new ${noun} failed: ${errorMessage(error)}`,
       next: `run \`rotator resume\` to delete it (the old ${noun} is untouched and still valid)`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   await releaseStores(state, rolledBack);
@@ -581,7 +582,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
         }
       : {}),
   };
-  await state.journal.append({ event: "run-finished", ...outcome });
   reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
   return outcome;
 }

@@ -12,11 +12,12 @@ import type { EngineContext } from "../context.js";
 import { fencingNotes } from "../fence.js";
 import { describeOwner } from "../lock.js";
 import { otherHolders, overlapError, sharedCredentialError } from "../overlap.js";
-import { type PlanAction, planActions, planSummary } from "../plan-actions.js";
 import { runPreflight } from "../preflight.js";
 import { unfinishedRunFor } from "../reenter.js";
 import type { CommandResult } from "../result.js";
 import { stateOf } from "../state/index.js";
+import { type PlanAction, planSummary } from "../step-plans.js";
+import { planActions } from "../step-table.js";
 import { adoptAdminFromEnv } from "../supplied-admin.js";
 import { tokenSlotProblems } from "../token-slot.js";
 

@@ -18,7 +18,8 @@ import {
   withBinding,
 } from "../reenter.js";
 import { type CommandResult, resultFromState } from "../result.js";
-import { rollbackStep } from "../steps.js";
+import { runSteps } from "../runner.js";
+import { rollbackSteps } from "../step-table.js";
 import { releaseTokenSlotIfOver } from "../token-slot.js";
 
 export interface RollbackOptions {
@@ -48,7 +49,7 @@ export async function rollback(context: EngineContext, options: RollbackOptions 
       context.reporter.step(`rolling back run ${run.runId} on request`);
       const state = rebuildState(bound.context, journal, await journal.records());
       await noticeLostCredential(state);
-      const outcome = await rollbackStep(state, "rollback requested by the operator");
+      const outcome = await runSteps(state, rollbackSteps("rollback requested by the operator"));
       // Exit 3 says a rotation had to roll back; an operator's rollback that did what was asked succeeded.
       const asked = outcome.status === "rolled-back" ? { ...outcome, exitCode: ExitCode.completed } : outcome;
       return withBinding(resultFromState("rollback", state, asked), bound);

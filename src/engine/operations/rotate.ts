@@ -7,19 +7,17 @@ import { ExitCode, errorMessage, PreflightError, RotatorError } from "../../erro
 import { maskSid } from "../../util/mask.js";
 import { describeAdminDependents, listAdminDependents } from "../admin-dependents.js";
 import type { EngineContext } from "../context.js";
-import { runStartedEvent } from "../facts.js";
 import { failpoint, pausepoint } from "../failpoint.js";
 import { interruptionRequested } from "../interrupt.js";
 import { startNewRun } from "../new-run.js";
 import { otherHolders, sharedCredentialError } from "../overlap.js";
-import { type PlanAction, planActions, planSummary } from "../plan-actions.js";
 import { runPreflight } from "../preflight.js";
 import { type CommandResult, emptyResult, resultFromState } from "../result.js";
-import { runFromIssue } from "../run.js";
-import { stateOf } from "../state/index.js";
+import { openRun, runSteps } from "../runner.js";
+import { type PlanAction, planSummary } from "../step-plans.js";
+import { planActions, stepsOf } from "../step-table.js";
 import { newRunState } from "../steps.js";
 import { adoptAdminFromEnv } from "../supplied-admin.js";
-import { claimTokenSlot } from "../token-slot.js";
 
 export interface RotateOptions {
   /** Only rotate when the current key is older than credential.maxAgeDays. */
@@ -144,19 +142,16 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     });
   }
 
-  const journal = await stateOf(context).createJournal(runId, context.issuer.labels.word);
-  await journal.append(
-    runStartedEvent(context, {
-      command: options.emergency ? "rotate --emergency" : "rotate",
-      mode: "rotate",
-      emergency: options.emergency ?? false,
-      revokeImmediately: options.revokeImmediately ?? false,
-      allowSharedRevoke: options.allowSharedRevoke ?? false,
-      ...(options.reason === undefined ? {} : { reason: options.reason }),
-      ...(options.adminFromEnv === undefined ? {} : { adminFallbackEnv: options.adminFromEnv }),
-      ...(options.version === undefined ? {} : { version: options.version }),
-    }),
-  );
+  const journal = await openRun(context, runId, {
+    command: options.emergency ? "rotate --emergency" : "rotate",
+    mode: "rotate",
+    emergency: options.emergency ?? false,
+    revokeImmediately: options.revokeImmediately ?? false,
+    allowSharedRevoke: options.allowSharedRevoke ?? false,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+    ...(options.adminFromEnv === undefined ? {} : { adminFallbackEnv: options.adminFromEnv }),
+    ...(options.version === undefined ? {} : { version: options.version }),
+  });
   const state = newRunState(
     context,
     journal,
@@ -185,23 +180,7 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
     storeVersions: Object.fromEntries(preflight.stores.map((f) => [f.name, f.snapshot?.version ?? null])),
   });
   reporter.info(`run ${runId}, journal ${journal.path}`);
-  // The account's secondary-token slot, claimed where every config and host of the account sees it.
-  try {
-    await claimTokenSlot(context, runId, journal);
-  } catch (error) {
-    // Refused (another run holds the slot), or Twilio would not list or make the claim: nothing was created.
-    const refusal = error instanceof RotatorError ? error : undefined;
-    const outcome = {
-      status: "failed" as const,
-      exitCode: refusal?.exitCode ?? ExitCode.badInput,
-      error: `${refusal?.message ?? `could not claim the account's Auth Token slot: ${errorMessage(error)}`}; nothing was created`,
-    };
-    await journal.append({ event: "run-finished", ...outcome });
-    const hint =
-      refusal?.hint ?? "run again once Twilio accepts the admin credential (`rotator plan` shows what is wrong)";
-    return resultFromState("rotate", state, { ...outcome, hint });
-  }
-  return runFromIssue(state, "rotate");
+  return resultFromState("rotate", state, await runSteps(state, stepsOf(state.mode, context)));
 }
 
 function notDue(currentId: string): CommandResult {

@@ -11,12 +11,11 @@ import { ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { sidProblems } from "../../twilio/diagnose.js";
 import { maskSid } from "../../util/mask.js";
 import type { EngineContext } from "../context.js";
-import { runStartedEvent } from "../facts.js";
 import { startNewRun } from "../new-run.js";
 import { type PreflightResult, runPreflight } from "../preflight.js";
-import type { CommandResult } from "../result.js";
-import { runFromVerify } from "../run.js";
-import { stateOf } from "../state/index.js";
+import { type CommandResult, resultFromState } from "../result.js";
+import { openRun, runSteps } from "../runner.js";
+import { stepsOf } from "../step-table.js";
 import { journalAdminSwitches, newRunState } from "../steps.js";
 import { secretFromEnv } from "../supplied-admin.js";
 import { refuseOtherClaims } from "../token-slot.js";
@@ -110,14 +109,11 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
     );
   }
 
-  const journal = await stateOf(context).createJournal(runId, issuer.labels.word);
-  await journal.append(
-    runStartedEvent(context, {
-      command: "sync",
-      mode: "sync",
-      ...(options.version === undefined ? {} : { version: options.version }),
-    }),
-  );
+  const journal = await openRun(context, runId, {
+    command: "sync",
+    mode: "sync",
+    ...(options.version === undefined ? {} : { version: options.version }),
+  });
   const state = newRunState(
     context,
     journal,
@@ -143,7 +139,7 @@ async function syncClaimed(context: EngineContext, runId: string, options: SyncO
   issuer.adoptNew(supplied);
   await journal.append({ event: "credential-supplied", newId: state.newId, source });
   reporter.info(`run ${runId}, journal ${journal.path}`);
-  return runFromVerify(state, "sync");
+  return resultFromState("sync", state, await runSteps(state, stepsOf(state.mode, context)));
 }
 
 /** The credential the operator names: read from the environment, or taken from one store. Never printed. */

@@ -1,7 +1,8 @@
 /**
- * The steps `rotate` would take, from a preflight: shown by `plan`, and by `rotate` itself before it asks
- * for confirmation on a terminal. Each step is structured (`--json`) and has its line for people, plus a
- * one-line count like terraform's ("1 key to create, 2 stores to update, 1 key to revoke").
+ * What each step of the table (step-table.ts) is in a plan: the changes `rotate` would make, from a preflight,
+ * shown by `plan` and by `rotate` itself before it asks for confirmation on a terminal. Each change is
+ * structured (`--json`) and has its line for people, plus a one-line count like terraform's ("1 key to
+ * create, 2 stores to update, 1 key to revoke").
  */
 import { credentialId } from "../../providers/contract.js";
 import { maskSid } from "../util/mask.js";
@@ -37,11 +38,24 @@ export interface PlanMode {
   revokeImmediately?: boolean;
 }
 
-export function planActions(context: EngineContext, preflight: PreflightResult, mode: PlanMode = {}): PlanAction[] {
+/** What `plan` is shown: rotate's preflight, in the mode rotate's options give. */
+export interface PlanView {
+  context: EngineContext;
+  preflight: PreflightResult;
+  mode: PlanMode;
+}
+
+const accountOf = (view: PlanView) => maskSid(view.context.loaded.config.twilio.accountSid);
+const nounOf = (view: PlanView) => view.context.issuer.labels.noun;
+const oldIdOf = (view: PlanView) =>
+  view.preflight.current === undefined ? undefined : credentialId(view.preflight.current);
+
+/** Rotate's checks before anything changes (done before the run's journal exists). */
+export function planPreflight(view: PlanView): PlanAction[] {
+  const { context, preflight } = view;
   const { config } = context.loaded;
-  const { stores } = context;
-  const noun = context.issuer.labels.noun;
-  const oldId = preflight.current === undefined ? undefined : credentialId(preflight.current);
+  const noun = nounOf(view);
+  const oldId = oldIdOf(view);
   const currentWord = !preflight.storesRead ? "unknown (a store could not be read)" : maskSid(oldId);
   const age =
     preflight.currentAge === undefined || preflight.currentAge.skewed
@@ -49,65 +63,96 @@ export function planActions(context: EngineContext, preflight: PreflightResult, 
         ? ` (age unknown: Twilio does not say when a ${noun} was made, and no rotation of it is journaled)`
         : ""
       : ` (${preflight.currentAge.days} days old, rotates at ${config.credential.maxAgeDays})`;
-  const account = maskSid(config.twilio.accountSid);
-  const actions: PlanAction[] = [
+  const account = accountOf(view);
+  return [
     {
       action: "preflight",
       target: account,
       from: null,
       to: null,
-      description: `preflight: admin credential for ${account}; stores ${stores.map((s) => s.name).join(", ")} readable, and writable as far as each can tell without writing (see notes); they agree on ${currentWord}${age}; take the lock`,
+      description: `preflight: admin credential for ${account}; stores ${context.stores.map((s) => s.name).join(", ")} readable, and writable as far as each can tell without writing (see notes); they agree on ${currentWord}${age}; take the lock`,
     },
+  ];
+}
+
+export function planIssue(view: PlanView): PlanAction[] {
+  return [
     {
       action: "create",
-      target: account,
+      target: accountOf(view),
       from: null,
-      to: `new ${noun}`,
-      description: context.issuer.describeCreate(),
+      to: `new ${nounOf(view)}`,
+      description: view.context.issuer.describeCreate(),
     },
+  ];
+}
+
+export function planVerify(view: PlanView): PlanAction[] {
+  const { config } = view.context.loaded;
+  const noun = nounOf(view);
+  return [
     {
       action: "verify",
       target: `new ${noun}`,
       from: null,
       to: null,
-      description: `check the new ${noun} authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", account)} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
+      description: `check the new ${noun} authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", accountOf(view))} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
     },
-    ...preflight.stores.map((f, i): PlanAction => {
-      const held =
-        f.snapshot === undefined
-          ? "unknown"
-          : maskSid(f.snapshot.credential === undefined ? undefined : credentialId(f.snapshot.credential));
-      const sync = stores[i]?.sync;
-      if (sync !== undefined) {
-        return {
-          action: "await-sync",
-          target: f.name,
-          from: held,
-          to: `new ${noun}`,
-          description: `wait for store "${f.name}" (${f.location}) to hold the new ${noun}: rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`,
-        };
-      }
+  ];
+}
+
+/** Each store's change, in config order: written by rotator, or filled by the system it follows. */
+export function planStores(view: PlanView): PlanAction[] {
+  const { stores } = view.context;
+  const noun = nounOf(view);
+  return view.preflight.stores.map((f, i): PlanAction => {
+    const held =
+      f.snapshot === undefined
+        ? "unknown"
+        : maskSid(f.snapshot.credential === undefined ? undefined : credentialId(f.snapshot.credential));
+    const sync = stores[i]?.sync;
+    if (sync !== undefined) {
       return {
-        action: "write",
+        action: "await-sync",
         target: f.name,
         from: held,
         to: `new ${noun}`,
-        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+        description: `wait for store "${f.name}" (${f.location}) to hold the new ${noun}: rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`,
       };
-    }),
-    ...(mode.emergency && mode.revokeImmediately ? [] : context.consumers).flatMap((probe): PlanAction[] =>
-      probe.describeCanary === undefined
-        ? []
-        : [
-            {
-              action: "canary",
-              target: probe.name,
-              from: null,
-              to: `new ${noun}`,
-              description: `canary first: ${probe.describeCanary()}, and wait up to ${consumersDeadlineSeconds(config.verify, { emergency: mode.emergency ?? false, revokeImmediately: false })} s for it to use the new ${noun} and authenticate before touching any other; if it does not, roll back`,
-            },
-          ],
-    ),
+    }
+    return {
+      action: "write",
+      target: f.name,
+      from: held,
+      to: `new ${noun}`,
+      description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+    };
+  });
+}
+
+export function planCanaries(view: PlanView): PlanAction[] {
+  const { context, mode } = view;
+  const { config } = context.loaded;
+  const noun = nounOf(view);
+  return (mode.emergency && mode.revokeImmediately ? [] : context.consumers).flatMap((probe): PlanAction[] =>
+    probe.describeCanary === undefined
+      ? []
+      : [
+          {
+            action: "canary",
+            target: probe.name,
+            from: null,
+            to: `new ${noun}`,
+            description: `canary first: ${probe.describeCanary()}, and wait up to ${consumersDeadlineSeconds(config.verify, { emergency: mode.emergency ?? false, revokeImmediately: false })} s for it to use the new ${noun} and authenticate before touching any other; if it does not, roll back`,
+          },
+        ],
+  );
+}
+
+export function planConsumers(view: PlanView): PlanAction[] {
+  const { preflight } = view;
+  const noun = nounOf(view);
+  return [
     {
       action: "await-consumers",
       target: preflight.consumers.map((c) => c.name).join(", "),
@@ -116,31 +161,39 @@ export function planActions(context: EngineContext, preflight: PreflightResult, 
       description:
         preflight.consumers.length === 0
           ? "consumers: none configured"
-          : `${awaitWords(preflight.consumers.length, noun, config.verify, mode)}: ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
+          : `${awaitWords(preflight.consumers.length, noun, view.context.loaded.config.verify, view.mode)}: ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
     },
-    revokeAction(context, preflight, oldId, noun),
+  ];
+}
+
+export function planRevoke(view: PlanView): PlanAction[] {
+  return [revokeAction(view.context, view.preflight, oldIdOf(view), nounOf(view))];
+}
+
+export function planFinish(view: PlanView): PlanAction[] {
+  return [
     {
       action: "finish",
-      target: account,
+      target: accountOf(view),
       from: null,
       to: null,
       description: "finish: journal the outcome, release the lock",
     },
+  ];
+}
+
+/** The rollback, as rotate takes it on any failure before the revoke. */
+export function planRollback(view: PlanView): PlanAction[] {
+  const reversed = [...view.context.stores].reverse().map((s) => s.name);
+  return [
     {
       action: "on-failure",
-      target: [...stores]
-        .reverse()
-        .map((s) => s.name)
-        .join(", "),
+      target: reversed.join(", "),
       from: null,
       to: null,
-      description: `on any failure before the revoke: restore ${[...stores]
-        .reverse()
-        .map((s) => s.name)
-        .join(", ")} (in that order) and delete the new ${noun}`,
+      description: `on any failure before the revoke: restore ${reversed.join(", ")} (in that order) and delete the new ${nounOf(view)}`,
     },
   ];
-  return actions;
 }
 
 /** The consumer step as rotate will take it in this mode (steps.ts awaitConsumersStep). */
