@@ -10,4 +10,4 @@ export { type RollbackOptions, rollback } from "./operations/rollback.js";
 export { type ConfirmationRequest, type RotateOptions, rotate } from "./operations/rotate.js";
 export { type SyncOptions, sync } from "./operations/sync.js";
 export type { CommandResult } from "./result.js";
-export type { PlanAction } from "./step-plans.js";
+export { FOR_PEOPLE, type PlanAction, type PlanChange, type PlanForPeople, type PlanTarget } from "./step-plans.js";

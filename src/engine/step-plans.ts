@@ -38,6 +38,54 @@ export interface PlanMode {
   revokeImmediately?: boolean;
 }
 
+/**
+ * A change as the plan lists it for people, grouped by what it acts on, like `terraform plan`: `+` creates,
+ * `~` updates, `-` revokes, `?` waits for or checks something rotator does not change itself.
+ */
+export interface PlanChange {
+  symbol: "+" | "~" | "-" | "?";
+  target: PlanTarget;
+  /** The masked credential before, and after (`new key`, `revoked`); null where the change has none. */
+  from: string | null;
+  to: string | null;
+  /** What is done, in a few words. */
+  what: string;
+}
+
+/** What a change acts on: the Twilio account, a store, or a consumer; `detail` says where it is. */
+export interface PlanTarget {
+  kind: "twilio" | "store" | "consumer";
+  name: string;
+  detail: string;
+}
+
+/** A step in a plan: its entries in the JSON plan (`actions`), and its changes for people. */
+export interface StepPlan {
+  actions: PlanAction[];
+  changes: PlanChange[];
+}
+
+/**
+ * The plan as people read it (`rotator plan`, and rotate's question before it changes anything): the changes,
+ * the rollback on failure, and the notes each said once. Kept under a symbol key, which JSON never shows: the
+ * `--json` plan is `actions`, `steps` and `notes`, as it always was.
+ */
+export const FOR_PEOPLE: unique symbol = Symbol("the plan for people");
+
+export interface PlanForPeople {
+  changes: PlanChange[];
+  onFailure: string;
+  /** What each store's preflight noted, said once under that store. */
+  storeNotes: Record<string, string[]>;
+  /** The notes about the run as a whole, each once. */
+  notes: string[];
+}
+
+/** Each store's notes by its name, a note the store said twice kept once. */
+export function notesByStore(stores: Array<{ name: string; notes: string[] }>): Record<string, string[]> {
+  return Object.fromEntries(stores.map((store) => [store.name, [...new Set(store.notes)]]));
+}
+
 /** What `plan` is shown: rotate's preflight, in the mode rotate's options give. */
 export interface PlanView {
   context: EngineContext;
@@ -46,12 +94,17 @@ export interface PlanView {
 }
 
 const accountOf = (view: PlanView) => maskSid(view.context.loaded.config.twilio.accountSid);
+const twilioOf = (view: PlanView): PlanTarget => ({
+  kind: "twilio",
+  name: accountOf(view),
+  detail: view.context.loaded.config.twilio.baseUrl ?? "api.twilio.com",
+});
 const nounOf = (view: PlanView) => view.context.issuer.labels.noun;
 const oldIdOf = (view: PlanView) =>
   view.preflight.current === undefined ? undefined : credentialId(view.preflight.current);
 
-/** Rotate's checks before anything changes (done before the run's journal exists). */
-export function planPreflight(view: PlanView): PlanAction[] {
+/** Rotate's checks before anything changes (done before the run's journal exists): not a change. */
+export function planPreflight(view: PlanView): StepPlan {
   const { context, preflight } = view;
   const { config } = context.loaded;
   const noun = nounOf(view);
@@ -64,136 +117,215 @@ export function planPreflight(view: PlanView): PlanAction[] {
         : ""
       : ` (${preflight.currentAge.days} days old, rotates at ${config.credential.maxAgeDays})`;
   const account = accountOf(view);
-  return [
-    {
-      action: "preflight",
-      target: account,
-      from: null,
-      to: null,
-      description: `preflight: admin credential for ${account}; stores ${context.stores.map((s) => s.name).join(", ")} readable, and writable as far as each can tell without writing (see notes); they agree on ${currentWord}${age}; take the lock`,
-    },
-  ];
+  return {
+    actions: [
+      {
+        action: "preflight",
+        target: account,
+        from: null,
+        to: null,
+        description: `preflight: admin credential for ${account}; stores ${context.stores.map((s) => s.name).join(", ")} readable, and writable as far as each can tell without writing (see notes); they agree on ${currentWord}${age}; take the lock`,
+      },
+    ],
+    changes: [],
+  };
 }
 
-export function planIssue(view: PlanView): PlanAction[] {
-  return [
-    {
-      action: "create",
-      target: accountOf(view),
-      from: null,
-      to: `new ${nounOf(view)}`,
-      description: view.context.issuer.describeCreate(),
-    },
-  ];
+export function planIssue(view: PlanView): StepPlan {
+  const description = view.context.issuer.describeCreate();
+  const to = `new ${nounOf(view)}`;
+  return {
+    actions: [{ action: "create", target: accountOf(view), from: null, to, description }],
+    changes: [{ symbol: "+", target: twilioOf(view), from: null, to, what: description }],
+  };
 }
 
-export function planVerify(view: PlanView): PlanAction[] {
+export function planVerify(view: PlanView): StepPlan {
   const { config } = view.context.loaded;
   const noun = nounOf(view);
-  return [
-    {
-      action: "verify",
-      target: `new ${noun}`,
-      from: null,
-      to: null,
-      description: `check the new ${noun} authenticates: GET ${config.credential.verifyPath.replace("{AccountSid}", accountOf(view))} (up to ${config.verify.newKeyTimeoutSeconds} s)`,
-    },
-  ];
+  const request = `GET ${config.credential.verifyPath.replace("{AccountSid}", accountOf(view))} (up to ${config.verify.newKeyTimeoutSeconds} s)`;
+  return {
+    actions: [
+      {
+        action: "verify",
+        target: `new ${noun}`,
+        from: null,
+        to: null,
+        description: `check the new ${noun} authenticates: ${request}`,
+      },
+    ],
+    changes: [
+      {
+        symbol: "?",
+        target: twilioOf(view),
+        from: null,
+        to: `new ${noun}`,
+        what: `check it authenticates: ${request}`,
+      },
+    ],
+  };
 }
 
 /** Each store's change, in config order: written by rotator, or filled by the system it follows. */
-export function planStores(view: PlanView): PlanAction[] {
+export function planStores(view: PlanView): StepPlan {
   const { stores } = view.context;
   const noun = nounOf(view);
-  return view.preflight.stores.map((f, i): PlanAction => {
+  const plans = view.preflight.stores.map((f, i): { action: PlanAction; change: PlanChange } => {
     const held =
       f.snapshot === undefined
         ? "unknown"
         : maskSid(f.snapshot.credential === undefined ? undefined : credentialId(f.snapshot.credential));
+    const target: PlanTarget = { kind: "store", name: f.name, detail: f.location };
     const sync = stores[i]?.sync;
     if (sync !== undefined) {
+      const wait = `rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`;
       return {
-        action: "await-sync",
-        target: f.name,
-        from: held,
-        to: `new ${noun}`,
-        description: `wait for store "${f.name}" (${f.location}) to hold the new ${noun}: rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`,
+        action: {
+          action: "await-sync",
+          target: f.name,
+          from: held,
+          to: `new ${noun}`,
+          description: `wait for store "${f.name}" (${f.location}) to hold the new ${noun}: ${wait}`,
+        },
+        change: { symbol: "?", target, from: held, to: `new ${noun}`, what: `wait: ${wait}` },
       };
     }
     return {
-      action: "write",
-      target: f.name,
-      from: held,
-      to: `new ${noun}`,
-      description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+      action: {
+        action: "write",
+        target: f.name,
+        from: held,
+        to: `new ${noun}`,
+        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+      },
+      change: {
+        symbol: "~",
+        target,
+        from: held,
+        to: `new ${noun}`,
+        what: `write (${i + 1} of ${stores.length}), read back and compare`,
+      },
     };
   });
+  return { actions: plans.map((p) => p.action), changes: plans.map((p) => p.change) };
 }
 
-export function planCanaries(view: PlanView): PlanAction[] {
-  const { context, mode } = view;
+export function planCanaries(view: PlanView): StepPlan {
+  const { context, mode, preflight } = view;
   const { config } = context.loaded;
   const noun = nounOf(view);
-  return (mode.emergency && mode.revokeImmediately ? [] : context.consumers).flatMap((probe): PlanAction[] =>
-    probe.describeCanary === undefined
-      ? []
-      : [
-          {
-            action: "canary",
-            target: probe.name,
-            from: null,
-            to: `new ${noun}`,
-            description: `canary first: ${probe.describeCanary()}, and wait up to ${consumersDeadlineSeconds(config.verify, { emergency: mode.emergency ?? false, revokeImmediately: false })} s for it to use the new ${noun} and authenticate before touching any other; if it does not, roll back`,
-          },
-        ],
+  const seconds = consumersDeadlineSeconds(config.verify, {
+    emergency: mode.emergency ?? false,
+    revokeImmediately: false,
+  });
+  const canaries = (mode.emergency && mode.revokeImmediately ? [] : context.consumers).filter(
+    (probe) => probe.describeCanary !== undefined,
   );
-}
-
-export function planConsumers(view: PlanView): PlanAction[] {
-  const { preflight } = view;
-  const noun = nounOf(view);
-  return [
-    {
-      action: "await-consumers",
-      target: preflight.consumers.map((c) => c.name).join(", "),
+  return {
+    actions: canaries.map((probe) => ({
+      action: "canary",
+      target: probe.name,
       from: null,
       to: `new ${noun}`,
-      description:
-        preflight.consumers.length === 0
-          ? "consumers: none configured"
-          : `${awaitWords(preflight.consumers.length, noun, view.context.loaded.config.verify, view.mode)}: ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
-    },
-  ];
-}
-
-export function planRevoke(view: PlanView): PlanAction[] {
-  return [revokeAction(view.context, view.preflight, oldIdOf(view), nounOf(view))];
-}
-
-export function planFinish(view: PlanView): PlanAction[] {
-  return [
-    {
-      action: "finish",
-      target: accountOf(view),
+      description: `canary first: ${probe.describeCanary?.()}, and wait up to ${seconds} s for it to use the new ${noun} and authenticate before touching any other; if it does not, roll back`,
+    })),
+    changes: canaries.map((probe) => ({
+      symbol: "?",
+      target: consumerTarget(probe.name, preflight),
       from: null,
-      to: null,
-      description: "finish: journal the outcome, release the lock",
-    },
-  ];
+      to: `new ${noun}`,
+      what: `canary first: ${probe.describeCanary?.()} (up to ${seconds} s); roll back if it does not use the new ${noun}`,
+    })),
+  };
 }
 
-/** The rollback, as rotate takes it on any failure before the revoke. */
-export function planRollback(view: PlanView): PlanAction[] {
+const consumerTarget = (name: string, preflight: PreflightResult): PlanTarget => ({
+  kind: "consumer",
+  name,
+  detail: preflight.consumers.find((c) => c.name === name)?.location ?? "",
+});
+
+export function planConsumers(view: PlanView): StepPlan {
+  const { preflight, mode } = view;
+  const noun = nounOf(view);
+  const { verify } = view.context.loaded.config;
+  const revokeImmediately = (mode.emergency ?? false) && (mode.revokeImmediately ?? false);
+  const seconds = consumersDeadlineSeconds(verify, { emergency: mode.emergency ?? false, revokeImmediately: false });
+  const what = revokeImmediately
+    ? "reload and ask once (--revoke-immediately: the revoke does not wait for it)"
+    : `reload and wait until it uses the new ${noun} (up to ${seconds} s${mode.emergency ? ", the emergency deadline" : ""})`;
+  return {
+    actions: [
+      {
+        action: "await-consumers",
+        target: preflight.consumers.map((c) => c.name).join(", "),
+        from: null,
+        to: `new ${noun}`,
+        description:
+          preflight.consumers.length === 0
+            ? "consumers: none configured"
+            : `${awaitWords(preflight.consumers.length, noun, verify, mode)}: ${preflight.consumers.map((c) => `${c.name} (${c.location}, now: ${c.report.detail})`).join("; ")}`,
+      },
+    ],
+    changes: preflight.consumers.map((c) => ({
+      symbol: "?",
+      target: consumerTarget(c.name, preflight),
+      from: c.report.reported ?? null,
+      to: `new ${noun}`,
+      what: `${what}; now: ${c.report.detail}`,
+    })),
+  };
+}
+
+export function planRevoke(view: PlanView): StepPlan {
+  const action = revokeAction(view.context, view.preflight, oldIdOf(view), nounOf(view));
+  // Only a revoke that will happen is a change; otherwise the line says why there is none (or none known).
+  const revokes = action.to === "revoked";
+  return {
+    actions: [action],
+    changes: [
+      {
+        symbol: revokes ? "-" : "?",
+        target: twilioOf(view),
+        from: action.from,
+        to: action.to,
+        what: action.description,
+      },
+    ],
+  };
+}
+
+/** Bookkeeping, not a change: in the JSON plan only. */
+export function planFinish(view: PlanView): StepPlan {
+  return {
+    actions: [
+      {
+        action: "finish",
+        target: accountOf(view),
+        from: null,
+        to: null,
+        description: "finish: journal the outcome, release the lock",
+      },
+    ],
+    changes: [],
+  };
+}
+
+/** The rollback, as rotate takes it on any failure before the revoke: not a change, said after the changes. */
+export function planRollback(view: PlanView): StepPlan {
   const reversed = [...view.context.stores].reverse().map((s) => s.name);
-  return [
-    {
-      action: "on-failure",
-      target: reversed.join(", "),
-      from: null,
-      to: null,
-      description: `on any failure before the revoke: restore ${reversed.join(", ")} (in that order) and delete the new ${nounOf(view)}`,
-    },
-  ];
+  return {
+    actions: [
+      {
+        action: "on-failure",
+        target: reversed.join(", "),
+        from: null,
+        to: null,
+        description: `on any failure before the revoke: restore ${reversed.join(", ")} (in that order) and delete the new ${nounOf(view)}`,
+      },
+    ],
+    changes: [],
+  };
 }
 
 /** The consumer step as rotate will take it in this mode (steps.ts awaitConsumersStep). */

@@ -16,7 +16,7 @@
  */
 import type { EngineContext } from "./context.js";
 import type { JournalRecord } from "./journal.js";
-import type { PlanAction, PlanMode, PlanView } from "./step-plans.js";
+import type { PlanAction, PlanChange, PlanMode, PlanView, StepPlan } from "./step-plans.js";
 import * as plan from "./step-plans.js";
 import type { StepRun } from "./step-runs.js";
 import * as run from "./step-runs.js";
@@ -41,8 +41,8 @@ export type StepId =
 export interface Step {
   id: StepId;
   run: StepRun;
-  /** The changes `plan` lists for this step (none for a check that changes nothing). */
-  plan?: (view: PlanView) => PlanAction[];
+  /** What `plan` lists for this step (nothing for a check that changes nothing). */
+  plan?: (view: PlanView) => StepPlan;
   /**
    * `resume` enters a run at this step when its journal holds one of these records (the furthest such step
    * in the table): the checkpoints a run can be carried on from.
@@ -112,13 +112,35 @@ export function resumeEntry(
   return at < 0 ? undefined : { step: steps[at] as Step, rest: steps.slice(at) };
 }
 
-/** Rotate's plan: its preflight, each step's changes, and the rollback it takes on any failure. */
-export function planActions(
+/** Rotate's plan, from its table: its preflight, each step's changes, and the rollback it takes on any failure. */
+export interface RotatePlan {
+  /** Every step, as `--json` shows it. */
+  actions: PlanAction[];
+  /** The changes, for people (grouped by target when printed). */
+  changes: PlanChange[];
+  /** What happens on any failure before the revoke (the rollback step). */
+  onFailure: string;
+}
+
+export function planRotation(
   context: EngineContext,
   preflight: PlanView["preflight"],
   mode: PlanMode = {},
-): PlanAction[] {
+): RotatePlan {
   const view: PlanView = { context, preflight, mode };
-  const steps = [...stepsOf({ kind: "rotate" }, context), ...rollbackSteps("")];
-  return [...plan.planPreflight(view), ...steps.flatMap((entry) => entry.plan?.(view) ?? [])];
+  const rollback = rollbackSteps("").map((entry) => entry.plan?.(view));
+  const steps = [
+    plan.planPreflight(view),
+    ...stepsOf({ kind: "rotate" }, context).map((entry) => entry.plan?.(view)),
+    ...rollback,
+  ];
+  const planned = steps.filter((entry): entry is StepPlan => entry !== undefined);
+  return {
+    actions: planned.flatMap((entry) => entry.actions),
+    changes: planned.flatMap((entry) => entry.changes),
+    onFailure: rollback
+      .flatMap((entry) => entry?.actions ?? [])
+      .map((action) => action.description)
+      .join("; "),
+  };
 }

@@ -48,12 +48,15 @@ ${examples([
         return;
       }
       const commandOptions = startSandboxFirst(options);
-      const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }] = await Promise.all([
-        import("../shared/run-config-command.js"),
-        import("./run.js"),
-        import("./render.js"),
-        import("./fleet.js"),
-      ]);
+      const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }, { terminalWidth }] =
+        await Promise.all([
+          import("../shared/run-config-command.js"),
+          import("./run.js"),
+          import("./render.js"),
+          import("./fleet.js"),
+          import("./changes.js"),
+        ]);
+      const width = terminalWidth(context.runtime.stdout, context.runtime.env);
       const planOptions = {
         emergency: options.emergency ?? false,
         revokeImmediately: options.revokeImmediately ?? false,
@@ -65,7 +68,7 @@ ${examples([
         commandOptions,
         context,
         (engine) => plan(engine, planOptions),
-        renderPlan,
+        (result, output) => renderPlan(result, output, width),
         fleetPlanCommand(planOptions),
       );
     });

@@ -16,8 +16,8 @@ import { runPreflight } from "../preflight.js";
 import { unfinishedRunFor } from "../reenter.js";
 import type { CommandResult } from "../result.js";
 import { stateOf } from "../state/index.js";
-import { type PlanAction, planSummary } from "../step-plans.js";
-import { planActions } from "../step-table.js";
+import { FOR_PEOPLE, notesByStore, type PlanAction, type PlanForPeople, planSummary } from "../step-plans.js";
+import { planRotation } from "../step-table.js";
 import { adoptAdminFromEnv } from "../supplied-admin.js";
 import { tokenSlotProblems } from "../token-slot.js";
 
@@ -31,6 +31,8 @@ export interface PlanResult extends CommandResult {
   problems: string[];
   notes: string[];
   currentKeyAgeDays: number | null;
+  /** The same plan as people read it (not in `--json`). */
+  [FOR_PEOPLE]: PlanForPeople;
 }
 
 export async function plan(
@@ -94,7 +96,8 @@ export async function plan(
   const adminDependents = await listAdminDependents(context);
   const age = preflight.currentAge;
   const ageDays = age === undefined || age.skewed ? null : age.days;
-  const actions = planActions(context, preflight, options);
+  const { actions, changes, onFailure } = planRotation(context, preflight, options);
+  const generalNotes = [...preflight.notes, ...describeAdminDependents(adminDependents)];
   return {
     command: "plan",
     status: "planned",
@@ -112,11 +115,16 @@ export async function plan(
     // the truth plan owes; it is said per store.
     ...(adminDependents.length === 0 ? {} : { adminDependents }),
     notes: [
-      ...preflight.notes,
-      ...describeAdminDependents(adminDependents),
+      ...generalNotes,
       ...preflight.stores.flatMap((f) => f.notes.map((note) => `store "${f.name}": ${note}`)),
       ...fencingNotes(context),
     ],
+    [FOR_PEOPLE]: {
+      changes,
+      onFailure,
+      storeNotes: notesByStore(preflight.stores),
+      notes: [...generalNotes, ...fencingNotes(context, { once: true })],
+    },
     currentKeyAgeDays: ageDays,
     consumers: preflight.consumers.map((c) => ({
       name: c.name,

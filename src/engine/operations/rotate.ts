@@ -14,8 +14,8 @@ import { otherHolders, sharedCredentialError } from "../overlap.js";
 import { runPreflight } from "../preflight.js";
 import { type CommandResult, emptyResult, resultFromState } from "../result.js";
 import { openRun, runSteps } from "../runner.js";
-import { type PlanAction, planSummary } from "../step-plans.js";
-import { planActions, stepsOf } from "../step-table.js";
+import { notesByStore, type PlanAction, type PlanChange, planSummary } from "../step-plans.js";
+import { planRotation, stepsOf } from "../step-table.js";
 import { newRunState } from "../steps.js";
 import { adoptAdminFromEnv } from "../supplied-admin.js";
 
@@ -51,6 +51,14 @@ export interface RotateOptions {
 
 export interface ConfirmationRequest {
   actions: PlanAction[];
+  /** The same plan as changes, for people (grouped by target when printed). */
+  changes: PlanChange[];
+  /** What happens on any failure before the revoke. */
+  onFailure: string;
+  /** What each store's preflight noted, by store name (said once, under the store). */
+  storeNotes: Record<string, string[]>;
+  /** Notes about the run as a whole (none so far: rotate says its preflight's as it goes). */
+  notes: string[];
   summary: string;
   /** Reasons to think twice, such as a credential rotated less than a day ago. */
   warnings: string[];
@@ -120,9 +128,13 @@ async function rotateClaimed(context: EngineContext, runId: string, options: Rot
   }
   for (const warning of warnings) context.reporter.warn(warning);
   if (options.confirm !== undefined) {
-    const actions = planActions(context, preflight, options);
+    const { actions, changes, onFailure } = planRotation(context, preflight, options);
     const confirmed = await options.confirm({
       actions,
+      changes,
+      onFailure,
+      storeNotes: notesByStore(preflight.stores),
+      notes: [],
       summary: planSummary(actions, context.issuer.labels.noun),
       warnings,
     });
