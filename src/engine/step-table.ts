@@ -22,6 +22,9 @@ import type { StepRun } from "./step-runs.js";
 import * as run from "./step-runs.js";
 import { type RunMode, rollbackStep } from "./steps.js";
 
+/** What a command asks of the engine: a new run (rotate, sync), or an unfinished one carried on or undone. */
+export type Operation = "rotate" | "sync" | "resume" | "rollback";
+
 export type StepId =
   | "claim-slot"
   | "issue"
