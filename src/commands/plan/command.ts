@@ -19,7 +19,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
   addCommonOptions(
     program
       .command("plan")
-      .description("dry run: check everything and print the steps rotate would take; changes nothing"),
+      .description("dry run: check everything and list the changes rotate would make; changes nothing"),
     { sandbox: true },
   )
     .option("--emergency", "plan an emergency rotation (the current key may already be dead)")
@@ -29,12 +29,17 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
     .addHelpText(
       "after",
       `
+The changes are grouped by target (the Twilio account, each store, each
+consumer): + create, ~ update, - revoke, ? wait or check; ids masked, lines
+wrapped to COLUMNS, else the terminal's width, else 80; the count last.
+
 For an Auth Token config, plan also lists the configs this state's journals
 know whose admin credential is this account's token (they hold a dead one
 once the new token is promoted), and reports an unfinished run of the
 account, or a claim of its token slot, that rotate would stop on.
 ${examples([
-  ["rotator plan", "check ./rotator.yaml and print the steps"],
+  ["rotator plan", "check ./rotator.yaml and list the changes"],
+  ["COLUMNS=60 rotator plan > plan.txt", "the same, wrapped at 60 columns"],
   ["rotator plan --sandbox", "the same on the built-in sandbox"],
   ["rotator plan --json | jq .summary", "the one-line count of changes"],
   ["rotator plan --config fleet.yaml", "a fleet: its accounts, and any rotate would fail on"],
