@@ -191,8 +191,8 @@ function stepsToResume(state: RunState, records: JournalRecord[]): Step[] {
   }
   const recover: Step =
     entry.step.resumesAfter?.includes("stores-committed") === true
-      ? { id: entry.step.id, run: (state) => recoverCommitted(state, records) }
-      : { id: entry.step.id, run: recoverWritten };
+      ? { id: "recover-committed", run: (state) => recoverCommitted(state, records) }
+      : { id: "recover-written", run: recoverWritten };
   return [recover, ...entry.rest];
 }
 

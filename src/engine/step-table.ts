@@ -39,7 +39,10 @@ export type StepId =
   | "no-other-holders"
   | "revoke"
   | "finish"
-  | "rollback";
+  | "rollback"
+  // resume's own, before the step it enters at: the new secret recovered from the stores.
+  | "recover-committed"
+  | "recover-written";
 
 export interface Step {
   id: StepId;

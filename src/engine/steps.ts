@@ -1,7 +1,8 @@
 /**
- * Steps 2-8 of the fixed order, and rollback. Each step journals before it acts and after it succeeds, so
- * that a crash anywhere leaves a journal from which `resume` can tell what was done. `rotate` runs these
- * from the top; `resume` rebuilds a RunState from the journal and re-enters them where the run stopped.
+ * The work of each step of the fixed order, and the rollback. Each journals before it acts and after it
+ * succeeds (its own records, which carry what it did), so that a crash anywhere leaves a journal from which
+ * `resume` can tell what was done. The order, and what ends a run, is the step table's (step-table.ts,
+ * step-runs.ts); `resume` rebuilds a RunState from the journal (reenter.ts) and re-enters the table.
  */
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { credentialId } from "../../providers/contract.js";
