@@ -121,7 +121,7 @@ function oldKeyOf(run: RunSummary): string | undefined {
  * store with this one (a config refused at the lock has journaled nothing, but was recorded before it tried).
  * Two configs sharing one store share its credential: revoking it for one config strands the other config's
  * stores, which no lock or consumer check of this run would notice. Asked by rotate under its locks, and again
- * just before the revoke (engine/run.ts), when a config that came since is known too.
+ * just before the revoke (the no-other-holders step, step-runs.ts), when a config that came since is known too.
  */
 export async function otherHolders(
   context: OverlapContext & Pick<EngineContext, "issuer" | "reporter">,

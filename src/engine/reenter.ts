@@ -268,7 +268,7 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
  */
 async function reconcileStores(state: RunState): Promise<void> {
   for (const progress of state.stores) {
-    // A store others fill is never written: runFromConsumers waits for it.
+    // A store others fill is never written: the await-synced-stores step waits for it.
     if (progress.written || progress.provider.sync !== undefined) continue;
     const snapshot = await progress.provider.read();
     const heldId = snapshot.credential === undefined ? undefined : credentialId(snapshot.credential);
