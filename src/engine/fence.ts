@@ -117,6 +117,8 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
     name: provider.name,
     type: provider.type,
     capabilities: provider.capabilities,
+    // A store others fill (a Secret External Secrets keeps in step): the engine never writes it, waits for it.
+    ...(provider.sync === undefined ? {} : { sync: provider.sync }),
     describe: () => provider.describe(),
     // Never throws (the contract): a store that does not answer in time (or this process stalled) gets the
     // config's spelling, marked unresolved (context.ts then looks for the identity its journaled runs recorded).
