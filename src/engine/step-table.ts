@@ -134,7 +134,8 @@ export function planRotation(
   mode: PlanMode = {},
 ): RotatePlan {
   const view: PlanView = { context, preflight, mode };
-  const rollback = rollbackSteps("").map((entry) => entry.plan?.(view));
+  // The reason a rollback would give is only known when it happens; its plan does not say one.
+  const rollback = rollbackSteps("on any failure before the revoke").map((entry) => entry.plan?.(view));
   const steps = [
     plan.planPreflight(view),
     ...stepsOf({ kind: "rotate" }, context).map((entry) => entry.plan?.(view)),
