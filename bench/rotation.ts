@@ -7,10 +7,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rotate } from "../src/commands/rotate/run.js";
 import { loadConfig } from "../src/config/load.js";
 import { startTwilioEmulator, type TwilioEmulator } from "../src/emulator/index.js";
 import { buildContext, closeContext } from "../src/engine/context.js";
+import { rotate } from "../src/engine/index.js";
 import { silentReporter } from "../src/engine/reporter.js";
 import { createTwilioClient, type TwilioClient } from "../src/twilio/client.js";
 

@@ -130,6 +130,8 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
     name: provider.name,
     type: provider.type,
     capabilities: provider.capabilities,
+    // A store others fill (a Secret External Secrets keeps in step): the engine never writes it, waits for it.
+    ...(provider.sync === undefined ? {} : { sync: provider.sync }),
     describe: () => provider.describe(),
     // A store another system fills: the engine waits for it instead of writing it, so the wrapper must say so.
     // Asking that system to refresh changes no store (it is a hint), so it is bounded but not fenced.
@@ -205,7 +207,10 @@ export async function requireReachableStores(
  * past it): how each store keeps such a host's late change out, and for a store that offers no condition (Key
  * Vault), exactly what remains. Nothing with local state: a lock file is not lost to time, only taken by hand.
  */
-export function fencingNotes(context: Pick<EngineContext, "stores" | "loaded">): string[] {
+export function fencingNotes(
+  context: Pick<EngineContext, "stores" | "loaded">,
+  options: { once?: boolean } = {},
+): string[] {
   const { state, stores: entries } = context.loaded.config;
   if (state.backend !== "postgres") return [];
   const lease = state.leaseSeconds;
@@ -218,17 +223,25 @@ export function fencingNotes(context: Pick<EngineContext, "stores" | "loaded">):
         ? "."
         : `; ${conditional.join(", ")} also refuse by themselves such a request that arrives late (conditional label moves, check-and-set, a temp file the next holder removes).`),
   ];
+  const windows: Array<{ stores: string[]; seconds: number }> = [];
   context.stores.forEach((store, index) => {
     if (store.capabilities.fence !== "deadline") return;
     const seconds = storeTimeoutMs(entries[index] ?? {}, state) / 1000;
+    const named = `"${store.name}": ${store.describe()}`;
+    // Said once for every store with the same timeout (plan's text), or once per store (its --json notes).
+    const same = options.once ? windows.find((window) => window.seconds === seconds) : undefined;
+    if (same === undefined) windows.push({ stores: [named], seconds });
+    else same.stores.push(named);
+  });
+  for (const { stores, seconds } of windows) {
     notes.push(
-      `store "${store.name}": ${store.describe()} offers no conditional write, so one window remains: a host that ` +
+      `${stores.length === 1 ? "store" : "stores"} ${stores.join("; ")} ${stores.length === 1 ? "offers" : "offer"} no conditional write, so one window remains: a host that ` +
         "freezes after its last check (lease renewed, clock checked as the request goes to the HTTP client) and " +
         `before the request has left it (connecting, TLS, writing it: milliseconds), and stays frozen longer than the ` +
         `lease had left (at least ${seconds} s), sends that request when it wakes, possibly after another host took ` +
         `the run over; so does a store that applies a request more than ${seconds} s after receiving it. Hosts that ` +
         "are never paused (no VM or container freeze) do not meet it.",
     );
-  });
+  }
   return notes;
 }

@@ -61,11 +61,5 @@ export async function settleLostCredential(state: RunState): Promise<RunOutcome>
     error: `${what}, and the old ${noun} ${maskSid(state.oldId)} no longer works either: every store holds a ${noun} Twilio refuses, and this run can do nothing more`,
     hint: `put the ${noun} the account uses now into every store: \`rotator sync --from-env ${variable}\`${issuer.kind === "auth-token" ? " (the account's current Auth Token, from Console > Account > API keys & tokens; it is used as the admin credential too)" : " --key-sid SK… (a key that works)"}`,
   };
-  await state.journal.append({
-    event: "run-finished",
-    status: outcome.status,
-    exitCode: outcome.exitCode,
-    error: outcome.error as string,
-  });
   return outcome;
 }

@@ -13,11 +13,12 @@ import { noteThisConfig } from "./known-configs.js";
 import { refuseOverlappingRun } from "./overlap.js";
 import { releaseClaimsIfOver, unfinishedRunFor } from "./reenter.js";
 import { stateOf } from "./state/index.js";
+import type { Operation } from "./step-table.js";
 import { lockRefs, refuseUnfinishedTokenRun, registerTokenConfig, releaseTokenSlotIfOver } from "./token-slot.js";
 
 export async function startNewRun<T>(
   context: EngineContext,
-  command: "rotate" | "sync",
+  operation: Extract<Operation, "rotate" | "sync">,
   body: (runId: string) => Promise<T>,
 ): Promise<T> {
   const { loaded } = context;
@@ -27,9 +28,13 @@ export async function startNewRun<T>(
   await noteThisConfig(context);
   // Likewise in Twilio, for configs of this account's Auth Token that other states and hosts hold.
   await registerTokenConfig(context);
-  await pausepoint(`before-lock:${command}`, context.env);
+  await pausepoint(`before-lock:${operation}`, context.env);
   // One lock per store (and the account's token slot): a config sharing any with this one waits its turn (exit 5).
-  const lock = await stateOf(context).acquireLocks(lockRefs(context), { runId, command, configFile: loaded.file });
+  const lock = await stateOf(context).acquireLocks(lockRefs(context), {
+    runId,
+    command: operation,
+    configFile: loaded.file,
+  });
   try {
     const unfinished = await unfinishedRunFor(context);
     if (unfinished !== undefined) {
@@ -39,7 +44,7 @@ export async function startNewRun<T>(
       });
     }
     // Another config's unfinished run sharing a store, or this account's token: writing now could strand its stores.
-    await refuseOverlappingRun(context, "rotate");
+    await refuseOverlappingRun(context, operation);
     await refuseUnfinishedTokenRun(context);
     // Beside each local store: seen by runs of every state directory, kept until this run is over.
     await claimStores(context, claimRecord(context, runId, loaded.file));

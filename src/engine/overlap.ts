@@ -4,6 +4,7 @@
  * unfinished (say, awaiting consumers), a config Y naming one of X's stores must not rotate it, or it would
  * revoke the key X's other stores still hold.
  */
+
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type EngineContext, ownsRun } from "./context.js";
@@ -11,6 +12,7 @@ import { defaultStateDir, isUnfinished, type RunSummary } from "./journal.js";
 import { knownHoldersOf } from "./known-configs.js";
 import { describeIdentity, type StoreRef } from "./lock.js";
 import { stateOf } from "./state/index.js";
+import type { Operation } from "./step-table.js";
 import { tokenConfigHolders } from "./token-slot.js";
 
 /** The identities of the stores a run writes, from its run-started record. */
@@ -119,7 +121,7 @@ function oldKeyOf(run: RunSummary): string | undefined {
  * store with this one (a config refused at the lock has journaled nothing, but was recorded before it tried).
  * Two configs sharing one store share its credential: revoking it for one config strands the other config's
  * stores, which no lock or consumer check of this run would notice. Asked by rotate under its locks, and again
- * just before the revoke (engine/run.ts), when a config that came since is known too.
+ * just before the revoke (the no-other-holders step, step-runs.ts), when a config that came since is known too.
  */
 export async function otherHolders(
   context: OverlapContext & Pick<EngineContext, "issuer" | "reporter">,
@@ -253,23 +255,17 @@ export function commandFor(context: OverlapContext, overlap: Overlap, command: "
 }
 
 /**
- * Exit 6 when an unfinished run of another config shares a store with this one: `rotate` must not touch
- * those stores, and `resume`/`rollback` of this config have nothing of their own to do but must say whose
+ * Exit 6 when an unfinished run of another config shares a store with this one: `rotate` and `sync` must not
+ * touch those stores, and `resume`/`rollback` of this config have nothing of their own to do but must say whose
  * run is in the way instead of "nothing to resume".
  */
-export async function refuseOverlappingRun(
-  context: OverlapContext,
-  command: "rotate" | "resume" | "rollback",
-): Promise<void> {
-  const error = await overlapError(context, command);
+export async function refuseOverlappingRun(context: OverlapContext, operation: Operation): Promise<void> {
+  const error = await overlapError(context, operation);
   if (error !== undefined) throw error;
 }
 
 /** The error refuseOverlappingRun throws, or undefined when no other config's unfinished run shares a store. */
-export async function overlapError(
-  context: OverlapContext,
-  command: "rotate" | "resume" | "rollback",
-): Promise<RotatorError | undefined> {
+export async function overlapError(context: OverlapContext, operation: Operation): Promise<RotatorError | undefined> {
   const overlap = (await overlappingRuns(context)).at(-1);
   if (overlap === undefined) return undefined;
   const what = describeOverlap(context, overlap);
@@ -279,17 +275,23 @@ export async function overlapError(
     overlap.run.started?.configFile === context.loaded.file
       ? "put the config's stores back as they were when the run started, then "
       : "";
-  const message =
-    command === "rotate"
-      ? what
-      : command === "resume"
-        ? `nothing of this config to resume, but ${what}`
-        : `no unfinished run of this config to roll back, but ${what}`;
-  const hint =
-    command === "rotate"
-      ? `${changed}finish that run first with ${resume} (or undo it with ${rollback}); rotating now could revoke the key that run's stores still hold`
-      : command === "resume"
-        ? `${changed}resume it with the config it was started with: ${resume}`
-        : `${changed}roll it back with the config it was started with: ${rollback}`;
+  const finishFirst = `${changed}finish that run first with ${resume} (or undo it with ${rollback})`;
+  // What each operation says, by the operation (step-table.ts): a new run's reason to wait, or whose run to finish.
+  const words: Record<Operation, { message: string; hint: string }> = {
+    rotate: { message: what, hint: `${finishFirst}; rotating now could revoke the key that run's stores still hold` },
+    sync: {
+      message: what,
+      hint: `${finishFirst}; syncing now would overwrite the credential that run is putting into its stores`,
+    },
+    resume: {
+      message: `nothing of this config to resume, but ${what}`,
+      hint: `${changed}resume it with the config it was started with: ${resume}`,
+    },
+    rollback: {
+      message: `no unfinished run of this config to roll back, but ${what}`,
+      hint: `${changed}roll it back with the config it was started with: ${rollback}`,
+    },
+  };
+  const { message, hint } = words[operation];
   return new RotatorError(message, { exitCode: ExitCode.unfinishedRun, hint });
 }

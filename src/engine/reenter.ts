@@ -16,8 +16,9 @@ import { requireReachableStores } from "./fence.js";
 import { noteThisConfig } from "./known-configs.js";
 import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { type CommandResult, resultFromState } from "./result.js";
-import { runFromConsumers, runFromVerify } from "./run.js";
-import { describeStepError, newRunState, type RunMode, type RunState, rollbackStep } from "./steps.js";
+import { runSteps } from "./runner.js";
+import { resumeEntry, rollbackSteps, type Step } from "./step-table.js";
+import { describeStepError, newRunState, type RunMode, type RunOutcome, type RunState, rollbackStep } from "./steps.js";
 import { handOverRefusingStore } from "./store-failure.js";
 import { lockRefs, registerTokenConfig } from "./token-slot.js";
 
@@ -170,14 +171,15 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
 }
 
 /**
- * Carry a journaled run on from where its journal (read now, under the locks) says it stopped:
+ * Carry a journaled run on from where its journal (read now, under the locks) says it stopped: the run's own
+ * steps (step-table.ts) entered at the furthest checkpoint it journaled, by the one runner.
  *
- * - stopped before the credential existed, or the new secret is in no store: roll back (delete it, found by
- *   id or by the run's friendly name): nothing was written, or nothing can be finished;
- * - stopped while writing stores: recover the new secret from a store that holds it, check it still
- *   authenticates, write the remaining stores, then carry on to the revoke;
  * - stopped during a rollback: finish the rollback (every provider's rollback is idempotent);
- * - stopped after every store was written: carry on with consumers and the revoke.
+ * - stopped before the credential existed: roll back (delete it, found by id or by the run's friendly name);
+ * - every store was written (`stores-committed`): recover the new secret, and carry on with consumers and the
+ *   revoke;
+ * - stopped while writing stores (the credential journaled): recover the new secret from a store that holds
+ *   it (roll back when none does), check it still authenticates, write the remaining stores, carry on.
  */
 export async function continueJournaledRun(
   context: EngineContext,
@@ -186,53 +188,54 @@ export async function continueJournaledRun(
 ): Promise<CommandResult> {
   const records = await journal.records();
   const state = rebuildState(context, journal, records);
-  return continueRun(state, records, command);
+  return resultFromState(command, state, await runSteps(state, stepsToResume(state, records)));
 }
 
-async function continueRun(state: RunState, records: JournalRecord[], command: string): Promise<CommandResult> {
-  const { reporter } = state.context;
-  if (has(records, "rollback-started")) {
-    return resultFromState(command, state, await rollbackStep(state, "finishing the interrupted rollback"));
+function stepsToResume(state: RunState, records: JournalRecord[]): Step[] {
+  const { noun } = state.context.issuer.labels;
+  if (has(records, "rollback-started")) return rollbackSteps("finishing the interrupted rollback");
+  const entry = resumeEntry(state.mode, state.context, records);
+  if (entry === undefined || state.newId === undefined) {
+    return rollbackSteps(`the run stopped before the new ${noun} was recorded`);
   }
-  if (has(records, "stores-committed")) {
-    reporter.info(`every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`);
-    // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
-    state.issued = await recoverNewCredential(state);
-    // Before waiting for anyone: consumers cannot converge on a credential someone else has since killed.
-    if (!has(records, "revoke-started") && (await newCredentialIsDead(state))) {
-      return resultFromState(command, state, await settleLostCredential(state));
-    }
-    return runFromConsumers(state, command);
-  }
-  if (state.newId === undefined) {
-    return resultFromState(
-      command,
-      state,
-      await rollbackStep(state, `the run stopped before the new ${state.context.issuer.labels.noun} was recorded`),
-    );
-  }
+  const recover: Step =
+    entry.step.resumesAfter?.includes("stores-committed") === true
+      ? { id: "recover-committed", run: (state) => recoverCommitted(state, records) }
+      : { id: "recover-written", run: recoverWritten };
+  return [recover, ...entry.rest];
+}
 
+/** Entering after every store was written: the new secret known again, and still alive. */
+async function recoverCommitted(state: RunState, records: JournalRecord[]): Promise<RunOutcome | undefined> {
+  state.context.reporter.info(
+    `every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`,
+  );
+  // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
+  state.issued = await recoverNewCredential(state);
+  // Before waiting for anyone: consumers cannot converge on a credential someone else has since killed.
+  if (!has(records, "revoke-started") && (await newCredentialIsDead(state))) return settleLostCredential(state);
+  return undefined;
+}
+
+/** Entering part-way through the writes: the new secret recovered from a store, the stores reconciled. */
+async function recoverWritten(state: RunState): Promise<RunOutcome | undefined> {
   const recovered = await recoverNewCredential(state);
   if (recovered === undefined) {
-    return resultFromState(
-      command,
+    return rollbackStep(
       state,
-      await rollbackStep(
-        state,
-        `no store holds the new ${state.context.issuer.labels.noun} ${maskSid(state.newId)}, so its secret is lost`,
-      ),
+      `no store holds the new ${state.context.issuer.labels.noun} ${maskSid(state.newId)}, so its secret is lost`,
     );
   }
   state.issued = recovered;
-  if (await newCredentialIsDead(state)) return resultFromState(command, state, await settleLostCredential(state));
+  if (await newCredentialIsDead(state)) return settleLostCredential(state);
   try {
     await reconcileStores(state);
   } catch (error) {
     await handOverRefusingStore(state, error);
-    return resultFromState(command, state, await rollbackStep(state, describeStepError(error)));
+    return rollbackStep(state, describeStepError(error));
   }
-  reporter.info(`recovered ${maskSid(state.newId)} from a store; finishing the writes`);
-  return runFromVerify(state, command);
+  state.context.reporter.info(`recovered ${maskSid(state.newId)} from a store; finishing the writes`);
+  return undefined;
 }
 
 /**
@@ -275,7 +278,7 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
  */
 async function reconcileStores(state: RunState): Promise<void> {
   for (const progress of state.stores) {
-    // A store others fill is never written: runFromConsumers waits for it.
+    // A store others fill is never written: the await-synced-stores step waits for it.
     if (progress.written || progress.provider.sync !== undefined) continue;
     const snapshot = await progress.provider.read();
     const heldId = snapshot.credential === undefined ? undefined : credentialId(snapshot.credential);

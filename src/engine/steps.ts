@@ -1,7 +1,8 @@
 /**
- * Steps 2-8 of the fixed order, and rollback. Each step journals before it acts and after it succeeds, so
- * that a crash anywhere leaves a journal from which `resume` can tell what was done. `rotate` runs these
- * from the top; `resume` rebuilds a RunState from the journal and re-enters them where the run stopped.
+ * The work of each step of the fixed order, and the rollback. Each journals before it acts and after it
+ * succeeds (its own records, which carry what it did), so that a crash anywhere leaves a journal from which
+ * `resume` can tell what was done. The order, and what ends a run, is the step table's (step-table.ts,
+ * step-runs.ts); `resume` rebuilds a RunState from the journal (reenter.ts) and re-enters the table.
  */
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { credentialId } from "../../providers/contract.js";
@@ -78,6 +79,11 @@ export interface RunOutcome {
   next?: string;
   /** What the operator can do, for a run that is over but left something to them (not journaled as `next`). */
   hint?: string;
+  /**
+   * Where this command's result says other than the journal: an interrupted rotation undone (journaled rolled
+   * back, exit 3; said as exit 130, "starts again"), an operator's rollback that did what was asked (exit 0).
+   */
+  said?: { exitCode?: number; next?: string };
 }
 
 export function newRunState(
@@ -445,11 +451,10 @@ export async function discardStrayKeys(state: RunState): Promise<void> {
   }
 }
 
-/** Step 8: drop restore points (backups of the old secret), close the journal with the outcome. */
+/** Step 8: drop restore points (backups of the old secret); the run is complete (the runner journals it). */
 export async function finishStep(state: RunState): Promise<RunOutcome> {
   await releaseStores(state, state.stores);
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
-  await state.journal.append({ event: "run-finished", status: outcome.status, exitCode: outcome.exitCode });
   state.context.reporter.step(
     `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
   );
@@ -475,6 +480,7 @@ async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<
 /**
  * Undo a run that has not revoked: every store that was prepared goes back to its restore point, in
  * reverse order, then the new key is deleted. A store that cannot be rolled back does not stop the others.
+ * Returns the run's outcome, which the runner journals.
  */
 export async function rollbackStep(state: RunState, reason: string): Promise<RunOutcome> {
   const { reporter, issuer } = state.context;
@@ -516,7 +522,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `rollback failed for ${failed.join("; ")}`,
       next: "fix the stores named above, then run `rotator resume` to finish the rollback",
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   const touched = state.stores.some((progress) => progress.restorePoint !== undefined);
@@ -530,7 +535,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error,
       next: `make the system that fills those stores catch up (for an ExternalSecret: kubectl annotate externalsecret <name> force-sync=$(date +%s) --overwrite), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
     return outcome;
   }
@@ -544,7 +548,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error,
       next: `make those consumers re-read their store (reload or restart them), then \`rotator resume\` checks again and deletes the new ${noun}`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     reporter.warn(error);
     return outcome;
   }
@@ -569,7 +572,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       error: `every store is back to its previous value, but deleting the new ${noun} failed: ${errorMessage(error)}`,
       next: `run \`rotator resume\` to delete it (the old ${noun} is untouched and still valid)`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     return outcome;
   }
   // A store handed to the operator has nothing of the run to undo: what prepare kept aside (a backup) goes too.
@@ -585,8 +587,6 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
         }
       : {}),
   });
-  const { hint: _shownNotJournaled, ...journaled } = outcome;
-  await state.journal.append({ event: "run-finished", ...journaled });
   if (outcome.status === "rolled-back") {
     reporter.step(`rolled back: every store holds what it held before; ${maskSid(state.oldId)} is untouched`);
   } else reporter.warn(outcome.error as string);

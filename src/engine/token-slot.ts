@@ -242,7 +242,6 @@ export async function slotStillOurs(state: RunState): Promise<RunOutcome | undef
       error: `${refusal ? error.message : `could not check the account's Auth Token slot: ${errorMessage(error)}`}; the new token was not promoted`,
       next: `${refusal ? (error.hint ?? "resolve it") : "once Twilio answers"}; then \`rotator resume\` promotes (or \`rotator rollback\` undoes this run)`,
     };
-    await state.journal.append({ event: "run-finished", ...outcome });
     state.context.reporter.warn(outcome.error as string);
     return outcome;
   }

@@ -59,6 +59,12 @@ describe("overlapping store sets", () => {
       expect(result.error).toContain(`run ${xRun}`);
       expect(result.hint).toContain(`rotator ${command} --config ${ws.configPath}`);
     }
+    // Y's sync is refused the same way, in its own words (the operation's, not rotate's), and writes nothing.
+    const synced = await runCli([...yArgs("sync"), "--from-store", "app-1"], { env: ws.env });
+    expect(synced.code, synced.stderr).toBe(6);
+    expect(JSON.parse(synced.stdout).error).toContain(`run ${xRun}`);
+    expect(JSON.parse(synced.stdout).hint).toContain("syncing now would overwrite the credential that run is putting");
+    expect(await readFile(ws.storeFiles[0]!, "utf8")).toBe(app1Before);
     // plan finds the same problem; status reports it.
     const plan = await runCli(yArgs("plan"), { env: ws.env });
     expect(plan.code).toBe(2);

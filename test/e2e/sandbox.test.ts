@@ -67,7 +67,8 @@ describe("--sandbox", () => {
     expect(run.stdout).toContain("rotator plan (dry run: nothing was changed)");
     expect(run.stdout).toContain("no problems found");
     expect(run.stdout).toContain("plan: 1 key to create, 2 stores to update, 1 key to revoke");
-    expect(run.stdout).toContain("reload and wait for 3 consumer(s)");
+    // The plan lists each of the 3 consumers under its own name (issue #21: a change list grouped by target).
+    expect(run.stdout.match(/\? SK…[0-9a-f]{4} → new key: reload and wait until it uses the new key/g)).toHaveLength(3);
     expect(run.stdout).toMatch(/old key SK…[0-9a-f]{4}: still authenticates/);
     // The plan was printed while its files existed: the "removed" line is the very last thing written.
     expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^==> sandbox: removed /);

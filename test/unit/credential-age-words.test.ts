@@ -1,6 +1,6 @@
 /** A credential's age in words: precise units, and who made it (a journaled run, or not rotator). */
 import { describe, expect, it } from "vitest";
-import { describeOrigin, formatAge, youngCredentialWarning } from "../../src/commands/shared/credential-origin.js";
+import { describeOrigin, formatAge, youngCredentialWarning } from "../../src/engine/credential-origin.js";
 import type { RunSummary } from "../../src/engine/journal.js";
 
 const NOW = Date.parse("2026-12-06T12:00:00Z");

@@ -7,155 +7,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
-import { StoreError } from "../../providers/errors.js";
 import { plan } from "../../src/commands/plan/run.js";
 import { rotate } from "../../src/commands/rotate/run.js";
-import { validateConfig } from "../../src/config/load.js";
-import type { IssuedCredential, Issuer } from "../../src/credentials/issuer.js";
 import type { EngineContext } from "../../src/engine/context.js";
-import { silentReporter } from "../../src/engine/reporter.js";
 import { stateOf } from "../../src/engine/state/index.js";
-
-const ACCOUNT = `AC${"a".repeat(32)}`;
-const OLD = {
-  kind: "api-key",
-  accountSid: ACCOUNT,
-  apiKeySid: `SK${"0".repeat(32)}`,
-  apiKeySecret: "old-secret-value-000",
-} as const satisfies StoredCredential;
-const NEW_SID = `SK${"1".repeat(32)}`;
-
-/**
- * `write:` fails the write (fatal); `refuse:` refuses it, someone else having changed the store, which keeps their
- * value (needs-operator, as every provider's check-and-set); `refuse-prepare:` does so in prepare; `refuse-after:`
- * refuses after the write landed.
- */
-type Failure =
-  | "issue"
-  | "verify"
-  | "revoke"
-  | `write:${string}`
-  | `refuse:${string}`
-  | `refuse-after:${string}`
-  | `refuse-prepare:${string}`
-  | `rollback:${string}`;
-
-function fakes(log: string[], fail: Set<Failure>) {
-  const issuer: Issuer = {
-    kind: "api-key",
-    labels: { noun: "key", long: "API key", word: "key", revoked: "deleted" },
-    revokeEvenWhenOldIsDead: false,
-    describeCreate: () => "create a key",
-    describeRevoke: (old) => `revoke ${old}`,
-    describeCreating: () => "creating a new API key",
-    describeRevoking: (old) => `revoking the old key ${old}`,
-    async preflight() {
-      return { problems: [], notes: [] };
-    },
-    adoptNew() {},
-    refusedBeforeCreating: () => false,
-    friendlyNameFor: (runId) => `t-${runId}`,
-    async checkAdmin() {
-      log.push("checkAdmin");
-    },
-    async describe(id) {
-      return { id, friendlyName: "seed", createdAt: new Date(Date.now() - 100 * 86_400_000) };
-    },
-    async issue(): Promise<IssuedCredential> {
-      log.push("issue");
-      if (fail.has("issue")) throw new Error("Twilio said no");
-      return {
-        id: NEW_SID,
-        credential: { kind: "api-key", accountSid: ACCOUNT, apiKeySid: NEW_SID, apiKeySecret: "new-secret-value-111" },
-        createdAt: new Date(),
-      };
-    },
-    async checkCanVerify() {
-      return undefined;
-    },
-    async authenticatesNow() {
-      return true;
-    },
-    async verifyAuthenticates() {
-      log.push("verify");
-      if (fail.has("verify")) throw new Error("never authenticated");
-      return { attempts: 1, elapsedMs: 1 };
-    },
-    async findCreatedBy() {
-      return [];
-    },
-    describeDiscardedUnrecorded: (id) => ({ text: `deleted ${id}`, certain: true }),
-    async discard(id) {
-      log.push(`discard:${id === NEW_SID ? "new" : id}`);
-      return "deleted";
-    },
-    async revoke(id) {
-      log.push(`revoke:${id === OLD.apiKeySid ? "old" : id}`);
-      if (fail.has("revoke")) throw new Error("Twilio 500");
-      return "deleted";
-    },
-    async confirmRefused() {
-      log.push("confirmRefused");
-      return true;
-    },
-  };
-  const store = (name: string): StoreProvider => {
-    let held: StoredCredential | undefined = OLD;
-    let version = 1;
-    const snapshot = (): StoreSnapshot => ({ credential: held, version: String(version) });
-    return {
-      name,
-      type: "dotenv-file",
-      capabilities: {
-        checkAndSet: false,
-        versioned: false,
-        fence: "deadline",
-        rollbackFencesWrites: false,
-      },
-      describe: () => `fake ${name}`,
-      async identity() {
-        return { key: `fake:${name}`, display: `fake ${name}` };
-      },
-      async preflight() {
-        log.push(`preflight:${name}`);
-        return { snapshot: snapshot(), notes: [] };
-      },
-      async read() {
-        return snapshot();
-      },
-      async prepare(): Promise<RestorePoint> {
-        log.push(`prepare:${name}`);
-        if (fail.has(`refuse-prepare:${name}`)) {
-          held = { ...OLD, apiKeySid: `SK${"9".repeat(32)}`, apiKeySecret: "someone-elses-value" };
-          throw new StoreError("needs-operator", name, "changed since preflight; nothing written");
-        }
-        return { version };
-      },
-      async write(next) {
-        log.push(`write:${name}`);
-        if (fail.has(`write:${name}`)) throw new StoreError("fatal", name, "denied");
-        if (fail.has(`refuse:${name}`)) {
-          held = { ...OLD, apiKeySid: `SK${"9".repeat(32)}`, apiKeySecret: "someone-elses-value" };
-          throw new StoreError("needs-operator", name, "someone else changed it; nothing overwritten");
-        }
-        held = next;
-        version += 1;
-        if (fail.has(`refuse-after:${name}`)) throw new StoreError("needs-operator", name, "changed as it was written");
-        return String(version);
-      },
-      async rollback() {
-        log.push(`rollback:${name}`);
-        if (fail.has(`rollback:${name}`)) throw new StoreError("needs-operator", name, "cannot");
-        held = OLD;
-      },
-      async release() {
-        log.push(`release:${name}`);
-      },
-    };
-  };
-  return { issuer, stores: [store("a"), store("b"), store("c")] };
-}
+import { type Failure, fakeContext } from "./fake-world.js";
 
 let stateDir: string;
 beforeEach(async () => {
@@ -166,34 +22,7 @@ afterEach(async () => {
 });
 
 function context(log: string[], fail: Failure[] = []): EngineContext {
-  const { issuer, stores } = fakes(log, new Set(fail));
-  const config = validateConfig(
-    {
-      version: 1,
-      twilio: { accountSid: ACCOUNT, admin: { authToken: { env: "X" } } },
-      credential: { type: "api-key" },
-      stores: stores.map((s) => ({ name: s.name, type: "dotenv-file", path: `/nonexistent/${s.name}.env` })),
-    },
-    "test.yaml",
-  );
-  return {
-    loaded: {
-      config,
-      file: "test.yaml",
-      baseDir: "/",
-      admin: { accountSid: ACCOUNT, username: ACCOUNT, password: "x", passwordSource: "env X" },
-    },
-    issuer,
-    stores,
-    refs: stores.map((s) => ({ name: s.name, identity: `fake:${s.name}`, display: `fake ${s.name}` })),
-    credentialKey: "aaaaaa-api-key-test",
-    adminSwitches: [],
-    legacyCredentialKeys: [],
-    consumers: [],
-    stateDir,
-    reporter: silentReporter,
-    env: {},
-  };
+  return fakeContext({ stateDir, log, fail });
 }
 
 const PREFLIGHT = ["checkAdmin", "preflight:a", "preflight:b", "preflight:c"];

@@ -49,6 +49,14 @@ function wrap(provider: StoreProvider, fence: StoreFence | undefined = held(), t
 
 const credential = { kind: "api-key" as const, accountSid: "AC1", apiKeySid: "SK1", apiKeySecret: "s" };
 
+describe("a fenced store", () => {
+  it("is still the store others fill when its provider is (the engine never writes it, it waits for it)", () => {
+    const sync = { from: "aws", timeoutSeconds: 30, request: async () => "asked" };
+    expect(wrap(fakeProvider({ sync })).sync).toBe(sync);
+    expect(wrap(fakeProvider({})).sync).toBeUndefined();
+  });
+});
+
 describe("a store call's deadline", () => {
   it("a store that never answers is named unreachable at its deadline, then found so at once for as long again", async () => {
     let reads = 0;

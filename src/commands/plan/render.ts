@@ -1,22 +1,33 @@
-/** `rotator plan` for people: the numbered steps, a count, notes, and whether rotate would fail now. */
+/**
+ * `rotator plan` for people: the change list (changes.ts) grouped by target, what a failure undoes, the notes
+ * once each, whether rotate would fail now, and the count last.
+ */
 import type { Output } from "../../cli/output.js";
+import { FOR_PEOPLE } from "../../engine/index.js";
 import type { CommandResult } from "../../engine/result.js";
 import { renderRun, renderSandboxLines } from "../shared/render-run.js";
+import { countLine, renderChangeList, wrap } from "./changes.js";
 import type { PlanResult } from "./run.js";
 
-export function renderPlan(result: PlanResult | CommandResult, output: Output): void {
+export function renderPlan(result: PlanResult | CommandResult, output: Output, width = 80): void {
   if (!("steps" in result)) {
     renderRun(result, output);
     return;
   }
   const s = output.out;
+  const plan = result[FOR_PEOPLE];
   const lines = [s.bold("rotator plan (dry run: nothing was changed)"), ""];
-  for (const [index, step] of result.steps.entries()) lines.push(`${String(index + 1).padStart(2)}. ${step}`);
-  lines.push("", `${s.bold("plan:")} ${result.summary}`);
-  if (result.notes.length > 0) lines.push("", "notes:", ...result.notes.map((n) => `  - ${n}`));
+  lines.push(...renderChangeList({ ...plan, actions: result.actions }, s, width));
   if (result.problems.length > 0) {
-    lines.push("", s.fail(`${s.cross} rotate would fail now:`), ...result.problems.map((p) => `  - ${p}`));
-  } else lines.push("", s.ok(`${s.tick} no problems found: \`rotator rotate\` would take these steps`));
+    lines.push("", s.fail(`${s.cross} rotate would fail now:`));
+    for (const problem of result.problems) lines.push(...wrap(`- ${problem}`, width, "  ", "    "));
+  } else {
+    lines.push(
+      "",
+      ...wrap(`${s.tick} no problems found: \`rotator rotate\` would make these changes`, width, "", "  ").map(s.ok),
+    );
+  }
+  lines.push("", ...wrap(countLine(result.summary, plan.changes), width, "", "").map(s.bold));
   lines.push(...renderSandboxLines(result, output));
   output.print(lines);
 }

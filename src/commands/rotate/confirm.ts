@@ -6,15 +6,17 @@
 import type { Output } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
 import type { FleetAccount } from "../../fleet/accounts.js";
+import { countLine, renderChangeList, terminalWidth, wrap } from "../plan/changes.js";
 import { askForFleet, askToGoAhead } from "../shared/confirm.js";
 import type { ConfirmationRequest } from "./run.js";
 
 export function askToConfirm(request: ConfirmationRequest, runtime: Runtime, output: Output): Promise<boolean> {
   const s = output.err;
-  const lines = ["", s.bold("rotate will:")];
-  for (const [index, action] of request.actions.entries()) lines.push(`  ${index + 1}. ${action.description}`);
-  lines.push("", `${s.bold("plan:")} ${request.summary}`);
-  for (const warning of request.warnings) lines.push(s.warn(`  warning: ${warning}`));
+  const width = terminalWidth(runtime.stderr, runtime.env);
+  const lines = ["", s.bold("rotate will:"), "", ...renderChangeList(request, s, width)];
+  if (request.warnings.length > 0) lines.push("");
+  for (const warning of request.warnings) lines.push(...wrap(`warning: ${warning}`, width, "  ", "    ").map(s.warn));
+  lines.push("", ...wrap(countLine(request.summary, request.changes), width, "", "").map(s.bold));
   return askToGoAhead(lines, runtime, output);
 }
 

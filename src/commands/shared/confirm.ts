@@ -8,13 +8,11 @@
 import { createInterface } from "node:readline/promises";
 import type { Output } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
+import type { ConfirmationSteps } from "../../engine/unfinished-run.js";
 import type { FleetAccount } from "../../fleet/accounts.js";
 import { describeAccount } from "../../fleet/units.js";
 
-/** What sync, resume and rollback are about to do, as their question lists it. */
-export interface ConfirmationSteps {
-  steps: string[];
-}
+export type { ConfirmationSteps };
 
 /** Whether there is someone to ask, and they did not say --yes already. */
 export function asksFirst(options: { yes?: boolean }, runtime: Runtime): boolean {

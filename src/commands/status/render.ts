@@ -1,7 +1,7 @@
 /** `rotator status` for people. */
 import type { Output } from "../../cli/output.js";
+import { describeOrigin } from "../../engine/credential-origin.js";
 import type { CommandResult } from "../../engine/result.js";
-import { describeOrigin } from "../shared/credential-origin.js";
 import { renderRun } from "../shared/render-run.js";
 import type { StatusResult } from "./run.js";
 

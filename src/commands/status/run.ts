@@ -4,6 +4,7 @@
  */
 import { credentialId } from "../../../providers/contract.js";
 import { type EngineContext, ownsRun } from "../../engine/context.js";
+import { runThatMade } from "../../engine/credential-origin.js";
 import { isUnfinished, type JournalRecord } from "../../engine/journal.js";
 import { describeIdentity, describeOwner, overallLockState } from "../../engine/lock.js";
 import { overlapError } from "../../engine/overlap.js";
@@ -13,7 +14,6 @@ import type { CommandResult } from "../../engine/result.js";
 import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
-import { runThatMade } from "../shared/credential-origin.js";
 
 export interface StatusResult extends CommandResult {
   currentKey: string | null;

@@ -1,8 +1,13 @@
+/** What sync, resume and rollback are about to do, as their question lists it (the CLI asks it on a terminal). */
+export interface ConfirmationSteps {
+  steps: string[];
+}
+
 /**
  * What resume and rollback say they are about to do before they ask (shared/confirm.ts): which run, started
  * by what and when, and where it stopped, from its journal.
  */
-import type { RunSummary } from "../../engine/journal.js";
+import type { RunSummary } from "./journal.js";
 
 /** A question's subject, or a cancelled result's: `run R (rotate, started T), stopped after "stores-written"`. */
 export function describeUnfinishedRun(run: RunSummary): string {

@@ -3,7 +3,7 @@
  * token, the journaled run that put it in place), and whether a run in the journals made it. A key someone
  * made by hand a minute ago is "created 1 minute ago (not by rotator)", not "rotated less than a day ago".
  */
-import type { RunSummary } from "../../engine/journal.js";
+import type { RunSummary } from "./journal.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
