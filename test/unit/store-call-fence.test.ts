@@ -50,9 +50,12 @@ function wrap(provider: StoreProvider, fence: StoreFence | undefined = held(), t
 const credential = { kind: "api-key" as const, accountSid: "AC1", apiKeySid: "SK1", apiKeySecret: "s" };
 
 describe("a fenced store", () => {
-  it("is still the store others fill when its provider is (the engine never writes it, it waits for it)", () => {
+  it("is still the store others fill when its provider is (the engine never writes it, it waits for it)", async () => {
     const sync = { from: "aws", timeoutSeconds: 30, request: async () => "asked" };
-    expect(wrap(fakeProvider({ sync })).sync).toBe(sync);
+    const wrapped = wrap(fakeProvider({ sync })).sync;
+    expect(wrapped).toMatchObject({ from: "aws", timeoutSeconds: 30 });
+    // Its refresh request is the provider's, bounded by the call's deadline.
+    expect(await wrapped?.request("r1")).toBe(await sync.request());
     expect(wrap(fakeProvider({})).sync).toBeUndefined();
   });
 });
