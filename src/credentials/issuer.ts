@@ -41,7 +41,10 @@ export interface CredentialLabels {
   noun: string;
   /** "API key", "auth token": in "creating a new API key". */
   long: string;
-  /** The word in journal events and fields: "key" gives `key-issued {newKeyId}` (engine/journal-words.ts). */
+  /**
+   * The word in journal events and fields: "key" gives `key-issued {newKeyId}` (engine/journal-words.ts). A
+   * definition makes it with `journalWord()` (./journal-word.ts), and the journal checks it again when it writes.
+   */
   word: string;
   /** What became of a revoked one: "deleted", "promoted away". */
   revoked: string;
