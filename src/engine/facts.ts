@@ -12,10 +12,12 @@
  * one by name (`--drop-consumer`, journaled). Every way the config differs from the facts is said. A run
  * journaled before facts were (an older rotator) falls back to the config, and says so.
  */
+
 import { isDeepStrictEqual } from "node:util";
 import { type LoadedConfig, resolveAdmin, validateConfig } from "../config/load.js";
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { type ConsumerEntry, consumerEntrySchema } from "../consumers/schema.js";
+import { credentialTypeOf } from "../credentials/registry.js";
 import { ConfigError, ExitCode, RotatorError } from "../errors.js";
 import { registerSecret } from "../util/mask.js";
 import { buildContext, type EngineContext } from "./context.js";
@@ -53,7 +55,7 @@ export function runStartedEvent(context: EngineContext, options: RunStartedOptio
     credentialKey: context.credentialKey,
     accountSid: config.twilio.accountSid,
     credentialType: config.credential.type,
-    ...(config.credential.type === "api-key" ? { keyType: config.credential.keyType } : {}),
+    ...credentialTypeOf(config.credential.type).runFacts(config.credential),
     ...(options.reason === undefined ? {} : { reason: options.reason }),
     stores: context.stores.map((store, index) => ({
       name: store.name,

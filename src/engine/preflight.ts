@@ -2,10 +2,11 @@
  * Step 1 of the fixed order, shared by `plan` and `rotate` so that plan finds exactly the problems rotate
  * would hit (promise 5). Nothing here changes anything.
  */
-import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
+import type { StoredCredential, StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import type { ProbeReport } from "../consumers/probe.js";
 import type { CredentialInfo } from "../credentials/issuer.js";
+import { credentialId } from "../credentials/stored.js";
 import { errorMessage, PreflightError } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";

@@ -4,7 +4,8 @@
  * by the time the locks are held (another resume may have finished the run and revoked the old key in
  * between, and a rollback acting on the earlier read would then restore a revoked key).
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
+import { credentialId } from "../credentials/stored.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";

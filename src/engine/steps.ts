@@ -4,10 +4,10 @@
  * from the top; `resume` rebuilds a RunState from the journal and re-enters them where the run stopped.
  */
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
-import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
 import type { IssuedCredential } from "../credentials/issuer.js";
+import { credentialId } from "../credentials/stored.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";

@@ -4,7 +4,8 @@
  * credential's age and how long until it is due, and the last rotation's outcome. Read-only, and bounded:
  * one call per distinct credential, one probe per consumer, one lookup of the credential's age.
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
+import { credentialId } from "../credentials/stored.js";
 import { describeOutcome, probeCredential } from "../doctor/probe.js";
 import { credentialBirth } from "../engine/age.js";
 import { type EngineContext, ownsRun } from "../engine/context.js";

@@ -3,7 +3,7 @@
  * for confirmation on a terminal. Each step is structured (`--json`) and has its line for people, plus a
  * one-line count like terraform's ("1 key to create, 2 stores to update, 1 key to revoke").
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import type { EngineContext } from "../../engine/context.js";
 import type { PreflightResult } from "../../engine/preflight.js";
 import { consumersDeadlineSeconds } from "../../engine/steps.js";

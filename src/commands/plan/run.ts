@@ -3,7 +3,7 @@
  * runs, and lists the steps rotate would take with masked identifiers. It writes nothing: no journal, no
  * lock, no store, no Twilio call that changes state.
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import { describeAdminDependents, listAdminDependents } from "../../engine/admin-dependents.js";
 import { claimProblems } from "../../engine/claims.js";
 import type { EngineContext } from "../../engine/context.js";

@@ -2,7 +2,7 @@
  * `rotator rotate`: the fixed order from the top. Lock, preflight, issue, verify, write every store,
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import { describeAdminDependents, listAdminDependents } from "../../engine/admin-dependents.js";
 import type { EngineContext } from "../../engine/context.js";
 import { runStartedEvent } from "../../engine/facts.js";

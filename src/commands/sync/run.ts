@@ -6,7 +6,7 @@
  * never deletes it (it is the operator's, and in use).
  */
 import type { StoredCredential } from "../../../providers/contract.js";
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import type { EngineContext } from "../../engine/context.js";
 import { runStartedEvent } from "../../engine/facts.js";
 import { startNewRun } from "../../engine/new-run.js";
