@@ -180,7 +180,9 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
           authenticates(seeded.sid, seeded.secret),
         ]);
         if (rotated !== undefined) {
-          checks.push(`new key ${maskSid(rotated.apiKeySid)}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`);
+          checks.push(
+            `new key ${maskSid(credentialId(rotated))}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`,
+          );
         }
         checks.push(
           `old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`,

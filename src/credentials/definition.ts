@@ -35,7 +35,7 @@ export interface IssuerEnvironment {
   throttle?: RequestThrottle;
 }
 
-export type IssuerFactory<Config> = (config: Config, environment: IssuerEnvironment) => Issuer;
+export type IssuerFactory<Config> = (config: Config, environment: IssuerEnvironment) => Issuer | Promise<Issuer>;
 
 /** A field of a credential type: the store-facing part (contract.ts), and what people are told it is. */
 export interface CredentialField extends StoredField {
@@ -49,6 +49,26 @@ export interface ConsumerStatusFields {
   readonly statusField: string;
   /** The environment variable a `command` consumer gets the expected id in ("ROTATOR_EXPECTED_KEY_SID"). */
   readonly expectedVariable: string;
+}
+
+/** `rotator sync --from-env NAME [--key-sid SK…]`: the credential an operator supplies. */
+export interface SuppliedCredential {
+  /** What the variable holds, in "the API key's secret", "the auth token's value". */
+  readonly valueWord: string;
+  /** Whether `--key-sid` names the credential beside the variable's value. */
+  readonly takesKeySid: boolean;
+  /** The credential; a sentence saying what is missing when `--key-sid` is needed and absent or malformed. */
+  build(accountSid: string, value: string, keySid: string | undefined): StoredCredential | string;
+}
+
+/** What a run tells the operator when its new credential died under it (engine/lost-credential.ts). */
+export interface LostCredentialWords {
+  /** Why it no longer authenticates, after "the run's new key SK…a1b2 no longer authenticates: ". */
+  readonly cause: string;
+  /** The variable the `rotator sync --from-env` hint names. */
+  readonly syncVariable: string;
+  /** What follows the hint's command (` --key-sid SK… (a key that works)`). */
+  readonly syncHintTail: string;
 }
 
 /** HTTP Basic credentials for Twilio's API. `password` is a secret. */
@@ -94,6 +114,8 @@ export interface CredentialTypeSpec<Schema extends CredentialConfigSchema> exten
    * { fromStore }`), a rotation claims the account's token slot, and a dead one may be recovered as the admin.
    */
   readonly accountToken: boolean;
+  readonly supplied: SuppliedCredential;
+  readonly lost: LostCredentialWords;
   /** What a run's journaled facts record of the config's section besides its type (an API key's keyType). */
   runFacts(config: CredentialConfigBase): Record<string, string>;
   /** The GET that proves a credential of this type authenticates when no config says (`credential.verifyPath`). */

@@ -56,6 +56,20 @@ export function credentialTypeOfRun(type: string | undefined): CredentialTypeDef
   return credentialTypeOf(type ?? apiKey.type);
 }
 
+/**
+ * What a result or a journal calls its credential, by the type it names: a journal of 0.1 (no type) rotated a
+ * key; a type no plug-in registered in this process is a "credential".
+ */
+export function credentialNoun(type: string | undefined): string {
+  if (type === undefined) return apiKey.labels.noun;
+  return registered.get(type)?.labels.noun ?? "credential";
+}
+
+/** Whether a type (as a journal names it) is the account's own token; false for a type not registered here. */
+export function isAccountTokenType(type: string | undefined): boolean {
+  return type !== undefined && registered.get(type)?.accountToken === true;
+}
+
 /** The definition of the type a stored credential is. */
 export function definitionOf(credential: StoredCredential): CredentialTypeDefinition {
   return credentialTypeOf(credential.kind);

@@ -18,6 +18,7 @@ import { type LoadedConfig, resolveAdmin, validateConfig } from "../config/load.
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { type ConsumerEntry, consumerEntrySchema } from "../consumers/schema.js";
 import { credentialTypeOf } from "../credentials/registry.js";
+import { accountTokenCredential } from "../credentials/stored.js";
 import { ConfigError, ExitCode, RotatorError } from "../errors.js";
 import { registerSecret } from "../util/mask.js";
 import { buildContext, type EngineContext } from "./context.js";
@@ -210,12 +211,8 @@ async function offerJournaledAdmin(context: EngineContext, facts: JournaledFacts
   const token = name === undefined ? undefined : context.env[name];
   if (name === undefined || token === undefined || token === "") return;
   registerSecret(token);
-  const credential = {
-    kind: "auth-token" as const,
-    accountSid: context.loaded.config.twilio.accountSid,
-    authToken: token,
-  };
-  if (await context.issuer.authenticatesNow(credential).catch(() => false)) {
+  const credential = accountTokenCredential(context.issuer.kind, context.loaded.config.twilio.accountSid, token);
+  if (credential !== undefined && (await context.issuer.authenticatesNow(credential).catch(() => false))) {
     context.issuer.adoptNew(credential, `the token in env ${name} (--admin-from-env of the run, checked with Twilio)`);
   }
 }

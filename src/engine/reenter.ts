@@ -5,7 +5,7 @@
  * between, and a rollback acting on the earlier read would then restore a revoked key).
  */
 import type { StoredCredential } from "../../providers/contract.js";
-import { credentialId } from "../credentials/stored.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
@@ -249,7 +249,7 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
       const snapshot = await progress.provider.read();
       const held = snapshot.credential;
       if (held !== undefined && credentialId(held) === state.newId) {
-        registerSecret(held.kind === "api-key" ? held.apiKeySecret : held.authToken);
+        for (const secret of secretsOf(held)) registerSecret(secret);
         state.context.issuer.adoptNew(held);
         return held;
       }

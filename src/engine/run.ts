@@ -9,6 +9,7 @@
  *   `resume` carries it on (or `rollback` undoes it);
  * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
  */
+import { credentialTypeOf } from "../credentials/registry.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { judgeAdminDependents } from "./admin-dependents.js";
@@ -209,7 +210,7 @@ async function sharedHoldersBeforeRevoke(state: RunState): Promise<RunOutcome | 
 
 /** After a promote: which other configs of the account held the old token as their admin, and now a dead one. */
 async function reportAdminDependents(state: RunState): Promise<void> {
-  if (state.context.issuer.kind !== "auth-token") return;
+  if (!credentialTypeOf(state.context.issuer.kind).accountToken) return;
   const dependents = await judgeAdminDependents(state).catch((error: unknown) => {
     warn(state, `could not check which other configs use this account's token as their admin: ${errorMessage(error)}`);
     return [];

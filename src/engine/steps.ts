@@ -7,7 +7,7 @@ import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } fro
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
 import type { IssuedCredential } from "../credentials/issuer.js";
-import { credentialId } from "../credentials/stored.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -121,7 +121,7 @@ export async function issueStep(state: RunState): Promise<void> {
   }
   // It exists in Twilio but the journal does not know its id yet: resume finds it (by name, or by the journal).
   failpoint("after-create", state.context.env);
-  registerSecret(issued.credential.kind === "api-key" ? issued.credential.apiKeySecret : issued.credential.authToken);
+  for (const secret of secretsOf(issued.credential)) registerSecret(secret);
   state.newId = issued.id;
   state.issued = issued.credential;
   issuer.adoptNew(issued.credential);

@@ -23,6 +23,19 @@ export const apiKey = defineCredentialType({
     return { username: key.apiKeySid, password: key.apiKeySecret };
   },
   accountToken: false,
+  supplied: {
+    valueWord: "secret",
+    takesKeySid: true,
+    build: (accountSid, value, keySid) =>
+      keySid === undefined || !/^SK[0-9a-f]{32}$/i.test(keySid)
+        ? "--from-env with an api-key config needs --key-sid SK… (the key whose secret the variable holds)"
+        : { kind: "api-key", accountSid, apiKeySid: `SK${keySid.slice(2).toLowerCase()}`, apiKeySecret: value },
+  },
+  lost: {
+    cause: "someone deleted it",
+    syncVariable: "NEW_TWILIO_API_SECRET",
+    syncHintTail: " --key-sid SK… (a key that works)",
+  },
   runFacts: (config) => ({ keyType: apiKeyConfigSchema.parse(config).keyType }),
   defaultVerifyPath: DEFAULT_KEY_VERIFY_PATH,
   fleetProblem: (config) =>

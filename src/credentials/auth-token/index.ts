@@ -20,6 +20,18 @@ export const authToken = defineCredentialType({
   describe: () => "the auth token",
   twilioLogin: (credential) => ({ username: credential.accountSid, password: authTokenOf(credential).authToken }),
   accountToken: true,
+  supplied: {
+    valueWord: "value",
+    takesKeySid: false,
+    build: (accountSid, value) => ({ kind: "auth-token", accountSid, authToken: value }),
+  },
+  lost: {
+    cause:
+      "the account's secondary token was replaced, deleted or promoted by someone else (another config, state directory or host rotating this account's token, the Console)",
+    syncVariable: "NEW_TWILIO_AUTH_TOKEN",
+    syncHintTail:
+      " (the account's current Auth Token, from Console > Account > API keys & tokens; it is used as the admin credential too)",
+  },
   runFacts: () => ({}),
   defaultVerifyPath: DEFAULT_TOKEN_VERIFY_PATH,
   fleetProblem: () => ({
