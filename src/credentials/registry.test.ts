@@ -4,7 +4,7 @@
  * among them, and a journal word that round-trips.
  */
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -46,6 +46,18 @@ describe("credential registry", () => {
         FOLDER_FILES,
       );
     }
+  });
+
+  it("README's list of the files a new credential type touches names exactly a folder's files and the registry", async () => {
+    const readme = await readFile(join(credentialsDir, "..", "..", "README.md"), "utf8");
+    const start = readme.search(/Files a new\s+credential type touches/);
+    expect(start).toBeGreaterThan(0);
+    const list = readme.slice(start, readme.indexOf("A type from outside the repository", start));
+    const folderItem = list.match(/- `src\/credentials\/<type>\/[^;]*;/)?.[0] ?? "";
+    const named = [...folderItem.matchAll(/`(?:src\/credentials\/<type>\/)?([a-z-]+\.ts)`/g)].map((m) => m[1]).sort();
+    expect(named).toEqual(FOLDER_FILES);
+    expect(list).toContain("`src/credentials/registry.ts`");
+    expect(list).toContain("`config/rotator.schema.json`");
   });
 
   it("each definition's config schema takes its own type and no other", () => {
