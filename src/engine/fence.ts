@@ -13,7 +13,7 @@
  *   A process that lost its lock is stopped with the state backend's own error (exit 5), never a StoreError the
  *   engine would answer with a rollback.
  */
-import type { ProviderPreflight, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
+import type { ProviderPreflight, StoreProvider, StoreSnapshot, StoreSync } from "../../providers/contract.js";
 import { isStoreError, StoreError } from "../../providers/errors.js";
 import type { StoreIdentity } from "../../providers/identity.js";
 import { inStoreCall, type StoreCallScope, type StoreFence, StoreFenceError } from "../../providers/store-call.js";
@@ -38,7 +38,7 @@ export interface FenceOptions {
 /** A deadline noticed this late (ms) was missed by this process, not by the store. */
 const STALL_MS = 1_000;
 
-type Call = "identity" | "preflight" | "read" | "prepare" | "write" | "rollback" | "release";
+type Call = "identity" | "preflight" | "read" | "prepare" | "write" | "rollback" | "release" | "sync";
 
 /** `provider`, with every call bounded by its deadline and every change fenced by this process's lock. */
 export function fencedStore(provider: StoreProvider, options: FenceOptions): StoreProvider {
@@ -113,11 +113,26 @@ export function fencedStore(provider: StoreProvider, options: FenceOptions): Sto
           `this process stalled for ${Math.round(lateMs / 1000)} s (frozen or starved) while calling ${provider.describe()}, past the call's deadline of ${options.timeoutMs / 1000} s (${options.setting}); rotator gave the call up.`,
         );
 
+  function boundedSync(sync: StoreSync): StoreSync {
+    return {
+      from: sync.from,
+      timeoutSeconds: sync.timeoutSeconds,
+      // Never throws (the contract): a refresh request that does not answer in time is said, and the wait goes on.
+      request: (runId) =>
+        bounded("sync", () => sync.request(runId)).catch(
+          (error: unknown) => `could not ask for a refresh: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+    };
+  }
+
   return {
     name: provider.name,
     type: provider.type,
     capabilities: provider.capabilities,
     describe: () => provider.describe(),
+    // A store another system fills: the engine waits for it instead of writing it, so the wrapper must say so.
+    // Asking that system to refresh changes no store (it is a hint), so it is bounded but not fenced.
+    ...(provider.sync === undefined ? {} : { sync: boundedSync(provider.sync) }),
     // Never throws (the contract): a store that does not answer in time (or this process stalled) gets the
     // config's spelling, marked unresolved (context.ts then looks for the identity its journaled runs recorded).
     identity: async (): Promise<StoreIdentity> => {
@@ -154,6 +169,8 @@ function describeCall(call: Call): string {
       return "the rollback";
     case "release":
       return "tidying up after the run";
+    case "sync":
+      return "the request to refresh it";
   }
 }
 

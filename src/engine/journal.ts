@@ -198,7 +198,13 @@ export function newRunId(now = new Date()): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
+  // Runs are listed in the order of their ids (status, "the last run"): the suffix starts with the millisecond,
+  // as 3 hex digits, so two runs started in the same second still sort in the order they started. The other 3
+  // are random: two hosts starting in the same millisecond get different ids.
+  const millisecond = Math.floor((now.getUTCMilliseconds() * 4096) / 1000)
+    .toString(16)
+    .padStart(3, "0");
+  return `${stamp}-${millisecond}${randomBytes(2).toString("hex").slice(0, 3)}`;
 }
 
 function runsDir(stateDir: string): string {

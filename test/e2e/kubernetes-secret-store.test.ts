@@ -22,6 +22,7 @@ import {
   authenticates,
   cliArgs,
   readStoreKey,
+  runCli,
   runJson,
   type Workspace,
   writeConfigFor,
@@ -96,6 +97,36 @@ describe("kubernetes: a Secret changed by someone else after preflight", () => {
     expect(records.find((r) => r.event === "store-rollback-failed")?.store).toBe("k8s");
     expect(await authenticates(e2e.emulator, ws.seeded.sid, ws.seeded.secret)).toBe(true);
     expect(await authenticates(e2e.emulator, theirs.sid, theirs.secret)).toBe(true);
+  });
+});
+
+describe("kubernetes: a run rolled back", () => {
+  it("leaves no backup Secret behind, so the next rotation runs", async () => {
+    const ws = await e2e.workspace(1);
+    const cluster = await clusterFor(ws, { replicas: 1 });
+    await writeConfigFor(ws, {
+      stores: [cluster.store, { name: "app-1", type: "dotenv-file", path: ws.storeFiles[0] }],
+    });
+    const backup = () => secretData(cluster.kube, cluster.namespace, `${SECRET}-rotator-backup`);
+
+    // Killed right after the Secret holds the new key, then rolled back from the journal.
+    const crashed = await runCli(cliArgs(ws, "rotate", "--yes"), {
+      env: { ...ws.env, ROTATOR_FAILPOINT: "after-write:k8s" },
+    });
+    expect(crashed.code).not.toBe(0);
+    expect(await backup()).toBeDefined();
+    const rollback = await runJson<CommandResult>(cliArgs(ws, "rollback"), { env: ws.env });
+    expect(rollback.run.code, rollback.run.stderr).toBe(0);
+    expect(rollback.result.status).toBe("rolled-back");
+    expect((await secretData(cluster.kube, cluster.namespace, SECRET))?.TWILIO_API_KEY).toBe(ws.seeded.sid);
+    expect(await backup()).toBeUndefined();
+
+    const again = await runJson<CommandResult>(cliArgs(ws, "rotate", "--yes"), { env: ws.env });
+    expect(again.run.code, again.run.stderr).toBe(0);
+    const rotated = (await secretData(cluster.kube, cluster.namespace, SECRET))?.TWILIO_API_KEY;
+    expect(rotated).not.toBe(ws.seeded.sid);
+    expect((await readStoreKey(ws.storeFiles[0]!)).sid).toBe(rotated);
+    expect(await backup()).toBeUndefined();
   });
 });
 

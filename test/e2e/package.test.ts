@@ -162,6 +162,7 @@ describe("the packed package", () => {
       "@aws-sdk/client-secrets-manager",
       "@azure/identity",
       "@azure/keyvault-secrets",
+      "@kubernetes/client-node",
       "node-vault",
       "pg",
     ]);

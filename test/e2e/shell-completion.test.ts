@@ -51,7 +51,7 @@ const CASES: Array<{ words: string[]; expected: string[]; exact?: boolean }> = [
   { words: ["rotator", "init", "--credential", ""], expected: ["api-key", "auth-token"], exact: true },
   {
     words: ["rotator", "init", ""],
-    expected: ["dotenv-file", "vault-kv2", "aws-secrets-manager", "azure-key-vault"],
+    expected: ["dotenv-file", "vault-kv2", "aws-secrets-manager", "azure-key-vault", "kubernetes-secret"],
     exact: true,
   },
   { words: ["rotator", "completion", ""], expected: ["bash", "zsh", "fish"], exact: true },

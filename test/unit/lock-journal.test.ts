@@ -172,3 +172,13 @@ describe("taking over a stale lock", () => {
     expect(readdirSync(dir).filter((name) => name.includes("takeover"))).toEqual([]);
   });
 });
+
+describe("run ids", () => {
+  it("sort in the order runs started, also within one second", () => {
+    const second = Date.UTC(2026, 11, 6, 7, 30, 0);
+    const ids = [0, 1, 250, 500, 998, 999].map((ms) => newRunId(new Date(second + ms)));
+    for (const id of ids) expect(id).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(newRunId(new Date(second + 1000)) > ids.at(-1)!).toBe(true);
+  });
+});
