@@ -12,6 +12,7 @@ import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
 import { maskSid } from "../util/mask.js";
 import type { CredentialLabels, Issuer } from "./issuer.js";
+import type { JournalWord } from "./journal-word.js";
 
 /** What an issuer is built with besides its own config section. */
 export interface IssuerEnvironment {
@@ -97,7 +98,8 @@ export type CredentialConfigSchema = z.ZodType<CredentialConfigBase> & z.core.$Z
 export interface CredentialTypeSpec<Schema extends CredentialConfigSchema> extends CredentialLayout {
   readonly type: string;
   readonly configSchema: Schema;
-  readonly labels: CredentialLabels;
+  /** Its words; the journal's is checked (`journalWord("client-secret")`), so it round-trips through the journal. */
+  readonly labels: CredentialLabels & { readonly word: JournalWord };
   /** One line for the JSON Schema's description and for `--help`. */
   readonly summary: string;
   /** Its fields, `accountSid` first; at least one is secret. */
