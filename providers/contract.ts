@@ -12,12 +12,41 @@ import type { StoreIdentity } from "./identity.js";
 
 export type { StoreIdentity } from "./identity.js";
 
-/** The Twilio credential as it lives in a store. Field names here are rotator's; each store maps them. */
-export type StoredCredential =
-  | { kind: "api-key"; accountSid: string; apiKeySid: string; apiKeySecret: string }
-  | { kind: "auth-token"; accountSid: string; authToken: string };
+/**
+ * A credential as it lives in a store: its type (`kind`, the config's `credential.type`) and its fields by the
+ * type's own keys (`accountSid`, `apiKeySid`, ...). Providers never interpret the fields: they store each under
+ * the name the store entry gives it (./fields.ts) and read them back. What the fields mean is the credential
+ * type's to know (src/credentials/<type>/).
+ */
+export type StoredCredential = { readonly kind: string; readonly accountSid: string } & {
+  readonly [field: string]: string;
+};
 
-export type CredentialKind = StoredCredential["kind"];
+/** One field of a credential type, as a store sees it. */
+export interface StoredField {
+  /** Its key in a StoredCredential and in a store entry's `fields:` ("apiKeySecret"). */
+  readonly key: string;
+  /** The value is a secret: never in a message, the journal or a snapshot. */
+  readonly secret: boolean;
+  /** Its name in a store holding a JSON object or a key-value map (AWS, Vault, Azure), unless `fields:` renames it. */
+  readonly json: string;
+  /** Its name in a store of environment variables (a dotenv file, a Kubernetes Secret), unless `fields:` renames it. */
+  readonly dotenv: string;
+}
+
+/**
+ * What a store provider knows of the credential type a run rotates (the type's definition is one): which fields
+ * to write and read, and the id of a credential it holds (a rollback compares it with the run's). Handed to a
+ * provider in its ProviderEnvironment.
+ */
+export interface CredentialLayout {
+  /** The credential type (`credential.type`); a store holds a credential of one type. */
+  readonly type: string;
+  /** Its fields, `accountSid` first, in the order messages list them. */
+  readonly fields: readonly StoredField[];
+  /** The credential's id: safe to journal and show masked (a key SID, a token's fingerprint). */
+  id(credential: StoredCredential): string;
+}
 
 /** What the engine knows about a store's current content without holding on to the secret. */
 export interface StoreSnapshot {
@@ -158,11 +187,6 @@ export interface StoreProvider {
 
   /** Free connections and timers (and revoke a token the provider logged in for). Safe to call more than once. */
   close?(): Promise<void>;
-}
-
-/** The id of the credential a stored value holds: the key SID for API keys, a token fingerprint otherwise. */
-export function credentialId(credential: StoredCredential): string {
-  return credential.kind === "api-key" ? credential.apiKeySid : tokenFingerprint(credential.authToken);
 }
 
 /** First 16 hex characters of the SHA-256 of an auth token: safe to show, enough to compare. */

@@ -4,11 +4,11 @@
  * config and the provider that serves it can never disagree.
  */
 import type * as z from "zod";
-import type { CredentialKind, StoreProvider } from "./contract.js";
+import type { CredentialLayout, StoreProvider } from "./contract.js";
 
 export interface ProviderEnvironment {
-  /** Which credential the run rotates; a provider maps fields accordingly. */
-  credentialKind: CredentialKind;
+  /** The credential type the run rotates: the fields a provider writes and reads (./fields.ts), its id. */
+  credential: CredentialLayout;
   /** Directory of the config file: relative paths in a store entry are resolved against it. */
   baseDir: string;
   /** Environment to resolve `{ env: NAME }` references from (process.env in production, a map in tests). */

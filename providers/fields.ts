@@ -1,76 +1,78 @@
 /**
- * Field names a credential is stored under. The defaults are the ones AWS Secrets Manager uses for its
- * Twilio secret types (JSON stores) and the Twilio SDKs' conventional environment variables (dotenv).
+ * How a store provider maps a credential to the names it is stored under, and back, without knowing what its
+ * fields mean: the credential type's layout (contract.ts) lists them, with their default names for stores of
+ * JSON objects (AWS Secrets Manager's own field names for Twilio secrets) and for stores of environment variables
+ * (the Twilio SDKs' conventional variables); a store entry's `fields:` renames any of them.
  */
-import type { CredentialKind, StoredCredential } from "./contract.js";
+import type { CredentialLayout, StoredCredential } from "./contract.js";
 
-export interface FieldNames {
-  accountSid: string;
-  apiKeySid: string;
-  apiKeySecret: string;
-  authToken: string;
+/** Which default names a store uses: `json` objects and maps, or `dotenv` environment variables. */
+export type FieldStyle = "json" | "dotenv";
+
+/** A store entry's `fields:` as Zod infers it: a name for some field keys, undefined for the rest. */
+export type FieldOverrides = { readonly [key: string]: string | undefined } | undefined;
+
+/** A credential's fields as one store names them. */
+export class StoredFields {
+  readonly #layout: CredentialLayout;
+  /** Field key → the name this store keeps it under. */
+  readonly #names: ReadonlyMap<string, string>;
+
+  constructor(layout: CredentialLayout, style: FieldStyle, overrides: FieldOverrides) {
+    this.#layout = layout;
+    this.#names = new Map(layout.fields.map((field) => [field.key, overrides?.[field.key] ?? field[style]]));
+  }
+
+  /** The credential type this store holds. */
+  get type(): string {
+    return this.#layout.type;
+  }
+
+  /** The names the credential is stored under, in the order messages list them. */
+  get names(): string[] {
+    return [...this.#names.values()];
+  }
+
+  /** The credential's id (contract.ts, CredentialLayout.id). */
+  idOf(credential: StoredCredential): string {
+    return this.#layout.id(credential);
+  }
+
+  /** The credential as name → value, to write (only the fields its type has). */
+  toStore(credential: StoredCredential): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, name] of this.#names) {
+      const value = credential[key];
+      if (value !== undefined) out[name] = value;
+    }
+    return out;
+  }
+
+  /** The credential a store's name → value map holds, or undefined if any of its fields is missing or empty. */
+  fromStore(values: Readonly<Record<string, unknown>>): StoredCredential | undefined {
+    const fields: Record<string, string> = {};
+    for (const [key, name] of this.#names) {
+      const value = values[name];
+      if (typeof value !== "string" || value.length === 0) return undefined;
+      fields[key] = value;
+    }
+    const { accountSid } = fields;
+    return accountSid === undefined ? undefined : { ...fields, kind: this.#layout.type, accountSid };
+  }
 }
-
-export const JSON_FIELD_DEFAULTS: FieldNames = {
-  accountSid: "accountSid",
-  apiKeySid: "apiKeySid",
-  apiKeySecret: "apiKeySecret",
-  authToken: "authToken",
-};
-
-export const DOTENV_FIELD_DEFAULTS: FieldNames = {
-  accountSid: "TWILIO_ACCOUNT_SID",
-  apiKeySid: "TWILIO_API_KEY",
-  apiKeySecret: "TWILIO_API_SECRET",
-  authToken: "TWILIO_AUTH_TOKEN",
-};
 
 /**
- * The defaults with the names a store entry overrides. Accepts what a Zod schema infers for optional fields
- * (`name?: string | undefined`), and skips undefined so it never replaces a default with nothing.
+ * Every name each of the layouts' fields is stored under (the defaults of `style` with `overrides`), once per
+ * field key: what a store entry's names must keep apart, whichever of the types the run rotates.
  */
-export function withFieldDefaults(
-  defaults: FieldNames,
-  overrides: { readonly [K in keyof FieldNames]?: string | undefined } | undefined,
-): FieldNames {
-  const names = { ...defaults };
-  for (const key of ["accountSid", "apiKeySid", "apiKeySecret", "authToken"] as const) {
-    const name = overrides?.[key];
-    if (name !== undefined) names[key] = name;
+export function allFieldNames(
+  layouts: readonly CredentialLayout[],
+  style: FieldStyle,
+  overrides: FieldOverrides,
+): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const field of layouts.flatMap((layout) => layout.fields)) {
+    if (!names.has(field.key)) names.set(field.key, overrides?.[field.key] ?? field[style]);
   }
   return names;
-}
-
-/** Flatten a credential to store fields (only the fields its kind uses). */
-export function credentialToFields(credential: StoredCredential, names: FieldNames): Record<string, string> {
-  if (credential.kind === "api-key") {
-    return {
-      [names.accountSid]: credential.accountSid,
-      [names.apiKeySid]: credential.apiKeySid,
-      [names.apiKeySecret]: credential.apiKeySecret,
-    };
-  }
-  return { [names.accountSid]: credential.accountSid, [names.authToken]: credential.authToken };
-}
-
-/** Build a credential from store fields, or undefined if any field its kind needs is missing or empty. */
-export function fieldsToCredential(
-  kind: CredentialKind,
-  fields: Readonly<Record<string, unknown>>,
-  names: FieldNames,
-): StoredCredential | undefined {
-  const get = (name: string): string | undefined => {
-    const value = fields[name];
-    return typeof value === "string" && value.length > 0 ? value : undefined;
-  };
-  const accountSid = get(names.accountSid);
-  if (accountSid === undefined) return undefined;
-  if (kind === "api-key") {
-    const apiKeySid = get(names.apiKeySid);
-    const apiKeySecret = get(names.apiKeySecret);
-    if (apiKeySid === undefined || apiKeySecret === undefined) return undefined;
-    return { kind, accountSid, apiKeySid, apiKeySecret };
-  }
-  const authToken = get(names.authToken);
-  return authToken === undefined ? undefined : { kind, accountSid, authToken };
 }

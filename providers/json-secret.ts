@@ -3,8 +3,8 @@
  * there (AWS Secrets Manager, Azure Key Vault). Rotator only ever changes its own fields.
  */
 import { createHash } from "node:crypto";
-import type { CredentialKind, StoredCredential } from "./contract.js";
-import { credentialToFields, type FieldNames, fieldsToCredential } from "./fields.js";
+import type { StoredCredential } from "./contract.js";
+import type { StoredFields } from "./fields.js";
 
 export type SecretObject = Record<string, unknown>;
 
@@ -24,17 +24,9 @@ export function parseSecretObject(text: string): SecretObject | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as SecretObject) : undefined;
 }
 
-export function credentialOf(
-  object: SecretObject,
-  kind: CredentialKind,
-  names: FieldNames,
-): StoredCredential | undefined {
-  return fieldsToCredential(kind, object, names);
-}
-
 /** The secret string with the credential's fields set and every other field kept, in its place. */
-export function withCredential(object: SecretObject, credential: StoredCredential, names: FieldNames): string {
-  return JSON.stringify({ ...object, ...credentialToFields(credential, names) });
+export function withCredential(object: SecretObject, credential: StoredCredential, fields: StoredFields): string {
+  return JSON.stringify({ ...object, ...fields.toStore(credential) });
 }
 
 /**

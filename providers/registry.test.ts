@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
+import { credentialTypeOf } from "../src/credentials/registry.js";
 import { createStoreProvider, providers, storeEntrySchema } from "./registry.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.
@@ -76,7 +77,11 @@ describe("provider registry", () => {
 
   it("createStoreProvider builds the provider for an entry", async () => {
     const entry = storeEntrySchema.parse({ name: "host", type: "dotenv-file", path: "app.env" });
-    const provider = await createStoreProvider(entry, { credentialKind: "api-key", baseDir: "/etc/app", env: {} });
+    const provider = await createStoreProvider(entry, {
+      credential: credentialTypeOf("api-key"),
+      baseDir: "/etc/app",
+      env: {},
+    });
     expect(provider.type).toBe("dotenv-file");
     expect(provider.name).toBe("host");
     expect(provider.describe()).toBe("dotenv file /etc/app/app.env");

@@ -3,6 +3,7 @@
  * URL piece every URL in the config uses.
  */
 import * as z from "zod";
+import { registeredCredentialTypes } from "../src/credentials/registry.js";
 
 // Spelled out A-Za-z rather than an `i` flag: the generated JSON Schema keeps the pattern but drops flags.
 export const storeName = z
@@ -10,14 +11,19 @@ export const storeName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, "use letters, digits, '-' or '_' (at most 63 characters)")
   .describe("A short name for this store, used in messages, the journal and --json output.");
 
-export const fieldNamesSchema = z
-  .strictObject({
-    accountSid: z.string().min(1).optional(),
-    apiKeySid: z.string().min(1).optional(),
-    apiKeySecret: z.string().min(1).optional(),
-    authToken: z.string().min(1).optional(),
-  })
-  .describe("Names of the fields (or variables) the credential is stored under, if not the defaults.");
+/**
+ * A store entry's `fields:`: a name for any field of a registered credential type (its key, as the type's
+ * definition lists it), validated by `name`. Built when the providers' schemas load, from the credential types
+ * registered by then (a plug-in registers before the config is loaded).
+ */
+export function fieldNamesFor<Name extends z.ZodType>(name: Name) {
+  const keys = [...new Set(registeredCredentialTypes().flatMap((type) => type.fields.map((field) => field.key)))];
+  return z.strictObject(Object.fromEntries(keys.map((key) => [key, name.optional()])));
+}
+
+export const fieldNamesSchema = fieldNamesFor(z.string().min(1)).describe(
+  "Names of the fields (or variables) the credential is stored under, if not the defaults.",
+);
 
 /**
  * A run of 32+ letters and digits: the shape of Twilio tokens and key secrets (and most API tokens). Such a

@@ -1,12 +1,13 @@
 /**
  * What every store provider needs and none should write again: the error factory, restore-point parsing, the
- * credential-kind check, the field names of a kind, the unique-field-names refinement of a config schema, shell
- * quoting for the commands messages suggest, credential equality, and reading a `{ env: NAME }` reference.
+ * credential-type check, the unique-field-names refinement of a config schema, shell quoting for the commands
+ * messages suggest, credential equality, and reading a `{ env: NAME }` reference.
  */
 import * as z from "zod";
-import type { CredentialKind, RestorePoint, StoredCredential } from "./contract.js";
+import { registeredCredentialTypes } from "../src/credentials/registry.js";
+import type { RestorePoint, StoredCredential } from "./contract.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
-import { type FieldNames, withFieldDefaults } from "./fields.js";
+import { allFieldNames, type FieldOverrides, type FieldStyle } from "./fields.js";
 import type { EnvReference } from "./schema-parts.js";
 
 /** Makes the StoreErrors of one store: the message names the store, the underlying error rides along as `cause`. */
@@ -26,32 +27,25 @@ export function parseRestorePoint<T>(schema: z.ZodType<T>, restorePoint: Restore
   throw error("fatal", `the restore point is not one this provider wrote (${z.prettifyError(parsed.error)}).`);
 }
 
-/** A store holds one kind of credential, the run's: refuse to write another. */
-export function assertCredentialKind(next: StoredCredential, kind: CredentialKind, error: ErrorFactory): void {
-  if (next.kind !== kind) {
-    throw error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${kind}.`);
+/** A store holds one type of credential, the run's: refuse to write another. */
+export function assertCredentialKind(next: StoredCredential, type: string, error: ErrorFactory): void {
+  if (next.kind !== type) {
+    throw error("fatal", `asked to write a ${next.kind} credential, but this store holds a ${type}.`);
   }
 }
 
-/** The names a credential of this kind is stored under, in the order messages list them. */
-export function fieldNamesFor(kind: CredentialKind, names: FieldNames): string[] {
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
-}
-
 /**
- * A config schema's refinement: every field of the credential needs a name of its own (the defaults with the
- * entry's overrides), or two would overwrite each other. Use in `.superRefine(...)`; `noun` says what a name is
- * for this store ("key", "variable name").
+ * A config schema's refinement: every field of every credential type needs a name of its own (the defaults of the
+ * store's `style` with the entry's overrides), or two would overwrite each other. Use in `.superRefine(...)`;
+ * `noun` says what a name is for this store ("key", "variable name").
  */
 export function uniqueFieldNames(
-  entry: { fields?: { readonly [K in keyof FieldNames]?: string | undefined } | undefined },
-  defaults: FieldNames,
+  entry: { fields?: FieldOverrides },
+  style: FieldStyle,
   context: z.RefinementCtx,
   noun = "name",
 ): void {
-  const names = Object.values(withFieldDefaults(defaults, entry.fields));
+  const names = [...storeFieldNames(style, entry.fields).values()];
   if (new Set(names).size !== names.length) {
     context.addIssue({
       code: "custom",
@@ -59,6 +53,11 @@ export function uniqueFieldNames(
       message: `each field needs its own ${noun} (now: ${names.join(", ")})`,
     });
   }
+}
+
+/** Field key → the name a store entry keeps it under, for every field of every registered credential type. */
+export function storeFieldNames(style: FieldStyle, overrides: FieldOverrides): Map<string, string> {
+  return allFieldNames(registeredCredentialTypes(), style, overrides);
 }
 
 /** A word a POSIX shell takes as it is: quoted only when it has to be. For the commands messages suggest. */
@@ -69,11 +68,8 @@ export function shellQuote(text: string): string {
 /** Field-by-field equality of two stored credentials (secrets included); two absent ones are equal. */
 export function sameCredential(a: StoredCredential | undefined, b: StoredCredential | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  if (a.kind !== b.kind || a.accountSid !== b.accountSid) return false;
-  if (a.kind === "api-key" && b.kind === "api-key") {
-    return a.apiKeySid === b.apiKeySid && a.apiKeySecret === b.apiKeySecret;
-  }
-  return a.kind === "auth-token" && b.kind === "auth-token" && a.authToken === b.authToken;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => a[key] === b[key]);
 }
 
 /**

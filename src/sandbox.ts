@@ -10,6 +10,7 @@
  * before this module loads the emulator and the Twilio SDK, and told where their store and Twilio are once
  * those exist (sandbox-app.ts). Both run bundled (scripts/bundle.ts).
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +18,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { httpCall } from "./consumers/http-request.js";
+import { credentialTypeOf, definitionOf } from "./credentials/registry.js";
+import { credentialId } from "./credentials/stored.js";
 import type { TwilioEmulator } from "./emulator/index.js";
 import { maskSid, registerSecret } from "./util/mask.js";
 
@@ -161,24 +164,25 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
           ["app-a", "app-b"].map(async (name) => {
             const provider = new DotenvFileProvider(
               { name, type: "dotenv-file", path: `${name}.env` },
-              { credentialKind: "api-key", baseDir: dir, env },
+              { credential: credentialTypeOf("api-key"), baseDir: dir, env },
             );
             return { name, credential: (await provider.read()).credential };
           }),
         );
         for (const { name, credential } of held) {
-          checks.push(
-            `${name}.env holds ${maskSid(credential?.kind === "api-key" ? credential.apiKeySid : undefined)}`,
-          );
+          checks.push(`${name}.env holds ${maskSid(credential === undefined ? undefined : credentialId(credential))}`);
         }
         const current = held[0]?.credential;
-        const rotated = current?.kind === "api-key" && current.apiKeySid !== seeded.sid ? current : undefined;
+        const rotated = current !== undefined && credentialId(current) !== seeded.sid ? current : undefined;
+        const login = rotated === undefined ? undefined : definitionOf(rotated).twilioLogin(rotated);
         const [newWorks, oldWorks] = await Promise.all([
-          rotated === undefined ? undefined : authenticates(rotated.apiKeySid, rotated.apiKeySecret),
+          login === undefined ? undefined : authenticates(login.username, login.password),
           authenticates(seeded.sid, seeded.secret),
         ]);
         if (rotated !== undefined) {
-          checks.push(`new key ${maskSid(rotated.apiKeySid)}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`);
+          checks.push(
+            `new key ${maskSid(credentialId(rotated))}: ${newWorks ? "authenticates" : "DOES NOT authenticate"}`,
+          );
         }
         checks.push(
           `old key ${maskSid(seeded.sid)}: ${oldWorks ? "still authenticates" : "refused by Twilio with 20003 (revoked)"}`,

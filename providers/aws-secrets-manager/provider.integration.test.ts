@@ -1,3 +1,13 @@
+import type { ApiKeyCredential } from "../../src/credentials/api-key/credential.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
+import {
+  credentialId,
+  credentialToFields,
+  type FieldNames,
+  fieldNamesOf,
+  JSON_FIELD_DEFAULTS,
+  withFieldDefaults,
+} from "../contract-suite/credentials.js";
 /**
  * The provider against moto (a local AWS Secrets Manager), through a small fault-injecting HTTP proxy so a test
  * can break the network or make AWS answer with an error without losing moto's state.
@@ -25,10 +35,11 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
 import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { awsClient, type RunningServers, startServers } from "../../test/harness/servers.js";
-import type { CredentialKind, StoredCredential, StoreProvider } from "../contract.js";
-import { credentialId } from "../contract.js";
+import type { StoredCredential, StoreProvider } from "../contract.js";
+import type { CredentialKind } from "../contract-suite/credentials.js";
+
 import { rejection, runProviderContract } from "../contract-suite/suite.js";
-import { credentialToFields, type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+
 import { awsSecretsManager } from "./index.js";
 import { AwsSecretsManagerProvider } from "./provider.js";
 import { restoreVersionIdFor, versionIdFor } from "./staging.js";
@@ -126,9 +137,7 @@ function credentialFields(credential: StoredCredential | undefined, names: Field
 }
 
 function kindFields(kind: CredentialKind, names: FieldNames): string[] {
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
+  return fieldNamesOf(kind, names);
 }
 
 /** A new secret with two versions: an older one (AWSPREVIOUS) and `value` (AWSCURRENT). */
@@ -259,7 +268,7 @@ async function makeStore(initial: StoredCredential | undefined, kind: Credential
   const env = { ...credentialsEnv, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken };
   const opened: StoreProvider[] = [];
   const open = (): StoreProvider => {
-    const provider = new AwsSecretsManagerProvider(config, { credentialKind: kind, baseDir: "/", env });
+    const provider = new AwsSecretsManagerProvider(config, { credential: credentialTypeOf(kind), baseDir: "/", env });
     opened.push(provider);
     return provider;
   };
@@ -310,7 +319,7 @@ runProviderContract(
 // ------------------------------------------------------------------------------------------- extras
 
 let sequence = 0;
-function newKey(): StoredCredential & { kind: "api-key" } {
+function newKey(): ApiKeyCredential {
   sequence++;
   return {
     kind: "api-key",
@@ -657,7 +666,7 @@ describe("aws-secrets-manager against moto", () => {
           region: endpoints.aws.region,
           endpoint: endpoints.aws.endpoint,
         }),
-        { credentialKind: "api-key", baseDir: "/", env: credentialsEnv },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: credentialsEnv },
       );
       onTestFinished(() => provider.close?.());
       for (const call of [() => provider.preflight(), () => provider.read()]) {
@@ -693,7 +702,7 @@ describe("aws-secrets-manager against moto", () => {
           region: endpoints.aws.region,
           endpoint: endpoints.aws.endpoint,
         }),
-        { credentialKind: "api-key", baseDir: "/", env: credentialsEnv },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: credentialsEnv },
       );
       onTestFinished(() => provider.close?.());
       expect(await provider.read()).toEqual({ credential: undefined, version: undefined });
@@ -786,7 +795,7 @@ describe("aws-secrets-manager against moto", () => {
           region: own.endpoints.aws.region,
           endpoint: own.endpoints.aws.endpoint,
         }),
-        { credentialKind: "api-key", baseDir: "/", env: credentialsEnv },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: credentialsEnv },
       );
       onTestFinished(() => provider.close?.());
       const { snapshot } = await provider.preflight();

@@ -1,3 +1,5 @@
+import { credentialTypeOf } from "../../src/credentials/registry.js";
+import { storedFields } from "../contract-suite/credentials.js";
 /**
  * Pure logic (config, version ids, labels, JSON, error classification) and the few provider paths moto cannot
  * show, driven by a scripted client. Everything else runs against moto in provider.integration.test.ts.
@@ -16,7 +18,7 @@ import {
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredCredential } from "../contract.js";
 import { rejection } from "../contract-suite/suite.js";
-import { JSON_FIELD_DEFAULTS } from "../fields.js";
+
 import { parseSecretObject, withCredential } from "../json-secret.js";
 import { classifyAwsError, safeCause } from "./errors.js";
 import { AwsSecretsManagerProvider, clientConfig, SDK_MAX_ATTEMPTS } from "./provider.js";
@@ -30,7 +32,7 @@ beforeEach(() => {
 
 const base = { name: "aws", type: "aws-secrets-manager", secretId: "prod/twilio" } as const;
 const ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/twilio-AbCdEf";
-const environment = { credentialKind: "api-key", baseDir: "/", env: {} } as const;
+const environment = { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} } as const;
 
 describe("config", () => {
   it("takes the minimal entry and the optional region, endpoint and field names", () => {
@@ -149,7 +151,7 @@ describe("secret JSON", () => {
 
   it("sets the credential's fields and keeps every other field in its place", () => {
     const object = { before: 1, apiKeySid: "SKold", authToken: "kept", after: { nested: true } };
-    expect(JSON.parse(withCredential(object, key, JSON_FIELD_DEFAULTS))).toEqual({
+    expect(JSON.parse(withCredential(object, key, storedFields("api-key", "json")))).toEqual({
       before: 1,
       apiKeySid: "SK1",
       authToken: "kept",
@@ -157,7 +159,7 @@ describe("secret JSON", () => {
       accountSid: "AC1",
       apiKeySecret: "s1",
     });
-    expect(Object.keys(JSON.parse(withCredential(object, key, JSON_FIELD_DEFAULTS)))).toEqual([
+    expect(Object.keys(JSON.parse(withCredential(object, key, storedFields("api-key", "json"))))).toEqual([
       "before",
       "apiKeySid",
       "authToken",
@@ -308,7 +310,7 @@ function scriptedProvider(answer: (name: string, input: Record<string, unknown>)
   } as unknown as SecretsManagerClient;
   const provider = new AwsSecretsManagerProvider(
     awsSecretsManagerConfigSchema.parse({ ...base, region: "eu-west-1" }),
-    { credentialKind: "api-key", baseDir: "/", env: {} },
+    { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} },
     { client, retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 1 } },
   );
   return { provider, calls };

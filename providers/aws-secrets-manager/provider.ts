@@ -38,28 +38,25 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod";
-import {
-  type CredentialKind,
-  credentialId,
-  type ProviderCapabilities,
-  type ProviderPreflight,
-  type RestorePoint,
-  type StoredCredential,
-  type StoreProvider,
-  type StoreSnapshot,
-  type WriteContext,
+import type {
+  ProviderCapabilities,
+  ProviderPreflight,
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
 import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
-import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { StoredFields } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
-import { credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import { parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
 import { beforeSend, callSignal, StoreFenceError, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
-  fieldNamesFor,
   parseRestorePoint,
   sameCredential,
   shellQuote,
@@ -155,8 +152,8 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   readonly #region: string | undefined;
   readonly #client: SecretsManagerClient;
   readonly #retry: RetryPolicy | undefined;
-  readonly #names: FieldNames;
-  readonly #kind: CredentialKind;
+  /** The run's credential type, as this store names its fields. */
+  readonly #fields: StoredFields;
   readonly #error: ErrorFactory;
 
   constructor(config: AwsSecretsManagerConfig, environment: ProviderEnvironment, options: AwsProviderOptions = {}) {
@@ -167,8 +164,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     this.#region = configuredRegion(config, environment);
     this.#client = options.client ?? fencedClient(new SecretsManagerClient(clientConfig(config, environment)));
     this.#retry = options.retry;
-    this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
-    this.#kind = environment.credentialKind;
+    this.#fields = new StoredFields(environment.credential, "json", config.fields);
   }
 
   /**
@@ -212,8 +208,8 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     );
     if (snapshot.credential === undefined) {
       notes.push(
-        `secret ${this.secretId} holds no complete ${this.#kind} credential yet; the first write adds the fields ` +
-          `${fieldNamesFor(this.#kind, this.#names).join(", ")} and keeps the others.`,
+        `secret ${this.secretId} holds no complete ${this.#fields.type} credential yet; the first write adds the fields ` +
+          `${this.#fields.names.join(", ")} and keeps the others.`,
       );
     }
     if (labels.pending !== undefined && labels.pending === labels.current) {
@@ -249,7 +245,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     if (response?.VersionId === undefined) return { credential: undefined, version: undefined };
     const text = this.#textOf(response, response.VersionId);
     return {
-      credential: credentialOf(this.#objectOf(text, response.VersionId), this.#kind, this.#names),
+      credential: this.#fields.fromStore(this.#objectOf(text, response.VersionId)),
       version: response.VersionId,
     };
   }
@@ -275,16 +271,16 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
-    assertCredentialKind(next, this.#kind, this.#error);
+    assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
-    const ours = versionIdFor(ctx.runId, credentialId(next));
+    const ours = versionIdFor(ctx.runId, this.#fields.idOf(next));
     const secret = await this.#describeSecret();
     this.#checkSameSecret(point, secret);
     const labels = this.#usableLabels(secret, ours);
 
     if (labels.current === ours) {
       // Written before (a retry, or a resume): make sure it holds what this run meant, and finish tidying.
-      const held = credentialOf(this.#objectOf(await this.#getVersion(ours), ours), this.#kind, this.#names);
+      const held = this.#fields.fromStore(this.#objectOf(await this.#getVersion(ours), ours));
       if (held === undefined || !sameCredential(held, next)) {
         throw this.#error(
           "needs-operator",
@@ -306,7 +302,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
 
     // Built on the version being replaced, read by id: versions never change, so this is exactly what it holds.
     const base = this.#objectOf(await this.#getVersion(point.previousVersionId), point.previousVersionId);
-    const text = withCredential(base, next, this.#names);
+    const text = withCredential(base, next, this.#fields);
     await this.#stage(ours, text, Object.hasOwn(secret.VersionIdsToStages ?? {}, ours));
     await this.#switchTo(ours, point.previousVersionId);
     const after = labelsOf((await this.#describeSecret()).VersionIdsToStages);
@@ -571,7 +567,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     const object = parseSecretObject(text);
     if (object !== undefined) return object;
     // Never quote the text or the parser's message: both are the secret.
-    const fields = fieldNamesFor(this.#kind, this.#names).map((field) => `"${field}": "..."`);
+    const fields = this.#fields.names.map((field) => `"${field}": "..."`);
     throw this.#error(
       "fatal",
       `version ${versionId} of secret ${this.secretId} is not a JSON object, so rotator cannot keep what else it ` +

@@ -1,5 +1,4 @@
 import * as z from "zod";
-import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { httpUrl, storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
@@ -43,7 +42,7 @@ export const awsSecretsManagerConfigSchema = z
         message: `the secret's ARN is in region ${arnRegion}, not ${entry.region}; drop "region" or make them agree`,
       });
     }
-    uniqueFieldNames(entry, JSON_FIELD_DEFAULTS, context);
+    uniqueFieldNames(entry, "json", context);
   })
   .describe(
     "An AWS Secrets Manager secret holding the credential as JSON. The new value is staged as AWSPENDING, read " +

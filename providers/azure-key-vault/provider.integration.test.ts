@@ -13,10 +13,18 @@ import { randomBytes } from "node:crypto";
 import { ClientSecretCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { isApiKey } from "../../src/credentials/api-key/credential.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { type KeyVaultServer, startKeyVaultServer } from "../../src/keyvault-emulator/server.js";
-import { type CredentialKind, credentialId, type StoredCredential } from "../contract.js";
+import type { StoredCredential } from "../contract.js";
+import {
+  type CredentialKind,
+  credentialId,
+  credentialToFields,
+  JSON_FIELD_DEFAULTS,
+} from "../contract-suite/credentials.js";
 import { rejection, runProviderContract, secretFreeRejection } from "../contract-suite/suite.js";
-import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";
+
 import { azureKeyVault } from "./index.js";
 import { AzureKeyVaultProvider, type RetryPolicy, TAG_KEY, TAG_RESTORES, TAG_RUN } from "./provider.js";
 
@@ -117,7 +125,7 @@ async function makeStore(
   const open = (overrides: { env?: Record<string, string>; retry?: RetryPolicy } = {}) =>
     new AzureKeyVaultProvider(
       config,
-      { credentialKind: kind, baseDir: "/", env: overrides.env ?? env },
+      { credential: credentialTypeOf(kind), baseDir: "/", env: overrides.env ?? env },
       { ca: kv.caPem, retry: overrides.retry ?? FAST },
     );
   return { name, app, config, env, open, provider: open() };
@@ -184,7 +192,7 @@ async function fixture(options: { seed?: boolean } = {}) {
   const old = newKey();
   const store = await makeStore(old, "api-key", options);
   const ctx = { runId: `run-${randomBytes(4).toString("hex")}` };
-  const secrets = [old.kind === "api-key" ? old.apiKeySecret : "", store.app.clientSecret, kv.client.clientSecret];
+  const secrets = [isApiKey(old) ? old.apiKeySecret : "", store.app.clientSecret, kv.client.clientSecret];
   return { ...store, old, ctx, secrets };
 }
 
@@ -218,7 +226,7 @@ describe("azure-key-vault against the Key Vault test server", () => {
       expect(latest.properties.tags).toEqual({
         ...OPERATOR_TAGS,
         [TAG_RUN]: ctx.runId,
-        [TAG_KEY]: next.kind === "api-key" ? next.apiKeySid : "",
+        [TAG_KEY]: isApiKey(next) ? next.apiKeySid : "",
       });
       expect(JSON.parse(latest.value ?? "")).toEqual({ ...OTHERS, ...credentialToFields(next, JSON_FIELD_DEFAULTS) });
     });
@@ -264,7 +272,7 @@ describe("azure-key-vault against the Key Vault test server", () => {
       const next = newKey();
       const written = await provider.write(next, restorePoint, ctx);
       const previousId = snapshot.version!;
-      const oldSecret = old.kind === "api-key" ? old.apiKeySecret : "";
+      const oldSecret = isApiKey(old) ? old.apiKeySecret : "";
 
       // From here a middlebox changes one character of the old secret in reads of the previous version.
       const text = (await admin.getSecret(name, { version: previousId })).value ?? "";
@@ -276,7 +284,7 @@ describe("azure-key-vault against the Key Vault test server", () => {
       });
       const error = await secretFreeRejection(
         provider.rollback(restorePoint, { ...ctx, newKeyId: credentialId(next) }),
-        [...secrets, oldSecret.slice(1), next.kind === "api-key" ? next.apiKeySecret : ""],
+        [...secrets, oldSecret.slice(1), isApiKey(next) ? next.apiKeySecret : ""],
         "needs-operator",
       );
       expect(kv.faults.get(fault.id)?.fired).toBeGreaterThan(0);
@@ -475,7 +483,7 @@ describe("azure-key-vault against the Key Vault test server", () => {
       const next = newKey();
       const error = await secretFreeRejection(
         provider.write(next, restorePoint, ctx),
-        [...secrets, next.kind === "api-key" ? next.apiKeySecret : ""],
+        [...secrets, isApiKey(next) ? next.apiKeySecret : ""],
         "fatal",
       );
       expect(error.message).toContain("permission denied");
@@ -492,7 +500,11 @@ describe("azure-key-vault against the Key Vault test server", () => {
       secretName: "Twilio-Prod",
       auth: { method: "default" },
     });
-    const provider = (await azureKeyVault.load())(entry, { credentialKind: "api-key", baseDir: "/", env: {} });
+    const provider = (await azureKeyVault.load())(entry, {
+      credential: credentialTypeOf("api-key"),
+      baseDir: "/",
+      env: {},
+    });
     expect(await provider.identity()).toEqual({
       key: "azure-key-vault:https://my-vault.vault.azure.net:443/secrets/twilio-prod",
       display: "Azure Key Vault secret Twilio-Prod at https://my-vault.vault.azure.net",

@@ -5,6 +5,7 @@
 import { inspect } from "node:util";
 import { ClientSecretCredential, DefaultAzureCredential } from "@azure/identity";
 import { beforeEach, describe, expect, it } from "vitest";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { rejection } from "../contract-suite/suite.js";
 import { storeEntrySchema } from "../registry.js";
 import { createCredential, ownAuthority } from "./credential.js";
@@ -96,7 +97,7 @@ describe("credential", () => {
     ).toBeInstanceOf(ClientSecretCredential);
     // An unset variable fails when the store is first used, not when the provider is made.
     const create = await azureKeyVault.load();
-    expect(() => create(config, { credentialKind: "api-key", baseDir: "/", env: {} })).not.toThrow();
+    expect(() => create(config, { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} })).not.toThrow();
   });
 
   it("an authority of its own (not Microsoft's) gets no instance discovery", () => {
@@ -109,7 +110,11 @@ describe("credential", () => {
 
   it("an unset client secret variable is a fatal StoreError naming it", async () => {
     const config = azureKeyVaultConfigSchema.parse({ ...base, auth: clientSecretAuth });
-    const provider = (await azureKeyVault.load())(config, { credentialKind: "api-key", baseDir: "/", env: {} });
+    const provider = (await azureKeyVault.load())(config, {
+      credential: credentialTypeOf("api-key"),
+      baseDir: "/",
+      env: {},
+    });
     const error = await rejection(provider.read());
     expect(error.kind).toBe("fatal");
     expect(error.message).toBe(

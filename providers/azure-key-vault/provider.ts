@@ -35,28 +35,25 @@
 import type { TokenCredential } from "@azure/identity";
 import { type KeyVaultSecret, SecretClient } from "@azure/keyvault-secrets";
 import * as z from "zod";
-import {
-  type CredentialKind,
-  credentialId,
-  type ProviderCapabilities,
-  type ProviderPreflight,
-  type RestorePoint,
-  type StoredCredential,
-  type StoreProvider,
-  type StoreSnapshot,
-  type WriteContext,
+import type {
+  ProviderCapabilities,
+  ProviderPreflight,
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
 import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
-import { type FieldNames, JSON_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
+import { StoredFields } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
-import { contentHash, credentialOf, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
+import { contentHash, parseSecretObject, type SecretObject, withCredential } from "../json-secret.js";
 import { beforeSend, callSignal, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
-  fieldNamesFor,
   parseRestorePoint,
   sameCredential,
   shellQuote,
@@ -153,8 +150,8 @@ export class AzureKeyVaultProvider implements StoreProvider {
   readonly #environment: ProviderEnvironment;
   readonly #options: AzureProviderOptions;
   readonly #retry: RetryPolicy | undefined;
-  readonly #names: FieldNames;
-  readonly #kind: CredentialKind;
+  /** The run's credential type, as this store names its fields. */
+  readonly #fields: StoredFields;
   readonly #error: ErrorFactory;
   #client: SecretClient | undefined;
 
@@ -166,8 +163,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     this.#environment = environment;
     this.#options = options;
     this.#retry = options.retry;
-    this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
-    this.#kind = environment.credentialKind;
+    this.#fields = new StoredFields(environment.credential, "json", config.fields);
     this.#error = storeErrors(config.name);
   }
 
@@ -196,8 +192,8 @@ export class AzureKeyVaultProvider implements StoreProvider {
     ];
     if (snapshot.credential === undefined) {
       notes.push(
-        `${this.#where()} holds no complete ${this.#kind} credential yet; the first write adds the fields ` +
-          `${fieldNamesFor(this.#kind, this.#names).join(", ")} and keeps the others.`,
+        `${this.#where()} holds no complete ${this.#fields.type} credential yet; the first write adds the fields ` +
+          `${this.#fields.names.join(", ")} and keeps the others.`,
       );
     }
     if (latest.contentType !== undefined && latest.contentType !== CONTENT_TYPE) {
@@ -243,9 +239,9 @@ export class AzureKeyVaultProvider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
-    assertCredentialKind(next, this.#kind, this.#error);
+    assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
-    const keyId = credentialId(next);
+    const keyId = this.#fields.idOf(next);
     const isOurs = (version: Version) => this.#isRunVersion(version, ctx.runId, keyId);
     const latest = await this.#existingLatest();
 
@@ -264,7 +260,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     if (latest.managed) throw this.#managedError();
 
     // Read, compare, then set: Key Vault has no conditional write (see the file comment).
-    const text = withCredential(this.#objectOf(latest), next, this.#names);
+    const text = withCredential(this.#objectOf(latest), next, this.#fields);
     const tags = { ...operatorTags(latest.tags), [TAG_RUN]: ctx.runId, [TAG_KEY]: keyId };
     const written = await this.#setAfterChecking(
       "set",
@@ -313,9 +309,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
       if (latest.text === (await previous()).text) return;
       throw this.#changedByOthers(previousId, latest.id);
     }
-    const ours =
-      this.#isRunVersion(latest, ctx.runId, ctx.newKeyId) &&
-      credentialIdOf(this.#credentialIn(latest)) === ctx.newKeyId;
+    const ours = this.#isRunVersion(latest, ctx.runId, ctx.newKeyId) && this.#heldId(latest) === ctx.newKeyId;
     if (!ours) throw this.#changedByOthers(previousId, latest.id);
 
     const before = await previous();
@@ -476,19 +470,24 @@ export class AzureKeyVaultProvider implements StoreProvider {
   }
 
   #snapshotOf(version: Version): StoreSnapshot {
-    return { credential: credentialOf(this.#objectOf(version), this.#kind, this.#names), version: version.id };
+    return { credential: this.#fields.fromStore(this.#objectOf(version)), version: version.id };
   }
 
   #credentialIn(version: Version): StoredCredential | undefined {
     const object = parseSecretObject(version.text);
-    return object === undefined ? undefined : credentialOf(object, this.#kind, this.#names);
+    return object === undefined ? undefined : this.#fields.fromStore(object);
+  }
+  /** The id of the credential a version holds, if it holds one. */
+  #heldId(version: Version): string | undefined {
+    const held = this.#credentialIn(version);
+    return held === undefined ? undefined : this.#fields.idOf(held);
   }
 
   #objectOf(version: Version): SecretObject {
     const object = parseSecretObject(version.text);
     if (object !== undefined) return object;
     // Never quote the value or the parser's message: both are the secret.
-    const fields = fieldNamesFor(this.#kind, this.#names).map((field) => `"${field}": "..."`);
+    const fields = this.#fields.names.map((field) => `"${field}": "..."`);
     throw this.#error(
       "fatal",
       `version ${version.id} of ${this.#where()} is not a JSON object, so rotator cannot keep what else it holds. ` +
@@ -699,10 +698,6 @@ function valueHash(text: string): string {
 /** The operator's tags: everything but rotator's own. */
 function operatorTags(tags: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([name]) => !name.startsWith("rotator-")));
-}
-
-function credentialIdOf(credential: StoredCredential | undefined): string | undefined {
-  return credential === undefined ? undefined : credentialId(credential);
 }
 
 /** How long a 429 asked to wait (its summary keeps Retry-After), in ms. */

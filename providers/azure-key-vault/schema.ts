@@ -1,5 +1,4 @@
 import * as z from "zod";
-import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { envReference, storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
@@ -74,7 +73,7 @@ export const azureKeyVaultConfigSchema = z
           "the vault's host, for a private endpoint under another domain or a test server. Default false.",
       ),
   })
-  .superRefine((entry, context) => uniqueFieldNames(entry, JSON_FIELD_DEFAULTS, context))
+  .superRefine((entry, context) => uniqueFieldNames(entry, "json", context))
   .describe(
     "An Azure Key Vault secret holding the credential as JSON. Each write sets a new version tagged with the run; " +
       "rollback sets the previous version's value again (Key Vault has no labels to move back).",

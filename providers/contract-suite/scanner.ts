@@ -6,7 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { expect } from "vitest";
-import { type CredentialKind, credentialId, type RestorePoint, type StoredCredential } from "../contract.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
+import { credentialId } from "../../src/credentials/stored.js";
+import type { RestorePoint, StoredCredential } from "../contract.js";
 import { StoreError, type StoreErrorKind } from "../errors.js";
 import type { ContractStore } from "./types.js";
 
@@ -58,33 +60,29 @@ function scanText(secrets: readonly string[], text: string, what: string): void 
 /** The made-up credentials of one test, and the checks that none of their secrets (or the harness's) leaks. */
 export class ContractRun {
   readonly ctx = { runId: `contract-${randomBytes(6).toString("hex")}` };
-  readonly #kind: CredentialKind;
+  /** The credential type (`credential.type`) the test writes. */
+  readonly #kind: string;
   readonly #accountSid = `AC${randomBytes(16).toString("hex")}`;
   readonly #secrets: string[] = [];
   #store: Pick<ContractStore, "secrets"> | undefined;
 
-  constructor(kind: CredentialKind) {
+  constructor(kind: string) {
     this.#kind = kind;
   }
 
-  /** A new credential of the test's kind, on the test's account, shaped like Twilio's. */
+  /**
+   * A new credential of the test's type, on the test's account: every field its definition lists made up, the
+   * secret ones as long as Twilio's secrets (and remembered for the scan), the others shaped like a SID.
+   */
   credential(): StoredCredential {
-    if (this.#kind === "api-key") {
-      const apiKeySecret = randomBytes(24)
-        .toString("base64")
-        .replace(/[^A-Za-z0-9]/g, "x")
-        .slice(0, 32);
-      this.#secrets.push(apiKeySecret);
-      return {
-        kind: "api-key",
-        accountSid: this.#accountSid,
-        apiKeySid: `SK${randomBytes(16).toString("hex")}`,
-        apiKeySecret,
-      };
+    const fields: Record<string, string> = {};
+    for (const field of credentialTypeOf(this.#kind).fields) {
+      if (field.key === "accountSid") continue;
+      const value = field.secret ? madeUpSecret() : `SK${randomBytes(16).toString("hex")}`;
+      if (field.secret) this.#secrets.push(value);
+      fields[field.key] = value;
     }
-    const authToken = randomBytes(16).toString("hex");
-    this.#secrets.push(authToken);
-    return { kind: "auth-token", accountSid: this.#accountSid, authToken };
+    return { ...fields, kind: this.#kind, accountSid: this.#accountSid };
   }
 
   /** The context of rollback and release for a run that wrote `next`. */
@@ -142,4 +140,12 @@ function describeError(error: unknown): string {
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join("\n");
+}
+
+/** 32 letters and digits, like a key's secret. */
+function madeUpSecret(): string {
+  return randomBytes(24)
+    .toString("base64")
+    .replace(/[^A-Za-z0-9]/g, "x")
+    .slice(0, 32);
 }

@@ -26,7 +26,9 @@
  *
  * Test-only: it imports vitest, and tsconfig.build.json keeps it out of the build.
  */
+
 import { describe, expect, it, onTestFinished } from "vitest";
+import { registeredCredentialTypes } from "../../src/credentials/registry.js";
 import type { StoreProvider } from "../contract.js";
 import { declareRaceCases } from "./cases/races.js";
 import { declareReadCases } from "./cases/read.js";
@@ -54,7 +56,7 @@ export function runProviderContract<const Options extends ContractOptions>(
   harness: ContractHarness<NoInfer<ContractStoreFor<Options>>>,
   options: Options,
 ): void {
-  const kinds = options.kinds ?? ["api-key", "auth-token"];
+  const kinds = options.kinds ?? registeredCredentialTypes().map((type) => type.type);
   const { capabilities, timeout } = options;
   const intercepts = options.interceptsWrites === true;
 

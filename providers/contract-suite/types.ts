@@ -1,5 +1,6 @@
 /** What a harness offers the contract suite, and the options that decide which cases apply. */
-import type { CredentialKind, ProviderCapabilities, StoredCredential, StoreProvider } from "../contract.js";
+import type { ProviderCapabilities, StoredCredential, StoreProvider } from "../contract.js";
+import type { CredentialKind } from "./credentials.js";
 
 /** One isolated store made for one test. */
 export interface ContractStore {
@@ -67,7 +68,7 @@ export interface ContractOptions {
    * store with no request to intercept (a file).
    */
   interceptsWrites?: boolean;
-  /** Credential kinds to run the suite for; default both. */
+  /** Credential types to run the suite for; default every registered one. */
   kinds?: readonly CredentialKind[];
   /** Per-test timeout in milliseconds, for stores behind a network. */
   timeout?: number;

@@ -18,15 +18,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { CredentialKind, RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
-import { credentialId } from "../contract.js";
+import type { ApiKeyCredential } from "../../src/credentials/api-key/credential.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
+import type { RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
+import type { CredentialKind } from "../contract-suite/credentials.js";
+import {
+  credentialId,
+  credentialToFields,
+  DOTENV_FIELD_DEFAULTS,
+  fieldNamesOf,
+} from "../contract-suite/credentials.js";
+
 import {
   type ContractStore,
   makeDirectoryUnwritable,
   rejection,
   runProviderContract,
 } from "../contract-suite/suite.js";
-import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
+
 import { dotenvFile } from "./index.js";
 import { DotenvFileProvider } from "./provider.js";
 
@@ -82,10 +91,7 @@ function envFile(credential: StoredCredential | undefined): string {
 }
 
 function credentialVariables(kind: CredentialKind): string[] {
-  const names = DOTENV_FIELD_DEFAULTS;
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
+  return fieldNamesOf(kind, DOTENV_FIELD_DEFAULTS);
 }
 
 /** Clear the immutable attribute anywhere under `directory` (a failed test may leave one set), then delete it. */
@@ -104,7 +110,7 @@ async function makeStore(
   await chmod(path, 0o600);
   // A relative path, resolved against the config file's directory.
   const config = dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: "twilio.env" });
-  const open = () => new DotenvFileProvider(config, { credentialKind: kind, baseDir: dir, env: {} });
+  const open = () => new DotenvFileProvider(config, { credential: credentialTypeOf(kind), baseDir: dir, env: {} });
   const variables = credentialVariables(kind);
   return {
     dir,
@@ -146,7 +152,7 @@ describe("dotenv-file", () => {
   });
 
   let sequence = 0;
-  function newKey(): StoredCredential & { kind: "api-key" } {
+  function newKey(): ApiKeyCredential {
     sequence++;
     return {
       kind: "api-key",
@@ -173,7 +179,7 @@ describe("dotenv-file", () => {
       ...options.config,
     });
     const open = (kind: CredentialKind = "api-key") =>
-      new DotenvFileProvider(config, { credentialKind: kind, baseDir: dir, env: {} });
+      new DotenvFileProvider(config, { credential: credentialTypeOf(kind), baseDir: dir, env: {} });
     return { dir, path, provider: open(), open };
   }
 
@@ -240,7 +246,7 @@ describe("dotenv-file", () => {
       cleanups.push(() => rm(viaLink, { force: true }));
       const other = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "other", type: "dotenv-file", path: join(viaLink, "twilio.env") }),
-        { credentialKind: "api-key", baseDir: "/", env: {} },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} },
       );
       const [mine, theirs] = await Promise.all([provider.identity(), other.identity()]);
       const real = await realpath(path);
@@ -336,7 +342,7 @@ describe("dotenv-file", () => {
       await symlink(path, link);
       const provider = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: link }),
-        { credentialKind: "api-key", baseDir: "/", env: {} },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} },
       );
       expect((await provider.preflight()).notes.join("\n")).toContain("is a symlink");
       const next = newKey();
@@ -371,7 +377,7 @@ describe("dotenv-file", () => {
       await rm(path);
       const provider = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: "twilio.env" }),
-        { credentialKind: "api-key", baseDir: dir, env: {} },
+        { credential: credentialTypeOf("api-key"), baseDir: dir, env: {} },
       );
       const error = await rejection(provider.preflight());
       expect(error.kind).toBe("fatal");
@@ -463,7 +469,7 @@ describe("dotenv-file", () => {
 
       const resumed = new DotenvFileProvider(
         dotenvFile.configSchema.parse({ name: "host", type: "dotenv-file", path: join(dir, "twilio.env") }),
-        { credentialKind: "api-key", baseDir: "/elsewhere", env: {} },
+        { credential: credentialTypeOf("api-key"), baseDir: "/elsewhere", env: {} },
       );
       await resumed.rollback(JSON.parse(JSON.stringify(restorePoint)), rollbackCtx(next));
       expect(await readFile(path)).toEqual(before);

@@ -17,38 +17,23 @@ import { constants } from "node:fs";
 import { access, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import * as z from "zod";
-import {
-  type CredentialKind,
-  credentialId,
-  type ProviderCapabilities,
-  type ProviderPreflight,
-  type RestorePoint,
-  type StoredCredential,
-  type StoreProvider,
-  type StoreSnapshot,
-  type WriteContext,
+import type {
+  ProviderCapabilities,
+  ProviderPreflight,
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
 import { failureKind } from "../error-kit/classify.js";
 import { withRetries } from "../error-kit/retry.js";
 import type { StoreError, StoreErrorKind } from "../errors.js";
-import {
-  credentialToFields,
-  DOTENV_FIELD_DEFAULTS,
-  type FieldNames,
-  fieldsToCredential,
-  withFieldDefaults,
-} from "../fields.js";
+import { StoredFields } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
 import { beforeSend, StoreFenceError, storeChange } from "../store-call.js";
-import {
-  assertCredentialKind,
-  type ErrorFactory,
-  fieldNamesFor,
-  parseRestorePoint,
-  shellQuote,
-  storeErrors,
-} from "../toolkit.js";
+import { assertCredentialKind, type ErrorFactory, parseRestorePoint, shellQuote, storeErrors } from "../toolkit.js";
 import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
 import {
   createFileOnce,
@@ -98,8 +83,8 @@ export class DotenvFileProvider implements StoreProvider {
   /** The configured file, absolute. */
   readonly path: string;
   readonly #backupDir: string | undefined;
-  readonly #names: FieldNames;
-  readonly #kind: CredentialKind;
+  /** The run's credential type, as this store names its fields. */
+  readonly #fields: StoredFields;
   readonly #error: ErrorFactory;
 
   constructor(config: DotenvFileConfig, environment: ProviderEnvironment) {
@@ -107,8 +92,7 @@ export class DotenvFileProvider implements StoreProvider {
     this.#error = storeErrors(config.name);
     this.path = resolve(environment.baseDir, config.path);
     this.#backupDir = config.backupDir === undefined ? undefined : resolve(environment.baseDir, config.backupDir);
-    this.#names = withFieldDefaults(DOTENV_FIELD_DEFAULTS, config.fields);
-    this.#kind = environment.credentialKind;
+    this.#fields = new StoredFields(environment.credential, "dotenv", config.fields);
   }
 
   describe(): string {
@@ -153,7 +137,7 @@ export class DotenvFileProvider implements StoreProvider {
     const snapshot = this.#snapshotOf(bytes);
     const notes: string[] = [];
     if (real !== this.path) notes.push(`${this.path} is a symlink; rotator replaces the file it points to, ${real}.`);
-    const keys = new Set(fieldNamesFor(this.#kind, this.#names));
+    const keys = new Set(this.#fields.names);
     const counts = new Map<string, number>();
     for (const entry of parseDotenv(bytes)) {
       if (keys.has(entry.key)) counts.set(entry.key, (counts.get(entry.key) ?? 0) + 1);
@@ -216,13 +200,13 @@ export class DotenvFileProvider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
-    assertCredentialKind(next, this.#kind, this.#error);
+    assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
     const { real, stats } = await this.#locate();
     await this.#fenceOutEarlierWriters(real);
     this.#refuseLooseMode(stats);
     const bytes = await this.#read(real);
-    const updated = updateDotenv(bytes, credentialToFields(next, this.#names));
+    const updated = updateDotenv(bytes, this.#fields.toStore(next));
     if (updated.equals(bytes)) return contentVersion(bytes); // already written (a retry, or a resume)
 
     if (contentVersion(bytes) !== point.hashBefore) {
@@ -269,8 +253,8 @@ export class DotenvFileProvider implements StoreProvider {
     const held = this.#credentialIn(current);
     const ours =
       held !== undefined &&
-      credentialId(held) === ctx.newKeyId &&
-      updateDotenv(backup, credentialToFields(held, this.#names)).equals(current);
+      this.#fields.idOf(held) === ctx.newKeyId &&
+      updateDotenv(backup, this.#fields.toStore(held)).equals(current);
     if (!ours) {
       throw this.#error(
         "needs-operator",
@@ -312,7 +296,7 @@ export class DotenvFileProvider implements StoreProvider {
   }
 
   #credentialIn(bytes: Uint8Array): StoredCredential | undefined {
-    return fieldsToCredential(this.#kind, Object.fromEntries(dotenvValues(bytes)), this.#names);
+    return this.#fields.fromStore(Object.fromEntries(dotenvValues(bytes)));
   }
 
   #restorePoint(restorePoint: RestorePoint): DotenvRestorePoint {

@@ -1,24 +1,16 @@
 import * as z from "zod";
-import { DOTENV_FIELD_DEFAULTS } from "../fields.js";
-import { storeEntryBase } from "../schema-parts.js";
-import { uniqueFieldNames } from "../toolkit.js";
+import { fieldNamesFor, storeEntryBase } from "../schema-parts.js";
+import { storeFieldNames, uniqueFieldNames } from "../toolkit.js";
 
 const variableName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name: letters, digits and '_', not starting with a digit");
 
 /** Like the shared `fields`, but each name must be a variable name a dotenv file (and a shell) can hold. */
-const dotenvFieldNames = z
-  .strictObject({
-    accountSid: variableName.optional(),
-    apiKeySid: variableName.optional(),
-    apiKeySecret: variableName.optional(),
-    authToken: variableName.optional(),
-  })
-  .describe(
-    "Names of the variables the credential is stored under, if not TWILIO_ACCOUNT_SID, TWILIO_API_KEY, " +
-      "TWILIO_API_SECRET and TWILIO_AUTH_TOKEN.",
-  );
+const defaults = [...storeFieldNames("dotenv", undefined).values()];
+const dotenvFieldNames = fieldNamesFor(variableName).describe(
+  `Names of the variables the credential is stored under, if not ${defaults.slice(0, -1).join(", ")} and ${defaults.at(-1)}.`,
+);
 
 export const dotenvFileConfigSchema = z
   .strictObject({
@@ -42,7 +34,7 @@ export const dotenvFileConfigSchema = z
       ),
   })
   .superRefine((entry, context) => {
-    uniqueFieldNames(entry, DOTENV_FIELD_DEFAULTS, context, "variable name");
+    uniqueFieldNames(entry, "dotenv", context, "variable name");
   })
   .describe("A dotenv file on this host, rewritten in place; every other line is kept as it is.");
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import {
   deleteNamespace,
@@ -21,9 +22,16 @@ import {
   secretStoreRules,
   unique,
 } from "../../test/harness/kubernetes.js";
-import { type CredentialKind, credentialId, type StoredCredential } from "../contract.js";
+import type { StoredCredential } from "../contract.js";
+import {
+  type CredentialKind,
+  credentialId,
+  credentialToFields,
+  DOTENV_FIELD_DEFAULTS,
+  fieldNamesOf,
+} from "../contract-suite/credentials.js";
 import { rejection, runProviderContract } from "../contract-suite/suite.js";
-import { credentialToFields, DOTENV_FIELD_DEFAULTS } from "../fields.js";
+
 import { kubernetesSecret } from "./index.js";
 import { KubernetesSecretProvider } from "./provider.js";
 
@@ -53,10 +61,7 @@ function keysOf(credential: StoredCredential): Record<string, string> {
 }
 
 function credentialKeys(kind: CredentialKind): string[] {
-  const names = DOTENV_FIELD_DEFAULTS;
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
+  return fieldNamesOf(kind, DOTENV_FIELD_DEFAULTS);
 }
 
 async function seedSecret(name: string, values: Record<string, string>, extra: Record<string, unknown> = {}) {
@@ -102,7 +107,8 @@ function contractHarness(empty: "absent" | "others-only") {
         token: { env: TOKEN_ENV },
       });
       const env = { [TOKEN_ENV]: identity.token };
-      const open = () => new KubernetesSecretProvider(config, { credentialKind: kind, baseDir: "/", env });
+      const open = () =>
+        new KubernetesSecretProvider(config, { credential: credentialTypeOf(kind), baseDir: "/", env });
       const raw = () => secretData(admin, namespace, secretName);
       const keys = credentialKeys(kind);
       return {
@@ -196,7 +202,7 @@ async function k8sStore(
     ...options.config,
   });
   const provider = new KubernetesSecretProvider(config, {
-    credentialKind: "api-key",
+    credential: credentialTypeOf("api-key"),
     baseDir: "/",
     env: { [TOKEN_ENV]: identity.token },
   });
@@ -292,7 +298,7 @@ describe("kubernetes-secret: reaching the API server", () => {
           kubeconfig,
           ...(context === undefined ? {} : { context }),
         }),
-        { credentialKind: "api-key", baseDir: "/", env: {} },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: {} },
       );
     expect((await open("test").read()).credential).toEqual(OLD);
     const error = await rejection(open("prod").read());
@@ -305,7 +311,7 @@ describe("kubernetes-secret: reaching the API server", () => {
     const kubeconfig = identity.kubeconfig(scratch);
     const entry = { name: "k8s", type: "kubernetes-secret", namespace, secretName };
     const viaEnv = new KubernetesSecretProvider(kubernetesSecret.configSchema.parse(entry), {
-      credentialKind: "api-key",
+      credential: credentialTypeOf("api-key"),
       baseDir: "/",
       env: { KUBECONFIG: kubeconfig, HOME: scratch },
     });
@@ -315,7 +321,7 @@ describe("kubernetes-secret: reaching the API server", () => {
         server: endpoints.kubernetes.server.replace("127.0.0.1", "localhost"),
         token: { env: TOKEN_ENV },
       }),
-      { credentialKind: "api-key", baseDir: "/", env: { [TOKEN_ENV]: identity.token } },
+      { credential: credentialTypeOf("api-key"), baseDir: "/", env: { [TOKEN_ENV]: identity.token } },
     );
     expect((await viaEnv.read()).credential).toBeUndefined();
     expect((await viaEnv.identity()).key).toBe((await viaToken.identity()).key);
@@ -325,7 +331,7 @@ describe("kubernetes-secret: reaching the API server", () => {
   it("no kubeconfig anywhere: a fatal error that says what to give", async () => {
     const provider = new KubernetesSecretProvider(
       kubernetesSecret.configSchema.parse({ name: "k8s", type: "kubernetes-secret", namespace, secretName: "twilio" }),
-      { credentialKind: "api-key", baseDir: "/", env: { HOME: scratch } },
+      { credential: credentialTypeOf("api-key"), baseDir: "/", env: { HOME: scratch } },
     );
     const error = await rejection(provider.preflight());
     expect(error.kind).toBe("fatal");

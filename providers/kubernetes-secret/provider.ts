@@ -22,28 +22,20 @@
  */
 import type * as K8s from "@kubernetes/client-node";
 import * as z from "zod";
-import {
-  type CredentialKind,
-  credentialId,
-  type ProviderCapabilities,
-  type ProviderPreflight,
-  type RestorePoint,
-  type StoredCredential,
-  type StoreProvider,
-  type StoreSnapshot,
-  type StoreSync,
-  type WriteContext,
+import type {
+  ProviderCapabilities,
+  ProviderPreflight,
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  StoreSync,
+  WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
 import { type RetryPolicy, withRetries } from "../error-kit/retry.js";
 import type { StoreError } from "../errors.js";
-import {
-  credentialToFields,
-  DOTENV_FIELD_DEFAULTS,
-  type FieldNames,
-  fieldsToCredential,
-  withFieldDefaults,
-} from "../fields.js";
+import { StoredFields } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { contentHash } from "../json-secret.js";
 import { type AccessNeed, describeNeeds, missingAccess, roleRules } from "../kubernetes-api/access.js";
@@ -54,14 +46,7 @@ import {
   resolveKubeConfig,
 } from "../kubernetes-api/client.js";
 import { apiFailure, isConflict, isNotFound } from "../kubernetes-api/errors.js";
-import {
-  assertCredentialKind,
-  type ErrorFactory,
-  fieldNamesFor,
-  parseRestorePoint,
-  sameCredential,
-  storeErrors,
-} from "../toolkit.js";
+import { assertCredentialKind, type ErrorFactory, parseRestorePoint, sameCredential, storeErrors } from "../toolkit.js";
 import type { KubernetesSecretConfig } from "./schema.js";
 
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "rotator" };
@@ -111,8 +96,8 @@ export class KubernetesSecretProvider implements StoreProvider {
   readonly #config: KubernetesSecretConfig;
   readonly #environment: ProviderEnvironment;
   readonly #options: KubernetesSecretOptions;
-  readonly #kind: CredentialKind;
-  readonly #names: FieldNames;
+  /** The run's credential type, as this store names its fields. */
+  readonly #fields: StoredFields;
   readonly #error: ErrorFactory;
   #client: Promise<KubernetesClient> | undefined;
 
@@ -123,8 +108,7 @@ export class KubernetesSecretProvider implements StoreProvider {
     this.#config = config;
     this.#environment = environment;
     this.#options = options;
-    this.#kind = environment.credentialKind;
-    this.#names = withFieldDefaults(DOTENV_FIELD_DEFAULTS, config.fields);
+    this.#fields = new StoredFields(environment.credential, "dotenv", config.fields);
     this.#error = storeErrors(config.name);
     if (config.syncedFrom !== undefined) {
       this.sync = {
@@ -231,10 +215,10 @@ export class KubernetesSecretProvider implements StoreProvider {
 
   async write(next: StoredCredential, restorePoint: RestorePoint, _ctx: WriteContext): Promise<string | undefined> {
     this.#refuseSynced("write");
-    assertCredentialKind(next, this.#kind, this.#error);
+    assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
     const secret = await this.#get(this.secretName);
-    const fields = encode(credentialToFields(next, this.#names));
+    const fields = encode(this.#fields.toStore(next));
     if (secret === undefined) {
       if (point.previousResourceVersion !== null) throw this.#deletedByOthers();
       return this.#create(fields);
@@ -291,7 +275,7 @@ export class KubernetesSecretProvider implements StoreProvider {
         continue;
       }
       const held = this.#credentialOf(secret);
-      const holdsNew = held !== undefined && credentialId(held) === ctx.newKeyId;
+      const holdsNew = held !== undefined && this.#fields.idOf(held) === ctx.newKeyId;
       if (point.previousResourceVersion === null) {
         if (!holdsNew) throw this.#changedByOthers(point);
         const deleted = await this.#deleteIfUnchanged(this.secretName, secret, "delete the Secret this run created");
@@ -302,7 +286,7 @@ export class KubernetesSecretProvider implements StoreProvider {
       if (!holdsNew) throw this.#changedByOthers(point);
       const previous = await this.#readBackup(point, ctx.runId);
       const data: Record<string, string> = { ...(secret.data ?? {}) };
-      for (const key of fieldNamesFor(this.#kind, this.#names)) {
+      for (const key of this.#fields.names) {
         const value = previous[key];
         if (value === undefined) delete data[key];
         else data[key] = Buffer.from(value, "utf8").toString("base64");
@@ -679,13 +663,13 @@ export class KubernetesSecretProvider implements StoreProvider {
   }
 
   #credentialOf(secret: K8s.V1Secret): StoredCredential | undefined {
-    return fieldsToCredential(this.#kind, decode(secret.data), this.#names);
+    return this.#fields.fromStore(decode(secret.data));
   }
 
   /** The credential's keys the data has, with their values: what a backup keeps and a rollback puts back. */
   #credentialKeys(data: Record<string, string>): Record<string, string> {
     const keys: Record<string, string> = {};
-    for (const key of fieldNamesFor(this.#kind, this.#names)) {
+    for (const key of this.#fields.names) {
       const value = data[key];
       if (value !== undefined) keys[key] = value;
     }

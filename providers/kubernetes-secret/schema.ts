@@ -1,8 +1,7 @@
 import * as z from "zod";
-import { DOTENV_FIELD_DEFAULTS, withFieldDefaults } from "../fields.js";
 import { connectionFields, namespaceName, objectName, refineConnection } from "../kubernetes-api/schema.js";
 import { storeEntryBase, storeName } from "../schema-parts.js";
-import { uniqueFieldNames } from "../toolkit.js";
+import { storeFieldNames, uniqueFieldNames } from "../toolkit.js";
 
 /** What the API server accepts as a key of a Secret's data. */
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -30,8 +29,8 @@ export const kubernetesSecretConfigSchema = z
   })
   .superRefine((entry, context) => {
     // Pods usually take the Secret as environment variables: the dotenv names are the defaults.
-    uniqueFieldNames(entry, DOTENV_FIELD_DEFAULTS, context, "key");
-    for (const [field, key] of Object.entries(withFieldDefaults(DOTENV_FIELD_DEFAULTS, entry.fields))) {
+    uniqueFieldNames(entry, "dotenv", context, "key");
+    for (const [field, key] of storeFieldNames("dotenv", entry.fields)) {
       if (!SECRET_KEY.test(key) || key.length > 253) {
         context.addIssue({
           code: "custom",

@@ -8,13 +8,17 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
+import type { ApiKeyCredential } from "../../src/credentials/api-key/credential.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { type RunningServers, type ServerEndpoints, startServers, vaultClient } from "../../test/harness/servers.js";
-import type { CredentialKind, StoredCredential } from "../contract.js";
-import { credentialId } from "../contract.js";
+import type { StoredCredential } from "../contract.js";
+import type { CredentialKind } from "../contract-suite/credentials.js";
+import { credentialId, credentialToFields, fieldNamesOf, JSON_FIELD_DEFAULTS } from "../contract-suite/credentials.js";
+
 import { rejection, runProviderContract } from "../contract-suite/suite.js";
 import type { StoreError } from "../errors.js";
-import { credentialToFields, JSON_FIELD_DEFAULTS } from "../fields.js";
+
 import { vaultKv2 } from "./index.js";
 import { VaultKv2Provider } from "./provider.js";
 
@@ -115,7 +119,7 @@ async function vaultStore(options: StoreOptions = {}) {
   const open = (kind: CredentialKind = options.kind ?? "api-key", overrides: Record<string, unknown> = {}) =>
     new VaultKv2Provider(
       vaultKv2.configSchema.parse({ ...config, ...overrides }),
-      { credentialKind: kind, baseDir: "/", env },
+      { credential: credentialTypeOf(kind), baseDir: "/", env },
       { retry: FAST_RETRY },
     );
   return { mount, path, token, policyName, setPolicy, config, env, open, provider: open() };
@@ -126,10 +130,7 @@ function fields(credential: StoredCredential): Record<string, string> {
 }
 
 function credentialKeys(kind: CredentialKind): string[] {
-  const names = JSON_FIELD_DEFAULTS;
-  return kind === "api-key"
-    ? [names.accountSid, names.apiKeySid, names.apiKeySecret]
-    : [names.accountSid, names.authToken];
+  return fieldNamesOf(kind, JSON_FIELD_DEFAULTS);
 }
 
 /** The AppRole auth mount the contract's AppRole stores log in at, enabled once per file. */
@@ -210,7 +211,7 @@ function contractHarness(empty: "absent" | "others-only", auth: "token" | "appro
         auth: authConfig,
       });
       // Through the definition, as the registry builds it.
-      const open = () => new VaultKv2Provider(config, { credentialKind: kind, baseDir: "/", env });
+      const open = () => new VaultKv2Provider(config, { credential: credentialTypeOf(kind), baseDir: "/", env });
       const keys = credentialKeys(kind);
       const raw = () => currentData(mount, path);
       return {
@@ -274,7 +275,7 @@ async function vaultProxy(hook: (request: { method: string; path: string }) => P
 }
 
 let sequence = 0;
-function newKey(): StoredCredential & { kind: "api-key" } {
+function newKey(): ApiKeyCredential {
   sequence++;
   return {
     kind: "api-key",
@@ -384,7 +385,7 @@ describe("vault-kv2 against OpenBao", () => {
       onTestFinished(() => proxy.close());
       const throughProxy = new VaultKv2Provider(
         vaultKv2.configSchema.parse({ ...store.config, address: proxy.endpoint }),
-        { credentialKind: "api-key", baseDir: "/", env: store.env },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: store.env },
         { retry: FAST_RETRY },
       );
       onTestFinished(() => throughProxy.close());
@@ -655,7 +656,7 @@ describe("vault-kv2 against OpenBao", () => {
         auth: { method: "token", token: { env: TOKEN_ENV } },
       });
       const provider = new VaultKv2Provider(config, {
-        credentialKind: "api-key",
+        credential: credentialTypeOf("api-key"),
         baseDir: "/",
         env: { [TOKEN_ENV]: endpoints.vault.token },
       });
@@ -700,7 +701,7 @@ describe("vault-kv2 against OpenBao", () => {
       });
       return new VaultKv2Provider(
         config,
-        { credentialKind: "api-key", baseDir: "/", env: { ROTATOR_TEST_SECRET_ID: secretId } },
+        { credential: credentialTypeOf("api-key"), baseDir: "/", env: { ROTATOR_TEST_SECRET_ID: secretId } },
         { retry: FAST_RETRY },
       );
     }
@@ -788,7 +789,7 @@ describe("vault-kv2 during an outage (a dedicated OpenBao)", () => {
     });
     return new VaultKv2Provider(
       config,
-      { credentialKind: "api-key", baseDir: "/", env: { [TOKEN_ENV]: own.endpoints.vault.token } },
+      { credential: credentialTypeOf("api-key"), baseDir: "/", env: { [TOKEN_ENV]: own.endpoints.vault.token } },
       { retry: FAST_RETRY },
     );
   }

@@ -13,7 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect, promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CredentialKind, StoredCredential } from "../contract.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
+import type { StoredCredential } from "../contract.js";
+import type { CredentialKind } from "../contract-suite/credentials.js";
 import { rejection } from "../contract-suite/suite.js";
 import type { StoreError } from "../errors.js";
 import { storeEntrySchema } from "../registry.js";
@@ -55,7 +57,11 @@ function provider(
   kind: CredentialKind = "api-key",
   baseDir = "/",
 ) {
-  return new VaultKv2Provider(config(overrides), { credentialKind: kind, baseDir, env }, { retry: FAST_RETRY });
+  return new VaultKv2Provider(
+    config(overrides),
+    { credential: credentialTypeOf(kind), baseDir, env },
+    { retry: FAST_RETRY },
+  );
 }
 
 const key: StoredCredential = {
@@ -204,7 +210,7 @@ describe("vault-kv2 config", () => {
     );
     expect(
       new VaultKv2Provider(config({ address: "https://vault:8200/" }), {
-        credentialKind: "api-key",
+        credential: credentialTypeOf("api-key"),
         baseDir: "/",
         env: {},
       }).describe(),

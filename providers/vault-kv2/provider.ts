@@ -19,38 +19,23 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as z from "zod";
-import {
-  type CredentialKind,
-  credentialId,
-  type ProviderCapabilities,
-  type ProviderPreflight,
-  type RestorePoint,
-  type StoredCredential,
-  type StoreProvider,
-  type StoreSnapshot,
-  type WriteContext,
+import type {
+  ProviderCapabilities,
+  ProviderPreflight,
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
 import type { RetryPolicy } from "../error-kit/retry.js";
 import { StoreError } from "../errors.js";
-import {
-  credentialToFields,
-  type FieldNames,
-  fieldsToCredential,
-  JSON_FIELD_DEFAULTS,
-  withFieldDefaults,
-} from "../fields.js";
+import { StoredFields } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { contentHash } from "../json-secret.js";
 import { storeChange } from "../store-call.js";
-import {
-  assertCredentialKind,
-  type ErrorFactory,
-  fieldNamesFor,
-  parseRestorePoint,
-  sameCredential,
-  storeErrors,
-} from "../toolkit.js";
+import { assertCredentialKind, type ErrorFactory, parseRestorePoint, sameCredential, storeErrors } from "../toolkit.js";
 import { createSession, type VaultSession } from "./auth.js";
 import { VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
 import { type Needed, storeErrorFor, VaultRequestFailure } from "./errors.js";
@@ -151,8 +136,8 @@ export class VaultKv2Provider implements StoreProvider {
   readonly #config: VaultKv2Config;
   readonly #environment: ProviderEnvironment;
   readonly #options: VaultKv2Options;
-  readonly #kind: CredentialKind;
-  readonly #names: FieldNames;
+  /** The run's credential type, as this store names its fields. */
+  readonly #fields: StoredFields;
   readonly #error: ErrorFactory;
   #connection: Promise<Connection> | undefined;
   /** The token's policies, once preflight looked them up: messages name the policy to change. */
@@ -168,8 +153,7 @@ export class VaultKv2Provider implements StoreProvider {
     this.#config = config;
     this.#environment = environment;
     this.#options = options;
-    this.#kind = environment.credentialKind;
-    this.#names = withFieldDefaults(JSON_FIELD_DEFAULTS, config.fields);
+    this.#fields = new StoredFields(environment.credential, "json", config.fields);
   }
 
   describe(): string {
@@ -243,7 +227,7 @@ export class VaultKv2Provider implements StoreProvider {
       );
     } else if (snapshot.credential === undefined) {
       notes.push(
-        `${this.#where()} holds no complete ${this.#kind} credential under the keys ${fieldNamesFor(this.#kind, this.#names).join(", ")}; ` +
+        `${this.#where()} holds no complete ${this.#fields.type} credential under the keys ${this.#fields.names.join(", ")}; ` +
           "the write adds them and keeps the other keys.",
       );
     }
@@ -276,7 +260,7 @@ export class VaultKv2Provider implements StoreProvider {
   }
 
   async write(next: StoredCredential, restorePoint: RestorePoint, _ctx: WriteContext): Promise<string | undefined> {
-    assertCredentialKind(next, this.#kind, this.#error);
+    assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
     const previous = point.previousVersion;
     const current = await this.#readCurrent();
@@ -294,7 +278,7 @@ export class VaultKv2Provider implements StoreProvider {
       );
     }
 
-    const data: SecretData = { ...current.data, ...credentialToFields(next, this.#names) };
+    const data: SecretData = { ...current.data, ...this.#fields.toStore(next) };
     const capability = previous > 0 ? "update" : "create";
     let written: number;
     try {
@@ -511,20 +495,19 @@ export class VaultKv2Provider implements StoreProvider {
   }
 
   #snapshotOf(current: Current): StoreSnapshot {
-    const credential =
-      current.data === undefined ? undefined : fieldsToCredential(this.#kind, current.data, this.#names);
+    const credential = current.data === undefined ? undefined : this.#fields.fromStore(current.data);
     return { credential, version: current.version === 0 ? undefined : String(current.version) };
   }
 
   #holds(current: Current, credential: StoredCredential): boolean {
     if (current.data === undefined) return false;
-    return sameCredential(fieldsToCredential(this.#kind, current.data, this.#names), credential);
+    return sameCredential(this.#fields.fromStore(current.data), credential);
   }
 
   #holdsKey(current: Current, keyId: string): boolean {
     if (current.data === undefined) return false;
-    const held = fieldsToCredential(this.#kind, current.data, this.#names);
-    return held !== undefined && credentialId(held) === keyId;
+    const held = this.#fields.fromStore(current.data);
+    return held !== undefined && this.#fields.idOf(held) === keyId;
   }
 
   // ------------------------------------------------------------------------------------------- preflight checks

@@ -1,5 +1,4 @@
 import * as z from "zod";
-import { JSON_FIELD_DEFAULTS } from "../fields.js";
 import { envReferenceFor, httpUrl, storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
@@ -90,7 +89,7 @@ export const vaultKv2ConfigSchema = z
       ),
   })
   .superRefine((entry, context) => {
-    uniqueFieldNames(entry, JSON_FIELD_DEFAULTS, context, "key");
+    uniqueFieldNames(entry, "json", context, "key");
     // User name, password, query and fragment are refused by httpUrl.
     const url = URL.canParse(entry.address) ? new URL(entry.address) : undefined;
     if (entry.caFile !== undefined && url?.protocol === "http:") {

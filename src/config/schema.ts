@@ -7,7 +7,7 @@ import * as z from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumers/schema.js";
-import { credentialSchema } from "../credentials/registry.js";
+import { credentialSchema, credentialTypeOf } from "../credentials/registry.js";
 import { DEFAULT_TWILIO_TIMEOUT_SECONDS, storeDeadlineProblems } from "../engine/deadlines.js";
 import { stateSchema } from "../engine/state/schema.js";
 import { notifySchema } from "../notify/schema.js";
@@ -187,7 +187,7 @@ export const configSchema = z
     $schema: z.string().optional(),
     version: z.literal(1, { error: "must be 1 (the only config version so far)" }),
     twilio: twilioSection,
-    credential: credentialSchema.describe("What is rotated: an API key or the account's Auth Token."),
+    credential: credentialSchema().describe("What is rotated: an API key or the account's Auth Token."),
     stores: z
       .array(storeEntrySchema)
       .min(1, "list at least one store")
@@ -202,29 +202,17 @@ export const configSchema = z
     accounts: accountsSection.optional(),
   })
   .superRefine((config, ctx) => {
-    if (config.accounts !== undefined && config.credential.type !== "api-key") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["credential", "type"],
-        message:
-          "a fleet (accounts:) rotates API keys only: Twilio's AuthTokens API acts on the credential's own account, so the parent's credential cannot rotate a subaccount's Auth Token; give each subaccount its own config to rotate its token",
-      });
-    } else if (
-      config.accounts !== undefined &&
-      config.credential.type === "api-key" &&
-      config.credential.keyType === "restricted"
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["credential", "keyType"],
-        message:
-          "a fleet makes standard keys: the parent's credential reaches a subaccount's keys on api v2010 only, and restricted keys are made on iam v1",
-      });
+    const fleetProblem =
+      config.accounts === undefined
+        ? undefined
+        : credentialTypeOf(config.credential.type).fleetProblem(config.credential);
+    if (fleetProblem !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["credential", ...fleetProblem.path], message: fleetProblem.message });
     }
     const admin = config.twilio.admin;
     if ("authToken" in admin && "fromStore" in admin.authToken) {
       const name = admin.authToken.fromStore;
-      if (config.credential.type !== "auth-token") {
+      if (!credentialTypeOf(config.credential.type).accountToken) {
         ctx.addIssue({
           code: "custom",
           path: ["twilio", "admin", "authToken", "fromStore"],

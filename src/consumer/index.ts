@@ -11,15 +11,17 @@
  * - Exposes the status handler the `http` consumer probe reads (`{"keySid", "authenticated"}`, and how the
  *   store's reads went) and a reload handler, and a startup check that fails with a clear message on 20003.
  */
+
 import type { IncomingMessage, ServerResponse } from "node:http";
 // The client's type straight from its file, as the client is made (src/twilio/client.ts): the package index's
 // typings would also pull in the JWT helpers', which need @types/jsonwebtoken in an app that checks its
 // libraries' declarations. Like twilio's own typings, it needs esModuleInterop in a CommonJS project.
 import type TwilioClient from "twilio/lib/rest/Twilio.js";
 import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
-import { credentialId, tokenFingerprint } from "../../providers/contract.js";
 import { MissingPackageError } from "../../providers/errors.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
+import { credentialTypeOf, definitionOf } from "../credentials/registry.js";
+import { credentialId } from "../credentials/stored.js";
 import { createTwilioClient, isTwilioApiError } from "../twilio/client.js";
 import { sameCredential } from "../util/credentials.js";
 import { redactedJson } from "../util/mask.js";
@@ -32,7 +34,7 @@ export interface TwilioCredentialsOptions {
   /** A store entry, exactly as under `stores:` in a rotator config. */
   store: unknown;
   /** What the store holds. Default: api-key. */
-  kind?: "api-key" | "auth-token";
+  kind?: string;
   /**
    * How long a read of the store is trusted, in seconds. Default 60. Once it has passed, the next call still
    * goes out at once with the credential read last, and starts a re-read beside it.
@@ -127,7 +129,7 @@ export class TwilioCredentials {
   constructor(options: TwilioCredentialsOptions) {
     const entry: StoreEntry = storeEntrySchema.parse(options.store);
     this.#provider = createStoreProvider(entry, {
-      credentialKind: options.kind ?? "api-key",
+      credential: credentialTypeOf(options.kind ?? "api-key"),
       baseDir: options.baseDir ?? process.cwd(),
       env: options.env ?? process.env,
     }).catch((error: unknown) => {
@@ -248,19 +250,8 @@ export class TwilioCredentials {
   }
 
   #clientFor(credential: StoredCredential): TwilioClient {
-    return credential.kind === "api-key"
-      ? createTwilioClient({
-          accountSid: credential.accountSid,
-          username: credential.apiKeySid,
-          password: credential.apiKeySecret,
-          baseUrl: this.#baseUrl,
-        })
-      : createTwilioClient({
-          accountSid: credential.accountSid,
-          username: credential.accountSid,
-          password: credential.authToken,
-          baseUrl: this.#baseUrl,
-        });
+    const { username, password } = definitionOf(credential).twilioLogin(credential);
+    return createTwilioClient({ accountSid: credential.accountSid, username, password, baseUrl: this.#baseUrl });
   }
 
   /** An official twilio client for the current credential. */
@@ -309,9 +300,12 @@ export class TwilioCredentials {
     const store = this.#reads.status();
     const credential = this.#cached?.credential;
     if (credential === undefined) return { authenticated: false, store };
-    return credential.kind === "api-key"
-      ? { keySid: credential.apiKeySid, authenticated: this.#authenticated, store }
-      : { tokenFingerprint: tokenFingerprint(credential.authToken), authenticated: this.#authenticated, store };
+    const definition = definitionOf(credential);
+    return {
+      [definition.consumerStatus.statusField]: definition.id(credential),
+      authenticated: this.#authenticated,
+      store,
+    };
   }
 
   /** A node:http / Express handler for the status URL (GET). */
@@ -367,10 +361,7 @@ export async function verifyTwilioCredentials(
     if (isTwilioApiError(error) && error.status === 401) {
       // withClient may have re-read the store and retried with another credential: name the one refused last.
       const refused = await credentials.current().catch(() => credential);
-      const who =
-        refused.kind === "api-key"
-          ? `API key ${refused.apiKeySid.slice(0, 2)}…${refused.apiKeySid.slice(-4)}`
-          : "the auth token";
+      const who = definitionOf(refused).describe(refused);
       throw new TwilioCredentialError(
         `Twilio refused ${who} of account ${refused.accountSid} (HTTP 401, error 20003). Likely: the key was deleted or rotated and this store was not updated, the secret is truncated or has stray whitespace, or the key belongs to another account or region.`,
         { cause: error },

@@ -7,8 +7,10 @@
  * The timeout is the probe's answer, not the child's: once it passes the check is unreachable, whatever it
  * does later, and a child that ignores SIGTERM gets SIGKILL after a short grace.
  */
+
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { credentialTypeOf } from "../credentials/registry.js";
 import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
 import type { CommandConsumerEntry } from "./schema.js";
 
@@ -26,7 +28,7 @@ export function createCommandProbe(
     type: "command",
     describe: () => `command ${file}`,
     check(expected: Expected): Promise<ProbeReport> {
-      const variable = expected.kind === "api-key" ? "ROTATOR_EXPECTED_KEY_SID" : "ROTATOR_EXPECTED_TOKEN_FINGERPRINT";
+      const variable = credentialTypeOf(expected.kind).consumerStatus.expectedVariable;
       return new Promise((done) => {
         let settled = false;
         const finish = (report: ProbeReport) => {

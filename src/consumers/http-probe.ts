@@ -3,8 +3,10 @@
  * `{"keySid": "SK…", "authenticated": true}` (API keys) or `{"tokenFingerprint": "<16 hex>", "authenticated": true}`
  * (auth tokens). An optional reload hook is POSTed first.
  */
+
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { credentialTypeOf } from "../credentials/registry.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { httpCall } from "./http-request.js";
@@ -97,7 +99,7 @@ export function judge(body: unknown, expected: Expected): ProbeReport {
   if (body === null || typeof body !== "object")
     return { state: "bad-response", detail: "status is not a JSON object" };
   const record = body as Record<string, unknown>;
-  const field = expected.kind === "api-key" ? "keySid" : "tokenFingerprint";
+  const field = credentialTypeOf(expected.kind).consumerStatus.statusField;
   const reported = record[field];
   if (typeof reported !== "string" || typeof record.authenticated !== "boolean") {
     return { state: "bad-response", detail: `status lacks "${field}" (string) and "authenticated" (boolean)` };

@@ -4,8 +4,9 @@
  */
 
 export interface Expected {
-  kind: "api-key" | "auth-token";
-  /** Key SID for API keys; token fingerprint (first 16 hex of SHA-256) for auth tokens. */
+  /** The credential type (`credential.type`): its definition says how a consumer reports the id. */
+  kind: string;
+  /** The credential's id (its definition's): key SID for API keys; token fingerprint for auth tokens. */
   id: string;
 }
 

@@ -2,7 +2,7 @@
  * The issuer contract: everything the engine needs from Twilio for one credential type. The engine never
  * talks to Twilio directly, so a second credential type (auth tokens) is a second implementation.
  */
-import type { CredentialKind, StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
 
 export interface IssuedCredential {
   /** Key SID (or token fingerprint): journaled, shown masked. */
@@ -41,7 +41,10 @@ export interface CredentialLabels {
   noun: string;
   /** "API key", "auth token": in "creating a new API key". */
   long: string;
-  /** The word in journal events and fields: "key" gives `key-issued {newKeyId}` (engine/journal-words.ts). */
+  /**
+   * The word in journal events and fields: "key" gives `key-issued {newKeyId}` (engine/journal-words.ts). A
+   * definition makes it with `journalWord()` (./journal-word.ts), and the journal checks it again when it writes.
+   */
   word: string;
   /** What became of a revoked one: "deleted", "promoted away". */
   revoked: string;
@@ -59,7 +62,8 @@ export interface AccountMarks {
 }
 
 export interface Issuer {
-  readonly kind: CredentialKind;
+  /** The credential type it issues (`credential.type`). */
+  readonly kind: string;
   /** Auth-token issuers: the account's keys, as marks (an account's token is shared by every config of it). */
   readonly marks?: AccountMarks;
   readonly labels: CredentialLabels;

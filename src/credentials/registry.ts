@@ -1,49 +1,92 @@
 /**
  * Every credential type rotator knows, by `credential.type`. To add one: a folder beside these with the same
- * files (schema.ts, labels.ts, issuer.ts, index.ts), and one line here. The config schema and the issuer a
- * context gets follow from this map; registry.test.ts checks it against the folders.
+ * files (schema.ts, labels.ts, credential.ts, issuer.ts, index.ts), and one line in `BUILT_IN` below; or, from
+ * outside this repository, one `registerCredentialType(definition)` call before the config is loaded, as a
+ * plug-in would. The config schema, the issuer a context gets, and what stores write follow from this registry;
+ * registry.test.ts checks it against the folders.
  */
 import * as z from "zod";
+import type { StoredCredential } from "../../providers/contract.js";
 import { apiKey } from "./api-key/index.js";
 import { authToken } from "./auth-token/index.js";
-import type { CredentialTypeDefinition, IssuerEnvironment } from "./definition.js";
-import type { CredentialLabels, Issuer } from "./issuer.js";
+import type { CredentialConfigBase, CredentialTypeDefinition, IssuerEnvironment } from "./definition.js";
+import type { Issuer } from "./issuer.js";
 
-/** Keyed by type; `registry()` makes the compiler check each key against its schema's `type` literal. */
-export const credentialTypes = registry({
-  "api-key": apiKey,
-  "auth-token": authToken,
-});
+/** The types this repository defines, one folder each. */
+const BUILT_IN: readonly CredentialTypeDefinition[] = [apiKey, authToken];
 
-export type CredentialType = keyof typeof credentialTypes;
+const registered = new Map<string, CredentialTypeDefinition>(
+  BUILT_IN.map((definition) => [definition.type, definition]),
+);
 
-const definitions: readonly (typeof credentialTypes)[CredentialType][] = Object.values(credentialTypes);
+/** Set once the config schema was built from the registry: a type registered later would never parse. */
+let schemaBuilt = false;
 
-/** `credential:` in config: one of the types' schemas, chosen by `type`. */
-export const credentialSchema = discriminatedByType(definitions.map((definition) => definition.configSchema));
-
-export type CredentialConfig = z.infer<typeof credentialSchema>;
-
-/** The issuer for a config's `credential:` section (its code is loaded on first use). */
-export async function createIssuer(config: CredentialConfig, environment: IssuerEnvironment): Promise<Issuer> {
-  const definition = credentialTypes[config.type] as CredentialTypeDefinition;
-  const create = await definition.load();
-  return create(definition.configSchema.parse(config), environment);
+/**
+ * Add a credential type (a plug-in's), before anything loads a config. Its `type` must be its schema's `type`
+ * literal (the config schema refuses two schemas with one literal) and new to the registry.
+ */
+export function registerCredentialType(definition: CredentialTypeDefinition): void {
+  if (schemaBuilt) {
+    throw new Error(`credential type ${definition.type} registered after the config schema was built`);
+  }
+  if (registered.has(definition.type)) throw new Error(`credential type ${definition.type} is registered already`);
+  registered.set(definition.type, definition);
 }
 
-/** The words of a credential type, by its name (a journal's `credentialType`); API keys for older runs. */
-export function labelsOf(type: string | undefined): CredentialLabels {
-  return (credentialTypes[type as CredentialType] ?? apiKey).labels;
+/** Every registered type, built-in ones first. */
+export function registeredCredentialTypes(): readonly CredentialTypeDefinition[] {
+  return [...registered.values()];
 }
 
-function registry<
-  const Map extends { readonly [Type in keyof Map]: CredentialTypeDefinition<z.ZodType<{ type: Type }>> },
->(map: Map): Map {
-  return map;
+/** The definition of a type by its name (`credential.type`, a journal's `credentialType`, a credential's kind). */
+export function credentialTypeOf(type: string): CredentialTypeDefinition {
+  const definition = registered.get(type);
+  if (definition === undefined) {
+    throw new Error(`no credential type "${type}" is registered (known: ${[...registered.keys()].join(", ")})`);
+  }
+  return definition;
 }
 
-function discriminatedByType<Schema extends z.core.$ZodTypeDiscriminable>(schemas: readonly Schema[]) {
-  const [first, ...rest] = schemas;
+/**
+ * The definition of a run's type by the name its journal recorded; API keys for journals of rotator 0.1, which
+ * rotated nothing else and recorded no type.
+ */
+export function credentialTypeOfRun(type: string | undefined): CredentialTypeDefinition {
+  return credentialTypeOf(type ?? apiKey.type);
+}
+
+/**
+ * What a result or a journal calls its credential, by the type it names: a journal of 0.1 (no type) rotated a
+ * key; a type no plug-in registered in this process is a "credential".
+ */
+export function credentialNoun(type: string | undefined): string {
+  if (type === undefined) return apiKey.labels.noun;
+  return registered.get(type)?.labels.noun ?? "credential";
+}
+
+/** Whether a type (as a journal names it) is the account's own token; false for a type not registered here. */
+export function isAccountTokenType(type: string | undefined): boolean {
+  return type !== undefined && registered.get(type)?.accountToken === true;
+}
+
+/** The definition of the type a stored credential is. */
+export function definitionOf(credential: StoredCredential): CredentialTypeDefinition {
+  return credentialTypeOf(credential.kind);
+}
+
+/**
+ * `credential:` in config: one of the registered types' schemas, chosen by `type`. Built on first use (so a
+ * plug-in registered before loading a config is in it).
+ */
+export function credentialSchema() {
+  schemaBuilt = true;
+  const [first, ...rest] = registeredCredentialTypes().map((definition) => definition.configSchema);
   if (first === undefined) throw new Error("no credential types registered");
   return z.discriminatedUnion("type", [first, ...rest]);
+}
+
+/** The issuer for a config's `credential:` section (its code is loaded on first use). */
+export function createIssuer(config: CredentialConfigBase, environment: IssuerEnvironment): Promise<Issuer> {
+  return credentialTypeOf(config.type).createIssuer(config, environment);
 }

@@ -4,7 +4,8 @@
  * probes only ask (no reload, no restart). Skipped when the stores disagree: there is no one credential to ask
  * about (the drift finding says so).
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
+import { credentialId } from "../credentials/stored.js";
 import type { EngineContext } from "../engine/context.js";
 import { errorMessage } from "../errors.js";
 import { type Finding, failed, passed } from "./findings.js";

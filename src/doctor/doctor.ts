@@ -6,8 +6,9 @@
  * holds the same credential (drift) of the config's account, and what the journals say about a dead one.
  * Read-only: nothing is written anywhere, no lock is taken. Secrets are never printed; ids are masked.
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
 import type { LoadedConfig } from "../config/load.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import type { EngineContext } from "../engine/context.js";
 import type { StateBackend } from "../engine/state/index.js";
 import { stateOf } from "../engine/state/index.js";
@@ -173,19 +174,14 @@ async function storeCandidates(context: EngineContext, findings: Finding[]): Pro
       );
       continue;
     }
-    registerSecret(credential.kind === "api-key" ? credential.apiKeySecret : credential.authToken);
+    for (const secret of secretsOf(credential)) registerSecret(secret);
     out.push({
       subject,
-      kind: credential.kind,
+      kind,
       store: store.name,
-      values:
-        credential.kind === "api-key"
-          ? {
-              accountSid: credential.accountSid,
-              apiKeySid: credential.apiKeySid,
-              apiKeySecret: credential.apiKeySecret,
-            }
-          : { accountSid: credential.accountSid, authToken: credential.authToken },
+      values: Object.fromEntries(
+        fieldsOf(kind).flatMap((field) => (credential[field] === undefined ? [] : [[field, credential[field]]])),
+      ),
       names: STORE_FIELD_NAMES,
       sourceProblems: [],
     });

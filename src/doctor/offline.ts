@@ -128,6 +128,7 @@ function toCredential(kind: Candidate["kind"], values: Partial<Record<Field, str
 /** Whether the SIDs are at least shaped right: only then is an online call worth making. */
 export function sidsUsable(credential: StoredCredential): boolean {
   return (
-    ACCOUNT_SID.test(credential.accountSid) && (credential.kind !== "api-key" || KEY_SID.test(credential.apiKeySid))
+    ACCOUNT_SID.test(credential.accountSid) &&
+    (credential.apiKeySid === undefined || KEY_SID.test(credential.apiKeySid))
   );
 }

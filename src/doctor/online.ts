@@ -14,7 +14,9 @@
  *
  * The secret is sent to Twilio only, as the app would send it; nothing here prints it.
  */
+
 import type { StoredCredential } from "../../providers/contract.js";
+import { isApiKey } from "../credentials/api-key/credential.js";
 import { maskSid } from "../util/mask.js";
 import { type Cause, CONSOLE, type Finding, failed, passed } from "./findings.js";
 import { describeOutcome, type Endpoint, type ProbeOutcome, probeBasic, probeCredential } from "./probe.js";
@@ -227,7 +229,7 @@ async function withAdmin(
       ...(credential.kind === "api-key" ? { path: context.keyPath } : {}),
     });
   const what = credential.kind === "api-key" ? `key ${maskSid(credential.apiKeySid)}` : "this Auth Token";
-  if (credential.kind === "api-key" && sid === admin.accountSid) {
+  if (isApiKey(credential) && sid === admin.accountSid) {
     const known = await keyKnownToAdmin(admin, endpoint, credential.apiKeySid);
     if (known === true) {
       return [

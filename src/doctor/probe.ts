@@ -4,7 +4,9 @@
  * says the account's status); an API key reads the Messages list (what a Standard key may call), or the
  * config's `credential.verifyPath`. No retries: a 401 is an answer, and a passing fault is reported as one.
  */
+
 import type { StoredCredential } from "../../providers/contract.js";
+import { definitionOf } from "../credentials/registry.js";
 import { createTwilioClient, isTwilioApiError } from "../twilio/client.js";
 
 export interface Endpoint {
@@ -28,14 +30,9 @@ export type ProbeOutcome =
   /** No answer, or the client could not even be built (an account SID it rejects). */
   | { outcome: "unreachable"; message: string };
 
-const MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json?PageSize=1";
-const ACCOUNT_PATH = "/2010-04-01/Accounts/{AccountSid}.json";
-
 /** Basic-auth user and password of a stored credential. */
 export function basicAuthOf(credential: StoredCredential): { username: string; password: string } {
-  return credential.kind === "api-key"
-    ? { username: credential.apiKeySid, password: credential.apiKeySecret }
-    : { username: credential.accountSid, password: credential.authToken };
+  return definitionOf(credential).twilioLogin(credential);
 }
 
 export interface ProbeOptions extends Endpoint {
@@ -50,7 +47,7 @@ export async function probeCredential(credential: StoredCredential, options: Pro
   const { username, password } = basicAuthOf(credential);
   return probeBasic(credential.accountSid, username, password, {
     ...options,
-    path: options.path ?? (credential.kind === "api-key" ? MESSAGES_PATH : ACCOUNT_PATH),
+    path: options.path ?? definitionOf(credential).defaultVerifyPath,
   });
 }
 

@@ -4,7 +4,9 @@
  * that token for them too. `plan` and `rotate` name them before; after the promote the result says which of
  * them now hold a dead admin credential, as far as this host can tell (its environment, their stores).
  */
+
 import { tokenFingerprint } from "../../providers/contract.js";
+import { credentialTypeOf } from "../credentials/registry.js";
 import type { EngineContext } from "./context.js";
 import { describeAdmin, factsOf } from "./facts.js";
 import type { RunSummary } from "./journal.js";
@@ -31,7 +33,7 @@ interface Dependent {
 
 /** The other configs (latest journaled run of each) whose admin credential is this account's Auth Token. */
 async function dependentsOf(context: DependentContext): Promise<Dependent[]> {
-  if (context.issuer.kind !== "auth-token") return [];
+  if (!credentialTypeOf(context.issuer.kind).accountToken) return [];
   const account = context.loaded.config.twilio.accountSid;
   const latest = new Map<string, Dependent>();
   for (const run of await stateOf(context).listRuns()) {

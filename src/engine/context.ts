@@ -10,7 +10,7 @@ import type { Environment, LoadedConfig } from "../config/load.js";
 import type { StoreEntry } from "../config/schema.js";
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import type { Issuer } from "../credentials/issuer.js";
-import { createIssuer } from "../credentials/registry.js";
+import { createIssuer, credentialTypeOf, definitionOf } from "../credentials/registry.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import type { RequestThrottle } from "../twilio/client.js";
 import type { AdminCredentialShape } from "../twilio/diagnose.js";
@@ -88,7 +88,7 @@ export async function buildContext(
     config.stores.map(async (entry, index) =>
       fencedStore(
         await createStoreProvider(entry, {
-          credentialKind: config.credential.type,
+          credential: credentialTypeOf(config.credential.type),
           baseDir: loaded.baseDir,
           env,
         }).catch(missingPackageAsBadInput),
@@ -165,18 +165,20 @@ async function adminFromStore(loaded: LoadedConfig, stores: StoreProvider[]): Pr
       "make the store readable, or give the admin token as { env: NAME } for this run",
     );
   }
-  if (held?.kind !== "auth-token") {
+  const definition = held === undefined ? undefined : definitionOf(held);
+  if (held === undefined || !definition?.accountToken) {
     throw new ConfigError(
       loaded.file,
       [`${path}: store "${name}" holds no auth token to use as the admin credential`],
       "put the account's current Auth Token in it, or give it as { env: NAME }",
     );
   }
-  registerSecret(held.authToken);
+  const { password } = definition.twilioLogin(held);
+  registerSecret(password);
   return {
     accountSid: loaded.config.twilio.accountSid,
     username: loaded.config.twilio.accountSid,
-    password: held.authToken,
+    password,
     passwordSource: `store ${name}`,
   };
 }

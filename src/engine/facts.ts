@@ -12,10 +12,13 @@
  * one by name (`--drop-consumer`, journaled). Every way the config differs from the facts is said. A run
  * journaled before facts were (an older rotator) falls back to the config, and says so.
  */
+
 import { isDeepStrictEqual } from "node:util";
 import { type LoadedConfig, resolveAdmin, validateConfig } from "../config/load.js";
 import { type ConsumerProbe, createProbe } from "../consumers/index.js";
 import { type ConsumerEntry, consumerEntrySchema } from "../consumers/schema.js";
+import { credentialTypeOf } from "../credentials/registry.js";
+import { accountTokenCredential } from "../credentials/stored.js";
 import { ConfigError, ExitCode, RotatorError } from "../errors.js";
 import { registerSecret } from "../util/mask.js";
 import { buildContext, type EngineContext } from "./context.js";
@@ -53,7 +56,7 @@ export function runStartedEvent(context: EngineContext, options: RunStartedOptio
     credentialKey: context.credentialKey,
     accountSid: config.twilio.accountSid,
     credentialType: config.credential.type,
-    ...(config.credential.type === "api-key" ? { keyType: config.credential.keyType } : {}),
+    ...credentialTypeOf(config.credential.type).runFacts(config.credential),
     ...(options.reason === undefined ? {} : { reason: options.reason }),
     stores: context.stores.map((store, index) => ({
       name: store.name,
@@ -208,12 +211,8 @@ async function offerJournaledAdmin(context: EngineContext, facts: JournaledFacts
   const token = name === undefined ? undefined : context.env[name];
   if (name === undefined || token === undefined || token === "") return;
   registerSecret(token);
-  const credential = {
-    kind: "auth-token" as const,
-    accountSid: context.loaded.config.twilio.accountSid,
-    authToken: token,
-  };
-  if (await context.issuer.authenticatesNow(credential).catch(() => false)) {
+  const credential = accountTokenCredential(context.issuer.kind, context.loaded.config.twilio.accountSid, token);
+  if (credential !== undefined && (await context.issuer.authenticatesNow(credential).catch(() => false))) {
     context.issuer.adoptNew(credential, `the token in env ${name} (--admin-from-env of the run, checked with Twilio)`);
   }
 }

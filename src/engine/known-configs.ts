@@ -10,11 +10,13 @@
  * file, host and account; an index by store identity (and by credential key) finds the configs naming a store
  * without reading them all (a fleet records one per account).
  */
+
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { StoreProvider } from "../../providers/contract.js";
-import { credentialId } from "../../providers/contract.js";
 import { createStoreProvider, storeEntrySchema } from "../../providers/registry.js";
+import { credentialTypeOf } from "../credentials/registry.js";
+import { credentialId } from "../credentials/stored.js";
 import { errorMessage } from "../errors.js";
 import type { EngineContext } from "./context.js";
 import { ownsRun } from "./context.js";
@@ -165,7 +167,7 @@ export async function heldBy(
   let provider: StoreProvider | undefined;
   try {
     provider = await createStoreProvider(parsed.data, {
-      credentialKind: context.loaded.config.credential.type,
+      credential: credentialTypeOf(context.loaded.config.credential.type),
       baseDir: config.baseDir,
       env: context.env,
     });

@@ -9,6 +9,7 @@
  * - it is dead too (the other run promoted): nothing rotator holds works; the run ends and names the `sync`
  *   that puts the account's current credential into every store.
  */
+import { credentialTypeOf } from "../credentials/registry.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type RunOutcome, type RunState, rollbackStep } from "./steps.js";
@@ -43,10 +44,8 @@ export async function settleLostCredential(state: RunState): Promise<RunOutcome>
   const oldWorks = await oldStillWorks(state);
   state.newLost = true;
   await state.journal.append({ event: "credential-lost", newId: state.newId ?? "", oldWorks });
-  const what =
-    issuer.kind === "auth-token"
-      ? `the run's new token ${maskSid(state.newId)} no longer authenticates: the account's secondary token was replaced, deleted or promoted by someone else (another config, state directory or host rotating this account's token, the Console)`
-      : `the run's new key ${maskSid(state.newId)} no longer authenticates: someone deleted it`;
+  const { lost } = credentialTypeOf(issuer.kind);
+  const what = `the run's new ${noun} ${maskSid(state.newId)} no longer authenticates: ${lost.cause}`;
   reporter.warn(what);
   if (oldWorks) {
     return rollbackStep(
@@ -54,12 +53,11 @@ export async function settleLostCredential(state: RunState): Promise<RunOutcome>
       `${what}; every store goes back to the old ${noun} ${maskSid(state.oldId)}, which still works`,
     );
   }
-  const variable = issuer.kind === "auth-token" ? "NEW_TWILIO_AUTH_TOKEN" : "NEW_TWILIO_API_SECRET";
   const outcome: RunOutcome = {
     status: "failed",
     exitCode: ExitCode.needsOperator,
     error: `${what}, and the old ${noun} ${maskSid(state.oldId)} no longer works either: every store holds a ${noun} Twilio refuses, and this run can do nothing more`,
-    hint: `put the ${noun} the account uses now into every store: \`rotator sync --from-env ${variable}\`${issuer.kind === "auth-token" ? " (the account's current Auth Token, from Console > Account > API keys & tokens; it is used as the admin credential too)" : " --key-sid SK… (a key that works)"}`,
+    hint: `put the ${noun} the account uses now into every store: \`rotator sync --from-env ${lost.syncVariable}\`${lost.syncHintTail}`,
   };
   return outcome;
 }

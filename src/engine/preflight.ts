@@ -2,10 +2,11 @@
  * Step 1 of the fixed order, shared by `plan` and `rotate` so that plan finds exactly the problems rotate
  * would hit (promise 5). Nothing here changes anything.
  */
-import { credentialId, type StoredCredential, type StoreSnapshot } from "../../providers/contract.js";
+import type { StoredCredential, StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import type { ProbeReport } from "../consumers/probe.js";
 import type { CredentialInfo } from "../credentials/issuer.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { errorMessage, PreflightError } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -70,7 +71,7 @@ export async function runPreflight(context: EngineContext, options: PreflightOpt
     const check = storeChecks[index];
     const base = { name: store.name, type: store.type, location: store.describe() };
     if (check?.status === "fulfilled") {
-      registerSecret(secretOf(check.value.snapshot.credential));
+      for (const secret of secretsOfHeld(check.value.snapshot.credential)) registerSecret(secret);
       return { ...base, snapshot: check.value.snapshot, notes: check.value.notes };
     }
     problems.push(describeFailure(check?.reason));
@@ -229,9 +230,8 @@ async function checkConsumers(
   );
 }
 
-function secretOf(credential: StoredCredential | undefined): string | undefined {
-  if (credential === undefined) return undefined;
-  return credential.kind === "api-key" ? credential.apiKeySecret : credential.authToken;
+function secretsOfHeld(credential: StoredCredential | undefined): string[] {
+  return credential === undefined ? [] : secretsOf(credential);
 }
 
 function describeFailure(reason: unknown): string {

@@ -4,8 +4,9 @@
  * by the time the locks are held (another resume may have finished the run and revoked the old key in
  * between, and a rollback acting on the earlier read would then restore a revoked key).
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
 import { StoreError } from "../../providers/errors.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
@@ -261,7 +262,7 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
       const snapshot = await progress.provider.read();
       const held = snapshot.credential;
       if (held !== undefined && credentialId(held) === state.newId) {
-        registerSecret(held.kind === "api-key" ? held.apiKeySecret : held.authToken);
+        for (const secret of secretsOf(held)) registerSecret(secret);
         state.context.issuer.adoptNew(held);
         return held;
       }

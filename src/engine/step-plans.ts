@@ -4,7 +4,7 @@
  * structured (`--json`) and has its line for people, plus a one-line count like terraform's ("1 key to
  * create, 2 stores to update, 1 key to revoke").
  */
-import { credentialId } from "../../providers/contract.js";
+import { credentialId } from "../credentials/stored.js";
 import { maskSid } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
 import type { PreflightResult } from "./preflight.js";

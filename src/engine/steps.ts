@@ -5,10 +5,10 @@
  * step-runs.ts); `resume` rebuilds a RunState from the journal (reenter.ts) and re-enters the table.
  */
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
-import { credentialId } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
 import type { IssuedCredential } from "../credentials/issuer.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -130,7 +130,7 @@ export async function issueStep(state: RunState): Promise<void> {
   }
   // It exists in Twilio but the journal does not know its id yet: resume finds it (by name, or by the journal).
   failpoint("after-create", state.context.env);
-  registerSecret(issued.credential.kind === "api-key" ? issued.credential.apiKeySecret : issued.credential.authToken);
+  for (const secret of secretsOf(issued.credential)) registerSecret(secret);
   state.newId = issued.id;
   state.issued = issued.credential;
   issuer.adoptNew(issued.credential);

@@ -18,9 +18,10 @@
  *   A `needs-operator` from a rollback itself stays what it was: the rollback of the others goes on, and the
  *   run waits for `resume` (engine/steps.ts rollbackStep).
  */
-import { credentialId } from "../../providers/contract.js";
+
 import { isStoreError, type StoreError } from "../../providers/errors.js";
 import { StoreFenceError } from "../../providers/store-call.js";
+import { credentialId } from "../credentials/stored.js";
 import { ExitCode } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import type { RunOutcome, RunState } from "./steps.js";

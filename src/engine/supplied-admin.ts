@@ -5,8 +5,10 @@
  * fromStore } }`, once the stores' token is dead (promoted in the Console, reset by Twilio), the configured
  * admin is that dead token and nothing else could act for the account.
  */
-import type { StoredCredential } from "../../providers/contract.js";
+
 import type { Environment } from "../config/load.js";
+import { credentialTypeOf } from "../credentials/registry.js";
+import { accountTokenCredential } from "../credentials/stored.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { registerSecret } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
@@ -38,7 +40,8 @@ export async function adoptAdminFromEnv(
   context: Pick<EngineContext, "issuer" | "env" | "loaded">,
   name: string,
 ): Promise<void> {
-  if (context.issuer.kind !== "auth-token") {
+  const accountSid = context.loaded.config.twilio.accountSid;
+  if (!credentialTypeOf(context.issuer.kind).accountToken) {
     throw new RotatorError(
       "--admin-from-env is for Auth Token configs, whose admin credential may be the token being rotated",
       {
@@ -48,12 +51,8 @@ export async function adoptAdminFromEnv(
     );
   }
   const token = secretFromEnv(context.env, name, "--admin-from-env", "the account's current Auth Token");
-  const credential: StoredCredential = {
-    kind: "auth-token",
-    accountSid: context.loaded.config.twilio.accountSid,
-    authToken: token,
-  };
-  if (!(await context.issuer.authenticatesNow(credential))) {
+  const credential = accountTokenCredential(context.issuer.kind, accountSid, token);
+  if (credential === undefined || !(await context.issuer.authenticatesNow(credential))) {
     throw new RotatorError(`--admin-from-env: Twilio refuses the token in ${name} (HTTP 401, error 20003)`, {
       exitCode: ExitCode.badInput,
       hint: "give the account's current Auth Token (Console > Account > API keys & tokens); nothing was changed",

@@ -22,7 +22,9 @@
  *   claiming at once: each creates its claim, then lists; whoever sees another's claim gives its own up and
  *   looks again (a later lister always sees an earlier creator's claim, so at most one goes on).
  */
+
 import type { AccountMarks } from "../credentials/issuer.js";
+import { credentialTypeOf, isAccountTokenType } from "../credentials/registry.js";
 import { ExitCode, errorMessage, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { type EngineContext, ownsRun } from "./context.js";
@@ -47,7 +49,7 @@ type SlotContext = Pick<
 /** The lock of the account's token slot, for an Auth Token config (none for API keys). */
 export function tokenSlotRef(context: Pick<EngineContext, "loaded">): StoreRef | undefined {
   const { config } = context.loaded;
-  if (config.credential.type !== "auth-token") return undefined;
+  if (!credentialTypeOf(config.credential.type).accountToken) return undefined;
   const where = config.twilio.baseUrl ?? "https://api.twilio.com";
   const display = `the Auth Token slot of account ${config.twilio.accountSid} at ${where}`;
   return { name: "token-slot", identity: `twilio-token-slot:${display}`, display };
@@ -94,11 +96,12 @@ export async function registerTokenConfig(context: SlotContext): Promise<void> {
 
 /** Unfinished Auth Token runs of this account in this state, by configs other than this one. */
 export async function unfinishedTokenRunsOfAccount(context: SlotContext): Promise<RunSummary[]> {
-  if (context.loaded.config.credential.type !== "auth-token") return [];
+  if (!credentialTypeOf(context.loaded.config.credential.type).accountToken) return [];
   const account = context.loaded.config.twilio.accountSid;
   return (await stateOf(context).listRuns()).filter(
     (run) =>
-      run.started?.credentialType === "auth-token" &&
+      run.started !== undefined &&
+      isAccountTokenType(run.started.credentialType) &&
       run.started.accountSid === account &&
       !ownsRun(context, run.started.credentialKey) &&
       isUnfinished(run),

@@ -4,7 +4,8 @@
  * credential's age and how long until it is due, and the last rotation's outcome. Read-only, and bounded:
  * one call per distinct credential, one probe per consumer, one lookup of the credential's age.
  */
-import { credentialId, type StoredCredential } from "../../providers/contract.js";
+import type { StoredCredential } from "../../providers/contract.js";
+import { credentialId, secretsOf } from "../credentials/stored.js";
 import { describeOutcome, probeCredential } from "../doctor/probe.js";
 import { credentialBirth } from "../engine/age.js";
 import { type EngineContext, ownsRun } from "../engine/context.js";
@@ -57,8 +58,7 @@ export async function checkOnce(context: EngineContext, check: number, timeoutMs
     context.stores.map(async (store) => {
       try {
         const { credential } = await store.read();
-        if (credential !== undefined)
-          registerSecret(credential.kind === "api-key" ? credential.apiKeySecret : credential.authToken);
+        for (const secret of credential === undefined ? [] : secretsOf(credential)) registerSecret(secret);
         return { store, credential, error: undefined };
       } catch (error) {
         return { store, credential: undefined, error: errorMessage(error) };

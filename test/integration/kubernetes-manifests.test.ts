@@ -17,6 +17,7 @@ import { parseAllDocuments } from "yaml";
 import { createStoreProvider } from "../../providers/registry.js";
 import { validateConfig } from "../../src/config/load.js";
 import { createProbe } from "../../src/consumers/index.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import {
   deleteNamespace,
@@ -165,7 +166,7 @@ describe("the least-rights Role, applied", () => {
     }
     const store = createStoreProvider(
       { ...storeEntry, ...connection },
-      { credentialKind: "api-key", baseDir: "/", env },
+      { credential: credentialTypeOf("api-key"), baseDir: "/", env },
     );
     const probe = createProbe({ ...consumerEntry, ...connection }, { baseDir: "/", env });
     return { store, probe };

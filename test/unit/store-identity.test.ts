@@ -8,9 +8,10 @@ import { AwsSecretsManagerProvider } from "../../providers/aws-secrets-manager/p
 import { canonicalOrigin } from "../../providers/identity.js";
 import { vaultKv2 } from "../../providers/vault-kv2/index.js";
 import { VaultKv2Provider } from "../../providers/vault-kv2/provider.js";
+import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { redact } from "../../src/util/mask.js";
 
-const environment = { credentialKind: "api-key" as const, baseDir: "/", env: { VAULT_TOKEN: "t" } };
+const environment = { credential: credentialTypeOf("api-key" as const), baseDir: "/", env: { VAULT_TOKEN: "t" } };
 
 function vault(address: string, place: { namespace?: string; mount?: string; path: string }) {
   return new VaultKv2Provider(

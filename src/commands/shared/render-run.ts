@@ -2,7 +2,9 @@
  * The human summary of a command that ran (or tried to run) a rotation: on stdout, after the progress on
  * stderr. Outcome first, then each store and consumer, then what to do next.
  */
+
 import type { Output } from "../../cli/output.js";
+import { credentialNoun } from "../../credentials/registry.js";
 import type { CommandResult } from "../../engine/result.js";
 import type { SandboxSummary } from "../../sandbox.js";
 
@@ -28,7 +30,7 @@ export function renderRun(result: CommandResult, output: Output): void {
       ? `run ${result.runId}: ${result.status} (exit ${result.exitCode})`
       : `${result.status === "failed" ? "error" : result.status} (exit ${result.exitCode})`;
   lines.push(`${mark} ${s.bold(headline)}`);
-  const noun = result.credentialType === "auth-token" ? "token" : "key";
+  const noun = credentialNoun(result.credentialType);
   if (result.oldKey || result.newKey) {
     lines.push(`  old ${noun} ${result.oldKey ?? "(none)"}, new ${noun} ${result.newKey ?? "(none)"}`);
   }

@@ -1,5 +1,7 @@
 /** `rotator status` for people. */
+
 import type { Output } from "../../cli/output.js";
+import { credentialNoun } from "../../credentials/registry.js";
 import { describeOrigin } from "../../engine/credential-origin.js";
 import type { CommandResult } from "../../engine/result.js";
 import { renderRun } from "../shared/render-run.js";
@@ -17,7 +19,7 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
       ? `${result.ageDays} days old`
       : describeOrigin(new Date(result.createdAt), result.madeByRun ?? undefined);
   const age = result.ageDays === null ? "" : `, ${origin}${result.due ? s.warn(" (due for rotation)") : ""}`;
-  const noun = result.credentialType === "auth-token" ? "token" : "key";
+  const noun = credentialNoun(result.credentialType);
   const unknownAge =
     result.currentKey !== null && result.ageDays === null ? `, age unknown (${result.ageUnknownBecause ?? "?"})` : "";
   const lines = [`current ${noun}: ${result.currentKey ?? "(none)"}${age}${unknownAge}`, `lock: ${result.lock}`];

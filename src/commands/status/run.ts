@@ -2,7 +2,7 @@
  * `rotator status`: the current key (masked), its age from Twilio's date_created, whether it is due, and
  * the recent runs of this credential from the journal. Read-only.
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import { type EngineContext, ownsRun } from "../../engine/context.js";
 import { runThatMade } from "../../engine/credential-origin.js";
 import { isUnfinished, type JournalRecord } from "../../engine/journal.js";

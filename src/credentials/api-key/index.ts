@@ -1,12 +1,51 @@
+import { maskSid } from "../../util/mask.js";
 import { defineCredentialType } from "../definition.js";
+import { apiKeyOf } from "./credential.js";
 import { API_KEY_LABELS } from "./labels.js";
-import { apiKeyConfigSchema } from "./schema.js";
+import { apiKeyConfigSchema, DEFAULT_KEY_VERIFY_PATH } from "./schema.js";
 
 export const apiKey = defineCredentialType({
   type: "api-key",
   configSchema: apiKeyConfigSchema,
   labels: API_KEY_LABELS,
   summary: "A Twilio API key (standard or restricted): created new, the old one deleted once nothing uses it.",
+  // The JSON names are AWS Secrets Manager's for its Twilio secret type; the variables the Twilio SDKs' own.
+  fields: [
+    { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
+    { key: "apiKeySid", secret: false, json: "apiKeySid", dotenv: "TWILIO_API_KEY", about: "the key's SID" },
+    { key: "apiKeySecret", secret: true, json: "apiKeySecret", dotenv: "TWILIO_API_SECRET", about: "the key's secret" },
+  ],
+  id: (credential) => apiKeyOf(credential).apiKeySid,
+  consumerStatus: { statusField: "keySid", expectedVariable: "ROTATOR_EXPECTED_KEY_SID" },
+  describe: (credential) => `API key ${maskSid(apiKeyOf(credential).apiKeySid)}`,
+  twilioLogin: (credential) => {
+    const key = apiKeyOf(credential);
+    return { username: key.apiKeySid, password: key.apiKeySecret };
+  },
+  accountToken: false,
+  supplied: {
+    valueWord: "secret",
+    takesKeySid: true,
+    build: (accountSid, value, keySid) =>
+      keySid === undefined || !/^SK[0-9a-f]{32}$/i.test(keySid)
+        ? "--from-env with an api-key config needs --key-sid SK… (the key whose secret the variable holds)"
+        : { kind: "api-key", accountSid, apiKeySid: `SK${keySid.slice(2).toLowerCase()}`, apiKeySecret: value },
+  },
+  lost: {
+    cause: "someone deleted it",
+    syncVariable: "NEW_TWILIO_API_SECRET",
+    syncHintTail: " --key-sid SK… (a key that works)",
+  },
+  runFacts: (config) => ({ keyType: apiKeyConfigSchema.parse(config).keyType }),
+  defaultVerifyPath: DEFAULT_KEY_VERIFY_PATH,
+  fleetProblem: (config) =>
+    apiKeyConfigSchema.parse(config).keyType === "restricted"
+      ? {
+          path: ["keyType"],
+          message:
+            "a fleet makes standard keys: the parent's credential reaches a subaccount's keys on api v2010 only, and restricted keys are made on iam v1",
+        }
+      : undefined,
   // The issuer (and the Twilio SDK) loads only when a command talks to Twilio.
   load: async () => {
     const { ApiKeyIssuer } = await import("./issuer.js");

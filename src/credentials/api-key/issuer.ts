@@ -19,6 +19,7 @@ import { maskSid } from "../../util/mask.js";
 import { adminCheckFailure } from "../admin-check.js";
 import type { CredentialInfo, IssuedCredential, Issuer, IssuerPreflight, VerifyOutcome } from "../issuer.js";
 import { is20003, untilAuthenticates, untilRefused } from "../polling.js";
+import { apiKeyOf, isApiKey } from "./credential.js";
 import { API_KEY_LABELS } from "./labels.js";
 
 export interface ApiKeyIssuerOptions {
@@ -176,8 +177,8 @@ export class ApiKeyIssuer implements Issuer {
   }
 
   /** One authenticated GET with the given key; throws TwilioApiError on refusal. */
-  async #callAs(credential: StoredCredential): Promise<void> {
-    if (credential.kind !== "api-key") throw new Error("the api-key issuer was handed an auth token");
+  async #callAs(stored: StoredCredential): Promise<void> {
+    const credential = apiKeyOf(stored);
     const client = createTwilioClient({
       accountSid: credential.accountSid,
       username: credential.apiKeySid,
@@ -199,7 +200,7 @@ export class ApiKeyIssuer implements Issuer {
     ) {
       return `${where} is an endpoint a Standard key may not call (only the Auth Token and Main keys may read accounts and keys; Twilio answers 20003), so the new key could never be verified; use one it may call, such as ${DEFAULT_VERIFY_PATH}`;
     }
-    if (current?.kind !== "api-key") return undefined;
+    if (!isApiKey(current)) return undefined;
     try {
       await this.#callAs(current);
       return undefined;
@@ -238,7 +239,7 @@ export class ApiKeyIssuer implements Issuer {
   }
 
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
-    const what = `the new key ${credential.kind === "api-key" ? maskSid(credential.apiKeySid) : "(token)"}`;
+    const what = `the new key ${isApiKey(credential) ? maskSid(credential.apiKeySid) : "(token)"}`;
     return untilAuthenticates(() => this.#callAs(credential), { timeoutMs: this.#options.propagationTimeoutMs, what });
   }
 

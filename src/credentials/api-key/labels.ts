@@ -1,3 +1,9 @@
 import type { CredentialLabels } from "../issuer.js";
+import { journalWord } from "../journal-word.js";
 
-export const API_KEY_LABELS: CredentialLabels = { noun: "key", long: "API key", word: "key", revoked: "deleted" };
+export const API_KEY_LABELS = {
+  noun: "key",
+  long: "API key",
+  word: journalWord("key"),
+  revoked: "deleted",
+} satisfies CredentialLabels;

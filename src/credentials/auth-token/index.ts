@@ -1,6 +1,8 @@
+import { tokenFingerprint } from "../../../providers/contract.js";
 import { defineCredentialType } from "../definition.js";
+import { authTokenOf } from "./credential.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
-import { authTokenConfigSchema } from "./schema.js";
+import { authTokenConfigSchema, DEFAULT_TOKEN_VERIFY_PATH } from "./schema.js";
 
 export const authToken = defineCredentialType({
   type: "auth-token",
@@ -8,6 +10,35 @@ export const authToken = defineCredentialType({
   labels: AUTH_TOKEN_LABELS,
   summary:
     "The account's Auth Token: a secondary token is written everywhere and promoted only once every consumer uses it.",
+  fields: [
+    { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
+    { key: "authToken", secret: true, json: "authToken", dotenv: "TWILIO_AUTH_TOKEN", about: "the Auth Token" },
+  ],
+  // A token has no SID: its fingerprint names it wherever a key's SID would.
+  id: (credential) => tokenFingerprint(authTokenOf(credential).authToken),
+  consumerStatus: { statusField: "tokenFingerprint", expectedVariable: "ROTATOR_EXPECTED_TOKEN_FINGERPRINT" },
+  describe: () => "the auth token",
+  twilioLogin: (credential) => ({ username: credential.accountSid, password: authTokenOf(credential).authToken }),
+  accountToken: true,
+  supplied: {
+    valueWord: "value",
+    takesKeySid: false,
+    build: (accountSid, value) => ({ kind: "auth-token", accountSid, authToken: value }),
+  },
+  lost: {
+    cause:
+      "the account's secondary token was replaced, deleted or promoted by someone else (another config, state directory or host rotating this account's token, the Console)",
+    syncVariable: "NEW_TWILIO_AUTH_TOKEN",
+    syncHintTail:
+      " (the account's current Auth Token, from Console > Account > API keys & tokens; it is used as the admin credential too)",
+  },
+  runFacts: () => ({}),
+  defaultVerifyPath: DEFAULT_TOKEN_VERIFY_PATH,
+  fleetProblem: () => ({
+    path: ["type"],
+    message:
+      "a fleet (accounts:) rotates API keys only: Twilio's AuthTokens API acts on the credential's own account, so the parent's credential cannot rotate a subaccount's Auth Token; give each subaccount its own config to rotate its token",
+  }),
   load: async () => {
     const { AuthTokenIssuer } = await import("./issuer.js");
     return (config, environment) =>

@@ -32,6 +32,7 @@ import type {
   VerifyOutcome,
 } from "../issuer.js";
 import { is20003, sleep, untilAuthenticates, untilRefused } from "../polling.js";
+import { authTokenOf, isAuthToken } from "./credential.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
 
 export interface AuthTokenIssuerOptions {
@@ -183,7 +184,7 @@ export class AuthTokenIssuer implements Issuer {
       );
     }
     const adminIsRotated =
-      current?.kind === "auth-token" && this.#admin.token !== undefined && this.#admin.token === current.authToken;
+      isAuthToken(current) && this.#admin.token !== undefined && this.#admin.token === current.authToken;
     if (adminIsRotated && admin.passwordSource.startsWith("env ")) {
       notes.push(
         `the admin credential (${admin.passwordSource}) is the token being rotated: it works until the promote, then ` +
@@ -208,7 +209,7 @@ export class AuthTokenIssuer implements Issuer {
     const primary = await this.#primaryFingerprint();
     if (primary === id) return { id, friendlyName: "primary auth token", createdAt: undefined };
     // Not the primary, yet accepted: the account's secondary (made in the Console, or synced before a promote).
-    if (credential?.kind !== "auth-token" || !(await this.#accepts(credential.authToken))) return undefined;
+    if (!isAuthToken(credential) || !(await this.#accepts(credential.authToken))) return undefined;
     return {
       id,
       friendlyName: "secondary auth token",
@@ -233,7 +234,7 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   async checkCanVerify(current: StoredCredential | undefined): Promise<string | undefined> {
-    if (current?.kind !== "auth-token") return undefined;
+    if (!isAuthToken(current)) return undefined;
     try {
       await this.#callAs(current.authToken);
       return undefined;
@@ -301,8 +302,7 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   async authenticatesNow(credential: StoredCredential): Promise<boolean> {
-    if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
-    return this.#accepts(credential.authToken);
+    return this.#accepts(authTokenOf(credential).authToken);
   }
 
   /** The account's keys through the admin credential (and its fallback, once the configured one is promoted away). */
@@ -328,9 +328,9 @@ export class AuthTokenIssuer implements Issuer {
   };
 
   verifyAuthenticates(credential: StoredCredential): Promise<VerifyOutcome> {
-    if (credential.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
-    const what = `the new token ${maskSid(tokenFingerprint(credential.authToken))}`;
-    return untilAuthenticates(() => this.#callAs(credential.authToken), {
+    const { authToken } = authTokenOf(credential);
+    const what = `the new token ${maskSid(tokenFingerprint(authToken))}`;
+    return untilAuthenticates(() => this.#callAs(authToken), {
       timeoutMs: this.#options.propagationTimeoutMs,
       what,
     });
@@ -394,13 +394,13 @@ export class AuthTokenIssuer implements Issuer {
   }
 
   async confirmRefused(old: StoredCredential): Promise<boolean> {
-    if (old.kind !== "auth-token") throw new Error("the auth-token issuer was handed an API key");
+    const { authToken } = authTokenOf(old);
     if (this.#options.promoteSettleMs > 0) await sleep(this.#options.promoteSettleMs);
-    return untilRefused(() => this.#callAs(old.authToken), this.#options.revokeConfirmTimeoutMs);
+    return untilRefused(() => this.#callAs(authToken), this.#options.revokeConfirmTimeoutMs);
   }
 
   adoptNew(credential: StoredCredential, source = "the run's new token, as the stores hold it"): void {
-    if (credential.kind !== "auth-token" || this.#admin.token === undefined) return;
+    if (!isAuthToken(credential) || this.#admin.token === undefined) return;
     this.#fallback = {
       client: this.#clientFor(this.#accountSid, credential.authToken),
       source,

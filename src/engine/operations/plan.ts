@@ -3,7 +3,7 @@
  * runs, and lists the steps rotate would take with masked identifiers. It writes nothing: no journal, no
  * lock, no store, no Twilio call that changes state.
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import { ExitCode, errorMessage } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { describeAdminDependents, listAdminDependents } from "../admin-dependents.js";

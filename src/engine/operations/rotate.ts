@@ -2,7 +2,7 @@
  * `rotator rotate`: the fixed order from the top. Lock, preflight, issue, verify, write every store,
  * consumers, revoke, finish. Any failure before the revoke rolls back to exactly what the stores held.
  */
-import { credentialId } from "../../../providers/contract.js";
+import { credentialId } from "../../credentials/stored.js";
 import { DECLINED_NEXT, ExitCode, errorMessage, PreflightError, RotatorError } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
 import { describeAdminDependents, listAdminDependents } from "../admin-dependents.js";

@@ -6,7 +6,8 @@
  * never deletes it (it is the operator's, and in use).
  */
 import type { StoredCredential } from "../../../providers/contract.js";
-import { credentialId } from "../../../providers/contract.js";
+import { credentialTypeOf } from "../../credentials/registry.js";
+import { credentialId } from "../../credentials/stored.js";
 import { DECLINED_NEXT, ExitCode, PreflightError, RotatorError } from "../../errors.js";
 import { sidProblems } from "../../twilio/diagnose.js";
 import { maskSid } from "../../util/mask.js";
@@ -43,7 +44,7 @@ export async function sync(context: EngineContext, options: SyncOptions): Promis
       hint: "`rotator sync --from-env TWILIO_AUTH_TOKEN` takes the token in that variable to every store",
     });
   }
-  if (options.keySid !== undefined && context.issuer.kind !== "api-key") {
+  if (options.keySid !== undefined && !credentialTypeOf(context.issuer.kind).supplied.takesKeySid) {
     throw new RotatorError(
       `--key-sid names an API key, but ${context.loaded.file} rotates the account's Auth Token (credential.type: ${context.loaded.config.credential.type}); nothing was changed`,
       {
@@ -71,7 +72,7 @@ export async function sync(context: EngineContext, options: SyncOptions): Promis
  */
 async function offerSuppliedAsAdmin(context: EngineContext, options: SyncOptions): Promise<void> {
   const { issuer } = context;
-  if (issuer.kind !== "auth-token") return;
+  if (!credentialTypeOf(issuer.kind).accountToken) return;
   let supplied: StoredCredential | undefined;
   if (options.fromEnv !== undefined) {
     supplied = suppliedFromEnv(context, options.fromEnv, options.keySid);
@@ -188,21 +189,14 @@ function suppliedCredential(
 /** `--from-env NAME` (with `--key-sid` for an API key): the credential the variable holds. Never printed. */
 function suppliedFromEnv(context: EngineContext, name: string, keySid: string | undefined): StoredCredential {
   const accountSid = context.loaded.config.twilio.accountSid;
+  const { supplied } = credentialTypeOf(context.issuer.kind);
   const value = secretFromEnv(
     context.env,
     name,
     "--from-env",
-    `the ${context.issuer.labels.long}'s ${context.issuer.kind === "api-key" ? "secret" : "value"}`,
+    `the ${context.issuer.labels.long}'s ${supplied.valueWord}`,
   );
-  if (context.issuer.kind === "auth-token") return { kind: "auth-token", accountSid, authToken: value };
-  if (keySid === undefined || !/^SK[0-9a-f]{32}$/i.test(keySid)) {
-    throw new RotatorError(
-      "--from-env with an api-key config needs --key-sid SK… (the key whose secret the variable holds)",
-      {
-        exitCode: ExitCode.badInput,
-      },
-    );
-  }
-  const apiKeySid = `SK${keySid.slice(2).toLowerCase()}`;
-  return { kind: "api-key", accountSid, apiKeySid, apiKeySecret: value };
+  const credential = supplied.build(accountSid, value, keySid);
+  if (typeof credential === "string") throw new RotatorError(credential, { exitCode: ExitCode.badInput });
+  return credential;
 }
