@@ -122,7 +122,7 @@ describe("plan as a change list", () => {
     const ws = await planWorkspace();
     const args = ["rotate", "--config", ws.configPath, "--state-dir", ws.stateDir];
     const run = await runInProcess(args, { env: { ...ws.env, COLUMNS: "60" }, tty: true, answer: "n" });
-    expect(run.code, run.stderr).toBe(130);
+    expect(run.code, run.stderr).toBe(8);
     const lines = linesOf(run.stderr);
     const question = lines.slice(
       lines.indexOf("rotate will:"),
