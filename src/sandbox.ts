@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { httpCall } from "./consumers/http-request.js";
+import { httpCall } from "./consumer-probes/http-request.js";
 import { credentialTypeOf, definitionOf } from "./credentials/registry.js";
 import { credentialId } from "./credentials/stored.js";
 import type { TwilioEmulator } from "./emulator/index.js";

@@ -6,7 +6,7 @@
 import * as z from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
 import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
-import { consumerEntrySchema } from "../consumers/schema.js";
+import { consumerEntrySchema } from "../consumer-probes/schema.js";
 import { credentialSchema, credentialTypeOf } from "../credentials/registry.js";
 import { DEFAULT_TWILIO_TIMEOUT_SECONDS, storeDeadlineProblems } from "../engine/deadlines.js";
 import { stateSchema } from "../engine/state/schema.js";

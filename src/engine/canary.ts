@@ -1,6 +1,6 @@
 /**
  * The first part of step 5, after the writes and the synced stores, before any consumer is reloaded: each
- * consumer's canary (a `kubernetes` consumer's first pods: src/consumers/kubernetes/probe.ts).
+ * consumer's canary (a `kubernetes` consumer's first pods: src/consumer-probes/kubernetes/probe.ts).
  */
 import { errorMessage } from "../errors.js";
 import { consumersTimeoutSeconds, type RunState } from "./steps.js";

@@ -8,7 +8,7 @@ import type { StoredCredential, StoreProvider } from "../../providers/contract.j
 import { createStoreProvider } from "../../providers/registry.js";
 import type { Environment, LoadedConfig } from "../config/load.js";
 import type { StoreEntry } from "../config/schema.js";
-import { type ConsumerProbe, createProbe } from "../consumers/index.js";
+import { type ConsumerProbe, createProbe } from "../consumer-probes/index.js";
 import type { Issuer } from "../credentials/issuer.js";
 import { createIssuer, credentialTypeOf, definitionOf } from "../credentials/registry.js";
 import { ConfigError, errorMessage } from "../errors.js";

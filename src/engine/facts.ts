@@ -15,8 +15,8 @@
 
 import { isDeepStrictEqual } from "node:util";
 import { type LoadedConfig, resolveAdmin, validateConfig } from "../config/load.js";
-import { type ConsumerProbe, createProbe } from "../consumers/index.js";
-import { type ConsumerEntry, consumerEntrySchema } from "../consumers/schema.js";
+import { type ConsumerProbe, createProbe } from "../consumer-probes/index.js";
+import { type ConsumerEntry, consumerEntrySchema } from "../consumer-probes/schema.js";
 import { credentialTypeOf } from "../credentials/registry.js";
 import { accountTokenCredential } from "../credentials/stored.js";
 import { ConfigError, ExitCode, RotatorError } from "../errors.js";

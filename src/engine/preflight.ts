@@ -4,7 +4,7 @@
  */
 import type { StoredCredential, StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
-import type { ProbeReport } from "../consumers/probe.js";
+import type { ProbeReport } from "../consumer-probes/probe.js";
 import type { CredentialInfo } from "../credentials/issuer.js";
 import { credentialId, secretsOf } from "../credentials/stored.js";
 import { errorMessage, PreflightError } from "../errors.js";

@@ -6,7 +6,7 @@
  */
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
-import { awaitConsumers, type ConsumerResult } from "../consumers/await.js";
+import { awaitConsumers, type ConsumerResult } from "../consumer-probes/await.js";
 import type { IssuedCredential } from "../credentials/issuer.js";
 import { credentialId, secretsOf } from "../credentials/stored.js";
 import { ExitCode, errorMessage } from "../errors.js";

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RESTARTED_FOR } from "../../src/consumers/kubernetes/workload.js";
+import { RESTARTED_FOR } from "../../src/consumer-probes/kubernetes/workload.js";
 import { secretData, until } from "../harness/kubernetes.js";
 import { authenticates, cliArgs, journals, root, runJson } from "./harness.js";
 import type { PodLaunch } from "./kubelet.js";

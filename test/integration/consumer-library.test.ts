@@ -18,8 +18,8 @@ import {
   TwilioCredentials,
   verifyTwilioCredentials,
 } from "../../src/consumer/index.js";
-import { createHttpProbe } from "../../src/consumers/http-probe.js";
-import { httpConsumerSchema } from "../../src/consumers/schema.js";
+import { createHttpProbe } from "../../src/consumer-probes/http-probe.js";
+import { httpConsumerSchema } from "../../src/consumer-probes/schema.js";
 import { isTwilioApiError, type TwilioApiError, type TwilioClient } from "../../src/twilio/client.js";
 import { adminClient, envText, startTwilioEmulator } from "../e2e/harness.js";
 

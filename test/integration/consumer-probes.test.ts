@@ -17,16 +17,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { tokenFingerprint } from "../../providers/contract.js";
-import { awaitConsumers, type ConsumerResult } from "../../src/consumers/await.js";
-import { createCommandProbe } from "../../src/consumers/command-probe.js";
-import { createHttpProbe } from "../../src/consumers/http-probe.js";
-import { type ConsumerProbe, createProbe, type Expected } from "../../src/consumers/index.js";
+import { awaitConsumers, type ConsumerResult } from "../../src/consumer-probes/await.js";
+import { createCommandProbe } from "../../src/consumer-probes/command-probe.js";
+import { createHttpProbe } from "../../src/consumer-probes/http-probe.js";
+import { type ConsumerProbe, createProbe, type Expected } from "../../src/consumer-probes/index.js";
 import {
   commandConsumerSchema,
   consumerEntrySchema,
   type HttpConsumerEntry,
   httpConsumerSchema,
-} from "../../src/consumers/schema.js";
+} from "../../src/consumer-probes/schema.js";
 
 // A test that asserts nothing proves nothing: every test here must make at least one assertion.
 beforeEach(() => {

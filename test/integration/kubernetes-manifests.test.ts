@@ -16,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "v
 import { parseAllDocuments } from "yaml";
 import { createStoreProvider } from "../../providers/registry.js";
 import { validateConfig } from "../../src/config/load.js";
-import { createProbe } from "../../src/consumers/index.js";
+import { createProbe } from "../../src/consumer-probes/index.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import {

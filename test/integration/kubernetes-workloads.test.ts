@@ -7,9 +7,9 @@
  */
 import { randomInt } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { createProbe } from "../../src/consumers/index.js";
-import { RESTARTED_FOR } from "../../src/consumers/kubernetes/workload.js";
-import type { ConsumerProbe, Expected } from "../../src/consumers/probe.js";
+import { createProbe } from "../../src/consumer-probes/index.js";
+import { RESTARTED_FOR } from "../../src/consumer-probes/kubernetes/workload.js";
+import type { ConsumerProbe, Expected } from "../../src/consumer-probes/probe.js";
 import { startTwilioEmulator, type TwilioEmulator } from "../../src/emulator/index.js";
 import { transcript } from "../e2e/harness.js";
 import { TestKubelet } from "../e2e/kubelet.js";

@@ -7,7 +7,7 @@
 import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
 import { StoreError } from "../../providers/errors.js";
 import { validateConfig } from "../../src/config/load.js";
-import type { ConsumerProbe } from "../../src/consumers/probe.js";
+import type { ConsumerProbe } from "../../src/consumer-probes/probe.js";
 import type { IssuedCredential, Issuer } from "../../src/credentials/issuer.js";
 import type { EngineContext } from "../../src/engine/context.js";
 import { silentReporter } from "../../src/engine/reporter.js";
