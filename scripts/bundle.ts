@@ -59,7 +59,7 @@ const cliDir = join(dist, "bundle");
 rmSync(cliDir, { recursive: true, force: true });
 const cli = await build({
   ...common,
-  entryPoints: [join(dist, "src/cli/main.js"), join(dist, "src/sandbox-app.js"), join(dist, "src/index.js")],
+  entryPoints: [join(dist, "src/cli/main.js"), join(dist, "src/sandbox/sandbox-app.js"), join(dist, "src/index.js")],
   outdir: cliDir,
   // Entries and chunks side by side: the sandbox finds its app's entry next to its own chunk.
   entryNames: "[name]",

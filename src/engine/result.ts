@@ -51,7 +51,7 @@ export interface CommandResult {
    * account's token; after the promote, whether each holds the dead one (engine/admin-dependents.ts).
    */
   adminDependents?: AdminDependent[];
-  /** `--sandbox` only: the sandbox's own check of the outcome (see sandbox.ts). */
+  /** `--sandbox` only: the sandbox's own check of the outcome (see src/sandbox/). */
   sandbox?: unknown;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import type { Runtime } from "../../cli/runtime.js";
-import type { Sandbox } from "../../sandbox.js";
+import type { Sandbox } from "../../sandbox/index.js";
 
 export interface CommandContext {
   runtime: Runtime;
@@ -31,7 +31,7 @@ export interface CommonOptions {
  */
 export function startSandboxFirst<T extends CommonOptions>(options: T): T {
   if (!options.sandbox) return options;
-  const startedSandbox = import("../../sandbox.js").then(({ startSandbox }) =>
+  const startedSandbox = import("../../sandbox/index.js").then(({ startSandbox }) =>
     startSandbox({ stateDir: options.stateDir }),
   );
   startedSandbox.catch(() => undefined);

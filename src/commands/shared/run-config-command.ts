@@ -19,7 +19,7 @@ import type { StateBackendPool } from "../../engine/state/index.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { FleetContext } from "../../fleet/run.js";
 import type { NotifyEvent } from "../../notify/events.js";
-import type { Sandbox } from "../../sandbox.js";
+import type { Sandbox } from "../../sandbox/index.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext, CommonOptions } from "./command-context.js";
 import type { CommandTraits } from "./define-command.js";
@@ -72,7 +72,7 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
     if (options.sandbox) {
       const starting =
         options.startedSandbox ??
-        import("../../sandbox.js").then(({ startSandbox }) => startSandbox({ stateDir: options.stateDir }));
+        import("../../sandbox/index.js").then(({ startSandbox }) => startSandbox({ stateDir: options.stateDir }));
       starting.catch(() => undefined);
       // The sandbox's apps (separate processes) load their modules while this process loads the engine's; a
       // failure to load is reported by executeConfigCommand, which loads them again.

@@ -14,8 +14,8 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
-import { TwilioCredentials } from "./consumer/index.js";
-import { isTwilioApiError } from "./twilio/client.js";
+import { TwilioCredentials } from "../consumer/index.js";
+import { isTwilioApiError } from "../twilio/client.js";
 
 interface AppSettings {
   store: unknown;

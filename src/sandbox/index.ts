@@ -1,7 +1,7 @@
 /**
  * The sandbox behind `--sandbox`: the real engine against the in-process Twilio emulator, two dotenv files
  * in a temporary directory seeded with a current key, and three app instances (separate processes on the
- * consumer library, src/sandbox-app.ts) that read those files and call Twilio every 50 ms the whole time.
+ * consumer library, src/sandbox/sandbox-app.ts) that read those files and call Twilio every 50 ms the whole time.
  * A new user sees the whole promise without a cloud account: every store written, every app switched
  * before the old key is revoked, and not one request refused with 20003.
  *
@@ -17,11 +17,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { httpCall } from "./consumer-probes/http-request.js";
-import { credentialTypeOf, definitionOf } from "./credentials/registry.js";
-import { credentialId } from "./credentials/stored.js";
-import type { TwilioEmulator } from "./emulator/index.js";
-import { maskSid, registerSecret } from "./util/mask.js";
+import { httpCall } from "../consumer-probes/http-request.js";
+import { credentialTypeOf, definitionOf } from "../credentials/registry.js";
+import { credentialId } from "../credentials/stored.js";
+import type { TwilioEmulator } from "../emulator/index.js";
+import { maskSid, registerSecret } from "../util/mask.js";
 
 export const SANDBOX_TOKEN_VARIABLE = "ROTATOR_SANDBOX_AUTH_TOKEN";
 
@@ -106,8 +106,8 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
     // The Twilio client is not needed until the checks at the end, but the engine needs it for the run:
     // loaded now, it loads while the apps load theirs.
     const [{ startTwilioEmulator }, { keyAuthenticates }] = await Promise.all([
-      import("./emulator/index.js"),
-      import("./twilio/client.js"),
+      import("../emulator/index.js"),
+      import("../twilio/client.js"),
     ]);
     // The seeded key is made "91 days ago", as a key due for its 90-day rotation would be; the clock is
     // real from then on.
@@ -159,7 +159,7 @@ export async function startSandbox(options: { stateDir?: string | undefined } = 
         // The run is over: the apps stop (and report what they saw) while the checks below are made.
         const stoppingApps = stopApps();
         const checks: string[] = [];
-        const { DotenvFileProvider } = await import("../providers/dotenv-file/provider.js");
+        const { DotenvFileProvider } = await import("../../providers/dotenv-file/provider.js");
         const held = await Promise.all(
           ["app-a", "app-b"].map(async (name) => {
             const provider = new DotenvFileProvider(
