@@ -4,11 +4,11 @@
  * messages suggest, credential equality, and reading a `{ env: NAME }` reference.
  */
 import * as z from "zod";
+import type { EnvReference } from "../src/config/schema-parts.js";
 import { registeredCredentialTypes } from "../src/credentials/registry.js";
 import type { RestorePoint, StoredCredential } from "./contract.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
 import { allFieldNames, type FieldOverrides, type FieldStyle } from "./fields.js";
-import type { EnvReference } from "./schema-parts.js";
 
 /** Makes the StoreErrors of one store: the message names the store, the underlying error rides along as `cause`. */
 export type ErrorFactory = (kind: StoreErrorKind, message: string, cause?: unknown) => StoreError;

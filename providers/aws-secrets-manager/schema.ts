@@ -1,5 +1,6 @@
 import * as z from "zod";
-import { httpUrl, storeEntryBase } from "../schema-parts.js";
+import { httpUrl } from "../../src/config/schema-parts.js";
+import { storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
 /** `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ... */

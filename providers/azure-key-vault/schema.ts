@@ -1,5 +1,6 @@
 import * as z from "zod";
-import { envReference, storeEntryBase } from "../schema-parts.js";
+import { envReference } from "../../src/config/schema-parts.js";
+import { storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
 /** Key Vault's own rule for secret names; the service compares them without regard to case. */

@@ -9,8 +9,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import * as z from "zod";
+import type { EnvReference } from "../../src/config/schema-parts.js";
 import { StoreError } from "../errors.js";
-import type { EnvReference } from "../schema-parts.js";
 import { readEnvReference } from "../toolkit.js";
 import type { VaultHttp } from "./client.js";
 import { storeErrorFor, VaultRequestFailure } from "./errors.js";

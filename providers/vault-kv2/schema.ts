@@ -1,5 +1,6 @@
 import * as z from "zod";
-import { envReferenceFor, httpUrl, storeEntryBase } from "../schema-parts.js";
+import { envReferenceFor, httpUrl } from "../../src/config/schema-parts.js";
+import { storeEntryBase } from "../schema-parts.js";
 import { uniqueFieldNames } from "../toolkit.js";
 
 export const KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";

@@ -5,13 +5,14 @@
  */
 import * as z from "zod";
 import { storeEntrySchema } from "../../providers/registry.js";
-import { envReferenceFor, httpUrl, storeName } from "../../providers/schema-parts.js";
+import { storeName } from "../../providers/schema-parts.js";
 import { consumerEntrySchema } from "../consumer-probes/schema.js";
 import { credentialSchema, credentialTypeOf } from "../credentials/registry.js";
 import { DEFAULT_TWILIO_TIMEOUT_SECONDS, storeDeadlineProblems } from "../engine/deadlines.js";
 import { stateSchema } from "../engine/state/schema.js";
 import { notifySchema } from "../notify/schema.js";
 import { ACCOUNT_SID, KEY_SID, sidProblems } from "../twilio/diagnose.js";
+import { envReferenceFor, httpUrl } from "./schema-parts.js";
 
 /**
  * Twilio writes SIDs as AC/SK and 32 lower-case hex digits. Upper-case hex is accepted and normalised, so a

@@ -3,7 +3,8 @@
  * revoked. The http probe is a contract apps in any language implement (see README, "Consumer contract").
  */
 import * as z from "zod";
-import { envReference, httpUrl, storeName } from "../../providers/schema-parts.js";
+import { storeName } from "../../providers/schema-parts.js";
+import { envReference, httpUrl } from "../config/schema-parts.js";
 import { kubernetesConsumerSchema } from "./kubernetes/schema.js";
 
 // A literal header value is for what is not secret (Accept, a tenant id); one shaped like a token is refused.

@@ -5,7 +5,7 @@
  * to the channel), so it is given as `{ env: NAME }`, never written in the config.
  */
 import * as z from "zod";
-import { envReferenceFor, httpUrl } from "../../providers/schema-parts.js";
+import { envReferenceFor, httpUrl } from "../config/schema-parts.js";
 
 import { NOTIFY_EVENTS } from "./events.js";
 

@@ -4,7 +4,7 @@
  * two hosts never rotate one store at once and either can finish a run the other left.
  */
 import * as z from "zod";
-import { envReferenceFor } from "../../../providers/schema-parts.js";
+import { envReferenceFor } from "../../config/schema-parts.js";
 
 export const localStateSchema = z
   .strictObject({ backend: z.literal("local") })
