@@ -66,7 +66,7 @@ export interface StoreSnapshot {
  * What a provider promises about its store. Each is read by something that acts on it or holds the provider to it:
  * `fence` by the engine (what `plan` says about fencing, engine/fence.ts); `checkAndSet`, `versioned` and
  * `rollbackFencesWrites` by the contract suite, which declares the cases that prove each one true
- * (providers/contract-suite/cases). A promise nothing reads is not kept here.
+ * (test/provider-contract/cases). A promise nothing reads is not kept here.
  */
 export interface ProviderCapabilities {
   /**

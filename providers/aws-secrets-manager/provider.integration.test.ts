@@ -7,7 +7,7 @@ import {
   fieldNamesOf,
   JSON_FIELD_DEFAULTS,
   withFieldDefaults,
-} from "../contract-suite/credentials.js";
+} from "../../test/provider-contract/credentials.js";
 /**
  * The provider against moto (a local AWS Secrets Manager), through a small fault-injecting HTTP proxy so a test
  * can break the network or make AWS answer with an error without losing moto's state.
@@ -35,10 +35,9 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFinished } from "vitest";
 import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { awsClient, type RunningServers, startServers } from "../../test/harness/servers.js";
+import type { CredentialKind } from "../../test/provider-contract/credentials.js";
+import { rejection, runProviderContract } from "../../test/provider-contract/suite.js";
 import type { StoredCredential, StoreProvider } from "../contract.js";
-import type { CredentialKind } from "../contract-suite/credentials.js";
-
-import { rejection, runProviderContract } from "../contract-suite/suite.js";
 
 import { awsSecretsManager } from "./index.js";
 import { AwsSecretsManagerProvider } from "./provider.js";

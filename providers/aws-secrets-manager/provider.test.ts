@@ -1,5 +1,5 @@
 import { credentialTypeOf } from "../../src/credentials/registry.js";
-import { storedFields } from "../contract-suite/credentials.js";
+import { storedFields } from "../../test/provider-contract/credentials.js";
 /**
  * Pure logic (config, version ids, labels, JSON, error classification) and the few provider paths moto cannot
  * show, driven by a scripted client. Everything else runs against moto in provider.integration.test.ts.
@@ -16,8 +16,8 @@ import {
   SecretsManagerServiceException,
 } from "@aws-sdk/client-secrets-manager";
 import { beforeEach, describe, expect, it } from "vitest";
+import { rejection } from "../../test/provider-contract/suite.js";
 import type { StoredCredential } from "../contract.js";
-import { rejection } from "../contract-suite/suite.js";
 
 import { parseSecretObject, withCredential } from "../json-secret.js";
 import { classifyAwsError, safeCause } from "./errors.js";

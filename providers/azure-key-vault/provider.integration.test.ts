@@ -16,14 +16,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isApiKey } from "../../src/credentials/api-key/credential.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { type KeyVaultServer, startKeyVaultServer } from "../../src/keyvault-emulator/server.js";
-import type { StoredCredential } from "../contract.js";
 import {
   type CredentialKind,
   credentialId,
   credentialToFields,
   JSON_FIELD_DEFAULTS,
-} from "../contract-suite/credentials.js";
-import { rejection, runProviderContract, secretFreeRejection } from "../contract-suite/suite.js";
+} from "../../test/provider-contract/credentials.js";
+import { rejection, runProviderContract, secretFreeRejection } from "../../test/provider-contract/suite.js";
+import type { StoredCredential } from "../contract.js";
 
 import { azureKeyVault } from "./index.js";
 import { AzureKeyVaultProvider, type RetryPolicy, TAG_KEY, TAG_RESTORES, TAG_RUN } from "./provider.js";

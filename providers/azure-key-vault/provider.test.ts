@@ -6,7 +6,7 @@ import { inspect } from "node:util";
 import { ClientSecretCredential, DefaultAzureCredential } from "@azure/identity";
 import { beforeEach, describe, expect, it } from "vitest";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
-import { rejection } from "../contract-suite/suite.js";
+import { rejection } from "../../test/provider-contract/suite.js";
 import { storeEntrySchema } from "../registry.js";
 import { createCredential, ownAuthority } from "./credential.js";
 import { type AzureTarget, classifyAzureError, isDisabledVersion, safeCause } from "./errors.js";

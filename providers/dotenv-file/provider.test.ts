@@ -20,21 +20,20 @@ import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ApiKeyCredential } from "../../src/credentials/api-key/credential.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
-import type { RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
-import type { CredentialKind } from "../contract-suite/credentials.js";
+import type { CredentialKind } from "../../test/provider-contract/credentials.js";
 import {
   credentialId,
   credentialToFields,
   DOTENV_FIELD_DEFAULTS,
   fieldNamesOf,
-} from "../contract-suite/credentials.js";
-
+} from "../../test/provider-contract/credentials.js";
 import {
   type ContractStore,
   makeDirectoryUnwritable,
   rejection,
   runProviderContract,
-} from "../contract-suite/suite.js";
+} from "../../test/provider-contract/suite.js";
+import type { RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
 
 import { dotenvFile } from "./index.js";
 import { DotenvFileProvider } from "./provider.js";

@@ -22,15 +22,15 @@ import {
   secretStoreRules,
   unique,
 } from "../../test/harness/kubernetes.js";
-import type { StoredCredential } from "../contract.js";
 import {
   type CredentialKind,
   credentialId,
   credentialToFields,
   DOTENV_FIELD_DEFAULTS,
   fieldNamesOf,
-} from "../contract-suite/credentials.js";
-import { rejection, runProviderContract } from "../contract-suite/suite.js";
+} from "../../test/provider-contract/credentials.js";
+import { rejection, runProviderContract } from "../../test/provider-contract/suite.js";
+import type { StoredCredential } from "../contract.js";
 
 import { kubernetesSecret } from "./index.js";
 import { KubernetesSecretProvider } from "./provider.js";

@@ -12,11 +12,15 @@ import type { ApiKeyCredential } from "../../src/credentials/api-key/credential.
 import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { startHttpProxy } from "../../test/harness/http-proxy.js";
 import { type RunningServers, type ServerEndpoints, startServers, vaultClient } from "../../test/harness/servers.js";
+import type { CredentialKind } from "../../test/provider-contract/credentials.js";
+import {
+  credentialId,
+  credentialToFields,
+  fieldNamesOf,
+  JSON_FIELD_DEFAULTS,
+} from "../../test/provider-contract/credentials.js";
+import { rejection, runProviderContract } from "../../test/provider-contract/suite.js";
 import type { StoredCredential } from "../contract.js";
-import type { CredentialKind } from "../contract-suite/credentials.js";
-import { credentialId, credentialToFields, fieldNamesOf, JSON_FIELD_DEFAULTS } from "../contract-suite/credentials.js";
-
-import { rejection, runProviderContract } from "../contract-suite/suite.js";
 import type { StoreError } from "../errors.js";
 
 import { vaultKv2 } from "./index.js";

@@ -1,6 +1,6 @@
 /** Writers racing the provider (check-and-set), and a store breaking at the very write request. */
 import { expect, it } from "vitest";
-import type { StoreError } from "../../errors.js";
+import type { StoreError } from "../../../providers/errors.js";
 import { type CaseContext, harnessHook, undoesAndRetries } from "../helpers.js";
 
 export function declareRaceCases({ setup, capabilities, intercepts, timeout }: CaseContext): void {

@@ -5,8 +5,8 @@ import { chmod, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "vitest";
-import type { ProviderCapabilities, RestorePoint, StoredCredential, StoreProvider } from "../contract.js";
-import { StoreError } from "../errors.js";
+import type { ProviderCapabilities, RestorePoint, StoredCredential, StoreProvider } from "../../providers/contract.js";
+import { StoreError } from "../../providers/errors.js";
 import type { ContractRun } from "./scanner.js";
 import type { ContractStore, SuiteStore } from "./types.js";
 

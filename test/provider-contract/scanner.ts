@@ -6,10 +6,10 @@
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { expect } from "vitest";
+import type { RestorePoint, StoredCredential } from "../../providers/contract.js";
+import { StoreError, type StoreErrorKind } from "../../providers/errors.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { credentialId } from "../../src/credentials/stored.js";
-import type { RestorePoint, StoredCredential } from "../contract.js";
-import { StoreError, type StoreErrorKind } from "../errors.js";
 import type { ContractStore } from "./types.js";
 
 /**

@@ -1,5 +1,5 @@
 /** What a harness offers the contract suite, and the options that decide which cases apply. */
-import type { ProviderCapabilities, StoredCredential, StoreProvider } from "../contract.js";
+import type { ProviderCapabilities, StoredCredential, StoreProvider } from "../../providers/contract.js";
 import type { CredentialKind } from "./credentials.js";
 
 /** One isolated store made for one test. */

@@ -21,15 +21,15 @@
  * Every provider a test makes is closed when the test ends.
  *
  * Split by concern: the harness's side in types.ts, the case groups in cases/, the secret scan in scanner.ts,
- * shared pieces in helpers.ts. This file is the entry point; it is not called index.ts because registry.test.ts
- * takes a folder with an index.ts for a provider.
+ * shared pieces in helpers.ts. This file is the entry point.
  *
- * Test-only: it imports vitest, and tsconfig.build.json keeps it out of the build.
+ * Test-only: it imports vitest, and lives under test/, outside the build (tsconfig.build.json) and away from the
+ * provider folders (providers/registry.test.ts holds those to the registry).
  */
 
 import { describe, expect, it, onTestFinished } from "vitest";
+import type { StoreProvider } from "../../providers/contract.js";
 import { registeredCredentialTypes } from "../../src/credentials/registry.js";
-import type { StoreProvider } from "../contract.js";
 import { declareRaceCases } from "./cases/races.js";
 import { declareReadCases } from "./cases/read.js";
 import { declareRollbackCases } from "./cases/rollback.js";

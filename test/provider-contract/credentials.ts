@@ -3,11 +3,12 @@
  * entry's overrides, and a provider environment for a credential type, all from the registered types'
  * definitions (src/credentials/), as the engine hands them to providers.
  */
+
+import type { StoredCredential } from "../../providers/contract.js";
+import type { ProviderEnvironment } from "../../providers/definition.js";
+import { type FieldOverrides, type FieldStyle, StoredFields } from "../../providers/fields.js";
+import { storeFieldNames } from "../../providers/toolkit.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
-import type { StoredCredential } from "../contract.js";
-import type { ProviderEnvironment } from "../definition.js";
-import { type FieldOverrides, type FieldStyle, StoredFields } from "../fields.js";
-import { storeFieldNames } from "../toolkit.js";
 
 export { credentialId } from "../../src/credentials/stored.js";
 

@@ -1,6 +1,6 @@
 /** Rollback and release: exact undo, idempotent, from the journal alone, never over someone else's value; a broken store. */
 import { expect, it } from "vitest";
-import type { StoreError } from "../../errors.js";
+import type { StoreError } from "../../../providers/errors.js";
 import { type CaseContext, undoesAndRetries } from "../helpers.js";
 
 export function declareRollbackCases({ setup, capabilities, timeout }: CaseContext): void {
