@@ -34,6 +34,12 @@ export interface ProviderDefinition<Schema extends z.ZodType = z.ZodType> {
    * a noticeable part of a second to load; the config schema above is all that loading a config needs.
    */
   load(): Promise<ProviderFactory<z.infer<Schema>>>;
+  /**
+   * How rotator 0.1 described a store of this type, for a type whose description has changed since: only so
+   * that a run journaled by 0.1 is still recognised as this config's (src/engine/context.ts). Without it, the
+   * provider's describe() is the description.
+   */
+  legacyDescription?(config: z.infer<Schema>): string;
 }
 
 export type ProviderFactory<Config> = (config: Config, environment: ProviderEnvironment) => StoreProvider;

@@ -46,6 +46,15 @@ export async function createStoreProvider(entry: StoreEntry, environment: Provid
   return create(definition.configSchema.parse(entry), environment);
 }
 
+/**
+ * How rotator 0.1 described a store, where its provider's definition says that differs from describe()
+ * (ProviderDefinition.legacyDescription); otherwise undefined.
+ */
+export function legacyStoreDescription(entry: StoreEntry): string | undefined {
+  const definition: ProviderDefinition = providers[entry.type];
+  return definition.legacyDescription?.(entry);
+}
+
 const loads = new Map<ProviderDefinition, ReturnType<ProviderDefinition["load"]>>();
 
 /**

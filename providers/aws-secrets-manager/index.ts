@@ -1,5 +1,5 @@
 import { defineProvider } from "../definition.js";
-import { awsSecretsManagerConfigSchema } from "./schema.js";
+import { awsSecretsManagerConfigSchema, regionOfArn } from "./schema.js";
 
 export const awsSecretsManager = defineProvider({
   type: "aws-secrets-manager",
@@ -13,5 +13,11 @@ export const awsSecretsManager = defineProvider({
   load: async () => {
     const { AwsSecretsManagerProvider } = await import("./provider.js");
     return (config, environment) => new AwsSecretsManagerProvider(config, environment);
+  },
+  // rotator 0.1 made the region explicit.
+  legacyDescription: (config) => {
+    const region = config.region ?? regionOfArn(config.secretId) ?? "the default region";
+    const endpoint = config.endpoint === undefined ? "" : `, endpoint ${config.endpoint.replace(/\/+$/, "")}`;
+    return `AWS Secrets Manager secret ${config.secretId} (${region}${endpoint})`;
   },
 });

@@ -1,6 +1,9 @@
 import { defineProvider } from "../definition.js";
 import { dotenvFileConfigSchema } from "./schema.js";
 
+/** The variables of a dotenv file as this store reads them: `rotator doctor` reads env files the same way. */
+export { dotenvValues } from "./dotenv-format.js";
+
 export const dotenvFile = defineProvider({
   type: "dotenv-file",
   configSchema: dotenvFileConfigSchema,

@@ -4,7 +4,7 @@
  * quotes and all), so the offline checks can see what an app would be handed.
  */
 import { readFile } from "node:fs/promises";
-import { dotenvValues } from "../../providers/dotenv-file/dotenv-format.js";
+import { dotenvValues } from "../../providers/dotenv-file/index.js";
 
 /** The variables Twilio's helper libraries and rotator's dotenv stores use. */
 export const VARIABLES = {

@@ -3,9 +3,8 @@
  * config order), the state directory and the reporter. Tests build the same thing with other parts.
  */
 import { createHash } from "node:crypto";
-import { regionOfArn } from "../../providers/aws-secrets-manager/schema.js";
 import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
-import { createStoreProvider } from "../../providers/registry.js";
+import { createStoreProvider, legacyStoreDescription } from "../../providers/registry.js";
 import type { Environment, LoadedConfig } from "../config/load.js";
 import type { StoreEntry } from "../config/schema.js";
 import { type ConsumerProbe, createProbe } from "../consumer-probes/index.js";
@@ -235,16 +234,13 @@ function journaledIdentities(state: StateBackend): (store: StoreProvider) => Pro
 }
 
 /**
- * How rotator 0.1 named a store (`<type>:<describe()>`, with AWS's region made explicit): kept only so that a
- * run journaled by it is still recognised as this config's, and its stores as these.
+ * How rotator 0.1 named a store (`<type>:<describe()>`, with a description its provider's definition may give
+ * for 0.1: AWS's region made explicit): kept only so that a run journaled by it is still recognised as this
+ * config's, and its stores as these.
  */
 function legacyStoreIdentity(provider: Pick<StoreProvider, "type" | "describe">, entry?: StoreEntry): string {
-  if (entry?.type === "aws-secrets-manager" && provider.type === "aws-secrets-manager") {
-    const region = entry.region ?? regionOfArn(entry.secretId) ?? "the default region";
-    const endpoint = entry.endpoint === undefined ? "" : `, endpoint ${entry.endpoint.replace(/\/+$/, "")}`;
-    return `${entry.type}:AWS Secrets Manager secret ${entry.secretId} (${region}${endpoint})`;
-  }
-  return `${provider.type}:${provider.describe()}`;
+  const legacy = entry?.type === provider.type ? legacyStoreDescription(entry) : undefined;
+  return `${provider.type}:${legacy ?? provider.describe()}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { awsSecretsManager } from "../../providers/aws-secrets-manager/index.js";
 import { AwsSecretsManagerProvider } from "../../providers/aws-secrets-manager/provider.js";
 import { canonicalOrigin } from "../../providers/identity.js";
+import { legacyStoreDescription, storeEntrySchema } from "../../providers/registry.js";
 import { vaultKv2 } from "../../providers/vault-kv2/index.js";
 import { VaultKv2Provider } from "../../providers/vault-kv2/provider.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
@@ -80,6 +81,28 @@ describe("aws-secrets-manager identity without a reachable endpoint", () => {
     const byArn = await create({ secretId: arn, endpoint: "http://localhost:9" }).identity();
     expect(byArn.key).toBe(`aws-secrets-manager:http://loopback:9/${arn}`);
   }, 60_000);
+});
+
+describe("a store as rotator 0.1 named it (runs it journaled still resume)", () => {
+  const entry = (fields: Record<string, string>) =>
+    storeEntrySchema.parse({ name: "a", type: "aws-secrets-manager", ...fields });
+
+  it("names an AWS secret with its region made explicit, from the entry, the ARN or the default", () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/twilio-AbCdEf";
+    expect(legacyStoreDescription(entry({ secretId: "prod/twilio", region: "us-east-2" }))).toBe(
+      "AWS Secrets Manager secret prod/twilio (us-east-2)",
+    );
+    expect(legacyStoreDescription(entry({ secretId: arn }))).toBe(`AWS Secrets Manager secret ${arn} (eu-west-1)`);
+    expect(legacyStoreDescription(entry({ secretId: "prod/twilio", endpoint: "http://127.0.0.1:9/" }))).toBe(
+      "AWS Secrets Manager secret prod/twilio (the default region, endpoint http://127.0.0.1:9)",
+    );
+  });
+
+  it("leaves every other store type to its provider's describe()", () => {
+    expect(legacyStoreDescription(storeEntrySchema.parse({ name: "b", type: "dotenv-file", path: "b.env" }))).toBe(
+      undefined,
+    );
+  });
 });
 
 describe("redact", () => {
