@@ -32,6 +32,11 @@ export interface StoredField {
   readonly json: string;
   /** Its name in a store of environment variables (a dotenv file, a Kubernetes Secret), unless `fields:` renames it. */
   readonly dotenv: string;
+  /**
+   * A credential may lack it (an Auth Token's previous token, held only while a rotation runs): a store without
+   * it still holds the credential, and writing a credential that lacks it removes it from the store.
+   */
+  readonly optional?: boolean;
 }
 
 /**

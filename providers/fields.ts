@@ -48,12 +48,29 @@ export class StoredFields {
     return out;
   }
 
-  /** The credential a store's name → value map holds, or undefined if any of its fields is missing or empty. */
+  /**
+   * The names of the optional fields the credential lacks: a write of it removes them from the store (a retired
+   * previous token must not stay behind beside the credential that replaced it).
+   */
+  absentNames(credential: StoredCredential): string[] {
+    return this.#layout.fields
+      .filter((field) => field.optional === true && credential[field.key] === undefined)
+      .map((field) => this.#names.get(field.key) as string);
+  }
+
+  /**
+   * The credential a store's name → value map holds, or undefined if any of its required fields is missing or
+   * empty (an optional one missing or empty is left out of the credential).
+   */
   fromStore(values: Readonly<Record<string, unknown>>): StoredCredential | undefined {
+    const optional = new Set(this.#layout.fields.filter((field) => field.optional === true).map((field) => field.key));
     const fields: Record<string, string> = {};
     for (const [key, name] of this.#names) {
       const value = values[name];
-      if (typeof value !== "string" || value.length === 0) return undefined;
+      if (typeof value !== "string" || value.length === 0) {
+        if (optional.has(key)) continue;
+        return undefined;
+      }
       fields[key] = value;
     }
     const { accountSid } = fields;

@@ -492,7 +492,13 @@ describe("rotator sync", () => {
     expect(journal).toContain("credential-supplied");
     expect(journal).not.toContain("issue-started");
     expect(journal).not.toContain("revoke-started");
-    for (const consumer of consumers) expect((await consumer.stats()).keys.at(-1)).toBe(fingerprint(promoted));
+    // Converged means each app reads the supplied token; its next successful call uses it (the call loop may
+    // still be waiting out the retry of a call it made with the dead token, so poll rather than read once).
+    for (const consumer of consumers) {
+      await expect
+        .poll(async () => (await consumer.stats()).keys.at(-1), { timeout: 10_000 })
+        .toBe(fingerprint(promoted));
+    }
     await Promise.all(consumers.map((c) => c.stop()));
   });
 

@@ -13,6 +13,16 @@ export const authToken = defineCredentialType({
   fields: [
     { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
     { key: "authToken", secret: true, json: "authToken", dotenv: "TWILIO_AUTH_TOKEN", about: "the Auth Token" },
+    // Kept beside the new token while a rotation runs, so apps validate webhooks Twilio signs with either
+    // (Twilio signs with the primary, and the promote changes which one that is); retired after the promote.
+    {
+      key: "previousAuthToken",
+      secret: true,
+      optional: true,
+      json: "previousAuthToken",
+      dotenv: "TWILIO_PREVIOUS_AUTH_TOKEN",
+      about: "the Auth Token the current one replaces, kept while a rotation runs for validating webhooks",
+    },
   ],
   // A token has no SID: its fingerprint names it wherever a key's SID would.
   id: (credential) => tokenFingerprint(authTokenOf(credential).authToken),
