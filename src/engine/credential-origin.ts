@@ -46,5 +46,5 @@ export async function youngCredentialWarning(
   now = Date.now(),
 ): Promise<string | undefined> {
   if (now - birth.getTime() >= DAY) return undefined;
-  return `${name} was ${describeOrigin(birth, runThatMade(await journals(), id)?.runId, now)}: less than a day ago`;
+  return `${name} is under a day old: ${describeOrigin(birth, runThatMade(await journals(), id)?.runId, now)}`;
 }

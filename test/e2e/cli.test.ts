@@ -207,7 +207,7 @@ describe("confirmation on a terminal", () => {
     expect(run.stderr).toContain("1 key to create, 2 stores to update, 1 key to revoke");
     // Made by hand (the workspace's seed key), seconds ago: said so, in minutes, not "rotated less than a day ago".
     expect(run.stderr).toMatch(
-      /warning: SK…[0-9a-f]{4} was created (less than a minute|\d+ minutes?) ago \(not by rotator: no run in these journals made it\)/,
+      /warning: SK…[0-9a-f]{4} is under a day old: created (less than a minute|\d+ minutes?) ago \(not by rotator: no run in these journals made it\)/,
     );
     expect(run.stderr).toContain("cancelled: you did not confirm, so nothing was changed (exit 8)");
     expect(run.stderr).not.toMatch(/error|✗/);

@@ -360,7 +360,7 @@ describe("ages are worded from what the journals know", () => {
     });
     expect(again.code, again.stderr).toBe(8);
     expect(stripVTControlCharacters(again.stderr)).toMatch(
-      new RegExp(`warning: ${rotated.result.newKey} was ${byRotator.source}: less than a day ago`),
+      new RegExp(`warning: ${rotated.result.newKey} is under a day old: ${byRotator.source}`),
     );
     expect(again.stderr).not.toContain("not by rotator");
 

@@ -36,10 +36,10 @@ describe("credential age words", () => {
       return [madeIt];
     };
     expect(await youngCredentialWarning("SK…abc", ago(5 * 60_000), "SKabc", journals, NOW)).toBe(
-      "SK…abc was rotated 5 minutes ago by rotator run R1: less than a day ago",
+      "SK…abc is under a day old: rotated 5 minutes ago by rotator run R1",
     );
     expect(await youngCredentialWarning("SK…def", ago(60_000), "SKdef", journals, NOW)).toBe(
-      "SK…def was created 1 minute ago (not by rotator: no run in these journals made it): less than a day ago",
+      "SK…def is under a day old: created 1 minute ago (not by rotator: no run in these journals made it)",
     );
     expect(reads).toBe(2);
     expect(await youngCredentialWarning("SK…abc", ago(25 * 3_600_000), "SKabc", journals, NOW)).toBeUndefined();
