@@ -230,14 +230,16 @@ describe("auth token rotation", () => {
     expect(journal.map((e) => e.event)).toContain("old-token-revoked");
 
     // Zero requests answered 20003, over the whole run, for every consumer; each now uses the new token.
-    await new Promise((resolve) => setTimeout(resolve, 300));
     for (const consumer of consumers) {
+      // Its next good call uses the new token (polled: under load the call loop may not have come round yet).
+      await expect
+        .poll(async () => (await consumer.stats()).keys.at(-1), { timeout: 10_000, message: consumer.name })
+        .toBe(fingerprint(newToken));
       const stats = await consumer.stats();
       expect({ name: consumer.name, unauthorized: stats.unauthorized }).toEqual({
         name: consumer.name,
         unauthorized: 0,
       });
-      expect(stats.keys.at(-1), consumer.name).toBe(fingerprint(newToken));
     }
     // The admin variable still holds the old (dead) token: the run completed anyway, and says so.
     expect(ws.env[ADMIN_VARIABLE]).toBe(ws.account.token);

@@ -114,9 +114,12 @@ describe("consumers", () => {
 
     // Calls keep going with the new key after the revoke.
     const after = await Promise.all(fleet.map((c) => c.stats()));
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const { sid: newSid, secret: newSecret } = await readStoreKey(ws.storeFiles[0]!);
     for (const [i, c] of fleet.entries()) {
+      // Polled, not slept on: under load a consumer's call loop may take a while to come round.
+      await expect
+        .poll(async () => (await c.stats()).ok, { timeout: 10_000, message: c.name })
+        .toBeGreaterThan(after[i]!.ok);
       const stats = await c.stats();
       expect(stats.unauthorized, `${c.name} got 20003`).toBe(0);
       expect(stats.otherErrors, c.name).toBe(0);
