@@ -72,7 +72,8 @@ with Twilio, to act as the admin credential instead.
       context.exit.code = 2;
       return;
     }
-    const commandOptions = startSandboxFirst(options);
+    const commandOptions = startSandboxFirst(options, context);
+    if (commandOptions === undefined) return;
     const [
       { runConfigCommand },
       { rotate },

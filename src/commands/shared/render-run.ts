@@ -69,10 +69,21 @@ function renderSandbox(summary: SandboxSummary, output: Output): string[] {
   const s = output.out;
   const lines = ["", s.bold("sandbox, checked independently of the engine:"), ...summary.checks.map((c) => `  ${c}`)];
   if (summary.apps.length > 0) {
-    lines.push(s.bold("apps calling Twilio during the run:"));
+    lines.push(
+      s.bold(
+        summary.credential === "auth-token"
+          ? "apps calling Twilio and taking its webhooks during the run:"
+          : "apps calling Twilio during the run:",
+      ),
+    );
     for (const app of summary.apps) {
       const refused = app.refused === 0 ? s.ok(`${app.refused} got 20003`) : s.fail(`${app.refused} got 20003`);
-      lines.push(`  ${app.name}: ${app.requests} requests, ${refused}`);
+      const rejected = `${app.webhooksRejected} rejected`;
+      const webhooks =
+        summary.credential === "auth-token"
+          ? `; ${app.webhooksReceived} webhooks received, ${app.webhooksRejected === 0 ? s.ok(rejected) : s.fail(rejected)}`
+          : "";
+      lines.push(`  ${app.name}: ${app.requests} requests, ${refused}${webhooks}`);
     }
   }
   lines.push("", s.bold("next, for a real setup:"), ...summary.next.map((n) => `  ${n}`));
