@@ -92,7 +92,6 @@ const envFile = (app: string, credential: StoredCredential) =>
 /** Where a sandbox app takes the webhooks its phone number gets. */
 const WEBHOOK_PATH = "/webhooks/sms";
 
-
 interface RunningApp {
   name: string;
   url: string;
