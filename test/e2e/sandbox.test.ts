@@ -117,6 +117,17 @@ describe("--sandbox", () => {
     }
   });
 
+  it("plan --credential auth-token plans the token's rotation on the sandbox, changing nothing", async () => {
+    const run = await runCli(["plan", "--sandbox", "--credential", "auth-token"], { env: process.env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("no problems found");
+    expect(run.stdout).toContain("+ new token: create a secondary auth token");
+    expect(
+      run.stdout.match(/\? [0-9a-f]{2}…[0-9a-f]{4} → new token: reload and wait until it uses the new token/g),
+    ).toHaveLength(3);
+    expect(run.stdout + run.stderr).not.toMatch(/[0-9a-f]{32}/);
+  });
+
   it("refuses a --credential it cannot rotate, or one without --sandbox, with exit 2, changing nothing", async () => {
     const bad = await runCli(["rotate", "--sandbox", "--credential", "oauth-app"], { env: process.env });
     expect(bad.code).toBe(2);
