@@ -60,6 +60,8 @@ export interface SandboxApp {
 export interface SandboxSummary {
   /** What it rotated. */
   credential: SandboxCredentialType;
+  /** Whether Twilio sent its apps webhooks (it signs them with the Auth Token: an Auth Token sandbox). */
+  webhooks: boolean;
   /** The outcome checked independently of the engine, one finding per line. */
   checks: string[];
   apps: SandboxApp[];
@@ -226,7 +228,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         const refused = sum(seen, (app) => app.refused);
         checks.push(`${seen.length} apps made ${requests} requests to Twilio during the run; ${refused} got 20003`);
         if (kind.webhooks) checks.push(webhookCheck(emulator, apps));
-        return { credential: kind.type, checks, apps: seen, next: [...kind.nextSteps] };
+        return { credential: kind.type, webhooks: kind.webhooks, checks, apps: seen, next: [...kind.nextSteps] };
       },
       async close() {
         await stopApps().catch(() => undefined);

@@ -81,6 +81,7 @@ describe("--sandbox", () => {
       next: string[];
     };
     expect(credential).toBe("auth-token");
+    expect(result.sandbox.webhooks).toBe(true);
     expect(checks).toContain(`app-a.env holds ${result.newKey}`);
     expect(checks).toContain(`app-b.env holds ${result.newKey}`);
     // The previous token was retired from both files: nothing of the old token is left for validation.

@@ -71,7 +71,7 @@ function renderSandbox(summary: SandboxSummary, output: Output): string[] {
   if (summary.apps.length > 0) {
     lines.push(
       s.bold(
-        summary.credential === "auth-token"
+        summary.webhooks
           ? "apps calling Twilio and taking its webhooks during the run:"
           : "apps calling Twilio during the run:",
       ),
@@ -79,10 +79,9 @@ function renderSandbox(summary: SandboxSummary, output: Output): string[] {
     for (const app of summary.apps) {
       const refused = app.refused === 0 ? s.ok(`${app.refused} got 20003`) : s.fail(`${app.refused} got 20003`);
       const rejected = `${app.webhooksRejected} rejected`;
-      const webhooks =
-        summary.credential === "auth-token"
-          ? `; ${app.webhooksReceived} webhooks received, ${app.webhooksRejected === 0 ? s.ok(rejected) : s.fail(rejected)}`
-          : "";
+      const webhooks = summary.webhooks
+        ? `; ${app.webhooksReceived} webhooks received, ${app.webhooksRejected === 0 ? s.ok(rejected) : s.fail(rejected)}`
+        : "";
       lines.push(`  ${app.name}: ${app.requests} requests, ${refused}${webhooks}`);
     }
   }
