@@ -63,7 +63,7 @@ const rotator: Scenario = {
       [
         "version: 1",
         `twilio: { accountSid: ${account.sid}, admin: { authToken: { fromStore: app-1 } }, baseUrl: "${emulator.baseUrl}" }`,
-        "credential: { type: auth-token }",
+        `credential: { type: auth-token, webhookSigningLagSeconds: ${LAG_MS / 1000} }`,
         "stores:",
         ...stores.map((path, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${path} }`),
         "consumers:",

@@ -88,7 +88,8 @@ const authToken: SandboxCredentialKind = {
     'make each app report its token and validate webhooks with credentials.webhookValidator() (README "The consumer library"), or follow the consumer contract (README "Consumers")',
     "`rotator rotate`, then `rotator rotate --if-due --yes` from a daily schedule",
   ],
-  configLines: ["  type: auth-token"],
+  // The old token stays in the stores, for validating webhooks, as long as Twilio may still sign with it.
+  configLines: ["  type: auth-token", `  webhookSigningLagSeconds: ${SANDBOX_SIGNING_LAG_MS / 1000}`],
   emulatorOptions: { signingLagMs: SANDBOX_SIGNING_LAG_MS },
   webhooks: true,
   accountChecks(emulator) {

@@ -197,6 +197,16 @@ async function expectNothingRefusedOrRejected(r: Rig): Promise<void> {
   }
 }
 
+/** Each app took webhooks signed with each token: the set was needed, not one token of it. */
+async function expectBothTokensAccepted(r: Rig, old: string, fresh: string): Promise<void> {
+  for (const app of r.apps) {
+    const { webhookAcceptedBy } = await app.stats();
+    expect(Object.keys(webhookAcceptedBy ?? {}).sort(), app.name).toEqual(
+      [fingerprint(old), fingerprint(fresh)].sort(),
+    );
+  }
+}
+
 /** No output of the run, the apps or the journals holds either token. */
 async function expectNoTokenPrinted(r: Rig, tokens: string[]): Promise<void> {
   const texts = [...transcript, JSON.stringify(await journal(r))];
@@ -216,13 +226,7 @@ describe("webhooks across an Auth Token rotation", () => {
     await settleOn(r, fresh);
     await expectNothingRefusedOrRejected(r);
 
-    // Each app took webhooks signed with each token: the set was needed, not one token of it.
-    for (const app of r.apps) {
-      const { webhookAcceptedBy } = await app.stats();
-      expect(Object.keys(webhookAcceptedBy ?? {}).sort(), app.name).toEqual(
-        [fingerprint(old), fingerprint(fresh)].sort(),
-      );
-    }
+    await expectBothTokensAccepted(r, old, fresh);
 
     // Every store holds the new token only; Twilio: the new token is the primary, the old one refused.
     expect(await storesHold(r)).toEqual({ dotenv: { token: fresh }, vault: { token: fresh }, aws: { token: fresh } });
@@ -271,6 +275,7 @@ describe("webhooks across an Auth Token rotation", () => {
       const old = r.ws.account.token;
       await settleOn(r, fresh);
       await expectNothingRefusedOrRejected(r);
+      await expectBothTokensAccepted(r, old, fresh);
       expect(await storesHold(r)).toEqual({
         dotenv: { token: fresh },
         vault: { token: fresh },
