@@ -13,7 +13,7 @@
  *
  * Run: npm run bench -- webhooks (no outside servers: dotenv stores, the in-process emulator).
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tokenFingerprint } from "../providers/contract.js";
@@ -161,6 +161,7 @@ async function run(emulator: TwilioEmulator, scenario: Scenario): Promise<Outcom
     const total = (field: "sent" | "rejected" | "failed") =>
       counts.reduce((n, c) => n + c[field] - baseline(c.url, field), 0);
     const stats = await Promise.all(apps.map((app) => app.stats()));
+    // A way that left the stores on another token than Twilio's primary would not be a rotation at all.
     if (!promoted.endsWith(tokenFingerprint(await currentToken(dir)))) throw new Error("stores lag behind Twilio");
     return {
       name: scenario.name,
@@ -178,7 +179,6 @@ async function run(emulator: TwilioEmulator, scenario: Scenario): Promise<Outcom
 
 /** The token app-1's store holds now. */
 async function currentToken(dir: string): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
   return /^TWILIO_AUTH_TOKEN=(.*)$/m.exec(await readFile(join(dir, "app-1.env"), "utf8"))?.[1] ?? "";
 }
 
