@@ -136,7 +136,11 @@ export async function retireStep(state: RunState): Promise<void> {
   );
   await state.journal.append({ event: "retire-started", previousId: kept.previousId });
   for (const progress of writable) {
-    if (progress.retired === true) continue;
+    if (progress.retired === true) {
+      // Journaled retired, but an undo a crash cut short may have put the previous one back: checked, not assumed.
+      if (sameCredential((await progress.provider.read()).credential, next)) continue;
+      progress.retired = false;
+    }
     await retireStore(state, progress, next);
   }
   state.previousRetired = true;
@@ -147,19 +151,24 @@ export async function retireStep(state: RunState): Promise<void> {
 async function retireStore(state: RunState, progress: StoreProgress, next: StoredCredential): Promise<void> {
   const { provider } = progress;
   const ctx = { runId: state.journal.runId };
-  if (progress.retirePoint === undefined) {
+  const earlier = progress.retirePoint;
+  if (earlier === undefined) {
     // The first write's restore point holds the old credential, dead since the revoke: dropped, never restored.
     if (progress.restorePoint !== undefined)
       await provider.release(progress.restorePoint, undoContext(state, state.issued));
-    progress.retirePoint = await provider.prepare(await provider.read(), ctx);
-    await state.journal.append({
-      event: "store-retire-prepared",
-      store: provider.name,
-      restorePoint: progress.retirePoint,
-    });
-    failpoint(`after-retire-prepare:${provider.name}`, state.context.env);
+    await prepareRetire(state, progress);
   }
-  const version = await provider.write(next, progress.retirePoint, ctx);
+  let version: string | undefined;
+  try {
+    version = await provider.write(next, progress.retirePoint as RestorePoint, ctx);
+  } catch (error) {
+    // A restore point of an earlier attempt whose undo a crash cut short (journaled neither way): the store moved on
+    // from it, back to the new credential with the previous beside it. Prepared afresh from there, and written.
+    if (earlier === undefined || !(await holdsKept(state, provider))) throw error;
+    await releaseQuietly(state, provider, earlier, next);
+    await prepareRetire(state, progress);
+    version = await provider.write(next, progress.retirePoint as RestorePoint, ctx);
+  }
   const readBack = await provider.read();
   if (!sameCredential(readBack.credential, next)) {
     throw new Error(
@@ -176,6 +185,28 @@ async function retireStore(state: RunState, progress: StoreProgress, next: Store
     `${provider.name}: previous ${state.context.issuer.labels.noun} retired (${provider.describe()})`,
   );
   failpoint(`after-retire:${provider.name}`, state.context.env);
+}
+
+async function prepareRetire(state: RunState, progress: StoreProgress): Promise<void> {
+  const { provider } = progress;
+  progress.retirePoint = await provider.prepare(await provider.read(), { runId: state.journal.runId });
+  await state.journal.append({
+    event: "store-retire-prepared",
+    store: provider.name,
+    restorePoint: progress.retirePoint,
+  });
+  failpoint(`after-retire-prepare:${provider.name}`, state.context.env);
+}
+
+/** Whether the store holds what the first write made current: the new credential with the previous beside it. */
+async function holdsKept(state: RunState, provider: StoreProvider): Promise<boolean> {
+  const held = (await provider.read()).credential;
+  return (
+    held !== undefined &&
+    state.issued !== undefined &&
+    sameCredential(held, state.issued) &&
+    withoutPrevious(held) !== held
+  );
 }
 
 /**
@@ -195,6 +226,7 @@ export async function undoRetire(state: RunState, error: unknown): Promise<RunOu
     const point: RestorePoint = progress.retirePoint;
     try {
       await progress.provider.rollback(point, undoContext(state, next));
+      failpoint(`after-retire-undo:${progress.provider.name}`, state.context.env);
       await releaseQuietly(state, progress.provider, point, next);
       delete progress.retirePoint;
       progress.retired = false;

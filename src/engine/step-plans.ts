@@ -168,10 +168,19 @@ export function planVerify(view: PlanView): StepPlan {
   };
 }
 
+/** For a type whose stores keep the previous credential (an Auth Token's): what the first write puts beside the new one. */
+function keptWords(view: PlanView): string {
+  const keeps = credentialTypeOf(view.context.issuer.kind).keepsPrevious;
+  const oldId = oldIdOf(view);
+  if (keeps === undefined || oldId === undefined) return "";
+  return ` with the old ${nounOf(view)} ${maskSid(oldId)} kept beside it (${keeps.field}) ${keeps.purpose} until it is retired`;
+}
+
 /** Each store's change, in config order: written by rotator, or filled by the system it follows. */
 export function planStores(view: PlanView): StepPlan {
   const { stores } = view.context;
   const noun = nounOf(view);
+  const kept = keptWords(view);
   const plans = view.preflight.stores.map((f, i): { action: PlanAction; change: PlanChange } => {
     const held =
       f.snapshot === undefined
@@ -198,14 +207,14 @@ export function planStores(view: PlanView): StepPlan {
         target: f.name,
         from: held,
         to: `new ${noun}`,
-        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}${kept}, read back and compare`,
       },
       change: {
         symbol: "~",
         target,
         from: held,
         to: `new ${noun}`,
-        what: `write (${i + 1} of ${stores.length}), read back and compare`,
+        what: `write (${i + 1} of ${stores.length})${kept}, read back and compare`,
       },
     };
   });

@@ -343,6 +343,30 @@ describe("a store failing during the retire write", () => {
   });
 });
 
+describe("a store failing during the retire write, and a kill -9 while the others are undone", () => {
+  it("resume retires the previous token from every store, whatever the undo got to", async () => {
+    const rw = await retireWorkspace({ consumersTimeoutSeconds: 1 });
+    rw.app.validatesPrevious = false;
+    expect((await runCli(tokenArgs(rw.config, "rotate"), { env: rw.ws.env })).code).toBe(4);
+    await setVaultPolicy(rw.vaultPolicy, ["read"]);
+    rw.app.validatesPrevious = true;
+    const killed = await runCli(tokenArgs(rw.config, "resume"), {
+      env: { ...rw.ws.env, ROTATOR_FAILPOINT: "after-retire-undo:aws" },
+    });
+    expect(killed.signal, killed.stderr).toBe("SIGKILL");
+    // AWS got the previous token back (the undo landed, not journaled); app is still retired (its undo never ran).
+    const held = await rw.held();
+    expect(held.aws.previous).toBe(rw.ws.account.token);
+    expect(held.dotenv.previous).toBeUndefined();
+
+    await setVaultPolicy(rw.vaultPolicy, ["create", "read", "update"]);
+    const resumed = await runCli(tokenArgs(rw.config, "resume"), { env: rw.ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectRetiredEverywhere(rw);
+    expectInOrder(await rw.events(), RETIRE_ORDER);
+  });
+});
+
 describe("an emergency", () => {
   it("retires the previous token right after the promote, and says what that costs", async () => {
     const rw = await retireWorkspace({ lagSeconds: 600 });

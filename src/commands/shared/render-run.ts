@@ -35,6 +35,16 @@ export function renderRun(result: CommandResult, output: Output): void {
     lines.push(`  old ${noun} ${result.oldKey ?? "(none)"}, new ${noun} ${result.newKey ?? "(none)"}`);
   }
   for (const store of result.stores) lines.push(`  store ${store.name} (${store.type}): ${store.outcome}`);
+  if (result.previous !== undefined) {
+    const { previous } = result;
+    lines.push(
+      previous.status === "retired"
+        ? `  previous ${noun} ${previous.credential}: retired from every store`
+        : `  previous ${noun} ${previous.credential}: kept in the stores beside the new one${previous.retiredFrom.length > 0 ? ` (retired from ${previous.retiredFrom.join(", ")} only)` : ""}`,
+    );
+    if (previous.cost !== undefined)
+      lines.push(s.warn(`  retired right after the promote (--emergency): ${previous.cost}`));
+  }
   for (const consumer of result.consumers) {
     const converged = consumer.convergedAt !== null;
     lines.push(`  consumer ${consumer.name}: ${converged ? s.ok(s.tick) : s.warn(s.ellipsis)} ${consumer.detail}`);
