@@ -9,6 +9,8 @@
  *   validating with both tokens before the promote, and the old token retired from every store at the end.
  * - kill -9 between the promote and the retire, and inside the retire, then `resume`: every store ends with
  *   the new token only, and the apps (which re-read their store every second) reject no webhook.
+ * - Vault refusing the retire write: the run fails saying `resume` retires it, every store holds the new token
+ *   with the old one beside it again; `resume` retires it once Vault takes writes; no webhook rejected.
  *
  * Every output (the CLI's, the apps', the journals) is scanned for both tokens.
  */
@@ -16,6 +18,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ProxyHandler, startHttpProxy } from "../harness/http-proxy.js";
 import { awsClient, vaultClient } from "../harness/servers.js";
 import { type Consumer, consumerFleet } from "./consumer-fleet.js";
 import { runCli, transcript, until } from "./harness.js";
@@ -66,8 +69,9 @@ interface Rig {
  * A subaccount whose primary token is in a dotenv file, a Vault secret and an AWS secret; `perStore` apps on
  * each (re-reading it every second, with a reload hook too), each with a number of its own; a config rotating
  * the token over the three stores with the apps as consumers; and inbound traffic to every app's number.
+ * With `vaultProxy`, rotator (not the apps) reaches Vault through a proxy that handles each request so.
  */
-async function rig(name: string, perStore: number): Promise<Rig> {
+async function rig(name: string, perStore: number, options: { vaultProxy?: ProxyHandler } = {}): Promise<Rig> {
   const ws = await tokenWorkspace(e2e);
   const value = { accountSid: ws.account.sid, authToken: ws.account.token };
   const [aws, vault] = await Promise.all([e2e.awsStore(ws, value), e2e.vaultStore(ws, value)]);
@@ -91,8 +95,14 @@ async function rig(name: string, perStore: number): Promise<Rig> {
     }
   }
   const apps = await Promise.all(starts);
+  let rotatorsVault = vault.entry;
+  if (options.vaultProxy !== undefined) {
+    const proxy = await startHttpProxy(e2e.servers.vault.address, options.vaultProxy);
+    e2e.onTeardown(() => proxy.close());
+    rotatorsVault = { ...vault.entry, address: proxy.endpoint };
+  }
   const config = await ws.tokenConfig(name, [], {
-    stores: [dotenv, vault.entry, aws.entry],
+    stores: [dotenv, rotatorsVault, aws.entry],
     credential: { type: "auth-token", webhookSigningLagSeconds: SIGNING_LAG_MS / 1000 },
     consumers: apps.map((app) => ({
       name: app.name,
@@ -296,4 +306,43 @@ describe("webhooks across an Auth Token rotation", () => {
       await expectNoTokenPrinted(r, [old, fresh]);
     });
   }
+
+  it("Vault failing the retire write: the run says resume retires it, no store holds the dead token as its current one, resume does; no webhook rejected", async () => {
+    // Rotator's writes to Vault without the previous token (the retire's; the first write and undos carry it)
+    // are refused as Vault refuses a token without the right, until the test heals it.
+    let refusing = true;
+    const r = await rig("retire-fails", 1, {
+      vaultProxy: ({ method, path, body }) => {
+        const retiring =
+          (method === "POST" || method === "PUT") &&
+          path.includes("/secret/data/") &&
+          !("previousAuthToken" in ((JSON.parse(body.toString("utf8") || "{}") as { data?: object }).data ?? {}));
+        return refusing && retiring ? { status: 403, body: '{"errors":["permission denied"]}' } : "forward";
+      },
+    });
+    const failed = await runCli(tokenArgs(r.config, "rotate"), { env: r.ws.env });
+    expect(failed.code, failed.stderr).toBe(7);
+    const result = JSON.parse(failed.stdout);
+    expect(result.status).toBe("failed");
+    expect(result.error).toContain("vault");
+    expect(result.next).toMatch(/`rotator resume` retires the previous token/);
+    // Promoted: every store holds the new token as its current one, and the old one beside it again.
+    const fresh = await newToken(r);
+    const old = r.ws.account.token;
+    const kept = { token: fresh, previous: old };
+    expect(await storesHold(r)).toEqual({ dotenv: kept, vault: kept, aws: kept });
+    expect(tokensOf(e2e.emulator, r.ws.account.sid).primary).toBe(fingerprint(fresh));
+
+    refusing = false;
+    const resumed = await runCli(tokenArgs(r.config, "resume"), { env: r.ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await settleOn(r, fresh);
+    await expectNothingRefusedOrRejected(r);
+    await expectBothTokensAccepted(r, old, fresh);
+    expect(await storesHold(r)).toEqual({ dotenv: { token: fresh }, vault: { token: fresh }, aws: { token: fresh } });
+    const printed = failed.stdout + failed.stderr + resumed.stdout + resumed.stderr;
+    expect(printed).not.toContain(old);
+    expect(printed).not.toContain(fresh);
+    await expectNoTokenPrinted(r, [old, fresh]);
+  });
 });
