@@ -13,7 +13,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import type nodeVault from "node-vault";
 import { beforeAll, describe, expect, it } from "vitest";
 import { awsClient, vaultClient } from "../harness/servers.js";
-import { runCli } from "./harness.js";
+import { cliArgs, journalRecords, runCli } from "./harness.js";
 import { useServerE2e } from "./server-e2e.js";
 import {
   fingerprint,
@@ -382,5 +382,26 @@ describe("an emergency", () => {
     });
     await expectRetiredEverywhere(rw);
     expect((await rw.events()).find((e) => e.event === "previous-kept")).toMatchObject({ keepSeconds: 0 });
+  });
+});
+
+describe("an API-key rotation", () => {
+  it("is unchanged: nothing kept beside the new key, no retire step, no previous in the result", async () => {
+    const ws = await e2e.workspace(1);
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.previous).toBeUndefined();
+    const events = (await journalRecords(ws)).map((record) => record.event);
+    for (const event of ["previous-kept", "retire-started", "store-retired", "previous-retired"]) {
+      expect(events).not.toContain(event);
+    }
+    expect(events.slice(events.indexOf("old-key-revoked"))).toEqual([
+      "old-key-revoked",
+      "stores-released",
+      "run-finished",
+    ]);
+    const plan = JSON.parse((await runCli(cliArgs(ws, "plan"), { env: ws.env })).stdout);
+    expect(plan.actions.map((a: { action: string }) => a.action)).not.toContain("retire");
   });
 });
