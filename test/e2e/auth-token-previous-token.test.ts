@@ -13,7 +13,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import type nodeVault from "node-vault";
 import { beforeAll, describe, expect, it } from "vitest";
 import { awsClient, vaultClient } from "../harness/servers.js";
-import { runCli } from "./harness.js";
+import { cliArgs, journalRecords, runCli, startCli, until } from "./harness.js";
 import { useServerE2e } from "./server-e2e.js";
 import {
   fingerprint,
@@ -309,6 +309,30 @@ describe("kill -9 after the promote or inside the retire, then resume", () => {
   }
 });
 
+describe("interrupted while the stores keep the previous token after the promote", () => {
+  it("stops (exit 130) saying resume retires it; resume waits the rest of the signing lag and does", async () => {
+    const rw = await retireWorkspace({ lagSeconds: 5 });
+    const run = startCli(tokenArgs(rw.config, "rotate"), { env: rw.ws.env });
+    await until(async () => run.stderr().includes("keeping the old token"), 30_000);
+    run.child.kill("SIGINT");
+    const stopped = await run.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const result = JSON.parse(stopped.stdout);
+    expect(result.status).toBe("interrupted");
+    expect(result.next).toMatch(/`rotator resume` retires the previous token/);
+    expect(result.previous).toMatchObject({ status: "kept" });
+    const held = await rw.held();
+    for (const one of Object.values(held)) expect(one.previous).toBe(rw.ws.account.token);
+
+    const resumed = await runCli(tokenArgs(rw.config, "resume"), { env: rw.ws.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectRetiredEverywhere(rw);
+    const events = await rw.events();
+    const revoked = Date.parse(events.find((e) => e.event === "old-token-revoked")!.ts);
+    expect(Date.parse(events.find((e) => e.event === "retire-started")!.ts) - revoked).toBeGreaterThanOrEqual(5000);
+  });
+});
+
 describe("a store failing during the retire write", () => {
   it("puts the previous token back where it was retired, says resume retires it, and resume does once the store works", async () => {
     const rw = await retireWorkspace({ consumersTimeoutSeconds: 1 });
@@ -382,5 +406,26 @@ describe("an emergency", () => {
     });
     await expectRetiredEverywhere(rw);
     expect((await rw.events()).find((e) => e.event === "previous-kept")).toMatchObject({ keepSeconds: 0 });
+  });
+});
+
+describe("an API-key rotation", () => {
+  it("is unchanged: nothing kept beside the new key, no retire step, no previous in the result", async () => {
+    const ws = await e2e.workspace(1);
+    const run = await runCli(cliArgs(ws, "rotate"), { env: ws.env });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.previous).toBeUndefined();
+    const events = (await journalRecords(ws)).map((record) => record.event);
+    for (const event of ["previous-kept", "retire-started", "store-retired", "previous-retired"]) {
+      expect(events).not.toContain(event);
+    }
+    expect(events.slice(events.indexOf("old-key-revoked"))).toEqual([
+      "old-key-revoked",
+      "stores-released",
+      "run-finished",
+    ]);
+    const plan = JSON.parse((await runCli(cliArgs(ws, "plan"), { env: ws.env })).stdout);
+    expect(plan.actions.map((a: { action: string }) => a.action)).not.toContain("retire");
   });
 });
