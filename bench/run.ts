@@ -3,13 +3,15 @@
  * to compare between commits). Nothing here asserts a time: tests never do.
  * - startup.ts: whole-process wall time of `--help`, `version` and `rotate --sandbox` against `node -e 0`;
  * - rotation.ts: the engine's per-store cost and RSS growth, in-process;
- * - consumer.ts: what an app pays for rotator/consumer: installed size against twilio alone, per-call overhead.
+ * - consumer.ts: what an app pays for rotator/consumer: installed size against twilio alone, per-call overhead;
+ * - webhooks.ts: webhooks rejected during an Auth Token rotation, rotator against a promote-first rotation.
  * Run: npm run bench (builds first), or `npm run bench -- startup` for one of them.
  */
 const BENCHES = {
   startup: async () => (await import("./startup.js")).startupBench(),
   rotation: async () => (await import("./rotation.js")).rotationBench(),
   consumer: async () => (await import("./consumer.js")).consumerBench(),
+  webhooks: async () => (await import("./webhooks.js")).webhooksBench(),
 } as const;
 
 type BenchName = keyof typeof BENCHES;

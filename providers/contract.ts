@@ -112,6 +112,19 @@ export interface WriteContext {
   runId: string;
 }
 
+/** What `rollback` and `release` are told of the write they undo or tidy up after. */
+export interface UndoContext extends WriteContext {
+  /** The id of the credential the run wrote (`credentialId()`); "" when the run never got as far as creating one. */
+  newKeyId: string;
+  /**
+   * The whole credential the write made current, when the engine knows it (it may not after a crash that lost
+   * the new secret). A store holds the run's write only if it holds exactly this, every field compared: an Auth
+   * Token rotation writes the same token twice, first with its previous token beside it, then without, so the id
+   * alone cannot tell the two writes apart. Unknown, a provider compares the id.
+   */
+  written?: StoredCredential;
+}
+
 export interface ProviderPreflight {
   /** The current content, as `read()` would return it. */
   snapshot: StoreSnapshot;
@@ -164,13 +177,17 @@ export interface StoreProvider {
   /**
    * Record how to undo a write of this store, before anything is written (a backup, a version id). Must not
    * change what readers of the store see. `expected` is the snapshot the run's preflight read: a provider
-   * with check-and-set uses its version to refuse a write if someone else changed the store in between.
+   * with check-and-set uses its version to refuse a write if someone else changed the store in between. A run
+   * that writes the store a second time (an Auth Token's retire write) releases the first restore point first,
+   * then prepares again from what the first write left.
    */
   prepare(expected: StoreSnapshot, ctx: WriteContext): Promise<RestorePoint>;
 
   /**
-   * Make `next` the store's current value. Keeps every other field or line the store holds. Idempotent for
-   * the same run and value (a retry or a resume may call it again). Returns the new version marker.
+   * Make `next` the store's current value. Keeps every other field or line the store holds, and removes the
+   * credential's optional fields `next` lacks (StoredFields.absentNames). Idempotent for the same run and value (a
+   * retry or a resume may call it again): "already written" means the store holds `next`, every field compared
+   * (a run may write two credentials with one id, see UndoContext.written). Returns the new version marker.
    */
   write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined>;
 
@@ -179,7 +196,7 @@ export interface StoreProvider {
    * or ran only partly (a crash). Must not overwrite a value written by someone other than this run: in that
    * case throw a StoreError of kind "needs-operator".
    */
-  rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void>;
+  rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void>;
 
   /**
    * The run finished for good (completed, or rolled back): drop anything `prepare` kept aside, such as a
@@ -188,7 +205,7 @@ export interface StoreProvider {
    * (`credentialId()`), so a provider can tell this run's leftovers from another run's without guessing; it is
    * "" when the run never got as far as creating a key. Idempotent.
    */
-  release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void>;
+  release(restorePoint: RestorePoint, ctx: UndoContext): Promise<void>;
 
   /** Free connections and timers (and revoke a token the provider logged in for). Safe to call more than once. */
   close?(): Promise<void>;

@@ -38,6 +38,30 @@ export class StoredFields {
     return this.#layout.id(credential);
   }
 
+  /**
+   * What tells one write of a run from another in a store's own markers (an AWS version id, a Key Vault tag): the
+   * credential's id, and the optional fields it carries. An Auth Token rotation writes one token twice, with its
+   * previous token and then without; a credential with no optional field keeps its plain id, as before.
+   */
+  writeKey(credential: StoredCredential): string {
+    const carried = this.#layout.fields
+      .filter((field) => field.optional === true && credential[field.key] !== undefined)
+      .map((field) => field.key);
+    const id = this.#layout.id(credential);
+    return carried.length === 0 ? id : [id, ...carried].join("+");
+  }
+
+  /**
+   * Every write key a credential of this id may have (the id alone, then with each combination of optional
+   * fields): what a rollback looks for when it does not know the whole credential the run wrote.
+   */
+  possibleWriteKeys(id: string): string[] {
+    const optional = this.#layout.fields.filter((field) => field.optional === true).map((field) => field.key);
+    let combinations: string[][] = [[]];
+    for (const key of optional) combinations = combinations.concat(combinations.map((set) => [...set, key]));
+    return combinations.map((set) => [id, ...set].join("+"));
+  }
+
   /** The credential as name → value, to write (only the fields its type has). */
   toStore(credential: StoredCredential): Record<string, string> {
     const out: Record<string, string> = {};

@@ -24,9 +24,14 @@ export function parseSecretObject(text: string): SecretObject | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as SecretObject) : undefined;
 }
 
-/** The secret string with the credential's fields set and every other field kept, in its place. */
+/**
+ * The secret string with the credential's fields set, the optional ones it lacks removed (a retired previous token
+ * must not stay behind), and every other field kept, in its place.
+ */
 export function withCredential(object: SecretObject, credential: StoredCredential, fields: StoredFields): string {
-  return JSON.stringify({ ...object, ...fields.toStore(credential) });
+  const next: SecretObject = { ...object, ...fields.toStore(credential) };
+  for (const name of fields.absentNames(credential)) delete next[name];
+  return JSON.stringify(next);
 }
 
 /**

@@ -6,9 +6,9 @@
 import * as z from "zod";
 import type { EnvReference } from "../src/config/schema-parts.js";
 import { registeredCredentialTypes } from "../src/credentials/registry.js";
-import type { RestorePoint, StoredCredential } from "./contract.js";
+import type { RestorePoint, StoredCredential, UndoContext } from "./contract.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
-import { allFieldNames, type FieldOverrides, type FieldStyle } from "./fields.js";
+import { allFieldNames, type FieldOverrides, type FieldStyle, type StoredFields } from "./fields.js";
 
 /** Makes the StoreErrors of one store: the message names the store, the underlying error rides along as `cause`. */
 export type ErrorFactory = (kind: StoreErrorKind, message: string, cause?: unknown) => StoreError;
@@ -70,6 +70,23 @@ export function sameCredential(a: StoredCredential | undefined, b: StoredCredent
   if (a === undefined || b === undefined) return a === b;
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].every((key) => a[key] === b[key]);
+}
+
+/**
+ * Whether `held` (what a store holds now) is what the run's write being undone put there: every field equal to
+ * the written credential when the engine knows it, else (the new secret lost in a crash) the same id.
+ */
+export function holdsWritten(fields: StoredFields, held: StoredCredential | undefined, ctx: UndoContext): boolean {
+  if (held === undefined) return false;
+  return ctx.written === undefined ? fields.idOf(held) === ctx.newKeyId : sameCredential(held, ctx.written);
+}
+
+/**
+ * The write keys (StoredFields.writeKey) the write being undone may have had: its own, when the engine knows what it
+ * wrote; else every one a credential of its id may have, the plain id first.
+ */
+export function undoneWriteKeys(fields: StoredFields, ctx: UndoContext): string[] {
+  return ctx.written === undefined ? fields.possibleWriteKeys(ctx.newKeyId) : [fields.writeKey(ctx.written)];
 }
 
 /**

@@ -45,6 +45,7 @@ import type {
   StoredCredential,
   StoreProvider,
   StoreSnapshot,
+  UndoContext,
   WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
@@ -61,6 +62,7 @@ import {
   sameCredential,
   shellQuote,
   storeErrors,
+  undoneWriteKeys,
 } from "../toolkit.js";
 import { classifyAwsError, safeCause } from "./errors.js";
 import type { AwsSecretsManagerConfig } from "./schema.js";
@@ -273,7 +275,7 @@ export class AwsSecretsManagerProvider implements StoreProvider {
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
     assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
-    const ours = versionIdFor(ctx.runId, this.#fields.idOf(next));
+    const ours = versionIdFor(ctx.runId, this.#fields.writeKey(next));
     const secret = await this.#describeSecret();
     this.#checkSameSecret(point, secret);
     const labels = this.#usableLabels(secret, ours);
@@ -310,10 +312,11 @@ export class AwsSecretsManagerProvider implements StoreProvider {
     return ours;
   }
 
-  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
-    const ours = versionIdFor(ctx.runId, ctx.newKeyId);
-    const restore = restoreVersionIdFor(ctx.runId, ctx.newKeyId);
+    const key = await this.#undoneWriteKey(ctx);
+    const ours = versionIdFor(ctx.runId, key);
+    const restore = restoreVersionIdFor(ctx.runId, key);
     for (let attempt = 1; ; attempt++) {
       const secret = await this.#describeSecret();
       this.#checkSameSecret(point, secret);
@@ -394,10 +397,10 @@ export class AwsSecretsManagerProvider implements StoreProvider {
    * version is known by its id, derived from the run and the new key: a label on any other version, another
    * rotator run's included, is not this run's to remove.
    */
-  async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async release(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     if (ctx.newKeyId === "") return; // no key, so nothing was written
-    const ours = versionIdFor(ctx.runId, ctx.newKeyId);
+    const ours = versionIdFor(ctx.runId, await this.#undoneWriteKey(ctx));
     const secret = await this.#describeSecret();
     if (secret.ARN !== point.secretArn) return;
     const { current, pending } = labelsOf(secret.VersionIdsToStages);
@@ -409,6 +412,17 @@ export class AwsSecretsManagerProvider implements StoreProvider {
 
   async close(): Promise<void> {
     this.#client.destroy();
+  }
+
+  /**
+   * The write key of the write being undone. Unknown (the new secret lost in a crash), the one whose version the
+   * secret has (a run made at most one of them), else the plain id.
+   */
+  async #undoneWriteKey(ctx: UndoContext): Promise<string> {
+    const keys = undoneWriteKeys(this.#fields, ctx);
+    if (keys.length === 1) return keys[0] as string;
+    const stages = (await this.#describeSecret()).VersionIdsToStages ?? {};
+    return keys.find((key) => Object.hasOwn(stages, versionIdFor(ctx.runId, key))) ?? (keys[0] as string);
   }
 
   // ------------------------------------------------------------------------------------------- steps

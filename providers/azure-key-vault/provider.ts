@@ -42,6 +42,7 @@ import type {
   StoredCredential,
   StoreProvider,
   StoreSnapshot,
+  UndoContext,
   WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
@@ -54,10 +55,12 @@ import { beforeSend, callSignal, storeChange } from "../store-call.js";
 import {
   assertCredentialKind,
   type ErrorFactory,
+  holdsWritten,
   parseRestorePoint,
   sameCredential,
   shellQuote,
   storeErrors,
+  undoneWriteKeys,
 } from "../toolkit.js";
 import { createCredential } from "./credential.js";
 import { type AzureTarget, classifyAzureError, isDisabledVersion, keyVaultCode, safeCause } from "./errors.js";
@@ -241,7 +244,8 @@ export class AzureKeyVaultProvider implements StoreProvider {
   async write(next: StoredCredential, restorePoint: RestorePoint, ctx: WriteContext): Promise<string | undefined> {
     assertCredentialKind(next, this.#fields.type, this.#error);
     const point = this.#restorePoint(restorePoint);
-    const keyId = this.#fields.idOf(next);
+    // Tagged with the write key, not the id alone: an Auth Token rotation writes one token twice (StoredFields.writeKey).
+    const keyId = this.#fields.writeKey(next);
     const isOurs = (version: Version) => this.#isRunVersion(version, ctx.runId, keyId);
     const latest = await this.#existingLatest();
 
@@ -289,7 +293,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     return written;
   }
 
-  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     const previousId = point.previousVersionId;
     const latest = await this.#latest("read");
@@ -309,7 +313,9 @@ export class AzureKeyVaultProvider implements StoreProvider {
       if (latest.text === (await previous()).text) return;
       throw this.#changedByOthers(previousId, latest.id);
     }
-    const ours = this.#isRunVersion(latest, ctx.runId, ctx.newKeyId) && this.#heldId(latest) === ctx.newKeyId;
+    const ours =
+      undoneWriteKeys(this.#fields, ctx).some((key) => this.#isRunVersion(latest, ctx.runId, key)) &&
+      holdsWritten(this.#fields, this.#credentialIn(latest), ctx);
     if (!ours) throw this.#changedByOthers(previousId, latest.id);
 
     const before = await previous();
@@ -339,7 +345,7 @@ export class AzureKeyVaultProvider implements StoreProvider {
     if (after.id !== restored) throw this.#changedByOthers(previousId, after.id);
   }
 
-  async release(restorePoint: RestorePoint, _ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async release(restorePoint: RestorePoint, _ctx: UndoContext): Promise<void> {
     // Key Vault keeps every version; nothing was kept aside, and the tags on this run's versions are history.
     this.#restorePoint(restorePoint);
   }
@@ -477,12 +483,6 @@ export class AzureKeyVaultProvider implements StoreProvider {
     const object = parseSecretObject(version.text);
     return object === undefined ? undefined : this.#fields.fromStore(object);
   }
-  /** The id of the credential a version holds, if it holds one. */
-  #heldId(version: Version): string | undefined {
-    const held = this.#credentialIn(version);
-    return held === undefined ? undefined : this.#fields.idOf(held);
-  }
-
   #objectOf(version: Version): SecretObject {
     const object = parseSecretObject(version.text);
     if (object !== undefined) return object;

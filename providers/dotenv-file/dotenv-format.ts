@@ -76,21 +76,31 @@ export function dotenvValues(bytes: Uint8Array): Map<string, string> {
  * Set each key in `values`: every existing assignment of it is rewritten in place (keeping `export `, the
  * spacing around `=`, the quote style where it can hold the value, and a trailing comment); keys with no
  * assignment are appended at the end. An assignment that already holds the value is left byte-for-byte as it
- * is, so applying the same values twice changes nothing.
+ * is, so applying the same values twice changes nothing. Every assignment of a key in `remove` (all the lines
+ * it spans) goes, with nothing else: a retired credential field leaves no line behind.
  */
-export function updateDotenv(bytes: Uint8Array, values: Readonly<Record<string, string>>): Buffer {
+export function updateDotenv(
+  bytes: Uint8Array,
+  values: Readonly<Record<string, string>>,
+  remove: readonly string[] = [],
+): Buffer {
   const lines = splitLines(toLatin1(bytes));
   const assignments = assignmentsOf(lines);
   const wanted = new Map(Object.entries(values).map(([key, value]) => [key, toLatin1(Buffer.from(value, "utf8"))]));
+  const unwanted = new Set(remove.filter((key) => !wanted.has(key)));
 
   const replacements = new Map<number, Assignment>();
   for (const assignment of assignments) {
-    if (wanted.has(assignment.key)) replacements.set(assignment.first, assignment);
+    if (wanted.has(assignment.key) || unwanted.has(assignment.key)) replacements.set(assignment.first, assignment);
   }
 
   let out = "";
   for (let index = 0; index < lines.length; index++) {
     const assignment = replacements.get(index);
+    if (assignment !== undefined && unwanted.has(assignment.key)) {
+      index = assignment.last;
+      continue;
+    }
     const value = assignment === undefined ? undefined : wanted.get(assignment.key);
     if (assignment === undefined || value === undefined || assignment.value === value) {
       out += lines[index]!.text + lines[index]!.eol;

@@ -24,6 +24,7 @@ import type {
   StoredCredential,
   StoreProvider,
   StoreSnapshot,
+  UndoContext,
   WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
@@ -33,7 +34,14 @@ import type { StoreError, StoreErrorKind } from "../errors.js";
 import { StoredFields } from "../fields.js";
 import { once, type StoreIdentity } from "../identity.js";
 import { beforeSend, StoreFenceError, storeChange } from "../store-call.js";
-import { assertCredentialKind, type ErrorFactory, parseRestorePoint, shellQuote, storeErrors } from "../toolkit.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  holdsWritten,
+  parseRestorePoint,
+  shellQuote,
+  storeErrors,
+} from "../toolkit.js";
 import { dotenvValues, parseDotenv, updateDotenv } from "./dotenv-format.js";
 import {
   createFileOnce,
@@ -206,7 +214,7 @@ export class DotenvFileProvider implements StoreProvider {
     await this.#fenceOutEarlierWriters(real);
     this.#refuseLooseMode(stats);
     const bytes = await this.#read(real);
-    const updated = updateDotenv(bytes, this.#fields.toStore(next));
+    const updated = this.#withCredential(bytes, next);
     if (updated.equals(bytes)) return contentVersion(bytes); // already written (a retry, or a resume)
 
     if (contentVersion(bytes) !== point.hashBefore) {
@@ -230,7 +238,7 @@ export class DotenvFileProvider implements StoreProvider {
     return contentVersion(updated);
   }
 
-  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     const real = await this.#realPathIfExists();
     if (real !== undefined) await this.#fenceOutEarlierWriters(real);
@@ -249,12 +257,10 @@ export class DotenvFileProvider implements StoreProvider {
     if (real === undefined || current === undefined) {
       throw this.#error("needs-operator", `file ${this.path} was removed after rotator wrote it. ${handBack}`);
     }
-    // Ours only if it is exactly what write() makes from the backup with the credential it now holds.
+    // Ours only if it is exactly what write() makes from the backup with the credential the run wrote.
     const held = this.#credentialIn(current);
     const ours =
-      held !== undefined &&
-      this.#fields.idOf(held) === ctx.newKeyId &&
-      updateDotenv(backup, this.#fields.toStore(held)).equals(current);
+      held !== undefined && holdsWritten(this.#fields, held, ctx) && this.#withCredential(backup, held).equals(current);
     if (!ours) {
       throw this.#error(
         "needs-operator",
@@ -267,7 +273,7 @@ export class DotenvFileProvider implements StoreProvider {
     );
   }
 
-  async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async release(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     await this.#file(`delete the backup ${point.backupPath}`, async () => {
       await removeFile(point.backupPath);
@@ -289,6 +295,11 @@ export class DotenvFileProvider implements StoreProvider {
     await this.#file(`remove rotator's leftover temp files beside ${this.path}`, () =>
       removeTempFiles(dirname(real), rotatorPrefix(real)),
     );
+  }
+
+  /** The file with the credential's lines set and the lines of the optional fields it lacks removed. */
+  #withCredential(bytes: Uint8Array, credential: StoredCredential): Buffer {
+    return updateDotenv(bytes, this.#fields.toStore(credential), this.#fields.absentNames(credential));
   }
 
   #snapshotOf(bytes: Uint8Array): StoreSnapshot {

@@ -30,6 +30,7 @@ import type {
   StoreProvider,
   StoreSnapshot,
   StoreSync,
+  UndoContext,
   WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
@@ -46,7 +47,14 @@ import {
   resolveKubeConfig,
 } from "../kubernetes-api/client.js";
 import { apiFailure, isConflict, isNotFound } from "../kubernetes-api/errors.js";
-import { assertCredentialKind, type ErrorFactory, parseRestorePoint, sameCredential, storeErrors } from "../toolkit.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  holdsWritten,
+  parseRestorePoint,
+  sameCredential,
+  storeErrors,
+} from "../toolkit.js";
 import type { KubernetesSecretConfig } from "./schema.js";
 
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "rotator" };
@@ -230,7 +238,10 @@ export class KubernetesSecretProvider implements StoreProvider {
       throw this.#changedSincePreflight(point.previousResourceVersion ?? undefined, version);
     }
     if (secret.immutable === true) throw this.#immutable();
-    return this.#replace(secret, { ...(secret.data ?? {}), ...fields }, "write the new credential", () =>
+    const data: Record<string, string> = { ...(secret.data ?? {}), ...fields };
+    // A retired optional field (an Auth Token's previous token) must not stay behind beside the new credential.
+    for (const name of this.#fields.absentNames(next)) delete data[name];
+    return this.#replace(secret, data, "write the new credential", () =>
       this.#error(
         "needs-operator",
         `someone else changed Secret ${this.#where()} as rotator wrote it: the API server refused the write, ` +
@@ -240,7 +251,7 @@ export class KubernetesSecretProvider implements StoreProvider {
     );
   }
 
-  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     this.#refuseSynced("roll back");
     const point = this.#restorePoint(restorePoint);
     // A writer racing the rollback (a conflict) gets the Secret read again; three rounds, then it is theirs.
@@ -275,7 +286,7 @@ export class KubernetesSecretProvider implements StoreProvider {
         continue;
       }
       const held = this.#credentialOf(secret);
-      const holdsNew = held !== undefined && this.#fields.idOf(held) === ctx.newKeyId;
+      const holdsNew = holdsWritten(this.#fields, held, ctx);
       if (point.previousResourceVersion === null) {
         if (!holdsNew) throw this.#changedByOthers(point);
         const deleted = await this.#deleteIfUnchanged(this.secretName, secret, "delete the Secret this run created");
@@ -305,7 +316,7 @@ export class KubernetesSecretProvider implements StoreProvider {
     );
   }
 
-  async release(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async release(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     if (this.sync !== undefined) return;
     const point = this.#restorePoint(restorePoint);
     if (point.backupSecret === null) return;

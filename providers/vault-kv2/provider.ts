@@ -26,6 +26,7 @@ import type {
   StoredCredential,
   StoreProvider,
   StoreSnapshot,
+  UndoContext,
   WriteContext,
 } from "../contract.js";
 import type { ProviderEnvironment } from "../definition.js";
@@ -35,7 +36,14 @@ import { StoredFields } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { contentHash } from "../json-secret.js";
 import { storeChange } from "../store-call.js";
-import { assertCredentialKind, type ErrorFactory, parseRestorePoint, sameCredential, storeErrors } from "../toolkit.js";
+import {
+  assertCredentialKind,
+  type ErrorFactory,
+  holdsWritten,
+  parseRestorePoint,
+  sameCredential,
+  storeErrors,
+} from "../toolkit.js";
 import { createSession, type VaultSession } from "./auth.js";
 import { VaultHttp, type VaultRequest, type VaultResponse } from "./client.js";
 import { type Needed, storeErrorFor, VaultRequestFailure } from "./errors.js";
@@ -279,6 +287,8 @@ export class VaultKv2Provider implements StoreProvider {
     }
 
     const data: SecretData = { ...current.data, ...this.#fields.toStore(next) };
+    // A retired optional field (an Auth Token's previous token) must not stay behind beside the new credential.
+    for (const name of this.#fields.absentNames(next)) delete data[name];
     const capability = previous > 0 ? "update" : "create";
     let written: number;
     try {
@@ -316,11 +326,11 @@ export class VaultKv2Provider implements StoreProvider {
     return String(written);
   }
 
-  async rollback(restorePoint: RestorePoint, ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async rollback(restorePoint: RestorePoint, ctx: UndoContext): Promise<void> {
     const point = this.#restorePoint(restorePoint);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#rollbackOnce(point, ctx.newKeyId);
+        await this.#rollbackOnce(point, ctx);
         return;
       } catch (error) {
         // Check-and-set refused: the run's own write landed meanwhile (the one write that can cross this one
@@ -337,10 +347,11 @@ export class VaultKv2Provider implements StoreProvider {
    * had none, an empty version written and deleted), so a write of this run still on its way, check-and-set
    * against that version, is refused by Vault whenever it arrives.
    */
-  async #rollbackOnce(point: VaultRestorePoint, newKeyId: string): Promise<void> {
+  async #rollbackOnce(point: VaultRestorePoint, ctx: UndoContext): Promise<void> {
     const previous = point.previousVersion;
     const current = await this.#readCurrent();
-    const ours = current.version === previous + 1 && this.#holdsKey(current, newKeyId);
+    const held = current.data === undefined ? undefined : this.#fields.fromStore(current.data);
+    const ours = current.version === previous + 1 && holdsWritten(this.#fields, held, ctx);
 
     if (!point.previousHadData) {
       if (current.version === previous) {
@@ -425,7 +436,7 @@ export class VaultKv2Provider implements StoreProvider {
     if (after.data !== undefined) throw this.#changedByOthers(point, after.version);
   }
 
-  async release(restorePoint: RestorePoint, _ctx: WriteContext & { newKeyId: string }): Promise<void> {
+  async release(restorePoint: RestorePoint, _ctx: UndoContext): Promise<void> {
     // Vault keeps the versions; there is nothing of this run's to drop.
     this.#restorePoint(restorePoint);
   }
@@ -502,12 +513,6 @@ export class VaultKv2Provider implements StoreProvider {
   #holds(current: Current, credential: StoredCredential): boolean {
     if (current.data === undefined) return false;
     return sameCredential(this.#fields.fromStore(current.data), credential);
-  }
-
-  #holdsKey(current: Current, keyId: string): boolean {
-    if (current.data === undefined) return false;
-    const held = this.#fields.fromStore(current.data);
-    return held !== undefined && this.#fields.idOf(held) === keyId;
   }
 
   // ------------------------------------------------------------------------------------------- preflight checks

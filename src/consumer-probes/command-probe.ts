@@ -1,7 +1,8 @@
 /**
  * The command probe: run a configured check with the expected credential's id in its environment
- * (ROTATOR_EXPECTED_KEY_SID, or ROTATOR_EXPECTED_TOKEN_FINGERPRINT for auth tokens). Exit 0 means the
- * consumer uses it and authenticates. Its output is not shown: a check script may print anything, so it is
+ * (ROTATOR_EXPECTED_KEY_SID, or ROTATOR_EXPECTED_TOKEN_FINGERPRINT for auth tokens), and during an Auth Token
+ * rotation the webhook tokens it must validate with (ROTATOR_EXPECTED_WEBHOOK_FINGERPRINTS, and
+ * ROTATOR_RETIRED_WEBHOOK_FINGERPRINTS, which it must not). Exit 0 means the consumer uses it and authenticates. Its output is not shown: a check script may print anything, so it is
  * not captured at all (a buffer limit would turn a chatty passing check into a failure).
  *
  * The timeout is the probe's answer, not the child's: once it passes the check is unreachable, whatever it
@@ -39,7 +40,7 @@ export function createCommandProbe(
         };
         const child = spawn(file, args, {
           cwd,
-          env: { ...checkEnvironment(entry, options.env), [variable]: expected.id },
+          env: { ...checkEnvironment(entry, options.env), [variable]: expected.id, ...webhookVariables(expected) },
           stdio: "ignore",
         });
         const timer = setTimeout(() => {
@@ -62,6 +63,18 @@ export function createCommandProbe(
         });
       });
     },
+  };
+}
+
+/**
+ * The tokens an app must validate webhooks with, and those it must no longer, when a rotation says (fingerprints,
+ * comma-separated; the retired list may be empty). The check decides: exit 0 still means converged.
+ */
+export function webhookVariables(expected: Expected): Record<string, string> {
+  if (expected.webhooks === undefined) return {};
+  return {
+    ROTATOR_EXPECTED_WEBHOOK_FINGERPRINTS: expected.webhooks.trusts.join(","),
+    ROTATOR_RETIRED_WEBHOOK_FINGERPRINTS: expected.webhooks.retired.join(","),
   };
 }
 

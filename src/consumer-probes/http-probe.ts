@@ -10,7 +10,7 @@ import { credentialTypeOf } from "../credentials/registry.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { httpCall } from "./http-request.js";
-import type { ConsumerProbe, Expected, ProbeReport } from "./probe.js";
+import type { ConsumerProbe, Expected, ProbeReport, WebhookExpectation } from "./probe.js";
 import type { HttpConsumerEntry } from "./schema.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -96,6 +96,42 @@ export function createHttpProbe(entry: HttpConsumerEntry, options: { baseDir: st
 
 /** Compare a status answer with what we expect. Exported for the consumer library's own tests. */
 export function judge(body: unknown, expected: Expected): ProbeReport {
+  const report = judgeCredential(body, expected);
+  if (report.state !== "converged" || expected.webhooks === undefined) return report;
+  const fingerprints = (body as Record<string, unknown>).webhookTokenFingerprints;
+  // Absent: the app does not validate webhooks, so there is nothing of it to wait for.
+  if (fingerprints === undefined) return report;
+  if (!Array.isArray(fingerprints) || !fingerprints.every((item) => typeof item === "string")) {
+    return { ...report, state: "bad-response", detail: `"webhookTokenFingerprints" is not a list of strings` };
+  }
+  const problem = webhookTokenProblem(fingerprints, expected.webhooks);
+  if (problem === undefined) {
+    const shown = fingerprints.map((fingerprint) => maskSid(fingerprint)).join(", ");
+    return { ...report, detail: `${report.detail}; validates webhooks with ${shown}` };
+  }
+  return { ...report, state: "other-webhook-tokens", detail: `${report.detail}, but ${problem}` };
+}
+
+/**
+ * What is wrong with the tokens an app validates webhooks with (fingerprints), in words naming them masked; or
+ * undefined when it validates with every one it must and none it must not. The command probe leaves this to its check.
+ */
+export function webhookTokenProblem(reported: readonly string[], expected: WebhookExpectation): string | undefined {
+  const missing = expected.trusts.filter((fingerprint) => !reported.includes(fingerprint));
+  const stale = expected.retired.filter((fingerprint) => reported.includes(fingerprint));
+  const problems = [
+    ...(missing.length === 0
+      ? []
+      : [`does not validate webhooks with ${missing.map((f) => maskSid(f)).join(", ")} yet`]),
+    ...(stale.length === 0
+      ? []
+      : [`still validates webhooks with the retired ${stale.map((f) => maskSid(f)).join(", ")}`]),
+  ];
+  return problems.length === 0 ? undefined : problems.join(" and ");
+}
+
+/** The credential part of the judgement: the id reported, and whether it authenticates. */
+function judgeCredential(body: unknown, expected: Expected): ProbeReport {
   if (body === null || typeof body !== "object")
     return { state: "bad-response", detail: "status is not a JSON object" };
   const record = body as Record<string, unknown>;

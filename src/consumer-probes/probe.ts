@@ -8,6 +8,17 @@ export interface Expected {
   kind: string;
   /** The credential's id (its definition's): key SID for API keys; token fingerprint for auth tokens. */
   id: string;
+  /**
+   * What an app that validates webhooks must validate them with (token fingerprints): every one of `trusts`, none
+   * of `retired`. Only apps that report what they validate with (`webhookTokenFingerprints`) are held to it; set
+   * during an Auth Token rotation (both tokens across the promote, then the new one only).
+   */
+  webhooks?: WebhookExpectation;
+}
+
+export interface WebhookExpectation {
+  trusts: string[];
+  retired: string[];
 }
 
 export type ProbeState =
@@ -15,6 +26,11 @@ export type ProbeState =
   | "converged"
   /** Reports another credential (usually the old one: it has not reloaded yet). */
   | "other-credential"
+  /**
+   * Uses the expected credential and authenticates, but validates webhooks with other tokens than expected: not
+   * yet with every token it must accept, or still with a retired one.
+   */
+  | "other-webhook-tokens"
   /** Reports the expected credential, but its last Twilio call failed to authenticate. */
   | "not-authenticated"
   /** No answer: connection refused, timeout, non-2xx. */

@@ -10,6 +10,9 @@
  *   the store already holds the new key by the time the old one could be revoked.
  * - Exposes the status handler the `http` consumer probe reads (`{"keySid", "authenticated"}`, and how the
  *   store's reads went) and a reload handler, and a startup check that fails with a clear message on 20003.
+ * - For an Auth Token store, gives the token set to validate webhooks with (`webhookValidator()`,
+ *   `webhookTokens()`): the token read last and, while a rotation runs, the one it replaces; the status
+ *   answer then says which (`webhookTokenFingerprints`), so rotator promotes only once every app trusts both.
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -17,9 +20,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 // typings would also pull in the JWT helpers', which need @types/jsonwebtoken in an app that checks its
 // libraries' declarations. Like twilio's own typings, it needs esModuleInterop in a CommonJS project.
 import type TwilioClient from "twilio/lib/rest/Twilio.js";
-import type { StoredCredential, StoreProvider } from "../../providers/contract.js";
+import { type StoredCredential, type StoreProvider, tokenFingerprint } from "../../providers/contract.js";
 import { MissingPackageError } from "../../providers/errors.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
+import { type AuthTokenCredential, isAuthToken } from "../credentials/auth-token/credential.js";
+import type { CredentialTypeDefinition } from "../credentials/definition.js";
 import { credentialTypeOf, definitionOf } from "../credentials/registry.js";
 import { credentialId } from "../credentials/stored.js";
 import { createTwilioClient, isTwilioApiError } from "../twilio/client.js";
@@ -27,6 +32,7 @@ import { sameCredential } from "../util/credentials.js";
 import { redactedJson } from "../util/mask.js";
 import { installHint } from "../util/optional-packages.js";
 import { type StoreReadFailure, type StoreReadStatus, StoreReads, withDeadline } from "./store-reads.js";
+import { TwilioWebhookValidator, type TwilioWebhookValidatorOptions } from "./webhooks.js";
 
 export type { StoreReadFailure, StoreReadStatus } from "./store-reads.js";
 
@@ -79,6 +85,11 @@ export interface ConsumerStatus {
   authenticated: boolean;
   /** How the store's reads went: a store that stopped answering shows here while the app goes on. */
   store: StoreReadStatus;
+  /**
+   * Once the app validates webhooks through this library: the fingerprints (as `tokenFingerprint`) of every
+   * auth token it validates them with now, the current one first. Absent: the app does not validate webhooks.
+   */
+  webhookTokenFingerprints?: string[];
 }
 
 /** One 20003 answer, as `onAuthenticationFailure` and `authenticationFailures` report it. */
@@ -114,6 +125,9 @@ export class TwilioCredentialError extends Error {
 export class TwilioCredentials {
   /** The store's provider, loaded on first read (providers load their SDKs lazily). */
   readonly #provider: Promise<StoreProvider>;
+  readonly #type: CredentialTypeDefinition;
+  /** Set once the app validates webhooks through this library: the status answer then says with which tokens. */
+  #validatesWebhooks = false;
   readonly #storeName: string;
   readonly #readTimeoutMs: number;
   readonly #reads: StoreReads;
@@ -128,8 +142,9 @@ export class TwilioCredentials {
 
   constructor(options: TwilioCredentialsOptions) {
     const entry: StoreEntry = storeEntrySchema.parse(options.store);
+    this.#type = credentialTypeOf(options.kind ?? "api-key");
     this.#provider = createStoreProvider(entry, {
-      credential: credentialTypeOf(options.kind ?? "api-key"),
+      credential: this.#type,
       baseDir: options.baseDir ?? process.cwd(),
       env: options.env ?? process.env,
     }).catch((error: unknown) => {
@@ -220,6 +235,12 @@ export class TwilioCredentials {
     this.#reads.succeeded();
     const previous = this.#cached;
     if (previous !== undefined && sameCredential(previous.credential, credential)) return credential;
+    if (previous !== undefined && sameLogin(previous.credential, credential)) {
+      // Only a field Twilio never sees changed (an Auth Token's previous token, kept or retired by a rotation):
+      // the client, and what Twilio last said of it, still hold.
+      this.#cached = { credential, client: previous.client };
+      return credential;
+    }
     this.#cached = { credential, client: this.#clientFor(credential) };
     await this.#confirm(credential);
     return credential;
@@ -295,16 +316,63 @@ export class TwilioCredentials {
     return result;
   }
 
+  /**
+   * The auth tokens to validate webhooks with now: the token read last and, while the store carries it (an
+   * Auth Token rotation under way), the token it replaces. Read like `current()`: at once from what was read
+   * last, re-read beside the caller once the TTL has passed, and on a reload. Twilio signs every webhook with
+   * the account's primary token, which the promote changes and which takes a while to propagate: an app that
+   * trusts this set across a rotation rejects none. From the first call on, the status answer says which
+   * tokens these are (`webhookTokenFingerprints`). An API-key store has none: a TwilioCredentialError.
+   */
+  async webhookTokens(): Promise<string[]> {
+    this.#startValidating();
+    const credential = (await this.#entry()).credential;
+    if (!isAuthToken(credential)) throw this.#noAuthToken();
+    return webhookTokensOf(credential);
+  }
+
+  /**
+   * A TwilioWebhookValidator (a node:http / Express handler) that validates with `webhookTokens()` on every
+   * webhook. Make it when the app starts: from then on the status answer says which tokens it validates with,
+   * which is what rotator waits for before it promotes a new token. `sharedKeys` and the other options as for
+   * the validator. An API-key store: a TwilioCredentialError (webhooks are signed with the Auth Token).
+   */
+  webhookValidator(options: Omit<TwilioWebhookValidatorOptions, "authTokens"> = {}): TwilioWebhookValidator {
+    this.#startValidating();
+    return new TwilioWebhookValidator({ ...options, authTokens: () => this.webhookTokens() });
+  }
+
+  #startValidating(): void {
+    if (!this.#type.accountToken) throw this.#noAuthToken();
+    this.#validatesWebhooks = true;
+  }
+
+  #noAuthToken(): TwilioCredentialError {
+    return new TwilioCredentialError(
+      `store "${this.#storeName}" is read as holding an ${this.#type.labels.long} (kind "${this.#type.type}"), and Twilio signs webhooks with the account's Auth Token, never with an API key: to validate webhooks, read a store that holds the Auth Token (new TwilioCredentials({ store, kind: "auth-token" })), as rotator writes it with credential.type auth-token`,
+    );
+  }
+
   /** What the `http` consumer probe reads, and how the store's reads went. */
   status(): ConsumerStatus {
     const store = this.#reads.status();
     const credential = this.#cached?.credential;
-    if (credential === undefined) return { authenticated: false, store };
+    // Validating webhooks with nothing yet (no read so far) is said as such: no token is trusted.
+    const webhooks = this.#validatesWebhooks
+      ? {
+          webhookTokenFingerprints:
+            credential !== undefined && isAuthToken(credential)
+              ? webhookTokensOf(credential).map(tokenFingerprint)
+              : [],
+        }
+      : {};
+    if (credential === undefined) return { authenticated: false, store, ...webhooks };
     const definition = definitionOf(credential);
     return {
       [definition.consumerStatus.statusField]: definition.id(credential),
       authenticated: this.#authenticated,
       store,
+      ...webhooks,
     };
   }
 
@@ -340,6 +408,20 @@ export class TwilioCredentials {
   async close(): Promise<void> {
     await (await this.#provider.catch(() => undefined))?.close?.();
   }
+}
+
+/** The tokens a stored Auth Token validates webhooks with: the current one first, then the one it replaces. */
+function webhookTokensOf(credential: AuthTokenCredential): string[] {
+  const { authToken, previousAuthToken } = credential;
+  return previousAuthToken === undefined || previousAuthToken === authToken
+    ? [authToken]
+    : [authToken, previousAuthToken];
+}
+
+/** Whether two credentials log in to Twilio alike (they may differ in fields Twilio never sees). */
+function sameLogin(a: StoredCredential, b: StoredCredential): boolean {
+  const [x, y] = [definitionOf(a).twilioLogin(a), definitionOf(b).twilioLogin(b)];
+  return a.kind === b.kind && a.accountSid === b.accountSid && x.username === y.username && x.password === y.password;
 }
 
 /**

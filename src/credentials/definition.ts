@@ -52,6 +52,22 @@ export interface ConsumerStatusFields {
   readonly expectedVariable: string;
 }
 
+/** Where a type keeps the credential a rotation replaces, and for how long after the revoke (CredentialTypeSpec). */
+export interface KeepsPrevious {
+  /** The optional field (`previousAuthToken`) that holds it beside the new credential. */
+  readonly field: string;
+  /** The field of the replaced credential it holds (`authToken`). */
+  readonly from: string;
+  /** What it is kept for, after "the previous token is kept ": "for validating webhooks". */
+  readonly purpose: string;
+  /** Seconds after the revoke that stores keep it (a config setting, such as `webhookSigningLagSeconds`). */
+  keepSeconds(config: CredentialConfigBase): number;
+  /** That setting's path in the config, for messages: "credential.webhookSigningLagSeconds". */
+  readonly keepSetting: string;
+  /** What retiring it at once (an emergency) costs, for plan and the result. */
+  readonly retiredAtOnceCost: string;
+}
+
 /** `rotator sync --from-env NAME [--key-sid SK…]`: the credential an operator supplies. */
 export interface SuppliedCredential {
   /** What the variable holds, in "the API key's secret", "the auth token's value". */
@@ -116,6 +132,14 @@ export interface CredentialTypeSpec<Schema extends CredentialConfigSchema> exten
    * { fromStore }`), a rotation claims the account's token slot, and a dead one may be recovered as the admin.
    */
   readonly accountToken: boolean;
+  /**
+   * The type's old credential keeps a use after the revoke, for a while: stores carry it beside the new one (in an
+   * optional field) from the first write, and a second write retires it after the revoke (engine: retire-previous).
+   * An Auth Token: Twilio signs webhooks with the primary, so apps must accept both tokens across the promote, and
+   * may still get webhooks signed with the old one for a while after it. Absent: the old credential has no use once
+   * revoked (API keys).
+   */
+  readonly keepsPrevious?: KeepsPrevious;
   readonly supplied: SuppliedCredential;
   readonly lost: LostCredentialWords;
   /** What a run's journaled facts record of the config's section besides its type (an API key's keyType). */

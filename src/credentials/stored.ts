@@ -30,3 +30,11 @@ export function accountTokenCredential(type: string, accountSid: string, token: 
   const built = definition.supplied.build(accountSid, token, undefined);
   return typeof built === "string" ? undefined : built;
 }
+
+/** The credential without the previous one its type keeps beside it during a rotation (keepsPrevious), if any. */
+export function withoutPrevious(credential: StoredCredential): StoredCredential {
+  const field = definitionOf(credential).keepsPrevious?.field;
+  if (field === undefined || credential[field] === undefined) return credential;
+  const { [field]: _previous, ...rest } = credential;
+  return rest as StoredCredential;
+}

@@ -2,6 +2,7 @@
  * The first part of step 5, after the writes and the synced stores, before any consumer is reloaded: each
  * consumer's canary (a `kubernetes` consumer's first pods: src/consumer-probes/kubernetes/probe.ts).
  */
+import type { Expected } from "../consumer-probes/probe.js";
 import { errorMessage } from "../errors.js";
 import { consumersTimeoutSeconds, type RunState } from "./steps.js";
 
@@ -11,7 +12,7 @@ import { consumersTimeoutSeconds, type RunState } from "./steps.js";
  * must roll back (a canary that did not make it), or that it was interrupted. Skipped with --revoke-immediately:
  * that revoke waits for no consumer.
  */
-export async function canaryStep(state: RunState): Promise<{ failed?: string; stopped?: boolean }> {
+export async function canaryStep(state: RunState, expected: Expected): Promise<{ failed?: string; stopped?: boolean }> {
   const { consumers, reporter, loaded } = state.context;
   const canaries = consumers.filter((probe) => probe.canary !== undefined);
   if (canaries.length === 0 || state.mode.revokeImmediately) return {};
@@ -24,7 +25,7 @@ export async function canaryStep(state: RunState): Promise<{ failed?: string; st
       const outcome = await probe
         .canary?.({
           runId: state.journal.runId,
-          expected: { kind: state.context.issuer.kind, id: state.newId! },
+          expected,
           direction: "forward",
           timeoutMs: timeoutSeconds * 1000,
           pollMs: loaded.config.verify.consumersPollSeconds * 1000,

@@ -7,7 +7,10 @@ import { existsSync, writeFileSync } from "node:fs";
  *
  * Points: after-create (key made, id not yet journaled), after-issue, after-verify, after-prepare:<store>, after-write:<store>, after-commit,
  * after-revoke-started, after-rollback-started, after-lock:<rotate|resume|rollback> (locks and claims taken,
- * nothing journaled by this command yet).
+ * nothing journaled by this command yet). A type that keeps its previous credential (engine/retire.ts):
+ * after-promote (the revoke journaled, the signing lag not yet waited), after-retire-prepare:<store>,
+ * after-retire:<store> (its retire write journaled), after-retire-commit, after-retire-undo:<store> (a failed
+ * retire's undo of that store done, not yet journaled).
  */
 export function failpoint(name: string, env: Readonly<Record<string, string | undefined>> = process.env): void {
   const wanted = env.ROTATOR_FAILPOINT;

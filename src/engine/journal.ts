@@ -98,6 +98,11 @@ export type JournalEvent =
    * is not this run's to delete any more, and the run ends, back on the old one if that still works.
    */
   | { event: "credential-lost"; newId: string; oldWorks?: boolean }
+  /**
+   * The stores carry the credential being replaced beside the new one (an Auth Token's previous token, for
+   * validating webhooks across the promote), until `keepSeconds` after the revoke: then it is retired.
+   */
+  | { event: "previous-kept"; previousId: string; keepSeconds: number }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }
@@ -138,6 +143,15 @@ export type JournalEvent =
     }
   | { event: "revoke-started"; oldId: string }
   | { event: "old-credential-revoked"; oldId: string; outcome: "deleted" | "absent"; refusedWith20003: boolean }
+  /** After the revoke and the time the previous credential is kept: its second write (every store) begins. */
+  | { event: "retire-started"; previousId: string }
+  | { event: "store-retire-prepared"; store: string; restorePoint: RestorePoint }
+  | { event: "store-retired"; store: string; version: string | null }
+  /** Every store holds the new credential without the previous one. */
+  | { event: "previous-retired"; previousId: string }
+  /** A store's retire write undone (another store's failed): it holds the previous credential beside the new again. */
+  | { event: "store-retire-undone"; store: string }
+  | { event: "store-retire-undo-failed"; store: string; error: string }
   /** The admin credential the run started with stopped working (it was the one rotated); the run went on with another. */
   | { event: "admin-switched"; from: string; to: string }
   | { event: "rollback-started"; reason: string }

@@ -6,7 +6,7 @@
  */
 import type { StoredCredential } from "../../providers/contract.js";
 import { StoreError } from "../../providers/errors.js";
-import { credentialId, secretsOf } from "../credentials/stored.js";
+import { credentialId, secretsOf, withoutPrevious } from "../credentials/stored.js";
 import { ExitCode, RotatorError } from "../errors.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { claimRecord, claimStores, releaseClaims } from "./claims.js";
@@ -154,6 +154,9 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
   state.oldId = oldId;
   state.newId = find(records, "credential-issued")?.newId ?? find(records, "credential-supplied")?.newId;
   state.newLost = has(records, "credential-lost");
+  const kept = find(records, "previous-kept");
+  if (kept !== undefined) state.kept = { previousId: kept.previousId, keepSeconds: kept.keepSeconds };
+  state.previousRetired = has(records, "previous-retired");
   for (const progress of state.stores) {
     const name = progress.provider.name;
     const prepared = records.find((r): r is Of<"store-prepared"> => r.event === "store-prepared" && r.store === name);
@@ -167,8 +170,22 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
       progress.handedOver = handedOver.reason;
       progress.outcome = "left-to-operator";
     }
+    retireProgress(progress, records);
   }
   return state;
+}
+
+/** Where a store's retire write stands, from its records in order: an undone one is prepared afresh. */
+function retireProgress(progress: RunState["stores"][number], records: JournalRecord[]): void {
+  for (const record of records) {
+    if (!("store" in record) || record.store !== progress.provider.name) continue;
+    if (record.event === "store-retire-prepared") progress.retirePoint = record.restorePoint;
+    else if (record.event === "store-retired") progress.retired = true;
+    else if (record.event === "store-retire-undone") {
+      delete progress.retirePoint;
+      progress.retired = false;
+    }
+  }
 }
 
 /**
@@ -199,17 +216,19 @@ function stepsToResume(state: RunState, records: JournalRecord[]): Step[] {
   if (entry === undefined || state.newId === undefined) {
     return rollbackSteps(`the run stopped before the new ${noun} was recorded`);
   }
-  const recover: Step =
-    entry.step.resumesAfter?.includes("stores-committed") === true
-      ? { id: "recover-committed", run: (state) => recoverCommitted(state, records) }
-      : { id: "recover-written", run: recoverWritten };
+  const recover: Step = has(records, "stores-committed")
+    ? { id: "recover-committed", run: (state) => recoverCommitted(state, records) }
+    : { id: "recover-written", run: recoverWritten };
   return [recover, ...entry.rest];
 }
 
 /** Entering after every store was written: the new secret known again, and still alive. */
 async function recoverCommitted(state: RunState, records: JournalRecord[]): Promise<RunOutcome | undefined> {
+  const { noun } = state.context.issuer.labels;
   state.context.reporter.info(
-    `every store already holds the new ${state.context.issuer.labels.noun}; carrying on with the revoke`,
+    has(records, "old-credential-revoked")
+      ? `every store already holds the new ${noun}, and the old one is revoked; carrying on with the previous ${noun}'s retirement`
+      : `every store already holds the new ${noun}; carrying on with the revoke`,
   );
   // Known again, so an issuer whose admin was the rotated token can go on with this one (after a promote).
   state.issued = await recoverNewCredential(state);
@@ -254,8 +273,13 @@ export async function noticeLostCredential(state: RunState): Promise<void> {
   );
 }
 
-/** The new secret exists only in memory and in the stores: read it back from any store that has it. */
+/**
+ * The new secret exists only in memory and in the stores: read it back from any store that has it. While the run's
+ * stores keep the previous credential beside it, a store still holding both is preferred: the retire write needs
+ * what the first write wrote (the previous secret too) to drop its restore point.
+ */
 async function recoverNewCredential(state: RunState): Promise<StoredCredential | undefined> {
+  let found: StoredCredential | undefined;
   for (const progress of state.stores) {
     if (progress.restorePoint === undefined) continue;
     try {
@@ -263,14 +287,18 @@ async function recoverNewCredential(state: RunState): Promise<StoredCredential |
       const held = snapshot.credential;
       if (held !== undefined && credentialId(held) === state.newId) {
         for (const secret of secretsOf(held)) registerSecret(secret);
-        state.context.issuer.adoptNew(held);
-        return held;
+        found ??= held;
+        if (state.kept === undefined || state.previousRetired || withoutPrevious(held) !== held) {
+          found = held;
+          break;
+        }
       }
     } catch {
       // An unreachable store can't help; try the next one. The write step will report it if it matters.
     }
   }
-  return undefined;
+  if (found !== undefined) state.context.issuer.adoptNew(found);
+  return found;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The one result object every command prints with `--json`, and from which the exit code comes. */
+import { credentialTypeOf } from "../credentials/registry.js";
 import { maskSid } from "../util/mask.js";
 import type { AdminDependent } from "./admin-dependents.js";
 import type { RunStatus } from "./journal.js";
@@ -51,8 +52,35 @@ export interface CommandResult {
    * account's token; after the promote, whether each holds the dead one (engine/admin-dependents.ts).
    */
   adminDependents?: AdminDependent[];
+  /**
+   * A type that keeps its previous credential beside the new one in the stores (an Auth Token, for webhooks across
+   * the promote): the previous one, masked, and whether every store still keeps it (`kept`: the retire is pending,
+   * and `resume` does it) or it is `retired` from every store; the stores it is retired from; in an emergency, what
+   * retiring it right after the promote costs.
+   */
+  previous?: PreviousOutcome;
   /** `--sandbox` only: the sandbox's own check of the outcome (see src/sandbox/). */
   sandbox?: unknown;
+}
+
+export interface PreviousOutcome {
+  credential: string;
+  status: "kept" | "retired";
+  retiredFrom: string[];
+  keepSeconds: number;
+  cost?: string;
+}
+
+/** Where the previous credential stands, for a run whose stores keep it. */
+function previousOutcome(state: RunState & { kept: NonNullable<RunState["kept"]> }): PreviousOutcome {
+  const keeps = credentialTypeOf(state.context.issuer.kind).keepsPrevious;
+  return {
+    credential: maskSid(state.kept.previousId),
+    status: state.previousRetired === true ? "retired" : "kept",
+    retiredFrom: state.stores.filter((s) => s.retired === true).map((s) => s.provider.name),
+    keepSeconds: state.kept.keepSeconds,
+    ...(state.mode.emergency && keeps !== undefined ? { cost: keeps.retiredAtOnceCost } : {}),
+  };
 }
 
 export function resultFromState(
@@ -80,6 +108,7 @@ export function resultFromState(
     })),
     warnings: state.warnings,
     ...(state.adminDependents === undefined ? {} : { adminDependents: state.adminDependents }),
+    ...(state.kept === undefined ? {} : { previous: previousOutcome({ ...state, kept: state.kept }) }),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.hint === undefined ? {} : { hint: outcome.hint }),
     ...(outcome.next === undefined ? {} : { next: outcome.next }),

@@ -4,6 +4,7 @@
  * structured (`--json`) and has its line for people, plus a one-line count like terraform's ("1 key to
  * create, 2 stores to update, 1 key to revoke").
  */
+import { credentialTypeOf } from "../credentials/registry.js";
 import { credentialId } from "../credentials/stored.js";
 import { maskSid } from "../util/mask.js";
 import type { EngineContext } from "./context.js";
@@ -20,6 +21,7 @@ export interface PlanAction {
     | "canary"
     | "await-consumers"
     | "revoke"
+    | "retire"
     | "finish"
     | "on-failure";
   /** What the step acts on: the account, a store's name, the consumers, the old credential. */
@@ -166,10 +168,19 @@ export function planVerify(view: PlanView): StepPlan {
   };
 }
 
+/** For a type whose stores keep the previous credential (an Auth Token's): what the first write puts beside the new one. */
+function keptWords(view: PlanView): string {
+  const keeps = credentialTypeOf(view.context.issuer.kind).keepsPrevious;
+  const oldId = oldIdOf(view);
+  if (keeps === undefined || oldId === undefined) return "";
+  return ` with the old ${nounOf(view)} ${maskSid(oldId)} kept beside it (${keeps.field}) ${keeps.purpose} until it is retired`;
+}
+
 /** Each store's change, in config order: written by rotator, or filled by the system it follows. */
 export function planStores(view: PlanView): StepPlan {
   const { stores } = view.context;
   const noun = nounOf(view);
+  const kept = keptWords(view);
   const plans = view.preflight.stores.map((f, i): { action: PlanAction; change: PlanChange } => {
     const held =
       f.snapshot === undefined
@@ -196,14 +207,14 @@ export function planStores(view: PlanView): StepPlan {
         target: f.name,
         from: held,
         to: `new ${noun}`,
-        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}, read back and compare`,
+        description: `write store ${i + 1}/${stores.length} "${f.name}" (${f.location}): ${held} -> new ${noun}${kept}, read back and compare`,
       },
       change: {
         symbol: "~",
         target,
         from: held,
         to: `new ${noun}`,
-        what: `write (${i + 1} of ${stores.length}), read back and compare`,
+        what: `write (${i + 1} of ${stores.length})${kept}, read back and compare`,
       },
     };
   });
@@ -293,6 +304,43 @@ export function planRevoke(view: PlanView): StepPlan {
       },
     ],
   };
+}
+
+/**
+ * After the revoke, for a type that keeps its previous credential beside the new one (an Auth Token's, for webhooks):
+ * the second write that retires it from each store, after the time it is kept (at once in an emergency, at the cost
+ * the type states).
+ */
+export function planRetire(view: PlanView): StepPlan {
+  const keeps = credentialTypeOf(view.context.issuer.kind).keepsPrevious;
+  const oldId = oldIdOf(view);
+  if (keeps === undefined || oldId === undefined) return { actions: [], changes: [] };
+  const noun = nounOf(view);
+  const old = maskSid(oldId);
+  const seconds = keeps.keepSeconds(view.context.loaded.config.credential);
+  const when = view.mode.emergency
+    ? `right after the promote (--emergency: ${keeps.retiredAtOnceCost})`
+    : `${seconds} s after the promote (${keeps.keepSetting}: Twilio may sign webhooks with the old ${noun} for a while after it)`;
+  const writable = view.preflight.stores.filter((_, i) => view.context.stores[i]?.sync === undefined);
+  const from = `new ${noun} + previous ${old}`;
+  const to = `new ${noun}`;
+  const plans = writable.map((f, i): { action: PlanAction; change: PlanChange } => ({
+    action: {
+      action: "retire",
+      target: f.name,
+      from,
+      to,
+      description: `retire the previous ${noun} ${old} from store ${i + 1}/${writable.length} "${f.name}" (${f.location}) ${when}: write the new ${noun} alone, read back and compare`,
+    },
+    change: {
+      symbol: "~",
+      target: { kind: "store", name: f.name, detail: f.location },
+      from,
+      to,
+      what: `retire the previous ${noun} (${i + 1} of ${writable.length}) ${when}; if a store fails, the ones retired get it back and \`rotator resume\` retires it`,
+    },
+  }));
+  return { actions: plans.map((p) => p.action), changes: plans.map((p) => p.change) };
 }
 
 /** Bookkeeping, not a change: in the JSON plan only. */

@@ -18,6 +18,7 @@ import type { EngineContext } from "./context.js";
 import { interruptionRequested } from "./interrupt.js";
 import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { otherHolders, sharedCredentialError } from "./overlap.js";
+import { expectedOf, keepPrevious, retirePending, retireStep, signingLagStep, undoRetire } from "./retire.js";
 import {
   awaitConsumersStep,
   awaitSyncedStoresStep,
@@ -84,9 +85,10 @@ export const verify: StepRun = async (state) => {
   }
 };
 
-/** Write every store rotator writes, in order. */
+/** Write every store rotator writes, in order (with the previous credential beside the new one, for a type that keeps it). */
 export const writeStores: StepRun = async (state) => {
   try {
+    await keepPrevious(state);
     const written = await writeStoresStep(state, () => interrupted(state.context));
     if (written === "committed") return undefined;
     // Nothing written yet: undo now. Part written: stop resumable (the written stores hold the secret).
@@ -121,7 +123,7 @@ export const awaitSyncedStores: StepRun = async (state) => {
 
 /** Each consumer's canary, before any other instance is touched. */
 export const canary: StepRun = async (state) => {
-  const outcome = await canaryStep(state);
+  const outcome = await canaryStep(state, expectedOf(state));
   if (outcome.stopped) return stopInterrupted(state, "while waiting for a canary");
   // Nothing else was touched: every store goes back, and the canary with it.
   if (outcome.failed !== undefined) return rollbackStep(state, outcome.failed);
@@ -130,7 +132,7 @@ export const canary: StepRun = async (state) => {
 
 /** Every consumer uses the new credential (or, with --revoke-immediately, was asked once). */
 export const awaitConsumers: StepRun = async (state) => {
-  const laggards = await awaitConsumersStep(state);
+  const laggards = await awaitConsumersStep(state, expectedOf(state));
   if (laggards.length === 0) return undefined;
   if (state.mode.revokeImmediately) {
     // The operator traded availability for security (a leak): the old credential goes now, and these
@@ -220,8 +222,62 @@ export const revoke: StepRun = async (state) => {
   }
 };
 
+/**
+ * After the revoke (a promote), for a run whose stores keep the previous credential: wait out the time it is kept
+ * (the signing lag; none in an emergency), as the journal dates the revoke.
+ */
+export const signingLag: StepRun = async (state) => {
+  if (await signingLagStep(state)) return undefined;
+  return {
+    status: "interrupted",
+    exitCode: ExitCode.interrupted,
+    error: `interrupted by ${state.context.interruption?.signal ?? "a signal"} while the stores keep the previous ${noun(state)}; the old ${noun(state)} ${maskSid(state.oldId)} was revoked, and every store holds the new one`,
+    next: retireNext(state),
+  };
+};
+
+/** Retire the previous credential from every store: a second all-or-nothing write. */
+export const retirePrevious: StepRun = async (state) => {
+  if (!retirePending(state)) return undefined;
+  try {
+    await retireStep(state);
+    return undefined;
+  } catch (error) {
+    return undoRetire(state, error);
+  }
+};
+
+/** Consumers validate webhooks with the new credential only (the previous one retired from every store). */
+export const awaitRetired: StepRun = async (state) => {
+  if (state.kept === undefined) return undefined;
+  const laggards = await awaitConsumersStep(state, expectedOf(state, "retired"));
+  if (laggards.length === 0) return undefined;
+  const retired = maskSid(state.kept.previousId);
+  if (state.mode.revokeImmediately) {
+    warn(
+      state,
+      `not waiting for consumers to stop validating webhooks with ${retired} (--revoke-immediately): ${laggards.join(", ")}`,
+    );
+    return undefined;
+  }
+  if (interrupted(state.context))
+    return stopInterrupted(state, "while waiting for consumers to drop the previous token", "retired");
+  // The old token no longer authenticates: an app still accepting webhooks signed with it accepts forgeries of it.
+  return {
+    status: "awaiting-consumers",
+    exitCode: ExitCode.awaitingConsumers,
+    error: `the previous ${noun(state)} ${retired} is retired from every store, but not every consumer stopped validating webhooks with it: ${laggards.join(", ")}`,
+    next: "make those consumers re-read their store (reload or restart them), then `rotator resume` checks them again",
+  };
+};
+
 /** Drop the restore points: the run is complete. */
 export const finish: StepRun = (state) => finishStep(state);
+
+/** What `resume` does for a run stopped after the revoke with the previous credential still in the stores. */
+function retireNext(state: RunState): string {
+  return `\`rotator resume\` retires the previous ${noun(state)} ${maskSid(state.kept?.previousId)} from every store (it no longer authenticates with Twilio; apps may still accept webhooks signed with it until then)`;
+}
 
 /** After a promote: which other configs of the account held the old token as their admin, and now a dead one. */
 async function reportAdminDependents(state: RunState): Promise<void> {
@@ -255,7 +311,19 @@ async function undoInterrupted(state: RunState): Promise<RunOutcome> {
 }
 
 /** Stop between steps on a signal: journaled as interrupted, so `resume` carries the run on. */
-function stopInterrupted(state: RunState, where: string): RunOutcome {
+function stopInterrupted(
+  state: RunState,
+  where: string,
+  after: "before-revoke" | "retired" = "before-revoke",
+): RunOutcome {
+  if (after === "retired") {
+    return {
+      status: "interrupted",
+      exitCode: ExitCode.interrupted,
+      error: `interrupted by ${state.context.interruption?.signal ?? "a signal"} ${where}; the previous ${noun(state)} is retired from every store`,
+      next: "`rotator resume` checks the consumers again",
+    };
+  }
   return {
     status: "interrupted",
     exitCode: ExitCode.interrupted,

@@ -3,7 +3,8 @@
  * (step-runs.ts) and what it is in a plan (step-plans.ts). One runner (runner.ts) carries a run through them:
  *
  * - rotate: [claim-slot] issue, verify, write-stores, await-synced-stores, canary, await-consumers,
- *   check-stores, new-still-alive, [slot-still-claimed], no-other-holders, revoke, finish;
+ *   check-stores, new-still-alive, [slot-still-claimed], no-other-holders, revoke, [signing-lag, retire-previous,
+ *   await-retired], finish;
  * - sync: verify, write-stores, await-synced-stores, canary, await-consumers, check-stores, finish (nothing
  *   issued, nothing revoked);
  * - resume: the run's own table (rotate's or sync's, as journaled), entered at the step its journal stopped
@@ -12,8 +13,11 @@
  *
  * Steps in [brackets] are the credential type's own: an issuer that keeps the account's one secondary-token
  * slot (the Auth Token's `marks`) claims it first and checks it is still the run's before its revoke (the
- * promote). `plan` renders the same table, so it cannot list steps rotate would not take.
+ * promote); a type that keeps its previous credential (the Auth Token's, for webhooks: engine/retire.ts) writes it
+ * beside the new one and retires it after the revoke. `plan` renders the same table, so it cannot list steps rotate
+ * would not take.
  */
+import { credentialTypeOf } from "../credentials/registry.js";
 import type { EngineContext } from "./context.js";
 import type { JournalRecord } from "./journal.js";
 import type { PlanAction, PlanChange, PlanMode, PlanView, StepPlan } from "./step-plans.js";
@@ -38,6 +42,9 @@ export type StepId =
   | "slot-still-claimed"
   | "no-other-holders"
   | "revoke"
+  | "signing-lag"
+  | "retire-previous"
+  | "await-retired"
   | "finish"
   | "rollback"
   // resume's own, before the step it enters at: the new secret recovered from the stores.
@@ -78,12 +85,21 @@ const NEW_STILL_ALIVE = step("new-still-alive", run.newStillAlive);
 const SLOT_STILL_CLAIMED = step("slot-still-claimed", run.slotStillClaimed);
 const NO_OTHER_HOLDERS = step("no-other-holders", run.noOtherHolders);
 const REVOKE = step("revoke", run.revoke, { plan: plan.planRevoke });
+// A type that keeps its previous credential (an Auth Token's, for webhooks): retired from every store after the revoke.
+const SIGNING_LAG = step("signing-lag", run.signingLag, { resumesAfter: ["old-credential-revoked"] });
+const RETIRE_PREVIOUS = step("retire-previous", run.retirePrevious, {
+  plan: plan.planRetire,
+  resumesAfter: ["retire-started"],
+});
+const AWAIT_RETIRED = step("await-retired", run.awaitRetired, { resumesAfter: ["previous-retired"] });
 const FINISH = step("finish", run.finish, { plan: plan.planFinish });
 
 /** The steps of a run of this kind (rotate or sync) for this context's credential type, in order. */
 export function stepsOf(mode: Pick<RunMode, "kind">, context: Pick<EngineContext, "issuer">): Step[] {
-  // The credential type's own steps: the account's secondary-token slot, claimed and checked around the promote.
+  // The credential type's own steps: the account's secondary-token slot, claimed and checked around the promote,
+  // and the previous credential retired from the stores after it.
   const keepsSlot = context.issuer.marks !== undefined;
+  const keepsPrevious = credentialTypeOf(context.issuer.kind).keepsPrevious !== undefined;
   const writes = [VERIFY, WRITE_STORES, AWAIT_SYNCED_STORES, CANARY, AWAIT_CONSUMERS, CHECK_STORES];
   if (mode.kind === "sync") return [...writes, FINISH];
   return [
@@ -94,6 +110,7 @@ export function stepsOf(mode: Pick<RunMode, "kind">, context: Pick<EngineContext
     ...(keepsSlot ? [SLOT_STILL_CLAIMED] : []),
     NO_OTHER_HOLDERS,
     REVOKE,
+    ...(keepsPrevious ? [SIGNING_LAG, RETIRE_PREVIOUS, AWAIT_RETIRED] : []),
     FINISH,
   ];
 }

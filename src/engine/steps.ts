@@ -4,11 +4,18 @@
  * `resume` can tell what was done. The order, and what ends a run, is the step table's (step-table.ts,
  * step-runs.ts); `resume` rebuilds a RunState from the journal (reenter.ts) and re-enters the table.
  */
-import type { RestorePoint, StoredCredential, StoreProvider, StoreSnapshot } from "../../providers/contract.js";
+import type {
+  RestorePoint,
+  StoredCredential,
+  StoreProvider,
+  StoreSnapshot,
+  UndoContext,
+} from "../../providers/contract.js";
 import { isStoreError } from "../../providers/errors.js";
 import { awaitConsumers, type ConsumerResult } from "../consumer-probes/await.js";
+import type { Expected } from "../consumer-probes/probe.js";
 import type { IssuedCredential } from "../credentials/issuer.js";
-import { credentialId, secretsOf } from "../credentials/stored.js";
+import { credentialId, secretsOf, withoutPrevious } from "../credentials/stored.js";
 import { ExitCode, errorMessage } from "../errors.js";
 import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
@@ -30,6 +37,10 @@ export interface StoreProgress {
   outcome: StoreOutcome;
   /** Why the store was handed to the operator (engine/store-failure.ts): the rollback leaves it alone. */
   handedOver?: string;
+  /** How to undo the retire write (engine/retire.ts), once prepared; the first write's restore point is released then. */
+  retirePoint?: RestorePoint;
+  /** The retire write is done: the store holds the new credential without the previous one. */
+  retired?: boolean;
 }
 
 export interface RunState {
@@ -52,6 +63,10 @@ export interface RunState {
   newLost?: boolean;
   /** After a promote: the other configs whose admin was the old token, and whether they hold a dead one now. */
   adminDependents?: AdminDependent[];
+  /** The stores carry the old credential beside the new one until it is retired (engine/retire.ts). */
+  kept?: { previousId: string; keepSeconds: number };
+  /** Every store holds the new credential without the previous one (journaled `previous-retired`). */
+  previousRetired?: boolean;
 }
 
 /**
@@ -205,7 +220,10 @@ export async function writeStoresStep(
  * Steps 5-6: consumers with a reload hook are asked to re-read their store, then every consumer is polled
  * until it reports the new key and authenticates. Returns the names still lagging at the deadline.
  */
-export async function awaitConsumersStep(state: RunState): Promise<string[]> {
+export async function awaitConsumersStep(
+  state: RunState,
+  expected: Expected = { kind: state.context.issuer.kind, id: state.newId! },
+): Promise<string[]> {
   const { consumers, reporter, loaded } = state.context;
   if (consumers.length === 0) return [];
   const verify = loaded.config.verify;
@@ -220,26 +238,22 @@ export async function awaitConsumersStep(state: RunState): Promise<string[]> {
   let clock = `0 s elapsed, ${Math.round(timeoutSeconds)} s left`;
   const draw = () => reporter.live?.([`consumers: ${clock}`, ...[...board.values()].map((line) => `  ${line}`)]);
   draw();
-  const { converged, results } = await awaitConsumers(
-    consumers,
-    { kind: state.context.issuer.kind, id: state.newId! },
-    {
-      timeoutMs: timeoutSeconds * 1000,
-      pollMs: verify.consumersPollSeconds * 1000,
-      reload: { runId: state.journal.runId, direction: "forward" },
-      shouldStop: () => state.context.interruption?.signal !== undefined,
-      onChange: (result) => {
-        const line = `${result.convergedAt === null ? "…" : "✓"} ${result.name}: ${result.report.detail}`;
-        board.set(result.name, line);
-        if (reporter.live) draw();
-        else reporter.info(line);
-      },
-      onRound: (elapsedMs, remainingMs) => {
-        clock = `${Math.round(elapsedMs / 1000)} s elapsed, ${Math.round(remainingMs / 1000)} s left`;
-        draw();
-      },
+  const { converged, results } = await awaitConsumers(consumers, expected, {
+    timeoutMs: timeoutSeconds * 1000,
+    pollMs: verify.consumersPollSeconds * 1000,
+    reload: { runId: state.journal.runId, direction: "forward" },
+    shouldStop: () => state.context.interruption?.signal !== undefined,
+    onChange: (result) => {
+      const line = `${result.convergedAt === null ? "…" : "✓"} ${result.name}: ${result.report.detail}`;
+      board.set(result.name, line);
+      if (reporter.live) draw();
+      else reporter.info(line);
     },
-  );
+    onRound: (elapsedMs, remainingMs) => {
+      clock = `${Math.round(elapsedMs / 1000)} s elapsed, ${Math.round(remainingMs / 1000)} s left`;
+      draw();
+    },
+  });
   reporter.liveDone?.();
   for (const result of results) {
     if (result.reloaded === "failed") reporter.warn(`${result.name}: reload hook failed: ${result.reloadError}`);
@@ -456,22 +470,32 @@ export async function finishStep(state: RunState): Promise<RunOutcome> {
   await releaseStores(state, state.stores);
   const outcome: RunOutcome = { status: "completed", exitCode: ExitCode.completed };
   state.context.reporter.step(
-    `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}`,
+    `done: ${maskSid(state.newId)} is in every store${state.oldId && state.mode.kind === "rotate" ? `, ${maskSid(state.oldId)} is revoked` : ""}${state.previousRetired === true ? ", and retired from every store" : ""}`,
   );
   return outcome;
 }
 
 async function releaseStores(state: RunState, stores: StoreProgress[]): Promise<void> {
   const ctx = { runId: state.journal.runId, newKeyId: state.newId ?? "" };
+  // The credential each write made current: the first write's (state.issued), and the retire write's (without the
+  // previous one) when the store has one.
+  const written = state.issued === undefined ? {} : { written: state.issued };
+  const retired = state.issued === undefined ? undefined : withoutPrevious(state.issued);
   for (const progress of stores) {
-    if (progress.restorePoint === undefined) continue;
-    try {
-      await progress.provider.release(progress.restorePoint, ctx);
-    } catch (error) {
-      // A leftover backup is untidy, not unsafe: it is mode 0600 next to the store it came from.
-      const warning = `${progress.provider.name}: could not remove the restore point: ${errorMessage(error)}`;
-      state.warnings.push(warning);
-      state.context.reporter.warn(warning);
+    const points: Array<[RestorePoint | undefined, UndoContext]> = [
+      [progress.restorePoint, { ...ctx, ...written }],
+      [progress.retirePoint, retired === undefined ? ctx : { ...ctx, written: retired }],
+    ];
+    for (const [point, undo] of points) {
+      if (point === undefined) continue;
+      try {
+        await progress.provider.release(point, undo);
+      } catch (error) {
+        // A leftover backup is untidy, not unsafe: it is mode 0600 next to the store it came from.
+        const warning = `${progress.provider.name}: could not remove the restore point: ${errorMessage(error)}`;
+        state.warnings.push(warning);
+        state.context.reporter.warn(warning);
+      }
     }
   }
   await state.journal.append({ event: "stores-released" });
@@ -496,6 +520,7 @@ export async function rollbackStep(state: RunState, reason: string): Promise<Run
       await progress.provider.rollback(progress.restorePoint, {
         runId: state.journal.runId,
         newKeyId: state.newId ?? "",
+        ...(state.issued === undefined ? {} : { written: state.issued }),
       });
       progress.outcome = "rolled-back";
       progress.written = false;

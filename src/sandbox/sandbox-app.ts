@@ -3,13 +3,16 @@
  * of yours would be: it reads its Twilio credential from a dotenv file, calls Twilio (the emulator) every
  * 50 ms, and serves the status and reload endpoints rotator's http consumer probe uses, plus /stats: how
  * many calls it made and how many Twilio refused with 20003 (every refusal counts, including ones the
- * library then retried with a re-read credential).
+ * library then retried with a re-read credential). An Auth Token app (`"webhooks": true`) also takes the
+ * webhooks Twilio sends its number at POST /webhooks/sms, validated with the library's webhookValidator
+ * (the token set its store holds), and counts them in /stats: received, and rejected with 403.
  *
  * The sandbox starts its apps before its emulator exists, so that loading their modules (most of an app's
  * start-up) overlaps rotator's own: an app loads, then waits for one JSON line on stdin,
  * `{"store": <store entry>, "twilioBaseUrl": "<emulator origin>"}`, sent once its file holds a key. It
  * prints {"port"} once it has read that key and is listening. Its stdin stays open: when it ends, however
- * the sandbox ended (even kill -9), so does this app.
+ * the sandbox ended (even kill -9), so does this app. The line also says what the store holds (`"kind"`)
+ * and whether the app takes webhooks (`"webhooks"`).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +23,8 @@ import { isTwilioApiError } from "../twilio/client.js";
 interface AppSettings {
   store: unknown;
   twilioBaseUrl: string;
+  kind: string;
+  webhooks: boolean;
 }
 
 const input = createInterface({ input: process.stdin });
@@ -32,9 +37,14 @@ const settings = await new Promise<AppSettings>((resolve) => {
 
 const credentials = new TwilioCredentials({
   store: settings.store,
+  kind: settings.kind,
   ttlSeconds: 60,
   twilioBaseUrl: settings.twilioBaseUrl,
 });
+// Made before the app serves, as an app should: its status answer says from the first probe which tokens it
+// validates webhooks with.
+const webhooks = settings.webhooks ? credentials.webhookValidator() : undefined;
+const takeWebhook = webhooks?.handler();
 
 const stats = { requests: 0, refused: 0, failed: 0 };
 let stopping = false;
@@ -77,9 +87,14 @@ const reload = credentials.reloadHandler();
 const server = createServer((req, res) => {
   if (req.url === "/.well-known/twilio-credential") return status(req, res);
   if (req.url === "/-/reload-credentials" && req.method === "POST") return reload(req, res);
+  if (req.url === "/webhooks/sms" && takeWebhook !== undefined) return takeWebhook(req, res);
   if (req.url === "/stats") {
     res.writeHead(200, { "content-type": "application/json" });
-    return res.end(JSON.stringify(stats));
+    const counted = {
+      webhooksReceived: (webhooks?.accepted ?? 0) + (webhooks?.rejected ?? 0),
+      webhooksRejected: webhooks?.rejected ?? 0,
+    };
+    return res.end(JSON.stringify({ ...stats, ...counted }));
   }
   res.writeHead(404);
   res.end();

@@ -44,7 +44,7 @@ async function tokenWorkspace(count = 2, emulator: TwilioEmulator = e2e.emulator
         [
           "version: 1",
           `twilio: { accountSid: ${account.sid}, admin: { authToken: ${options.admin ?? `{ env: ${ADMIN_VARIABLE} }`} }, baseUrl: "${emulator.baseUrl}" }`,
-          "credential: { type: auth-token }",
+          "credential: { type: auth-token, webhookSigningLagSeconds: 0 }",
           "stores:",
           ...storeFiles.map((file, i) => `  - { name: app-${i + 1}, type: dotenv-file, path: ${file} }`),
           "verify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2, consumersPollSeconds: 0.2 }",

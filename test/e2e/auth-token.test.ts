@@ -90,7 +90,7 @@ async function tokenWorkspace(dotenvCount = 2): Promise<TokenWorkspace> {
         [
           "version: 1",
           `twilio: { accountSid: ${account.sid}, admin: { authToken: { env: ${ADMIN_VARIABLE} } }, baseUrl: "${e2e.emulator.baseUrl}" }`,
-          "credential: { type: auth-token }",
+          "credential: { type: auth-token, webhookSigningLagSeconds: 0 }",
           "stores:",
           ...stores,
           ...(options.consumers === undefined ? [] : ["consumers:", ...options.consumers]),
@@ -617,8 +617,8 @@ describe("the token's own conditions", () => {
     await writeFile(
       ws.configPath,
       (await readFile(ws.configPath, "utf8")).replace(
-        "credential: { type: auth-token }",
-        "credential: { type: auth-token, promoteSettleSeconds: 1 }",
+        "credential: { type: auth-token, webhookSigningLagSeconds: 0 }",
+        "credential: { type: auth-token, webhookSigningLagSeconds: 0, promoteSettleSeconds: 1 }",
       ),
     );
     const plan = JSON.parse((await runCli(cliArgs(ws, "plan"), { env: ws.env })).stdout);

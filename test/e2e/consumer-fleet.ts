@@ -27,11 +27,19 @@ export interface ConsumerStats {
   status: ConsumerStatus;
   /** How often it was asked its status (the probe's GET). */
   statusRequests: number;
+  /** With `webhooks`: the webhooks that reached its validator, and of those the ones it answered 403. */
+  webhooksReceived?: number;
+  webhooksRejected?: number;
+  /** With `webhooks`: its rejections by reason, and its acceptances by the fingerprint of the validating token. */
+  webhookRejectedBy?: Record<string, number>;
+  webhookAcceptedBy?: Record<string, number>;
 }
 
 export interface Consumer {
   name: string;
   url: string;
+  /** With `webhooks`: the number it bought, whose inbound messages Twilio posts to it. */
+  phoneNumber?: string;
   process: ChildProcess;
   stats(): Promise<ConsumerStats>;
   stop(): Promise<void>;
@@ -49,6 +57,11 @@ export interface ConsumerOptions {
   listen?: { host: string; port: number };
   /** Start even if Twilio refuses the credential (NO_START_CHECK). */
   noStartCheck?: boolean;
+  /**
+   * An Auth Token app that also receives webhooks: validated through the library's webhookValidator at
+   * `/webhooks/sms`, a number of its own bought pointing there (WEBHOOKS), counted in its stats.
+   */
+  webhooks?: boolean;
 }
 
 /** Starts consumers and stops every one of them at the end of the file (call `stopAll` in afterAll). */
@@ -74,6 +87,7 @@ export function consumerFleet(baseUrl: () => string) {
           NO_RELOAD: options.noReload ? "1" : "0",
           STORE_TIMEOUT_SECONDS: options.storeTimeoutSeconds === undefined ? "" : String(options.storeTimeoutSeconds),
           NO_START_CHECK: options.noStartCheck ? "1" : "0",
+          WEBHOOKS: options.webhooks ? "1" : "0",
           ...(options.listen === undefined
             ? {}
             : { LISTEN_HOST: options.listen.host, LISTEN_PORT: String(options.listen.port) }),
@@ -84,15 +98,16 @@ export function consumerFleet(baseUrl: () => string) {
       child.stderr?.on("data", (chunk) => {
         stderr += chunk;
       });
-      const port = await new Promise<number>((resolve, reject) => {
+      const { port, phoneNumber } = await new Promise<{ port: number; phoneNumber?: string }>((resolve, reject) => {
         const lines = createInterface({ input: child.stdout! });
-        lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
+        lines.once("line", (line) => resolve(JSON.parse(line) as { port: number; phoneNumber?: string }));
         child.once("exit", (code) => reject(new Error(`consumer ${name} exited ${code}: ${stderr}`)));
       });
       const url = `http://${options.listen?.host ?? "127.0.0.1"}:${port}`;
       const consumer: Consumer = {
         name,
         url,
+        ...(phoneNumber === undefined ? {} : { phoneNumber }),
         process: child,
         async stats() {
           return (await (await fetch(`${url}/stats`)).json()) as ConsumerStats;

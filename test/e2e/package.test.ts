@@ -312,7 +312,13 @@ describe("the packed package", () => {
 // ---------------------------------------------------------------------------------------------------------
 
 /** The app's program: one source, compiled in each mode (and its JavaScript twins). */
-const APP_SOURCE = `import { TwilioCredentials, type ConsumerStatus } from "rotator/consumer";
+const APP_SOURCE = `import { TwilioCredentials, type TwilioWebhookValidator, type ConsumerStatus } from "rotator/consumer";
+
+// Checked with the declarations only (this app's store holds an API key): an Auth Token store's webhook validator.
+export const webhooksOf = (credentials: TwilioCredentials): TwilioWebhookValidator =>
+  credentials.webhookValidator({ publicOrigin: "https://app.example.com" });
+export const tokensOf = (credentials: TwilioCredentials): Promise<string[]> => credentials.webhookTokens();
+export const validatesWith = (status: ConsumerStatus): string[] | undefined => status.webhookTokenFingerprints;
 
 async function main(): Promise<void> {
   const [path, twilioBaseUrl, accountSid] = process.argv.slice(2) as [string, string, string];

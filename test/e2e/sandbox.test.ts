@@ -61,6 +61,90 @@ describe("--sandbox", () => {
     expect(run.stdout + run.stderr).not.toContain("\u001b[");
   });
 
+  it("--credential auth-token rotates the Auth Token while the apps call Twilio and validate the webhooks it signs: 0 × 20003, 0 rejected", async () => {
+    const run = await runCli(["rotate", "--sandbox", "--credential", "auth-token", "--json"], {
+      env: { ...process.env, ROTATOR_FAILPOINT: undefined },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ status: "completed", credentialType: "auth-token" });
+    const { credential, checks, apps, next } = result.sandbox as {
+      credential: string;
+      checks: string[];
+      apps: Array<{
+        name: string;
+        requests: number;
+        refused: number;
+        webhooksReceived: number;
+        webhooksRejected: number;
+      }>;
+      next: string[];
+    };
+    expect(credential).toBe("auth-token");
+    expect(result.sandbox.webhooks).toBe(true);
+    expect(checks).toContain(`app-a.env holds ${result.newKey}`);
+    expect(checks).toContain(`app-b.env holds ${result.newKey}`);
+    // The previous token was retired from both files: nothing of the old token is left for validation.
+    expect(checks.join("\n")).not.toContain("still holds the previous token");
+    expect(checks).toContain(`new token ${result.newKey}: authenticates`);
+    expect(checks).toContain(`old token ${result.oldKey}: refused by Twilio with 20003 (promoted away)`);
+    expect(checks).toContain("secondary token left in the account: none");
+    // What the emulator counted, independently of the apps: every webhook it sent them was accepted.
+    const sent = checks.find((check) => check.startsWith("Twilio sent the apps"));
+    expect(sent).toMatch(
+      /^Twilio sent the apps (\d+) signed webhooks during the run: \1 accepted, 0 rejected, 0 unanswered$/,
+    );
+    expect(apps.map((app) => app.name)).toEqual(["web-1", "web-2", "worker-1"]);
+    for (const app of apps) {
+      expect(app.requests).toBeGreaterThan(0);
+      expect(app.refused).toBe(0);
+      expect(app.webhooksReceived).toBeGreaterThan(0);
+      expect(app.webhooksRejected).toBe(0);
+    }
+    expect(next.join("\n")).toContain("webhookValidator");
+    // Neither token (32 hex digits) is printed anywhere.
+    expect(run.stderr + run.stdout).not.toMatch(/[0-9a-f]{32}/);
+  });
+
+  it("--credential auth-token: the human summary gives each app's requests, 20003s, webhooks received and rejected", async () => {
+    const run = await runCli(["rotate", "--sandbox", "--credential", "auth-token"], {
+      env: { ...process.env, ROTATOR_FAILPOINT: undefined },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    for (const app of ["web-1", "web-2", "worker-1"]) {
+      expect(run.stdout).toMatch(
+        new RegExp(`${app}: \\d+ requests, 0 got 20003; [1-9]\\d* webhooks received, 0 rejected`),
+      );
+    }
+  });
+
+  it("plan --credential auth-token plans the token's rotation on the sandbox, changing nothing", async () => {
+    const run = await runCli(["plan", "--sandbox", "--credential", "auth-token"], { env: process.env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("no problems found");
+    expect(run.stdout).toContain("+ new token: create a secondary auth token");
+    expect(
+      run.stdout.match(/\? [0-9a-f]{2}…[0-9a-f]{4} → new token: reload and wait until it uses the new token/g),
+    ).toHaveLength(3);
+    expect(run.stdout + run.stderr).not.toMatch(/[0-9a-f]{32}/);
+  });
+
+  it("refuses a --credential it cannot rotate, or one without --sandbox, with exit 2, changing nothing", async () => {
+    const bad = await runCli(["rotate", "--sandbox", "--credential", "oauth-app"], { env: process.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("argument 'oauth-app' is invalid. Allowed choices are api-key, auth-token.");
+    expect(bad.stdout).toBe("");
+    const alone = await runCli(["rotate", "--credential", "auth-token", "--config", "/nonexistent/rotator.yaml"], {
+      env: process.env,
+    });
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("--credential goes with --sandbox");
+    expect(alone.stderr).toContain("credential.type");
+    const planAlone = await runCli(["plan", "--credential", "api-key"], { env: process.env });
+    expect(planAlone.code).toBe(2);
+    expect(planAlone.stderr).toContain("--credential goes with --sandbox");
+  });
+
   it("plan prints the steps and leaves the seeded key in place, before the sandbox is removed", async () => {
     const run = await runCli(["plan", "--sandbox"], { env: process.env });
     expect(run.code, run.stderr).toBe(0);

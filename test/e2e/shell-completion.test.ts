@@ -49,6 +49,7 @@ const CASES: Array<{ words: string[]; expected: string[]; exact?: boolean }> = [
   { words: ["rotator", "emulator", "twilio", "--cl"], expected: ["--clock-offset"], exact: true },
   { words: ["rotator", "rotate", "--if"], expected: ["--if-due"], exact: true },
   { words: ["rotator", "init", "--credential", ""], expected: ["api-key", "auth-token"], exact: true },
+  { words: ["rotator", "rotate", "--sandbox", "--credential", ""], expected: ["api-key", "auth-token"], exact: true },
   {
     words: ["rotator", "init", ""],
     expected: ["dotenv-file", "vault-kv2", "aws-secrets-manager", "azure-key-vault", "kubernetes-secret"],

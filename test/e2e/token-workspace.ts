@@ -64,7 +64,7 @@ export async function tokenWorkspace(e2e: E2e, emulator: TwilioEmulator = e2e.em
       const base = {
         version: 1,
         twilio: { accountSid: account.sid, admin: { authToken: { env: ADMIN_VARIABLE } }, baseUrl: emulator.baseUrl },
-        credential: { type: "auth-token" },
+        credential: { type: "auth-token", webhookSigningLagSeconds: 0 },
         stores: stores.map((store, i) => ({ name: store, type: "dotenv-file", path: files[i] })),
         verify: { newKeyTimeoutSeconds: 5, revokeConfirmSeconds: 2, consumersPollSeconds: 0.2 },
       };

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { expect } from "vitest";
-import type { RestorePoint, StoredCredential } from "../../providers/contract.js";
+import type { RestorePoint, StoredCredential, UndoContext } from "../../providers/contract.js";
 import { StoreError, type StoreErrorKind } from "../../providers/errors.js";
 import { credentialTypeOf } from "../../src/credentials/registry.js";
 import { credentialId } from "../../src/credentials/stored.js";
@@ -85,9 +85,9 @@ export class ContractRun {
     return { ...fields, kind: this.#kind, accountSid: this.#accountSid };
   }
 
-  /** The context of rollback and release for a run that wrote `next`. */
-  withKey(next: StoredCredential) {
-    return { ...this.ctx, newKeyId: credentialId(next) };
+  /** The context of rollback and release for a run that wrote `next` (the whole credential, as the engine passes it). */
+  withKey(next: StoredCredential): UndoContext {
+    return { ...this.ctx, newKeyId: credentialId(next), written: next };
   }
 
   /** Also look out for the store's own secrets, read afresh at every scan. */

@@ -30,6 +30,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { StoreProvider } from "../../providers/contract.js";
 import { registeredCredentialTypes } from "../../src/credentials/registry.js";
+import { declareOptionalFieldCases } from "./cases/optional-fields.js";
 import { declareRaceCases } from "./cases/races.js";
 import { declareReadCases } from "./cases/read.js";
 import { declareRollbackCases } from "./cases/rollback.js";
@@ -121,6 +122,7 @@ export function runProviderContract<const Options extends ContractOptions>(
         declareRollbackCases(cases);
         declareRaceCases(cases);
         declareVersionedCases(cases);
+        declareOptionalFieldCases(cases, kind);
       });
     }
   });

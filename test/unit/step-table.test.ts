@@ -53,6 +53,33 @@ describe("the step table", () => {
     expect(stepsOf({ kind: "sync" }, withSlot).map((step) => step.id)).toEqual([...WRITES, "finish"]);
   });
 
+  it("a type that keeps its previous credential (the Auth Token, for webhooks) retires it after the revoke; an API key does not", () => {
+    const context = fakeContext({ stateDir });
+    expect(context.issuer.kind).toBe("api-key");
+    const apiKey = stepsOf({ kind: "rotate" }, context).map((step) => step.id);
+    for (const id of ["signing-lag", "retire-previous", "await-retired"]) expect(apiKey).not.toContain(id);
+    const token = { issuer: { ...context.issuer, kind: "auth-token", marks: {} as AccountMarks } };
+    expect(stepsOf({ kind: "rotate" }, token).map((step) => step.id)).toEqual([
+      "claim-slot",
+      "issue",
+      ...WRITES,
+      "new-still-alive",
+      "slot-still-claimed",
+      "no-other-holders",
+      "revoke",
+      "signing-lag",
+      "retire-previous",
+      "await-retired",
+      "finish",
+    ]);
+    expect(stepsOf({ kind: "sync" }, token).map((step) => step.id)).toEqual([...WRITES, "finish"]);
+    const at = (...events: string[]) => resumeEntry({ kind: "rotate" }, token, records(...events))?.step.id;
+    expect(at("credential-issued", "stores-committed", "revoke-started")).toBe("await-synced-stores");
+    expect(at("stores-committed", "revoke-started", "old-credential-revoked")).toBe("signing-lag");
+    expect(at("old-credential-revoked", "retire-started", "store-retire-prepared")).toBe("retire-previous");
+    expect(at("retire-started", "store-retired", "previous-retired")).toBe("await-retired");
+  });
+
   it("resume enters at the furthest step whose checkpoint the journal holds", () => {
     const context = fakeContext({ stateDir });
     const at = (kind: "rotate" | "sync", ...events: string[]) =>

@@ -47,7 +47,8 @@ account, or a claim of its token slot, that rotate would stop on.
       context.exit.code = 2;
       return;
     }
-    const commandOptions = startSandboxFirst(options);
+    const commandOptions = startSandboxFirst(options, context);
+    if (commandOptions === undefined) return;
     const [{ runConfigCommand }, { plan }, { renderPlan }, { fleetPlanCommand }, { terminalWidth }] = await Promise.all(
       [
         import("../shared/run-config-command.js"),

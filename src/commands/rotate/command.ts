@@ -45,6 +45,7 @@ with Twilio, to act as the admin credential instead.
 `,
   examples: [
     ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
+    ["rotator rotate --sandbox --credential auth-token", "the Auth Token, with apps taking webhooks"],
     ["rotator rotate", "rotate, after showing the plan"],
     ["rotator rotate --if-due --yes", "the scheduled job: only when due"],
     ["rotator rotate --emergency --yes", "after a leak or a security reset"],
@@ -72,7 +73,8 @@ with Twilio, to act as the admin credential instead.
       context.exit.code = 2;
       return;
     }
-    const commandOptions = startSandboxFirst(options);
+    const commandOptions = startSandboxFirst(options, context);
+    if (commandOptions === undefined) return;
     const [
       { runConfigCommand },
       { rotate },

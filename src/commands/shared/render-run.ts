@@ -35,6 +35,16 @@ export function renderRun(result: CommandResult, output: Output): void {
     lines.push(`  old ${noun} ${result.oldKey ?? "(none)"}, new ${noun} ${result.newKey ?? "(none)"}`);
   }
   for (const store of result.stores) lines.push(`  store ${store.name} (${store.type}): ${store.outcome}`);
+  if (result.previous !== undefined) {
+    const { previous } = result;
+    lines.push(
+      previous.status === "retired"
+        ? `  previous ${noun} ${previous.credential}: retired from every store`
+        : `  previous ${noun} ${previous.credential}: kept in the stores beside the new one${previous.retiredFrom.length > 0 ? ` (retired from ${previous.retiredFrom.join(", ")} only)` : ""}`,
+    );
+    if (previous.cost !== undefined)
+      lines.push(s.warn(`  retired right after the promote (--emergency): ${previous.cost}`));
+  }
   for (const consumer of result.consumers) {
     const converged = consumer.convergedAt !== null;
     lines.push(`  consumer ${consumer.name}: ${converged ? s.ok(s.tick) : s.warn(s.ellipsis)} ${consumer.detail}`);
@@ -69,10 +79,20 @@ function renderSandbox(summary: SandboxSummary, output: Output): string[] {
   const s = output.out;
   const lines = ["", s.bold("sandbox, checked independently of the engine:"), ...summary.checks.map((c) => `  ${c}`)];
   if (summary.apps.length > 0) {
-    lines.push(s.bold("apps calling Twilio during the run:"));
+    lines.push(
+      s.bold(
+        summary.webhooks
+          ? "apps calling Twilio and taking its webhooks during the run:"
+          : "apps calling Twilio during the run:",
+      ),
+    );
     for (const app of summary.apps) {
       const refused = app.refused === 0 ? s.ok(`${app.refused} got 20003`) : s.fail(`${app.refused} got 20003`);
-      lines.push(`  ${app.name}: ${app.requests} requests, ${refused}`);
+      const rejected = `${app.webhooksRejected} rejected`;
+      const webhooks = summary.webhooks
+        ? `; ${app.webhooksReceived} webhooks received, ${app.webhooksRejected === 0 ? s.ok(rejected) : s.fail(rejected)}`
+        : "";
+      lines.push(`  ${app.name}: ${app.requests} requests, ${refused}${webhooks}`);
     }
   }
   lines.push("", s.bold("next, for a real setup:"), ...summary.next.map((n) => `  ${n}`));

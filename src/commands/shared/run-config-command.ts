@@ -72,7 +72,9 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
     if (options.sandbox) {
       const starting =
         options.startedSandbox ??
-        import("../../sandbox/index.js").then(({ startSandbox }) => startSandbox({ stateDir: options.stateDir }));
+        import("../../sandbox/index.js").then(({ startSandbox }) =>
+          startSandbox({ stateDir: options.stateDir, credential: options.credential }),
+        );
       starting.catch(() => undefined);
       // The sandbox's apps (separate processes) load their modules while this process loads the engine's; a
       // failure to load is reported by executeConfigCommand, which loads them again.

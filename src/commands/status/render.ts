@@ -37,6 +37,7 @@ export function renderStatus(result: StatusResult | CommandResult, output: Outpu
     const host = shared && run.host !== undefined ? `  on ${run.host}` : "";
     lines.push(`  ${run.runId}  ${run.command}  ${run.status}${host}${run.next ? `  next: ${run.next}` : ""}`);
     for (const waiting of run.waitingFor ?? []) lines.push(`    waiting for ${waiting}`);
+    if (run.previous !== undefined) lines.push(`    ${run.previous}`);
   }
   if (result.check !== undefined)
     lines.push(`check: ${result.check.state} (exit ${result.exitCode}): ${result.check.summary}`);

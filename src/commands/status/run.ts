@@ -11,6 +11,7 @@ import { overlapError } from "../../engine/overlap.js";
 import { runPreflight } from "../../engine/preflight.js";
 import { unfinishedRunFor } from "../../engine/reenter.js";
 import type { CommandResult } from "../../engine/result.js";
+import { previousFromJournal } from "../../engine/retire.js";
 import { stateOf } from "../../engine/state/index.js";
 import { ExitCode } from "../../errors.js";
 import { maskSid } from "../../util/mask.js";
@@ -45,6 +46,8 @@ export interface StatusResult extends CommandResult {
      * consumer's lagging pods by name), each synced store that had not followed.
      */
     waitingFor?: string[];
+    /** An Auth Token run whose stores keep the previous token (for webhooks): kept, pending retirement, or retired. */
+    previous?: string;
   }>;
   /** Where the runs and locks are: `state directory /x`, `PostgreSQL database h:5432/db`. */
   state: string;
@@ -98,6 +101,7 @@ export async function status(
       ...(run.started?.host === undefined ? {} : { host: run.started.host }),
       ...(run.finished?.next === undefined ? {} : { next: run.finished.next }),
       ...(isUnfinished(run) ? waitingFor(run.records) : {}),
+      ...previousOf(run.records, context.issuer.labels.noun),
     }));
   // A run still in preflight holds its stores' locks but has no journal yet: it is running too.
   for (const { lock } of locks) {
@@ -176,6 +180,11 @@ async function checkVerdict(
     state: "ok",
     summary: ageDays === null ? "nothing due" : `the credential is ${ageDays} days old, due at ${maxAge}`,
   };
+}
+
+function previousOf(records: JournalRecord[], noun: string): { previous?: string } {
+  const previous = previousFromJournal(records, noun);
+  return previous === undefined ? {} : { previous };
 }
 
 /** What the run's journal last said it waited for (see `runs[].waitingFor`); nothing when it waited for nothing. */

@@ -416,6 +416,7 @@ const RANK: Record<string, number> = {
   "bad-response": 1,
   "not-authenticated": 2,
   "other-credential": 3,
+  "other-webhook-tokens": 4,
 };
 function rank(state: string | undefined): number {
   return RANK[state ?? ""] ?? 9;

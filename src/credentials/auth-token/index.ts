@@ -30,6 +30,14 @@ export const authToken = defineCredentialType({
   describe: () => "the auth token",
   twilioLogin: (credential) => ({ username: credential.accountSid, password: authTokenOf(credential).authToken }),
   accountToken: true,
+  keepsPrevious: {
+    field: "previousAuthToken",
+    from: "authToken",
+    purpose: "for validating webhooks",
+    keepSeconds: (config) => authTokenConfigSchema.parse(config).webhookSigningLagSeconds,
+    keepSetting: "credential.webhookSigningLagSeconds",
+    retiredAtOnceCost: "webhooks Twilio signed with the old token before its propagation ends may be rejected",
+  },
   supplied: {
     valueWord: "value",
     takesKeySid: false,

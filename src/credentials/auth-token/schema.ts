@@ -19,6 +19,16 @@ export const authTokenConfigSchema = z
         "Seconds to wait after the promote before checking that Twilio refuses the old token. Twilio Functions " +
           "and Services that hold the token inline need about a minute to take the new one.",
       ),
+    webhookSigningLagSeconds: z
+      .number()
+      .min(0)
+      .max(600)
+      .default(60)
+      .describe(
+        "Seconds after the promote that stores keep the old token (as previousAuthToken / TWILIO_PREVIOUS_AUTH_TOKEN) " +
+          "beside the new one before a second write retires it: Twilio may sign webhooks with the old token for a " +
+          "while after a promote, and apps validating with both accept them. --emergency retires it right after the promote.",
+      ),
   })
   .describe(
     "The account's Auth Token (accountSid is the account whose token is rotated: a token is promoted by its own account).",
