@@ -60,6 +60,10 @@ export interface KeepsPrevious {
   readonly from: string;
   /** What it is kept for, after "the previous token is kept ": "for validating webhooks". */
   readonly purpose: string;
+  /** The revoke as people know it for this type: "the promote". */
+  readonly revokeName: string;
+  /** Why it is kept that long after the revoke, for plan: "Twilio may sign webhooks with the old token for a while after it". */
+  readonly keepReason: string;
   /** Seconds after the revoke that stores keep it (a config setting, such as `webhookSigningLagSeconds`). */
   keepSeconds(config: CredentialConfigBase): number;
   /** That setting's path in the config, for messages: "credential.webhookSigningLagSeconds". */

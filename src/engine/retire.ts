@@ -57,7 +57,7 @@ export async function keepPrevious(state: RunState): Promise<void> {
   state.issued = { ...state.issued, [keeps.field]: previous };
   await state.journal.append({ event: "previous-kept", ...state.kept });
   state.context.reporter.info(
-    `the stores keep the old ${state.context.issuer.labels.noun} ${maskSid(state.oldId)} beside the new one ${keeps.purpose} until ${state.kept.keepSeconds} s after the ${revokeWord(state)}`,
+    `the stores keep the old ${state.context.issuer.labels.noun} ${maskSid(state.oldId)} beside the new one ${keeps.purpose} until ${state.kept.keepSeconds} s after ${keeps.revokeName}`,
   );
 }
 
@@ -90,9 +90,6 @@ export function undoContext(state: RunState, written: StoredCredential | undefin
 export function retirePending(state: RunState): boolean {
   return state.kept !== undefined && !state.previousRetired;
 }
-
-/** "promote" for an Auth Token: the revoke step's own word, from the issuer's labels. */
-const revokeWord = (state: RunState) => (state.context.issuer.marks === undefined ? "revoke" : "promote");
 
 /** When the revoke happened, as the journal dates it (its first record of it); now, when it is not there. */
 function revokedAt(records: JournalRecord[]): number {

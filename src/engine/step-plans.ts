@@ -319,8 +319,8 @@ export function planRetire(view: PlanView): StepPlan {
   const old = maskSid(oldId);
   const seconds = keeps.keepSeconds(view.context.loaded.config.credential);
   const when = view.mode.emergency
-    ? `right after the promote (--emergency: ${keeps.retiredAtOnceCost})`
-    : `${seconds} s after the promote (${keeps.keepSetting}: Twilio may sign webhooks with the old ${noun} for a while after it)`;
+    ? `right after ${keeps.revokeName} (--emergency: ${keeps.retiredAtOnceCost})`
+    : `${seconds} s after ${keeps.revokeName} (${keeps.keepSetting}: ${keeps.keepReason})`;
   const writable = view.preflight.stores.filter((_, i) => view.context.stores[i]?.sync === undefined);
   const from = `new ${noun} + previous ${old}`;
   const to = `new ${noun}`;

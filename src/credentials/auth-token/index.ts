@@ -34,6 +34,8 @@ export const authToken = defineCredentialType({
     field: "previousAuthToken",
     from: "authToken",
     purpose: "for validating webhooks",
+    revokeName: "the promote",
+    keepReason: "Twilio may sign webhooks with the old token for a while after it",
     keepSeconds: (config) => authTokenConfigSchema.parse(config).webhookSigningLagSeconds,
     keepSetting: "credential.webhookSigningLagSeconds",
     retiredAtOnceCost: "webhooks Twilio signed with the old token before its propagation ends may be rejected",
