@@ -102,7 +102,7 @@ export type JournalEvent =
    * The stores carry the credential being replaced beside the new one (an Auth Token's previous token, for
    * validating webhooks across the promote), until `keepSeconds` after the revoke: then it is retired.
    */
-  | { event: "previous-kept"; previousId: string; keepSeconds: number }
+  | { event: "previous-kept"; previousId: string; keepSeconds: number; cost?: string }
   | { event: "store-prepared"; store: string; restorePoint: RestorePoint }
   | { event: "store-written"; store: string; version: string | null }
   | { event: "stores-committed" }

@@ -155,7 +155,13 @@ export function rebuildState(context: EngineContext, journal: RunJournal, record
   state.newId = find(records, "credential-issued")?.newId ?? find(records, "credential-supplied")?.newId;
   state.newLost = has(records, "credential-lost");
   const kept = find(records, "previous-kept");
-  if (kept !== undefined) state.kept = { previousId: kept.previousId, keepSeconds: kept.keepSeconds };
+  if (kept !== undefined) {
+    state.kept = {
+      previousId: kept.previousId,
+      keepSeconds: kept.keepSeconds,
+      ...(kept.cost === undefined ? {} : { cost: kept.cost }),
+    };
+  }
   state.previousRetired = has(records, "previous-retired");
   for (const progress of state.stores) {
     const name = progress.provider.name;

@@ -1,5 +1,4 @@
 /** The one result object every command prints with `--json`, and from which the exit code comes. */
-import { credentialTypeOf } from "../credentials/registry.js";
 import { maskSid } from "../util/mask.js";
 import type { AdminDependent } from "./admin-dependents.js";
 import type { RunStatus } from "./journal.js";
@@ -73,13 +72,12 @@ export interface PreviousOutcome {
 
 /** Where the previous credential stands, for a run whose stores keep it. */
 function previousOutcome(state: RunState & { kept: NonNullable<RunState["kept"]> }): PreviousOutcome {
-  const keeps = credentialTypeOf(state.context.issuer.kind).keepsPrevious;
   return {
     credential: maskSid(state.kept.previousId),
     status: state.previousRetired === true ? "retired" : "kept",
     retiredFrom: state.stores.filter((s) => s.retired === true).map((s) => s.provider.name),
     keepSeconds: state.kept.keepSeconds,
-    ...(state.mode.emergency && keeps !== undefined ? { cost: keeps.retiredAtOnceCost } : {}),
+    ...(state.kept.cost === undefined ? {} : { cost: state.kept.cost }),
   };
 }
 

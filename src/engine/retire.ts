@@ -53,7 +53,10 @@ export async function keepPrevious(state: RunState): Promise<void> {
   if (state.stores.some((progress) => progress.restorePoint !== undefined)) return; // decided before a crash
   const previous = state.old?.[keeps.from];
   if (state.oldId === undefined || previous === undefined) return;
-  state.kept = { previousId: state.oldId, keepSeconds: keepSecondsFor(keeps, state) };
+  // An emergency retires it right after the revoke; what that costs is said in the result (and journaled with it,
+  // so a resumed run says it too without asking the type again).
+  const cost = state.mode.emergency ? { cost: keeps.retiredAtOnceCost } : {};
+  state.kept = { previousId: state.oldId, keepSeconds: keepSecondsFor(keeps, state), ...cost };
   state.issued = { ...state.issued, [keeps.field]: previous };
   await state.journal.append({ event: "previous-kept", ...state.kept });
   state.context.reporter.info(

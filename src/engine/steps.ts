@@ -64,7 +64,8 @@ export interface RunState {
   /** After a promote: the other configs whose admin was the old token, and whether they hold a dead one now. */
   adminDependents?: AdminDependent[];
   /** The stores carry the old credential beside the new one until it is retired (engine/retire.ts). */
-  kept?: { previousId: string; keepSeconds: number };
+  /** `cost`: what retiring it right after the revoke costs (an emergency's), for the result. */
+  kept?: { previousId: string; keepSeconds: number; cost?: string };
   /** Every store holds the new credential without the previous one (journaled `previous-retired`). */
   previousRetired?: boolean;
 }
