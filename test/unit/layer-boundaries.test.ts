@@ -38,6 +38,31 @@ async function crossings(dir: string, crosses: (target: string) => boolean): Pro
   return found;
 }
 
+/** Imports that load code when the importing module loads: static ones, not `import type`/`export type`. */
+async function loadedImportsOf(file: string): Promise<string[]> {
+  const code = await readFile(join(root, file), "utf8");
+  const specifiers = [...code.matchAll(/^\s*(import|export)\b(?!\s+type\b)[^;]*?\bfrom\s*"([^"]+)"/gm)].map(
+    (match) => match[2]!,
+  );
+  return specifiers.map((specifier) =>
+    specifier.startsWith(".")
+      ? relative(root, join(root, dirname(file), specifier)).replace(/\.js$/, ".ts")
+      : `package ${specifier}`,
+  );
+}
+
+/** Every module loading `file` loads with it (itself included), following static imports. */
+async function loadedWith(file: string, seen = new Set<string>()): Promise<Set<string>> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  if (file.startsWith("package ")) return seen;
+  for (const target of await loadedImportsOf(file)) await loadedWith(target, seen);
+  return seen;
+}
+
+/** The engine's public entries: the operations that change stores (and plan), and the light one. */
+const ENGINE_ENTRIES = ["src/engine/index.ts", "src/engine/read.ts"];
+
 describe("layer boundaries", () => {
   it("the import scanner sees static, type-only, re-exported and dynamic imports", async () => {
     // The scanner itself, on a file known to have all four (a check that cannot see an import proves nothing).
@@ -63,5 +88,36 @@ describe("layer boundaries", () => {
     expect(
       await crossings("src/consumer-probes/kubernetes", (target) => target.startsWith("src/kubernetes-client/")),
     ).not.toEqual([]);
+  });
+
+  it("commands reach the engine only through its public entries (src/engine/index.ts, src/engine/read.ts)", async () => {
+    const deeper = await crossings(
+      "src/commands",
+      (target) => target.startsWith("src/engine/") && !ENGINE_ENTRIES.includes(target),
+    );
+    expect(deeper).toEqual([]);
+  });
+
+  it("the light entry loads no operation, context, state, store provider or package: those load on first call", async () => {
+    const loaded = [...(await loadedWith("src/engine/read.ts"))].sort();
+    expect(loaded.filter((file) => file.startsWith("package "))).toEqual([]);
+    expect(loaded.filter((file) => !file.startsWith("src/engine/") && !file.startsWith("src/util/"))).toEqual([]);
+    expect(loaded).not.toContain("src/engine/index.ts");
+    for (const heavy of [
+      "operations/",
+      "context.ts",
+      "state/",
+      "reporter.ts",
+      "steps.ts",
+      "runner.ts",
+      "preflight.ts",
+    ]) {
+      expect(
+        loaded.filter((file) => file.startsWith(`src/engine/${heavy}`)),
+        heavy,
+      ).toEqual([]);
+    }
+    // The scan sees through a static import (a check that could not would pass anything).
+    expect(loaded).toEqual(expect.arrayContaining(["src/engine/result.ts", "src/util/mask.ts"]));
   });
 });
