@@ -78,6 +78,22 @@ export interface TwilioLogin {
   readonly password: string;
 }
 
+/**
+ * What `rotator init` writes for a config of this type (src/commands/init/templates.ts), beside what it derives
+ * from the fields (a dotenv store's variables) and `consumerStatus` (what consumers answer).
+ */
+export interface InitTemplate {
+  /**
+   * The `admin:` entry under `twilio:`, comments first, each line indented two spaces; `firstStore` is the name of
+   * the config's first store (an account token may be read back from it).
+   */
+  admin(firstStore: string): string;
+  /** The `credential:` section, from its `credential:` line, with a comment per setting. */
+  readonly section: string;
+  /** A field renamed in a commented dotenv `fields:` example: `apiKeySid: TWILIO_API_KEY_SID`. */
+  readonly fieldsExample: string;
+}
+
 /** A problem with a config, at a path inside its `credential:` section. */
 export interface ConfigProblem {
   readonly path: readonly string[];
@@ -122,6 +138,8 @@ export interface CredentialTypeSpec<Schema extends CredentialConfigSchema> exten
   runFacts(config: CredentialConfigBase): Record<string, string>;
   /** The GET that proves a credential of this type authenticates when no config says (`credential.verifyPath`). */
   readonly defaultVerifyPath: string;
+  /** What `rotator init` writes for it; a type without one gets a config with its type and defaults. */
+  readonly init?: InitTemplate;
   /** Why a fleet (`accounts:`) cannot rotate this config's credential, at a path inside `credential:`; or nothing. */
   fleetProblem(config: CredentialConfigBase): ConfigProblem | undefined;
   /** The issuer's factory, loaded on first use (issuers bring the Twilio SDK). */

@@ -27,8 +27,6 @@ const PENDING = [
   "src/doctor/doctor.ts",
   "src/doctor/offline.ts",
   "src/doctor/online.ts",
-  // `rotator init`'s config templates, one text per built-in type.
-  "src/commands/init/templates.ts",
   // A secret's shape ("auth-token": 32 hex digits; "key-secret"), for the admin credential as much as the stored one.
   "src/twilio/diagnose.ts",
 ];

@@ -10,7 +10,11 @@ export const STORE_TYPES = [
   "kubernetes-secret",
 ] as const;
 
+/** The built-in credential types (src/credentials/registry.ts is their home: init-templates.test.ts checks). */
 export const CREDENTIAL_TYPES = ["api-key", "auth-token"] as const;
+
+/** What `rotator init` writes when not told `--credential`. */
+export const DEFAULT_CREDENTIAL_TYPE: (typeof CREDENTIAL_TYPES)[number] = "api-key";
 
 export type StoreType = (typeof STORE_TYPES)[number];
 

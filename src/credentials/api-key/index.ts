@@ -38,6 +38,16 @@ export const apiKey = defineCredentialType({
   },
   runFacts: (config) => ({ keyType: apiKeyConfigSchema.parse(config).keyType }),
   defaultVerifyPath: DEFAULT_KEY_VERIFY_PATH,
+  init: {
+    admin: () => `  # What rotator creates and deletes keys with: the Auth Token, or a Main API key
+  # ({ apiKeySid: SK..., apiKeySecret: { env: NAME } }). A Standard key may not manage keys.
+  admin: { authToken: { env: TWILIO_AUTH_TOKEN } }`,
+    section: `credential:
+  type: api-key # a Standard key (keyType: restricted, with a policy, for a Restricted one)
+  friendlyNamePrefix: rotator # new keys are named rotator-<run id>
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older key`,
+    fieldsExample: "apiKeySid: TWILIO_API_KEY_SID",
+  },
   fleetProblem: (config) =>
     apiKeyConfigSchema.parse(config).keyType === "restricted"
       ? {

@@ -44,6 +44,17 @@ export const authToken = defineCredentialType({
   },
   runFacts: () => ({}),
   defaultVerifyPath: DEFAULT_TOKEN_VERIFY_PATH,
+  init: {
+    admin: (
+      firstStore,
+    ) => `  # The token being rotated is also the admin: read from a store, so the next run finds the new one
+  # ({ env: TWILIO_AUTH_TOKEN } works too, but that variable holds a dead token after a rotation).
+  admin: { authToken: { fromStore: ${firstStore} } }`,
+    section: `credential:
+  type: auth-token # a secondary token, written everywhere, promoted once every consumer uses it
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older token (its age comes from rotator's journal)`,
+    fieldsExample: "authToken: TWILIO_TOKEN",
+  },
   fleetProblem: () => ({
     path: ["type"],
     message:
