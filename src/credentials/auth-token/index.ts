@@ -11,8 +11,22 @@ export const authToken = defineCredentialType({
   summary:
     "The account's Auth Token: a secondary token is written everywhere and promoted only once every consumer uses it.",
   fields: [
-    { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
-    { key: "authToken", secret: true, json: "authToken", dotenv: "TWILIO_AUTH_TOKEN", about: "the Auth Token" },
+    {
+      key: "accountSid",
+      secret: false,
+      json: "accountSid",
+      dotenv: "TWILIO_ACCOUNT_SID",
+      about: "the account SID",
+      shape: "account-sid",
+    },
+    {
+      key: "authToken",
+      secret: true,
+      json: "authToken",
+      dotenv: "TWILIO_AUTH_TOKEN",
+      about: "the Auth Token",
+      shape: "account-token",
+    },
     // Kept beside the new token while a rotation runs, so apps validate webhooks Twilio signs with either
     // (Twilio signs with the primary, and the promote changes which one that is); retired after the promote.
     {
@@ -22,8 +36,10 @@ export const authToken = defineCredentialType({
       json: "previousAuthToken",
       dotenv: "TWILIO_PREVIOUS_AUTH_TOKEN",
       about: "the Auth Token the current one replaces, kept while a rotation runs for validating webhooks",
+      shape: "account-token",
     },
   ],
+  doctor: { title: "Auth Token", needs: "an Auth Token needs the account SID beside it" },
   // A token has no SID: its fingerprint names it wherever a key's SID would.
   id: (credential) => tokenFingerprint(authTokenOf(credential).authToken),
   consumerStatus: { statusField: "tokenFingerprint", expectedVariable: "ROTATOR_EXPECTED_TOKEN_FINGERPRINT" },
