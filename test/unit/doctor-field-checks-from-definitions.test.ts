@@ -5,47 +5,15 @@
  * a field rotator writes itself (the Auth Token's previousAuthToken) is never asked for.
  */
 import { describe, expect, it } from "vitest";
-import * as z from "zod";
-import { defineCredentialType } from "../../src/credentials/definition.js";
-import { journalWord } from "../../src/credentials/journal-word.js";
-import { credentialTypeOf, registerCredentialType } from "../../src/credentials/registry.js";
 import { offlineChecks } from "../../src/doctor/offline.js";
 import { candidatesFromVariables } from "../../src/doctor/sources.js";
+// A plug-in's type: an app's client id (shaped as a key SID) and secret (as a key secret), under its own names.
+import "./client-secret-type.js";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
 const KEY = `SK${"b".repeat(32)}`;
 const SECRET = "Abcdefghijklmnopqrstuvwxyz012345";
 const TOKEN = "0123456789abcdef0123456789abcdef";
-
-// A plug-in's type: an app's client id (shaped as a key SID) and secret (as a key secret), under its own names.
-const { init: _apiKeysTemplate, doctor: _apiKeysWords, ...apiKey } = credentialTypeOf("api-key");
-registerCredentialType(
-  defineCredentialType({
-    ...apiKey,
-    type: "client-secret",
-    configSchema: z.strictObject({
-      type: z.literal("client-secret"),
-      maxAgeDays: z.number().default(90),
-      verifyPath: z.string().default("/x"),
-    }),
-    labels: { ...apiKey.labels, long: "client secret", word: journalWord("client-secret") },
-    fields: [
-      apiKey.fields[0]!,
-      { key: "clientId", secret: false, json: "clientId", dotenv: "APP_CLIENT_ID", about: "id", shape: "key-sid" },
-      {
-        key: "clientSecret",
-        secret: true,
-        json: "clientSecret",
-        dotenv: "APP_CLIENT_SECRET",
-        about: "secret",
-        shape: "key-secret",
-      },
-    ],
-    load: async () => () => {
-      throw new Error("not issued here");
-    },
-  }),
-);
 
 describe("doctor's field checks", () => {
   it("find a plug-in type's credential by its variables, named by its labels", () => {

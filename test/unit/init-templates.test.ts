@@ -2,40 +2,15 @@
  * The configs `rotator init` writes are valid as written, for every store type and credential type; what a type
  * contributes comes from its definition, and a type's optional fields (rotator's to write) are never asked for.
  */
-
 import { describe, expect, it } from "vitest";
-import * as z from "zod";
 import { providers } from "../../providers/registry.js";
 import { CREDENTIAL_TYPES, STORE_TYPES } from "../../src/commands/init/store-types.js";
 import { initialConfig } from "../../src/commands/init/templates.js";
 import { parseConfigText, validateConfig } from "../../src/config/load.js";
-import { defineCredentialType } from "../../src/credentials/definition.js";
-import { journalWord } from "../../src/credentials/journal-word.js";
-import { credentialTypeOf, registerCredentialType, registeredCredentialTypes } from "../../src/credentials/registry.js";
-
+import { credentialTypeOf, registeredCredentialTypes } from "../../src/credentials/registry.js";
 // A type with no `init` of its own, as a plug-in may register: init still writes a valid config for it.
-const { init: _apiKeysOwn, ...apiKey } = credentialTypeOf("api-key");
-registerCredentialType(
-  defineCredentialType({
-    ...apiKey,
-    type: "client-secret",
-    configSchema: z.strictObject({
-      type: z.literal("client-secret"),
-      maxAgeDays: z.number().default(90),
-      verifyPath: z.string().default("/x"),
-    }),
-    labels: { ...apiKey.labels, word: journalWord("client-secret") },
-    fields: [
-      apiKey.fields[0]!,
-      { key: "clientId", secret: false, json: "clientId", dotenv: "APP_CLIENT_ID", about: "the client id" },
-      { key: "clientSecret", secret: true, json: "clientSecret", dotenv: "APP_CLIENT_SECRET", about: "its secret" },
-    ],
-    consumerStatus: { statusField: "clientId", expectedVariable: "ROTATOR_EXPECTED_CLIENT_ID" },
-    load: async () => () => {
-      throw new Error("not issued here");
-    },
-  }),
-);
+import "./client-secret-type.js";
+
 const TYPES = registeredCredentialTypes().map((definition) => definition.type);
 
 describe("rotator init's templates", () => {
