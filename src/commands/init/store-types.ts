@@ -13,8 +13,11 @@ export const STORE_TYPES = [
 /** The built-in credential types (src/credentials/registry.ts is their home: init-templates.test.ts checks). */
 export const CREDENTIAL_TYPES = ["api-key", "auth-token"] as const;
 
-/** What `rotator init` writes when not told `--credential`. */
-export const DEFAULT_CREDENTIAL_TYPE: (typeof CREDENTIAL_TYPES)[number] = "api-key";
+/**
+ * What `rotator init` writes when not told `--credential`: the first built-in type, which is the registry's
+ * first (templates.ts reads it there, so that it need not load this list into a chunk of its own).
+ */
+export const DEFAULT_CREDENTIAL_TYPE = CREDENTIAL_TYPES[0];
 
 export type StoreType = (typeof STORE_TYPES)[number];
 

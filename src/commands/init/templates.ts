@@ -6,8 +6,7 @@
  */
 import type { ProviderType } from "../../../providers/registry.js";
 import type { CredentialTypeDefinition, InitTemplate } from "../../credentials/definition.js";
-import { credentialTypeOf } from "../../credentials/registry.js";
-import { DEFAULT_CREDENTIAL_TYPE } from "./store-types.js";
+import { credentialTypeOf, registeredCredentialTypes } from "../../credentials/registry.js";
 
 /** What a store of each type is called in the config, before a second of the same type gets a number. */
 export const STORE_NAMES: Record<ProviderType, string> = {
@@ -88,7 +87,7 @@ function initOf(credential: CredentialTypeDefinition): Omit<InitTemplate, "field
 const HEAD = (
   stores: string[],
   credential: string,
-) => `# A rotator config, made by \`rotator init ${stores.join(" ")}${credential === DEFAULT_CREDENTIAL_TYPE ? "" : ` --credential ${credential}`}\`.
+) => `# A rotator config, made by \`rotator init ${stores.join(" ")}${credential === registeredCredentialTypes()[0]?.type ? "" : ` --credential ${credential}`}\`.
 # Change each CHANGE ME, then \`rotator validate\` (offline) and \`rotator plan\` (changes nothing).
 # Secret values never go in here: only where they are ({ env: NAME }, or a store).
 version: 1

@@ -20,7 +20,6 @@ import {
   interruptionSwitch,
   lineReporter,
   openStateBackend,
-  preloadContext,
   RESULT_SCHEMA_VERSION,
   type Reporter,
   type StateBackendPool,
@@ -86,7 +85,8 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
       starting.catch(() => undefined);
       // The sandbox's apps (separate processes) load their modules while this process loads the engine's; a
       // failure to load is reported by executeConfigCommand, which loads them again.
-      await Promise.all([import("../../config/load.js").catch(() => undefined), preloadContext()]);
+      buildContext.preload();
+      await import("../../config/load.js").catch(() => undefined);
       sandbox = await starting;
       helpers.sandbox = sandbox;
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);

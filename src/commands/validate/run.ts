@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { makeOutput } from "../../cli/output.js";
 import { resolveConfigPath } from "../../config/paths.js";
-import { RESULT_SCHEMA_VERSION } from "../../engine/read.js";
+import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { ConfigError, ExitCode, errorMessage } from "../../errors.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";

@@ -1,5 +1,5 @@
 /** `rotator version` (and `--version`, `-v`): rotator's version, the Node.js running it, the platform. */
-import { RESULT_SCHEMA_VERSION } from "../../engine/read.js";
+import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
 import { packageVersion } from "../../util/package-root.js";
 import { defineCommand } from "../shared/define-command.js";
 
