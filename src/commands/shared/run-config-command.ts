@@ -177,6 +177,9 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
   let state: StateBackendPool | undefined;
   let result: R | F | CommandResult;
   try {
+    // The state's and the context's code load while the config does.
+    openStateBackend.preload();
+    buildContext.preload();
     const { loadConfig } = await import("../../config/load.js");
     loaded = await loadConfig(where.configPath, where.env);
     state = await openStateBackend(loaded.config.state, { ...where, configFile: loaded.file });
