@@ -14,9 +14,9 @@ import { createDefaultHttpClient, createPipelineRequest, RestError } from "@azur
 import * as k8s from "@kubernetes/client-node";
 import nodeVault from "node-vault";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { apiFailure } from "../../src/kubernetes-client/errors.js";
 import { classifyAwsError } from "../aws-secrets-manager/errors.js";
 import { classifyAzureError } from "../azure-key-vault/errors.js";
-import { apiFailure } from "../kubernetes-api/errors.js";
 import { toRequestFailure } from "../vault-kv2/errors.js";
 
 beforeEach(() => {

@@ -22,6 +22,14 @@
  */
 import type * as K8s from "@kubernetes/client-node";
 import * as z from "zod";
+import { type AccessNeed, describeNeeds, missingAccess, roleRules } from "../../src/kubernetes-client/access.js";
+import {
+  connectKubernetes,
+  type KubernetesClient,
+  KubernetesSetupError,
+  resolveKubeConfig,
+} from "../../src/kubernetes-client/client.js";
+import { apiFailure, isConflict, isNotFound } from "../../src/kubernetes-client/errors.js";
 import type {
   ProviderCapabilities,
   ProviderPreflight,
@@ -39,14 +47,6 @@ import type { StoreError } from "../errors.js";
 import { StoredFields } from "../fields.js";
 import { canonicalOrigin, once, type StoreIdentity } from "../identity.js";
 import { contentHash } from "../json-secret.js";
-import { type AccessNeed, describeNeeds, missingAccess, roleRules } from "../kubernetes-api/access.js";
-import {
-  connectKubernetes,
-  type KubernetesClient,
-  KubernetesSetupError,
-  resolveKubeConfig,
-} from "../kubernetes-api/client.js";
-import { apiFailure, isConflict, isNotFound } from "../kubernetes-api/errors.js";
 import {
   assertCredentialKind,
   type ErrorFactory,

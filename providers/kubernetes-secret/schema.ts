@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { connectionFields, namespaceName, objectName, refineConnection } from "../kubernetes-api/schema.js";
+import { connectionFields, namespaceName, objectName, refineConnection } from "../../src/kubernetes-client/schema.js";
 import { storeEntryBase, storeName } from "../schema-parts.js";
 import { storeFieldNames, uniqueFieldNames } from "../toolkit.js";
 

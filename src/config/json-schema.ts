@@ -3,6 +3,6 @@ import * as z from "zod";
 import { configSchema } from "./schema.js";
 
 export function configJsonSchema(): string {
-  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" });
+  const schema = z.toJSONSchema(configSchema(), { io: "input", unrepresentable: "any" });
   return `${JSON.stringify({ title: "rotator config", ...schema }, null, 2)}\n`;
 }

@@ -38,11 +38,11 @@ export { formatIssues, formatPath } from "./issues.js";
 export { parseConfigText } from "./yaml.js";
 
 export function validateConfig(raw: unknown, file: string): RotatorConfig {
-  const parsed = configSchema.safeParse(raw, { error: configErrorMap });
+  const parsed = configSchema().safeParse(raw, { error: configErrorMap });
   if (!parsed.success) {
     throw new ConfigError(
       file,
-      formatIssues(parsed.error.issues, { schema: configSchema, input: raw }),
+      formatIssues(parsed.error.issues, { schema: configSchema(), input: raw }),
       "see config/examples/ and config/rotator.schema.json for every option",
     );
   }

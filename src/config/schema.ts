@@ -183,83 +183,96 @@ const verifySection = z.strictObject({
     .describe("How long consumers may take in an emergency rotation (`rotate --emergency`)."),
 });
 
-export const configSchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    version: z.literal(1, { error: "must be 1 (the only config version so far)" }),
-    twilio: twilioSection,
-    credential: credentialSchema().describe("What is rotated: an API key or the account's Auth Token."),
-    stores: z
-      .array(storeEntrySchema)
-      .min(1, "list at least one store")
-      .describe("Written in this order, rolled back in reverse."),
-    consumers: z
-      .array(consumerEntrySchema)
-      .default([])
-      .describe("App instances that must be seen using the new key before the old one is revoked."),
-    verify: verifySection.prefault({}),
-    notify: notifySchema,
-    state: stateSchema,
-    accounts: accountsSection.optional(),
-  })
-  .superRefine((config, ctx) => {
-    const fleetProblem =
-      config.accounts === undefined
-        ? undefined
-        : credentialTypeOf(config.credential.type).fleetProblem(config.credential);
-    if (fleetProblem !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["credential", ...fleetProblem.path], message: fleetProblem.message });
-    }
-    const admin = config.twilio.admin;
-    if ("authToken" in admin && "fromStore" in admin.authToken) {
-      const name = admin.authToken.fromStore;
-      if (!credentialTypeOf(config.credential.type).accountToken) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["twilio", "admin", "authToken", "fromStore"],
-          message: `the admin token can come from a store only when the stores hold it (credential.type auth-token); use { env: NAME } here`,
-        });
-      } else if (!config.stores.some((store) => store.name === name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["twilio", "admin", "authToken", "fromStore"],
-          message: `no store is named "${name}"; name one of ${config.stores.map((s) => `"${s.name}"`).join(", ")}`,
-        });
+/**
+ * The config's schema, built on first use rather than when this module loads: its `credential:` union is made
+ * of the types registered then, so a plug-in that imports rotator and registers its type afterwards
+ * (`registerCredentialType`) is still in it.
+ */
+export function configSchema() {
+  configSchemaBuilt ??= buildConfigSchema();
+  return configSchemaBuilt;
+}
+
+let configSchemaBuilt: ReturnType<typeof buildConfigSchema> | undefined;
+
+const buildConfigSchema = () =>
+  z
+    .strictObject({
+      $schema: z.string().optional(),
+      version: z.literal(1, { error: "must be 1 (the only config version so far)" }),
+      twilio: twilioSection,
+      credential: credentialSchema().describe("What is rotated: an API key or the account's Auth Token."),
+      stores: z
+        .array(storeEntrySchema)
+        .min(1, "list at least one store")
+        .describe("Written in this order, rolled back in reverse."),
+      consumers: z
+        .array(consumerEntrySchema)
+        .default([])
+        .describe("App instances that must be seen using the new key before the old one is revoked."),
+      verify: verifySection.prefault({}),
+      notify: notifySchema,
+      state: stateSchema,
+      accounts: accountsSection.optional(),
+    })
+    .superRefine((config, ctx) => {
+      const fleetProblem =
+        config.accounts === undefined
+          ? undefined
+          : credentialTypeOf(config.credential.type).fleetProblem(config.credential);
+      if (fleetProblem !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["credential", ...fleetProblem.path], message: fleetProblem.message });
       }
-    }
-    for (const { path, message } of storeDeadlineProblems(config)) ctx.addIssue({ code: "custom", path, message });
-    config.stores.forEach((store, index) => {
-      if (!("syncedFrom" in store) || store.syncedFrom === undefined || store.syncedFrom === store.name) return;
-      const source = config.stores.find((other) => other.name === store.syncedFrom);
-      const message =
-        source === undefined
-          ? `no store is named "${store.syncedFrom}"; name the store this one is filled from (one of ${config.stores.map((s) => `"${s.name}"`).join(", ")})`
-          : "syncedFrom" in source && source.syncedFrom !== undefined
-            ? `store "${source.name}" is itself synced from another; name the store rotator writes`
-            : undefined;
-      if (message !== undefined) ctx.addIssue({ code: "custom", path: ["stores", index, "syncedFrom"], message });
-    });
-    if (config.stores.every((store) => "syncedFrom" in store && store.syncedFrom !== undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["stores"],
-        message: "at least one store must be one rotator writes (not syncedFrom)",
-      });
-    }
-    for (const list of ["stores", "consumers"] as const) {
-      const seen = new Map<string, number>();
-      config[list].forEach((entry, index) => {
-        const first = seen.get(entry.name);
-        if (first !== undefined) {
+      const admin = config.twilio.admin;
+      if ("authToken" in admin && "fromStore" in admin.authToken) {
+        const name = admin.authToken.fromStore;
+        if (!credentialTypeOf(config.credential.type).accountToken) {
           ctx.addIssue({
             code: "custom",
-            path: [list, index, "name"],
-            message: `duplicate name "${entry.name}" (also ${list}[${first}]); names must be unique`,
+            path: ["twilio", "admin", "authToken", "fromStore"],
+            message: `the admin token can come from a store only when the stores hold it (credential.type auth-token); use { env: NAME } here`,
           });
-        } else seen.set(entry.name, index);
+        } else if (!config.stores.some((store) => store.name === name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["twilio", "admin", "authToken", "fromStore"],
+            message: `no store is named "${name}"; name one of ${config.stores.map((s) => `"${s.name}"`).join(", ")}`,
+          });
+        }
+      }
+      for (const { path, message } of storeDeadlineProblems(config)) ctx.addIssue({ code: "custom", path, message });
+      config.stores.forEach((store, index) => {
+        if (!("syncedFrom" in store) || store.syncedFrom === undefined || store.syncedFrom === store.name) return;
+        const source = config.stores.find((other) => other.name === store.syncedFrom);
+        const message =
+          source === undefined
+            ? `no store is named "${store.syncedFrom}"; name the store this one is filled from (one of ${config.stores.map((s) => `"${s.name}"`).join(", ")})`
+            : "syncedFrom" in source && source.syncedFrom !== undefined
+              ? `store "${source.name}" is itself synced from another; name the store rotator writes`
+              : undefined;
+        if (message !== undefined) ctx.addIssue({ code: "custom", path: ["stores", index, "syncedFrom"], message });
       });
-    }
-  });
+      if (config.stores.every((store) => "syncedFrom" in store && store.syncedFrom !== undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stores"],
+          message: "at least one store must be one rotator writes (not syncedFrom)",
+        });
+      }
+      for (const list of ["stores", "consumers"] as const) {
+        const seen = new Map<string, number>();
+        config[list].forEach((entry, index) => {
+          const first = seen.get(entry.name);
+          if (first !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: [list, index, "name"],
+              message: `duplicate name "${entry.name}" (also ${list}[${first}]); names must be unique`,
+            });
+          } else seen.set(entry.name, index);
+        });
+      }
+    });
 
-export type RotatorConfig = z.infer<typeof configSchema>;
+export type RotatorConfig = z.infer<ReturnType<typeof buildConfigSchema>>;
 export type StoreEntry = RotatorConfig["stores"][number];

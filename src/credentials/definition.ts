@@ -9,7 +9,7 @@
 import type * as z from "zod";
 import type { CredentialLayout, StoredCredential, StoredField } from "../../providers/contract.js";
 import type { RequestThrottle } from "../twilio/client.js";
-import type { AdminCredentialShape } from "../twilio/diagnose.js";
+import type { AdminCredentialShape, ValueShape } from "../twilio/diagnose.js";
 import { maskSid } from "../util/mask.js";
 import type { CredentialLabels, Issuer } from "./issuer.js";
 import type { JournalWord } from "./journal-word.js";
@@ -42,6 +42,16 @@ export type IssuerFactory<Config> = (config: Config, environment: IssuerEnvironm
 export interface CredentialField extends StoredField {
   /** What it holds, for messages ("the key's SID"). */
   readonly about: string;
+  /** Which of Twilio's values it is, so `rotator doctor` checks its format (an account SID, a key's secret, ...). */
+  readonly shape?: ValueShape;
+}
+
+/** How `rotator doctor` speaks of a credential of this type. */
+export interface DoctorWords {
+  /** Its name in doctor's findings: "environment (API key)", "holds no Auth Token". */
+  readonly title: string;
+  /** Why it needs each of its fields, after "set A and B (": "an API key needs the account SID, the key SID and its secret". */
+  readonly needs: string;
 }
 
 /** What a consumer reports of the credential it uses, so rotator can tell whether it switched. */
@@ -98,6 +108,22 @@ export interface TwilioLogin {
   readonly password: string;
 }
 
+/**
+ * What `rotator init` writes for a config of this type (src/commands/init/templates.ts), beside what it derives
+ * from the fields (a dotenv store's variables) and `consumerStatus` (what consumers answer).
+ */
+export interface InitTemplate {
+  /**
+   * The `admin:` entry under `twilio:`, comments first, each line indented two spaces; `firstStore` is the name of
+   * the config's first store (an account token may be read back from it).
+   */
+  admin(firstStore: string): string;
+  /** The `credential:` section, from its `credential:` line, with a comment per setting. */
+  readonly section: string;
+  /** A field renamed in a commented dotenv `fields:` example: `apiKeySid: TWILIO_API_KEY_SID`. */
+  readonly fieldsExample: string;
+}
+
 /** A problem with a config, at a path inside its `credential:` section. */
 export interface ConfigProblem {
   readonly path: readonly string[];
@@ -150,6 +176,10 @@ export interface CredentialTypeSpec<Schema extends CredentialConfigSchema> exten
   runFacts(config: CredentialConfigBase): Record<string, string>;
   /** The GET that proves a credential of this type authenticates when no config says (`credential.verifyPath`). */
   readonly defaultVerifyPath: string;
+  /** How doctor names it; a type without words is called by its labels' `long` name. */
+  readonly doctor?: DoctorWords;
+  /** What `rotator init` writes for it; a type without one gets a config with its type and defaults. */
+  readonly init?: InitTemplate;
   /** Why a fleet (`accounts:`) cannot rotate this config's credential, at a path inside `credential:`; or nothing. */
   fleetProblem(config: CredentialConfigBase): ConfigProblem | undefined;
   /** The issuer's factory, loaded on first use (issuers bring the Twilio SDK). */

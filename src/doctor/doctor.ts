@@ -8,6 +8,7 @@
  */
 import type { StoredCredential } from "../../providers/contract.js";
 import type { LoadedConfig } from "../config/load.js";
+import { credentialTypeOf } from "../credentials/registry.js";
 import { credentialId, secretsOf } from "../credentials/stored.js";
 import type { EngineContext } from "../engine/context.js";
 import type { StateBackend } from "../engine/state/index.js";
@@ -17,10 +18,10 @@ import { sameCredential } from "../util/credentials.js";
 import { maskSid, registerSecret } from "../util/mask.js";
 import { consumerFindings } from "./consumers.js";
 import { CONSOLE, type Finding, failed, passed } from "./findings.js";
-import { fieldsOf, offlineChecks, sidsUsable } from "./offline.js";
+import { offlineChecks, sidsUsable } from "./offline.js";
 import { type AdminAccess, adminCheck, onlineChecks } from "./online.js";
 import type { Endpoint } from "./probe.js";
-import { type Candidate, candidatesFromEnvFile, candidatesFromVariables, type Field } from "./sources.js";
+import { type Candidate, candidatesFromEnvFile, candidatesFromVariables, fieldsOf, titleOf } from "./sources.js";
 
 export interface DoctorOptions {
   env: Readonly<Record<string, string | undefined>>;
@@ -147,7 +148,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
 /** Every store's credential as a candidate; a store that cannot be read, or holds none, is a finding. */
 async function storeCandidates(context: EngineContext, findings: Finding[]): Promise<Candidate[]> {
-  const kind = context.loaded.config.credential.type as Candidate["kind"];
+  const type = credentialTypeOf(context.loaded.config.credential.type);
+  const fields = fieldsOf(type);
   const out: Candidate[] = [];
   for (const store of context.stores) {
     const subject = `store "${store.name}" (${store.describe()})`;
@@ -167,7 +169,7 @@ async function storeCandidates(context: EngineContext, findings: Finding[]): Pro
     if (credential === undefined) {
       findings.push(
         failed("variables", subject, {
-          cause: `holds no ${kind === "api-key" ? "API key" : "Auth Token"}: ${fieldsOf(kind).join(", ")} missing or empty`,
+          cause: `holds no ${titleOf(type)}: ${fields.join(", ")} missing or empty`,
           fix: "write the current credential into it (`rotator rotate` fills empty stores), with the field names the config gives",
           certainty: "certain",
         }),
@@ -177,25 +179,18 @@ async function storeCandidates(context: EngineContext, findings: Finding[]): Pro
     for (const secret of secretsOf(credential)) registerSecret(secret);
     out.push({
       subject,
-      kind,
+      kind: type.type,
       store: store.name,
       values: Object.fromEntries(
-        fieldsOf(kind).flatMap((field) => (credential[field] === undefined ? [] : [[field, credential[field]]])),
+        fields.flatMap((field) => (credential[field] === undefined ? [] : [[field, credential[field]]])),
       ),
-      names: STORE_FIELD_NAMES,
+      // A store's values are named by rotator's field names in findings (each store maps them to its own).
+      names: Object.fromEntries(fields.map((field) => [field, field])),
       sourceProblems: [],
     });
   }
   return out;
 }
-
-/** How a store's values are named in findings: rotator's field names (each store maps them to its own). */
-const STORE_FIELD_NAMES: Record<Field, string> = {
-  accountSid: "accountSid",
-  apiKeySid: "apiKeySid",
-  apiKeySecret: "apiKeySecret",
-  authToken: "authToken",
-};
 
 /** Stores agree (drift), and hold a credential of the config's account. */
 function agreement(

@@ -5,39 +5,42 @@
  * where the auth token belongs or the reverse. Values are never quoted, not even in part.
  */
 import type { StoredCredential } from "../../providers/contract.js";
-import { ACCOUNT_SID, KEY_SID, secretProblems, sidProblems } from "../twilio/diagnose.js";
+import type { CredentialTypeDefinition } from "../credentials/definition.js";
+import { credentialTypeOf } from "../credentials/registry.js";
+import { shapeProblems, sidShaped, type ValueShape } from "../twilio/diagnose.js";
 import { CONSOLE, type Finding, failed, passed } from "./findings.js";
-import type { Candidate, Field } from "./sources.js";
+import { type Candidate, type Field, fieldsOf } from "./sources.js";
 
-const FIXES: Record<Field, { fix: string; console: string }> = {
-  accountSid: {
+/**
+ * Per shape of value (a credential type's fields say which shape each is): the finding's check name, how to fix a
+ * malformed one, and where in the Console to find it again.
+ */
+const SHAPES: Record<ValueShape, { check: string; fix: string; console: string }> = {
+  "account-sid": {
+    check: "account-sid-format",
     fix: "copy the Account SID again from the Console dashboard, whole, with nothing before or after it",
     console: CONSOLE.dashboard,
   },
-  apiKeySid: {
+  "key-sid": {
+    check: "key-sid-format",
     fix: "copy the key's SID (SK…) again, whole, with nothing before or after it",
     console: CONSOLE.keys,
   },
-  apiKeySecret: {
+  "key-secret": {
+    check: "key-secret-format",
     fix: "put the secret Twilio showed once when the key was created, whole and unquoted; if it is lost, create a new key (or let `rotator rotate` do it)",
     console: CONSOLE.keys,
   },
-  authToken: {
+  "account-token": {
+    check: "auth-token-format",
     fix: "copy the primary Auth Token again (View), whole and unquoted",
     console: CONSOLE.authTokens,
   },
 };
 
-const CHECK: Record<Field, string> = {
-  accountSid: "account-sid-format",
-  apiKeySid: "key-sid-format",
-  apiKeySecret: "key-secret-format",
-  authToken: "auth-token-format",
-};
-
-/** The fields a credential of this kind needs, in the order they are checked. */
-export function fieldsOf(kind: Candidate["kind"]): Field[] {
-  return kind === "api-key" ? ["accountSid", "apiKeySid", "apiKeySecret"] : ["accountSid", "authToken"];
+/** The shape of a field of a type, when its definition says (a plug-in's field may not be one of Twilio's). */
+function shapeOf(type: CredentialTypeDefinition, key: Field): ValueShape | undefined {
+  return type.fields.find((field) => field.key === key)?.shape;
 }
 
 export interface OfflineVerdict {
@@ -62,16 +65,19 @@ export function offlineChecks(candidate: Candidate): OfflineVerdict {
       }),
     );
   }
-  const fields = fieldsOf(candidate.kind);
+  const type = credentialTypeOf(candidate.kind);
+  const fields = fieldsOf(type);
   const missing = fields.filter((field) => values[field] === undefined || values[field]?.trim() === "");
   if (missing.length > 0) {
     const words = missing.map((field) => `${names[field]} is ${values[field] === undefined ? "not set" : "empty"}`);
+    const needs = type.doctor?.needs ?? `a ${type.labels.long} needs ${fields.join(", ")}`;
+    const shape = shapeOf(type, missing[0]!);
     findings.push(
       failed("variables", subject, {
         cause: words.join(", "),
-        fix: `set ${missing.map((field) => names[field]).join(" and ")} (${candidate.kind === "api-key" ? "an API key needs the account SID, the key SID and its secret" : "an Auth Token needs the account SID beside it"})`,
+        fix: `set ${missing.map((field) => names[field]).join(" and ")} (${needs})`,
         certainty: "certain",
-        console: FIXES[missing[0]!].console,
+        ...(shape === undefined ? {} : { console: SHAPES[shape].console }),
       }),
     );
   } else findings.push(passed("variables", subject, `${fields.map((f) => names[f]).join(", ")} set`));
@@ -79,30 +85,27 @@ export function offlineChecks(candidate: Candidate): OfflineVerdict {
   let wellFormed = missing.length === 0;
   for (const field of fields) {
     const value = values[field];
-    if (value === undefined || value.trim() === "") continue;
-    const problems =
-      field === "accountSid"
-        ? sidProblems(value, "account")
-        : field === "apiKeySid"
-          ? sidProblems(value, "key")
-          : secretProblems(value, field === "authToken" ? "auth-token" : "key-secret");
+    const shape = shapeOf(type, field);
+    if (value === undefined || value.trim() === "" || shape === undefined) continue;
+    const problems = shapeProblems(value, shape);
+    const { check, fix, console } = SHAPES[shape];
     if (problems.length === 0) {
-      findings.push(passed(CHECK[field], subject, `${names[field]} is well formed`));
+      findings.push(passed(check, subject, `${names[field]} is well formed`));
       continue;
     }
     wellFormed = false;
     findings.push(
-      failed(CHECK[field], subject, {
+      failed(check, subject, {
         cause: `${names[field]} ${problems.join("; and it ")}`,
-        fix: FIXES[field].fix,
+        fix,
         certainty: "certain",
-        console: FIXES[field].console,
+        console,
       }),
     );
   }
-  const credential = missing.length === 0 ? toCredential(candidate.kind, values) : undefined;
+  const credential = missing.length === 0 ? toCredential(type, values) : undefined;
   const cleanedValues = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, strip(v ?? "")]));
-  const cleaned = credential === undefined ? undefined : toCredential(candidate.kind, cleanedValues);
+  const cleaned = credential === undefined ? undefined : toCredential(type, cleanedValues);
   const changed = cleaned !== undefined && JSON.stringify(cleaned) !== JSON.stringify(credential);
   return { findings, credential, cleaned: changed ? cleaned : undefined, wellFormed };
 }
@@ -114,21 +117,16 @@ function strip(value: string): string {
   return core;
 }
 
-function toCredential(kind: Candidate["kind"], values: Partial<Record<Field, string>>): StoredCredential {
-  return kind === "api-key"
-    ? {
-        kind,
-        accountSid: values.accountSid ?? "",
-        apiKeySid: values.apiKeySid ?? "",
-        apiKeySecret: values.apiKeySecret ?? "",
-      }
-    : { kind, accountSid: values.accountSid ?? "", authToken: values.authToken ?? "" };
+/** The credential an app would be handed: each field the type needs, as found. */
+function toCredential(type: CredentialTypeDefinition, values: Partial<Record<Field, string>>): StoredCredential {
+  const fields = Object.fromEntries(fieldsOf(type).map((field) => [field, values[field] ?? ""]));
+  return { ...fields, kind: type.type, accountSid: values.accountSid ?? "" };
 }
 
 /** Whether the SIDs are at least shaped right: only then is an online call worth making. */
 export function sidsUsable(credential: StoredCredential): boolean {
-  return (
-    ACCOUNT_SID.test(credential.accountSid) &&
-    (credential.apiKeySid === undefined || KEY_SID.test(credential.apiKeySid))
-  );
+  return credentialTypeOf(credential.kind).fields.every((field) => {
+    const value = credential[field.key];
+    return field.shape === undefined || value === undefined || sidShaped(value, field.shape);
+  });
 }

@@ -16,10 +16,27 @@
  */
 
 import type { StoredCredential } from "../../providers/contract.js";
-import { isApiKey } from "../credentials/api-key/credential.js";
+import { definitionOf } from "../credentials/registry.js";
 import { maskSid } from "../util/mask.js";
 import { type Cause, CONSOLE, type Finding, failed, passed } from "./findings.js";
 import { describeOutcome, type Endpoint, type ProbeOutcome, probeBasic, probeCredential } from "./probe.js";
+import { titleOf } from "./sources.js";
+
+/**
+ * The SID of the API key a credential logs in with (its type's field shaped as a key SID), or undefined for a
+ * credential that logs in as the account (its Auth Token). What Twilio's answers mean depends on this, not on
+ * which credential type it is.
+ */
+function keySidOf(credential: StoredCredential): string | undefined {
+  const field = definitionOf(credential).fields.find((each) => each.shape === "key-sid");
+  return field === undefined ? undefined : credential[field.key];
+}
+
+/** The credential in a cause: `key SK…a1b2`, "this Auth Token". */
+function named(credential: StoredCredential): string {
+  const keySid = keySidOf(credential);
+  return keySid === undefined ? `this ${titleOf(definitionOf(credential))}` : `key ${maskSid(keySid)}`;
+}
 
 /** Twilio's Regions with their default Edge, as the helper libraries address them. */
 export const KNOWN_REGIONS: ReadonlyArray<{ region: string; edge?: string }> = [
@@ -71,7 +88,7 @@ export async function onlineChecks(
       certainty: "certain",
     });
   }
-  if (outcome.outcome !== "refused") return refused(notRefusal(outcome, credential));
+  if (outcome.outcome !== "refused") return refused(notRefusal(outcome, credential.accountSid));
   const usable = cleaned ?? credential;
   for (const other of KNOWN_REGIONS.filter((r) => r.region !== region)) {
     const elsewhere = await probe(usable, {
@@ -92,7 +109,7 @@ export async function onlineChecks(
   const journal = context.journal?.(context.idOf(usable));
   if (journal !== undefined) {
     return refused({
-      cause: `${usable.kind === "api-key" ? `key ${maskSid(usable.apiKeySid)}` : "this Auth Token"} was ${journal}, and this copy was not updated`,
+      cause: `${named(usable)} was ${journal}, and this copy was not updated`,
       fix: "put the current credential here (`rotator status` shows it; the other stores hold it), and add this place to the config's stores or consumers so the next rotation reaches it",
       certainty: "certain",
     });
@@ -103,21 +120,18 @@ export async function onlineChecks(
 }
 
 /** A non-401 answer: test credentials, an inactive account, or something that says nothing about the credential. */
-function notRefusal(
-  outcome: Exclude<ProbeOutcome, { outcome: "ok" | "refused" }>,
-  credential: StoredCredential,
-): Cause {
+function notRefusal(outcome: Exclude<ProbeOutcome, { outcome: "ok" | "refused" }>, accountSid: string): Cause {
   switch (outcome.outcome) {
     case "test-credentials":
       return {
-        cause: `these are test credentials (HTTP 403, error 20008): ${maskSid(credential.accountSid)} is a test Account SID, which reaches no live resource`,
+        cause: `these are test credentials (HTTP 403, error 20008): ${maskSid(accountSid)} is a test Account SID, which reaches no live resource`,
         fix: "use the live Account SID with its Auth Token or an API key; test credentials are only for the magic test numbers",
         certainty: "certain",
         console: CONSOLE.testCredentials,
       };
     case "inactive":
       return {
-        cause: `the account ${maskSid(credential.accountSid)} is not active (HTTP 403, error 20005): suspended or closed`,
+        cause: `the account ${maskSid(accountSid)} is not active (HTTP 403, error 20005): suspended or closed`,
         fix: "reactivate the account (for a subaccount: from its parent); a closed account cannot be reopened, so use another",
         certainty: "certain",
         console: CONSOLE.billing,
@@ -222,15 +236,18 @@ async function withAdmin(
     ];
   }
   const parent = account?.ownerAccountSid && account.ownerAccountSid !== sid ? account.ownerAccountSid : undefined;
+  // The account's own token logs in as the account, so it is tried as another account's; a key logs in as itself.
+  const accountToken = definitionOf(credential).accountToken;
+  const keySid = keySidOf(credential);
   const probeAs = (accountSid: string) =>
-    probeCredential(credential.kind === "api-key" ? credential : { ...credential, accountSid }, {
+    probeCredential(accountToken ? { ...credential, accountSid } : credential, {
       ...endpoint,
       pathAccountSid: accountSid,
-      ...(credential.kind === "api-key" ? { path: context.keyPath } : {}),
+      ...(accountToken ? {} : { path: context.keyPath }),
     });
-  const what = credential.kind === "api-key" ? `key ${maskSid(credential.apiKeySid)}` : "this Auth Token";
-  if (isApiKey(credential) && sid === admin.accountSid) {
-    const known = await keyKnownToAdmin(admin, endpoint, credential.apiKeySid);
+  const what = named(credential);
+  if (keySid !== undefined && sid === admin.accountSid) {
+    const known = await keyKnownToAdmin(admin, endpoint, keySid);
     if (known === true) {
       return [
         {
@@ -245,7 +262,7 @@ async function withAdmin(
   if (parent !== undefined && (await probeAs(parent)).outcome === "ok") {
     return [
       {
-        cause: `${what} belongs to the parent account ${maskSid(parent)}, and is used with its subaccount ${maskSid(sid)}: the parent's ${credential.kind === "api-key" ? "Standard keys never reach" : "token reaches only the v2010 resources of"} subaccounts`,
+        cause: `${what} belongs to the parent account ${maskSid(parent)}, and is used with its subaccount ${maskSid(sid)}: the parent's ${accountToken ? "token reaches only the v2010 resources of" : "Standard keys never reach"} subaccounts`,
         fix: `use credentials made in the subaccount ${maskSid(sid)} (Twilio recommends keys created at the subaccount level), or the parent's account SID`,
         certainty: "certain",
         console: CONSOLE.subaccounts,
@@ -263,7 +280,7 @@ async function withAdmin(
       },
     ];
   }
-  if (credential.kind === "auth-token" && account !== undefined) {
+  if (accountToken && account !== undefined) {
     const reasons = tokenReasons();
     return [
       {
@@ -278,7 +295,7 @@ async function withAdmin(
   const likely = likelyCauses(credential, false).filter(
     (c) => !/suspended or closed/.test(c.cause) || account === undefined,
   );
-  if (credential.kind === "api-key" && sid === admin.accountSid) {
+  if (keySid !== undefined && sid === admin.accountSid) {
     // The admin looked: the key is not in the account. Deleted, or another account's: only that account can say.
     likely[0] = {
       ...likely[0]!,
@@ -326,29 +343,28 @@ function likelyCauses(credential: StoredCredential, everythingRefused: boolean):
     fix: "call Twilio without the proxy (or configure it to pass Authorization) and run doctor again",
     certainty: "likely",
   };
-  const own: Cause[] =
-    credential.kind === "api-key"
-      ? [
-          {
-            cause: `key ${maskSid(credential.apiKeySid)} was deleted or revoked (in the Console, or by a rotation that did not update this copy)`,
-            fix: "put the current key here (`rotator status` shows the one the stores hold), or create a new key; `rotator doctor --config` with the admin credential can tell more",
-            certainty: "likely",
-            console: CONSOLE.keys,
-          },
-          {
-            cause: `key ${maskSid(credential.apiKeySid)} belongs to another account (staging credentials in production?), or to a subaccount or the parent of ${maskSid(credential.accountSid)}`,
-            fix: "use the account SID the key was created in beside it, or a key of this account",
-            certainty: "likely",
-            console: CONSOLE.keys,
-          },
-          {
-            cause: "the secret is not this key's (mistyped, or another key's)",
-            fix: "put the secret Twilio showed when this key was created; if it is lost, create a new key",
-            certainty: "likely",
-            console: CONSOLE.keys,
-          },
-        ]
-      : tokenReasons();
+  const own: Cause[] = definitionOf(credential).accountToken
+    ? tokenReasons()
+    : [
+        {
+          cause: `${named(credential)} was deleted or revoked (in the Console, or by a rotation that did not update this copy)`,
+          fix: "put the current key here (`rotator status` shows the one the stores hold), or create a new key; `rotator doctor --config` with the admin credential can tell more",
+          certainty: "likely",
+          console: CONSOLE.keys,
+        },
+        {
+          cause: `${named(credential)} belongs to another account (staging credentials in production?), or to a subaccount or the parent of ${maskSid(credential.accountSid)}`,
+          fix: "use the account SID the key was created in beside it, or a key of this account",
+          certainty: "likely",
+          console: CONSOLE.keys,
+        },
+        {
+          cause: "the secret is not this key's (mistyped, or another key's)",
+          fix: "put the secret Twilio showed when this key was created; if it is lost, create a new key",
+          certainty: "likely",
+          console: CONSOLE.keys,
+        },
+      ];
   return everythingRefused ? [suspended, ...own, proxy] : [...own, suspended, proxy];
 }
 
@@ -372,13 +388,8 @@ export async function adminCheck(
   if (outcome.outcome === "ok")
     return { finding: passed("admin-authenticates", subject, describeOutcome(outcome)), ok: true, refused: false };
   if (outcome.outcome !== "refused") {
-    const credential: StoredCredential = {
-      kind: "auth-token",
-      accountSid: admin.accountSid,
-      authToken: admin.password,
-    };
     return {
-      finding: failed("admin-authenticates", subject, notRefusal(outcome, credential)),
+      finding: failed("admin-authenticates", subject, notRefusal(outcome, admin.accountSid)),
       ok: false,
       refused: false,
     };

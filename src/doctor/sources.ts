@@ -5,24 +5,27 @@
  */
 import { readFile } from "node:fs/promises";
 import { dotenvValues } from "../../providers/dotenv-file/index.js";
+import type { CredentialTypeDefinition } from "../credentials/definition.js";
+import { registeredCredentialTypes } from "../credentials/registry.js";
 
-/** The variables Twilio's helper libraries and rotator's dotenv stores use. */
+/**
+ * The variables Twilio's helper libraries read beside the credential (whose own variables are its type's
+ * dotenv names: TWILIO_ACCOUNT_SID, TWILIO_API_KEY, ...).
+ */
 export const VARIABLES = {
-  accountSid: "TWILIO_ACCOUNT_SID",
-  authToken: "TWILIO_AUTH_TOKEN",
-  apiKeySid: "TWILIO_API_KEY",
-  apiKeySecret: "TWILIO_API_SECRET",
   region: "TWILIO_REGION",
   edge: "TWILIO_EDGE",
 } as const;
 
-export type Field = "accountSid" | "authToken" | "apiKeySid" | "apiKeySecret";
+/** A field of a credential, by its key in the type's definition (`accountSid`, `apiKeySecret`, ...). */
+export type Field = string;
 
 /** One credential to examine, as found. */
 export interface Candidate {
   /** For messages and findings: "environment (API key)", `env file /etc/app/twilio.env (Auth Token)`, `store "app-1"`. */
   subject: string;
-  kind: "api-key" | "auth-token";
+  /** Its credential type (`credential.type`). */
+  kind: string;
   /** Values as found; undefined when absent. */
   values: Partial<Record<Field, string>>;
   /** What each value is called where it was found (a variable, a JSON field), for messages. */
@@ -35,17 +38,21 @@ export interface Candidate {
   store?: string;
 }
 
-const variableNames: Record<Field, string> = {
-  accountSid: VARIABLES.accountSid,
-  authToken: VARIABLES.authToken,
-  apiKeySid: VARIABLES.apiKeySid,
-  apiKeySecret: VARIABLES.apiKeySecret,
-};
+/** The fields an operator supplies for a credential of this type (its optional ones are rotator's to write). */
+export function fieldsOf(type: CredentialTypeDefinition): Field[] {
+  return type.fields.filter((field) => field.optional !== true).map((field) => field.key);
+}
+
+/** What doctor calls a credential of this type: "API key", "Auth Token". */
+export function titleOf(type: CredentialTypeDefinition): string {
+  return type.doctor?.title ?? type.labels.long;
+}
 
 /**
- * The credentials a set of variables holds: an API key when TWILIO_API_KEY or TWILIO_API_SECRET is set, an
- * Auth Token when TWILIO_AUTH_TOKEN is, both when both are (an app may use either), and an Auth Token to
- * complain about when nothing is set at all.
+ * The credentials a set of variables holds, by each registered type's variable names (its fields' dotenv names):
+ * one of a type when a variable of its own (beside the account SID) is set, so both an API key and an Auth Token
+ * when both are (an app may use either); and, when no type's own variable is set at all, the account's token
+ * (a type that is the account's own token) to complain about.
  */
 export function candidatesFromVariables(
   variables: Readonly<Record<string, string | undefined>>,
@@ -54,36 +61,27 @@ export function candidatesFromVariables(
 ): Candidate[] {
   const get = (name: string) => variables[name];
   const base = {
-    names: variableNames,
     region: nonEmpty(get(VARIABLES.region)),
     edge: nonEmpty(get(VARIABLES.edge)),
     sourceProblems,
   };
-  const accountSid = get(VARIABLES.accountSid);
-  const hasKey = get(VARIABLES.apiKeySid) !== undefined || get(VARIABLES.apiKeySecret) !== undefined;
-  const hasToken = get(VARIABLES.authToken) !== undefined;
-  const out: Candidate[] = [];
-  if (hasKey) {
-    out.push({
+  const candidateOf = (type: CredentialTypeDefinition): Candidate => {
+    const fields = type.fields.filter((field) => fieldsOf(type).includes(field.key));
+    return {
       ...base,
-      subject: `${where} (API key)`,
-      kind: "api-key",
-      values: defined({
-        accountSid,
-        apiKeySid: get(VARIABLES.apiKeySid),
-        apiKeySecret: get(VARIABLES.apiKeySecret),
-      }),
-    });
-  }
-  if (hasToken || !hasKey) {
-    out.push({
-      ...base,
-      subject: `${where} (Auth Token)`,
-      kind: "auth-token",
-      values: defined({ accountSid, authToken: get(VARIABLES.authToken) }),
-    });
-  }
-  return out;
+      subject: `${where} (${titleOf(type)})`,
+      kind: type.type,
+      names: Object.fromEntries(fields.map((field) => [field.key, field.dotenv])),
+      values: defined(Object.fromEntries(fields.map((field) => [field.key, get(field.dotenv)]))),
+    };
+  };
+  const types = registeredCredentialTypes();
+  const found = types.filter((type) =>
+    type.fields.some(
+      (field) => field.key !== "accountSid" && field.optional !== true && get(field.dotenv) !== undefined,
+    ),
+  );
+  return (found.length > 0 ? found : types.filter((type) => type.accountToken)).map(candidateOf);
 }
 
 /** An env file, read as rotator's dotenv store and the `dotenv` package read it, plus what a shell would trip on. */
@@ -114,8 +112,8 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
 
-function defined<T extends Record<string, string | undefined>>(record: T): Partial<Record<keyof T, string>> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<
-    Record<keyof T, string>
-  >;
+function defined(record: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
+  return out;
 }

@@ -50,3 +50,6 @@ export function lineReporter(
     warn: (text) => write(style.warn(`  ! ${text}`)),
   };
 }
+
+/** Says nothing: for a run nobody watches (doctor's context, a library caller's). */
+export const silentReporter: Reporter = { step() {}, info() {}, warn() {} };

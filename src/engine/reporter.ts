@@ -6,7 +6,7 @@ import { createLogUpdate } from "log-update";
 import { redact } from "../util/mask.js";
 import { lineReporter, plainStyle, type Reporter, type ReporterStyle } from "./line-reporter.js";
 
-export type { Reporter, ReporterStyle } from "./line-reporter.js";
+export { type Reporter, type ReporterStyle, silentReporter } from "./line-reporter.js";
 
 export function streamReporter(
   stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
@@ -21,5 +21,3 @@ export function streamReporter(
   }
   return reporter;
 }
-
-export const silentReporter: Reporter = { step() {}, info() {}, warn() {} };

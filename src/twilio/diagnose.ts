@@ -56,10 +56,17 @@ function strayCharacters(value: string): { problems: string[]; core: string } {
   return { problems, core };
 }
 
-export type SecretKind = "auth-token" | "key-secret";
+/** The shapes of Twilio's secrets: an account's Auth Token (32 hex digits), an API key's secret. */
+export type SecretKind = "account-token" | "key-secret";
+
+/**
+ * The shape of a value Twilio hands out, so a credential type's field can say which it is (its definition's
+ * `shape`) and doctor checks it without knowing the type: an account SID, an API key SID, or a secret.
+ */
+export type ValueShape = "account-sid" | "key-sid" | SecretKind;
 
 const SECRET_KINDS = {
-  "auth-token": { name: "an Auth Token", expected: "32 hex digits (0-9, a-f)" },
+  "account-token": { name: "an Auth Token", expected: "32 hex digits (0-9, a-f)" },
   "key-secret": { name: "an API key secret", expected: "32 letters and digits" },
 } as const;
 
@@ -77,7 +84,7 @@ export function secretProblems(value: string, kind: SecretKind): string[] {
     );
     return problems;
   }
-  if (kind === "auth-token" && KEY_SECRET.test(core) && !HEX32.test(core)) {
+  if (kind === "account-token" && KEY_SECRET.test(core) && !HEX32.test(core)) {
     problems.push(
       "looks like an API key secret (letters beyond a-f), not an Auth Token (32 hex digits): a key secret was stored where the auth token belongs; use the key with its SID (TWILIO_API_KEY / TWILIO_API_SECRET), or put the Auth Token here",
     );
@@ -95,7 +102,7 @@ export function secretProblems(value: string, kind: SecretKind): string[] {
     problems.push(
       `is ${core.length} characters; ${name} is ${expected}${core.length < 32 ? ` (${32 - core.length} cut off at the start or the end when copied?)` : " (pasted twice, or with something else?)"}`,
     );
-  } else if (!(kind === "auth-token" ? HEX32 : KEY_SECRET).test(core)) {
+  } else if (!(kind === "account-token" ? HEX32 : KEY_SECRET).test(core)) {
     problems.push(`has characters that cannot be in ${name}: ${name} is ${expected}`);
   }
   return problems;
@@ -179,7 +186,7 @@ export function diagnoseAdmin20003(shape: AdminCredentialShape): string[] {
     );
   } else {
     causes.push(
-      ...secretProblems(shape.password, "auth-token").map(
+      ...secretProblems(shape.password, "account-token").map(
         (problem) => `the auth token (${shape.passwordSource}) ${problem}`,
       ),
     );
@@ -197,4 +204,18 @@ export function diagnoseAdmin20003(shape: AdminCredentialShape): string[] {
     causes.push("a proxy between rotator and Twilio strips the Authorization header");
   }
   return causes;
+}
+
+/** What is wrong with a value of this shape (sidProblems or secretProblems); empty when it is well formed. */
+export function shapeProblems(value: string, shape: ValueShape): string[] {
+  if (shape === "account-sid") return sidProblems(value, "account");
+  if (shape === "key-sid") return sidProblems(value, "key");
+  return secretProblems(value, shape);
+}
+
+/** Whether a value is a well-formed SID of its shape; true for a secret (no SID to be shaped right). */
+export function sidShaped(value: string, shape: ValueShape): boolean {
+  if (shape === "account-sid") return ACCOUNT_SID.test(value);
+  if (shape === "key-sid") return KEY_SID.test(value);
+  return true;
 }

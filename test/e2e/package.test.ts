@@ -24,6 +24,7 @@ import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyVaultAdmin } from "../../src/keyvault-emulator/admin-client.js";
 import { adminClient, ensureBuilt, envText, root, startTwilioEmulator, type TwilioEmulator } from "./harness.js";
@@ -153,6 +154,59 @@ describe("the packed package", () => {
           file === "dist/bundle/meta.json",
       ),
     ).toEqual([]);
+  });
+
+  it("the `rotator` library entry exports credential-type registration, declared: a type registered after importing it parses in a config", async () => {
+    ensureBuilt();
+    const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      exports: { ".": { types: string; default: string } };
+    };
+    const declarations = readFileSync(join(root, manifest.exports["."].types), "utf8");
+    for (const name of ["registerCredentialType", "defineCredentialType", "journalWord", "credentialTypeOf"]) {
+      expect(declarations, name).toMatch(new RegExp(`\\b${name}\\b`));
+    }
+    for (const type of ["CredentialTypeDefinition", "CredentialTypeSpec", "Issuer", "StoredCredential"]) {
+      expect(declarations, type).toMatch(new RegExp(`\\btype ${type}\\b|\\b${type}\\b,`));
+    }
+    // A plug-in as an app writes it: import the package's entry, define a type (its own zod), register it, then
+    // load a config naming it.
+    const dir = await mkdtemp(join(tmpdir(), "rotator-plugin-"));
+    try {
+      const entry = pathToFileURL(join(root, manifest.exports["."].default)).href;
+      const zod = pathToFileURL(join(root, "node_modules", "zod", "index.js")).href;
+      await writeFile(
+        join(dir, "rotator.yaml"),
+        [
+          "version: 1",
+          "twilio: { accountSid: AC00000000000000000000000000000000, admin: { authToken: { env: ADMIN } } }",
+          "credential: { type: client-secret, maxAgeDays: 30 }",
+          "stores: [{ name: app, type: dotenv-file, path: app.env }]",
+          "",
+        ].join("\n"),
+      );
+      const plugin = [
+        `import * as z from ${JSON.stringify(zod)};`,
+        `import * as rotator from ${JSON.stringify(entry)};`,
+        'const apiKey = rotator.credentialTypeOf("api-key");',
+        "const { maxAgeDays, verifyPath } = rotator.credentialSchemaParts;",
+        "rotator.registerCredentialType(rotator.defineCredentialType({",
+        "  ...apiKey,",
+        '  type: "client-secret",',
+        '  configSchema: z.strictObject({ type: z.literal("client-secret"), maxAgeDays: maxAgeDays("client secret"), verifyPath: verifyPath("/x", "client secret") }),',
+        '  labels: { ...apiKey.labels, word: rotator.journalWord("client-secret") },',
+        "  load: async () => () => { throw new Error('not issued in this test'); },",
+        "}));",
+        'const { config } = await rotator.loadConfig("rotator.yaml", { ADMIN: "x" });',
+        "process.stdout.write(JSON.stringify(config.credential));",
+        "",
+      ].join("\n");
+      await writeFile(join(dir, "plugin.mjs"), plugin);
+      const run = spawnSync(process.execPath, ["plugin.mjs"], { cwd: dir, encoding: "utf8" });
+      expect(run.stderr).toBe("");
+      expect(JSON.parse(run.stdout)).toEqual({ type: "client-secret", maxAgeDays: 30, verifyPath: "/x" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("every package the shipped code imports is a dependency or an optional peer; the consumer's entries load none of the peers", () => {

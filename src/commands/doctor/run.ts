@@ -10,8 +10,14 @@ import type { Runtime } from "../../cli/runtime.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
 import type { DoctorReport } from "../../doctor/doctor.js";
 import { failed } from "../../doctor/findings.js";
-import { silentReporter } from "../../engine/reporter.js";
-import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import {
+  buildContext,
+  closeContext,
+  openStateBackend,
+  RESULT_SCHEMA_VERSION,
+  silentReporter,
+  stateDirectoryJournals,
+} from "../../engine/read.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { redactedJson } from "../../util/mask.js";
 import type { CommandContext } from "../shared/command-context.js";
@@ -29,11 +35,9 @@ export async function runDoctorCommand(
   { runtime, exit }: CommandContext,
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
-  const [{ runDoctor }, { loadConfig }, { buildContext, closeContext }, { openStateBackend }] = await Promise.all([
+  const [{ runDoctor }, { loadConfig }] = await Promise.all([
     import("../../doctor/doctor.js"),
     import("../../config/load.js"),
-    import("../../engine/context.js"),
-    import("../../engine/state/index.js"),
   ]);
   const report: DoctorReport = { healthy: true, findings: [] };
   let context: Awaited<ReturnType<typeof buildContext>> | undefined;
@@ -75,7 +79,7 @@ export async function runDoctorCommand(
     }
     if (file === undefined && existsSync(stateDir)) {
       // No config: the state directory's journals still say which run revoked a credential.
-      journals = new (await import("../../engine/state/local.js")).LocalStateBackend(stateDir);
+      journals = await stateDirectoryJournals(stateDir);
     }
     const fromEnv = options.env === true || (options.dotenv === undefined && file === undefined);
     const found = await runDoctor({

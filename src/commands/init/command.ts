@@ -2,7 +2,7 @@
 import { Argument, Option } from "commander";
 import { defineCommand } from "../shared/define-command.js";
 import type { InitCommandOptions } from "./options.js";
-import { CREDENTIAL_TYPES, isStoreType, STORE_TYPES } from "./store-types.js";
+import { CREDENTIAL_TYPES, DEFAULT_CREDENTIAL_TYPE, isStoreType, STORE_TYPES } from "./store-types.js";
 
 export const initCommand = defineCommand<InitCommandOptions>({
   name: "init",
@@ -14,7 +14,11 @@ export const initCommand = defineCommand<InitCommandOptions>({
   configure: (command) =>
     command
       .addArgument(new Argument("[stores...]", "store types, in the order they are written").choices([...STORE_TYPES]))
-      .addOption(new Option("--credential <type>", "what is rotated").choices([...CREDENTIAL_TYPES]).default("api-key"))
+      .addOption(
+        new Option("--credential <type>", "what is rotated")
+          .choices([...CREDENTIAL_TYPES])
+          .default(DEFAULT_CREDENTIAL_TYPE),
+      )
       .option("-o, --output <file>", 'where to write it ("-": stdout)', "rotator.yaml")
       .option("--force", "replace the file if it exists"),
   help: `

@@ -10,7 +10,14 @@ export const STORE_TYPES = [
   "kubernetes-secret",
 ] as const;
 
+/** The built-in credential types (src/credentials/registry.ts is their home: init-templates.test.ts checks). */
 export const CREDENTIAL_TYPES = ["api-key", "auth-token"] as const;
+
+/**
+ * What `rotator init` writes when not told `--credential`: the first built-in type, which is the registry's
+ * first (templates.ts reads it there, so that it need not load this list into a chunk of its own).
+ */
+export const DEFAULT_CREDENTIAL_TYPE = CREDENTIAL_TYPES[0];
 
 export type StoreType = (typeof STORE_TYPES)[number];
 

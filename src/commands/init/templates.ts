@@ -1,11 +1,12 @@
 /**
  * The config `rotator init` writes: commented, valid as written (`rotator validate` passes on it), with every
  * value a user must change marked CHANGE ME. One store template per store type; the record's type makes the
- * compiler refuse a registry without its template.
+ * compiler refuse a registry without its template. What depends on the credential type comes from its
+ * definition (`init`, its fields, what its consumers report): this file never asks which type it is.
  */
 import type { ProviderType } from "../../../providers/registry.js";
-
-export type CredentialChoice = "api-key" | "auth-token";
+import type { CredentialTypeDefinition, InitTemplate } from "../../credentials/definition.js";
+import { credentialTypeOf, registeredCredentialTypes } from "../../credentials/registry.js";
 
 /** What a store of each type is called in the config, before a second of the same type gets a number. */
 export const STORE_NAMES: Record<ProviderType, string> = {
@@ -17,12 +18,11 @@ export const STORE_NAMES: Record<ProviderType, string> = {
 };
 
 /** A store entry, as lines under `stores:`; `{name}` is its name, `{suffix}` "" for the first of a type, then "-2", ... */
-const STORE_TEMPLATES: Record<ProviderType, (credential: CredentialChoice) => string> = {
+const STORE_TEMPLATES: Record<ProviderType, (credential: CredentialTypeDefinition) => string> = {
   "dotenv-file": (credential) => `  - name: {name}
     type: dotenv-file
     path: ./twilio{suffix}.env # CHANGE ME: the file an app reads (mode 0600); relative to this config
-    # The variables, if not ${credential === "api-key" ? "TWILIO_ACCOUNT_SID, TWILIO_API_KEY, TWILIO_API_SECRET" : "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN"}:
-    # fields: { ${credential === "api-key" ? "apiKeySid: TWILIO_API_KEY_SID" : "authToken: TWILIO_TOKEN"} }`,
+${dotenvFieldsComment(credential)}`,
   "vault-kv2": () => `  - name: {name}
     type: vault-kv2
     address: https://vault.example.com:8200 # CHANGE ME: as in VAULT_ADDR (an emulator: http://127.0.0.1:8200)
@@ -55,10 +55,39 @@ const STORE_TEMPLATES: Record<ProviderType, (credential: CredentialChoice) => st
     # syncedFrom: aws`,
 };
 
+/**
+ * The comment on a dotenv store's variables: the names an operator fills (the type's required fields), how to
+ * rename one, and the optional fields rotator writes itself during a rotation, named so that nobody fills them.
+ */
+function dotenvFieldsComment(credential: CredentialTypeDefinition): string {
+  const required = credential.fields.filter((field) => field.optional !== true).map((field) => field.dotenv);
+  const rotators = credential.fields.filter((field) => field.optional === true).map((field) => field.dotenv);
+  const example = initOf(credential).fieldsExample;
+  return [
+    `    # The variables, if not ${required.join(", ")}:`,
+    ...(example === undefined ? [] : [`    # fields: { ${example} }`]),
+    ...(rotators.length === 0
+      ? []
+      : [`    # rotator itself writes ${rotators.join(" and ")} while a rotation runs (leave it out of the file)`]),
+  ].join("\n");
+}
+
+/** The type's own template, or, for a type without one, an env-var admin and a `credential:` of its defaults. */
+function initOf(credential: CredentialTypeDefinition): Omit<InitTemplate, "fieldsExample"> & {
+  fieldsExample?: string;
+} {
+  return (
+    credential.init ?? {
+      admin: () => "  admin: { authToken: { env: TWILIO_AUTH_TOKEN } } # CHANGE ME: the credential rotator acts with",
+      section: `credential:\n  type: ${credential.type}\n  maxAgeDays: 90`,
+    }
+  );
+}
+
 const HEAD = (
   stores: string[],
-  credential: CredentialChoice,
-) => `# A rotator config, made by \`rotator init ${stores.join(" ")}${credential === "auth-token" ? " --credential auth-token" : ""}\`.
+  credential: string,
+) => `# A rotator config, made by \`rotator init ${stores.join(" ")}${credential === registeredCredentialTypes()[0]?.type ? "" : ` --credential ${credential}`}\`.
 # Change each CHANGE ME, then \`rotator validate\` (offline) and \`rotator plan\` (changes nothing).
 # Secret values never go in here: only where they are ({ env: NAME }, or a store).
 version: 1
@@ -66,41 +95,15 @@ version: 1
 twilio:
   accountSid: ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa # CHANGE ME: the account (Twilio Console dashboard)`;
 
-const ADMIN: Record<CredentialChoice, (firstStore: string) => string> = {
-  "api-key": () => `  # What rotator creates and deletes keys with: the Auth Token, or a Main API key
-  # ({ apiKeySid: SK..., apiKeySecret: { env: NAME } }). A Standard key may not manage keys.
-  admin: { authToken: { env: TWILIO_AUTH_TOKEN } }`,
-  "auth-token": (
-    firstStore,
-  ) => `  # The token being rotated is also the admin: read from a store, so the next run finds the new one
-  # ({ env: TWILIO_AUTH_TOKEN } works too, but that variable holds a dead token after a rotation).
-  admin: { authToken: { fromStore: ${firstStore} } }`,
-};
-
-const CREDENTIAL: Record<CredentialChoice, string> = {
-  "api-key": `credential:
-  type: api-key # a Standard key (keyType: restricted, with a policy, for a Restricted one)
-  friendlyNamePrefix: rotator # new keys are named rotator-<run id>
-  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older key`,
-  "auth-token": `credential:
-  type: auth-token # a secondary token, written everywhere, promoted once every consumer uses it
-  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older token (its age comes from rotator's journal)`,
-};
-
-const CONSUMERS: Record<CredentialChoice, string> = {
-  "api-key": "keySid",
-  "auth-token": "tokenFingerprint",
-};
-
-const TAIL = (credential: CredentialChoice) => `
+const TAIL = (credential: CredentialTypeDefinition) => `
 # The app instances that read those stores: the old credential is revoked only once each reports the new one.
 # consumers:
 #   - name: web-1
-#     type: http # answers {"${CONSUMERS[credential]}": "…", "authenticated": true}: README "Consumers", or rotator/consumer
+#     type: http # answers {"${credential.consumerStatus.statusField}": "…", "authenticated": true}: README "Consumers", or rotator/consumer
 #     url: http://10.0.0.5:8080/.well-known/twilio-credential # CHANGE ME: the app's base URL and status path
 #     reload: { url: http://10.0.0.5:8080/-/reload-credentials } # optional: asks it to re-read its store
 #   - name: worker-1
-#     type: command # exit 0 when it uses $ROTATOR_EXPECTED_${credential === "api-key" ? "KEY_SID" : "TOKEN_FINGERPRINT"} and authenticates
+#     type: command # exit 0 when it uses $${credential.consumerStatus.expectedVariable} and authenticates
 #     command: [/usr/local/bin/check-twilio-credential]
 
 verify:
@@ -116,7 +119,9 @@ verify:
 `;
 
 /** The config for these store types (in this order), as YAML text. */
-export function initialConfig(stores: readonly ProviderType[], credential: CredentialChoice): string {
+export function initialConfig(stores: readonly ProviderType[], type: string): string {
+  const credential = credentialTypeOf(type);
+  const template = initOf(credential);
   const seen = new Map<ProviderType, number>();
   const entries = stores.map((type) => {
     const count = (seen.get(type) ?? 0) + 1;
@@ -126,11 +131,11 @@ export function initialConfig(stores: readonly ProviderType[], credential: Crede
     return { name, text: STORE_TEMPLATES[type](credential).replaceAll("{name}", name).replaceAll("{suffix}", suffix) };
   });
   return [
-    HEAD([...stores], credential),
-    ADMIN[credential](entries[0]?.name ?? STORE_NAMES["dotenv-file"]),
+    HEAD([...stores], credential.type),
+    template.admin(entries[0]?.name ?? STORE_NAMES["dotenv-file"]),
     "  # baseUrl: http://127.0.0.1:4010 # `rotator emulator twilio`, to try it locally; default: Twilio",
     "",
-    CREDENTIAL[credential],
+    template.section,
     "",
     "# Written in this order; on any failure restored in reverse, and the new credential deleted.",
     "stores:",

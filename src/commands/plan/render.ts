@@ -4,7 +4,7 @@
  */
 import type { Output } from "../../cli/output.js";
 import { FOR_PEOPLE } from "../../engine/index.js";
-import type { CommandResult } from "../../engine/result.js";
+import type { CommandResult } from "../../engine/read.js";
 import { renderRun, renderSandboxLines } from "../shared/render-run.js";
 import { countLine, renderChangeList, wrap } from "./changes.js";
 import type { PlanResult } from "./run.js";

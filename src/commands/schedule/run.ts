@@ -11,8 +11,7 @@ import { resolve } from "node:path";
 import { Cron } from "croner";
 import { makeOutput } from "../../cli/output.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
-import { streamReporter } from "../../engine/reporter.js";
-import { type CommandResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
+import { type CommandResult, RESULT_SCHEMA_VERSION, streamReporter } from "../../engine/read.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redactedJson } from "../../util/mask.js";
@@ -37,7 +36,7 @@ export async function runScheduleCommand(
   { runtime, exit }: CommandContext,
 ): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
-  const reporter = streamReporter(runtime.stderr, output.err);
+  const reporter = await streamReporter(runtime.stderr, output.err);
   const log = (decision: Decision) => {
     const at = new Date().toISOString();
     if (options.json) {

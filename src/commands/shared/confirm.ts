@@ -8,7 +8,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Output } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
-import type { ConfirmationSteps } from "../../engine/unfinished-run.js";
+import type { ConfirmationSteps } from "../../engine/read.js";
 import type { FleetAccount } from "../../fleet/accounts.js";
 import { describeAccount } from "../../fleet/units.js";
 

@@ -3,8 +3,7 @@
  * every account of the fleet (fleet/run.ts) as the command's definition says, printed as one table
  * (render-fleet.ts).
  */
-import type { EngineContext } from "../../engine/context.js";
-import type { CommandResult } from "../../engine/result.js";
+import type { CommandResult, EngineContext } from "../../engine/read.js";
 import { type FleetOptions, type FleetResult, runFleet } from "../../fleet/run.js";
 import { type CommandTraits, fleetTraitsOf } from "./define-command.js";
 import { renderFleetRun } from "./render-fleet.js";

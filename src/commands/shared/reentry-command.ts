@@ -2,8 +2,7 @@
  * resume and rollback from the command line: each re-enters this config's unfinished run (or, over a fleet,
  * every account's), asking first on a terminal as every command that changes stores does (confirm.ts).
  */
-import type { EngineContext } from "../../engine/context.js";
-import type { CommandResult } from "../../engine/result.js";
+import type { CommandResult, EngineContext } from "../../engine/read.js";
 import type { CommonOptions } from "./command-context.js";
 import { askForFleet, asksFirst, askToTakeSteps, type ConfirmationSteps } from "./confirm.js";
 import type { Invocation } from "./define-command.js";

@@ -4,7 +4,7 @@
  * what to do next. `plan` and `status` print a summary instead of a thousand plans (see their renderers).
  */
 import type { Output, Style } from "../../cli/output.js";
-import type { CommandResult } from "../../engine/result.js";
+import type { CommandResult } from "../../engine/read.js";
 import { formatDuration } from "../../fleet/progress.js";
 import type { AccountResult, FleetResult } from "../../fleet/run.js";
 import { oneLine } from "../../fleet/run.js";

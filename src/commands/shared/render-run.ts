@@ -5,7 +5,7 @@
 
 import type { Output } from "../../cli/output.js";
 import { credentialNoun } from "../../credentials/registry.js";
-import type { CommandResult } from "../../engine/result.js";
+import type { CommandResult } from "../../engine/read.js";
 import type { SandboxSummary } from "../../sandbox/index.js";
 
 const GOOD = new Set(["completed", "not-due", "nothing-to-resume", "planned"]);

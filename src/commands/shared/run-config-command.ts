@@ -11,11 +11,20 @@ import { makeOutput } from "../../cli/output.js";
 import type { Runtime } from "../../cli/runtime.js";
 import type { LoadedConfig } from "../../config/load.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
-import type { EngineContext } from "../../engine/context.js";
-import { interruptionSwitch } from "../../engine/interrupt.js";
-import { lineReporter, type Reporter } from "../../engine/line-reporter.js";
-import { type CommandResult, emptyResult, RESULT_SCHEMA_VERSION } from "../../engine/result.js";
-import type { StateBackendPool } from "../../engine/state/index.js";
+import {
+  buildContext,
+  type CommandResult,
+  closeContext,
+  type EngineContext,
+  emptyResult,
+  interruptionSwitch,
+  lineReporter,
+  openStateBackend,
+  RESULT_SCHEMA_VERSION,
+  type Reporter,
+  type StateBackendPool,
+  streamReporter,
+} from "../../engine/read.js";
 import { ExitCode, RotatorError } from "../../errors.js";
 import type { FleetContext } from "../../fleet/run.js";
 import type { NotifyEvent } from "../../notify/events.js";
@@ -62,7 +71,7 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
   const output = makeOutput(runtime, runtime.env, options.color);
   // The live block (log-update and its dependencies) is loaded only for a terminal.
   const reporter = runtime.stderr.isTTY
-    ? (await import("../../engine/reporter.js")).streamReporter(runtime.stderr, output.err)
+    ? await streamReporter(runtime.stderr, output.err)
     : lineReporter(runtime.stderr, output.err);
   let sandbox: Sandbox | undefined;
   let result: R | F | CommandResult;
@@ -78,7 +87,8 @@ export async function runConfigCommand<R extends CommandResult, F extends Comman
       starting.catch(() => undefined);
       // The sandbox's apps (separate processes) load their modules while this process loads the engine's; a
       // failure to load is reported by executeConfigCommand, which loads them again.
-      await Promise.all([import("../../config/load.js"), import("../../engine/context.js")]).catch(() => undefined);
+      buildContext.preload();
+      await import("../../config/load.js").catch(() => undefined);
       sandbox = await starting;
       helpers.sandbox = sandbox;
       reporter.step(`sandbox: Twilio emulator at ${sandbox.emulator.baseUrl}, stores in ${sandbox.dir}`);
@@ -169,11 +179,10 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
   let state: StateBackendPool | undefined;
   let result: R | F | CommandResult;
   try {
-    const [{ loadConfig }, { buildContext }, { openStateBackend }] = await Promise.all([
-      import("../../config/load.js"),
-      import("../../engine/context.js"),
-      import("../../engine/state/index.js"),
-    ]);
+    // The state's and the context's code load while the config does.
+    openStateBackend.preload();
+    buildContext.preload();
+    const { loadConfig } = await import("../../config/load.js");
     loaded = await loadConfig(where.configPath, where.env);
     state = await openStateBackend(loaded.config.state, { ...where, configFile: loaded.file });
     if (loaded.fleet !== undefined) {
@@ -210,10 +219,7 @@ export async function executeConfigCommand<R extends CommandResult, F extends Co
     result = errorResult(command.name, error);
   } finally {
     unsubscribe();
-    if (context) {
-      const { closeContext } = await import("../../engine/context.js");
-      await closeContext(context);
-    }
+    if (context) await closeContext(context);
     await state?.close();
   }
   // After the run is over, whatever its outcome: a notification can only add a warning, never change it.

@@ -43,6 +43,8 @@ With --check, the exit code says (the first that holds, in this order):
       import("./render.js"),
       import("./fleet.js"),
     ]);
+    // The operation's code loads while the config and the engine's context do.
+    status.preload();
     const statusOptions = { check: options.check ?? false, graceDays: options.graceDays };
     await runConfigCommand({
       definition,

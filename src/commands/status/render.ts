@@ -2,8 +2,7 @@
 
 import type { Output } from "../../cli/output.js";
 import { credentialNoun } from "../../credentials/registry.js";
-import { describeOrigin } from "../../engine/credential-origin.js";
-import type { CommandResult } from "../../engine/result.js";
+import { type CommandResult, describeOrigin } from "../../engine/read.js";
 import { renderRun } from "../shared/render-run.js";
 import type { StatusResult } from "./run.js";
 

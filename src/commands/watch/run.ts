@@ -5,10 +5,15 @@
 import { resolve } from "node:path";
 import { makeOutput } from "../../cli/output.js";
 import { resolveConfigPath, resolveStateDir } from "../../config/paths.js";
-import type { EngineContext } from "../../engine/context.js";
-import { streamReporter } from "../../engine/reporter.js";
-import { RESULT_SCHEMA_VERSION } from "../../engine/result.js";
-import type { StateBackendPool } from "../../engine/state/index.js";
+import {
+  buildContext,
+  closeContext,
+  type EngineContext,
+  openStateBackend,
+  RESULT_SCHEMA_VERSION,
+  type StateBackendPool,
+  streamReporter,
+} from "../../engine/read.js";
 import { ExitCode, errorMessage, RotatorError } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { redactedJson } from "../../util/mask.js";
@@ -20,7 +25,7 @@ import type { WatchCommandOptions } from "./options.js";
 
 export async function runWatchCommand(options: WatchCommandOptions, { runtime, exit }: CommandContext): Promise<void> {
   const output = makeOutput(runtime, runtime.env, options.color);
-  const reporter = streamReporter(runtime.stderr, output.err);
+  const reporter = await streamReporter(runtime.stderr, output.err);
   const stop = new AbortController();
   const unsubscribe = runtime.onSignal((signal) => {
     reporter.warn(`${signal}: stopping after the check in progress`);
@@ -30,15 +35,12 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
   let state: StateBackendPool | undefined;
   let metricsServer: { port: number; close(): Promise<void> } | undefined;
   try {
-    const [{ loadConfig }, { buildContext }, { watchLoop }, { WatchMetrics }, { deliverAll }, { openStateBackend }] =
-      await Promise.all([
-        import("../../config/load.js"),
-        import("../../engine/context.js"),
-        import("../../watch/watch.js"),
-        import("../../watch/metrics.js"),
-        import("../../notify/deliver.js"),
-        import("../../engine/state/index.js"),
-      ]);
+    const [{ loadConfig }, { watchLoop }, { WatchMetrics }, { deliverAll }] = await Promise.all([
+      import("../../config/load.js"),
+      import("../../watch/watch.js"),
+      import("../../watch/metrics.js"),
+      import("../../notify/deliver.js"),
+    ]);
     const configPath = resolve(
       runtime.cwd,
       resolveConfigPath({ flag: options.config, env: runtime.env, cwd: runtime.cwd }),
@@ -95,10 +97,7 @@ export async function runWatchCommand(options: WatchCommandOptions, { runtime, e
   } finally {
     unsubscribe();
     await metricsServer?.close();
-    if (context !== undefined) {
-      const { closeContext } = await import("../../engine/context.js");
-      await closeContext(context);
-    }
+    if (context !== undefined) await closeContext(context);
     await state?.close();
   }
 }

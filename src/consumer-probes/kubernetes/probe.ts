@@ -13,13 +13,9 @@
  * and authenticate; the engine rolls the run back when they do not within the consumers' deadline.
  */
 import type * as K8s from "@kubernetes/client-node";
-import { type AccessNeed, describeNeeds, missingAccess, roleRules } from "../../../providers/kubernetes-api/access.js";
-import {
-  connectKubernetes,
-  type KubernetesClient,
-  KubernetesSetupError,
-} from "../../../providers/kubernetes-api/client.js";
-import { apiFailure, isNotFound } from "../../../providers/kubernetes-api/errors.js";
+import { type AccessNeed, describeNeeds, missingAccess, roleRules } from "../../kubernetes-client/access.js";
+import { connectKubernetes, type KubernetesClient, KubernetesSetupError } from "../../kubernetes-client/client.js";
+import { apiFailure, isNotFound } from "../../kubernetes-client/errors.js";
 import { maskSid } from "../../util/mask.js";
 import { judge } from "../http-probe.js";
 import { httpCall } from "../http-request.js";

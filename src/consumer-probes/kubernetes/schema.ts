@@ -4,8 +4,8 @@
  * the entry itself is what a run journals to re-create the consumer on resume.
  */
 import * as z from "zod";
-import { connectionFields, namespaceName, refineConnection } from "../../../providers/kubernetes-api/schema.js";
 import { storeName } from "../../../providers/schema-parts.js";
+import { connectionFields, namespaceName, refineConnection } from "../../kubernetes-client/schema.js";
 
 export const WORKLOAD_KINDS = ["deployment", "statefulset", "daemonset"] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];

@@ -9,7 +9,7 @@
  * ControllerRevision. A selector has no revisions: every pod is current.
  */
 import type * as K8s from "@kubernetes/client-node";
-import type { KubernetesClient } from "../../../providers/kubernetes-api/client.js";
+import type { KubernetesClient } from "../../kubernetes-client/client.js";
 import { parseWorkload, type WorkloadKind } from "./schema.js";
 
 /** The template annotations a restart by rotator sets: kubectl's, and which run did it. */

@@ -11,10 +11,32 @@ export const apiKey = defineCredentialType({
   summary: "A Twilio API key (standard or restricted): created new, the old one deleted once nothing uses it.",
   // The JSON names are AWS Secrets Manager's for its Twilio secret type; the variables the Twilio SDKs' own.
   fields: [
-    { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
-    { key: "apiKeySid", secret: false, json: "apiKeySid", dotenv: "TWILIO_API_KEY", about: "the key's SID" },
-    { key: "apiKeySecret", secret: true, json: "apiKeySecret", dotenv: "TWILIO_API_SECRET", about: "the key's secret" },
+    {
+      key: "accountSid",
+      secret: false,
+      json: "accountSid",
+      dotenv: "TWILIO_ACCOUNT_SID",
+      about: "the account SID",
+      shape: "account-sid",
+    },
+    {
+      key: "apiKeySid",
+      secret: false,
+      json: "apiKeySid",
+      dotenv: "TWILIO_API_KEY",
+      about: "the key's SID",
+      shape: "key-sid",
+    },
+    {
+      key: "apiKeySecret",
+      secret: true,
+      json: "apiKeySecret",
+      dotenv: "TWILIO_API_SECRET",
+      about: "the key's secret",
+      shape: "key-secret",
+    },
   ],
+  doctor: { title: "API key", needs: "an API key needs the account SID, the key SID and its secret" },
   id: (credential) => apiKeyOf(credential).apiKeySid,
   consumerStatus: { statusField: "keySid", expectedVariable: "ROTATOR_EXPECTED_KEY_SID" },
   describe: (credential) => `API key ${maskSid(apiKeyOf(credential).apiKeySid)}`,
@@ -38,6 +60,16 @@ export const apiKey = defineCredentialType({
   },
   runFacts: (config) => ({ keyType: apiKeyConfigSchema.parse(config).keyType }),
   defaultVerifyPath: DEFAULT_KEY_VERIFY_PATH,
+  init: {
+    admin: () => `  # What rotator creates and deletes keys with: the Auth Token, or a Main API key
+  # ({ apiKeySid: SK..., apiKeySecret: { env: NAME } }). A Standard key may not manage keys.
+  admin: { authToken: { env: TWILIO_AUTH_TOKEN } }`,
+    section: `credential:
+  type: api-key # a Standard key (keyType: restricted, with a policy, for a Restricted one)
+  friendlyNamePrefix: rotator # new keys are named rotator-<run id>
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older key`,
+    fieldsExample: "apiKeySid: TWILIO_API_KEY_SID",
+  },
   fleetProblem: (config) =>
     apiKeyConfigSchema.parse(config).keyType === "restricted"
       ? {

@@ -11,8 +11,22 @@ export const authToken = defineCredentialType({
   summary:
     "The account's Auth Token: a secondary token is written everywhere and promoted only once every consumer uses it.",
   fields: [
-    { key: "accountSid", secret: false, json: "accountSid", dotenv: "TWILIO_ACCOUNT_SID", about: "the account SID" },
-    { key: "authToken", secret: true, json: "authToken", dotenv: "TWILIO_AUTH_TOKEN", about: "the Auth Token" },
+    {
+      key: "accountSid",
+      secret: false,
+      json: "accountSid",
+      dotenv: "TWILIO_ACCOUNT_SID",
+      about: "the account SID",
+      shape: "account-sid",
+    },
+    {
+      key: "authToken",
+      secret: true,
+      json: "authToken",
+      dotenv: "TWILIO_AUTH_TOKEN",
+      about: "the Auth Token",
+      shape: "account-token",
+    },
     // Kept beside the new token while a rotation runs, so apps validate webhooks Twilio signs with either
     // (Twilio signs with the primary, and the promote changes which one that is); retired after the promote.
     {
@@ -22,8 +36,10 @@ export const authToken = defineCredentialType({
       json: "previousAuthToken",
       dotenv: "TWILIO_PREVIOUS_AUTH_TOKEN",
       about: "the Auth Token the current one replaces, kept while a rotation runs for validating webhooks",
+      shape: "account-token",
     },
   ],
+  doctor: { title: "Auth Token", needs: "an Auth Token needs the account SID beside it" },
   // A token has no SID: its fingerprint names it wherever a key's SID would.
   id: (credential) => tokenFingerprint(authTokenOf(credential).authToken),
   consumerStatus: { statusField: "tokenFingerprint", expectedVariable: "ROTATOR_EXPECTED_TOKEN_FINGERPRINT" },
@@ -54,6 +70,17 @@ export const authToken = defineCredentialType({
   },
   runFacts: () => ({}),
   defaultVerifyPath: DEFAULT_TOKEN_VERIFY_PATH,
+  init: {
+    admin: (
+      firstStore,
+    ) => `  # The token being rotated is also the admin: read from a store, so the next run finds the new one
+  # ({ env: TWILIO_AUTH_TOKEN } works too, but that variable holds a dead token after a rotation).
+  admin: { authToken: { fromStore: ${firstStore} } }`,
+    section: `credential:
+  type: auth-token # a secondary token, written everywhere, promoted once every consumer uses it
+  maxAgeDays: 90 # \`rotate --if-due\` rotates only an older token (its age comes from rotator's journal)`,
+    fieldsExample: "authToken: TWILIO_TOKEN",
+  },
   fleetProblem: () => ({
     path: ["type"],
     message:

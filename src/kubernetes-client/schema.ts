@@ -3,7 +3,7 @@
  * as the API server accepts them, and how rotator reaches the API server.
  */
 import * as z from "zod";
-import { envReferenceFor, httpUrl } from "../../src/config/schema-parts.js";
+import { envReferenceFor, httpUrl } from "../config/schema-parts.js";
 
 /** A namespace: an RFC 1123 label, as the API server requires. */
 export const namespaceName = z

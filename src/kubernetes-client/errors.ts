@@ -3,9 +3,9 @@
  * ApiException (HTTP status and the server's Status object), a deadline, or a connection that failed. Never the
  * exception's own message: it carries the whole response body, and a response about a Secret may be the Secret.
  */
-import { failureKind } from "../error-kit/classify.js";
-import { isTimeoutName, isTlsCode } from "../error-kit/network.js";
-import { firstLine } from "../error-kit/safe-cause.js";
+import { failureKind } from "../../providers/error-kit/classify.js";
+import { isTimeoutName, isTlsCode } from "../../providers/error-kit/network.js";
+import { firstLine } from "../../providers/error-kit/safe-cause.js";
 
 export interface ApiFailure {
   /** The HTTP status, when the server answered. */
