@@ -264,7 +264,7 @@ export function planConsumers(view: PlanView): StepPlan {
   const seconds = consumersDeadlineSeconds(verify, { emergency: mode.emergency ?? false, revokeImmediately: false });
   const what = revokeImmediately
     ? "reload and ask once (--revoke-immediately: the revoke does not wait for it)"
-    : `reload and wait until it uses the new ${noun} (up to ${seconds} s${mode.emergency ? ", the emergency deadline" : ""})`;
+    : `reload and wait until it uses the new ${noun} (up to ${seconds} s${mode.emergency ? ", the emergency deadline" : ""})${webhookWords(view)}`;
   return {
     actions: [
       {
@@ -286,6 +286,16 @@ export function planConsumers(view: PlanView): StepPlan {
       what: `${what}; now: ${c.report.detail}`,
     })),
   };
+}
+
+/**
+ * For a type that keeps its previous credential (an Auth Token's): what a consumer that reports the tokens it validates
+ * webhooks with must report, before the revoke and after the retire. Nothing for other types.
+ */
+function webhookWords(view: PlanView): string {
+  const keeps = credentialTypeOf(view.context.issuer.kind).keepsPrevious;
+  if (keeps === undefined || oldIdOf(view) === undefined) return "";
+  return `; if it reports the ${nounOf(view)}s it validates webhooks with, it must validate with both before ${keeps.revokeName} and with the new one only after the retire`;
 }
 
 export function planRevoke(view: PlanView): StepPlan {

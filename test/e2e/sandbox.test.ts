@@ -126,6 +126,10 @@ describe("--sandbox", () => {
     expect(
       run.stdout.match(/\? [0-9a-f]{2}…[0-9a-f]{4} → new token: reload and wait until it uses the new token/g),
     ).toHaveLength(3);
+    // What a consumer validating webhooks must report, before the promote and after the retire (wrapped lines joined).
+    expect(run.stdout.replace(/\n\s+/g, " ")).toContain(
+      "if it reports the tokens it validates webhooks with, it must validate with both before the promote and with the new one only after the retire",
+    );
     expect(run.stdout + run.stderr).not.toMatch(/[0-9a-f]{32}/);
   });
 
@@ -153,6 +157,7 @@ describe("--sandbox", () => {
     expect(run.stdout).toContain("plan: 1 key to create, 2 stores to update, 1 key to revoke");
     // The plan lists each of the 3 consumers under its own name (issue #21: a change list grouped by target).
     expect(run.stdout.match(/\? SK…[0-9a-f]{4} → new key: reload and wait until it uses the new key/g)).toHaveLength(3);
+    expect(run.stdout).not.toContain("validates webhooks with");
     expect(run.stdout).toMatch(/old key SK…[0-9a-f]{4}: still authenticates/);
     // The plan was printed while its files existed: the "removed" line is the very last thing written.
     expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^==> sandbox: removed /);
