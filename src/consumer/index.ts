@@ -23,7 +23,6 @@ import type TwilioClient from "twilio/lib/rest/Twilio.js";
 import { type StoredCredential, type StoreProvider, tokenFingerprint } from "../../providers/contract.js";
 import { MissingPackageError } from "../../providers/errors.js";
 import { createStoreProvider, type StoreEntry, storeEntrySchema } from "../../providers/registry.js";
-import { type AuthTokenCredential, isAuthToken } from "../credentials/auth-token/credential.js";
 import type { CredentialTypeDefinition } from "../credentials/definition.js";
 import { credentialTypeOf, definitionOf } from "../credentials/registry.js";
 import { credentialId } from "../credentials/stored.js";
@@ -327,7 +326,7 @@ export class TwilioCredentials {
   async webhookTokens(): Promise<string[]> {
     this.#startValidating();
     const credential = (await this.#entry()).credential;
-    if (!isAuthToken(credential)) throw this.#noAuthToken();
+    if (!definitionOf(credential).accountToken) throw this.#noAuthToken();
     return webhookTokensOf(credential);
   }
 
@@ -361,7 +360,7 @@ export class TwilioCredentials {
     const webhooks = this.#validatesWebhooks
       ? {
           webhookTokenFingerprints:
-            credential !== undefined && isAuthToken(credential)
+            credential !== undefined && definitionOf(credential).accountToken
               ? webhookTokensOf(credential).map(tokenFingerprint)
               : [],
         }
@@ -410,12 +409,16 @@ export class TwilioCredentials {
   }
 }
 
-/** The tokens a stored Auth Token validates webhooks with: the current one first, then the one it replaces. */
-function webhookTokensOf(credential: AuthTokenCredential): string[] {
-  const { authToken, previousAuthToken } = credential;
-  return previousAuthToken === undefined || previousAuthToken === authToken
-    ? [authToken]
-    : [authToken, previousAuthToken];
+/**
+ * The tokens a stored account token validates webhooks with: the current one (what Twilio takes as its password)
+ * first, then the one it replaces while the store keeps it (the type's `keepsPrevious` field).
+ */
+function webhookTokensOf(credential: StoredCredential): string[] {
+  const definition = definitionOf(credential);
+  const current = definition.twilioLogin(credential).password;
+  const field = definition.keepsPrevious?.field;
+  const previous = field === undefined ? undefined : credential[field];
+  return previous === undefined || previous === current ? [current] : [current, previous];
 }
 
 /** Whether two credentials log in to Twilio alike (they may differ in fields Twilio never sees). */
