@@ -3,7 +3,7 @@
  * pieces (the `{ env: NAME }` reference, http(s) URLs) are in src/config/schema-parts.ts.
  */
 import * as z from "zod";
-import { registeredCredentialTypes } from "../src/credentials/registry.js";
+import { credentialLayouts } from "./credential-layouts.js";
 
 // Spelled out A-Za-z rather than an `i` flag: the generated JSON Schema keeps the pattern but drops flags.
 export const storeName = z
@@ -13,16 +13,21 @@ export const storeName = z
 
 /**
  * A store entry's `fields:`: a name for any field of a registered credential type (its key, as the type's
- * definition lists it), validated by `name`. Built when the providers' schemas load, from the credential types
- * registered by then (a plug-in registers before the config is loaded).
+ * layout lists it), validated by `name`, with `description` (which may name the fields' default names). Built
+ * lazily, when a config is first parsed or its JSON Schema made, from the types the credential registry has
+ * handed the store layer by then (./credential-layouts.ts): so the providers' schemas may load before any type
+ * is known, and a plug-in's type registered after import is in it.
  */
-export function fieldNamesFor<Name extends z.ZodType>(name: Name) {
-  const keys = [...new Set(registeredCredentialTypes().flatMap((type) => type.fields.map((field) => field.key)))];
-  return z.strictObject(Object.fromEntries(keys.map((key) => [key, name.optional()])));
+export function fieldNamesFor<Name extends z.ZodType>(name: Name, description: () => string) {
+  return z.lazy(() => {
+    const keys = [...new Set(credentialLayouts().flatMap((layout) => layout.fields.map((field) => field.key)))];
+    return z.strictObject(Object.fromEntries(keys.map((key) => [key, name.optional()]))).describe(description());
+  });
 }
 
-export const fieldNamesSchema = fieldNamesFor(z.string().min(1)).describe(
-  "Names of the fields (or variables) the credential is stored under, if not the defaults.",
+export const fieldNamesSchema = fieldNamesFor(
+  z.string().min(1),
+  () => "Names of the fields (or variables) the credential is stored under, if not the defaults.",
 );
 
 /** The fields every store entry has; a provider extends this with its own and a literal `type`. */

@@ -5,8 +5,8 @@
  */
 import * as z from "zod";
 import type { EnvReference } from "../src/config/schema-parts.js";
-import { registeredCredentialTypes } from "../src/credentials/registry.js";
 import type { RestorePoint, StoredCredential, UndoContext } from "./contract.js";
+import { credentialLayouts } from "./credential-layouts.js";
 import { StoreError, type StoreErrorKind } from "./errors.js";
 import { allFieldNames, type FieldOverrides, type FieldStyle, type StoredFields } from "./fields.js";
 
@@ -57,7 +57,7 @@ export function uniqueFieldNames(
 
 /** Field key → the name a store entry keeps it under, for every field of every registered credential type. */
 export function storeFieldNames(style: FieldStyle, overrides: FieldOverrides): Map<string, string> {
-  return allFieldNames(registeredCredentialTypes(), style, overrides);
+  return allFieldNames(credentialLayouts(), style, overrides);
 }
 
 /** A word a POSIX shell takes as it is: quoted only when it has to be. For the commands messages suggest. */

@@ -6,11 +6,14 @@ const variableName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name: letters, digits and '_', not starting with a digit");
 
-/** Like the shared `fields`, but each name must be a variable name a dotenv file (and a shell) can hold. */
-const defaults = [...storeFieldNames("dotenv", undefined).values()];
-const dotenvFieldNames = fieldNamesFor(variableName).describe(
-  `Names of the variables the credential is stored under, if not ${defaults.slice(0, -1).join(", ")} and ${defaults.at(-1)}.`,
-);
+/**
+ * Like the shared `fields`, but each name must be a variable name a dotenv file (and a shell) can hold. Its
+ * description lists the default names, read from the credential types when the schema is first used.
+ */
+const dotenvFieldNames = fieldNamesFor(variableName, () => {
+  const defaults = [...storeFieldNames("dotenv", undefined).values()];
+  return `Names of the variables the credential is stored under, if not ${defaults.slice(0, -1).join(", ")} and ${defaults.at(-1)}.`;
+});
 
 export const dotenvFileConfigSchema = z
   .strictObject({

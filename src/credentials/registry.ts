@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import type { StoredCredential } from "../../providers/contract.js";
+import { provideCredentialLayouts } from "../../providers/credential-layouts.js";
 import { apiKey } from "./api-key/index.js";
 import { authToken } from "./auth-token/index.js";
 import type { CredentialConfigBase, CredentialTypeDefinition, IssuerEnvironment } from "./definition.js";
@@ -18,6 +19,9 @@ const BUILT_IN: readonly CredentialTypeDefinition[] = [apiKey, authToken];
 const registered = new Map<string, CredentialTypeDefinition>(
   BUILT_IN.map((definition) => [definition.type, definition]),
 );
+
+// The store layer reads the types' field layouts through its port, never importing this folder.
+provideCredentialLayouts(registeredCredentialTypes);
 
 /** Set once the config schema was built from the registry: a type registered later would never parse. */
 let schemaBuilt = false;

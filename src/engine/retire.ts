@@ -122,19 +122,29 @@ export async function signingLagStep(state: RunState): Promise<boolean> {
 }
 
 /**
- * The second write: every store rotator writes gets the new credential without the previous one, in config order.
- * Throws on the first failure (after undoing the stores it retired: see `undoRetire`); the caller ends the run.
+ * The second write, before the runner journals `retire-started` (runner.ts, `journaled`): what that record holds,
+ * or undefined when there is nothing to retire (nothing is journaled then).
  */
-export async function retireStep(state: RunState): Promise<void> {
+export function retireStarting(state: RunState): { previousId: string } | undefined {
+  const kept = state.kept;
+  if (kept === undefined || retiredCredential(state) === undefined) return undefined;
+  const writable = state.stores.filter((progress) => progress.provider.sync === undefined);
+  state.context.reporter.step(
+    `retiring the old ${state.context.issuer.labels.noun} ${maskSid(kept.previousId)} from ${writable.length} store(s), in order`,
+  );
+  return { previousId: kept.previousId };
+}
+
+/**
+ * The second write: every store rotator writes gets the new credential without the previous one, in config order.
+ * Returns the retired credential's id, which the runner journals (`previous-retired`). Throws on the first failure
+ * (the caller undoes the stores it retired: see `undoRetire`, and ends the run).
+ */
+export async function retireStep(state: RunState): Promise<string> {
   const kept = state.kept;
   const next = retiredCredential(state);
-  if (kept === undefined || next === undefined) return;
-  const { reporter, issuer } = state.context;
+  if (kept === undefined || next === undefined) throw new Error("the retire began without a previous credential");
   const writable = state.stores.filter((progress) => progress.provider.sync === undefined);
-  reporter.step(
-    `retiring the old ${issuer.labels.noun} ${maskSid(kept.previousId)} from ${writable.length} store(s), in order`,
-  );
-  await state.journal.append({ event: "retire-started", previousId: kept.previousId });
   for (const progress of writable) {
     if (progress.retired === true) {
       // Journaled retired, but an undo a crash cut short may have put the previous one back: checked, not assumed.
@@ -144,8 +154,7 @@ export async function retireStep(state: RunState): Promise<void> {
     await retireStore(state, progress, next);
   }
   state.previousRetired = true;
-  await state.journal.append({ event: "previous-retired", previousId: kept.previousId });
-  failpoint("after-retire-commit", state.context.env);
+  return kept.previousId;
 }
 
 async function retireStore(state: RunState, progress: StoreProgress, next: StoredCredential): Promise<void> {

@@ -10,24 +10,40 @@
  *   `resume` carries it on (or `rollback` undoes it);
  * - a revoke or a rollback in progress is always finished: stopping half-way helps nobody.
  */
+import type { IssuedCredential } from "../credentials/issuer.js";
 import { ExitCode, errorMessage, RotatorError } from "../errors.js";
 import { maskSid } from "../util/mask.js";
 import { judgeAdminDependents } from "./admin-dependents.js";
 import { canaryStep } from "./canary.js";
 import type { EngineContext } from "./context.js";
+import { failpoint } from "./failpoint.js";
 import { interruptionRequested } from "./interrupt.js";
 import { newCredentialIsDead, settleLostCredential } from "./lost-credential.js";
 import { otherHolders, sharedCredentialError } from "./overlap.js";
-import { expectedOf, keepPrevious, retirePending, retireStep, signingLagStep, undoRetire } from "./retire.js";
+import {
+  expectedOf,
+  keepPrevious,
+  retirePending,
+  retireStarting,
+  retireStep,
+  signingLagStep,
+  undoRetire,
+} from "./retire.js";
+import type { JournaledRun } from "./runner.js";
 import {
   awaitConsumersStep,
   awaitSyncedStoresStep,
   describeStepError,
   discardStrayKeys,
   finishStep,
+  issueStarting,
   issueStep,
+  type Revoked,
   type RunOutcome,
   type RunState,
+  reportIssued,
+  reportRevoked,
+  revokeStarting,
   revokeStep,
   rollbackStep,
   storesStillHoldNewKey,
@@ -61,16 +77,18 @@ export const claimSlot: StepRun = async (state) => {
   }
 };
 
-/** Create the new credential. */
-export const issue: StepRun = async (state) => {
-  if (interrupted(state.context)) return undoInterrupted(state);
-  try {
-    await issueStep(state);
+/** Create the new credential; the runner journals `issue-started` before and `credential-issued` after. */
+export const issue: JournaledRun<"issue-started", "credential-issued", IssuedCredential> = {
+  begin: async (state) =>
+    interrupted(state.context) ? { outcome: await undoInterrupted(state) } : { start: issueStarting(state) },
+  body: issueStep,
+  end: (_state, issued) => ({ newId: issued.id, createdAt: issued.createdAt.toISOString() }),
+  after: async (state, issued) => {
+    reportIssued(state, issued);
     return undefined;
-  } catch (error) {
-    // The key may exist even though the call failed (lost response): rollback searches by name.
-    return rollbackStep(state, `creating the new credential failed: ${describeStepError(error)}`);
-  }
+  },
+  // The key may exist even though the call failed (lost response): rollback searches by name.
+  failed: (state, error) => rollbackStep(state, `creating the new credential failed: ${describeStepError(error)}`),
 };
 
 /** The new credential exists (its secret in memory): drop stray copies of it, and check it authenticates. */
@@ -204,23 +222,43 @@ export const noOtherHolders: StepRun = async (state) => {
   };
 };
 
-/** Revoke the old credential (an Auth Token's: promote the new one), then say whose admin it was. */
-export const revoke: StepRun = async (state) => {
-  try {
-    await revokeStep(state);
+/**
+ * Revoke the old credential (an Auth Token's: promote the new one), then say whose admin it was; the runner
+ * journals `revoke-started` before and `old-credential-revoked` after (nothing when there is no old one).
+ */
+export const revoke: JournaledRun<"revoke-started", "old-credential-revoked", Revoked> = {
+  begin: async (state) => {
+    const start = revokeStarting(state);
+    if (start !== undefined) return { start };
+    try {
+      await reportAdminDependents(state);
+      return { outcome: undefined };
+    } catch (error) {
+      return { outcome: revokeFailed(state, error) };
+    }
+  },
+  body: revokeStep,
+  end: (_state, { oldId, outcome, refused }) => ({ oldId, outcome, refusedWith20003: refused === true }),
+  after: async (state, revoked) => {
+    reportRevoked(state, revoked);
     await reportAdminDependents(state);
     return undefined;
-  } catch (error) {
-    // Every store holds the new credential and every consumer uses it; only the old one lingers. Not a
-    // rollback case: resume retries the revoke.
-    return {
-      status: "failed",
-      exitCode: ExitCode.needsOperator,
-      error: `revoking the old ${noun(state)} failed: ${describeStepError(error)}`,
-      next: `run \`rotator resume\` to retry the revoke (every store already holds the new ${noun(state)})`,
-    };
-  }
+  },
+  failed: async (state, error) => revokeFailed(state, error),
 };
+
+/**
+ * Every store holds the new credential and every consumer uses it; only the old one lingers. Not a rollback case:
+ * resume retries the revoke.
+ */
+function revokeFailed(state: RunState, error: unknown): RunOutcome {
+  return {
+    status: "failed",
+    exitCode: ExitCode.needsOperator,
+    error: `revoking the old ${noun(state)} failed: ${describeStepError(error)}`,
+    next: `run \`rotator resume\` to retry the revoke (every store already holds the new ${noun(state)})`,
+  };
+}
 
 /**
  * After the revoke (a promote), for a run whose stores keep the previous credential: wait out the time it is kept
@@ -236,15 +274,22 @@ export const signingLag: StepRun = async (state) => {
   };
 };
 
-/** Retire the previous credential from every store: a second all-or-nothing write. */
-export const retirePrevious: StepRun = async (state) => {
-  if (!retirePending(state)) return undefined;
-  try {
-    await retireStep(state);
+/**
+ * Retire the previous credential from every store: a second all-or-nothing write, which the runner journals
+ * `retire-started` before and `previous-retired` after.
+ */
+export const retirePrevious: JournaledRun<"retire-started", "previous-retired", string> = {
+  begin: async (state) => {
+    const start = retirePending(state) ? retireStarting(state) : undefined;
+    return start === undefined ? { outcome: undefined } : { start };
+  },
+  body: retireStep,
+  end: (_state, previousId) => ({ previousId }),
+  after: async (state) => {
+    failpoint("after-retire-commit", state.context.env);
     return undefined;
-  } catch (error) {
-    return undoRetire(state, error);
-  }
+  },
+  failed: undoRetire,
 };
 
 /** Consumers validate webhooks with the new credential only (the previous one retired from every store). */

@@ -20,6 +20,7 @@
 import { credentialTypeOf } from "../credentials/registry.js";
 import type { EngineContext } from "./context.js";
 import type { JournalRecord } from "./journal.js";
+import { type JournalEventName, type JournaledRun, journaled, type StepJournals } from "./runner.js";
 import type { PlanAction, PlanChange, PlanMode, PlanView, StepPlan } from "./step-plans.js";
 import * as plan from "./step-plans.js";
 import type { StepRun } from "./step-runs.js";
@@ -61,6 +62,12 @@ export interface Step {
    * in the table): the checkpoints a run can be carried on from.
    */
   resumesAfter?: ReadonlyArray<JournalRecord["event"]>;
+  /**
+   * The records that mark this step's start and end, which the runner appends (runner.ts, `journaled`), never the
+   * step. The rollback's `rollback-started` is not declared: the rollback also runs from inside other steps that
+   * fail (issue, verify, write-stores, canary, a lost credential), which journal it where they fail.
+   */
+  journals?: StepJournals<JournalEventName, JournalEventName>;
 }
 
 const step = (id: StepId, stepRun: StepRun, more: Omit<Step, "id" | "run"> = {}): Step => ({
@@ -69,8 +76,18 @@ const step = (id: StepId, stepRun: StepRun, more: Omit<Step, "id" | "run"> = {})
   ...more,
 });
 
+/** A step whose start and end records the runner journals, as `journals` names them. */
+const journaledStep = <Start extends JournalEventName, End extends JournalEventName, Done>(
+  id: StepId,
+  journals: StepJournals<Start, End>,
+  stepRun: JournaledRun<Start, End, Done>,
+  more: Omit<Step, "id" | "run" | "journals"> = {},
+): Step => ({ id, run: journaled(journals, stepRun), journals, ...more });
+
 const CLAIM_SLOT = step("claim-slot", run.claimSlot);
-const ISSUE = step("issue", run.issue, { plan: plan.planIssue });
+const ISSUE = journaledStep("issue", { start: "issue-started", end: "credential-issued" }, run.issue, {
+  plan: plan.planIssue,
+});
 const VERIFY = step("verify", run.verify, {
   plan: plan.planVerify,
   resumesAfter: ["credential-issued", "credential-supplied"],
@@ -84,15 +101,39 @@ const CHECK_STORES = step("check-stores", run.checkStores);
 const NEW_STILL_ALIVE = step("new-still-alive", run.newStillAlive);
 const SLOT_STILL_CLAIMED = step("slot-still-claimed", run.slotStillClaimed);
 const NO_OTHER_HOLDERS = step("no-other-holders", run.noOtherHolders);
-const REVOKE = step("revoke", run.revoke, { plan: plan.planRevoke });
+const REVOKE = journaledStep("revoke", { start: "revoke-started", end: "old-credential-revoked" }, run.revoke, {
+  plan: plan.planRevoke,
+});
 // A type that keeps its previous credential (an Auth Token's, for webhooks): retired from every store after the revoke.
 const SIGNING_LAG = step("signing-lag", run.signingLag, { resumesAfter: ["old-credential-revoked"] });
-const RETIRE_PREVIOUS = step("retire-previous", run.retirePrevious, {
-  plan: plan.planRetire,
-  resumesAfter: ["retire-started"],
-});
+const RETIRE_PREVIOUS = journaledStep(
+  "retire-previous",
+  { start: "retire-started", end: "previous-retired" },
+  run.retirePrevious,
+  { plan: plan.planRetire, resumesAfter: ["retire-started"] },
+);
 const AWAIT_RETIRED = step("await-retired", run.awaitRetired, { resumesAfter: ["previous-retired"] });
 const FINISH = step("finish", run.finish, { plan: plan.planFinish });
+
+/** Every step of every table, once (the rollback's is made per reason: rollbackSteps). */
+export const ALL_STEPS: readonly Step[] = [
+  CLAIM_SLOT,
+  ISSUE,
+  VERIFY,
+  WRITE_STORES,
+  AWAIT_SYNCED_STORES,
+  CANARY,
+  AWAIT_CONSUMERS,
+  CHECK_STORES,
+  NEW_STILL_ALIVE,
+  SLOT_STILL_CLAIMED,
+  NO_OTHER_HOLDERS,
+  REVOKE,
+  SIGNING_LAG,
+  RETIRE_PREVIOUS,
+  AWAIT_RETIRED,
+  FINISH,
+];
 
 /** The steps of a run of this kind (rotate or sync) for this context's credential type, in order. */
 export function stepsOf(mode: Pick<RunMode, "kind">, context: Pick<EngineContext, "issuer">): Step[] {

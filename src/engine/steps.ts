@@ -129,12 +129,23 @@ export function newRunState(
   };
 }
 
-/** Step 2: create the new credential; journal its id, never its secret. */
-export async function issueStep(state: RunState): Promise<void> {
+/**
+ * Step 2, before the runner journals `issue-started` (runner.ts, `journaled`): what that record holds, the name
+ * the new credential gets.
+ */
+export function issueStarting(state: RunState): { friendlyName: string } {
   const { issuer, reporter } = state.context;
   const friendlyName = issuer.friendlyNameFor(state.journal.runId);
   reporter.step(issuer.describeCreating(state.journal.runId));
-  await state.journal.append({ event: "issue-started", friendlyName });
+  return { friendlyName };
+}
+
+/**
+ * Step 2: create the new credential. The runner journals it (`credential-issued`: its id, never its secret) from
+ * what this returns.
+ */
+export async function issueStep(state: RunState): Promise<IssuedCredential> {
+  const { issuer } = state.context;
   let issued: IssuedCredential;
   try {
     issued = await issuer.issue(state.journal.runId);
@@ -150,12 +161,12 @@ export async function issueStep(state: RunState): Promise<void> {
   state.newId = issued.id;
   state.issued = issued.credential;
   issuer.adoptNew(issued.credential);
-  await state.journal.append({
-    event: "credential-issued",
-    newId: issued.id,
-    createdAt: issued.createdAt.toISOString(),
-  });
-  reporter.info(`created ${maskSid(issued.id)}`);
+  return issued;
+}
+
+/** Step 2, after the runner journaled `credential-issued`. */
+export function reportIssued(state: RunState, issued: IssuedCredential): void {
+  state.context.reporter.info(`created ${maskSid(issued.id)}`);
   failpoint("after-issue", state.context.env);
 }
 
@@ -349,18 +360,36 @@ export function consumersDeadlineSeconds(
     : verify.consumersTimeoutSeconds;
 }
 
-/** Step 7: revoke the old key, then make sure Twilio refuses it. */
-export async function revokeStep(state: RunState): Promise<void> {
+/**
+ * Step 7, before the runner journals `revoke-started` (runner.ts, `journaled`): what that record holds, or
+ * undefined when there is no old credential to revoke (nothing is journaled then).
+ */
+export function revokeStarting(state: RunState): { oldId: string } | undefined {
   const { issuer, reporter } = state.context;
-  const { noun, revoked } = issuer.labels;
   if (state.oldId === undefined) {
-    reporter.step(`no old ${noun} to revoke`);
-    return;
+    reporter.step(`no old ${issuer.labels.noun} to revoke`);
+    return undefined;
   }
   reporter.step(issuer.describeRevoking(maskSid(state.oldId)));
-  await state.journal.append({ event: "revoke-started", oldId: state.oldId });
+  return { oldId: state.oldId };
+}
+
+/** What a revoke did: the runner journals it as `old-credential-revoked`. */
+export interface Revoked {
+  oldId: string;
+  outcome: "deleted" | "absent";
+  /** Twilio refuses the old credential (20003); undefined when checking that failed. */
+  refused: boolean | undefined;
+}
+
+/** Step 7: revoke the old key (revokeStarting said there is one), then make sure Twilio refuses it. */
+export async function revokeStep(state: RunState): Promise<Revoked> {
+  const { issuer } = state.context;
+  const { revoked } = issuer.labels;
+  const oldId = state.oldId;
+  if (oldId === undefined) throw new Error("the revoke began without an old credential");
   failpoint("after-revoke-started", state.context.env);
-  const outcome = await issuer.revoke(state.oldId, state.newId);
+  const outcome = await issuer.revoke(oldId, state.newId);
   // Revoked (a token promoted), not yet journaled: resume must find that out from Twilio.
   failpoint("after-revoke", state.context.env);
   await journalAdminSwitches(state);
@@ -369,30 +398,26 @@ export async function revokeStep(state: RunState): Promise<void> {
   let refused: boolean | undefined;
   try {
     refused =
-      state.old !== undefined
-        ? await issuer.confirmRefused(state.old)
-        : (await issuer.describe(state.oldId)) === undefined;
+      state.old !== undefined ? await issuer.confirmRefused(state.old) : (await issuer.describe(oldId)) === undefined;
   } catch (error) {
     refused = undefined;
-    warn(
-      state,
-      `${maskSid(state.oldId)} was ${revoked}, but checking that Twilio refuses it failed: ${errorMessage(error)}`,
-    );
+    warn(state, `${maskSid(oldId)} was ${revoked}, but checking that Twilio refuses it failed: ${errorMessage(error)}`);
   }
-  await state.journal.append({
-    event: "old-credential-revoked",
-    oldId: state.oldId,
-    outcome,
-    refusedWith20003: refused === true,
-  });
+  return { oldId, outcome, refused };
+}
+
+/** Step 7, after the runner journaled `old-credential-revoked`: what the operator is told of it. */
+export function reportRevoked(state: RunState, { oldId, outcome, refused }: Revoked): void {
+  const { issuer, reporter } = state.context;
+  const { revoked } = issuer.labels;
   if (refused === true) {
     reporter.info(
-      `${maskSid(state.oldId)} ${outcome === "deleted" ? revoked : `was already ${revoked}`}; Twilio now refuses it (20003)`,
+      `${maskSid(oldId)} ${outcome === "deleted" ? revoked : `was already ${revoked}`}; Twilio now refuses it (20003)`,
     );
   } else if (refused === false) {
     warn(
       state,
-      `${maskSid(state.oldId)} was ${revoked} but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`,
+      `${maskSid(oldId)} was ${revoked} but Twilio still accepted it ${state.context.loaded.config.verify.revokeConfirmSeconds} s later; check it in the Console`,
     );
   }
 }

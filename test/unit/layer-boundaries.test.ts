@@ -94,6 +94,15 @@ describe("layer boundaries", () => {
     ).not.toEqual([]);
   });
 
+  it("the store layer imports no credential type: their layouts reach it through providers/credential-layouts.ts", async () => {
+    const intoCredentials = await crossings("providers", (target) => target.startsWith("src/credentials/"));
+    expect(intoCredentials).toEqual([]);
+    // The port is what the registry fills (a boundary kept by the port, not by nothing reading the types).
+    expect(await crossings("src/credentials", (target) => target === "providers/credential-layouts.ts")).toEqual([
+      "src/credentials/registry.ts imports providers/credential-layouts.ts",
+    ]);
+  });
+
   it("commands reach the engine only through its public entries (src/engine/index.ts, read.ts, result.ts)", async () => {
     const deeper = await crossings(
       "src/commands",
