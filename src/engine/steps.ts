@@ -399,12 +399,21 @@ export async function revokeStep(state: RunState): Promise<void> {
 
 /**
  * The issuer went on with another admin credential (the configured one was the token this run promoted
- * away): journal it, and say what the operator must update, since that credential is dead from now on.
+ * away): journal it, and say what the operator must update, since that credential is dead from now on. An admin
+ * read from one of the run's own stores (`fromStore`) after this run's promote needs nothing: the run wrote its new
+ * token there, so the next run reads a working one; that is said as information, not as a warning.
  */
 export async function journalAdminSwitches(state: RunState): Promise<void> {
   for (const change of state.context.adminSwitches.splice(0)) {
     await state.journal.append({ event: "admin-switched", from: change.from, to: change.to });
     const source = state.context.loaded.admin?.passwordSource;
+    const ownStore = state.mode.kind === "rotate" ? adminStoreOfRun(state) : undefined;
+    if (ownStore !== undefined) {
+      state.context.reporter.info(
+        `admin credential: store ${ownStore} held the token this run promoted away; it holds the run's new token now, which this run went on with and the next run reads`,
+      );
+      continue;
+    }
     warn(
       state,
       source?.startsWith("env ")
@@ -412,6 +421,16 @@ export async function journalAdminSwitches(state: RunState): Promise<void> {
         : `admin credential: ${change.from} no longer works; this run went on with ${change.to}`,
     );
   }
+}
+
+/** The store the admin token is read from (`twilio.admin.authToken.fromStore`), when it is one this run writes. */
+function adminStoreOfRun(state: RunState): string | undefined {
+  const admin = state.context.loaded.config.twilio.admin;
+  const name = "authToken" in admin && "fromStore" in admin.authToken ? admin.authToken.fromStore : undefined;
+  const written = state.stores.some(
+    (progress) => progress.provider.name === name && progress.provider.sync === undefined,
+  );
+  return written ? name : undefined;
 }
 
 /** What the journal tells `findCreatedBy`: whether this run began a create, and what it recorded. */
