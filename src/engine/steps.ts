@@ -22,7 +22,7 @@ import { maskSid, registerSecret } from "../util/mask.js";
 import type { AdminDependent } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
-import type { RunStatus } from "./journal.js";
+import type { RunStatus, SyncDirection } from "./journal.js";
 import type { RunJournal } from "./state/backend.js";
 import { rollbackOutcome } from "./store-failure.js";
 
@@ -279,24 +279,33 @@ export async function awaitConsumersStep(
 
 /**
  * Stores another system fills (`syncedFrom`): ask each to refresh, then wait (each up to its own bound) until it
- * holds the run's new credential (`forward`), or the old one again after a rollback (`back`). Returns the ones
- * that do not, with what they hold.
+ * holds the run's new credential (`forward`), the old one again after a rollback (`back`), or the new one without
+ * the previous credential beside it after the retire write (`retired`: an app reading the synced store would
+ * otherwise keep trusting the previous one). Returns the ones that do not, with what they hold.
  */
-export async function awaitSyncedStoresStep(state: RunState, direction: "forward" | "back"): Promise<string[]> {
+export async function awaitSyncedStoresStep(state: RunState, direction: SyncDirection): Promise<string[]> {
   const synced = state.stores.filter((progress) => progress.provider.sync !== undefined);
-  const target = direction === "forward" ? state.newId : state.oldId;
+  const target = direction === "back" ? state.oldId : state.newId;
   if (synced.length === 0 || target === undefined) return [];
   const { reporter, loaded } = state.context;
   const pollMs = loaded.config.verify.consumersPollSeconds * 1000;
+  const goal = direction === "retired" ? `${maskSid(target)} alone (the previous one retired)` : maskSid(target);
   reporter.step(
-    `waiting for ${synced.map((p) => `${p.provider.name} (synced from ${p.provider.sync?.from})`).join(", ")} to hold ${maskSid(target)}`,
+    `waiting for ${synced.map((p) => `${p.provider.name} (synced from ${p.provider.sync?.from})`).join(", ")} to hold ${goal}`,
   );
-  const holds = async (progress: StoreProgress): Promise<string | undefined> => {
+  /** What the store holds, and whether that is what the run waits for. */
+  const holds = async (progress: StoreProgress): Promise<{ there: boolean; shown: string }> => {
     try {
       const held = (await progress.provider.read()).credential;
-      return held === undefined ? "none" : credentialId(held);
+      if (held === undefined) return { there: false, shown: maskSid(undefined) };
+      const id = credentialId(held);
+      const keepsPrevious = withoutPrevious(held) !== held;
+      if (direction === "retired" && keepsPrevious) {
+        return { there: false, shown: `${maskSid(id)} with the previous one beside it` };
+      }
+      return { there: id === target, shown: maskSid(id) };
     } catch (error) {
-      return `unreadable: ${errorMessage(error)}`;
+      return { there: false, shown: `unreadable: ${errorMessage(error)}` };
     }
   };
   const laggards = await Promise.all(
@@ -306,8 +315,8 @@ export async function awaitSyncedStoresStep(state: RunState, direction: "forward
       let asked = 0;
       for (;;) {
         const held = await holds(progress);
-        if (held === target) {
-          reporter.info(`${progress.provider.name}: holds ${maskSid(target)}`);
+        if (held.there) {
+          reporter.info(`${progress.provider.name}: holds ${goal}`);
           return undefined;
         }
         // Asked again now and then: a refresh that ran before its source was readable copies the old value.
@@ -317,10 +326,9 @@ export async function awaitSyncedStoresStep(state: RunState, direction: "forward
           await state.journal.append({ event: "store-sync-requested", store: progress.provider.name, detail });
           reporter.info(`${progress.provider.name}: ${detail}`);
         }
-        const interrupted = direction === "forward" && state.context.interruption?.signal !== undefined;
+        const interrupted = direction !== "back" && state.context.interruption?.signal !== undefined;
         if (interrupted || Date.now() + pollMs > deadline) {
-          const shown = held?.startsWith("unreadable") ? held : maskSid(held === "none" ? undefined : held);
-          return `${progress.provider.name} (synced from ${sync.from}; holds ${shown})`;
+          return `${progress.provider.name} (synced from ${sync.from}; holds ${held.shown})`;
         }
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
