@@ -6,12 +6,11 @@
  * stops catching up after the first write leaves the run awaiting (exit 4, the old token already promoted away);
  * `resume` waits for it again without writing anything twice.
  */
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { secretData } from "../harness/kubernetes.js";
 import { esoFixture } from "./eso-fixture.js";
 import { runJson } from "./harness.js";
+import { events } from "./kubernetes-e2e.js";
 import { useServerE2e } from "./server-e2e.js";
 import { type TokenConfig, type TokenWorkspace, tokenArgs, tokenWorks, tokenWorkspace } from "./token-workspace.js";
 
@@ -32,7 +31,8 @@ async function syncedTokenRig(ws: TokenWorkspace) {
     },
   });
   const mirror = async () => (await secretData(eso.kube, eso.namespace, "twilio-eso")) ?? {};
-  return { eso, config: config!, mirror };
+  const journal = async () => (await events({ ...ws, stateDir: config!.stateDir })) as Line[];
+  return { eso, config: config!, mirror, journal };
 }
 
 type Line = Record<string, unknown> & { event: string };
@@ -40,7 +40,7 @@ type Line = Record<string, unknown> & { event: string };
 describe("a store filled from a store the run writes (syncedFrom), across the Auth Token's retire", () => {
   it("is waited for until it no longer holds the previous token, after the retire write and before the run ends", async () => {
     const ws = await tokenWorkspace(e2e);
-    const { eso, config, mirror } = await syncedTokenRig(ws);
+    const { eso, config, mirror, journal } = await syncedTokenRig(ws);
 
     const { run } = await runJson(tokenArgs(config, "rotate", "--yes"), { env: ws.env });
 
@@ -57,7 +57,7 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
       ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PREVIOUS_AUTH_TOKEN"],
       ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"],
     ]);
-    const lines = await journalOf(config);
+    const lines = await journal();
     const at = (predicate: (line: Line) => boolean) => lines.findIndex(predicate);
     const retired = at((line) => line.event === "previous-retired");
     const waited = at((line) => line.event === "stores-synced" && line.direction === "retired");
@@ -72,7 +72,7 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
 
   it("a syncer that stops after the first write: exit 4 naming the Secret and what it holds; resume waits again and completes", async () => {
     const ws = await tokenWorkspace(e2e);
-    const { eso, config, mirror } = await syncedTokenRig(ws);
+    const { eso, config, mirror, journal } = await syncedTokenRig(ws);
     eso.syncer.limit = 1;
 
     const first = await runJson(tokenArgs(config, "rotate", "--yes"), { env: ws.env });
@@ -86,7 +86,7 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
     ws.secrets.push(stuck.TWILIO_AUTH_TOKEN ?? "");
     expect(stuck.TWILIO_PREVIOUS_AUTH_TOKEN).toBe(ws.account.token);
     expect(await tokenWorks(e2e.emulator, ws.account.sid, ws.account.token)).toBe(false);
-    const before = await journalOf(config);
+    const before = await journal();
     expect(before.filter((line) => line.event === "stores-synced").at(-1)).toMatchObject({
       direction: "retired",
       converged: false,
@@ -100,7 +100,7 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
     const after = await mirror();
     expect(after.TWILIO_AUTH_TOKEN).toBe(stuck.TWILIO_AUTH_TOKEN);
     expect(after.TWILIO_PREVIOUS_AUTH_TOKEN).toBeUndefined();
-    const lines = await journalOf(config);
+    const lines = await journal();
     expect(lines.filter((line) => line.event === "stores-synced").at(-1)).toMatchObject({
       direction: "retired",
       converged: true,
@@ -109,14 +109,3 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
     expect(lines.filter((line) => line.event === "store-written")).toHaveLength(1);
   });
 });
-
-/** Every journal line of the config's runs. */
-async function journalOf(config: TokenConfig): Promise<Line[]> {
-  const runs = join(config.stateDir, "runs");
-  const texts = await Promise.all((await readdir(runs)).sort().map((name) => readFile(join(runs, name), "utf8")));
-  return texts
-    .join("")
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Line);
-}
