@@ -42,6 +42,17 @@ describe("a store filled from a store the run writes (syncedFrom), across the Au
     const ws = await tokenWorkspace(e2e);
     const { eso, config, mirror, journal } = await syncedTokenRig(ws);
 
+    // plan lists the synced Secret's wait after the retire of the store it follows.
+    const planned = await runJson(tokenArgs(config, "plan"), { env: ws.env });
+    const actions = (planned.result as unknown as { actions: Array<{ action: string; target: string }> }).actions;
+    const retireAt = actions.findIndex((action) => action.action === "retire" && action.target === "aws");
+    const waits = actions.flatMap((action, i) =>
+      action.action === "await-sync" && action.target === "k8s-mirror" ? [i] : [],
+    );
+    expect(waits).toHaveLength(2);
+    expect(waits[1]).toBeGreaterThan(retireAt);
+    expect(retireAt).toBeGreaterThan(waits[0]!);
+
     const { run } = await runJson(tokenArgs(config, "rotate", "--yes"), { env: ws.env });
 
     expect(run.code, run.stderr).toBe(0);
