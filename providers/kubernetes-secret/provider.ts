@@ -359,7 +359,9 @@ export class KubernetesSecretProvider implements StoreProvider {
           namespace: this.namespace,
           plural: "externalsecrets",
           name: owner.name,
-          body: { metadata: { annotations: { [FORCE_SYNC]: String(Math.floor(Date.now() / 1000)) } } },
+          // ESO refreshes when the value changes: in milliseconds, so two requests within a second (the retire's
+          // right after the first write's, with no signing lag) are two refreshes, not one.
+          body: { metadata: { annotations: { [FORCE_SYNC]: String(Date.now()) } } },
         },
         client.mergePatch,
       );

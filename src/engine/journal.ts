@@ -108,8 +108,11 @@ export type JournalEvent =
   | { event: "stores-committed" }
   /** A store another system fills (`syncedFrom`) was asked to refresh; `detail` says how (or why it could not be). */
   | { event: "store-sync-requested"; store: string; detail: string }
-  /** The wait for those stores to hold the new credential (`forward`), or the old one again on rollback (`back`). */
-  | { event: "stores-synced"; direction: "forward" | "back"; converged: boolean; laggards: string[] }
+  /**
+   * The wait for those stores to hold the new credential (`forward`), the old one again on rollback (`back`), or the
+   * new one without the previous credential after the retire write (`retired`).
+   */
+  | { event: "stores-synced"; direction: SyncDirection; converged: boolean; laggards: string[] }
   /** A consumer's canary: the pods restarted or reloaded first, by name and revision, and how it went. */
   | {
       event: "consumer-canary";
@@ -174,6 +177,9 @@ export type JournalEvent =
   /** `--drop-consumer`: consumers the run started with that it no longer waits for, on the operator's word. */
   | { event: "consumers-dropped"; names: string[]; command: string }
   | { event: "run-finished"; status: RunStatus; exitCode: number; error?: string; next?: string };
+
+/** What a wait for stores others fill waits for (journaled `stores-synced`). */
+export type SyncDirection = "forward" | "back" | "retired";
 
 export type JournalRecord = JournalEvent & { ts: string; seq: number; runId: string };
 

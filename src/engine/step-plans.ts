@@ -350,7 +350,27 @@ export function planRetire(view: PlanView): StepPlan {
       what: `retire the previous ${noun} (${i + 1} of ${writable.length}) ${when}; if a store fails, the ones retired get it back and \`rotator resume\` retires it`,
     },
   }));
-  return { actions: plans.map((p) => p.action), changes: plans.map((p) => p.change) };
+  // Stores others fill from those: waited for until they drop the previous one too.
+  const synced = view.preflight.stores.flatMap((f, i) => {
+    const sync = view.context.stores[i]?.sync;
+    if (sync === undefined) return [];
+    const wait = `rotator does not write it; it follows store "${sync.from}" (asked to refresh; up to ${sync.timeoutSeconds} s)`;
+    const target: PlanTarget = { kind: "store", name: f.name, detail: f.location };
+    return [
+      {
+        action: {
+          action: "await-sync" as const,
+          target: f.name,
+          from,
+          to,
+          description: `wait for store "${f.name}" (${f.location}) to drop the previous ${noun} ${old}, after the retire: ${wait}`,
+        },
+        change: { symbol: "?" as const, target, from, to, what: `wait, after the retire: ${wait}` },
+      },
+    ];
+  });
+  const all = [...plans, ...synced];
+  return { actions: all.map((p) => p.action), changes: all.map((p) => p.change) };
 }
 
 /** Bookkeeping, not a change: in the JSON plan only. */

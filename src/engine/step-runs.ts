@@ -292,6 +292,30 @@ export const retirePrevious: JournaledRun<"retire-started", "previous-retired", 
   failed: undoRetire,
 };
 
+/**
+ * The stores others fill from the retired ones: wait until they no longer hold the previous credential either (an
+ * app reading one would keep trusting it), as the first write waits for them to hold the new one.
+ */
+export const awaitSyncedRetired: StepRun = async (state) => {
+  if (state.kept === undefined) return undefined;
+  const unsynced = await awaitSyncedStoresStep(state, "retired");
+  if (unsynced.length === 0) return undefined;
+  const retired = `the previous ${noun(state)} ${maskSid(state.kept.previousId)}`;
+  if (state.mode.revokeImmediately) {
+    warn(state, `not waiting for synced stores to drop ${retired} (--revoke-immediately): ${unsynced.join(", ")}`);
+    return undefined;
+  }
+  if (interrupted(state.context)) {
+    return stopInterrupted(state, `while waiting for synced stores to drop ${retired}`, "retired");
+  }
+  return {
+    status: "awaiting-consumers",
+    exitCode: ExitCode.awaitingConsumers,
+    error: `${retired} is retired from every store rotator writes, but not every store filled from them dropped it yet: ${unsynced.join(", ")}`,
+    next: "make the system that fills them catch up, then `rotator resume` checks them again and carries on",
+  };
+};
+
 /** Consumers validate webhooks with the new credential only (the previous one retired from every store). */
 export const awaitRetired: StepRun = async (state) => {
   if (state.kept === undefined) return undefined;

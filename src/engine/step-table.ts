@@ -4,7 +4,7 @@
  *
  * - rotate: [claim-slot] issue, verify, write-stores, await-synced-stores, canary, await-consumers,
  *   check-stores, new-still-alive, [slot-still-claimed], no-other-holders, revoke, [signing-lag, retire-previous,
- *   await-retired], finish;
+ *   await-synced-retired, await-retired], finish;
  * - sync: verify, write-stores, await-synced-stores, canary, await-consumers, check-stores, finish (nothing
  *   issued, nothing revoked);
  * - resume: the run's own table (rotate's or sync's, as journaled), entered at the step its journal stopped
@@ -45,6 +45,7 @@ export type StepId =
   | "revoke"
   | "signing-lag"
   | "retire-previous"
+  | "await-synced-retired"
   | "await-retired"
   | "finish"
   | "rollback"
@@ -112,7 +113,11 @@ const RETIRE_PREVIOUS = journaledStep(
   run.retirePrevious,
   { plan: plan.planRetire, resumesAfter: ["retire-started"] },
 );
-const AWAIT_RETIRED = step("await-retired", run.awaitRetired, { resumesAfter: ["previous-retired"] });
+// Entered again by resume after the retire write: a store others fill may still hold the previous credential.
+const AWAIT_SYNCED_RETIRED = step("await-synced-retired", run.awaitSyncedRetired, {
+  resumesAfter: ["previous-retired"],
+});
+const AWAIT_RETIRED = step("await-retired", run.awaitRetired);
 const FINISH = step("finish", run.finish, { plan: plan.planFinish });
 
 /** Every step of every table, once (the rollback's is made per reason: rollbackSteps). */
@@ -131,6 +136,7 @@ export const ALL_STEPS: readonly Step[] = [
   REVOKE,
   SIGNING_LAG,
   RETIRE_PREVIOUS,
+  AWAIT_SYNCED_RETIRED,
   AWAIT_RETIRED,
   FINISH,
 ];
@@ -151,7 +157,7 @@ export function stepsOf(mode: Pick<RunMode, "kind">, context: Pick<EngineContext
     ...(keepsSlot ? [SLOT_STILL_CLAIMED] : []),
     NO_OTHER_HOLDERS,
     REVOKE,
-    ...(keepsPrevious ? [SIGNING_LAG, RETIRE_PREVIOUS, AWAIT_RETIRED] : []),
+    ...(keepsPrevious ? [SIGNING_LAG, RETIRE_PREVIOUS, AWAIT_SYNCED_RETIRED, AWAIT_RETIRED] : []),
     FINISH,
   ];
 }

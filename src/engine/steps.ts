@@ -22,7 +22,7 @@ import { maskSid, registerSecret } from "../util/mask.js";
 import type { AdminDependent } from "./admin-dependents.js";
 import type { EngineContext } from "./context.js";
 import { failpoint } from "./failpoint.js";
-import type { RunStatus } from "./journal.js";
+import type { RunStatus, SyncDirection } from "./journal.js";
 import type { RunJournal } from "./state/backend.js";
 import { rollbackOutcome } from "./store-failure.js";
 
@@ -290,24 +290,33 @@ export async function awaitConsumersStep(
 
 /**
  * Stores another system fills (`syncedFrom`): ask each to refresh, then wait (each up to its own bound) until it
- * holds the run's new credential (`forward`), or the old one again after a rollback (`back`). Returns the ones
- * that do not, with what they hold.
+ * holds the run's new credential (`forward`), the old one again after a rollback (`back`), or the new one without
+ * the previous credential beside it after the retire write (`retired`: an app reading the synced store would
+ * otherwise keep trusting the previous one). Returns the ones that do not, with what they hold.
  */
-export async function awaitSyncedStoresStep(state: RunState, direction: "forward" | "back"): Promise<string[]> {
+export async function awaitSyncedStoresStep(state: RunState, direction: SyncDirection): Promise<string[]> {
   const synced = state.stores.filter((progress) => progress.provider.sync !== undefined);
-  const target = direction === "forward" ? state.newId : state.oldId;
+  const target = direction === "back" ? state.oldId : state.newId;
   if (synced.length === 0 || target === undefined) return [];
   const { reporter, loaded } = state.context;
   const pollMs = loaded.config.verify.consumersPollSeconds * 1000;
+  const goal = direction === "retired" ? `${maskSid(target)} alone (the previous one retired)` : maskSid(target);
   reporter.step(
-    `waiting for ${synced.map((p) => `${p.provider.name} (synced from ${p.provider.sync?.from})`).join(", ")} to hold ${maskSid(target)}`,
+    `waiting for ${synced.map((p) => `${p.provider.name} (synced from ${p.provider.sync?.from})`).join(", ")} to hold ${goal}`,
   );
-  const holds = async (progress: StoreProgress): Promise<string | undefined> => {
+  /** What the store holds, and whether that is what the run waits for. */
+  const holds = async (progress: StoreProgress): Promise<{ there: boolean; shown: string }> => {
     try {
       const held = (await progress.provider.read()).credential;
-      return held === undefined ? "none" : credentialId(held);
+      if (held === undefined) return { there: false, shown: maskSid(undefined) };
+      const id = credentialId(held);
+      const keepsPrevious = withoutPrevious(held) !== held;
+      if (direction === "retired" && keepsPrevious) {
+        return { there: false, shown: `${maskSid(id)} with the previous one beside it` };
+      }
+      return { there: id === target, shown: maskSid(id) };
     } catch (error) {
-      return `unreadable: ${errorMessage(error)}`;
+      return { there: false, shown: `unreadable: ${errorMessage(error)}` };
     }
   };
   const laggards = await Promise.all(
@@ -317,8 +326,8 @@ export async function awaitSyncedStoresStep(state: RunState, direction: "forward
       let asked = 0;
       for (;;) {
         const held = await holds(progress);
-        if (held === target) {
-          reporter.info(`${progress.provider.name}: holds ${maskSid(target)}`);
+        if (held.there) {
+          reporter.info(`${progress.provider.name}: holds ${goal}`);
           return undefined;
         }
         // Asked again now and then: a refresh that ran before its source was readable copies the old value.
@@ -328,10 +337,9 @@ export async function awaitSyncedStoresStep(state: RunState, direction: "forward
           await state.journal.append({ event: "store-sync-requested", store: progress.provider.name, detail });
           reporter.info(`${progress.provider.name}: ${detail}`);
         }
-        const interrupted = direction === "forward" && state.context.interruption?.signal !== undefined;
+        const interrupted = direction !== "back" && state.context.interruption?.signal !== undefined;
         if (interrupted || Date.now() + pollMs > deadline) {
-          const shown = held?.startsWith("unreadable") ? held : maskSid(held === "none" ? undefined : held);
-          return `${progress.provider.name} (synced from ${sync.from}; holds ${shown})`;
+          return `${progress.provider.name} (synced from ${sync.from}; holds ${held.shown})`;
         }
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
@@ -424,12 +432,21 @@ export function reportRevoked(state: RunState, { oldId, outcome, refused }: Revo
 
 /**
  * The issuer went on with another admin credential (the configured one was the token this run promoted
- * away): journal it, and say what the operator must update, since that credential is dead from now on.
+ * away): journal it, and say what the operator must update, since that credential is dead from now on. An admin
+ * read from one of the run's own stores (`fromStore`) after this run's promote needs nothing: the run wrote its new
+ * token there, so the next run reads a working one; that is said as information, not as a warning.
  */
 export async function journalAdminSwitches(state: RunState): Promise<void> {
   for (const change of state.context.adminSwitches.splice(0)) {
     await state.journal.append({ event: "admin-switched", from: change.from, to: change.to });
     const source = state.context.loaded.admin?.passwordSource;
+    const ownStore = state.mode.kind === "rotate" ? adminStoreOfRun(state) : undefined;
+    if (ownStore !== undefined) {
+      state.context.reporter.info(
+        `admin credential: store ${ownStore} held the token this run promoted away; it holds the run's new token now, which this run went on with and the next run reads`,
+      );
+      continue;
+    }
     warn(
       state,
       source?.startsWith("env ")
@@ -437,6 +454,16 @@ export async function journalAdminSwitches(state: RunState): Promise<void> {
         : `admin credential: ${change.from} no longer works; this run went on with ${change.to}`,
     );
   }
+}
+
+/** The store the admin token is read from (`twilio.admin.authToken.fromStore`), when it is one this run writes. */
+function adminStoreOfRun(state: RunState): string | undefined {
+  const admin = state.context.loaded.config.twilio.admin;
+  const name = "authToken" in admin && "fromStore" in admin.authToken ? admin.authToken.fromStore : undefined;
+  const written = state.stores.some(
+    (progress) => progress.provider.name === name && progress.provider.sync === undefined,
+  );
+  return written ? name : undefined;
 }
 
 /** What the journal tells `findCreatedBy`: whether this run began a create, and what it recorded. */

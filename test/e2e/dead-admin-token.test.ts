@@ -88,6 +88,32 @@ describe("admin: { authToken: { fromStore } } once the stores' token is dead", (
 });
 
 describe("configs whose admin credential is the token being rotated", () => {
+  it("fromStore, a store the run rewrites: its promote is no warning (the store holds the new token); env keeps one", async () => {
+    const ws = await tokenWorkspace(e2e);
+    const own = await ws.tokenConfig("own", ["app-1", "app-2"], fromStore);
+    const rotated = await runJson(args(own, "rotate", "--yes"), { env: ws.env });
+    expect(rotated.run.code, rotated.run.stderr).toBe(0);
+    const token = (await tokenIn(own.stores[0]!))!;
+    ws.secrets.push(token);
+    expect(rotated.result.warnings.join("\n")).not.toContain("admin credential");
+    expect(rotated.run.stderr).not.toMatch(/warning: .*admin credential/);
+    expect(rotated.run.stderr).toContain(
+      "admin credential: store app-1 held the token this run promoted away; it holds the run's new token now",
+    );
+    // As said: the next run reads the new token from app-1 and has nothing to fix.
+    const plan = await runJson(args(own, "plan"), { env: ws.env });
+    expect((plan.result as unknown as { problems: string[] }).problems).toEqual([]);
+
+    // The same account's token from an environment variable: that variable now holds a dead token, a warning.
+    const fromEnv = await ws.tokenConfig("env", ["app-1", "app-2"]);
+    const again = await runJson(args(fromEnv, "rotate", "--yes"), { env: { ...ws.env, [ADMIN_VARIABLE]: token } });
+    expect(again.run.code, again.run.stderr).toBe(0);
+    ws.secrets.push((await tokenIn(fromEnv.stores[0]!))!);
+    expect(again.result.warnings.join("\n")).toContain(
+      `the admin credential env ${ADMIN_VARIABLE} holds the old token, which no longer works: put the new token there`,
+    );
+  });
+
   it("the API-key config of the same account: plan names it, rotate says it now holds a dead admin", async () => {
     const ws = await tokenWorkspace(e2e);
     // The API-key config of the same account, its admin the account's token (env), journaled in this state.

@@ -12,7 +12,7 @@
 import { randomInt } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "../harness/kubernetes.js";
-import { type Consumer, type ConsumerStats, consumerFleet } from "./consumer-fleet.js";
+import { type Consumer, type ConsumerOptions, type ConsumerStats, consumerFleet } from "./consumer-fleet.js";
 
 export interface PodLaunch {
   /** The consumer app's store entry (default: the kubelet's). */
@@ -35,6 +35,8 @@ export interface TestKubeletOptions {
   twilioBaseUrl: () => string;
   /** How a pod is run; `hold` leaves it Pending until `release()`. Asked once per pod, when first seen. */
   launch?: ((pod: k8s.V1Pod) => PodLaunch | "hold") | undefined;
+  /** What every pod's app is (default: an API-key app). */
+  app?: Pick<ConsumerOptions, "kind" | "webhooks">;
 }
 
 export interface RunningPod {
@@ -181,6 +183,7 @@ export class TestKubelet {
           listen: { host: ip, port },
           ttlSeconds: 3600,
           callIntervalMs: 50,
+          ...this.#options.app,
           ...(how.noStartCheck ? { noStartCheck: true } : {}),
         });
       } catch (error) {

@@ -16,6 +16,7 @@ import {
   kubeClient,
 } from "../harness/kubernetes.js";
 import type { ServerEndpoints } from "../harness/servers.js";
+import type { ConsumerOptions } from "./consumer-fleet.js";
 import type { Workspace } from "./harness.js";
 import { type PodLaunch, TestKubelet } from "./kubelet.js";
 
@@ -44,7 +45,18 @@ export interface ClusterFixture {
 export async function makeCluster(
   endpoints: Pick<ServerEndpoints, "kubernetes">,
   ws: Workspace,
-  options: { replicas: number; launch?: (pod: k8s.V1Pod) => PodLaunch | "hold"; twilioBaseUrl: () => string },
+  options: {
+    replicas: number;
+    launch?: (pod: k8s.V1Pod) => PodLaunch | "hold";
+    twilioBaseUrl: () => string;
+    /**
+     * What the apps are: with kind auth-token the Secret holds the workspace's seeded secret as the account's
+     * Auth Token (a token workspace's), and the pods are Auth Token apps (taking webhooks with `webhooks`).
+     */
+    app?: Pick<ConsumerOptions, "kind" | "webhooks">;
+    /** More Secrets of the namespace (name: keys and values), made before any pod starts. */
+    secrets?: Record<string, Record<string, string>>;
+  },
 ): Promise<ClusterFixture> {
   const kube = kubeClient(endpoints);
   const namespace = await freshNamespace(kube, "e2e", { pods: true });
@@ -55,12 +67,16 @@ export async function makeCluster(
       type: "Opaque",
       data: encodeData({
         TWILIO_ACCOUNT_SID: ws.twilio.accountSid,
-        TWILIO_API_KEY: ws.seeded.sid,
-        TWILIO_API_SECRET: ws.seeded.secret,
+        ...(options.app?.kind === "auth-token"
+          ? { TWILIO_AUTH_TOKEN: ws.seeded.secret }
+          : { TWILIO_API_KEY: ws.seeded.sid, TWILIO_API_SECRET: ws.seeded.secret }),
         REGION: "us1",
       }),
     },
   });
+  for (const [name, values] of Object.entries(options.secrets ?? {})) {
+    await kube.core.createNamespacedSecret({ namespace, body: { metadata: { name }, data: encodeData(values) } });
+  }
   // The README's least-rights Role, as shipped: it names Secret twilio and deployment/web, as this fixture does.
   const rotator = await identityWithRules(kube, endpoints, namespace, exampleRoleRules());
   const reader = await identityWithRules(kube, endpoints, namespace, [
@@ -103,6 +119,7 @@ export async function makeCluster(
     env: ws.env,
     twilioBaseUrl: options.twilioBaseUrl,
     ...(options.launch === undefined ? {} : { launch: options.launch }),
+    ...(options.app === undefined ? {} : { app: options.app }),
   });
   kubelet.start();
   await kubelet.settled(options.replicas);

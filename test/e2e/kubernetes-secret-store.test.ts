@@ -2,21 +2,12 @@
  * Kubernetes end to end, the Secret as a store: a write refused on the resourceVersion when someone else changed
  * the Secret after preflight (their value kept, the other stores rolled back), and a Secret External Secrets
  * Operator keeps in step with an AWS secret (syncedFrom): asked to refresh and waited for before the revoke, with
- * an in-test syncer standing in for the operator.
+ * an in-test syncer standing in for the operator (eso-fixture.ts).
  */
-import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
 import { startHttpProxy } from "../harness/http-proxy.js";
-import {
-  deleteNamespace,
-  encodeData,
-  ensureOpenCrd,
-  freshNamespace,
-  identityWithRules,
-  kubeClient,
-  secretData,
-} from "../harness/kubernetes.js";
-import { awsClient } from "../harness/servers.js";
+import { secretData } from "../harness/kubernetes.js";
+import { esoFixture as esoKeyFixture } from "./eso-fixture.js";
 import {
   adminClient,
   authenticates,
@@ -132,110 +123,19 @@ describe("kubernetes: a run rolled back", () => {
   });
 });
 
-/**
- * An ExternalSecret `twilio` that fills Secret `twilio-eso` (owned by it, as ESO's creationPolicy Owner makes it)
- * from an AWS secret, and the test's stand-in for the operator: it copies AWSCURRENT into the Secret whenever
- * the ExternalSecret's force-sync annotation changes (its refreshInterval is an hour), while it is running.
- */
-async function esoFixture(ws: Workspace) {
-  const kube = kubeClient(e2e.servers);
-  await ensureOpenCrd(kube, {
-    group: "external-secrets.io",
-    kind: "ExternalSecret",
-    plural: "externalsecrets",
-    version: "v1",
-  });
-  const namespace = await freshNamespace(kube, "eso");
-  e2e.onTeardown(() => deleteNamespace(kube, namespace));
-  const aws = await e2e.awsStore(ws, e2e.seededValue(ws));
-  const external = (await kube.custom.createNamespacedCustomObject({
-    group: "external-secrets.io",
-    version: "v1",
-    namespace,
-    plural: "externalsecrets",
-    body: {
-      apiVersion: "external-secrets.io/v1",
-      kind: "ExternalSecret",
-      metadata: { name: "twilio" },
-      spec: { refreshInterval: "1h", target: { name: "twilio-eso" }, dataFrom: [{ extract: { key: aws.secretId } }] },
-    },
-  })) as { metadata: { uid: string } };
-  const fields = (value: Record<string, string>) =>
-    encodeData({
+/** The ExternalSecret's fixture (eso-fixture.ts) for the workspace's API key. */
+const esoFixture = (ws: Workspace) =>
+  esoKeyFixture(e2e, ws, {
+    value: e2e.seededValue(ws),
+    fields: (value) => ({
       TWILIO_ACCOUNT_SID: value.accountSid ?? "",
       TWILIO_API_KEY: value.apiKeySid ?? "",
       TWILIO_API_SECRET: value.apiKeySecret ?? "",
-    });
-  await kube.core.createNamespacedSecret({
-    namespace,
-    body: {
-      metadata: {
-        name: "twilio-eso",
-        ownerReferences: [
-          {
-            apiVersion: "external-secrets.io/v1",
-            kind: "ExternalSecret",
-            name: "twilio",
-            uid: external.metadata.uid,
-            controller: true,
-          },
-        ],
-      },
-      data: fields(e2e.seededValue(ws)),
+    }),
+    writeConfig: async (stores) => {
+      await writeConfigFor(ws, { stores, verify: { consumersPollSeconds: 0.2 } });
     },
   });
-  const sm = awsClient(e2e.servers);
-  const syncer = { running: true, synced: [] as string[], lastSeen: "" };
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const es = (await kube.custom.getNamespacedCustomObject({
-        group: "external-secrets.io",
-        version: "v1",
-        namespace,
-        plural: "externalsecrets",
-        name: "twilio",
-      })) as { metadata: { annotations?: Record<string, string> } };
-      const mark = es.metadata.annotations?.["force-sync"] ?? "";
-      if (syncer.running && mark !== syncer.lastSeen) {
-        syncer.lastSeen = mark;
-        const got = await sm.send(new GetSecretValueCommand({ SecretId: aws.secretId, VersionStage: "AWSCURRENT" }));
-        await kube.core.patchNamespacedSecret(
-          { name: "twilio-eso", namespace, body: { data: fields(JSON.parse(got.SecretString ?? "{}")) } },
-          kube.mergePatch,
-        );
-        syncer.synced.push(new Date().toISOString());
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  e2e.onTeardown(async () => {
-    stopped = true;
-    await loop;
-    sm.destroy();
-  });
-  const rotator = await identityWithRules(kube, e2e.servers, namespace, [
-    { apiGroups: [""], resources: ["secrets"], resourceNames: ["twilio-eso"], verbs: ["get"] },
-    { apiGroups: ["external-secrets.io"], resources: ["externalsecrets"], resourceNames: ["twilio"], verbs: ["patch"] },
-  ]);
-  ws.secrets.push(rotator.token);
-  await writeConfigFor(ws, {
-    stores: [
-      aws.entry,
-      {
-        name: "k8s-mirror",
-        type: "kubernetes-secret",
-        namespace,
-        secretName: "twilio-eso",
-        syncedFrom: "aws",
-        syncTimeoutSeconds: 5,
-        kubeconfig: rotator.kubeconfig(ws.dir, "eso.kubeconfig"),
-      },
-    ],
-    verify: { consumersPollSeconds: 0.2 },
-  });
-  return { kube, namespace, syncer };
-}
 
 describe("kubernetes: a Secret External Secrets Operator keeps in step with AWS (syncedFrom)", () => {
   it("is asked to refresh and waited for; the revoke comes after it holds the new key", async () => {

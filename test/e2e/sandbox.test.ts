@@ -102,6 +102,9 @@ describe("--sandbox", () => {
       expect(app.webhooksRejected).toBe(0);
     }
     expect(next.join("\n")).toContain("webhookValidator");
+    // The admin token comes from app-a, which the run itself rewrote with its new token: no warning after the promote.
+    expect(result.warnings).toEqual([]);
+    expect(run.stderr).not.toMatch(/warning: .*admin credential/);
     // Neither token (32 hex digits) is printed anywhere.
     expect(run.stderr + run.stdout).not.toMatch(/[0-9a-f]{32}/);
   });

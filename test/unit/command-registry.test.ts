@@ -108,6 +108,15 @@ describe("every command's --help shows its examples", () => {
   });
 });
 
+describe("rotate --help on --emergency", () => {
+  it("says an Auth Token's previous token is retired right after the promote, with no signing lag, and the cost", async () => {
+    const help = (await helpOf(["rotate"])).replace(/\s+/g, " ");
+    expect(help).toContain("an Auth Token's previous token is retired right after the promote");
+    expect(help).toContain("--emergency (a leak) retires it right after the promote instead, with no signing lag");
+    expect(help).toContain("webhooks Twilio signed with it before its propagation ends may be rejected");
+  });
+});
+
 /** `rotator <path> --help`, in this process, as the binary prints it. */
 async function helpOf(path: string[]): Promise<string> {
   let stdout = "";

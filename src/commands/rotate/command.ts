@@ -23,7 +23,10 @@ export const rotateCommand = defineCommand<RotateCommandOptions>({
   configure: (command) =>
     command
       .option("--if-due", "only rotate when the current key is older than credential.maxAgeDays (for schedules)")
-      .option("--emergency", "after a leak or a security reset: skip the age check, shorter consumer deadline")
+      .option(
+        "--emergency",
+        "after a leak or a security reset: skip the age check, shorter consumer deadline; an Auth Token's previous token is retired right after the promote (below)",
+      )
       .option("--reason <text>", "why (with --emergency): journaled with the run")
       .option("--revoke-immediately", "with --emergency: revoke once every store holds the new one, not waiting")
       .option("--allow-shared-revoke", "revoke even though stores of other configs are known to hold the old key")
@@ -42,6 +45,14 @@ After a security reset (or a promote in the Console) with admin: { authToken:
 { fromStore: STORE } }, the admin token read from the store is the dead one:
 --emergency --admin-from-env NAME gives the account's current token, checked
 with Twilio, to act as the admin credential instead.
+
+An Auth Token rotation keeps the old token in the stores beside the new one
+until credential.webhookSigningLagSeconds after the promote, so apps accept
+webhooks Twilio still signs with it. --emergency (a leak) retires it right
+after the promote instead, with no signing lag: apps stop trusting the leaked
+token at once, but webhooks Twilio signed with it before its propagation ends
+may be rejected (the result's previous.cost says so). The retire is a second
+all-or-nothing write to every store, after Twilio already refuses the old token.
 `,
   examples: [
     ["rotator rotate --sandbox", "a whole rotation on the built-in sandbox"],
