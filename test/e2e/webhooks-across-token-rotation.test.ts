@@ -196,13 +196,26 @@ async function expectNothingRefusedOrRejected(r: Rig): Promise<void> {
   for (const [i, app] of r.apps.entries()) {
     const stats = await app.stats();
     const sent = counts.find((c) => c.url === r.urls[i]);
+    // Why a delivery got no answer, should one not: said in the failure, not guessed at afterwards.
+    const unansweredBecause = e2e.emulator.webhooks
+      .deliveries()
+      .filter((d) => d.url === r.urls[i] && d.outcome === "failed")
+      .map((d) => `${d.sentAt}: ${d.error}`);
     expect({
       app: app.name,
       unauthorized: stats.unauthorized,
       rejected: stats.webhooksRejected,
       twilioCountedRejected: sent?.rejected,
       unanswered: sent?.failed,
-    }).toEqual({ app: app.name, unauthorized: 0, rejected: 0, twilioCountedRejected: 0, unanswered: 0 });
+      unansweredBecause,
+    }).toEqual({
+      app: app.name,
+      unauthorized: 0,
+      rejected: 0,
+      twilioCountedRejected: 0,
+      unanswered: 0,
+      unansweredBecause: [],
+    });
     expect(stats.webhooksReceived, app.name).toBe(sent?.sent);
   }
 }

@@ -25,7 +25,28 @@ export interface SendOptions {
   signal: AbortSignal;
 }
 
-export function sendWebhook(webhook: WebhookRequest, options: SendOptions): Promise<number> {
+/**
+ * Sends it; once more when a kept-alive connection turned out closed by the receiver as the request went out (the
+ * race every keep-alive client has with a server's idle timeout, which Node's docs answer with this retry): the
+ * receiver closed that connection before answering on it, so the request is sent again on a new one (once).
+ */
+export async function sendWebhook(webhook: WebhookRequest, options: SendOptions): Promise<number> {
+  try {
+    return await sendOnce(webhook, options);
+  } catch (error) {
+    if (!(error instanceof StaleConnectionError)) throw error;
+    return sendOnce(webhook, options);
+  }
+}
+
+/** A request written to a reused connection the receiver had closed (reset, or closed before any answer). */
+class StaleConnectionError extends Error {
+  override readonly name = "StaleConnectionError";
+}
+
+const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE"]);
+
+function sendOnce(webhook: WebhookRequest, options: SendOptions): Promise<number> {
   const url = new URL(webhook.url);
   const secure = url.protocol === "https:";
   const headers: OutgoingHttpHeaders = { ...options.headers };
@@ -67,7 +88,10 @@ export function sendWebhook(webhook: WebhookRequest, options: SendOptions): Prom
         response.once("error", (error) => settle(error));
       },
     );
-    request.once("error", (error) => settle(error));
+    request.once("error", (error: NodeJS.ErrnoException) => {
+      const stale = request.reusedSocket && STALE_CONNECTION_CODES.has(error.code ?? "");
+      settle(stale ? new StaleConnectionError(error.message, { cause: error }) : error);
+    });
     request.end(webhook.body);
   });
 }
