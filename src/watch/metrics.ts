@@ -23,80 +23,59 @@ export class WatchMetrics {
   readonly #refusals: Counter;
 
   constructor() {
-    const registers = [this.registry];
-    this.#age = new Gauge({
-      name: "rotator_credential_age_seconds",
-      help: "Age of the credential the stores hold, from Twilio's date_created.",
-      labelNames: ["account", "credential"],
-      registers,
-    });
-    this.#dueIn = new Gauge({
-      name: "rotator_credential_due_in_seconds",
-      help: "Seconds until the credential is due for rotation (negative: overdue).",
-      labelNames: ["account", "credential"],
-      registers,
-    });
-    this.#lastRunTime = new Gauge({
-      name: "rotator_last_rotation_timestamp_seconds",
-      help: "When the last run of this config finished (Unix time).",
-      labelNames: ["account"],
-      registers,
-    });
-    this.#lastRunStatus = new Gauge({
-      name: "rotator_last_rotation_status",
-      help: "1 for the outcome of the last run of this config.",
-      labelNames: ["account", "status"],
-      registers,
-    });
-    this.#store = new Gauge({
-      name: "rotator_store_authenticated",
-      help: "1 when the credential this store holds authenticates with Twilio.",
-      labelNames: ["account", "store"],
-      registers,
-    });
-    this.#consumerConverged = new Gauge({
-      name: "rotator_consumer_converged",
-      help: "1 when the consumer reports the credential the stores hold.",
-      labelNames: ["consumer"],
-      registers,
-    });
-    this.#podsNotAuthenticated = new Gauge({
-      name: "rotator_consumer_pods_not_authenticated",
-      help: "A kubernetes consumer's Ready pods whose last Twilio call did not authenticate, or that did not answer.",
-      labelNames: ["consumer"],
-      registers,
-    });
-    this.#consumerAuthenticated = new Gauge({
-      name: "rotator_consumer_authenticated",
-      help: "1 when the consumer's last Twilio call authenticated.",
-      labelNames: ["consumer"],
-      registers,
-    });
-    this.#healthy = new Gauge({
-      name: "rotator_watch_healthy",
-      help: "1 when the last check found nothing wrong.",
-      labelNames: ["account"],
-      registers,
-    });
-    this.#lastCheck = new Gauge({
-      name: "rotator_watch_last_check_timestamp_seconds",
-      help: "When watch last checked (Unix time).",
-      registers,
-    });
-    this.#checks = new Counter({
-      name: "rotator_watch_checks_total",
-      help: "Checks made, by result.",
-      labelNames: ["result"],
-      registers,
-    });
+    const gauge = (name: string, help: string, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers: [this.registry] });
+    const counter = (name: string, help: string, labelNames: string[] = []) =>
+      new Counter({ name, help, labelNames, registers: [this.registry] });
+    this.#age = gauge(
+      "rotator_credential_age_seconds",
+      "Age of the credential the stores hold, from Twilio's date_created.",
+      ["account", "credential"],
+    );
+    this.#dueIn = gauge(
+      "rotator_credential_due_in_seconds",
+      "Seconds until the credential is due for rotation (negative: overdue).",
+      ["account", "credential"],
+    );
+    this.#lastRunTime = gauge(
+      "rotator_last_rotation_timestamp_seconds",
+      "When the last run of this config finished (Unix time).",
+      ["account"],
+    );
+    this.#lastRunStatus = gauge("rotator_last_rotation_status", "1 for the outcome of the last run of this config.", [
+      "account",
+      "status",
+    ]);
+    this.#store = gauge(
+      "rotator_store_authenticated",
+      "1 when the credential this store holds authenticates with Twilio.",
+      ["account", "store"],
+    );
+    this.#consumerConverged = gauge(
+      "rotator_consumer_converged",
+      "1 when the consumer reports the credential the stores hold.",
+      ["consumer"],
+    );
+    this.#podsNotAuthenticated = gauge(
+      "rotator_consumer_pods_not_authenticated",
+      "A kubernetes consumer's Ready pods whose last Twilio call did not authenticate, or that did not answer.",
+      ["consumer"],
+    );
+    this.#consumerAuthenticated = gauge(
+      "rotator_consumer_authenticated",
+      "1 when the consumer's last Twilio call authenticated.",
+      ["consumer"],
+    );
+    this.#healthy = gauge("rotator_watch_healthy", "1 when the last check found nothing wrong.", ["account"]);
+    this.#lastCheck = gauge("rotator_watch_last_check_timestamp_seconds", "When watch last checked (Unix time).");
+    this.#checks = counter("rotator_watch_checks_total", "Checks made, by result.", ["result"]);
     // What the "20003 rising" alert watches: each check adds one per store whose credential Twilio refused
     // when watch called it, and one per consumer whose own last call was refused.
-    this.#refusals = new Counter({
-      name: "rotator_authentication_failures_total",
-      help: "20003 (HTTP 401) refusals checks found: a store's credential (watch's own call) or a consumer's last call.",
-      labelNames: ["account", "source", "name"],
-      registers,
-    });
+    this.#refusals = counter(
+      "rotator_authentication_failures_total",
+      "20003 (HTTP 401) refusals checks found: a store's credential (watch's own call) or a consumer's last call.",
+      ["account", "source", "name"],
+    );
   }
 
   update(check: WatchCheck): void {
