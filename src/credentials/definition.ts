@@ -200,6 +200,16 @@ export interface CredentialTypeDefinition extends Omit<CredentialTypeSpec<Creden
   createIssuer(config: unknown, environment: IssuerEnvironment): Promise<Issuer>;
 }
 
+/** Every type's first field: the account the credential belongs to, under the Twilio SDKs' own names. */
+export const ACCOUNT_SID_FIELD: CredentialField = {
+  key: "accountSid",
+  secret: false,
+  json: "accountSid",
+  dotenv: "TWILIO_ACCOUNT_SID",
+  about: "the account SID",
+  shape: "account-sid",
+};
+
 export function defineCredentialType<Schema extends CredentialConfigSchema>(
   spec: CredentialTypeSpec<Schema>,
 ): CredentialTypeDefinition {

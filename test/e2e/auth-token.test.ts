@@ -8,6 +8,7 @@
  * Each test rotates the token of a subaccount of its own (a token is promoted by its own account), so tests
  * in this file never see each other's tokens.
  */
+
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createTwilioClient, isTwilioApiError } from "../../src/twilio/client.js";
+import { maskSid } from "../../src/util/mask.js";
 import { awsClient, vaultClient } from "../harness/servers.js";
 import { type AzureStore, makeAzureStore } from "./azure-store.js";
 import { consumerFleet } from "./consumer-fleet.js";
@@ -35,10 +37,7 @@ const fleet = consumerFleet(() => e2e.emulator.baseUrl);
 afterAll(() => fleet.stopAll());
 
 const fingerprint = (token: string) => createHash("sha256").update(token).digest("hex").slice(0, 16);
-const masked = (token: string) => {
-  const id = fingerprint(token);
-  return `${id.slice(0, 2)}…${id.slice(-4)}`;
-};
+const masked = (token: string) => maskSid(fingerprint(token));
 
 interface TokenWorkspace extends Workspace {
   account: { sid: string; token: string };

@@ -7,7 +7,9 @@
  * new one only. Twilio (the emulator) posts signed webhooks to each pod's number every 50 ms throughout, with a 2 s
  * signing lag after the promote: no pod on the Secret rejects one, and none gets a 20003.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { maskSid } from "../../src/util/mask.js";
 import { encodeData, secretData, until } from "../harness/kubernetes.js";
 import { runCli } from "./harness.js";
 import type { PodLaunch } from "./kubelet.js";
@@ -26,10 +28,7 @@ afterAll(() => {
   e2e.emulator.webhooks.stopTraffic();
 });
 
-const masked = (token: string) => {
-  const id = fingerprint(token);
-  return `${id.slice(0, 2)}…${id.slice(-4)}`;
-};
+const masked = (token: string) => maskSid(fingerprint(token));
 
 interface PodsChecked {
   converged: boolean;

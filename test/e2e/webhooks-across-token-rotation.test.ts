@@ -14,10 +14,12 @@
  *
  * Every output (the CLI's, the apps', the journals) is scanned for both tokens.
  */
+
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { maskSid } from "../../src/util/mask.js";
 import { type ProxyHandler, startHttpProxy } from "../harness/http-proxy.js";
 import { awsClient, vaultClient } from "../harness/servers.js";
 import { type Consumer, consumerFleet } from "./consumer-fleet.js";
@@ -50,10 +52,7 @@ afterAll(() => {
   e2e.emulator.webhooks.stopTraffic();
 });
 
-const masked = (token: string) => {
-  const id = fingerprint(token);
-  return `${id.slice(0, 2)}…${id.slice(-4)}`;
-};
+const masked = (token: string) => maskSid(fingerprint(token));
 
 interface Rig {
   ws: TokenWorkspace;

@@ -1,5 +1,5 @@
 import { maskSid } from "../../util/mask.js";
-import { defineCredentialType } from "../definition.js";
+import { ACCOUNT_SID_FIELD, defineCredentialType } from "../definition.js";
 import { apiKeyOf } from "./credential.js";
 import { API_KEY_LABELS } from "./labels.js";
 import { apiKeyConfigSchema, DEFAULT_KEY_VERIFY_PATH } from "./schema.js";
@@ -11,14 +11,7 @@ export const apiKey = defineCredentialType({
   summary: "A Twilio API key (standard or restricted): created new, the old one deleted once nothing uses it.",
   // The JSON names are AWS Secrets Manager's for its Twilio secret type; the variables the Twilio SDKs' own.
   fields: [
-    {
-      key: "accountSid",
-      secret: false,
-      json: "accountSid",
-      dotenv: "TWILIO_ACCOUNT_SID",
-      about: "the account SID",
-      shape: "account-sid",
-    },
+    ACCOUNT_SID_FIELD,
     {
       key: "apiKeySid",
       secret: false,

@@ -1,5 +1,5 @@
 import { tokenFingerprint } from "../../../providers/contract.js";
-import { defineCredentialType } from "../definition.js";
+import { ACCOUNT_SID_FIELD, defineCredentialType } from "../definition.js";
 import { authTokenOf } from "./credential.js";
 import { AUTH_TOKEN_LABELS } from "./labels.js";
 import { authTokenConfigSchema, DEFAULT_TOKEN_VERIFY_PATH } from "./schema.js";
@@ -11,14 +11,7 @@ export const authToken = defineCredentialType({
   summary:
     "The account's Auth Token: a secondary token is written everywhere and promoted only once every consumer uses it.",
   fields: [
-    {
-      key: "accountSid",
-      secret: false,
-      json: "accountSid",
-      dotenv: "TWILIO_ACCOUNT_SID",
-      about: "the account SID",
-      shape: "account-sid",
-    },
+    ACCOUNT_SID_FIELD,
     {
       key: "authToken",
       secret: true,
