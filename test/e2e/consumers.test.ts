@@ -104,8 +104,11 @@ describe("consumers", () => {
       fleet.map((c) => httpConsumer(c, !c.name.endsWith("-2") || c.name === "web-2")),
       30,
     );
-    // Every consumer is calling Twilio with the old key before the rotation starts.
-    for (const c of fleet) expect((await c.stats()).ok).toBeGreaterThan(0);
+    // Every consumer is calling Twilio with the old key before the rotation starts (polled: under load a
+    // consumer's first call may still be under way when it starts answering).
+    for (const c of fleet) {
+      await expect.poll(async () => (await c.stats()).ok, { timeout: 10_000, message: c.name }).toBeGreaterThan(0);
+    }
 
     const { run, result } = await runJson(cliArgs(ws, "rotate"), { env: ws.env });
     expect(run.code, run.stderr).toBe(0);
